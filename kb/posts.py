@@ -1,0 +1,232 @@
+"""Files on disk → Post: find post files, decode them (UTF-8, BOM, CP949/EUC-KR), read front matter, dates, week."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from kb.errors import BadPost
+from kb.types import Post
+
+POST_SUFFIXES = (".md", ".markdown")
+MAX_POST_BYTES = 20 * 1024 * 1024
+
+_WEEK_RE = re.compile(r"(\d{1,2})\s*월\s*(\d)\s*(?:번째\s*)?주(?:차)?")
+_NUM_DATE_RE = re.compile(r"(?<!\d)(\d{4})\s*[-./년]\s*(\d{1,2})\s*[-./월]\s*(\d{1,2})(?!\d)")
+_COMPACT_DATE_RE = re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})(?!\d)")
+
+
+@dataclass(frozen=True)
+class PostFile:
+    path: Path     # absolute path on disk
+    rel: str       # path relative to the content folder, '/'-separated
+
+
+def find_post_files(content_dir: Path) -> tuple[list[PostFile], list[tuple[str, str]]]:
+    """Markdown files under content_dir, sorted; hidden files/folders and other suffixes are ignored.
+
+    Symlinks are followed only when they resolve inside the content folder, and each real file is
+    read once (so a symlink loop or a link to an outside file cannot escape or repeat). Returns the
+    files and a list of (name, reason) for symlinks that were refused.
+    """
+    root = content_dir.resolve()
+    found: list[PostFile] = []
+    refused: list[tuple[str, str]] = []
+    seen_real: set[str] = set()
+    seen_dirs: set[str] = set()
+
+    def walk(folder: Path) -> None:
+        real = os.path.realpath(folder)
+        if real in seen_dirs:
+            return
+        seen_dirs.add(real)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as err:
+            refused.append((_rel(folder, content_dir), f"cannot list folder: {err.strerror or err}"))
+            return
+        for entry in entries:
+            if entry.name.startswith((".", "_", "~")) and entry.name != "_posts":
+                continue
+            p = Path(entry.path)
+            rel = _rel(p, content_dir)
+            real_p = os.path.realpath(p)
+            if entry.is_symlink() and not _inside(real_p, root):
+                refused.append((rel, "symlink points outside the content folder"))
+                continue
+            try:
+                is_dir = entry.is_dir()
+                is_file = entry.is_file()
+            except OSError:
+                refused.append((rel, "unreadable (broken or looping symlink)"))
+                continue
+            if is_dir:
+                walk(p)
+            elif is_file and p.suffix.lower() in POST_SUFFIXES:
+                if real_p in seen_real:
+                    continue
+                seen_real.add(real_p)
+                found.append(PostFile(path=p, rel=rel))
+            elif entry.is_symlink() and not os.path.exists(p):
+                if p.suffix.lower() in POST_SUFFIXES:
+                    refused.append((rel, "broken or looping symlink"))
+
+    if not content_dir.is_dir():
+        return [], []
+    walk(content_dir)
+    return found, refused
+
+
+def _rel(p: Path, base: Path) -> str:
+    try:
+        return p.relative_to(base).as_posix()
+    except ValueError:
+        return p.name
+
+
+def _inside(real: str, root: Path) -> bool:
+    r = str(root)
+    return real == r or real.startswith(r.rstrip(os.sep) + os.sep)
+
+
+def decode_post(raw: bytes, name: str) -> str:
+    """Bytes → text: UTF-8 (BOM stripped), else CP949 (a superset of EUC-KR); CRLF/CR → LF. Raises BadPost."""
+    if not raw.strip():
+        raise BadPost(f"{name}: empty file")
+    if b"\x00" in raw[:8192]:
+        raise BadPost(f"{name}: binary file, not a markdown post")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    for encoding in ("utf-8", "cp949"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise BadPost(f"{name}: not UTF-8 or CP949/EUC-KR text")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    bad = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\n\t")
+    if bad > 8:
+        raise BadPost(f"{name}: binary file, not a markdown post")
+    return text
+
+
+def split_front_matter(text: str, name: str) -> tuple[dict, str]:
+    """Return (metadata, body). A post without front matter has {}; broken YAML raises BadPost."""
+    if not text.lstrip("\ufeff").startswith("---"):
+        return {}, text
+    lines = text.split("\n")
+    if lines[0].strip() != "---":
+        return {}, text
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
+    if end is None:
+        raise BadPost(f"{name}: front matter starts with '---' but never ends")
+    import yaml
+
+    try:
+        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 2})" if mark is not None else ""
+        problem = getattr(err, "problem", None) or "invalid YAML"
+        raise BadPost(f"{name}: broken YAML front matter{where}: {problem}") from None
+    if not isinstance(meta, dict):
+        raise BadPost(f"{name}: front matter is not a key: value mapping")
+    return meta, "\n".join(lines[end + 1:])
+
+
+def parse_date(value) -> date | None:
+    """Any common date form → date: datetime/date objects, 2020.06.27 12:00:00, 2020-06-27, 2020/6/27,
+    2020년 6월 27일, 20200627, 'June 27, 2020'. Returns None when nothing sensible is found."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, int | float):
+        value = str(int(value))
+    s = str(value).strip()[:200]
+    for rx in (_NUM_DATE_RE, _COMPACT_DATE_RE):
+        m = rx.search(s)
+        if m:
+            try:
+                return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            except ValueError:
+                continue
+    try:
+        from dateutil import parser as du
+
+        d = du.parse(s, fuzzy=False, default=datetime(1900, 1, 1)).date()
+        return d if d.year > 1900 else None
+    except (ValueError, OverflowError, TypeError):
+        return None
+
+
+def week_label(title: str, d: date | None) -> str:
+    """'7월 1주차' from the title when present, else the ISO week of the date ('2020-W26'), else ''."""
+    m = _WEEK_RE.search(title or "")
+    if m:
+        return f"{int(m.group(1))}월 {int(m.group(2))}주차"
+    if d is not None:
+        y, w, _ = d.isocalendar()
+        return f"{y}-W{w:02d}"
+    return ""
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        parts = re.split(r"[,\n]", value) if "," in value or "\n" in value else [value]
+        return [p.strip() for p in parts if p.strip()]
+    if isinstance(value, list | tuple | set):
+        out: list[str] = []
+        for v in value:
+            out.extend(_as_list(v) if isinstance(v, list | tuple) else ([str(v).strip()] if v is not None else []))
+        return [v for v in dict.fromkeys(out) if v]
+    return [str(value).strip()]
+
+
+def _title_from_body(body: str) -> str:
+    for line in body.split("\n"):
+        m = re.match(r"^#{1,2}\s+(.+)$", line.strip())
+        if m and "목차" not in m.group(1):
+            return m.group(1).strip()
+    return ""
+
+
+def read_post(pf: PostFile) -> Post:
+    """Read and decode one post file into a Post (body still markdown). Raises BadPost with the reason."""
+    name = pf.rel
+    try:
+        size = pf.path.stat().st_size
+        if size > MAX_POST_BYTES:
+            raise BadPost(f"{name}: too large ({size // (1024 * 1024)} MB > {MAX_POST_BYTES // (1024 * 1024)} MB)")
+        raw = pf.path.read_bytes()
+    except OSError as err:
+        raise BadPost(f"{name}: cannot read ({err.strerror or err})") from None
+    text = decode_post(raw, name)
+    meta, body = split_front_matter(text, name)
+    from kb.sections import plain_inline
+
+    stem = Path(name).stem
+    title = plain_inline(str(meta.get("title") or "").strip()) or _title_from_body(body) or stem
+    d = parse_date(meta.get("date")) or parse_date(stem) or parse_date(title)
+    return Post(
+        path=name,
+        title=title,
+        date=d,
+        week=week_label(title, d),
+        categories=_as_list(meta.get("categories") or meta.get("category")),
+        tags=_as_list(meta.get("tags") or meta.get("tag")),
+        intro="",
+        toc=[],
+        body=body,
+        content_hash=hashlib.sha256(raw).hexdigest(),
+    )

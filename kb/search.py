@@ -1,0 +1,59 @@
+"""`python -m kb.search`: answer one or more queries from the built index (the model loads once for all)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from kb.cli import run
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m kb.search", description=__doc__)
+    p.add_argument("queries", nargs="+", metavar="QUERY")
+    p.add_argument("--index-dir", metavar="DIR", help="index folder (default: $KB_INDEX_DIR or index/)")
+    p.add_argument("--mode", choices=["hybrid", "keyword", "semantic"], default="hybrid")
+    p.add_argument("-k", type=int, default=10, help="results per query (default 10)")
+    p.add_argument("--since", metavar="YYYY-MM-DD")
+    p.add_argument("--until", metavar="YYYY-MM-DD")
+    p.add_argument("--tag", action="append", default=[], help="only posts with this tag (repeatable: any of)")
+    p.add_argument("--category", action="append", default=[], help="only posts in this category (repeatable)")
+    p.add_argument("--json", action="store_true", help="one JSON object per query per line")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import kb
+    from kb.config import Settings
+
+    index = kb.open_index(Settings.load(index_dir=args.index_dir).index_dir)
+    for q in args.queries:
+        hits = index.search(q, mode=args.mode, k=args.k, since=args.since, until=args.until, tags=args.tag,
+                            categories=args.category)
+        if args.json:
+            print(json.dumps({"query": q, "results": [h.to_json() for h in hits]}, ensure_ascii=False), flush=True)
+        else:
+            print(format_hits(q, hits))
+    return 0
+
+
+def format_hits(query: str, hits) -> str:
+    lines = [f"# {query}  ({len(hits)} result{'s' if len(hits) != 1 else ''})"]
+    for i, h in enumerate(hits, 1):
+        legs = "  ".join(f"{k}={v:.3f}" for k, v in h.scores.items())
+        lines.append(f"{i:2d}. {h.heading}  —  {h.post_title} · {h.date or 'no date'}")
+        if h.url:
+            lines.append(f"    {h.url}")
+        if h.snippet:
+            lines.append(f"    {h.snippet}")
+        lines.append(f"    [{h.path}]  {legs}")
+    if not hits:
+        lines.append("    no results (try --mode semantic, or fewer filters)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.stdout.reconfigure(errors="replace")
+    run(main)

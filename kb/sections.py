@@ -1,0 +1,223 @@
+"""Post → Sections: split the markdown at `###` headings, pull out links and referenced resource names,
+keep the intro and the `## 목차` list as post-level text, and strip markdown to plain text for indexing."""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import unquote, urlsplit
+
+from kb.types import Link, Post, Section
+
+MAX_SECTIONS_PER_POST = 2000
+
+_FENCE_RE = re.compile(r"^\s*(```|~~~)")
+_H3_RE = re.compile(r"^###(?!#)\s*(.*?)\s*#*\s*$")
+_H2_RE = re.compile(r"^##(?!#)\s*(.*?)\s*#*\s*$")
+_MD_LINK_RE = re.compile(r"(!?)\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*<?([^)\s>]*)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
+_AUTOLINK_RE = re.compile(r"<((?:https?|ftp|mailto|javascript|data):[^>\s]+)>", re.I)
+_BARE_URL_RE = re.compile(r"(?<![\w(/\"'=])(https?://[^\s<>()\[\]\"']+)", re.I)
+_REF_DEF_RE = re.compile(r"^\s*\[([^\]]+)\]:\s*<?(\S+?)>?(?:\s+.*)?$", re.M)
+_SCRIPT_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.I | re.S)
+_TAG_RE = re.compile(r"</?[A-Za-z][^>]*>")
+_COMMENT_RE = re.compile(r"<!--.*?-->", re.S)
+_EMPH_RE = re.compile(r"(\*\*|__|~~|`+)")
+_LIST_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.M)
+_QUOTE_RE = re.compile(r"^\s*>\s?", re.M)
+_HEADING_MARK_RE = re.compile(r"^\s*#{1,6}\s*", re.M)
+_GENERIC_ANCHOR_RE = re.compile(r"^(참고\s*링크\s*\d*|링크\s*\d*|link\s*\d*|here|여기|source|출처|url|바로가기)$", re.I)
+_TOC_TITLES = ("목차", "table of contents", "contents", "toc")
+_ARXIV_RE = re.compile(r"(\d{4}\.\d{4,5})")
+
+
+def plain_inline(s: str) -> str:
+    """Markdown/HTML inline text → plain text (links keep their anchor, tags and scripts go)."""
+    s = _COMMENT_RE.sub(" ", s)
+    s = _SCRIPT_RE.sub(" ", s)
+    s = _MD_LINK_RE.sub(lambda m: "" if m.group(1) else m.group(2), s)
+    s = _AUTOLINK_RE.sub(r"\1", s)
+    s = _TAG_RE.sub(" ", s)
+    s = html.unescape(s)
+    s = _EMPH_RE.sub("", s)
+    s = re.sub(r"(?<!\w)[*_](\S(?:.*?\S)?)[*_](?!\w)", r"\1", s)
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def strip_markdown(md: str) -> str:
+    """A block of markdown → plain text for indexing: link anchors kept (generic '참고링크' anchors and bare
+    URLs dropped), HTML and scripts removed, list/quote/heading markers removed, whitespace collapsed per line."""
+    s = _COMMENT_RE.sub(" ", md)
+    s = _SCRIPT_RE.sub(" ", s)
+    s = _REF_DEF_RE.sub("", s)
+    s = _MD_LINK_RE.sub(lambda m: "" if m.group(1) or _GENERIC_ANCHOR_RE.match(m.group(2).strip()) else m.group(2), s)
+    s = _AUTOLINK_RE.sub("", s)
+    s = _BARE_URL_RE.sub("", s)
+    s = _TAG_RE.sub(" ", s)
+    s = html.unescape(s)
+    s = re.sub(r"^\s*(```|~~~).*$", "", s, flags=re.M)
+    s = _HEADING_MARK_RE.sub("", s)
+    s = _LIST_RE.sub("", s)
+    s = _QUOTE_RE.sub("", s)
+    s = _EMPH_RE.sub("", s)
+    s = re.sub(r"^\s*[-*_]{3,}\s*$", "", s, flags=re.M)
+    s = re.sub(r"^\s*[,.\s]*$", "", s, flags=re.M)   # lines left with only separators (", " between links)
+    lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in s.split("\n")]
+    text = "\n".join(ln for ln in lines if ln)
+    return text
+
+
+def extract_links(md: str) -> list[Link]:
+    """Every link in a markdown block, in order, deduplicated by URL: [text](url), <url>, [ref]: url, bare URLs.
+    Images are not links. URLs are kept as written (the UI decides which schemes are clickable)."""
+    found: list[tuple[int, Link]] = []
+    masked = md
+    for m in _MD_LINK_RE.finditer(md):
+        if not m.group(1) and m.group(3):
+            found.append((m.start(), Link(url=m.group(3), text=plain_inline(m.group(2)))))
+        masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
+    for m in _AUTOLINK_RE.finditer(masked):
+        found.append((m.start(), Link(url=m.group(1), text="")))
+        masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
+    for m in _REF_DEF_RE.finditer(masked):
+        found.append((m.start(), Link(url=m.group(2), text=m.group(1).strip())))
+        masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
+    for m in _BARE_URL_RE.finditer(masked):
+        found.append((m.start(), Link(url=m.group(1).rstrip(".,;:!?'\"”’"), text="")))
+    seen: set[str] = set()
+    out: list[Link] = []
+    for _, link in sorted(found, key=lambda t: t[0]):
+        if link.url and link.url not in seen:
+            seen.add(link.url)
+            out.append(link)
+    return out
+
+
+def is_web_url(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+def primary_url(links: list[Link]) -> str:
+    """The resource a section is about: its first http(s) '참고링크' link, else its first http(s) link."""
+    web = [link for link in links if is_web_url(link.url)]
+    for link in web:
+        if link.text.replace(" ", "").startswith("참고링크"):
+            return link.url
+    return web[0].url if web else ""
+
+
+def url_names(url: str) -> list[str]:
+    """Readable names inside a resource URL: GitHub 'owner/repo' and 'repo', arXiv ids, a meaningful last path part."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    segs = [unquote(s) for s in parts.path.split("/") if s]
+    names: list[str] = []
+    if host in ("github.com", "gitlab.com", "huggingface.co") and len(segs) >= 2:
+        names += [f"{segs[0]}/{segs[1]}", segs[1]]
+    elif host.endswith("github.io"):
+        names.append(host.split(".")[0])
+        if segs:
+            names.append(segs[0])
+    elif "arxiv.org" in host:
+        m = _ARXIV_RE.search(parts.path)
+        if m:
+            names += [f"arXiv {m.group(1)}", m.group(1)]
+    elif host and not any(h in host for h in ("youtube.", "youtu.be", "amazon.", "facebook.", "twitter.", "t.co")):
+        last = segs[-1] if segs else ""
+        last = re.sub(r"\.(html?|pdf|php|aspx?)$", "", last, flags=re.I)
+        if re.search(r"[A-Za-z가-힣]{3,}", last) and not re.fullmatch(r"[0-9a-f-]{16,}", last):
+            names.append(last)
+    return [n for n in dict.fromkeys(names) if n]
+
+
+def _split_blocks(body: str) -> tuple[list[str], list[tuple[str, list[str]]], str]:
+    """Split body lines into (pre-section lines, [(heading, lines)], level used: '###' or '##' or '')."""
+    lines = body.split("\n")
+    for level_re, level in ((_H3_RE, "###"), (_H2_RE, "##")):
+        pre: list[str] = []
+        blocks: list[tuple[str, list[str]]] = []
+        in_fence = False
+        for ln in lines:
+            if _FENCE_RE.match(ln):
+                in_fence = not in_fence
+            m = None if in_fence else level_re.match(ln)
+            if m and not (level == "##" and _is_toc_title(m.group(1))):
+                blocks.append((m.group(1), [ln]))
+            elif blocks:
+                blocks[-1][1].append(ln)
+            else:
+                pre.append(ln)
+        if blocks:
+            return pre, blocks, level
+    return lines, [], ""
+
+
+def _is_toc_title(heading: str) -> bool:
+    return plain_inline(heading).strip().lower() in _TOC_TITLES
+
+
+def _split_pre(pre: list[str]) -> tuple[str, list[str]]:
+    """Pre-section lines → (intro text, toc titles). The TOC is the list under '## 목차'."""
+    intro_lines: list[str] = []
+    toc: list[str] = []
+    in_toc = False
+    for ln in pre:
+        m = _H2_RE.match(ln)
+        if m:
+            in_toc = _is_toc_title(m.group(1))
+            if not in_toc:
+                intro_lines.append(ln)
+            continue
+        if in_toc and _LIST_RE.match(ln):
+            item = plain_inline(_LIST_RE.sub("", ln))
+            if item:
+                toc.append(item)
+        elif not in_toc or ln.strip():
+            if in_toc and ln.strip():
+                in_toc = False
+            intro_lines.append(ln)
+    return strip_markdown("\n".join(intro_lines)), toc
+
+
+def split_sections(post: Post) -> tuple[Post, list[Section]]:
+    """Cut a post into sections. `###` headings are sections; a post without them falls back to `##` headings,
+    then to one section holding the whole post (titled by the post). Returns the post with intro/toc filled."""
+    pre, blocks, _level = _split_blocks(post.body)
+    intro, toc = _split_pre(pre)
+    post.intro, post.toc = intro, toc
+    date_s = post.date.isoformat() if post.date else ""
+    sections: list[Section] = []
+    if not blocks and intro.strip():
+        blocks = [(post.title, pre)]
+        post.intro = ""
+    for pos, (raw_heading, lines) in enumerate(blocks[:MAX_SECTIONS_PER_POST]):
+        md = "\n".join(lines).strip("\n")
+        heading = plain_inline(raw_heading) or f"(untitled section {pos + 1})"
+        body_md = "\n".join(lines[1:]) if lines and lines[0].lstrip().startswith("#") else "\n".join(lines)
+        links = extract_links(md)
+        names = [heading]
+        for link in links:
+            if link.text and not _GENERIC_ANCHOR_RE.match(link.text.strip()):
+                names.append(link.text)
+            if is_web_url(link.url):
+                names.extend(url_names(link.url))
+        sections.append(
+            Section(
+                post_path=post.path,
+                position=pos,
+                heading=heading[:300],
+                text=strip_markdown(body_md),
+                markdown=md,
+                links=links,
+                url=primary_url(links),
+                names=[n[:200] for n in dict.fromkeys(n.strip() for n in names) if n],
+                post_title=post.title,
+                date=date_s,
+                week=post.week,
+                tags=list(post.tags),
+                categories=list(post.categories),
+            )
+        )
+    return post, sections

@@ -1,0 +1,204 @@
+"""The index folder on disk: versioned builds, a manifest that checksums every file, atomic swaps and a lock.
+
+Layout of `index/`::
+
+    CURRENT            one line: the name of the live version folder (replaced atomically with os.replace)
+    v-<time>-<id>/     a complete build: manifest.json, sections.json, posts.json, entries.npy, vectors.npy,
+                       bm25/ (keyword index), ann.faiss (only for large collections)
+    .lock              held (flock) by the one running rebuild
+    .tmp-*/            a build being written; never read; removed by the next rebuild
+
+A rebuild writes a whole new version folder aside, fsyncs it, then swaps CURRENT: readers see the old build or
+the new one, never a mix and never nothing. A crash at any moment leaves CURRENT pointing at the last good build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+from kb.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing, IndexWriteError
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+CURRENT = "CURRENT"
+REBUILD = "python -m kb.index"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def checksum_tree(folder: Path) -> dict[str, dict]:
+    """{relative path: {sha256, bytes}} for every file under folder except the manifest."""
+    out: dict[str, dict] = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != MANIFEST:
+            out[p.relative_to(folder).as_posix()] = {"sha256": file_sha256(p), "bytes": p.stat().st_size}
+    return out
+
+
+def current_version(index_dir: Path) -> Path:
+    """The live version folder, or IndexMissing / IndexCorrupt with what to run."""
+    index_dir = Path(index_dir)
+    pointer = index_dir / CURRENT
+    if not index_dir.is_dir() or not pointer.exists():
+        if index_dir.is_dir() and (index_dir / MANIFEST).exists():
+            raise IndexMismatch(f"the index in {index_dir} has an old layout; rebuild it with: {REBUILD} --full")
+        raise IndexMissing(f"no index found in {index_dir}; build it with: {REBUILD}")
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        raise IndexCorrupt(f"the index pointer {pointer} is unreadable; rebuild with: {REBUILD} --full") from None
+    if not name or "/" in name or "\\" in name or name.startswith(".") or not (index_dir / name).is_dir():
+        raise IndexCorrupt(f"the index in {index_dir} points at a missing build '{name[:60]}'; "
+                           f"rebuild with: {REBUILD} --full")
+    return index_dir / name
+
+
+def read_manifest(version_dir: Path) -> dict:
+    path = version_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorrupt(f"{path} is missing; rebuild with: {REBUILD} --full") from None
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise IndexCorrupt(f"{path} is unreadable or not kb's; rebuild with: {REBUILD} --full") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != "kb-index":
+        raise IndexCorrupt(f"{version_dir} is not a kb index; rebuild with: {REBUILD} --full")
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise IndexMismatch(
+            f"the index was built with schema {manifest.get('schema_version')}, this kb reads schema "
+            f"{SCHEMA_VERSION}; rebuild with: {REBUILD} --full"
+        )
+    return manifest
+
+
+def verify_files(version_dir: Path, manifest: dict) -> None:
+    """Check every file listed in the manifest: present, same size, same sha256. Raises IndexCorrupt."""
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise IndexCorrupt(f"{version_dir / MANIFEST} lists no files; rebuild with: {REBUILD} --full")
+    for rel, meta in files.items():
+        p = version_dir / rel
+        try:
+            size = p.stat().st_size
+        except OSError:
+            raise IndexCorrupt(f"index file {rel} is missing; rebuild with: {REBUILD} --full") from None
+        if size != meta.get("bytes") or file_sha256(p) != meta.get("sha256"):
+            raise IndexCorrupt(f"index file {rel} is damaged (checksum mismatch); rebuild with: {REBUILD} --full")
+
+
+def check_embedder(manifest: dict, model_name: str | None) -> None:
+    built = manifest.get("embedder", {}).get("name")
+    if model_name and built and model_name != built:
+        raise IndexMismatch(
+            f"the index was built with model '{built}' but '{model_name}' was asked for; rebuild with: "
+            f"{REBUILD} --full --model {model_name} (or use --model {built})"
+        )
+
+
+@contextlib.contextmanager
+def rebuild_lock(index_dir: Path):
+    """Hold the index's rebuild lock; a second rebuild gets IndexLocked at once (flock dies with the process)."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise IndexWriteError(f"cannot write to {index_dir}: {err.strerror or err}; the previous index is unchanged") \
+            from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            except OSError:
+                holder = "?"
+            raise IndexLocked(f"another rebuild (pid {holder or '?'}) is writing {index_dir}; "
+                              "wait for it to finish, then run the command again") from None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def new_build_dir(index_dir: Path) -> Path:
+    """A fresh hidden folder to write a build into (stale ones from crashed builds are removed first)."""
+    for stale in index_dir.glob(".tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    d = index_dir / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    d.mkdir(parents=True)
+    return d
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in folder.rglob("*"):
+        if p.is_file():
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_json(path: Path, obj) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, separators=(",", ":"))
+
+
+def publish(index_dir: Path, build_dir: Path, manifest: dict) -> Path:
+    """Checksum the build, write its manifest, fsync, move it to a version folder and swap CURRENT atomically.
+    Older versions except the one just replaced are then deleted (a reader may still be opening that one)."""
+    manifest["files"] = checksum_tree(build_dir)
+    write_json(build_dir / MANIFEST, manifest)
+    _fsync_tree(build_dir)
+    name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    final = index_dir / name
+    os.rename(build_dir, final)
+    tmp_pointer = index_dir / f".tmp-{CURRENT}-{uuid.uuid4().hex[:8]}"
+    previous = None
+    with contextlib.suppress(IndexMissing, IndexCorrupt, IndexMismatch):
+        previous = current_version(index_dir).name
+    with open(tmp_pointer, "w", encoding="utf-8") as f:
+        f.write(name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp_pointer, index_dir / CURRENT)
+    _fsync_dir(index_dir)
+    for old in index_dir.glob("v-*"):
+        if old.name not in (name, previous):
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def describe_write_error(err: OSError, index_dir: Path) -> IndexWriteError:
+    reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the folder is read-only",
+              errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
+        err.errno, err.strerror or str(err))
+    return IndexWriteError(f"cannot write the new index in {index_dir}: {reason}; the previous index is unchanged")

@@ -1,0 +1,52 @@
+"""Korean-aware tokens for the keyword index, identical at index and query time.
+
+Hangul runs become character bigrams (a run of one syllable stays a unigram), which matches words across
+Korean particles without a morphological analyser ("트레이딩을" and "트레이딩" share 트레/레이/이딩).
+Latin/digit words are lower-cased; a mixed-case or alphanumeric word also yields its parts
+("KorGPT2" → korgpt2, kor, gpt, 2) so "GPT2" or "KoGPT2" still meet it. Other scripts (CJK ideographs,
+kana, Cyrillic …) are kept as lower-cased words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+TOKENIZER_NAME = "hangul-bigram+latin-parts/v1"
+
+_RUN_RE = re.compile(r"[가-힣]+|[A-Za-z0-9]+(?:[.+#][A-Za-z0-9]+)*\+*|[^\W\d_가-힣A-Za-z]+", re.U)
+_PARTS_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+MAX_QUERY_CHARS = 2000
+
+
+def tokenize(text: str) -> list[str]:
+    """Text → tokens for BM25 (same function for posts and queries)."""
+    if not text:
+        return []
+    text = unicodedata.normalize("NFKC", text)
+    out: list[str] = []
+    for m in _RUN_RE.finditer(text):
+        run = m.group(0)
+        c = run[0]
+        if "가" <= c <= "힣":
+            if len(run) == 1:
+                out.append(run)
+            else:
+                out.extend(run[i : i + 2] for i in range(len(run) - 1))
+        elif c.isascii():
+            low = run.lower()
+            out.append(low)
+            if any(ch in run for ch in ".+#"):
+                out.extend(p.lower() for p in re.split(r"[.+#]+", run) if p)
+            else:
+                parts = _PARTS_RE.findall(run)
+                if len(parts) > 1:
+                    out.extend(p.lower() for p in parts)
+        else:
+            out.append(run.lower())
+    return out
+
+
+def tokenize_query(text: str) -> list[str]:
+    """Query tokens: the same tokenizer on at most MAX_QUERY_CHARS characters, duplicates removed."""
+    return list(dict.fromkeys(tokenize(text[:MAX_QUERY_CHARS])))

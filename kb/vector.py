@@ -1,0 +1,77 @@
+"""Vector leg: FAISS inner-product search over L2-normalised vectors (row i = entry i).
+
+Small indexes use an exact flat index built at load time from `vectors.npy`; above IVF_MIN_ENTRIES an IVF index
+(trained and saved at build time) finds candidates, which are then re-scored exactly against the stored vectors.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+IVF_MIN_ENTRIES = 50_000
+IVF_NPROBE = 16
+
+
+def ivf_nlist(n: int) -> int:
+    return max(16, min(4096, int(4 * math.sqrt(n))))
+
+
+def build_ivf(vectors: np.ndarray, seed: int = 0):
+    """Train and fill an IVF-Flat index for a large collection."""
+    import faiss
+
+    n, d = vectors.shape
+    nlist = ivf_nlist(n)
+    quantizer = faiss.IndexFlatIP(d)
+    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(seed)
+    sample = vectors[rng.choice(n, size=min(n, nlist * 40), replace=False)]
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+class VectorIndex:
+    def __init__(self, vectors: np.ndarray, ann=None, nprobe: int = IVF_NPROBE):
+        import faiss
+
+        self.vectors = vectors
+        if ann is None:
+            ann = faiss.IndexFlatIP(vectors.shape[1])
+            if len(vectors):
+                ann.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        else:
+            ann.nprobe = nprobe
+        self.ann = ann
+
+    @property
+    def kind(self) -> str:
+        return "flat" if type(self.ann).__name__ == "IndexFlatIP" else "ivf"
+
+    @classmethod
+    def load(cls, vectors_path: Path, ann_path: Path | None, nprobe: int = IVF_NPROBE) -> VectorIndex:
+        vectors = np.load(vectors_path, mmap_mode="r" if ann_path else None)
+        ann = None
+        if ann_path is not None:
+            import faiss
+
+            ann = faiss.read_index(str(ann_path))
+        return cls(vectors, ann, nprobe)
+
+    def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k entries by inner product: (scores, ids), best first; ids are valid entry rows."""
+        n = self.ann.ntotal
+        if n == 0 or k <= 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        scores, ids = self.ann.search(np.ascontiguousarray(q[None, :], dtype=np.float32), min(k, n))
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def score(self, q: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Exact inner products for given entry rows."""
+        if len(ids) == 0:
+            return np.zeros(0, np.float32)
+        return np.asarray(self.vectors[np.sort(ids)] @ q, dtype=np.float32)[np.argsort(np.argsort(ids))]
