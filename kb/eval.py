@@ -105,8 +105,8 @@ def parse_args(argv=None):
     p.add_argument("--index-dir", metavar="DIR", help="evaluate this already-built index instead")
     p.add_argument("--model", metavar="NAME", help="embedding model for the scratch index")
     p.add_argument("--mode", action="append", choices=MODES, help="modes to run (default: all)")
-    p.add_argument("--keyword-weight", type=float, help="hybrid: weight of the keyword leg (default 0.2)")
-    p.add_argument("--fusion", choices=["convex", "rrf"], default="convex")
+    p.add_argument("--keyword-weight", type=float, help="hybrid: weight of the keyword leg (default 0.3)")
+    p.add_argument("--fusion", choices=["convex", "convex-minmax", "rrf"], default="convex")
     p.add_argument("--json", action="store_true")
     return p.parse_args(argv)
 

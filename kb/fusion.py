@@ -1,14 +1,18 @@
 """Combining keyword and vector scores into one ranking (chosen by measurement, see docs/eval.md).
 
 Naive RRF (k=60) ranked worse than the semantic leg alone on our held-out queries; a convex mix of per-query
-min-max-normalised scores keeps the strength of each leg's margins. Both are here so `kb.eval` can compare them.
+min-max-normalised scores keeps each leg's margins. Our default goes one step further for the keyword leg: BM25 is
+divided by the query's attainable score (kb.keyword), so an English query that meets one incidental English word
+in Korean commentary adds little, while a query fully matched adds its whole weight. All three are here so
+`python -m kb.eval --fusion ...` can compare them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-KEYWORD_WEIGHT = 0.2
+KEYWORD_WEIGHT = 0.3
+METHODS = ("convex", "convex-minmax", "rrf")
 RRF_K = 60
 
 
@@ -24,7 +28,12 @@ def minmax(x: np.ndarray) -> np.ndarray:
 
 
 def convex(keyword: np.ndarray, semantic: np.ndarray, keyword_weight: float = KEYWORD_WEIGHT) -> np.ndarray:
-    """keyword_weight·minmax(keyword) + (1-keyword_weight)·minmax(semantic), over the same candidates."""
+    """keyword_weight·keyword + (1-keyword_weight)·minmax(semantic); keyword already in [0, 1] (attainable-scaled)."""
+    return keyword_weight * np.clip(keyword, 0.0, 1.0) + (1.0 - keyword_weight) * minmax(semantic)
+
+
+def convex_minmax(keyword: np.ndarray, semantic: np.ndarray, keyword_weight: float = 0.2) -> np.ndarray:
+    """The textbook mix: keyword_weight·minmax(keyword) + (1-keyword_weight)·minmax(semantic)."""
     return keyword_weight * minmax(keyword) + (1.0 - keyword_weight) * minmax(semantic)
 
 

@@ -1,4 +1,9 @@
-"""Keyword leg: a BM25 index (bm25s) over the index entries' tokens; saved and loaded beside the vectors."""
+"""Keyword leg: a BM25 index (bm25s) over the index entries' tokens; saved and loaded beside the vectors.
+
+Besides raw BM25 it gives a query's *attainable* score — the sum over query tokens of each token's best
+contribution in the collection — so the fusion can read keyword evidence as "how much of the query matched"
+instead of min-max stretching whatever matched best (which over-rates a lone incidental word match).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,13 @@ class KeywordIndex:
     def __init__(self, retriever):
         self._r = retriever
         self._vocab = retriever.vocab_dict
+        s = retriever.scores
+        indptr = np.asarray(s["indptr"])
+        data = np.asarray(s["data"], dtype=np.float32)
+        self._token_max = np.zeros(len(indptr) - 1, dtype=np.float32)
+        nonempty = np.flatnonzero(np.diff(indptr) > 0)
+        if len(nonempty) and len(data):
+            self._token_max[nonempty] = np.maximum.reduceat(data, indptr[nonempty])
 
     @classmethod
     def build(cls, docs_tokens: list[list[str]]) -> KeywordIndex:
@@ -32,10 +44,23 @@ class KeywordIndex:
 
         return cls(bm25s.BM25.load(str(folder), mmap=False))
 
+    @property
+    def num_docs(self) -> int:
+        return int(self._r.scores["num_docs"])
+
     def scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of every entry for the query tokens (unknown tokens contribute nothing)."""
-        known = [t for t in tokens if t in self._vocab and t]
-        n = self._r.scores["num_docs"]
+        ids = [self._vocab[t] for t in tokens if t and t in self._vocab]
+        if not ids:
+            return np.zeros(self.num_docs, dtype=np.float32)
+        return np.asarray(self._r.get_scores(ids), dtype=np.float32)
+
+    def attainable(self, tokens: list[str]) -> float:
+        """Upper bound of a document's score for these tokens; a token absent from the collection counts as much
+        as the average present one (a query whose words are mostly missing can only match weakly)."""
+        best = [float(self._token_max[self._vocab[t]]) if t and t in self._vocab else 0.0 for t in tokens]
+        known = [b for b in best if b > 0]
         if not known:
-            return np.zeros(n, dtype=np.float32)
-        return np.asarray(self._r.get_scores(known), dtype=np.float32)
+            return 0.0
+        fill = sum(known) / len(known)
+        return sum(b if b > 0 else fill for b in best)

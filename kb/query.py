@@ -17,6 +17,7 @@ import numpy as np
 from kb import fusion, store
 from kb.config import Settings
 from kb.errors import BadQuery, IndexCorrupt, KbError
+from kb.glossary import EXPANSION_WEIGHT, expansion_terms, spell_out
 from kb.keyword import KeywordIndex
 from kb.posts import parse_date
 from kb.tokenize import tokenize, tokenize_query
@@ -25,6 +26,9 @@ from kb.vector import VectorIndex
 
 MODES = ("hybrid", "keyword", "semantic")
 MAX_K = 1000
+# A referenced-title vector (short: "Fastbook (fastai/fastbook)") scores high against any short query; it must beat
+# its section's own vector by this margin to count. Measured on tests/eval: margin 0 → semantic nDCG 0.84, 0.03 → 0.90.
+TITLE_MARGIN = 0.03
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _NAME_NORM_RE = re.compile(r"[^0-9a-z가-힣\u3040-\u30ff\u4e00-\u9fff]+")
 _SENT_RE = re.compile(r"(?<=[.!?。])\s+|\n+")
@@ -149,17 +153,33 @@ class Index:
         return m
 
     # ---- legs -----------------------------------------------------------------------------------------------
-    def keyword_scores(self, query: str) -> np.ndarray:
-        """BM25 per section: the better of the section entry and its referenced-title entry."""
-        e = self.keyword.scores(tokenize_query(query))
+    def _per_section(self, entry_scores: np.ndarray) -> np.ndarray:
         n = self._n
-        return np.maximum(e[:n], e[n:2 * n]) if n else e
+        return np.maximum(entry_scores[:n], entry_scores[n:2 * n])
+
+    def keyword_scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """(scaled, raw) keyword evidence per section. Raw: BM25 of the query plus glossary synonyms at half weight,
+        the better of the section entry and its referenced-title entry. Scaled: raw / the query's attainable
+        BM25, clipped to [0, 1]."""
+        tokens = tokenize_query(query)
+        raw = self._per_section(self.keyword.scores(tokens))
+        extra = [t for t in tokenize_query(" ".join(expansion_terms(query))) if t not in tokens]
+        if extra:
+            raw = raw + EXPANSION_WEIGHT * self._per_section(self.keyword.scores(extra))
+        bound = self.keyword.attainable(tokens) or self.keyword.attainable(extra)
+        scaled = np.clip(raw / bound, 0.0, 1.0) if bound > 0 else np.zeros_like(raw)
+        return scaled, raw
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The query embedding; a one- or two-word query is spelled out with its glossary synonyms first."""
+        return self.embedder.embed_query(spell_out(query))
 
     def semantic_scores(self, qv: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Exact cosine per section for the given rows: the better of section and referenced-title vectors."""
+        """Exact cosine per section for the given rows: the section's vector, or its referenced-title vector
+        when that is better by more than TITLE_MARGIN."""
         n = self._n
         both = self.vectors.score(qv, np.concatenate([rows, rows + n]))
-        return np.maximum(both[: len(rows)], both[len(rows):])
+        return np.maximum(both[: len(rows)], both[len(rows):] - TITLE_MARGIN)
 
     def _semantic_candidates(self, qv: np.ndarray, pool: int, mask: np.ndarray | None) -> np.ndarray:
         n = self._n
@@ -196,9 +216,11 @@ class Index:
         n = self._n
         pool = min(n, max(100, 5 * k))
 
-        kw_all = self.keyword_scores(q) if mode in ("keyword", "hybrid") else None
-        if kw_all is not None and mask is not None:
-            kw_all = np.where(mask, kw_all, -np.inf)
+        kw_all = bm25_all = None
+        if mode in ("keyword", "hybrid"):
+            kw_all, bm25_all = self.keyword_scores(q)
+            if mask is not None:
+                kw_all = np.where(mask, kw_all, -np.inf)
         kw_rows = np.zeros(0, dtype=np.int64)
         if kw_all is not None:
             positive = np.flatnonzero(kw_all > 0)
@@ -209,7 +231,7 @@ class Index:
         qv = None
         sem_rows = np.zeros(0, dtype=np.int64)
         if mode in ("semantic", "hybrid"):
-            qv = self.embedder.embed_query(q)
+            qv = self.query_vector(q)
             sem_rows = self._semantic_candidates(qv, pool, mask)
 
         pinned = [r for r in self._names.get(normalise_name(q), []) if mask is None or mask[r]]
@@ -227,9 +249,13 @@ class Index:
             final = sem.astype(np.float64)
         elif fusion_method == "rrf":
             final = fusion.rrf(kw, sem)
-        else:
+        elif fusion_method == "convex-minmax":
+            final = fusion.convex_minmax(bm25_all[cand], sem, 0.2 if keyword_weight is None else keyword_weight)
+        elif fusion_method == "convex":
             w = fusion.KEYWORD_WEIGHT if keyword_weight is None else keyword_weight
             final = fusion.convex(np.maximum(kw, 0), sem, w)
+        else:
+            raise BadQuery(f"unknown fusion '{str(fusion_method)[:20]}'; use one of: {', '.join(fusion.METHODS)}")
         pin = np.isin(cand, pinned)
         order = np.lexsort((-final, ~pin))[:k]
         kw_rank = _ranks(kw) if kw is not None else None
@@ -242,6 +268,7 @@ class Index:
             scores, ranks = {}, {}
             if kw is not None:
                 scores["keyword"] = float(max(kw[j], 0.0))
+                scores["bm25"] = float(bm25_all[row])
                 if kw[j] > 0:
                     ranks["keyword"] = int(kw_rank[j])
             if sem is not None:

@@ -28,6 +28,13 @@ _HEADING_MARK_RE = re.compile(r"^\s*#{1,6}\s*", re.M)
 _GENERIC_ANCHOR_RE = re.compile(r"^(참고\s*링크\s*\d*|링크\s*\d*|link\s*\d*|here|여기|source|출처|url|바로가기)$", re.I)
 _TOC_TITLES = ("목차", "table of contents", "contents", "toc")
 _ARXIV_RE = re.compile(r"(\d{4}\.\d{4,5})")
+_GENERIC_SEGMENTS = {"index", "site", "home", "main", "default", "latest", "docs", "doc", "blog", "about", "readme",
+                     "posts", "post", "tutorials", "tutorial", "articles", "article", "watch", "view", "page", "pdf"}
+# Hosts whose name says nothing about the resource (platforms, publishers, link shorteners).
+_GENERIC_HOSTS = {"github", "gitlab", "huggingface", "arxiv", "youtube", "youtu", "medium", "amazon", "facebook",
+                  "twitter", "google", "naver", "tistory", "blogspot", "wordpress", "slideshare", "reddit",
+                  "kaggle", "paperswithcode", "openreview", "notion", "velog", "brunch", "linkedin", "bit",
+                  "co", "com", "org", "net", "io", "ai", "kr", "www", "blog", "news", "docs", "t"}
 
 
 def plain_inline(s: str) -> str:
@@ -125,9 +132,13 @@ def url_names(url: str) -> list[str]:
         if m:
             names += [f"arXiv {m.group(1)}", m.group(1)]
     elif host and not any(h in host for h in ("youtube.", "youtu.be", "amazon.", "facebook.", "twitter.", "t.co")):
+        labels = [x for x in host.split(".") if x not in _GENERIC_HOSTS]
+        if labels and re.fullmatch(r"[a-z][a-z0-9-]{2,}", labels[-1]):
+            names.append(labels[-1])
         last = segs[-1] if segs else ""
         last = re.sub(r"\.(html?|pdf|php|aspx?)$", "", last, flags=re.I)
-        if re.search(r"[A-Za-z가-힣]{3,}", last) and not re.fullmatch(r"[0-9a-f-]{16,}", last):
+        if (re.search(r"[A-Za-z가-힣]{3,}", last) and not re.fullmatch(r"[0-9a-f-]{16,}", last)
+                and last.lower() not in _GENERIC_SEGMENTS):
             names.append(last)
     return [n for n in dict.fromkeys(names) if n]
 

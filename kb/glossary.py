@@ -1,0 +1,139 @@
+"""Query expansion with a small bilingual (Korean ↔ English) glossary of general ML/DL vocabulary.
+
+The keyword leg cannot see that "speech" and "음성" or "trading" and "트레이딩" are the same thing; a query term
+found in a group of synonyms brings the group's other terms into the keyword query (at a lower weight), and a very
+short query ("NLP", "강화학습") is spelled out for the embedding model as well. The groups are general domain
+vocabulary, the kind of synonym list a search engine's analyzer carries, not a list of our own queries.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+GROUPS: list[tuple[str, ...]] = [
+    ("nlp", "natural language processing", "자연어 처리", "자연어처리", "자연어", "언어 모델", "language model"),
+    ("computer vision", "컴퓨터 비전", "비전", "vision", "이미지 인식", "image recognition"),
+    ("object detection", "객체 탐지", "물체 탐지", "객체 검출", "detection"),
+    ("segmentation", "세그멘테이션", "분할"),
+    ("speech", "음성", "음성 인식", "음성인식", "speech recognition", "asr"),
+    ("tts", "text to speech", "text-to-speech", "음성 합성", "음성합성", "speech synthesis"),
+    ("audio", "오디오", "소리", "sound"),
+    ("music", "음악"),
+    ("reinforcement learning", "강화학습", "강화 학습", "rl"),
+    ("trading", "트레이딩", "매매", "자동매매", "algorithmic trading", "알고리즘 트레이딩"),
+    ("stock", "stocks", "주식", "증권", "equity"),
+    ("quant", "퀀트", "quantitative"),
+    ("finance", "financial", "금융", "파이낸스"),
+    ("investment", "investing", "투자"),
+    ("backtest", "backtesting", "백테스트", "백테스팅"),
+    ("bitcoin", "비트코인", "crypto", "cryptocurrency", "암호화폐", "가상화폐", "코인"),
+    ("mlops", "ml ops", "엠엘옵스", "model deployment", "모델 배포", "모델 서빙", "model serving"),
+    ("deployment", "deploy", "배포"),
+    ("serving", "서빙"),
+    ("experiment tracking", "실험 관리", "실험 추적"),
+    ("pipeline", "파이프라인"),
+    ("monitoring", "모니터링"),
+    ("course", "courses", "lecture", "lectures", "강의", "강좌", "수업", "class"),
+    ("tutorial", "tutorials", "튜토리얼", "가이드", "guide"),
+    ("book", "books", "책", "도서", "서적", "ebook", "e-book"),
+    ("paper", "papers", "논문"),
+    ("survey", "서베이", "리뷰 논문", "review paper"),
+    ("korean", "한국어", "한글"),
+    ("dataset", "datasets", "데이터셋", "데이터 세트"),
+    ("corpus", "corpora", "말뭉치", "코퍼스"),
+    ("library", "라이브러리", "package", "패키지"),
+    ("framework", "프레임워크"),
+    ("gan", "gans", "generative adversarial network", "생성적 적대 신경망", "적대적 생성 신경망"),
+    ("generative model", "생성 모델"),
+    ("hyperparameter", "hyperparameters", "하이퍼파라미터"),
+    ("tuning", "튜닝"),
+    ("translation", "machine translation", "번역", "기계번역"),
+    ("free", "무료"),
+    ("open source", "open-source", "오픈소스", "오픈 소스"),
+    ("beginner", "beginners", "입문", "초보", "초보자", "입문자"),
+    ("classification", "분류"),
+    ("summarization", "요약"),
+    ("question answering", "질의응답", "질의 응답"),
+    ("chatbot", "챗봇", "dialogue", "대화"),
+    ("recommender system", "recommendation system", "추천 시스템"),
+    ("graph neural network", "gnn", "그래프 신경망"),
+    ("self-supervised", "self supervised", "자기지도", "자기 지도"),
+    ("pretraining", "pre-training", "pretrained", "사전학습", "사전 학습"),
+    ("tokenizer", "tokenizers", "토크나이저", "tokenization", "토큰화"),
+    ("morphological analyzer", "형태소 분석기", "형태소"),
+    ("time series", "시계열"),
+    ("anomaly detection", "이상 탐지", "이상치 탐지"),
+    ("explainable ai", "xai", "interpretability", "interpretable", "설명 가능", "해석 가능"),
+    ("competition", "대회", "경진대회", "kaggle", "캐글"),
+    ("clean code", "클린 코드", "클린코드"),
+    ("transformer", "transformers", "트랜스포머"),
+    ("attention", "어텐션"),
+    ("ocr", "문자 인식", "글자 인식", "optical character recognition"),
+    ("model compression", "모델 경량화", "경량화"),
+    ("quantization", "양자화"),
+    ("distillation", "증류"),
+    ("hate speech", "혐오 표현", "혐오표현"),
+    ("sentiment", "감성 분석", "감정 분석"),
+    ("feature store", "피처 스토어"),
+    ("data version", "데이터 버전"),
+    ("implementation", "구현", "구현체"),
+    ("visualization", "시각화"),
+    ("robot", "로봇", "robotics", "로보틱스"),
+    ("autonomous driving", "self-driving", "자율주행"),
+    ("medical", "의료", "healthcare"),
+    ("semiconductor", "반도체"),
+    ("gpu", "그래픽카드"),
+]
+
+EXPANSION_WEIGHT = 0.5
+SHORT_QUERY_WORDS = 2
+
+_TERM_INDEX: list[tuple[str, int, bool]] = []   # (normalised term, group, is_hangul)
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", s).lower()).strip()
+
+
+for _g, _terms in enumerate(GROUPS):
+    for _t in _terms:
+        _TERM_INDEX.append((_norm(_t), _g, bool(re.search(r"[가-힣]", _t))))
+_TERM_INDEX.sort(key=lambda t: -len(t[0]))
+
+
+def matched_groups(query: str) -> list[int]:
+    """Glossary groups named in the query: Korean terms match inside words (particles follow them),
+    Latin terms match whole words only."""
+    q = _norm(query)
+    found: list[int] = []
+    for term, group, hangul in _TERM_INDEX:
+        if group in found:
+            continue
+        if hangul:
+            hit = term in q or term.replace(" ", "") in q.replace(" ", "")
+        else:
+            hit = re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", q) is not None
+        if hit:
+            found.append(group)
+    return found
+
+
+def expansion_terms(query: str) -> list[str]:
+    """Synonyms of the glossary terms in the query that the query does not already contain."""
+    q = _norm(query)
+    out: list[str] = []
+    for g in matched_groups(query):
+        for t in GROUPS[g]:
+            nt = _norm(t)
+            if nt not in q and nt not in out:
+                out.append(nt)
+    return out
+
+
+def spell_out(query: str) -> str:
+    """For a very short query, the query followed by its synonyms (for the embedding model); else the query."""
+    if len(query.split()) > SHORT_QUERY_WORDS:
+        return query
+    extra = expansion_terms(query)
+    return f"{query} ({', '.join(extra[:6])})" if extra else query
