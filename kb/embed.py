@@ -100,7 +100,8 @@ class SentenceTransformerEmbedder:
                 "give a local folder or an installed model package with --model / KB_MODEL"
             ) from None
         self.name = model
-        self.dim = int(self._m.get_sentence_embedding_dimension())
+        get_dim = getattr(self._m, "get_embedding_dimension", None) or self._m.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         low = model.lower()
         self._prefixes = ("query: ", "passage: ") if "e5" in low else ("", "")
 

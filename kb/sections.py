@@ -14,7 +14,8 @@ MAX_SECTIONS_PER_POST = 2000
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 _H3_RE = re.compile(r"^###(?!#)\s*(.*?)\s*#*\s*$")
 _H2_RE = re.compile(r"^##(?!#)\s*(.*?)\s*#*\s*$")
-_MD_LINK_RE = re.compile(r"(!?)\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*<?([^)\s>]*)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
+_MD_LINK_RE = re.compile(
+    r"(!?)\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))*)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
 _AUTOLINK_RE = re.compile(r"<((?:https?|ftp|mailto|javascript|data):[^>\s]+)>", re.I)
 _BARE_URL_RE = re.compile(r"(?<![\w(/\"'=])(https?://[^\s<>()\[\]\"']+)", re.I)
 _REF_DEF_RE = re.compile(r"^\s*\[([^\]]+)\]:\s*<?(\S+?)>?(?:\s+.*)?$", re.M)
