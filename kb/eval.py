@@ -107,6 +107,8 @@ def parse_args(argv=None):
     p.add_argument("--mode", action="append", choices=MODES, help="modes to run (default: all)")
     p.add_argument("--keyword-weight", type=float, help="hybrid: weight of the keyword leg (default 0.3)")
     p.add_argument("--fusion", choices=["convex", "convex-minmax", "rrf"], default="convex")
+    p.add_argument("--no-glossary", action="store_true", help="turn the glossary query expansion off")
+    p.add_argument("--title-margin", type=float, help="margin a referenced-title vector must win by (default 0.03)")
     p.add_argument("--json", action="store_true")
     return p.parse_args(argv)
 
@@ -127,7 +129,9 @@ def main(argv=None) -> int:
         print(report.summary(), file=sys.stderr)
     try:
         index = kb.open_index(index_dir)
-        kw = {"fusion_method": args.fusion}
+        kw = {"fusion_method": args.fusion, "expand": not args.no_glossary}
+        if args.title_margin is not None:
+            index.title_margin = args.title_margin
         if args.keyword_weight is not None:
             kw["keyword_weight"] = args.keyword_weight
         result = evaluate(index, queries, tuple(args.mode or MODES), **kw)

@@ -89,6 +89,7 @@ class Index:
         self.keyword = keyword
         self.vectors = vectors
         self._embedder = embedder
+        self.title_margin = TITLE_MARGIN
         n = len(sections)
         self._dates = np.array([s.date or "" for s in sections])
         self._names: dict[str, list[int]] = {}
@@ -157,29 +158,29 @@ class Index:
         n = self._n
         return np.maximum(entry_scores[:n], entry_scores[n:2 * n])
 
-    def keyword_scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+    def keyword_scores(self, query: str, expand: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(scaled, raw) keyword evidence per section. Raw: BM25 of the query plus glossary synonyms at half weight,
         the better of the section entry and its referenced-title entry. Scaled: raw / the query's attainable
         BM25, clipped to [0, 1]."""
         tokens = tokenize_query(query)
         raw = self._per_section(self.keyword.scores(tokens))
-        extra = [t for t in tokenize_query(" ".join(expansion_terms(query))) if t not in tokens]
+        extra = [t for t in tokenize_query(" ".join(expansion_terms(query))) if t not in tokens] if expand else []
         if extra:
             raw = raw + EXPANSION_WEIGHT * self._per_section(self.keyword.scores(extra))
         bound = self.keyword.attainable(tokens) or self.keyword.attainable(extra)
         scaled = np.clip(raw / bound, 0.0, 1.0) if bound > 0 else np.zeros_like(raw)
         return scaled, raw
 
-    def query_vector(self, query: str) -> np.ndarray:
+    def query_vector(self, query: str, expand: bool = True) -> np.ndarray:
         """The query embedding; a one- or two-word query is spelled out with its glossary synonyms first."""
-        return self.embedder.embed_query(spell_out(query))
+        return self.embedder.embed_query(spell_out(query) if expand else query)
 
     def semantic_scores(self, qv: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Exact cosine per section for the given rows: the section's vector, or its referenced-title vector
         when that is better by more than TITLE_MARGIN."""
         n = self._n
         both = self.vectors.score(qv, np.concatenate([rows, rows + n]))
-        return np.maximum(both[: len(rows)], both[len(rows):] - TITLE_MARGIN)
+        return np.maximum(both[: len(rows)], both[len(rows):] - self.title_margin)
 
     def _semantic_candidates(self, qv: np.ndarray, pool: int, mask: np.ndarray | None) -> np.ndarray:
         n = self._n
@@ -196,8 +197,9 @@ class Index:
     # ---- search ---------------------------------------------------------------------------------------------
     def search(self, query: str, mode: str = "hybrid", k: int = 10, since=None, until=None, tags=None,
                categories=None, post: str | None = None, rows=None, keyword_weight: float | None = None,
-               fusion_method: str = "convex") -> list[Hit]:
-        """Ranked sections for a query. Modes: hybrid (default), keyword, semantic. One hit per section."""
+               fusion_method: str = "convex", expand: bool = True) -> list[Hit]:
+        """Ranked sections for a query. Modes: hybrid (default), keyword, semantic. One hit per section.
+        `expand=False` turns the glossary query expansion off (for evaluation)."""
         if mode not in MODES:
             raise BadQuery(f"unknown mode '{str(mode)[:20]}'; use one of: {', '.join(MODES)}")
         try:
@@ -218,7 +220,7 @@ class Index:
 
         kw_all = bm25_all = None
         if mode in ("keyword", "hybrid"):
-            kw_all, bm25_all = self.keyword_scores(q)
+            kw_all, bm25_all = self.keyword_scores(q, expand)
             if mask is not None:
                 kw_all = np.where(mask, kw_all, -np.inf)
         kw_rows = np.zeros(0, dtype=np.int64)
@@ -231,7 +233,7 @@ class Index:
         qv = None
         sem_rows = np.zeros(0, dtype=np.int64)
         if mode in ("semantic", "hybrid"):
-            qv = self.query_vector(q)
+            qv = self.query_vector(q, expand)
             sem_rows = self._semantic_candidates(qv, pool, mask)
 
         pinned = [r for r in self._names.get(normalise_name(q), []) if mask is None or mask[r]]
