@@ -44,3 +44,7 @@ class ModelUnavailable(KbError):
 
 class BadQuery(KbError):
     """A query or filter that cannot be answered (e.g. an unparseable date)."""
+
+
+class BadTopics(KbError):
+    """The topics file cannot be read or describes a topic wrongly; the message names the file and the problem."""

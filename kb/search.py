@@ -11,7 +11,7 @@ from kb.cli import run
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m kb.search", description=__doc__)
-    p.add_argument("queries", nargs="+", metavar="QUERY")
+    p.add_argument("queries", nargs="*", metavar="QUERY", help="one or more queries (none with --topic: list the topic)")
     p.add_argument("--index-dir", metavar="DIR", help="index folder (default: $KB_INDEX_DIR or index/)")
     p.add_argument("--mode", choices=["hybrid", "keyword", "semantic"], default="hybrid")
     p.add_argument("-k", type=int, default=10, help="results per query (default 10)")
@@ -19,8 +19,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--until", metavar="YYYY-MM-DD")
     p.add_argument("--tag", action="append", default=[], help="only posts with this tag (repeatable: any of)")
     p.add_argument("--category", action="append", default=[], help="only posts in this category (repeatable)")
+    p.add_argument("--topic", metavar="NAME", help="only sections of this topic (see python -m kb.topics); "
+                   "without a query, the topic's sections newest first")
+    p.add_argument("--content", metavar="DIR", help="content folder whose topics.toml to use (default: $KB_CONTENT_DIR "
+                   "or content/; the shipped topics if it has none)")
     p.add_argument("--json", action="store_true", help="one JSON object per query per line")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not args.queries and not args.topic:
+        p.error("give a QUERY, or --topic NAME to list a topic")
+    return args
 
 
 def main(argv=None) -> int:
@@ -28,10 +35,23 @@ def main(argv=None) -> int:
     import kb
     from kb.config import Settings
 
-    index = kb.open_index(Settings.load(index_dir=args.index_dir).index_dir)
+    settings = Settings.load(args.content, args.index_dir)
+    index = kb.open_index(settings.index_dir)
+    rows = None
+    if args.topic:
+        from kb import browse, topics
+
+        ts = topics.load_topics(settings.content_dir)
+        rows = topics.assign(index, ts).rows(ts.get(args.topic).name)
+        if not args.queries:
+            listed = browse.filtered_rows(index, args.since, args.until, args.tag, args.category, rows=rows)
+            hits = [browse.hit_for_row(index, r) for r in listed[: max(1, args.k)]]
+            label = f"topic {args.topic}"
+            print(json.dumps({"query": "", "topic": args.topic, "results": [h.to_json() for h in hits]},
+                             ensure_ascii=False) if args.json else format_hits(label, hits))
     for q in args.queries:
         hits = index.search(q, mode=args.mode, k=args.k, since=args.since, until=args.until, tags=args.tag,
-                            categories=args.category)
+                            categories=args.category, rows=rows)
         if args.json:
             print(json.dumps({"query": q, "results": [h.to_json() for h in hits]}, ensure_ascii=False), flush=True)
         else:

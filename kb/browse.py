@@ -1,0 +1,241 @@
+"""Read-only views over a loaded index, for the app and the CLIs: the posts newest first, one post with its
+sections, sections by filter, every referenced resource once (deduplicated by URL) with the weeks that mention it,
+index stats, and whether the content folder has changed since the index was built."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from kb.sections import is_web_url
+from kb.types import Hit, Section
+
+
+def hit_for_row(index, row: int, score: float = 0.0, scores: dict | None = None, snippet: str | None = None) -> Hit:
+    """A Hit for a section row outside a search (topic lists, post views); the snippet is the opening sentence."""
+    from kb.query import snippet as make_snippet
+
+    s: Section = index.sections[row]
+    return Hit(heading=s.heading, post_title=s.post_title, date=s.date, week=s.week, tags=s.tags,
+               categories=s.categories, url=s.url, links=s.links, path=s.post_path, position=s.position,
+               score=score, scores=dict(scores or {}), ranks={},
+               snippet=make_snippet(s, set()) if snippet is None else snippet, row=row)
+
+
+def row_of(index, path: str, position) -> int | None:
+    """The row of section `position` of post `path`, or None."""
+    try:
+        position = int(position)
+    except (TypeError, ValueError):
+        return None
+    for r in index.post_sections(path):
+        if index.sections[r].position == position:
+            return r
+    return None
+
+
+def newest_first(index, rows) -> list[int]:
+    """Rows by date, newest first; undated last; within a date in reading order."""
+    from kb.topics import newest_first as order
+
+    return order(rows, [s.date or "" for s in index.sections])
+
+
+def filtered_rows(index, since=None, until=None, tags=None, categories=None, post=None, rows=None) -> list[int]:
+    """Every section matching the filters (the same filters as Index.search), newest first."""
+    from kb.query import Filters, _as_date, _as_list
+
+    f = Filters(_as_date(since, "since"), _as_date(until, "until"), _as_list(tags), _as_list(categories), post,
+                set(rows) if rows is not None else None)
+    mask = index._mask(f)
+    picked = range(len(index.sections)) if mask is None else [int(r) for r in mask.nonzero()[0]]
+    return newest_first(index, picked)
+
+
+# ---- posts ----------------------------------------------------------------------------------------------------
+
+@dataclass
+class PostInfo:
+    path: str
+    title: str
+    date: str            # YYYY-MM-DD or ""
+    week: str
+    tags: list[str]
+    categories: list[str]
+    intro: str
+    toc: list[str]
+    rows: list[int]      # its sections, in reading order
+
+    @property
+    def label(self) -> str:
+        """'7월 1주차 · 2020-06-27' (whatever of week and date is known)."""
+        return " · ".join(x for x in (self.week, self.date) if x) or self.path
+
+
+def _post_info(index, p: dict, rows: list[int]) -> PostInfo:
+    return PostInfo(path=p["path"], title=p.get("title") or p["path"], date=p.get("date") or "",
+                    week=p.get("week") or "", tags=list(p.get("tags") or []), categories=list(p.get("categories") or []),
+                    intro=p.get("intro") or "", toc=list(p.get("toc") or []), rows=rows)
+
+
+def posts(index) -> list[PostInfo]:
+    """All indexed posts, newest first (undated last, then by path)."""
+    by_post: dict[str, list[int]] = {}
+    for i, s in enumerate(index.sections):
+        by_post.setdefault(s.post_path, []).append(i)
+    out = [_post_info(index, p, by_post.get(p["path"], [])) for p in index.posts]
+    out.sort(key=lambda p: p.path)
+    out.sort(key=lambda p: p.date, reverse=True)
+    return [p for p in out if p.date] + [p for p in out if not p.date]
+
+
+def post(index, path: str) -> PostInfo | None:
+    """One post by its path (as stored in the index), or None."""
+    for p in index.posts:
+        if p["path"] == path:
+            return _post_info(index, p, index.post_sections(path))
+    return None
+
+
+def facets(index) -> tuple[list[str], list[str]]:
+    """(tags, categories) used by the indexed posts, most used first."""
+    def ranked(key: str) -> list[str]:
+        counts: dict[str, int] = {}
+        for p in index.posts:
+            for v in p.get(key) or []:
+                counts[v] = counts.get(v, 0) + 1
+        return sorted(counts, key=lambda v: (-counts[v], v.lower()))
+
+    return ranked("tags"), ranked("categories")
+
+
+# ---- resources ------------------------------------------------------------------------------------------------
+
+@dataclass
+class Mention:
+    row: int
+    path: str
+    post_title: str
+    week: str
+    date: str
+    heading: str
+
+
+@dataclass
+class Resource:
+    url: str                               # as first written (newest mention)
+    title: str                             # the best name: the link text, else the section heading
+    mentions: list[Mention] = field(default_factory=list)   # newest first
+
+    @property
+    def weeks(self) -> list[str]:
+        """Distinct 'week · date' labels of the posts that mention it, newest first."""
+        seen = dict.fromkeys(" · ".join(x for x in (m.week, m.date) if x) or m.path for m in self.mentions)
+        return list(seen)
+
+
+def url_key(url: str) -> str:
+    """The deduplication key of a URL: scheme http/https alike, host lower-cased without 'www.', no fragment,
+    no trailing slash."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    if parts.port:
+        host += f":{parts.port}"
+    path = parts.path.rstrip("/")
+    return urlunsplit(("https" if parts.scheme.lower() in ("http", "https") else parts.scheme.lower(), host, path,
+                       parts.query, ""))
+
+
+def resources(index) -> list[Resource]:
+    """Every http(s) resource the sections link to, once per URL, the most recently mentioned first.
+    A resource's title is the anchor text of a link to it that is not a generic '참고링크', else the heading."""
+    from kb.sections import _GENERIC_ANCHOR_RE
+
+    found: dict[str, Resource] = {}
+    for row in newest_first(index, range(len(index.sections))):
+        s = index.sections[row]
+        for link in s.links:
+            if not is_web_url(link.url):
+                continue
+            key = url_key(link.url)
+            res = found.get(key)
+            text = link.text.strip()
+            named = bool(text) and not _GENERIC_ANCHOR_RE.match(text)
+            if res is None:
+                res = found[key] = Resource(url=link.url, title=text if named else s.heading)
+            elif named and res.title != text and res.title in {m.heading for m in res.mentions}:
+                res.title = text
+            if not any(m.row == row for m in res.mentions):
+                res.mentions.append(Mention(row, s.post_path, s.post_title, s.week, s.date, s.heading))
+    return list(found.values())
+
+
+# ---- stats and freshness -------------------------------------------------------------------------------------
+
+@dataclass
+class Stats:
+    posts: int
+    sections: int
+    first_date: str
+    last_date: str
+    undated_posts: int
+    model: str
+    built_at: str
+    build_seconds: float | None
+    version: str
+    content_dir: str
+    skipped: dict[str, str]
+
+
+def stats(index) -> Stats:
+    m = index.manifest
+    dates = sorted(p.get("date") for p in index.posts if p.get("date"))
+    return Stats(posts=len(index.posts), sections=len(index.sections), first_date=dates[0] if dates else "",
+                 last_date=dates[-1] if dates else "", undated_posts=sum(1 for p in index.posts if not p.get("date")),
+                 model=index.model_name, built_at=m.get("built_at", ""), build_seconds=m.get("build_seconds"),
+                 version=index.version, content_dir=m.get("content_dir", ""),
+                 skipped=dict(m.get("skipped_reasons") or {}))
+
+
+@dataclass
+class ContentChanges:
+    added: list[str]
+    removed: list[str]
+    modified: list[str]
+    missing_folder: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed or self.modified)
+
+    def summary(self) -> str:
+        if self.missing_folder:
+            return "the content folder does not exist"
+        parts = [f"{len(v)} {k}" for k, v in (("new", self.added), ("changed", self.modified),
+                                               ("removed", self.removed)) if v]
+        return ", ".join(parts) + " post file(s) since the last build" if parts else "up to date"
+
+
+def content_changes(index, content_dir) -> ContentChanges:
+    """Compare the post files in content_dir with the hashes the index was built from (skipped files included)."""
+    from kb.posts import find_post_files
+
+    content_dir = Path(content_dir)
+    if not content_dir.is_dir():
+        return ContentChanges([], [], [], missing_folder=True)
+    m = index.manifest
+    known = {**(m.get("posts") or {}), **(m.get("skipped") or {})}
+    files, _ = find_post_files(content_dir)
+    now: dict[str, str] = {}
+    for pf in files:
+        try:
+            now[pf.rel] = hashlib.sha256(pf.path.read_bytes()).hexdigest()
+        except OSError:
+            now[pf.rel] = ""
+    return ContentChanges(added=sorted(set(now) - set(known)), removed=sorted(set(known) - set(now)),
+                          modified=sorted(k for k in set(now) & set(known) if now[k] != known[k]))
