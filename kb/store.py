@@ -168,8 +168,9 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def write_json(path: Path, obj) -> None:
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))  # one-shot dumps uses the C encoder; dump doesn't
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=False, separators=(",", ":"))
+        f.write(text)
 
 
 def publish(index_dir: Path, build_dir: Path, manifest: dict) -> Path:

@@ -1,0 +1,44 @@
+"""Smoke test of `python -m kb.bench`: it runs end to end on a small corpus and ends with the documented JSON line.
+It asserts the shape of the figures and the facts the bench checks (the edit is searchable), never a speed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_bench_runs_and_prints_the_json_line(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-m", "kb.bench", "--sections", "300", "--json"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+
+    assert set(r["query_ms"]) == {"keyword", "semantic", "hybrid"}
+    for mode in ("keyword", "semantic", "hybrid"):
+        q = r["query_ms"][mode]
+        assert {"p50", "p95", "p99"} <= set(q)
+        assert 0 < q["p50"] <= q["p95"] <= q["p99"]
+    assert r["sections"] == 300 and r["entries"] == 600
+    for key in ("raw_sections_per_s", "build_sections_per_s", "build_vs_raw"):
+        assert r["embed"][key] > 0
+    b = r["build"]
+    assert b["noop_up_to_date"] is True
+    assert b["edit_embedded"] >= 1 and b["index_bytes"] > 0 and b["full_s"] > 0
+    assert r["edit_searchable"] is True
+    assert 0 <= r["vector"]["recall_at_10_ivf_vs_flat"] <= 1
+    assert r["keyword_leg"]["bm25s"]["query_ms"]["p50"] > 0
+    assert r["cli"]["batch"]["answered"] == r["cli"]["batch"]["queries"]
+    assert r["cli"]["first_answer_s_hybrid"] > 0 and r["cli"]["batch"]["peak_rss_mb"] > 0
+    rb = r["rebuild_cli"]
+    assert rb["edit_searchable"] is True and rb["full_s"] > 0
+    assert set(r["targets"]) >= {"hybrid_p95_ms", "keyword_p95_ms", "search_peak_rss_mb", "ivf_recall_at_10",
+                                 "noop_rebuild_vs_full", "edit_rebuild_vs_full", "build_vs_raw_throughput"}
