@@ -108,8 +108,22 @@ def get_index():
     return load_index(str(s.index_dir), version, str(s.content_dir))
 
 
+_RUN: dict = {}     # per script run (the script re-executes from the top on every interaction)
+
+
 def get_topics():
-    return kbtopics.load_topics(settings().content_dir)
+    """The topics file of the content folder (else the shipped one); None if it is broken (see topics_error)."""
+    if "topics" not in _RUN:
+        try:
+            _RUN["topics"], _RUN["topics_error"] = kbtopics.load_topics(settings().content_dir), None
+        except KbError as err:
+            _RUN["topics"], _RUN["topics_error"] = None, str(err)
+    return _RUN["topics"]
+
+
+def topics_error() -> str:
+    get_topics()
+    return _RUN["topics_error"] or ""
 
 
 def changes(index) -> browse.ContentChanges:
@@ -136,10 +150,8 @@ def rebuild(full: bool = False) -> None:
 # ---- pieces -------------------------------------------------------------------------------------------------------
 
 def topic_labels(index, row: int) -> list[str]:
-    try:
-        return [t.label for t in kbtopics.assign(index, get_topics()).topics_of(row)]
-    except KbError:
-        return []
+    ts = get_topics()
+    return [t.label for t in kbtopics.assign(index, ts).topics_of(row)] if ts else []
 
 
 def show_hit(index, hit, query: str, n: int, why: bool = True, actions: bool = True) -> None:
@@ -207,8 +219,10 @@ def view_search(index) -> None:
     want_tags = [t for t in P.get_all("tag") if t in tags]
     want_cats = [c for c in P.get_all("cat") if c in cats]
     topic_name = param("topic")
-    topic = ts.find(topic_name) if topic_name else None
-    if topic_name and topic is None:
+    topic = ts.find(topic_name) if topic_name and ts else None
+    if topic_name and ts is None:
+        st.warning(f"Ignoring the topic filter: {esc(topics_error())}")
+    elif topic_name and topic is None:
         st.warning(f"Unknown topic {esc(topic_name[:40])}. Topics: {esc(', '.join(ts.names))}.")
     active = [x for x in (since, until, week, want_tags, want_cats, topic) if x]
     with st.expander("Filters" + (f" ({len(active)} active)" if active else ""), expanded=bool(active)):
@@ -231,7 +245,7 @@ def view_search(index) -> None:
         with f4:
             bind(st.multiselect, "Categories", "cat", want_cats, options=cats)
         with f5:
-            names = {t.name: t.label for t in ts}
+            names = {t.name: t.label for t in ts or []}
             bind(st.selectbox, "Topic", "topic", topic.name if topic else "", options=["", *names],
                  format_func=lambda n: names.get(n, "All topics"))
 
@@ -287,6 +301,10 @@ def view_more_like(index, more: str) -> None:
 
 def view_topics(index) -> None:
     ts = get_topics()
+    if ts is None:
+        st.error(f"kb: {esc(topics_error())}")
+        st.caption("Fix the file, or delete it to use the shipped topics; search works meanwhile.")
+        return
     a = kbtopics.assign(index, ts)
     name = param("topic")
     st.caption(f"Topics from {esc(str(ts.source))} — copy it to topics.toml in your content folder to edit them.")

@@ -166,6 +166,8 @@ def resource(res) -> str:
 
 
 CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
+[data-testid="stSidebarUserContent"] { padding-top: 1rem; }
 .kb-card, .kb-section, .kb-res { padding: 0.1rem 0.2rem; line-height: 1.5; }
 .kb-heading { font-size: 1.08rem; font-weight: 600; }
 .kb-heading a { text-decoration: none; }

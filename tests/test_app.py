@@ -3,6 +3,7 @@ library helpers it draws with (kb.render's escaping and highlighting, kb.browse'
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 from pathlib import Path
@@ -54,6 +55,13 @@ tags: [ML]
 퀀트 트레이딩 플랫폼 Qlib 다시 소개.
 """
 
+UNDATED = """### Notes without a date
+
+[참고링크](https://example.com/plain/)
+
+날짜가 없는 메모. 트레이딩 전략 정리.
+"""
+
 
 # ---- helpers --------------------------------------------------------------------------------------------------
 
@@ -94,12 +102,14 @@ def button(at: AppTest, label: str):
 
 @pytest.fixture(scope="module")
 def odd_corpus(tmp_path_factory) -> tuple[Path, Path]:
-    """Two small posts: one full of hostile HTML/Markdown/links, one that links the same resource differently."""
+    """Three small posts: one full of hostile HTML/Markdown/links, one that links the same resource differently, and
+    one without any date."""
     tmp = tmp_path_factory.mktemp("odd")
     content = tmp / "content"
     content.mkdir()
     (content / "2021-05-01-evil.md").write_text(EVIL, encoding="utf-8")
     (content / "2021-05-08-dup.md").write_text(DUP, encoding="utf-8")
+    (content / "notes.md").write_text(UNDATED, encoding="utf-8")
     build_index(Settings.load(content, tmp / "index"))
     return content, tmp / "index"
 
@@ -303,6 +313,33 @@ def test_post_text_is_escaped_and_only_web_links_are_clickable(monkeypatch, odd_
     assert "&#60;b&#62;bold&#60;&#47;b&#62;" in page                        # the hostile tag, as text
     title = at.header[0].value                         # the parser already dropped the tags and the link
     assert title == "Weekly News x \\(5월 1주차\\)"           # and what is left is Markdown-escaped
+
+
+def test_undated_posts_are_listed_last_and_say_so(monkeypatch, odd_corpus):
+    content, index_dir = odd_corpus
+    index = kb.open_index(index_dir)
+    at = run_app(monkeypatch, index_dir, content, q="트레이딩")
+    undated = [c for c in cards(at) if "Notes without a date" in c]
+    assert len(undated) == 1 and '<span class="kb-date">no date</span>' in undated[0]
+    at = run_app(monkeypatch, index_dir, content, view="issues")
+    keys = [b.key.removeprefix("post-") for b in at.button if b.key and b.key.startswith("post-")]
+    assert keys == ["2021-05-08-dup.md", "2021-05-01-evil.md", "notes.md"]
+    at = run_app(monkeypatch, index_dir, content, tag=["ML"], since="2021-05-02")    # the date filter drops undated
+    assert [index.sections[r].post_path for r in rows(at)] == ["2021-05-08-dup.md"]
+    at = run_app(monkeypatch, index_dir, content, view="stats")
+    assert "(1 undated post(s))" in html.unescape("".join(m.value for m in at.markdown))
+
+
+def test_a_broken_topics_file_leaves_search_working(monkeypatch, seed_index_dir, content_copy):
+    (content_copy / "topics.toml").write_text("[nlp\n", encoding="utf-8")
+    at = run_app(monkeypatch, seed_index_dir, content_copy, q="Fastbook", topic="nlp")
+    assert cards(at) and "Ignoring the topic filter" in plain(at.warning[0].value)
+    monkeypatch.setenv("KB_CONTENT_DIR", str(content_copy))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["view"] = "topics"
+    at.run()
+    assert not at.exception
+    assert "is not valid TOML" in plain(at.error[0].value) and "topics.toml" in plain(at.error[0].value)
 
 
 # ---- stats, rebuild, empty states -------------------------------------------------------------------------------
