@@ -132,7 +132,8 @@ def _previous(index_dir: Path, embedder_name: str):
         return manifest, {}, None
     hashes = np.load(vdir / "hashes.npy")
     vectors = np.load(vdir / "vectors.npy", mmap_mode="r")
-    return manifest, {bytes(h): i for i, h in enumerate(hashes)}, vectors
+    # numpy's S16 drops trailing NUL bytes on read: pad back, or ~1 hash in 256 never matches and is re-embedded
+    return manifest, {bytes(h).ljust(16, b"\0"): i for i, h in enumerate(hashes)}, vectors
 
 
 def _content_state(content_dir: Path) -> tuple[dict[str, str], dict[str, str]] | None:

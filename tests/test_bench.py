@@ -42,3 +42,25 @@ def test_bench_runs_and_prints_the_json_line(tmp_path):
     assert rb["edit_searchable"] is True and rb["full_s"] > 0
     assert set(r["targets"]) >= {"hybrid_p95_ms", "keyword_p95_ms", "search_peak_rss_mb", "ivf_recall_at_10",
                                  "noop_rebuild_vs_full", "edit_rebuild_vs_full", "build_vs_raw_throughput"}
+
+
+def test_rebuild_reuses_every_unchanged_vector(tmp_path):
+    """A rebuild embeds only new entry texts — also those whose 16-byte hash ends in a NUL byte (numpy's S16 drops
+    trailing NULs on read; unpadded, about one entry in 256 was re-embedded on every rebuild)."""
+    from kb.build import _text_hash, build_index, entry_texts, load_corpus
+    from kb.config import Settings
+
+    content = tmp_path / "content"
+    content.mkdir()
+    post = "---\ntitle: t\ndate: 2020-01-04\n---\n\n### Heading {i}\n\n본문 {i} 내용을 적었다.\n"
+    for i in range(20000):
+        (content / "a.md").write_text(post.format(i=i), encoding="utf-8")
+        if any(_text_hash(t)[-1] == 0 for t in entry_texts(load_corpus(content).sections)):
+            break
+    else:
+        pytest.fail("no entry text with a NUL-ending hash found")
+    settings = Settings.load(content, tmp_path / "index")
+    assert build_index(settings).embedded == 2
+    (content / "b.md").write_text("---\ntitle: u\ndate: 2020-01-11\n---\n\n### Other\n\n다른 글이다.\n", encoding="utf-8")
+    report = build_index(settings)
+    assert (report.embedded, report.reused) == (2, 2)
