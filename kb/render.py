@@ -13,7 +13,7 @@ import html
 import re
 import string
 
-from kb.sections import is_web_url
+from kb.sections import _GENERIC_ANCHOR_RE, is_web_url
 
 _PUNCT = {c: f"&#{ord(c)};" for c in string.punctuation}
 _WORD_RE = re.compile(r"[가-힣]+|[A-Za-z0-9][A-Za-z0-9.+#_-]*[A-Za-z0-9+#]|[A-Za-z0-9]|[^\W\d_가-힣A-Za-z]+", re.U)
@@ -21,7 +21,6 @@ _WORD_RE = re.compile(r"[가-힣]+|[A-Za-z0-9][A-Za-z0-9.+#_-]*[A-Za-z0-9+#]|[A-
 _PARTICLES = ("에서는", "으로는", "에서", "으로", "에게", "까지", "부터", "처럼", "이랑", "하고", "관련", "을", "를",
               "이", "가", "은", "는", "의", "에", "와", "과", "도", "로", "랑", "만")
 _MD_CHARS_RE = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:$&=])")
-_GENERIC_RE = re.compile(r"^(참고\s*링크\s*\d*|링크\s*\d*|link\s*\d*|here|여기|source|출처|url|바로가기)$", re.I)
 _LATIN_PART_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
@@ -109,7 +108,7 @@ def short_url(url: str, width: int = 60) -> str:
 
 def _link_label(lk) -> str:
     t = (lk.text or "").strip()
-    if not t or _GENERIC_RE.match(t):
+    if not t or _GENERIC_ANCHOR_RE.match(t):
         return short_url(lk.url) if is_web_url(lk.url) else t
     return t
 
