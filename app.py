@@ -49,7 +49,10 @@ def set_params(**values) -> None:
 
 
 def go(**values) -> None:
-    """Navigate: leave any sub-page (an open post, a more-like-this list) and set the given parameters."""
+    """Navigate: leave any sub-page (an open post, a more-like-this list) and set the given parameters. Leaving a
+    topic page drops its topic, so it does not silently become a search filter."""
+    if param("view") == "topics" and values.get("view", "topics") != "topics":
+        values.setdefault("topic", None)
     set_params(post=None, sec=None, more=None)
     set_params(**values)
 

@@ -253,6 +253,9 @@ def test_topics_overview_and_a_topic_page(monkeypatch, eval_corpus, eval_index):
     assert len(found) >= 8 and len({s.post_path for s in found}) >= 6
     assert [s.date for s in found] == sorted((s.date for s in found), reverse=True)
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")     # the per-month chart
+    at.sidebar.radio(key="w_view").set_value("search").run()                # leaving drops the topic
+    assert_clean(at)
+    assert "topic" not in at.query_params and at.selectbox(key="w_topic").value == ""
 
 
 def test_unknown_topic_page(monkeypatch, eval_corpus):
