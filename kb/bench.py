@@ -520,7 +520,7 @@ def measure_queries(work: Path, build_fig: dict, rounds: int, log, profile: Path
     return fig, idx
 
 
-def measure_vectors(idx, rounds: int, hnsw: bool, log) -> dict:
+def measure_vectors(idx, rounds: int, hnsw: bool, log, ivf_scan: bool = False) -> dict:
     """FAISS flat vs the IVF index (kb's own, or one built here when the index is small enough to be flat)."""
     import faiss
     import numpy as np
@@ -580,6 +580,23 @@ def measure_vectors(idx, rounds: int, hnsw: bool, log) -> dict:
     log(f"  vectors: IVF(nlist {fig['ivf_nlist']}, nprobe {fig['ivf_nprobe']}) recall@10 {fig['recall_at_10_ivf_vs_flat']}"
         f" (end to end {fig['recall_at_10_semantic_end_to_end']}); search p50 flat {flat_ms['p50']} ms, "
         f"IVF {ivf_ms['p50']} ms")
+    if ivf_scan:
+        fig["ivf_scan"] = []
+        for nlist in sorted({max(16, int(f * np.sqrt(len(V)))) for f in (1, 2, 4)}):
+            t = time.perf_counter()
+            quant = faiss.IndexFlatIP(V.shape[1])
+            scan = faiss.IndexIVFFlat(quant, V.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+            sample = V[np.random.default_rng(0).choice(len(V), size=min(len(V), nlist * 40), replace=False)]
+            scan.train(sample)
+            scan.add(V)
+            build_s = time.perf_counter() - t
+            for nprobe in (16, 32, 64, 128):
+                scan.nprobe = nprobe
+                ms, got = timed(scan, 10)
+                rec = float(np.mean([len(set(a) & set(e)) / max(1, len(e)) for a, e in zip(got, exact, strict=True)]))
+                fig["ivf_scan"].append({"nlist": nlist, "nprobe": nprobe, "build_s": round(build_s, 1),
+                                        "recall_at_10": round(rec, 4), "search_ms": ms})
+                log(f"  IVF scan: nlist {nlist:5d} nprobe {nprobe:3d}: recall@10 {rec:.4f}, search p50 {ms['p50']} ms")
     if hnsw:
         h = faiss.IndexHNSWFlat(V.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
         h.hnsw.efConstruction = 80
@@ -727,6 +744,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    "10000 sections up, else 2; 0 skips it)")
     p.add_argument("--rounds", type=int, default=3, help="timed passes over the query set per mode (default 3)")
     p.add_argument("--hnsw", action="store_true", help="also build and measure a FAISS HNSW index (slow at 100k)")
+    p.add_argument("--ivf-scan", action="store_true", help="also measure recall@10 and latency of IVF indexes over "
+                   "a grid of nlist (1, 2, 4 x sqrt(entries)) and nprobe (16 to 128)")
     p.add_argument("--no-rank-bm25", action="store_true", help="skip the rank_bm25 baseline")
     p.add_argument("--profile", metavar="DIR", help="cProfile the full build and the timed queries into DIR")
     p.add_argument("--workdir", metavar="DIR", help="where to write corpora and indexes (default: a temp folder, "
@@ -765,7 +784,7 @@ def main(argv=None) -> int:
         r["build"] = measure_build(work, args.sections, pool, log, r["embed"]["raw_sections_per_s"], profile)
         q, idx = measure_queries(work, r["build"], args.rounds, log, profile)
         r.update(q)
-        r["vector"] = measure_vectors(idx, args.rounds, args.hnsw, log)
+        r["vector"] = measure_vectors(idx, args.rounds, args.hnsw, log, args.ivf_scan)
         r["keyword_leg"] = measure_keyword(idx, log, rank_bm25=not args.no_rank_bm25)
         del idx
         r["cli"] = measure_cli(work, log)
