@@ -82,7 +82,7 @@ def load_corpus(content_dir: Path) -> Corpus:
             if not secs:
                 raise BadPost(f"{pf.rel}: no text to index")
         except BadPost as err:
-            skipped.append((pf.rel, str(err).removeprefix(f"{pf.rel}: ")))
+            skipped.append((pf.rel, str(err).removeprefix(f"{pf.rel}: ".replace("\n", " "))))
             skipped_hashes[pf.rel] = _hash_file(pf) or ""
             continue
         except (RecursionError, MemoryError, ValueError, TypeError) as err:  # a parser edge case: name it, go on
@@ -169,7 +169,9 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
                                    time.perf_counter() - t0, True, store.current_version(index_dir).name)
         corpus = load_corpus(content_dir)
         if not corpus.posts:
-            raise ContentMissing(f"no indexable post in {content_dir} ({len(corpus.skipped)} skipped)")
+            err = ContentMissing(f"no indexable post in {content_dir} ({len(corpus.skipped)} skipped)")
+            err.skipped = corpus.skipped          # so the CLI can still name every bad file
+            raise err
         sections = corpus.sections
         texts = entry_texts(sections)
         hashes = [_text_hash(t) for t in texts]

@@ -24,6 +24,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from kb.build import build_index
     from kb.config import Settings
+    from kb.errors import ContentMissing
 
     settings = Settings.load(args.content, args.index_dir, args.model)
     bar = None
@@ -40,11 +41,13 @@ def main(argv=None) -> int:
 
     try:
         report = build_index(settings, full=args.full, progress=progress)
+    except ContentMissing as err:
+        print_skipped(getattr(err, "skipped", []))
+        raise
     finally:
         if bar is not None:
             bar.close()
-    for name, reason in report.skipped:
-        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print_skipped(report.skipped)
     print(report.summary())
     if args.strict and report.skipped:
         print(f"kb: {len(report.skipped)} post(s) skipped and --strict is set", file=sys.stderr)
@@ -52,5 +55,17 @@ def main(argv=None) -> int:
     return 0
 
 
+def print_skipped(skipped: list[tuple[str, str]]) -> None:
+    """One line per file that was not indexed: its name and the reason (control characters made visible)."""
+    for name, reason in skipped:
+        print(f"skipped {_visible(name)}: {_visible(reason)}", file=sys.stderr)
+
+
+def _visible(s: str) -> str:
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(s))
+
+
 if __name__ == "__main__":
+    sys.stdout.reconfigure(errors="backslashreplace")
+    sys.stderr.reconfigure(errors="backslashreplace")
     run(main)

@@ -83,9 +83,24 @@ def find_post_files(content_dir: Path) -> tuple[list[PostFile], list[tuple[str, 
 
 def _rel(p: Path, base: Path) -> str:
     try:
-        return p.relative_to(base).as_posix()
+        rel = p.relative_to(base).as_posix()
     except ValueError:
-        return p.name
+        rel = p.name
+    return text_name(rel)
+
+
+def text_name(name: str) -> str:
+    """A file name as real text. Names that are not UTF-8 on disk (Python holds them with surrogates, which cannot
+    be written to JSON or printed) are read as CP949 (old Korean Windows archives), else shown with \\x escapes."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+    try:
+        return raw.decode("cp949")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace")
 
 
 def _inside(real: str, root: Path) -> bool:
@@ -95,12 +110,12 @@ def _inside(real: str, root: Path) -> bool:
 
 def decode_post(raw: bytes, name: str) -> str:
     """Bytes → text: UTF-8 (BOM stripped), else CP949 (a superset of EUC-KR); CRLF/CR → LF. Raises BadPost."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
     if not raw.strip():
         raise BadPost(f"{name}: empty file")
     if b"\x00" in raw[:8192]:
         raise BadPost(f"{name}: binary file, not a markdown post")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
     for encoding in ("utf-8", "cp949"):
         try:
             text = raw.decode(encoding)
@@ -129,15 +144,38 @@ def split_front_matter(text: str, name: str) -> tuple[dict, str]:
     import yaml
 
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+        meta = yaml.load("\n".join(lines[1:end]), Loader=_front_matter_loader()) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark is not None else ""
         problem = getattr(err, "problem", None) or "invalid YAML"
         raise BadPost(f"{name}: broken YAML front matter{where}: {problem}") from None
+    except RecursionError:
+        raise BadPost(f"{name}: front matter is nested too deeply") from None
     if not isinstance(meta, dict):
         raise BadPost(f"{name}: front matter is not a key: value mapping")
     return meta, "\n".join(lines[end + 1:])
+
+
+_LOADER = None
+
+
+def _front_matter_loader():
+    """yaml's SafeLoader without implicit timestamps: `date: 2020-13-45` stays a string for parse_date to judge,
+    instead of an exception out of the YAML constructor that would lose the whole post."""
+    global _LOADER
+    if _LOADER is None:
+        import yaml
+
+        class FrontMatterLoader(yaml.SafeLoader):
+            pass
+
+        FrontMatterLoader.yaml_implicit_resolvers = {
+            ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+            for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+        }
+        _LOADER = FrontMatterLoader
+    return _LOADER
 
 
 def parse_date(value) -> date | None:
@@ -179,25 +217,46 @@ def week_label(title: str, d: date | None) -> str:
     return ""
 
 
-def _as_list(value) -> list[str]:
+MAX_LIST_ITEMS = 100
+
+
+def _scalar(value) -> str:
+    """A front-matter value as text if it is a scalar; a mapping or list (or a YAML alias bomb) gives ''."""
+    if isinstance(value, str | int | float | date):
+        return str(value)[:1000]
+    return ""
+
+
+def _as_list(value, depth: int = 0) -> list[str]:
+    """Tags/categories as a flat list of short strings: 'a, b', [a, [b, c]], ... (bounded, so a hostile YAML alias
+    nest cannot blow up)."""
     if value is None:
         return []
     if isinstance(value, str):
         parts = re.split(r"[,\n]", value) if "," in value or "\n" in value else [value]
-        return [p.strip() for p in parts if p.strip()]
+        return [p.strip()[:100] for p in parts if p.strip()][:MAX_LIST_ITEMS]
     if isinstance(value, list | tuple | set):
         out: list[str] = []
-        for v in value:
-            out.extend(_as_list(v) if isinstance(v, list | tuple) else ([str(v).strip()] if v is not None else []))
-        return [v for v in dict.fromkeys(out) if v]
-    return [str(value).strip()]
+        for v in list(value)[:MAX_LIST_ITEMS]:
+            if isinstance(v, list | tuple):
+                out.extend(_as_list(v, depth + 1) if depth < 2 else [])
+            elif _scalar(v).strip():
+                out.append(_scalar(v).strip()[:100])
+            if len(out) >= MAX_LIST_ITEMS:
+                break
+        return [v for v in dict.fromkeys(out) if v][:MAX_LIST_ITEMS]
+    return [_scalar(value).strip()[:100]] if _scalar(value).strip() else []
 
 
 def _title_from_body(body: str) -> str:
     for line in body.split("\n"):
         m = re.match(r"^#{1,2}\s+(.+)$", line.strip())
         if m and "목차" not in m.group(1):
-            return m.group(1).strip()
+            from kb.sections import plain_inline
+
+            title = plain_inline(m.group(1))
+            if title:
+                return title
     return ""
 
 
@@ -215,9 +274,9 @@ def read_post(pf: PostFile) -> Post:
     meta, body = split_front_matter(text, name)
     from kb.sections import plain_inline
 
-    stem = Path(name).stem
-    title = plain_inline(str(meta.get("title") or "").strip()) or _title_from_body(body) or stem
-    d = parse_date(meta.get("date")) or parse_date(stem) or parse_date(title)
+    stem = " ".join(Path(name).stem.split())
+    title = plain_inline(_scalar(meta.get("title")).strip()) or _title_from_body(body) or stem
+    d = parse_date(_scalar(meta.get("date"))) or parse_date(stem) or parse_date(title)
     return Post(
         path=name,
         title=title,

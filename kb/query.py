@@ -115,8 +115,14 @@ class Index:
     def embedder(self):
         if self._embedder is None:
             from kb.embed import get_embedder
+            from kb.errors import ModelUnavailable
 
-            self._embedder = get_embedder(self.model_name)
+            try:
+                self._embedder = get_embedder(self.model_name)
+            except ModelUnavailable as err:
+                raise ModelUnavailable(f"this index was built with model '{str(self.model_name)[:80]}', which cannot "
+                                       f"be loaded here ({err}); install it, or rebuild with: {store.REBUILD} --full "
+                                       "(keyword mode still works)") from None
         return self._embedder
 
     def is_stale(self) -> bool:
@@ -333,10 +339,21 @@ def snippet(s: Section, tokens: set[str], width: int = 220) -> str:
 
 def open_index(path=None, *, embedder=None, model: str | None = None) -> Index:
     """Load and verify the index in `path` (default: KB_INDEX_DIR or index/). Raises IndexMissing/Mismatch/Corrupt."""
+    index_dir = Path(path) if path is not None else Settings.load().index_dir
+    for attempt in range(3):
+        vdir = store.current_version(index_dir)
+        try:
+            return _open_version(index_dir, vdir, embedder, model)
+        except IndexCorrupt:
+            # a rebuild may have published twice while we read, removing this version: read the new one
+            if attempt == 2 or store.current_version(index_dir) == vdir:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _open_version(index_dir: Path, vdir: Path, embedder, model: str | None) -> Index:
     import json
 
-    index_dir = Path(path) if path is not None else Settings.load().index_dir
-    vdir = store.current_version(index_dir)
     manifest = store.read_manifest(vdir)
     if model:
         from kb.config import canonical_model
@@ -351,9 +368,10 @@ def open_index(path=None, *, embedder=None, model: str | None = None) -> Index:
         keyword = KeywordIndex.load(vdir / "bm25")
         ann = vdir / "ann.faiss"
         vectors = VectorIndex.load(vdir / "vectors.npy", ann if ann.exists() else None)
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        consistent = len(sections) == manifest.get("section_count") and vectors.vectors.shape[0] == 2 * len(sections)
+    except Exception as err:  # noqa: BLE001 - checksums passed, so this is a forged or foreign build: one line
         raise IndexCorrupt(f"the index in {index_dir} cannot be read ({type(err).__name__}); "
                            f"rebuild with: {store.REBUILD} --full") from None
-    if len(sections) != manifest.get("section_count") or vectors.vectors.shape[0] != 2 * len(sections):
+    if not consistent:
         raise IndexCorrupt(f"the index in {index_dir} is inconsistent; rebuild with: {store.REBUILD} --full")
     return Index(index_dir, vdir, manifest, sections, posts, keyword, vectors, embedder)

@@ -11,21 +11,22 @@ from kb.types import Link, Post, Section
 
 MAX_SECTIONS_PER_POST = 2000
 
-_FENCE_RE = re.compile(r"^\s*(```|~~~)")
-_H3_RE = re.compile(r"^###(?!#)\s*(.*?)\s*#*\s*$")
-_H2_RE = re.compile(r"^##(?!#)\s*(.*?)\s*#*\s*$")
+# Every pattern here must stay linear on hostile input (a post is untrusted): line-anchored patterns use [ \t], not
+# \s (which would run across blank lines), and nothing scans past the next '<' or '[' looking for its closer.
+_FENCE_RE = re.compile(r"^[ \t]*(```|~~~)")
+_H3_RE = re.compile(r"^###(?!#)(.*)$")
+_H2_RE = re.compile(r"^##(?!#)(.*)$")
 _MD_LINK_RE = re.compile(
-    r"(!?)\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))*)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
-_AUTOLINK_RE = re.compile(r"<((?:https?|ftp|mailto|javascript|data):[^>\s]+)>", re.I)
+    r"(!?)\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*<?((?:[^()\s<>]|\([^()\s<>]*\))*)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
+_AUTOLINK_RE = re.compile(r"<((?:https?|ftp|mailto|javascript|data):[^<>\s]+)>", re.I)
 _BARE_URL_RE = re.compile(r"(?<![\w(/\"'=])(https?://[^\s<>()\[\]\"']+)", re.I)
-_REF_DEF_RE = re.compile(r"^\s*\[([^\]]+)\]:\s*<?(\S+?)>?(?:\s+.*)?$", re.M)
-_SCRIPT_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.I | re.S)
-_TAG_RE = re.compile(r"</?[A-Za-z][^>]*>")
-_COMMENT_RE = re.compile(r"<!--.*?-->", re.S)
+_REF_DEF_RE = re.compile(r"^[ \t]*\[([^\]\n]+)\]:[ \t]*<?(\S+?)>?(?:[ \t]+.*)?$", re.M)
+_TAG_RE = re.compile(r"</?[A-Za-z][^<>]*>")
 _EMPH_RE = re.compile(r"(\*\*|__|~~|`+)")
-_LIST_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.M)
-_QUOTE_RE = re.compile(r"^\s*>\s?", re.M)
-_HEADING_MARK_RE = re.compile(r"^\s*#{1,6}\s*", re.M)
+_LIST_RE = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])(?:[ \t]+|$)", re.M)
+_QUOTE_RE = re.compile(r"^[ \t]*>[ \t]?", re.M)
+_HEADING_MARK_RE = re.compile(r"^[ \t]*#{1,6}[ \t]*", re.M)
+MAX_INLINE_CHARS = 4000
 _GENERIC_ANCHOR_RE = re.compile(r"^(참고\s*링크\s*\d*|링크\s*\d*|link\s*\d*|here|여기|source|출처|url|바로가기)$", re.I)
 _TOC_TITLES = ("목차", "table of contents", "contents", "toc")
 _ARXIV_RE = re.compile(r"(\d{4}\.\d{4,5})")
@@ -38,10 +39,49 @@ _GENERIC_HOSTS = {"github", "gitlab", "huggingface", "arxiv", "youtube", "youtu"
                   "co", "com", "org", "net", "io", "ai", "kr", "www", "blog", "news", "docs", "t"}
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _drop_between(s: str, opener: str, closer: str, tag: bool = False) -> str:
+    """Remove every `opener … closer>` span (case-insensitive) in one linear pass; an unclosed opener is left as it
+    is. (A regex like `<!--.*?-->` rescans the whole tail for every unclosed opener: quadratic on hostile posts.)"""
+    low = s.translate(_ASCII_LOWER)                  # same length as s (str.lower() may not be)
+    out, pos, at = [], 0, 0
+    while (i := low.find(opener, at)) >= 0:
+        after = low[i + len(opener): i + len(opener) + 1]
+        if tag and (after.isalnum() or after == "_"):     # '<scripts', not '<script'
+            at = i + len(opener)
+            continue
+        j = low.find(closer, i + len(opener))
+        if j < 0:
+            break                                    # no closer after this opener, so none after any later one
+        k = low.find(">", j + len(closer) - 1)
+        out.append(s[pos:i])
+        out.append(" ")
+        pos = at = (k + 1) if k >= 0 else len(s)
+    out.append(s[pos:])
+    return "".join(out)
+
+
+def _drop_html_noise(s: str) -> str:
+    """HTML comments, <script> and <style> elements removed (contents included)."""
+    s = _drop_between(s, "<!--", "-->")
+    s = _drop_between(s, "<script", "</script", tag=True)
+    return _drop_between(s, "<style", "</style", tag=True)
+
+
+def heading_text(raw: str) -> str:
+    """The text of an ATX heading line after its '#'s: trimmed, closing '#' sequence removed ('### C#' keeps C#)."""
+    s = raw.strip()
+    t = s.rstrip("#")
+    if t != s and (not t or t[-1] in " \t"):
+        s = t.strip()
+    return s
+
+
 def plain_inline(s: str) -> str:
     """Markdown/HTML inline text → plain text (links keep their anchor, tags and scripts go)."""
-    s = _COMMENT_RE.sub(" ", s)
-    s = _SCRIPT_RE.sub(" ", s)
+    s = _drop_html_noise(s[:MAX_INLINE_CHARS])
     s = _MD_LINK_RE.sub(lambda m: "" if m.group(1) else m.group(2), s)
     s = _AUTOLINK_RE.sub(r"\1", s)
     s = _TAG_RE.sub(" ", s)
@@ -54,21 +94,20 @@ def plain_inline(s: str) -> str:
 def strip_markdown(md: str) -> str:
     """A block of markdown → plain text for indexing: link anchors kept (generic '참고링크' anchors and bare
     URLs dropped), HTML and scripts removed, list/quote/heading markers removed, whitespace collapsed per line."""
-    s = _COMMENT_RE.sub(" ", md)
-    s = _SCRIPT_RE.sub(" ", s)
+    s = _drop_html_noise(md)
     s = _REF_DEF_RE.sub("", s)
     s = _MD_LINK_RE.sub(lambda m: "" if m.group(1) or _GENERIC_ANCHOR_RE.match(m.group(2).strip()) else m.group(2), s)
     s = _AUTOLINK_RE.sub("", s)
     s = _BARE_URL_RE.sub("", s)
     s = _TAG_RE.sub(" ", s)
     s = html.unescape(s)
-    s = re.sub(r"^\s*(```|~~~).*$", "", s, flags=re.M)
+    s = re.sub(r"^[ \t]*(```|~~~).*$", "", s, flags=re.M)
     s = _HEADING_MARK_RE.sub("", s)
     s = _LIST_RE.sub("", s)
     s = _QUOTE_RE.sub("", s)
     s = _EMPH_RE.sub("", s)
-    s = re.sub(r"^\s*[-*_]{3,}\s*$", "", s, flags=re.M)
-    s = re.sub(r"^\s*[,.\s]*$", "", s, flags=re.M)   # lines left with only separators (", " between links)
+    s = re.sub(r"^[ \t]*[-*_]{3,}[ \t]*$", "", s, flags=re.M)
+    s = re.sub(r"^[ \t,.]*$", "", s, flags=re.M)   # lines left with only separators (", " between links)
     lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in s.split("\n")]
     text = "\n".join(ln for ln in lines if ln)
     return text
@@ -78,17 +117,20 @@ def extract_links(md: str) -> list[Link]:
     """Every link in a markdown block, in order, deduplicated by URL: [text](url), <url>, [ref]: url, bare URLs.
     Images are not links. URLs are kept as written (the UI decides which schemes are clickable)."""
     found: list[tuple[int, Link]] = []
-    masked = md
+
+    def mask(m: re.Match) -> str:                    # blank out what was found, in one pass per pattern
+        return " " * (m.end() - m.start())
+
     for m in _MD_LINK_RE.finditer(md):
         if not m.group(1) and m.group(3):
             found.append((m.start(), Link(url=m.group(3), text=plain_inline(m.group(2)))))
-        masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
+    masked = _MD_LINK_RE.sub(mask, md)
     for m in _AUTOLINK_RE.finditer(masked):
         found.append((m.start(), Link(url=m.group(1), text="")))
-        masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
+    masked = _AUTOLINK_RE.sub(mask, masked)
     for m in _REF_DEF_RE.finditer(masked):
         found.append((m.start(), Link(url=m.group(2), text=m.group(1).strip())))
-        masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
+    masked = _REF_DEF_RE.sub(mask, masked)
     for m in _BARE_URL_RE.finditer(masked):
         found.append((m.start(), Link(url=m.group(1).rstrip(".,;:!?'\"”’"), text="")))
     seen: set[str] = set()
@@ -155,8 +197,8 @@ def _split_blocks(body: str) -> tuple[list[str], list[tuple[str, list[str]]], st
             if _FENCE_RE.match(ln):
                 in_fence = not in_fence
             m = None if in_fence else level_re.match(ln)
-            if m and not (level == "##" and _is_toc_title(m.group(1))):
-                blocks.append((m.group(1), [ln]))
+            if m and not (level == "##" and _is_toc_title(heading_text(m.group(1)))):
+                blocks.append((heading_text(m.group(1)), [ln]))
             elif blocks:
                 blocks[-1][1].append(ln)
             else:
@@ -178,7 +220,7 @@ def _split_pre(pre: list[str]) -> tuple[str, list[str]]:
     for ln in pre:
         m = _H2_RE.match(ln)
         if m:
-            in_toc = _is_toc_title(m.group(1))
+            in_toc = _is_toc_title(heading_text(m.group(1)))
             if not in_toc:
                 intro_lines.append(ln)
             continue

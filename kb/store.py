@@ -29,6 +29,7 @@ from kb.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing, In
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
+MANIFEST_DIGEST = "manifest_sha256"
 CURRENT = "CURRENT"
 REBUILD = "python -m kb.index"
 
@@ -62,7 +63,8 @@ def current_version(index_dir: Path) -> Path:
         name = pointer.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         raise IndexCorrupt(f"the index pointer {pointer} is unreadable; rebuild with: {REBUILD} --full") from None
-    if not name or "/" in name or "\\" in name or name.startswith(".") or not (index_dir / name).is_dir():
+    if (not name or "/" in name or "\\" in name or name.startswith(".") or not name.isprintable()
+            or len(name) > 200 or not (index_dir / name).is_dir()):
         raise IndexCorrupt(f"the index in {index_dir} points at a missing build '{name[:60]}'; "
                            f"rebuild with: {REBUILD} --full")
     return index_dir / name
@@ -80,24 +82,46 @@ def read_manifest(version_dir: Path) -> dict:
         raise IndexCorrupt(f"{version_dir} is not a kb index; rebuild with: {REBUILD} --full")
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise IndexMismatch(
-            f"the index was built with schema {manifest.get('schema_version')}, this kb reads schema "
+            f"the index was built with schema {str(manifest.get('schema_version'))[:20]}, this kb reads schema "
             f"{SCHEMA_VERSION}; rebuild with: {REBUILD} --full"
         )
+    if manifest.get(MANIFEST_DIGEST) != manifest_digest(manifest):
+        raise IndexCorrupt(f"{path} is damaged (its own checksum does not match); rebuild with: {REBUILD} --full")
     return manifest
 
 
+def manifest_digest(manifest: dict) -> str:
+    """sha256 of the manifest's canonical JSON without its own digest: the manifest covers itself, and through
+    `files` every other file of the build."""
+    body = {k: v for k, v in manifest.items() if k != MANIFEST_DIGEST}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+                          .encode("utf-8")).hexdigest()
+
+
 def verify_files(version_dir: Path, manifest: dict) -> None:
-    """Check every file listed in the manifest: present, same size, same sha256. Raises IndexCorrupt."""
+    """Check the build holds exactly the files its manifest lists, each with the same size and sha256.
+    Raises IndexCorrupt naming the first file that is missing, damaged or unexpected."""
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
         raise IndexCorrupt(f"{version_dir / MANIFEST} lists no files; rebuild with: {REBUILD} --full")
+    try:
+        present = {p.relative_to(version_dir).as_posix() for p in version_dir.rglob("*")
+                   if not p.is_dir() and p.name != MANIFEST}
+    except OSError:
+        raise IndexCorrupt(f"the index folder {version_dir} cannot be listed; rebuild with: {REBUILD} --full") from None
+    extra = sorted(present - set(files))
+    if extra:
+        raise IndexCorrupt(f"unexpected file {extra[0][:80]} in the index; rebuild with: {REBUILD} --full")
     for rel, meta in files.items():
         p = version_dir / rel
+        if rel not in present or not isinstance(meta, dict) or not p.is_file():
+            raise IndexCorrupt(f"index file {rel[:80]} is missing; rebuild with: {REBUILD} --full")
         try:
             size = p.stat().st_size
+            damaged = size != meta.get("bytes") or file_sha256(p) != meta.get("sha256")
         except OSError:
-            raise IndexCorrupt(f"index file {rel} is missing; rebuild with: {REBUILD} --full") from None
-        if size != meta.get("bytes") or file_sha256(p) != meta.get("sha256"):
+            raise IndexCorrupt(f"index file {rel[:80]} is unreadable; rebuild with: {REBUILD} --full") from None
+        if damaged:
             raise IndexCorrupt(f"index file {rel} is damaged (checksum mismatch); rebuild with: {REBUILD} --full")
 
 
@@ -140,7 +164,11 @@ def rebuild_lock(index_dir: Path):
 def new_build_dir(index_dir: Path) -> Path:
     """A fresh hidden folder to write a build into (stale ones from crashed builds are removed first)."""
     for stale in index_dir.glob(".tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                stale.unlink()
     d = index_dir / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     d.mkdir(parents=True)
     return d
@@ -177,6 +205,7 @@ def publish(index_dir: Path, build_dir: Path, manifest: dict) -> Path:
     """Checksum the build, write its manifest, fsync, move it to a version folder and swap CURRENT atomically.
     Older versions except the one just replaced are then deleted (a reader may still be opening that one)."""
     manifest["files"] = checksum_tree(build_dir)
+    manifest[MANIFEST_DIGEST] = manifest_digest(manifest)
     write_json(build_dir / MANIFEST, manifest)
     _fsync_tree(build_dir)
     name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"

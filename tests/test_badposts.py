@@ -1,0 +1,410 @@
+"""Bad posts are named and skipped, odd-but-good posts are indexed, and nothing a post holds can crash, hang or
+escape the content folder. Unit tests per kind of bad input, then the real `python -m kb.index` on a content folder
+that mixes good posts with every kind of bad one (tests/fixtures/messy.py)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import pytest
+from fixtures.cli import assert_no_traceback, assert_one_line_error, run_kb
+from fixtures.messy import huge_post, make_messy_content, png_bytes, post
+
+import kb
+from kb.build import load_corpus
+from kb.errors import BadPost
+from kb.posts import PostFile, find_post_files, read_post
+from kb.sections import MAX_SECTIONS_PER_POST, is_web_url, split_sections
+
+
+def parse(tmp_path: Path, name: str, data: str | bytes):
+    """Write one file and read it the way the indexer does: (post, sections)."""
+    p = tmp_path / name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return split_sections(read_post(PostFile(p, name)))
+
+
+def bad_reason(tmp_path: Path, name: str, data: bytes) -> str:
+    with pytest.raises(BadPost) as err:
+        parse(tmp_path, name, data)
+    msg = str(err.value)
+    assert msg.startswith(f"{name}: ") and "\n" not in msg
+    return msg
+
+
+@contextmanager
+def hang_guard(seconds: int = 60):
+    """Fail instead of hanging: the inputs below take well under a second with linear parsing, and minutes (or,
+    before the fix, hours) with a regex that rescans the rest of the text. Not a speed benchmark."""
+    def boom(*_):
+        raise TimeoutError(f"parser still busy after {seconds}s: super-linear on this input")
+    old = signal.signal(signal.SIGALRM, boom)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+# ---- bad posts: named with the reason ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("data,why", [
+    (b"---\ntitle: [unclosed\ndate: 2020-01-01\n---\n### A\ntext\n", "broken YAML front matter (line 3)"),
+    (b"---\ntitle: a: b: c\n---\n### A\ntext\n", "broken YAML"),
+    (b"---\ntitle: \"open quote\n---\n### A\ntext\n", "broken YAML"),
+    (b"---\n\ttitle: tab\n---\ntext\n", "broken YAML"),
+    (b"---\ntitle: never closed\n### A\ntext\n", "never ends"),
+    (b"---\n- a list\n- not a mapping\n---\ntext\n", "not a key: value mapping"),
+    (b"---\njust a string\n---\ntext\n", "not a key: value mapping"),
+])
+def test_broken_front_matter_is_named_with_the_reason(tmp_path, data, why):
+    assert why in bad_reason(tmp_path, "p.md", data)
+
+
+@pytest.mark.parametrize("data", [b"", b"   ", b"\n\n\r\n\t \n", b"\xef\xbb\xbf", b"\xef\xbb\xbf \r\n"])
+def test_empty_files_are_named(tmp_path, data):
+    assert "empty file" in bad_reason(tmp_path, "e.md", data)
+
+
+@pytest.mark.parametrize("data", [
+    png_bytes(),
+    bytes(range(256)) * 16,
+    "### 제목\n본문\n".encode("utf-16"),                       # NUL bytes everywhere
+    b"\x7fELF\x02\x01\x01" + bytes(200),
+    b"PK\x03\x04" + bytes(range(1, 32)) * 20,                  # control characters without NULs
+])
+def test_binary_files_with_a_markdown_name_are_named(tmp_path, data):
+    assert "binary file" in bad_reason(tmp_path, "image.md", data)
+
+
+def test_text_in_no_known_encoding_is_named(tmp_path):
+    assert "not UTF-8 or CP949/EUC-KR" in bad_reason(tmp_path, "l.md", b"caf\xe9 \xff\xfe\xff text\n")
+
+
+def test_front_matter_only_or_toc_only_has_no_text_to_index(tmp_path):
+    c = tmp_path / "c"
+    c.mkdir()
+    (c / "fm.md").write_text("---\ntitle: Nothing else\n---\n", encoding="utf-8")
+    (c / "toc.md").write_text("## 목차\n\n- [a](#a)\n- [b](#b)\n", encoding="utf-8")
+    (c / "html.md").write_text("<script>alert(1)</script><!-- only a comment -->\n", encoding="utf-8")
+    (c / "ok.md").write_text("### A\ntext\n", encoding="utf-8")
+    corpus = load_corpus(c)
+    assert [p.path for p in corpus.posts] == ["ok.md"]
+    assert dict(corpus.skipped) == {n: "no text to index" for n in ("fm.md", "html.md", "toc.md")}
+
+
+# ---- odd but good posts: indexed --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("encoding", ["cp949", "euc-kr"])
+def test_korean_legacy_encodings_are_decoded(tmp_path, encoding):
+    text = post("주간 소식 (8월 2주차)", "2020.08.08", [("트레이딩", "주식 자동매매 이야기. 똠방각하")])
+    if encoding == "euc-kr":
+        text = text.replace(" 똠방각하", "")                  # 똠 is in CP949 only
+    p, secs = parse(tmp_path, "k.md", text.encode(encoding))
+    assert p.title == "주간 소식 (8월 2주차)" and p.week == "8월 2주차" and p.date == date(2020, 8, 8)
+    assert secs[0].heading == "트레이딩" and "자동매매" in secs[0].text
+
+
+@pytest.mark.parametrize("eol", ["\r\n", "\r", "\n"])
+@pytest.mark.parametrize("bom", [b"\xef\xbb\xbf", b""])
+def test_bom_and_any_line_ends(tmp_path, eol, bom):
+    text = post("Windows", "2020-01-04", [("One", "body one"), ("Two", "body two")])
+    p, secs = parse(tmp_path, "w.md", bom + text.replace("\n", eol).encode("utf-8"))
+    assert p.title == "Windows" and p.date == date(2020, 1, 4) and p.tags == ["ML"]
+    assert [(s.heading, s.text) for s in secs] == [("One", "body one"), ("Two", "body two")]
+
+
+def test_no_front_matter_title_from_heading_or_file_and_date_from_file_name(tmp_path):
+    p, secs = parse(tmp_path, "2020-07-05-memo.md", "# **앞머리** 없는 글\n\n### 섹션\n\n본문\n")
+    assert (p.title, p.date, p.tags) == ("앞머리 없는 글", date(2020, 7, 5), [])
+    assert [s.heading for s in secs] == ["섹션"]
+    p, secs = parse(tmp_path, "notes/그냥 메모.md", "날짜도 제목도 없는 메모\n")
+    assert (p.title, p.date, p.week) == ("그냥 메모", None, "")
+    assert [s.heading for s in secs] == ["그냥 메모"] and secs[0].date == ""
+    p, _ = parse(tmp_path, "20210320_news.md", "### A\ntext\n")
+    assert p.date == date(2021, 3, 20)
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("2020-06-27", date(2020, 6, 27)),
+    ("2020-06-27 12:00:00", date(2020, 6, 27)),
+    ("2020-06-27T12:00:00+09:00", date(2020, 6, 27)),
+    ("2020.06.27 12:00:00", date(2020, 6, 27)),
+    ("2020/6/27", date(2020, 6, 27)),
+    ("2020년 6월 27일", date(2020, 6, 27)),
+    ("20200627", date(2020, 6, 27)),
+    ("June 27, 2020", date(2020, 6, 27)),
+    ("27 Jun 2020", date(2020, 6, 27)),
+    ("Sat, 27 Jun 2020 12:00:00 +0900", date(2020, 6, 27)),
+    ("'2020-06-27'", date(2020, 6, 27)),
+    ("2020-13-45", None),          # YAML would build a date from this and raise: the post must survive
+    ("2020-02-30", None),
+    ("0000-00-00", None),
+    ("someday", None),
+    ("", None),
+    ("[2020, 6, 27]", None),
+    ("{y: 2020}", None),
+    ("99999999999999999999999", None),
+])
+def test_dates_in_any_common_form_or_missing(tmp_path, value, expected):
+    p, secs = parse(tmp_path, "undated.md", f"---\ntitle: T\ndate: {value}\n---\n### A\ntext\n")
+    assert p.date == expected
+    assert secs[0].date == (expected.isoformat() if expected else "")
+
+
+def test_duplicate_titles_are_both_indexed_identical_posts_once(tmp_path):
+    c = tmp_path / "c"
+    c.mkdir()
+    (c / "a.md").write_text(post("같은 제목", "2020-08-01", [("A", "첫 번째")]), encoding="utf-8")
+    (c / "b.md").write_text(post("같은 제목", "2020-08-02", [("B", "두 번째")]), encoding="utf-8")
+    (c / "c.md").write_text(post("Twin", "2020-08-03", [("T", "same")]), encoding="utf-8")
+    (c / "d.md").write_text(post("Twin", "2020-08-03", [("T", "same")]), encoding="utf-8")
+    corpus = load_corpus(c)
+    assert [p.path for p in corpus.posts] == ["a.md", "b.md", "c.md"]
+    assert corpus.skipped == [("d.md", "identical to c.md, indexed once")]
+
+
+def test_a_post_without_h3_sections(tmp_path):
+    _, secs = parse(tmp_path, "h2.md", "---\ntitle: T\n---\nintro\n## 목차\n- x\n## First\none\n## Second\ntwo\n")
+    assert [s.heading for s in secs] == ["First", "Second"]
+    p, secs = parse(tmp_path, "plain.md", "---\ntitle: Only text\n---\nJust a paragraph about GANs.\n\nAnother.\n")
+    assert [s.heading for s in secs] == ["Only text"] and secs[0].text == "Just a paragraph about GANs.\nAnother."
+    assert p.intro == ""
+
+
+@pytest.mark.parametrize("line,heading", [
+    ("### **Bold** [Link](https://x.io) <b>tag</b> `code`", "Bold Link tag code"),
+    ("### <script>alert(1)</script>Safe <img src=x onerror=alert(1)>", "Safe"),
+    ("### <img src=x onerror=alert(1)>", "(untitled section 1)"),
+    ("### C# and F# ###", "C# and F#"),
+    ("###   spaced   out   ", "spaced out"),
+    ("### &lt;b&gt; &amp; 한글", "<b> & 한글"),     # entities become the text they stand for (the app escapes it)
+    ("###", "(untitled section 1)"),
+    ("### ![logo](https://x.io/l.png) Logo", "Logo"),
+    ("### <!-- hidden --> visible", "visible"),
+])
+def test_headings_with_markdown_or_html_become_plain_text(tmp_path, line, heading):
+    _, secs = parse(tmp_path, "h.md", f"{line}\ncontent\n")
+    assert secs[0].heading == heading
+
+
+def test_a_huge_post_with_hundreds_of_long_sections(tmp_path):
+    with hang_guard():
+        p, secs = parse(tmp_path, "huge.md", huge_post(n_sections=600, words=400))
+    assert len(secs) == 600 and secs[599].heading == "Huge topic 599" and len(secs[0].text) > 2000
+    with hang_guard():
+        _, secs = parse(tmp_path, "huger.md", "\n".join(f"### S{i}\ntext {i}" for i in range(5000)))
+    assert len(secs) == MAX_SECTIONS_PER_POST          # bounded, so one post cannot swamp the index
+
+
+@pytest.mark.parametrize("body", [
+    "\n" * 300_000,
+    " \n" * 200_000,
+    "[a\n" * 100_000,
+    "<!--" * 100_000,
+    "<script>" * 100_000,
+    "<https:" * 100_000,
+    "![" * 100_000,
+    "*a " * 100_000,
+    "### " + " " * 300_000 + "x",
+    "<a " * 100_000,
+])
+def test_pathological_markdown_is_parsed_in_linear_time(tmp_path, body):
+    with hang_guard(30):
+        parse(tmp_path, "p.md", "### A\n" + body + "\nend")
+
+
+def test_hostile_front_matter_values_are_bounded(tmp_path):
+    bomb = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"] +
+                     [f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+                      f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+                      f"*{chr(97 + i)}]" for i in range(8)])
+    text = f"---\n{bomb}\ntitle: *i\ntags: *i\ncategories: {{a: 1}}\ndate: [1, 2]\n---\n### A\ntext\n"
+    with hang_guard(30):
+        p, secs = parse(tmp_path, "2020-01-01-bomb.md", text)
+    assert p.title == "2020-01-01-bomb" and p.date == date(2020, 1, 1) and len(p.tags) <= 100
+    p, _ = parse(tmp_path, "n.md", "---\ntitle: 12345\ntags: [1, 2.5, null, [a, [b]]]\n---\n### A\nt\n")
+    assert p.title == "12345" and p.tags == ["1", "2.5", "a", "b"]
+
+
+# ---- the folder: what is read, what is ignored, what is refused ---------------------------------------------------
+
+def test_hidden_drafts_and_non_markdown_files_are_ignored(tmp_path):
+    c = tmp_path / "c"
+    for name in ("a.md", "b.markdown", "sub/c.MD", "_posts/d.md", "notes.txt", "img.png", ".hidden.md",
+                 ".git/x.md", "_drafts/e.md", "f.md~", "~g.md", "h.md.bak"):
+        (c / name).parent.mkdir(parents=True, exist_ok=True)
+        (c / name).write_text("### A\nx\n", encoding="utf-8")
+    files, refused = find_post_files(c)
+    assert [f.rel for f in files] == ["_posts/d.md", "a.md", "b.markdown", "sub/c.MD"] and refused == []
+
+
+def test_symlinks_that_loop_or_escape_are_named_and_links_inside_read_once(tmp_path):
+    c = tmp_path / "c"
+    (c / "sub").mkdir(parents=True)
+    (c / "real.md").write_text("### A\nx\n", encoding="utf-8")
+    os.symlink("loop-b.md", c / "loop-a.md")
+    os.symlink("loop-a.md", c / "loop-b.md")
+    os.symlink("missing.md", c / "dangling.md")
+    os.symlink("..", c / "sub" / "up")                       # a folder that contains itself
+    os.symlink("real.md", c / "alias.md")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("### Secret\nkbsecretword\n", encoding="utf-8")
+    os.symlink(outside / "secret.md", c / "secret.md")
+    os.symlink(outside, c / "outdir")
+    with hang_guard(30):
+        files, refused = find_post_files(c)
+    assert len(files) == 1 and files[0].path.resolve() == (c / "real.md").resolve()     # one file, read once
+    assert dict(refused) == {
+        "dangling.md": "broken or looping symlink", "loop-a.md": "unreadable (broken or looping symlink)",
+        "loop-b.md": "unreadable (broken or looping symlink)", "outdir": "symlink points outside the content folder",
+        "secret.md": "symlink points outside the content folder"}
+
+
+def test_file_paths_in_a_post_cannot_read_outside_the_content_folder(tmp_path):
+    _, secs = parse(tmp_path, "c/p.md", "### A\n![x](../../../../etc/passwd) [y](file:///etc/passwd) "
+                                        "[z](/etc/passwd) <file:///etc/shadow> {% include_relative ../x %}\n")
+    s = secs[0]
+    assert s.url == "" and not any(is_web_url(link.url) for link in s.links)
+    assert "root:" not in s.text and "root:" not in s.markdown
+
+
+def test_a_file_name_that_is_not_utf8_is_indexed_under_a_printable_name(tmp_path):
+    c = tmp_path / "c"
+    c.mkdir()
+    (c / os.fsdecode("뉴스".encode("cp949") + b".md")).write_bytes(b"### A\ncp949 name\n")
+    (c / os.fsdecode(b"caf\xe9.md")).write_bytes(b"### B\nlatin-1 name\n")
+    corpus = load_corpus(c)
+    names = sorted(p.path for p in corpus.posts)
+    assert names == ["caf\\xe9.md", "뉴스.md"] and corpus.skipped == []
+    for name in names:
+        name.encode("utf-8")                                    # storable in the index, printable in a terminal
+
+
+def test_one_unexpected_parser_failure_skips_only_that_post(tmp_path):
+    c = tmp_path / "c"
+    c.mkdir()
+    (c / "ok.md").write_text("### A\nfine\n", encoding="utf-8")
+    (c / "deep.md").write_text("---\ntags: " + "[" * 5000 + "]" * 5000 + "\n---\n### B\ntext\n", encoding="utf-8")
+    corpus = load_corpus(c)
+    assert [p.path for p in corpus.posts] == ["ok.md"]
+    assert corpus.skipped == [("deep.md", "front matter is nested too deeply")]
+
+
+# ---- the real indexer on the messy folder ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("messy")
+    m = make_messy_content(tmp / "content", huge_sections=20)
+    proc = run_kb("index", "--content", tmp / "content", "--index-dir", tmp / "index", "-q")
+    return m, tmp, proc
+
+
+def skipped_lines(stderr: str) -> dict[str, str]:
+    out = {}
+    for line in stderr.splitlines():
+        m = re.match(r"skipped (.+?): (.+)$", line)
+        assert m, f"unexpected stderr line: {line!r}"
+        assert m.group(1) not in out, f"named twice: {line}"
+        out[m.group(1)] = m.group(2)
+    return out
+
+
+def test_indexer_names_every_bad_file_once_and_indexes_every_good_one(messy):
+    m, tmp, proc = messy
+    assert_no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    named = skipped_lines(proc.stderr)
+    assert set(named) == set(m.bad), (sorted(named), sorted(m.bad))
+    for name, why in m.bad.items():
+        assert why in named[name], (name, named[name])
+    out = proc.stdout + proc.stderr
+    for name in m.ignored:
+        assert name not in out
+    summary = proc.stdout.strip().splitlines()
+    assert len(summary) == 1
+    assert summary[0].startswith(f"indexed: {len(m.good)} posts,") and f"{len(m.bad)} skipped" in summary[0]
+
+
+def test_every_good_post_is_searchable_with_its_date_and_title(messy):
+    m, tmp, _ = messy
+    index = kb.open_index(tmp / "index")
+    posts = {p["path"]: p for p in index.posts}
+    assert set(posts) == set(m.good)
+    for name, word in m.good.items():
+        hits = index.search(word, mode="keyword", k=3)
+        assert hits and hits[0].path == name, (name, word, [h.path for h in hits])
+        assert posts[name]["date"] == m.dates[name], name
+        if name in m.titles:
+            assert posts[name]["title"] == m.titles[name]
+    for word in ("kbmarkhidden", "kbmarktxt", "kbmarkgit", "kbmarkdraft", "kbmarkbackup"):
+        assert index.search(word, mode="keyword") == []
+    assert not any("root:" in s.text or "root:" in s.markdown for s in index.sections)     # /etc/passwd stayed out
+    hits = index.search("완성형 한글 본문 인코딩", k=3)          # the CP949 post, by meaning (hybrid)
+    assert hits[0].path == "2020-07-02-cp949.md"
+
+
+def test_a_second_run_is_a_no_op_that_still_names_the_bad_files(messy):
+    m, tmp, _ = messy
+    proc = run_kb("index", "--content", tmp / "content", "--index-dir", tmp / "index", "-q")
+    assert_no_traceback(proc)
+    assert proc.returncode == 0 and proc.stdout.startswith("index up to date:")
+    assert set(skipped_lines(proc.stderr)) == set(m.bad)
+
+
+def test_strict_makes_any_bad_post_an_error(tmp_path):
+    c = tmp_path / "c"
+    c.mkdir()
+    (c / "good.md").write_text("### A\ntext\n", encoding="utf-8")
+    (c / "empty.md").write_bytes(b"")
+    proc = run_kb("index", "--content", c, "--index-dir", tmp_path / "i", "-q", "--strict")
+    assert_no_traceback(proc)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == ["skipped empty.md: empty file", "kb: 1 post(s) skipped and --strict is set"]
+
+
+def test_nothing_indexable_is_an_error_that_still_names_each_file(tmp_path):
+    c = tmp_path / "c"
+    c.mkdir()
+    (c / "empty.md").write_bytes(b"")
+    (c / "img.md").write_bytes(png_bytes())
+    (c / "notes.txt").write_text("not a post", encoding="utf-8")
+    proc = run_kb("index", "--content", c, "--index-dir", tmp_path / "i", "-q")
+    assert_no_traceback(proc)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == ["skipped empty.md: empty file", "skipped img.md: binary file, not a markdown post",
+                                        f"kb: no indexable post in {c} (2 skipped)"]
+    assert not (tmp_path / "i" / "CURRENT").exists()
+
+
+@pytest.mark.parametrize("make", ["missing", "file", "empty"])
+def test_a_missing_or_wrong_content_folder_is_one_line(tmp_path, make):
+    c = tmp_path / "c"
+    if make == "file":
+        c.write_text("x", encoding="utf-8")
+    elif make == "empty":
+        c.mkdir()
+    proc = run_kb("index", "--content", c, "--index-dir", tmp_path / "i", "-q")
+    assert_one_line_error(proc, str(c))
+
+
+def test_messy_names_in_output_stay_one_line(tmp_path):
+    c = tmp_path / "c"
+    c.mkdir()
+    (c / "ok.md").write_text("### A\ntext\n", encoding="utf-8")
+    (c / "new\nline.md").write_bytes(b"")
+    (c / os.fsdecode(b"bad\xff\x01.md")).write_bytes(b"")
+    proc = run_kb("index", "--content", c, "--index-dir", tmp_path / "i", "-q")
+    assert_no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(proc.stderr.splitlines()) == ["skipped bad\\xff\\x01.md: empty file",
+                                                "skipped new\\nline.md: empty file"]
