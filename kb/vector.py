@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 IVF_MIN_ENTRIES = 50_000
-IVF_NPROBE = 64
+IVF_NPROBE = 128
 
 
 def ivf_nlist(n: int) -> int:
