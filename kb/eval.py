@@ -8,6 +8,7 @@ and runs tests/eval/queries.jsonl, whose lines are
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import shutil
@@ -82,6 +83,27 @@ def build_eval_index(post_dirs: list[Path], index_dir: Path, model: str | None =
     return build_index(Settings.load(content, index_dir, model))
 
 
+DEFAULT_POSTS = ("content", "tests/eval/posts")
+
+
+@contextlib.contextmanager
+def opened_index(index_dir=None, posts=None, model: str | None = None):
+    """The index to evaluate: `index_dir` as it is, else a scratch index of `posts` (default: the seed post and
+    tests/eval/posts) built for the occasion and removed afterwards."""
+    import kb
+
+    if index_dir:
+        yield kb.open_index(Path(index_dir))
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="kb-eval-"))
+    try:
+        report = build_eval_index([Path(d) for d in (posts or DEFAULT_POSTS)], tmp / "index", model)
+        print(report.summary(), file=sys.stderr)
+        yield kb.open_index(tmp / "index")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def format_table(result: dict[str, dict[str, Scores]]) -> str:
     lines = ["| mode | nDCG@10 | MRR@10 | Recall@5 |", "|---|---|---|---|"]
     for mode, kinds in result.items():
@@ -115,29 +137,14 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    import kb
-
     queries = load_queries(Path(args.queries))
-    tmp = None
-    if args.index_dir:
-        index_dir = Path(args.index_dir)
-    else:
-        tmp = Path(tempfile.mkdtemp(prefix="kb-eval-"))
-        index_dir = tmp / "index"
-        report = build_eval_index([Path(d) for d in (args.posts or ["content", "tests/eval/posts"])], index_dir,
-                                  args.model)
-        print(report.summary(), file=sys.stderr)
-    try:
-        index = kb.open_index(index_dir)
+    with opened_index(args.index_dir, args.posts, args.model) as index:
         kw = {"fusion_method": args.fusion, "expand": not args.no_glossary}
         if args.title_margin is not None:
             index.title_margin = args.title_margin
         if args.keyword_weight is not None:
             kw["keyword_weight"] = args.keyword_weight
         result = evaluate(index, queries, tuple(args.mode or MODES), **kw)
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
         print(json.dumps({m: {k: vars(s) for k, s in v.items()} for m, v in result.items()}))
     else:

@@ -397,25 +397,11 @@ def main(argv=None) -> int:
 
 def _check(args, topics: Topics) -> int:
     import json
-    import shutil
-    import sys
-    import tempfile
 
-    import kb
-    from kb.eval import build_eval_index
+    from kb.eval import opened_index
 
-    tmp = None
-    if args.index_dir:
-        index_dir = Path(args.index_dir)
-    else:
-        tmp = Path(tempfile.mkdtemp(prefix="kb-topics-"))
-        index_dir = tmp / "index"
-        print(build_eval_index([Path("content"), Path("tests/eval/posts")], index_dir).summary(), file=sys.stderr)
-    try:
-        result = check(kb.open_index(index_dir), Path(args.check), EVAL_MAPPING, topics)
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with opened_index(args.index_dir) as index:
+        result = check(index, Path(args.check), EVAL_MAPPING, topics)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
