@@ -163,6 +163,7 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
             state = _content_state(content_dir)
             known = {**prev_manifest.get("posts", {}), **prev_manifest.get("skipped", {})}
             if state is not None and state == known:
+                store.sweep(index_dir)            # leftovers of a rebuild killed after its swap
                 return BuildReport(len(prev_manifest["posts"]), prev_manifest["section_count"], 0,
                                    prev_manifest["section_count"] * 2,
                                    [(k, v) for k, v in prev_manifest.get("skipped_reasons", {}).items()],

@@ -85,6 +85,9 @@ def read_manifest(version_dir: Path) -> dict:
             f"the index was built with schema {str(manifest.get('schema_version'))[:20]}, this kb reads schema "
             f"{SCHEMA_VERSION}; rebuild with: {REBUILD} --full"
         )
+    if MANIFEST_DIGEST not in manifest:
+        raise IndexMismatch(f"the index in {version_dir.parent} was built by an older kb (no manifest checksum); "
+                            f"rebuild with: {REBUILD} --full")
     if manifest.get(MANIFEST_DIGEST) != manifest_digest(manifest):
         raise IndexCorrupt(f"{path} is damaged (its own checksum does not match); rebuild with: {REBUILD} --full")
     return manifest
@@ -227,8 +230,36 @@ def publish(index_dir: Path, build_dir: Path, manifest: dict) -> Path:
     return final
 
 
+def _nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < 4 * 1024 * 1024
+    except OSError:
+        return False
+
+
+def sweep(index_dir: Path) -> None:
+    """Remove what killed rebuilds left behind: .tmp-* builds and every version but the live one and the newest
+    other (which a reader may still be opening). Best effort: a read-only folder is left as it is."""
+    try:
+        live = current_version(index_dir).name
+    except (IndexMissing, IndexCorrupt, IndexMismatch):
+        return
+    for stale in index_dir.glob(".tmp-*"):
+        with contextlib.suppress(OSError):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink()
+    others = sorted((v for v in index_dir.glob("v-*") if v.name != live), key=lambda v: v.name)
+    for old in others[:-1]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def describe_write_error(err: OSError, index_dir: Path) -> IndexWriteError:
+    code = err.errno
+    if code is None and _nearly_full(index_dir):     # numpy's short write says only "N requested and M written"
+        code = errno.ENOSPC
     reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the folder is read-only",
               errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
-        err.errno, err.strerror or str(err))
+        code, err.strerror or str(err))
     return IndexWriteError(f"cannot write the new index in {index_dir}: {reason}; the previous index is unchanged")
