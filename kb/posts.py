@@ -17,6 +17,7 @@ MAX_POST_BYTES = 20 * 1024 * 1024
 
 _WEEK_RE = re.compile(r"(\d{1,2})\s*월\s*(\d)\s*(?:번째\s*)?주(?:차)?")
 _NUM_DATE_RE = re.compile(r"(?<!\d)(\d{4})\s*[-./년]\s*(\d{1,2})\s*[-./월]\s*(\d{1,2})(?!\d)")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _COMPACT_DATE_RE = re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})(?!\d)")
 
 
@@ -128,7 +129,7 @@ def decode_post(raw: bytes, name: str) -> str:
     bad = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\n\t")
     if bad > 8:
         raise BadPost(f"{name}: binary file, not a markdown post")
-    return text
+    return _CONTROL_RE.sub(" ", text)       # a stray ESC or NUL must not reach a terminal or the index
 
 
 def split_front_matter(text: str, name: str) -> tuple[dict, str]:
@@ -221,9 +222,11 @@ MAX_LIST_ITEMS = 100
 
 
 def _scalar(value) -> str:
-    """A front-matter value as text if it is a scalar; a mapping or list (or a YAML alias bomb) gives ''."""
+    """A front-matter value as clean text if it is a scalar; a mapping or list (or a YAML alias bomb) gives ''.
+    YAML escapes can smuggle in control characters and lone surrogates ("\\ud800"), which would break the JSON
+    writer and the model's tokenizer: they become spaces."""
     if isinstance(value, str | int | float | date):
-        return str(value)[:1000]
+        return _CONTROL_RE.sub(" ", str(value)[:1000])
     return ""
 
 
@@ -233,6 +236,7 @@ def _as_list(value, depth: int = 0) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
+        value = _scalar(value)
         parts = re.split(r"[,\n]", value) if "," in value or "\n" in value else [value]
         return [p.strip()[:100] for p in parts if p.strip()][:MAX_LIST_ITEMS]
     if isinstance(value, list | tuple | set):

@@ -29,7 +29,7 @@ MAX_K = 1000
 # A referenced-title vector (short: "Fastbook (fastai/fastbook)") scores high against any short query; it must beat
 # its section's own vector by this margin to count. Measured on tests/eval: margin 0 → semantic nDCG 0.84, 0.03 → 0.90.
 TITLE_MARGIN = 0.03
-_CTRL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CTRL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")   # and lone surrogates (undecodable argv bytes)
 _NAME_NORM_RE = re.compile(r"[^0-9a-z가-힣\u3040-\u30ff\u4e00-\u9fff]+")
 _SENT_RE = re.compile(r"(?<=[.!?。])\s+|\n+")
 
@@ -40,7 +40,7 @@ def normalise_name(s: str) -> str:
 
 
 def clean_query(q: str) -> str:
-    """Control characters (NUL included) become spaces; whitespace collapses."""
+    """Control characters (NUL included) and lone surrogates become spaces; whitespace collapses."""
     return re.sub(r"\s+", " ", _CTRL_RE.sub(" ", q or "")).strip()
 
 

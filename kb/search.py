@@ -62,20 +62,27 @@ def main(argv=None) -> int:
 
 
 def format_hits(query: str, hits) -> str:
-    lines = [f"# {query}  ({len(hits)} result{'s' if len(hits) != 1 else ''})"]
+    lines = [f"# {_line(query)}  ({len(hits)} result{'s' if len(hits) != 1 else ''})"]
     for i, h in enumerate(hits, 1):
         legs = "  ".join(f"{k}={v:.3f}" for k, v in h.scores.items())
-        lines.append(f"{i:2d}. {h.heading}  —  {h.post_title} · {h.date or 'no date'}")
+        lines.append(f"{i:2d}. {_line(h.heading)}  —  {_line(h.post_title)} · {_line(h.date) or 'no date'}")
         if h.url:
-            lines.append(f"    {h.url}")
+            lines.append(f"    {_line(h.url)}")
         if h.snippet:
-            lines.append(f"    {h.snippet}")
-        lines.append(f"    [{h.path}]  {legs}")
+            lines.append(f"    {_line(h.snippet)}")
+        lines.append(f"    [{_line(h.path)}]  {legs}")
     if not hits:
         lines.append("    no results (try --mode semantic, or fewer filters)")
     return "\n".join(lines)
 
 
+def _line(s) -> str:
+    """Untrusted text for a terminal: one line, and no control or formatting character (an escape sequence in a
+    post could otherwise recolour, retitle or rewrite the user's terminal) — those are shown as \\x1b etc."""
+    return "".join(ch if ch.isprintable() else " " if ch in "\t\n\r" else repr(ch)[1:-1] for ch in str(s or ""))
+
+
 if __name__ == "__main__":
-    sys.stdout.reconfigure(errors="replace")
+    sys.stdout.reconfigure(errors="backslashreplace")
+    sys.stderr.reconfigure(errors="backslashreplace")
     run(main)

@@ -88,7 +88,7 @@ def plain_inline(s: str) -> str:
     s = html.unescape(s)
     s = _EMPH_RE.sub("", s)
     s = re.sub(r"(?<!\w)[*_](\S(?:.*?\S)?)[*_](?!\w)", r"\1", s)
-    return re.sub(r"\s+", " ", s).strip()
+    return re.sub(r"[\s\x00-\x1f\x7f-\x9f]+", " ", s).strip()
 
 
 def strip_markdown(md: str) -> str:
