@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -16,7 +17,8 @@ from fixtures.cli import assert_no_traceback, assert_one_line_error, run_kb
 from fixtures.messy import huge_post, make_messy_content, png_bytes, post
 
 import kb
-from kb.build import load_corpus
+from kb.build import build_index, load_corpus
+from kb.config import Settings
 from kb.errors import BadPost
 from kb.posts import PostFile, find_post_files, read_post
 from kb.sections import MAX_SECTIONS_PER_POST, is_web_url, split_sections
@@ -408,3 +410,125 @@ def test_messy_names_in_output_stay_one_line(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert sorted(proc.stderr.splitlines()) == ["skipped bad\\xff\\x01.md: empty file",
                                                 "skipped new\\nline.md: empty file"]
+
+
+# ---- the app: a hostile post renders inert, the server listens on this machine only -------------------------------
+
+HOSTILE_POST = """---
+title: "<script>alert('title')</script>Evil weekly <img src=x onerror=alert(0)>"
+date: 2021-06-05
+tags: ["<img src=x onerror=alert(12)>", ML]
+---
+<meta http-equiv="refresh" content="0;url=https://evil.example"> 인트로 <style>body{display:none}</style>
+
+### Evil <SCRIPT SRC=//evil.example/x.js></SCRIPT> kbhostile 트레이딩 <svg/onload=alert(1)>
+
+[a](JaVaScRiPt:alert(1)) [b]( javascript:alert(2)) [c](&#106;avascript:alert(3)) [e](data:text/html;base64,PHNjcmlwdD4=)
+[f](vbscript:msgbox) <a href="javascript:alert(5)" onclick="alert(5)">x</a> <javascript:alert(9)> [h][r]
+[g](https://ok.example/"onmouseover="alert(6)) <iframe srcdoc="<script>alert(7)</script>"></iframe>
+<img src=x onerror=alert(8)> <form action=https://evil.example><input name=p></form> :red[x]
+$\\href{javascript:alert(11)}{math}$ 트레이딩 kbhostile 본문 [참고링크](https://github.com/microsoft/qlib)
+
+[r]: javascript:alert(10)
+"""
+
+
+def _inert(value: str) -> None:
+    low = value.lower()
+    for tag in ("<script", "<iframe", "<img", "<svg", "<meta", "<form", "<input", "<style", "<a href=\"javascript"):
+        assert tag not in low, (tag, value[:300])
+    assert not re.search(r"<[^>]*\son\w+\s*=", value), value[:300]              # no event handler in any tag
+    hrefs = re.findall(r'href="([^"]*)"', value)
+    assert all(re.match(r"(https?://|#kb-sec-\d+$)", h) for h in hrefs), hrefs
+    assert "\\href{" not in value
+
+
+def test_the_app_renders_a_hostile_post_inert(monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from kb.render import CSS
+
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "2021-06-05-hostile.md").write_text(HOSTILE_POST, encoding="utf-8")
+    build_index(Settings.load(content, tmp_path / "index"))
+    monkeypatch.setenv("KB_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("KB_CONTENT_DIR", str(content))
+    pages = [{"q": "kbhostile 트레이딩"}, {"q": "<script>alert(1)</script> kbhostile", "mode": "keyword"},
+             {"view": "issues", "post": "2021-06-05-hostile.md", "sec": "0"},
+             {"view": "issues", "post": "../../../../etc/passwd"}, {"view": "resources"}]
+    for params in pages:
+        at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=300)
+        for k, v in params.items():
+            at.query_params[k] = v
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        html_values = [m.value for m in at.markdown if m.value != CSS]
+        for value in html_values:
+            _inert(value)
+        md_values = [e.value for kind in ("header", "subheader", "caption", "info", "warning", "error")
+                     for e in getattr(at, kind)] + [b.label for b in at.button] + [x.label for x in at.expander]
+        for value in md_values:                    # Markdown-rendered text: no live link or tag from the post
+            assert not re.search(r"(?<!\\)\]\((?!\\)", value) and "<script" not in value.lower(), value
+        everything = "".join(html_values + md_values)
+        assert "root:x:0" not in everything
+        if "q" in params:
+            assert any('<div class="kb-card"' in v for v in html_values), params
+        if params.get("post", "").startswith(".."):                    # a path from the URL reads no file
+            assert not any("kb-section" in v for v in html_values) and (at.warning or at.info or at.error)
+        if params.get("post") == "2021-06-05-hostile.md":
+            assert 'href="https://github.com/microsoft/qlib"' in everything
+            assert "javascript&#58;alert&#40;1&#41;" in everything.replace("JaVaScRiPt", "javascript")
+
+
+def test_the_app_listens_on_localhost_only_and_refuses_foreign_hosts(tmp_path):
+    """`streamlit run app.py` with the repository's .streamlit/config.toml and no flags: bound to 127.0.0.1, and
+    a WebSocket from another Host or Origin (DNS rebinding, a hostile page) is refused."""
+    import http.client
+    import socket
+    import subprocess
+    import sys
+
+    from fixtures.cli import ROOT, kb_env
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = kb_env(KB_INDEX_DIR=str(tmp_path / "none"), KB_CONTENT_DIR=str(tmp_path / "none"))
+    p = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                          "--server.port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert p.poll() is None and time.time() < deadline, "streamlit did not start"
+                time.sleep(0.2)
+        listening = [ln.split() for name in ("/proc/net/tcp", "/proc/net/tcp6") if Path(name).exists()
+                     for ln in Path(name).read_text().splitlines()[1:]]
+        local = {f[1] for f in listening if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port}
+        assert local == {f"0100007F:{port:04X}"}, local                  # 127.0.0.1 only, not 0.0.0.0 or ::
+
+        def upgrade(host: str, origin: str | None = None) -> int:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            headers = {"Host": host, "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                       "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+            if origin:
+                headers["Origin"] = origin
+            c.request("GET", "/_stcore/stream", headers=headers)
+            status = c.getresponse().status
+            c.close()
+            return status
+
+        assert upgrade(f"localhost:{port}") == 101
+        assert upgrade("evil.example") == 403
+        assert upgrade(f"localhost:{port}", origin="https://evil.example") == 403
+    finally:
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
