@@ -774,6 +774,8 @@ def main(argv=None) -> int:
     made = args.workdir is None
     work = Path(tempfile.mkdtemp(prefix="kb-bench-")) if made else Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
+    for sub in ("sample", "sample-index", "content", "index", "rebuild-content", "rebuild-index"):
+        shutil.rmtree(work / sub, ignore_errors=True)     # a reused --workdir starts from nothing
     profile = Path(args.profile) if args.profile else None
     cmd = "python -m kb.bench " + " ".join(argv if argv is not None else sys.argv[1:])
     try:
