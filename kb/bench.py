@@ -5,15 +5,15 @@ What it does, in order (every figure is printed; with --json the last line is on
 1. Writes N sections as Hexo posts (front matter, intro, `## 목차`, `### ` sections of Korean commentary with
    English resource names and 참고링크 links; 6–14 sections a post, dates spread over ten years) into a temp folder.
 2. Real model, small sample: builds a corpus of `--sample` sections with the real bundled e5 model through
-   kb.build.build_index, and times the embedder alone on the very same entry texts (raw, before and after the build;
-   the ceiling is their mean). Their ratio is "build throughput / raw throughput".
+   kb.build.build_index; each batch the build embeds is embedded once more on its own right before or after it
+   (alternating), so the embedder's raw throughput (the ceiling) and the build's are measured at the same moments.
 3. Scale: builds the N-section corpus through kb.build.build_index with a *pooled* embedder — each entry text gets
    a deterministic mix of two real e5 passage vectors from step 2 plus Gaussian noise, re-normalised — so 100,000
    sections do not take hours to embed on 2 cores, while the vectors keep e5's geometry. Then a no-op rebuild and a
    rebuild after editing one post.
 4. Opens the index (kb.open_index) and times warm queries per mode with real e5 query embeddings, p50/p95/p99.
 5. Baselines in the same run: bm25s against rank_bm25 on the same tokens; FAISS flat against the IVF index
-   (recall@10 of IVF against flat, raw and end to end); optionally HNSW (--hnsw).
+   (recall@10 of IVF against flat, raw and end to end); optionally HNSW (--hnsw) and an IVF grid (--ivf-scan).
 6. From outside, as separate processes: `python -m kb.search` start to first answer, and its peak RSS over a batch;
    and on a real-shaped corpus of `--rebuild-posts` posts with the real model, `python -m kb.index` full build,
    no-op rebuild and one-post-edit rebuild (ratios to the full build), then that the edit is searchable.
