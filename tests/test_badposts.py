@@ -86,6 +86,15 @@ def test_binary_files_with_a_markdown_name_are_named(tmp_path, data):
     assert "binary file" in bad_reason(tmp_path, "image.md", data)
 
 
+def test_a_file_too_large_to_be_a_post_is_named_without_reading_it(tmp_path):
+    p = tmp_path / "dump.md"
+    with open(p, "wb") as f:
+        f.truncate(21 * 1024 * 1024)                 # sparse: costs no disk
+    with pytest.raises(BadPost) as err:
+        read_post(PostFile(p, "dump.md"))
+    assert str(err.value) == "dump.md: too large (21 MB > 20 MB)"
+
+
 def test_text_in_no_known_encoding_is_named(tmp_path):
     assert "not UTF-8 or CP949/EUC-KR" in bad_reason(tmp_path, "l.md", b"caf\xe9 \xff\xfe\xff text\n")
 

