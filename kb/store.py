@@ -3,13 +3,15 @@
 Layout of `index/`::
 
     CURRENT            one line: the name of the live version folder (replaced atomically with os.replace)
-    v-<time>-<id>/     a complete build: manifest.json, sections.json, posts.json, entries.npy, vectors.npy,
-                       bm25/ (keyword index), ann.faiss (only for large collections)
+    v-<time>-<id>/     a complete build: manifest.json (size + sha256 of every other file, and a sha256 of
+                       itself), sections.json, posts.json, hashes.npy, vectors.npy, bm25/ (keyword index),
+                       ann.faiss (only for large collections); a file the manifest does not list is an error
     .lock              held (flock) by the one running rebuild
     .tmp-*/            a build being written; never read; removed by the next rebuild
 
 A rebuild writes a whole new version folder aside, fsyncs it, then swaps CURRENT: readers see the old build or
-the new one, never a mix and never nothing. A crash at any moment leaves CURRENT pointing at the last good build.
+the new one, never a mix and never nothing. A crash at any moment leaves CURRENT pointing at the last good build;
+the next rebuild removes what the crash left (tests/test_index_faults.py kills a rebuild at each step).
 """
 
 from __future__ import annotations
