@@ -27,6 +27,7 @@ from kb.posts import PostFile, find_post_files, read_post
 from kb.sections import split_sections
 from kb.tokenize import TOKENIZER_NAME, tokenize
 from kb.types import Post, Section
+from kb.vector import IVF_MIN_ENTRIES
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,7 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
                 "kb_version": kb.__version__,
                 "embedder": {"name": embedder.name, "dim": dim},
                 "tokenizer": TOKENIZER_NAME,
-                "vector_index": "ivf" if (build_dir / "ann.faiss").exists() else "flat",
+                "vector_index": "ivf" if len(vectors) >= IVF_MIN_ENTRIES else "flat",
                 "post_count": len(corpus.posts),
                 "section_count": len(sections),
                 "entry_count": len(texts),
@@ -231,7 +232,7 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
 
 def _write_build(build_dir: Path, corpus: Corpus, vectors: np.ndarray, hashes: np.ndarray) -> None:
     from kb.keyword import KeywordIndex
-    from kb.vector import IVF_MIN_ENTRIES, build_ivf
+    from kb.vector import build_ann, save_ann
 
     sections = corpus.sections
     store.write_json(build_dir / "sections.json", [s.to_dict() for s in sections])
@@ -244,10 +245,7 @@ def _write_build(build_dir: Path, corpus: Corpus, vectors: np.ndarray, hashes: n
     np.save(build_dir / "hashes.npy", hashes)
     (build_dir / "bm25").mkdir()
     KeywordIndex.build(entry_tokens(sections)).save(build_dir / "bm25")
-    if len(vectors) >= IVF_MIN_ENTRIES:
-        import faiss
-
-        faiss.write_index(build_ivf(vectors), str(build_dir / "ann.faiss"))
+    save_ann(build_ann(vectors), build_dir / "ann.faiss")
 
 
 def describe(manifest: dict) -> str:

@@ -25,6 +25,7 @@ from kb.errors import ModelUnavailable
 log = logging.getLogger(__name__)
 
 E5_MAX_TOKENS = 512
+E5_MAX_QUERY_TOKENS = 128   # a query longer than this is cut for the model (a 512-token query costs ~0.5 s)
 MAX_QUERY_CHARS = 2000
 
 
@@ -69,10 +70,12 @@ class E5Embedder:
         self.max_tokens = max_tokens
 
     def truncate(self, text: str, is_query: bool = False) -> str:
-        """Cut text so that, with its prefix and special tokens, it fits in max_tokens."""
+        """Cut text so that, with its prefix and special tokens, it fits in max_tokens (E5_MAX_QUERY_TOKENS for
+        a query)."""
+        limit = E5_MAX_QUERY_TOKENS if is_query else self.max_tokens
         n = self._m.token_count(text, is_query)
-        while n > self.max_tokens and text:
-            keep = max(1, int(len(text) * self.max_tokens / n * 0.97) - 1)
+        while n > limit and text:
+            keep = max(1, int(len(text) * limit / n * 0.97) - 1)
             text = text[:keep]
             n = self._m.token_count(text, is_query)
         return text

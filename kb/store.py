@@ -5,7 +5,7 @@ Layout of `index/`::
     CURRENT            one line: the name of the live version folder (replaced atomically with os.replace)
     v-<time>-<id>/     a complete build: manifest.json (size + sha256 of every other file, and a sha256 of
                        itself), sections.json, posts.json, hashes.npy, vectors.npy, bm25/ (keyword index),
-                       ann.faiss (only for large collections); a file the manifest does not list is an error
+                       ann.faiss (FAISS: flat, or IVF for large collections); a file the manifest does not list is an error
     .lock              held (flock) by the one running rebuild
     .tmp-*/            a build being written; never read; removed by the next rebuild
 

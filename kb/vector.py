@@ -1,8 +1,8 @@
 """Vector leg: FAISS inner-product search over L2-normalised vectors (row i = entry i).
 
-Small indexes are searched exactly with numpy over `vectors.npy` (no FAISS import, so a search process starts
-faster); above IVF_MIN_ENTRIES an IVF index (trained and saved at build time) finds candidates, which are then
-re-scored exactly against the stored vectors. nlist ≈ 2·√n lists with IVF_NPROBE probes keeps recall@10 against
+The build saves a FAISS index as `ann.faiss`: an exact flat inner-product index for small collections, an IVF
+index above IVF_MIN_ENTRIES, whose candidates are then re-scored exactly against the stored vectors (`vectors.npy`,
+also the source of reused vectors on rebuilds). nlist ≈ 2·√n lists with IVF_NPROBE probes keeps recall@10 against
 exact search ≥ 0.99 at 200k entries (measured by `python -m kb.bench`, see BENCHMARKS.md).
 """
 
@@ -30,6 +30,20 @@ def _faiss():
     return faiss
 
 
+def build_ann(vectors: np.ndarray):
+    """The FAISS index for a collection: exact (flat) below IVF_MIN_ENTRIES, IVF above."""
+    if len(vectors) >= IVF_MIN_ENTRIES:
+        return build_ivf(vectors)
+    index = _faiss().IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def save_ann(index, path: Path) -> None:
+    _faiss().write_index(index, str(path))
+
+
 def build_ivf(vectors: np.ndarray, seed: int = 0):
     """Train and fill an IVF-Flat index for a large collection."""
     faiss = _faiss()
@@ -48,20 +62,18 @@ def build_ivf(vectors: np.ndarray, seed: int = 0):
 class VectorIndex:
     def __init__(self, vectors: np.ndarray, ann=None, nprobe: int = IVF_NPROBE):
         self.vectors = vectors
-        if ann is not None:
+        if ann is not None and hasattr(ann, "nprobe"):
             ann.nprobe = nprobe
-        self.ann = ann                      # None: exact search over self.vectors
+        self.ann = ann                      # None: exact search over self.vectors with numpy
 
     @property
     def kind(self) -> str:
-        return "flat" if self.ann is None else "ivf"
+        return "ivf" if hasattr(self.ann, "nprobe") else "flat"
 
     @classmethod
     def load(cls, vectors_path: Path, ann_path: Path | None, nprobe: int = IVF_NPROBE) -> VectorIndex:
-        vectors = np.load(vectors_path, mmap_mode="r" if ann_path else None)
-        ann = None
-        if ann_path is not None:
-            ann = _faiss().read_index(str(ann_path))
+        ann = _faiss().read_index(str(ann_path)) if ann_path is not None else None
+        vectors = np.load(vectors_path, mmap_mode="r" if ann is not None and hasattr(ann, "nprobe") else None)
         return cls(vectors, ann, nprobe)
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

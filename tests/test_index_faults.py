@@ -179,7 +179,7 @@ CASES = {
     "other schema": (lambda d: _set_manifest(d / version_of(d), schema_version=99), ["schema 99", "--full"]),
     "no file list": (lambda d: _set_manifest(d / version_of(d), files={}), ["lists no files"]),
     "file list escapes": (lambda d: _add_file_entry(d, "../../../../etc/passwd"), ["missing"]),
-    "unexpected file": (lambda d: (d / version_of(d) / "ann.faiss").write_bytes(b"not faiss"), ["unexpected file"]),
+    "unexpected file": (lambda d: (d / version_of(d) / "extra.faiss").write_bytes(b"not faiss"), ["unexpected file"]),
     "old layout": (lambda d: ((d / "CURRENT").unlink(), shutil.copy(d / version_of_any(d) / "manifest.json", d)),
                    ["old layout", "--full"]),
     "folder missing": (lambda d: shutil.rmtree(d), ["no index found", REBUILD]),
