@@ -4,10 +4,13 @@ keep the intro and the `## 목차` list as post-level text, and strip markdown t
 from __future__ import annotations
 
 import html
+import logging
 import re
 from urllib.parse import unquote, urlsplit
 
 from kb.types import Link, Post, Section
+
+log = logging.getLogger(__name__)
 
 MAX_SECTIONS_PER_POST = 2000
 
@@ -246,6 +249,9 @@ def split_sections(post: Post) -> tuple[Post, list[Section]]:
     if not blocks and intro.strip():
         blocks = [(post.title, pre)]
         post.intro = ""
+    if len(blocks) > MAX_SECTIONS_PER_POST:
+        log.warning("%s: only the first %d of its %d sections are indexed", post.path, MAX_SECTIONS_PER_POST,
+                    len(blocks))
     for pos, (raw_heading, lines) in enumerate(blocks[:MAX_SECTIONS_PER_POST]):
         md = "\n".join(lines).strip("\n")
         heading = plain_inline(raw_heading) or f"(untitled section {pos + 1})"
