@@ -154,6 +154,8 @@ def test_open_in_post_from_a_result(page, server):
     wait_cards(page, 1)
     page.get_by_role("button", name=re.compile("Open in post")).first.click()
     page.locator(".kb-target").wait_for()
+    # Streamlit draws a page element by element: wait for the whole post, not just the marked section
+    page.wait_for_function("document.querySelectorAll('.kb-section').length >= 9", timeout=WAIT_MS)
     assert "Backtrader" in page.locator(".kb-target .kb-heading").inner_text()
     assert page.locator(".kb-section").count() == 9
     assert "view=issues" in page.url and "post=" in page.url
