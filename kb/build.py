@@ -9,7 +9,6 @@ only embeds what changed; an unchanged content folder is detected from file hash
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -247,7 +246,3 @@ def _write_build(build_dir: Path, corpus: Corpus, vectors: np.ndarray, hashes: n
     KeywordIndex.build(entry_tokens(sections)).save(build_dir / "bm25")
     save_ann(build_ann(vectors), build_dir / "ann.faiss")
 
-
-def describe(manifest: dict) -> str:
-    return json.dumps({k: manifest[k] for k in ("embedder", "post_count", "section_count", "built_at")},
-                      ensure_ascii=False)

