@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb import fusion, store
+from kb import fusion, relevance, store
 from kb.backend import Backend
 from kb.config import Settings, canonical_model
 from kb.embed import get_embedder
@@ -70,6 +70,7 @@ class Candidates:
     bm25: np.ndarray | None = None         # raw BM25 (+ synonyms at half weight)
     semantic: np.ndarray | None = None     # exact cosine
     pinned: np.ndarray | None = None       # the query names this section exactly
+    background: float | None = None        # the query's best cosine against everyday sentences (kb.relevance)
 
 
 class Index:
@@ -82,6 +83,7 @@ class Index:
         self.posts: list[PostRecord] = backend.posts
         self._embedder = embedder
         self.title_margin = TITLE_MARGIN
+        self.semantic_min_range = fusion.SEMANTIC_MIN_RANGE
 
     @property
     def version(self) -> str:
@@ -149,6 +151,7 @@ class Index:
         if kq is not None:
             c.keyword, c.bm25 = self.keyword_evidence(kq, c.rows)
         if qv is not None:
+            c.background = relevance.background_best(self.embedder, qv)
             c.semantic = self.semantic_scores(qv, c.rows)
             if mode == "semantic" and len(c.rows) > pool:
                 top = np.argpartition(-c.semantic, pool - 1)[:pool]
@@ -163,7 +166,7 @@ class Index:
         """Ranked sections for a query. Modes: hybrid (default), keyword, semantic. One hit per section.
         `expand=False` turns the glossary query expansion off (for evaluation)."""
         mode, k = check_mode(mode), clamp_k(k)
-        fuse = fusion.method(fusion_method, keyword_weight) if mode == "hybrid" else None
+        fuse = fusion.method(fusion_method, keyword_weight, self.semantic_min_range) if mode == "hybrid" else None
         f = parse_filters(since, until, tags, categories, post, rows)
         q = clean_query(query)
         if not q or len(self) == 0:
@@ -177,12 +180,15 @@ class Index:
             final = c.semantic.astype(np.float64)
         else:
             final = fuse(c.keyword, c.bm25, c.semantic)
+        conf = confidence(self, q, c, expand)
         order = np.lexsort((-final, ~c.pinned))[:k]
+        order = np.concatenate([order[conf[order] >= relevance.WEAK_BELOW], order[conf[order] < relevance.WEAK_BELOW]])
         tokens = set(tokenize(q))
         hits = []
         for j in order:
             row = int(c.rows[j])
             h = self.hit(row, float(final[j]), *_evidence(c, j, mode, final), snippet=snippet(self.sections[row], tokens))
+            h.confidence, h.weak = float(conf[j]), bool(conf[j] < relevance.WEAK_BELOW)
             hits.append(h)
         return hits
 
@@ -209,6 +215,19 @@ class Index:
 
     def post_sections(self, path: str) -> list[int]:
         return [i for i, s in enumerate(self.sections) if s.post_path == path]
+
+
+def confidence(index: Index, q: str, c: Candidates, expand: bool = True) -> np.ndarray:
+    """Each candidate's confidence (kb.relevance). Keyword mode judges meaning too when the model loads."""
+    semantic, background = c.semantic, c.background
+    if semantic is None:
+        try:
+            qv = index.query_vector(q, expand)
+        except ModelUnavailable:
+            qv = None
+        if qv is not None:
+            background, semantic = relevance.background_best(index.embedder, qv), index.semantic_scores(qv, c.rows)
+    return relevance.confidence(semantic, background, c.keyword, c.pinned)
 
 
 def _opening(s: Section) -> str:
