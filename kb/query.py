@@ -252,6 +252,8 @@ def _evidence(c: Candidates, j: int, mode: str, final: np.ndarray) -> tuple[dict
     if c.semantic is not None:
         scores["semantic"] = float(c.semantic[j])
         ranks["semantic"] = int(_ranks(c.semantic)[j])
+    if c.background is not None:
+        scores["background"] = c.background
     if mode == "hybrid":
         scores["hybrid"] = float(final[j])
     if c.pinned[j]:

@@ -64,3 +64,34 @@ def test_the_cli_says_no_good_match(seed_index_dir):
     assert proc.returncode == 0 and "no good match" in proc.stdout and "weak matches" in proc.stdout
     proc = run_kb("search", "--index-dir", seed_index_dir, "--json", "asdfgh", timeout=120)
     assert all(r["weak"] for r in json.loads(proc.stdout)["results"])
+
+
+def test_highlights_cover_glossary_synonyms_and_latin_sub_words():
+    from kb import render
+
+    assert "<mark>음성 인식</mark>" in render.highlight("한국어 음성 인식 툴킷", "speech")
+    assert render.highlight("KorGPT2 tutorial", "GPT") == "Kor<mark>GPT</mark>2 tutorial"
+    assert "<mark>" not in render.highlight("see the URL", "RL")           # not inside a word without a boundary
+    assert "트레이딩</mark>을" in render.highlight("알고리즘트레이딩을", "trading")
+
+
+def test_why_says_which_words_matched_where_and_how_close_in_words(eval_index):
+    from kb import explain
+
+    hit = eval_index.search("speech toolkit", k=1)[0]
+    lines = explain.why(hit, "speech toolkit", eval_index.sections[hit.row], ["Speech & audio"]).lines()
+    text = " ".join(lines)
+    assert "“speech” is in the heading" in text and "Synonym “음성" in text
+    assert "in meaning" in text and "confident match" in text and "Topics: Speech & audio." in text
+    cross = eval_index.search("a book that explains how machine learning models make their predictions", k=1)[0]
+    lines = explain.why(cross, "", eval_index.sections[cross.row]).lines()
+    assert lines[0].startswith("No query word occurs in it")
+
+
+def test_cli_explain_prints_the_reasons(eval_corpus):
+    from fixtures.cli import run_kb
+
+    content, index_dir = eval_corpus
+    proc = run_kb("search", "--index-dir", index_dir, "--content", content, "--explain", "-k", "1", "speech toolkit",
+                  timeout=120)
+    assert proc.returncode == 0 and "why: “speech” is in the heading" in proc.stdout, proc.stdout + proc.stderr
