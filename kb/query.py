@@ -24,7 +24,7 @@ from kb.filters import Filters, keep, parse_filters
 from kb.glossary import EXPANSION_WEIGHT, expansion_terms, spell_out
 from kb.local import open_local
 from kb.names import name_map, normalise_name
-from kb.snippets import snippet
+from kb.snippets import snippet, snippet_sentences
 from kb.tokenize import tokenize, tokenize_query
 from kb.types import Hit, KeywordQuery, Manifest, PostRecord, Section
 
@@ -71,6 +71,7 @@ class Candidates:
     semantic: np.ndarray | None = None     # exact cosine
     pinned: np.ndarray | None = None       # the query names this section exactly
     background: float | None = None        # the query's best cosine against everyday sentences (kb.relevance)
+    query_vector: np.ndarray | None = None
 
 
 class Index:
@@ -151,6 +152,7 @@ class Index:
         if kq is not None:
             c.keyword, c.bm25 = self.keyword_evidence(kq, c.rows)
         if qv is not None:
+            c.query_vector = qv
             c.background = relevance.background_best(self.embedder, qv)
             c.semantic = self.semantic_scores(qv, c.rows)
             if mode == "semantic" and len(c.rows) > pool:
@@ -187,7 +189,8 @@ class Index:
         hits = []
         for j in order:
             row = int(c.rows[j])
-            h = self.hit(row, float(final[j]), *_evidence(c, j, mode, final), snippet=snippet(self.sections[row], tokens))
+            h = self.hit(row, float(final[j]), *_evidence(c, j, mode, final),
+                         snippet=_snippet(self.backend, self.sections[row], row, tokens, c.query_vector))
             h.confidence, h.weak = float(conf[j]), bool(conf[j] < relevance.WEAK_BELOW)
             hits.append(h)
         return hits
@@ -228,6 +231,17 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True) -> np.n
         if qv is not None:
             background, semantic = relevance.background_best(index.embedder, qv), index.semantic_scores(qv, c.rows)
     return relevance.confidence(semantic, background, c.keyword, c.pinned)
+
+
+def _snippet(backend: Backend, s: Section, row: int, tokens: set[str], qv: np.ndarray | None) -> str:
+    """The hit's snippet: by shared words, else by meaning when the backend stores sentence vectors."""
+    closeness = None
+    if qv is not None and not any(tokens & set(tokenize(x)) for x in snippet_sentences(s)):
+        vectors = getattr(backend, "sentence_vectors", None)
+        found = vectors(row) if vectors is not None else None
+        if found is not None and len(found):
+            closeness = np.asarray(found, dtype=np.float32) @ qv
+    return snippet(s, tokens, closeness=closeness)
 
 
 def _opening(s: Section) -> str:

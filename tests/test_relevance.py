@@ -95,3 +95,17 @@ def test_cli_explain_prints_the_reasons(eval_corpus):
     proc = run_kb("search", "--index-dir", index_dir, "--content", content, "--explain", "-k", "1", "speech toolkit",
                   timeout=120)
     assert proc.returncode == 0 and "why: “speech” is in the heading" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_the_snippet_is_the_sentence_closest_in_meaning_when_no_word_matches(eval_index):
+    hits = {h.heading: h for h in eval_index.search("install dependencies are tricky", mode="semantic", k=10)}
+    assert "Backtrader" in hits and "설치가 까다로워서" in hits["Backtrader"].snippet      # its 4th sentence
+    first = eval_index.hit(hits["Backtrader"].row).snippet                                 # outside a search
+    assert first != hits["Backtrader"].snippet and first.startswith("파이썬으로")
+
+
+def test_snippets_are_cut_at_a_word_boundary():
+    from kb.snippets import cut
+
+    assert cut("alpha beta gamma delta", 12) == "alpha beta…"
+    assert cut("short", 12) == "short"
