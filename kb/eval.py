@@ -131,6 +131,8 @@ def parse_args(argv=None):
     p.add_argument("--fusion", choices=["convex", "convex-minmax", "rrf"], default="convex")
     p.add_argument("--no-glossary", action="store_true", help="turn the glossary query expansion off")
     p.add_argument("--title-margin", type=float, help="margin a referenced-title vector must win by (default 0.03)")
+    p.add_argument("--query-vector", choices=["mean", "spelled", "plain"],
+                   help="how a short query's glossary synonyms enter its embedding (default: mean; see kb.queryvec)")
     p.add_argument("--json", action="store_true")
     return p.parse_args(argv)
 
@@ -142,6 +144,8 @@ def main(argv=None) -> int:
         kw = {"fusion_method": args.fusion, "expand": not args.no_glossary}
         if args.title_margin is not None:
             index.title_margin = args.title_margin
+        if args.query_vector:
+            index.query_vector_mode = args.query_vector
         if args.keyword_weight is not None:
             kw["keyword_weight"] = args.keyword_weight
         result = evaluate(index, queries, tuple(args.mode or MODES), **kw)
