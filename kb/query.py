@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from kb import fusion, relevance, store
+from kb import fusion, queryvec, relevance, store
 from kb.backend import Backend
 from kb.config import Settings, canonical_model
 from kb.embed import get_embedder
 from kb.errors import BadQuery, ModelUnavailable
 from kb.filters import Filters, keep, parse_filters
-from kb.glossary import EXPANSION_WEIGHT, expansion_terms, spell_out
+from kb.glossary import EXPANSION_WEIGHT, expansion_terms
 from kb.local import open_local
 from kb.names import name_map, normalise_name
 from kb.snippets import snippet, snippet_sentences
@@ -125,9 +125,11 @@ class Index:
         scaled = np.clip(raw / bound, 0.0, 1.0) if bound > 0 else np.zeros_like(raw)
         return scaled, raw
 
+    query_vector_mode = queryvec.DEFAULT        # how the glossary shapes the query embedding (kb.queryvec)
+
     def query_vector(self, query: str, expand: bool = True) -> np.ndarray:
-        """The query embedding; a one- or two-word query is spelled out with its glossary synonyms first."""
-        return self.embedder.embed_query(spell_out(query) if expand else query)
+        """The query embedding; a one- or two-word query also carries its glossary groups (kb.queryvec)."""
+        return queryvec.query_vector(self.embedder, query, self.query_vector_mode if expand else "plain")
 
     def semantic_scores(self, qv: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Exact cosine per section for the given rows: the section's vector, or its referenced-title vector

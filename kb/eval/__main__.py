@@ -33,6 +33,8 @@ def parse_args(argv=None):
     p.add_argument("--no-glossary", action="store_true", help="turn the glossary query expansion off")
     p.add_argument("--semantic-min-range", type=float,
                    help="hybrid: the smallest cosine spread min-max stretches to [0, 1] (default 0.12; 0 = plain min-max)")
+    p.add_argument("--query-vector", choices=["mean", "spelled", "plain"],
+                   help="how a short query's glossary synonyms enter its embedding (default: mean; see kb.queryvec)")
     p.add_argument("--title-margin", type=float, help="margin a referenced-title vector must win by (default 0.03)")
     p.add_argument("--relevance", nargs="?", const=DEFAULT_OFFTOPIC, metavar="OFFTOPIC",
                    help="instead of ranking: how well weak flags separate the queries from off-topic ones "
@@ -48,6 +50,8 @@ def main(argv=None) -> int:
         kw = {"fusion_method": args.fusion, "expand": not args.no_glossary}
         if args.title_margin is not None:
             index.title_margin = args.title_margin
+        if args.query_vector:
+            index.query_vector_mode = args.query_vector
         if args.semantic_min_range is not None:
             index.semantic_min_range = args.semantic_min_range
         if args.keyword_weight is not None:
