@@ -4,7 +4,6 @@ index stats, and whether the content folder has changed since the index was buil
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -222,20 +221,15 @@ class ContentChanges:
 
 
 def content_changes(index, content_dir) -> ContentChanges:
-    """Compare the post files in content_dir with the hashes the index was built from (skipped files included)."""
-    from kb.posts import find_post_files
+    """Compare the post files in content_dir with the hashes the index was built from (skipped files included).
+    Hashing goes through kb.posts.content_state: streamed, an oversized file fingerprinted, a FIFO never opened."""
+    from kb.posts import content_state
 
     content_dir = Path(content_dir)
     if not content_dir.is_dir():
         return ContentChanges([], [], [], missing_folder=True)
     m = index.manifest
     known = {**(m.get("posts") or {}), **(m.get("skipped") or {})}
-    files, _ = find_post_files(content_dir)
-    now: dict[str, str] = {}
-    for pf in files:
-        try:
-            now[pf.rel] = hashlib.sha256(pf.path.read_bytes()).hexdigest()
-        except OSError:
-            now[pf.rel] = ""
+    now = content_state(content_dir)
     return ContentChanges(added=sorted(set(now) - set(known)), removed=sorted(set(known) - set(now)),
                           modified=sorted(k for k in set(now) & set(known) if now[k] != known[k]))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb import fusion, store
+from kb import fusion, safeio, store
 from kb.config import Settings
 from kb.errors import BadQuery, IndexCorrupt, KbError
 from kb.glossary import EXPANSION_WEIGHT, expansion_terms, spell_out
@@ -352,8 +352,6 @@ def open_index(path=None, *, embedder=None, model: str | None = None) -> Index:
 
 
 def _open_version(index_dir: Path, vdir: Path, embedder, model: str | None) -> Index:
-    import json
-
     manifest = store.read_manifest(vdir)
     if model:
         from kb.config import canonical_model
@@ -363,12 +361,14 @@ def _open_version(index_dir: Path, vdir: Path, embedder, model: str | None) -> I
         store.check_embedder(manifest, embedder.name)
     store.verify_files(vdir, manifest)
     try:
-        sections = [Section.from_dict(d) for d in json.loads((vdir / "sections.json").read_text(encoding="utf-8"))]
-        posts = json.loads((vdir / "posts.json").read_text(encoding="utf-8"))
+        sections = [Section.from_dict(d) for d in safeio.read_json(vdir / "sections.json", store.MAX_JSON_BYTES)]
+        posts = safeio.read_json(vdir / "posts.json", store.MAX_JSON_BYTES)
         keyword = KeywordIndex.load(vdir / "bm25")
         ann = vdir / "ann.faiss"
         vectors = VectorIndex.load(vdir / "vectors.npy", ann if ann.exists() else None)
         consistent = len(sections) == manifest.get("section_count") and vectors.vectors.shape[0] == 2 * len(sections)
+    except (safeio.NotRegularFile, safeio.FileTooLarge) as err:   # swapped after the checksums were verified
+        raise store.unreadable(Path(err.filename or vdir), err) from None
     except Exception as err:  # noqa: BLE001 - checksums passed, so this is a forged or foreign build: one line
         raise IndexCorrupt(f"the index in {index_dir} cannot be read ({type(err).__name__}); "
                            f"rebuild with: {store.REBUILD} --full") from None

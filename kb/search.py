@@ -5,17 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
-from kb.cli import run
+from kb.cli import ArgumentParser, k_value, run
+from kb.term import line as _line
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m kb.search", description=__doc__)
+    p = ArgumentParser(prog="python -m kb.search", description=__doc__)
     p.add_argument("queries", nargs="*", metavar="QUERY", help="one or more queries (none with --topic: list the topic)")
     p.add_argument("--index-dir", metavar="DIR", help="index folder (default: $KB_INDEX_DIR or index/)")
     p.add_argument("--mode", choices=["hybrid", "keyword", "semantic"], default="hybrid")
-    p.add_argument("-k", type=int, default=10, help="results per query (default 10)")
+    p.add_argument("-k", type=k_value, default=10, help="results per query (default 10)")
     p.add_argument("--since", metavar="YYYY-MM-DD")
     p.add_argument("--until", metavar="YYYY-MM-DD")
     p.add_argument("--tag", action="append", default=[], help="only posts with this tag (repeatable: any of)")
@@ -76,13 +76,5 @@ def format_hits(query: str, hits) -> str:
     return "\n".join(lines)
 
 
-def _line(s) -> str:
-    """Untrusted text for a terminal: one line, and no control or formatting character (an escape sequence in a
-    post could otherwise recolour, retitle or rewrite the user's terminal) — those are shown as \\x1b etc."""
-    return "".join(ch if ch.isprintable() else " " if ch in "\t\n\r" else repr(ch)[1:-1] for ch in str(s or ""))
-
-
 if __name__ == "__main__":
-    sys.stdout.reconfigure(errors="backslashreplace")
-    sys.stderr.reconfigure(errors="backslashreplace")
     run(main)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import re
-import sys
 import tomllib
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -32,10 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.cli import run
+from kb import safeio
+from kb.cli import ArgumentParser, k_value, run
 from kb.errors import BadQuery, BadTopics
+from kb.term import line
 
 TOPICS_FILE = "topics.toml"
+MAX_TOPICS_BYTES = 1024 * 1024   # a topics file is a few KB; /dev/zero or a huge file is refused, not read
 DEFAULT_FILE = Path(__file__).with_name("topics.toml")
 DEFAULT_THRESHOLD = 1.5      # z-score a section needs to join a topic by meaning alone
 KEYWORD_MIN_Z = 0.5          # z-score a keyword hit needs to count
@@ -97,7 +99,7 @@ def topics_file(content_dir=None) -> Path:
     """The topics file in use: `topics.toml` in the content folder if there is one, else the shipped default."""
     if content_dir is not None:
         p = Path(content_dir) / TOPICS_FILE
-        if p.is_file():
+        if p.exists() and not p.is_dir():     # a FIFO or device there is reported, not silently replaced
             return p
     return DEFAULT_FILE
 
@@ -106,7 +108,7 @@ def load_topics(content_dir=None, path=None) -> Topics:
     """Read the topics file (see topics_file). Raises BadTopics naming the file and the problem."""
     src = Path(path) if path is not None else topics_file(content_dir)
     try:
-        text = src.read_bytes().decode("utf-8-sig")
+        text = safeio.read_bytes(src, MAX_TOPICS_BYTES).decode("utf-8-sig")
     except OSError as err:
         raise BadTopics(f"cannot read the topics file {src}: {err.strerror or err}") from None
     except UnicodeDecodeError:
@@ -303,7 +305,7 @@ def topic_hits(index, name: str, topics: Topics | None = None, k: int | None = N
     topic = a.topics.get(name)
     rows = a.rows(topic.name)
     if k is not None:
-        rows = rows[:k]
+        rows = rows[:max(1, int(k))]          # like Index.search: k < 1 means 1, never "all but the last"
     hits = []
     for r in rows:
         why = a.why(r, topic.name)
@@ -319,9 +321,9 @@ def check(index, queries_path: Path, mapping: dict[str, list[str]], topics: Topi
 
     a = assign(index, topics)
     labelled: dict[str, set] = {}
-    for line in Path(queries_path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            q = json.loads(line)
+    for row in safeio.read_text(queries_path, 64 * 1024 * 1024).splitlines():
+        if row.strip():
+            q = json.loads(row)
             labelled[q["query"]] = {(r["post"], r["heading"]) for r in q["relevant"]}
     keys = [(Path(s.post_path).name, s.heading) for s in index.sections]
     tp = fp = fn = 0
@@ -346,14 +348,14 @@ EVAL_MAPPING = {
 # ---- CLI ------------------------------------------------------------------------------------------------------
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m kb.topics", description=__doc__,
+    p = ArgumentParser(prog="python -m kb.topics", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("topic", nargs="?", metavar="NAME", help="list this topic's sections, newest first")
     p.add_argument("--index-dir", metavar="DIR", help="index folder (default: $KB_INDEX_DIR or index/)")
     p.add_argument("--content", metavar="DIR", help="content folder whose topics.toml to use "
                    "(default: $KB_CONTENT_DIR or content/; the shipped default if it has none)")
     p.add_argument("--topics-file", metavar="FILE", help="use this topics file instead")
-    p.add_argument("-k", type=int, help="at most this many sections")
+    p.add_argument("-k", type=k_value, help="at most this many sections")
     p.add_argument("--json", action="store_true", help="JSON output")
     p.add_argument("--check", metavar="QUERIES", nargs="?", const="tests/eval/queries.jsonl",
                    help="precision/recall of the shipped topics against labelled topic queries (default "
@@ -379,9 +381,9 @@ def main(argv=None) -> int:
         if args.json:
             print(json.dumps({"source": str(topics.source), "topics": rows}, ensure_ascii=False))
         else:
-            print(f"# topics from {topics.source}")
+            print(f"# topics from {line(topics.source)}")
             for r in rows:
-                print(f"{r['name']:16s} {r['sections']:5d}  {r['label']}")
+                print(f"{line(r['name']):16s} {r['sections']:5d}  {line(r['label'])}")
         return 0
     topic = topics.get(args.topic)
     hits = topic_hits(index, topic.name, topics, args.k)
@@ -414,5 +416,4 @@ def _check(args, topics: Topics) -> int:
 
 
 if __name__ == "__main__":
-    sys.stdout.reconfigure(errors="replace")
     run(main)
