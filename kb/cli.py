@@ -4,6 +4,7 @@ and turning kb errors (and any other failure) into one line on stderr."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -16,7 +17,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse with a one-line error ('kb: argument -k: k must be at least 1 (see … --help)'), exit 2."""
 
     def error(self, message: str):
-        print(f"kb: {line(message)} (see {self.prog} --help)", file=sys.stderr)
+        print(f"kb: {line(message, exact=True)} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
 
 
@@ -55,14 +56,32 @@ def setup_streams() -> None:
                 pass
 
 
+class _TerminalFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return line(super().format(record), exact=True)
+
+
+def setup_logging() -> None:
+    """Warnings from the library (e.g. 'previous index unusable (…path…)') reach stderr as one escaped line each,
+    as Python's last-resort handler would print them, but through kb.term.line. Does nothing if the caller
+    configured logging."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(_TerminalFormatter("%(message)s"))
+        handler.setLevel(logging.WARNING)
+        root.addHandler(handler)
+
+
 def run(main: Callable[[], int]) -> None:
     """Run an entry point: KbError → 'kb: <message>' exit 1; Ctrl-C → exit 130; anything else → one line, exit 2.
     Every message is passed through kb.term.line (paths and names in it may come from disk)."""
     setup_streams()
+    setup_logging()
     try:
         code = main()
     except KbError as err:
-        print(f"kb: {line(err)}", file=sys.stderr)
+        print(f"kb: {line(err, exact=True)}", file=sys.stderr)
         code = 1
     except KeyboardInterrupt:
         print("kb: interrupted", file=sys.stderr)
@@ -71,7 +90,7 @@ def run(main: Callable[[], int]) -> None:
         code = 0
     except Exception as err:  # noqa: BLE001 - users see one line, never a traceback
         msg = str(err).strip().split("\n")[0][:300]
-        print(f"kb: unexpected error ({type(err).__name__}: {line(msg)}); set KB_DEBUG=1 for details",
+        print(f"kb: unexpected error ({type(err).__name__}: {line(msg, exact=True)}); set KB_DEBUG=1 for details",
               file=sys.stderr)
         if os.environ.get("KB_DEBUG"):
             raise

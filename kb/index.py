@@ -59,7 +59,7 @@ def main(argv=None) -> int:
 def print_skipped(skipped: list[tuple[str, str]]) -> None:
     """One line per file that was not indexed: its name and the reason (control characters made visible)."""
     for name, reason in skipped:
-        print(f"skipped {line(name)}: {line(reason)}", file=sys.stderr)
+        print(f"skipped {line(name, exact=True)}: {line(reason, exact=True)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

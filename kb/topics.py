@@ -381,7 +381,7 @@ def main(argv=None) -> int:
         if args.json:
             print(json.dumps({"source": str(topics.source), "topics": rows}, ensure_ascii=False))
         else:
-            print(f"# topics from {line(topics.source)}")
+            print(f"# topics from {line(topics.source, exact=True)}")
             for r in rows:
                 print(f"{line(r['name']):16s} {r['sections']:5d}  {line(r['label'])}")
         return 0
