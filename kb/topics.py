@@ -279,21 +279,33 @@ def meaning_scores(sim: np.ndarray) -> np.ndarray:
     return ((s - s.mean(axis=0)) / std).astype(np.float32)
 
 
-def monthly_counts(index, rows) -> list[tuple[str, int]]:
-    """[("YYYY-MM", sections)] for every month from the first to the last dated row (empty months included)."""
-    months = sorted(index.sections[r].date[:7] for r in rows if index.sections[r].date)
-    if not months:
+MAX_BARS = 120
+_PERIODS = (1, 3, 6, 12, 24, 60, 120, 240, 600, 1200, 2400, 6000, 12000)    # months per bar
+
+
+def monthly_counts(index, rows, max_bars: int = MAX_BARS) -> list[tuple[str, int]]:
+    """[(period, sections)] from the first to the last dated row (empty periods included), at most max_bars bars:
+    months ("YYYY-MM") when the span allows, else quarters or half-years (labelled by their first month, "YYYY-MM"),
+    else 1, 2, 5, 10, … years (labelled by their first year, "YYYY"). Dates 0001 and 9999 give 100 century bars,
+    not 120,000 month bars; the work is linear in the rows, never in the span."""
+    counts: dict[int, int] = {}
+    for r in rows:
+        d = index.sections[r].date or ""
+        if len(d) >= 7 and d[:4].isdigit() and d[5:7].isdigit():
+            m = int(d[:4]) * 12 + int(d[5:7]) - 1
+            counts[m] = counts.get(m, 0) + 1
+    if not counts:
         return []
-    counts: dict[str, int] = {}
-    for m in months:
-        counts[m] = counts.get(m, 0) + 1
-    y, mo = int(months[0][:4]), int(months[0][5:7])
-    last = (int(months[-1][:4]), int(months[-1][5:7]))
+    first, last = min(counts), max(counts)
+    size = next((p for p in _PERIODS if last // p - first // p + 1 <= max(1, max_bars)), _PERIODS[-1])
+    bars: dict[int, int] = {}
+    for m, n in counts.items():
+        bars[m // size] = bars.get(m // size, 0) + n
     out = []
-    while (y, mo) <= last:
-        key = f"{y:04d}-{mo:02d}"
-        out.append((key, counts.get(key, 0)))
-        y, mo = (y + 1, 1) if mo == 12 else (y, mo + 1)
+    for b in range(first // size, last // size + 1):
+        start = b * size
+        label = f"{start // 12:04d}" if size >= 12 else f"{start // 12:04d}-{start % 12 + 1:02d}"
+        out.append((label, bars.get(b, 0)))
     return out
 
 

@@ -8,7 +8,9 @@ exact search ≥ 0.99 at 200k entries (measured by `python -m kb.bench`, see BEN
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +55,10 @@ def save_ann(index, path: Path) -> None:
             faiss.write_index(index, writer)
         except RuntimeError as err:
             msg = str(err).strip().split("\n")[0][:200]
-            raise OSError(f"FAISS could not write {Path(path).name}: {msg}") from None
+            code = next((c for c in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES) if os.strerror(c) in msg),
+                        None)
+            text = f"FAISS could not write {Path(path).name}: {msg}"
+            raise (OSError(code, text) if code else OSError(text)) from None
         finally:
             del writer
 
