@@ -333,7 +333,11 @@ def check(index, queries_path: Path, mapping: dict[str, list[str]], topics: Topi
 
     a = assign(index, topics)
     labelled: dict[str, set] = {}
-    for row in safeio.read_text(queries_path, 64 * 1024 * 1024).splitlines():
+    try:
+        text = safeio.read_text(queries_path, 64 * 1024 * 1024)
+    except OSError as err:
+        raise BadQuery(f"cannot read the queries file {queries_path}: {err.strerror or err}") from None
+    for row in text.splitlines():
         if row.strip():
             q = json.loads(row)
             labelled[q["query"]] = {(r["post"], r["heading"]) for r in q["relevant"]}

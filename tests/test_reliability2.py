@@ -674,3 +674,9 @@ def test_build_library_refuses_a_symlinked_lock(tmp_path, outside):
     with pytest.raises(IndexWriteError, match="symbolic link"):
         build_index(Settings.load(c, tmp_path / "i"))
     assert snapshot(outside) == before
+
+
+@pytest.mark.parametrize("module, args", [("eval", ["--queries"]), ("topics", ["--check"])])
+def test_a_queries_file_that_is_a_device_is_one_line(seed_index_dir, module, args):
+    proc = run_kb(module, "--index-dir", seed_index_dir, *args, "/dev/zero", timeout=LIMIT)
+    assert_one_line_error(proc, "cannot read the queries file /dev/zero", "character device")
