@@ -36,7 +36,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from kb.build import build_index
-from kb.cli import Parser, run
+from kb.cli import ArgumentParser, run
 from kb.config import Settings
 from kb.embed import E5Embedder
 from kb.entries import entry_tokens
@@ -767,7 +767,7 @@ def targets(r: dict) -> dict:
 # ---- the command --------------------------------------------------------------------------------------------------
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = Parser(prog="python -m kb.bench", description=__doc__,
+    p = ArgumentParser(prog="python -m kb.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sections", type=int, default=10_000, help="sections in the synthetic corpus (default 10000)")
     p.add_argument("--sample", type=int, help="sections embedded with the real model for the throughput figures "

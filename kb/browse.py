@@ -4,14 +4,14 @@ index stats, and whether the content folder has changed since the index was buil
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from kb.filters import mask, parse_filters
 from kb.filters import newest_first as order_newest_first
-from kb.posts import find_post_files
+from kb.posts import content_state
 from kb.sections import GENERIC_ANCHOR_RE, is_web_url
 from kb.types import Hit, PostRecord
 
@@ -43,6 +43,53 @@ def filtered_rows(index, since=None, until=None, tags=None, categories=None, pos
     m = mask(parse_filters(since, until, tags, categories, post, rows), index.sections)
     picked = range(len(index.sections)) if m is None else [int(r) for r in m.nonzero()[0]]
     return newest_first(index, picked)
+
+
+# ---- pages ----------------------------------------------------------------------------------------------------
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a long list (posts, resources, a topic's sections)."""
+    items: list
+    number: int          # 1-based, always a real page
+    pages: int           # at least 1, even for an empty list
+    total: int           # items in the whole list
+    size: int            # items per page
+
+    @property
+    def start(self) -> int:
+        """0-based index in the whole list of this page's first item."""
+        return (self.number - 1) * self.size
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def page_number(value) -> int:
+    """A page number from anything a URL can hold ('3', '', 'x', '-1', a 10,000-digit string): 1 unless it is a
+    plain positive number of at most 9 digits (clamping to the last page is paginate's job)."""
+    s = str(value if value is not None else "").strip()
+    return int(s) if s.isascii() and s.isdigit() and 0 < len(s) <= 9 and int(s) > 0 else 1
+
+
+def paginate(items: Sequence, page=1, size: int = PAGE_SIZE) -> Page:
+    """The requested page of items (page as page_number reads it, clamped to 1..pages; size to 1..MAX_PAGE_SIZE).
+    Only the page's items are copied, so a 20,000-post list costs one slice per page."""
+    size = max(1, min(int(size), MAX_PAGE_SIZE))
+    total = len(items)
+    pages = max(1, -(-total // size))
+    number = min(page_number(page), pages)
+    start = (number - 1) * size
+    return Page(list(items[start:start + size]), number, pages, total, size)
 
 
 # ---- posts ----------------------------------------------------------------------------------------------------
@@ -209,17 +256,12 @@ class ContentChanges:
 
 
 def content_changes(index, content_dir) -> ContentChanges:
-    """Compare the post files in content_dir with the hashes the index was built from (skipped files included)."""
+    """Compare the post files in content_dir with the hashes the index was built from (skipped files included).
+    Hashing goes through kb.posts.content_state: streamed, an oversized file fingerprinted, a FIFO never opened."""
     content_dir = Path(content_dir)
     if not content_dir.is_dir():
         return ContentChanges([], [], [], missing_folder=True)
     known = index.manifest.known_files
-    files, _ = find_post_files(content_dir)
-    now: dict[str, str] = {}
-    for pf in files:
-        try:
-            now[pf.rel] = hashlib.sha256(pf.path.read_bytes()).hexdigest()
-        except OSError:
-            now[pf.rel] = ""
+    now = content_state(content_dir)
     return ContentChanges(added=sorted(set(now) - set(known)), removed=sorted(set(known) - set(now)),
                           modified=sorted(k for k in set(now) & set(known) if now[k] != known[k]))

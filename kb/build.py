@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 
 import kb
-from kb import store
+from kb import safeio, store
 from kb.config import Settings, canonical_model
 from kb.embed import get_embedder
 from kb.entries import entry_texts, entry_tokens
 from kb.errors import BadPost, ContentMissing, IndexMissing, KbError
 from kb.keyword import KeywordIndex
-from kb.posts import PostFile, find_post_files, read_post
+from kb.posts import PostFile, content_state, find_post_files, post_file_hash, read_post
 from kb.sections import split_sections
 from kb.snippets import snippet_sentences
 from kb.tokenize import TOKENIZER_NAME
@@ -68,7 +68,7 @@ class BuildReport:
 
 def _hash_file(pf: PostFile) -> str | None:
     try:
-        return hashlib.sha256(pf.path.read_bytes()).hexdigest()
+        return post_file_hash(pf.path)          # streamed; an oversized file is fingerprinted, not read
     except OSError:
         return None
 
@@ -79,7 +79,7 @@ def load_corpus(content_dir: Path) -> Corpus:
     posts: list[Post] = []
     sections: list[Section] = []
     skipped = list(refused)
-    skipped_hashes: dict[str, str] = {}
+    skipped_hashes: dict[str, str] = {rel: f"refused: {reason}" for rel, reason in refused}  # as content_state
     by_hash: dict[str, str] = {}
     for pf in files:
         try:
@@ -119,12 +119,15 @@ def _previous(index_dir: Path, embedder_name: str):
         return None, {}, None
     if manifest.embedder_name != embedder_name:
         return manifest, {}, None
-    hashes = np.load(vdir / "hashes.npy")
-    vectors = np.load(vdir / "vectors.npy", mmap_mode="r")
-    if (vdir / SENTENCE_HASHES).is_file():                # sentence vectors reuse the same map, by their own hash
-        s_hashes = np.load(vdir / SENTENCE_HASHES)
-        hashes = np.concatenate([hashes, s_hashes])
-        vectors = _Stacked(vectors, np.load(vdir / SENTENCE_VECTORS, mmap_mode="r"))
+    try:
+        hashes = safeio.load_npy(vdir / "hashes.npy")
+        vectors = safeio.load_npy(vdir / "vectors.npy", mmap=True)
+        if (vdir / SENTENCE_HASHES).is_file():            # sentence vectors reuse the same map, by their own hash
+            hashes = np.concatenate([hashes, safeio.load_npy(vdir / SENTENCE_HASHES)])
+            vectors = _Stacked(vectors, safeio.load_npy(vdir / SENTENCE_VECTORS, mmap=True))
+    except (OSError, ValueError) as err:         # swapped or forged after the checksums: start afresh
+        log.warning("previous index unusable (%s); building from scratch", err)
+        return None, {}, None
     # numpy's S16 drops trailing NUL bytes on read: pad back, or ~1 hash in 256 never matches and is re-embedded
     return manifest, {bytes(h).ljust(16, b"\0"): i for i, h in enumerate(hashes)}, vectors
 
@@ -140,16 +143,10 @@ class _Stacked:
         return self.a[j] if j < len(self.a) else self.b[j - len(self.a)]
 
 
-def _content_state(content_dir: Path) -> tuple[dict[str, str], dict[str, str]] | None:
-    """Hashes of every candidate post file, for the no-op check (None if a file cannot be read)."""
-    files, _ = find_post_files(content_dir)
-    out = {}
-    for pf in files:
-        h = _hash_file(pf)
-        if h is None:
-            return None
-        out[pf.rel] = h
-    return out
+def _content_state(content_dir: Path) -> dict[str, str] | None:
+    """kb.posts.content_state, for the no-op check (None if a file cannot be read: that forces a real build)."""
+    state = content_state(content_dir)
+    return None if "" in state.values() else state
 
 
 def build_index(settings: Settings, *, full: bool = False, embedder=None, progress: Progress | None = None) -> BuildReport:
@@ -244,10 +241,11 @@ def _write_and_publish(index_dir: Path, corpus: Corpus, vectors: np.ndarray, has
         build_dir = store.new_build_dir(index_dir)
         _write_build(build_dir, corpus, vectors, hashes)
         for name, array in extra.items():
-            np.save(build_dir / name, array)
+            with safeio.create_new(build_dir / name) as f:
+                np.save(f, array)
         manifest.build_seconds = round(time.perf_counter() - t0, 3)
         return store.publish(index_dir, build_dir, manifest)
-    except OSError as err:
+    except OSError as err:                        # FAISS write failures arrive here too (kb.vector.save_ann)
         if build_dir is not None:
             shutil.rmtree(build_dir, ignore_errors=True)
         raise store.describe_write_error(err, index_dir) from None
@@ -257,8 +255,9 @@ def _write_build(build_dir: Path, corpus: Corpus, vectors: np.ndarray, hashes: n
     sections = corpus.sections
     store.write_json(build_dir / "sections.json", [s.to_dict() for s in sections])
     store.write_json(build_dir / "posts.json", [PostRecord.from_post(p).to_dict() for p in corpus.posts])
-    np.save(build_dir / "vectors.npy", vectors)
-    np.save(build_dir / "hashes.npy", hashes)
+    for name, array in (("vectors.npy", vectors), ("hashes.npy", hashes)):
+        with safeio.create_new(build_dir / name) as f:
+            np.save(f, array)
     (build_dir / "bm25").mkdir()
     KeywordIndex.build(entry_tokens(sections)).save(build_dir / "bm25")
     save_ann(build_ann(vectors), build_dir / "ann.faiss")

@@ -6,14 +6,14 @@ import argparse
 import sys
 
 from kb.build import build_index
-from kb.cli import Parser, run
+from kb.cli import ArgumentParser, run
 from kb.config import Settings
 from kb.errors import ContentMissing
 from kb.term import visible_name
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = Parser(prog="python -m kb.index", description=__doc__)
+    p = ArgumentParser(prog="python -m kb.index", description=__doc__)
     p.add_argument("--content", metavar="DIR", help="posts folder (default: $KB_CONTENT_DIR or content/)")
     p.add_argument("--index-dir", metavar="DIR", help="index folder (default: $KB_INDEX_DIR or index/)")
     p.add_argument("--model", metavar="NAME", help="embedding model (default: $KB_MODEL or the bundled "

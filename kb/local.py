@@ -6,13 +6,12 @@ posts tables, the BM25 index and the vectors; the object then answers kb.backend
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
-from kb import store
+from kb import safeio, store
 from kb.entries import entry_ids, entry_rows, per_section
 from kb.errors import IndexCorrupt, KbError
 from kb.filters import Filters, mask, section_dates
@@ -109,7 +108,8 @@ class LocalBackend:
             path = self.version_dir / "sentences.npy"
             if not path.is_file():
                 return None
-            self._sentences = (np.load(path, mmap_mode="r"), np.load(self.version_dir / "sentence_starts.npy"))
+            self._sentences = (safeio.load_npy(path, mmap=True),
+                               safeio.load_npy(self.version_dir / "sentence_starts.npy"))
         vectors, starts = self._sentences
         if not 0 <= row < len(starts) - 1:
             return None
@@ -145,12 +145,14 @@ def _open_version(index_dir: Path, vdir: Path, model: str | None) -> LocalBacken
         store.check_embedder(manifest, model)
     store.verify_files(vdir, manifest)
     try:
-        sections = [Section.from_dict(d) for d in json.loads((vdir / "sections.json").read_text(encoding="utf-8"))]
-        posts = [PostRecord.from_dict(d) for d in json.loads((vdir / "posts.json").read_text(encoding="utf-8"))]
+        sections = [Section.from_dict(d) for d in safeio.read_json(vdir / "sections.json", store.MAX_JSON_BYTES)]
+        posts = [PostRecord.from_dict(d) for d in safeio.read_json(vdir / "posts.json", store.MAX_JSON_BYTES)]
         keyword = KeywordIndex.load(vdir / "bm25")
         ann = vdir / "ann.faiss"
         vectors = VectorIndex.load(vdir / "vectors.npy", ann if ann.exists() else None)
         consistent = len(sections) == manifest.section_count and vectors.vectors.shape[0] == 2 * len(sections)
+    except (safeio.NotRegularFile, safeio.FileTooLarge) as err:   # swapped after the checksums were verified
+        raise store.unreadable(Path(err.filename or vdir), err) from None
     except Exception as err:  # noqa: BLE001 - checksums passed, so this is a forged or foreign build: one line
         raise IndexCorrupt(f"the index in {index_dir} cannot be read ({type(err).__name__}); "
                            f"rebuild with: {store.REBUILD} --full") from None

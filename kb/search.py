@@ -8,14 +8,14 @@ import os
 
 import kb
 from kb import browse, explain, topics
-from kb.cli import Parser, k_value, run
+from kb.cli import ArgumentParser, k_value, run
 from kb.config import Settings
 from kb.errors import KbError
 from kb.term import format_hits
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = Parser(prog="python -m kb.search", description=__doc__)
+    p = ArgumentParser(prog="python -m kb.search", description=__doc__)
     p.add_argument("queries", nargs="*", metavar="QUERY", help="one or more queries")
     p.add_argument("--index-dir", metavar="DIR", help="index folder (default: $KB_INDEX_DIR or index/)")
     p.add_argument("--mode", choices=["hybrid", "keyword", "semantic"], default="hybrid",

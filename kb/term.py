@@ -7,17 +7,25 @@ from collections.abc import Callable, Sequence
 from kb.types import Hit
 
 
+def line(s, exact: bool = False) -> str:
+    """Untrusted text as one terminal line. Every control or formatting character (ESC, C1 controls such as CSI,
+    bidi overrides, lone surrogates) is shown escaped (\\x1b, \\u202e), so a post, a file name, a topics file or a
+    path cannot recolour, retitle or rewrite the user's terminal. Tabs and line breaks become spaces in text
+    (exact=False); for names and paths (exact=True) they are escaped too (\\n), since a space would hide what is
+    really on disk."""
+    text = "" if s is None else str(s)
+    return "".join(ch if ch.isprintable() else " " if not exact and ch in "\t\n\r" else repr(ch)[1:-1]
+                   for ch in text)
+
+
 def visible(s) -> str:
-    """Untrusted text for a terminal: one line, and no control or formatting character (an escape sequence in a
-    post, a topics file or a path could otherwise recolour, retitle or rewrite the user's terminal) — those are
-    shown as \\x1b etc."""
-    return "".join(ch if ch.isprintable() else " " if ch in "\t\n\r" else repr(ch)[1:-1] for ch in str(s or ""))
+    """Text (a heading, a snippet, a label) for a terminal: `line(s)`."""
+    return line(s)
 
 
 def visible_name(s) -> str:
-    """A file name or path for a terminal: like `visible`, but a line break is shown as \\n too (it is part of
-    the name)."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(s or ""))
+    """A file name or path for a terminal: `line(s, exact=True)`."""
+    return line(s, exact=True)
 
 
 def _when(h: Hit) -> str:

@@ -17,8 +17,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb import safeio
 from kb.build import build_index
 from kb.config import Settings
+from kb.errors import BadQuery
 from kb.query import open_index
 
 MODES = ("keyword", "semantic", "hybrid")
@@ -44,7 +46,11 @@ def metrics(ranked: list[tuple[str, str]], relevant: set[tuple[str, str]]) -> tu
 
 def load_queries(path: Path) -> list[dict]:
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    try:
+        text = safeio.read_text(path, 64 * 1024 * 1024)          # a FIFO or /dev/zero: one line, never a hang
+    except OSError as err:
+        raise BadQuery(f"cannot read the queries file {path}: {err.strerror or err}") from None
+    for line in text.splitlines():
         if line.strip():
             out.append(json.loads(line))
     return out

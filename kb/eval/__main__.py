@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from kb.cli import Parser, run
+from kb.cli import ArgumentParser, run
 from kb.eval import (
     DEFAULT_OFFTOPIC,
     MODES,
@@ -20,7 +20,7 @@ from kb.eval import (
 
 
 def parse_args(argv=None):
-    p = Parser(prog="python -m kb.eval", description="Retrieval quality (MRR@10, nDCG@10, Recall@5) per mode on a labelled query set; see docs/eval.md.",
+    p = ArgumentParser(prog="python -m kb.eval", description="Retrieval quality (MRR@10, nDCG@10, Recall@5) per mode on a labelled query set; see docs/eval.md.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--queries", default="tests/eval/queries.jsonl")
     p.add_argument("--posts", action="append", metavar="DIR",

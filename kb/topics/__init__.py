@@ -30,10 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
+from kb import safeio
 from kb.errors import BadQuery, BadTopics
 from kb.filters import newest_first
 
 TOPICS_FILE = "topics.toml"
+MAX_TOPICS_BYTES = 1024 * 1024   # a topics file is a few KB; /dev/zero or a huge file is refused, not read
 DEFAULT_FILE = Path(__file__).parent.parent / "topics.toml"
 DEFAULT_THRESHOLD = 1.5      # z-score a section needs to join a topic by meaning alone
 KEYWORD_MIN_Z = 0.5          # z-score a keyword hit needs to count
@@ -95,7 +97,7 @@ def topics_file(content_dir=None) -> Path:
     """The topics file in use: `topics.toml` in the content folder if there is one, else the shipped default."""
     if content_dir is not None:
         p = Path(content_dir) / TOPICS_FILE
-        if p.is_file():
+        if p.exists() and not p.is_dir():     # a FIFO or device there is reported, not silently replaced
             return p
     return DEFAULT_FILE
 
@@ -104,7 +106,7 @@ def load_topics(content_dir=None, path=None) -> Topics:
     """Read the topics file (see topics_file). Raises BadTopics naming the file and the problem."""
     src = Path(path) if path is not None else topics_file(content_dir)
     try:
-        text = src.read_bytes().decode("utf-8-sig")
+        text = safeio.read_bytes(src, MAX_TOPICS_BYTES).decode("utf-8-sig")
     except OSError as err:
         raise BadTopics(f"cannot read the topics file {src}: {err.strerror or err}") from None
     except UnicodeDecodeError:
@@ -269,21 +271,33 @@ def meaning_scores(sim: np.ndarray) -> np.ndarray:
     return ((s - s.mean(axis=0)) / std).astype(np.float32)
 
 
-def monthly_counts(index, rows) -> list[tuple[str, int]]:
-    """[("YYYY-MM", sections)] for every month from the first to the last dated row (empty months included)."""
-    months = sorted(index.sections[r].date[:7] for r in rows if index.sections[r].date)
-    if not months:
+MAX_BARS = 120
+_PERIODS = (1, 3, 6, 12, 24, 60, 120, 240, 600, 1200, 2400, 6000, 12000)    # months per bar
+
+
+def monthly_counts(index, rows, max_bars: int = MAX_BARS) -> list[tuple[str, int]]:
+    """[(period, sections)] from the first to the last dated row (empty periods included), at most max_bars bars:
+    months ("YYYY-MM") when the span allows, else quarters or half-years (labelled by their first month, "YYYY-MM"),
+    else 1, 2, 5, 10, … years (labelled by their first year, "YYYY"). Dates 0001 and 9999 give 100 century bars,
+    not 120,000 month bars; the work is linear in the rows, never in the span."""
+    counts: dict[int, int] = {}
+    for r in rows:
+        d = index.sections[r].date or ""
+        if len(d) >= 7 and d[:4].isdigit() and d[5:7].isdigit():
+            m = int(d[:4]) * 12 + int(d[5:7]) - 1
+            counts[m] = counts.get(m, 0) + 1
+    if not counts:
         return []
-    counts: dict[str, int] = {}
-    for m in months:
-        counts[m] = counts.get(m, 0) + 1
-    y, mo = int(months[0][:4]), int(months[0][5:7])
-    last = (int(months[-1][:4]), int(months[-1][5:7]))
+    first, last = min(counts), max(counts)
+    size = next((p for p in _PERIODS if last // p - first // p + 1 <= max(1, max_bars)), _PERIODS[-1])
+    bars: dict[int, int] = {}
+    for m, n in counts.items():
+        bars[m // size] = bars.get(m // size, 0) + n
     out = []
-    while (y, mo) <= last:
-        key = f"{y:04d}-{mo:02d}"
-        out.append((key, counts.get(key, 0)))
-        y, mo = (y + 1, 1) if mo == 12 else (y, mo + 1)
+    for b in range(first // size, last // size + 1):
+        start = b * size
+        label = f"{start // 12:04d}" if size >= 12 else f"{start // 12:04d}-{start % 12 + 1:02d}"
+        out.append((label, bars.get(b, 0)))
     return out
 
 
@@ -293,7 +307,7 @@ def topic_hits(index, name: str, topics: Topics | None = None, k: int | None = N
     topic = a.topics.get(name)
     rows = a.rows(topic.name)
     if k is not None:
-        rows = rows[:k]
+        rows = rows[:max(1, int(k))]          # like Index.search: k < 1 means 1, never "all but the last"
     hits = []
     for r in rows:
         why = a.why(r, topic.name)
@@ -307,9 +321,13 @@ def check(index, queries_path: Path, mapping: dict[str, list[str]], topics: Topi
     mapping: topic name → the queries whose relevant sections belong to it."""
     a = assign(index, topics)
     labelled: dict[str, set] = {}
-    for line in Path(queries_path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            q = json.loads(line)
+    try:
+        text = safeio.read_text(queries_path, 64 * 1024 * 1024)
+    except OSError as err:
+        raise BadQuery(f"cannot read the queries file {queries_path}: {err.strerror or err}") from None
+    for row in text.splitlines():
+        if row.strip():
+            q = json.loads(row)
             labelled[q["query"]] = {(r["post"], r["heading"]) for r in q["relevant"]}
     keys = [(Path(s.post_path).name, s.heading) for s in index.sections]
     tp = fp = fn = 0

@@ -7,16 +7,16 @@ import argparse
 import json
 from pathlib import Path
 
-from kb.cli import Parser, k_value, run
+from kb.cli import ArgumentParser, k_value, run
 from kb.config import Settings
 from kb.eval import opened_index
 from kb.query import open_index
-from kb.term import format_hits, visible
+from kb.term import format_hits, visible, visible_name
 from kb.topics import EVAL_MAPPING, Topics, assign, check, load_topics, topic_hits
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = Parser(prog="python -m kb.topics", description="List the topics, one topic's sections "
+    p = ArgumentParser(prog="python -m kb.topics", description="List the topics, one topic's sections "
                                 "(newest first), or check the assignment. Topics are explained in the README.")
     p.add_argument("topic", nargs="?", metavar="NAME", help="list this topic's sections, newest first")
     p.add_argument("--index-dir", metavar="DIR", help="index folder (default: $KB_INDEX_DIR or index/)")
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
         if args.json:
             print(json.dumps({"source": str(topics.source), "topics": rows}, ensure_ascii=False))
         else:
-            print(f"# topics from {visible(topics.source)}")
+            print(f"# topics from {visible_name(topics.source)}")
             for r in rows:
                 print(f"{visible(r['name']):16s} {r['sections']:5d}  {visible(r['label'])}")
         return 0
