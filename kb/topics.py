@@ -32,16 +32,16 @@ from pathlib import Path
 
 import numpy as np
 
+from kb import topic_edit, topic_evidence, topic_score
 from kb.cli import run
-from kb.errors import BadQuery, BadTopics
+from kb.config import read_only_env
+from kb.errors import BadQuery, BadTopics, ReadOnly
+from kb.topic_score import DEFAULT_THRESHOLD
 
 TOPICS_FILE = "topics.toml"
 DEFAULT_FILE = Path(__file__).with_name("topics.toml")
-DEFAULT_THRESHOLD = 1.5      # z-score a section needs to join a topic by meaning alone
-KEYWORD_MIN_Z = 0.5          # z-score a keyword hit needs to count
-MIN_SECTIONS_FOR_Z = 3       # below this a z-score means nothing: keywords decide alone
+FIELDS = ("label", "phrases", "keywords", "threshold", "include", "exclude")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-_LATIN_RE = re.compile(r"^[A-Za-z0-9 .+#&/-]+$")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class Topic:
     phrases: tuple[str, ...]         # matched by meaning
     keywords: tuple[str, ...] = ()   # matched as words
     threshold: float = DEFAULT_THRESHOLD
+    include: tuple[str, ...] = ()    # user corrections: sections (by heading or URL) always in the topic
+    exclude: tuple[str, ...] = ()    # ... and never in it
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class Topics:
         return t
 
     def signature(self) -> str:
-        text = repr([(t.name, t.phrases, t.keywords, t.threshold) for t in self.topics])
+        text = repr([(t.name, t.phrases, t.keywords, t.threshold, t.include, t.exclude) for t in self.topics])
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -127,12 +129,13 @@ def parse_topics(text: str, source: str = "topics.toml") -> tuple[Topic, ...]:
             raise BadTopics(f"{where} must be a table ([{name}] with label, phrases, keywords)")
         if not _NAME_RE.match(name):
             raise BadTopics(f"{where}: a topic name is lower-case letters, digits, '-' or '_' (at most 40)")
-        unknown = set(spec) - {"label", "phrases", "keywords", "threshold"}
+        unknown = set(spec) - set(FIELDS)
         if unknown:
-            raise BadTopics(f"{where} has unknown field(s) {', '.join(sorted(unknown))}; "
-                            "use label, phrases, keywords, threshold")
+            raise BadTopics(f"{where} has unknown field(s) {', '.join(sorted(unknown))}; use {', '.join(FIELDS)}")
         phrases = _strings(spec.get("phrases", []), f"{where}: phrases")
         keywords = _strings(spec.get("keywords", []), f"{where}: keywords")
+        include = _strings(spec.get("include", []), f"{where}: include")
+        exclude = _strings(spec.get("exclude", []), f"{where}: exclude")
         if not phrases:
             raise BadTopics(f"{where} needs at least one phrase (phrases = [\"...\", ...])")
         label = spec.get("label", name)
@@ -141,7 +144,7 @@ def parse_topics(text: str, source: str = "topics.toml") -> tuple[Topic, ...]:
         threshold = spec.get("threshold", DEFAULT_THRESHOLD)
         if isinstance(threshold, bool) or not isinstance(threshold, int | float):
             raise BadTopics(f"{where}: threshold must be a number (default {DEFAULT_THRESHOLD})")
-        out.append(Topic(name, label.strip(), phrases, keywords, float(threshold)))
+        out.append(Topic(name, label.strip(), phrases, keywords, float(threshold), include, exclude))
     if not out:
         raise BadTopics(f"the topics file {source} defines no topic")
     return tuple(out)
@@ -159,13 +162,16 @@ def _strings(value, where: str) -> tuple[str, ...]:
 
 @dataclass
 class Assignment:
-    """Which sections belong to which topics, for one index version and one topics file."""
+    """Which sections belong to which topics, for one index version and one topics file (see kb.topic_score)."""
     topics: Topics
     similarity: np.ndarray           # (sections, topics): best cosine to the topic's phrases
-    z: np.ndarray                    # (sections, topics): the meaning score the threshold applies to
-    keyword: np.ndarray              # (sections, topics): a keyword of the topic occurs in the section
+    z: np.ndarray                    # (sections, topics): meaning, centred over the topics (kb.topic_score)
+    keyword: np.ndarray              # (sections, topics): best keyword evidence in heading, text or links
     member: np.ndarray               # (sections, topics): the assignment
     dates: list[str] = field(repr=False, default_factory=list)
+    score: np.ndarray | None = field(repr=False, default=None)        # (sections, topics): the combined score
+    evidence: topic_score.Evidence | None = field(repr=False, default=None)
+    corrected: dict = field(repr=False, default_factory=dict)         # (row, topic) → "include" | "exclude"
 
     def _col(self, name: str) -> int:
         return self.topics.names.index(self.topics.get(name).name)
@@ -184,10 +190,20 @@ class Assignment:
         return [t for t, m in zip(self.topics, self.member[row], strict=True) if m]
 
     def why(self, row: int, name: str) -> dict[str, float]:
-        """The evidence for one section and topic: similarity, z, keyword (1/0), member (1/0)."""
+        """The evidence for one section and topic: similarity (best cosine to the phrases), z (meaning),
+        keyword (best word evidence), the score's parts (meaning, heading, text, link, tag, example), score,
+        threshold, member (1/0) and corrected (1 included by a user, -1 excluded, 0 neither)."""
         j = self._col(name)
-        return {"similarity": float(self.similarity[row, j]), "z": float(self.z[row, j]),
-                "keyword": float(self.keyword[row, j]), "member": float(self.member[row, j])}
+        out = {"similarity": float(self.similarity[row, j]), "z": float(self.z[row, j]),
+               "keyword": float(self.keyword[row, j]), "member": float(self.member[row, j])}
+        if self.evidence is not None and self.score is not None:
+            parts = self.evidence.features()[row, j]
+            out.update({f: float(v) for f, v in zip(topic_score.FEATURES, parts, strict=True)})
+            out["score"] = float(self.score[row, j])
+            out["threshold"] = float(self.topics.topics[j].threshold)
+        c = self.corrected.get((row, self.topics.topics[j].name))
+        out["corrected"] = 1.0 if c == "include" else -1.0 if c == "exclude" else 0.0
+        return out
 
 
 def newest_first(rows, dates: list[str]) -> list[int]:
@@ -197,22 +213,25 @@ def newest_first(rows, dates: list[str]) -> list[int]:
     return dated + [r for r in rows if not dates[r]]
 
 
-def _keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern | None:
-    """One case-insensitive pattern: Latin keywords as whole words, others (Korean) anywhere."""
-    parts = []
-    for k in sorted(keywords, key=len, reverse=True):
-        if _LATIN_RE.match(k):
-            parts.append(r"(?<![A-Za-z0-9])" + re.escape(k) + r"(?![A-Za-z0-9])")
-        else:
-            parts.append(re.escape(k))
-    return re.compile("|".join(parts), re.I) if parts else None
+def _ref_key(ref: str) -> str:
+    """A heading or URL as users write it → the key it is compared by (case, spacing and a trailing / ignored)."""
+    s = re.sub(r"\s+", " ", str(ref)).strip().lower()
+    s = re.sub(r"^https?://(www\.)?", "", s)
+    return s.rstrip("/")
 
 
-def _section_text(s) -> str:
-    return "\n".join([s.heading, s.text, *s.names])
+def matching_rows(index, ref: str) -> list[int]:
+    """The sections a correction names: every section whose heading is `ref`, or that links to `ref`
+    (case, spacing, http(s):// and www. and a trailing slash ignored). A heading may match several posts."""
+    key = _ref_key(ref)
+    if not key:
+        return []
+    return [i for i, s in enumerate(index.sections)
+            if _ref_key(s.heading) == key or any(_ref_key(link.url) == key for link in s.links)]
 
 
 _PHRASES: dict[tuple[str, str], np.ndarray] = {}
+_FIELDS: dict[tuple[str, int], list] = {}
 _CACHE: OrderedDict[tuple, Assignment] = OrderedDict()
 _CACHE_SIZE = 4
 
@@ -227,54 +246,98 @@ def _phrase_vectors(index, phrases: tuple[str, ...]) -> np.ndarray:
     return np.vstack(out)
 
 
+def _section_fields(index) -> list:
+    key = (str(index.version_dir), id(index.sections))
+    if key not in _FIELDS:
+        _FIELDS.clear()
+        _FIELDS[key] = [topic_evidence.fields(s) for s in index.sections]
+    return _FIELDS[key]
+
+
+def _reference_topics(topics: Topics) -> tuple[Topic, ...]:
+    """The shipped topics the file does not define: extra columns to centre meaning over, so that a file with one
+    or two topics is scored on the same scale as the shipped ones."""
+    if topics.source == DEFAULT_FILE:
+        return ()
+    try:
+        shipped = load_topics(path=DEFAULT_FILE)
+    except BadTopics:
+        return ()
+    names = set(topics.names)
+    return tuple(t for t in shipped if t.name not in names)
+
+
+def evidence(index, topics: Topics, member: np.ndarray | None = None, strength: np.ndarray | None = None,
+             corrections: tuple[list[list[int]], list[list[int]]] | None = None) -> topic_score.Evidence:
+    """The score's parts for every section and topic (example closeness from `member`, a first pass, if given)."""
+    sections = index.sections
+    n, t = len(sections), len(topics)
+    vec = np.asarray(index.vectors.vectors, dtype=np.float32)[:n]
+    sim = np.zeros((n, t), dtype=np.float32)
+    for j, topic in enumerate(topics):
+        if n:
+            sim[:, j] = (vec @ _phrase_vectors(index, topic.phrases).T).max(axis=1)
+    ref = [(vec @ _phrase_vectors(index, r.phrases).T).max(axis=1) for r in _reference_topics(topics)] if n else []
+    meaning = topic_score.centred_meaning(sim, np.stack(ref, axis=1) if ref else None)
+    fields_ = _section_fields(index)
+    words = np.zeros((n, t, len(topic_evidence.FIELDS)), dtype=np.float32)
+    for j, topic in enumerate(topics):
+        words[:, j, :] = topic_evidence.keyword_evidence(fields_, topic.keywords, (topic.name, topic.label))
+    example = np.zeros((n, t), dtype=np.float32)
+    if member is not None:
+        inc, exc = corrections if corrections is not None else ([[] for _ in range(t)], [[] for _ in range(t)])
+        example = topic_score.example_closeness(vec, member, strength, inc, exc)
+    return topic_score.Evidence(sim, meaning, words, example)
+
+
+def _corrections(index, topics: Topics) -> tuple[list[list[int]], list[list[int]], dict]:
+    inc: list[list[int]] = []
+    exc: list[list[int]] = []
+    corrected: dict = {}
+    for topic in topics:
+        rows_in = sorted({r for ref in topic.include for r in matching_rows(index, ref)})
+        rows_out = sorted({r for ref in topic.exclude for r in matching_rows(index, ref)})
+        rows_in = [r for r in rows_in if r not in set(rows_out)]          # excluding wins over including
+        inc.append(rows_in)
+        exc.append(rows_out)
+        corrected.update({(r, topic.name): "include" for r in rows_in})
+        corrected.update({(r, topic.name): "exclude" for r in rows_out})
+    return inc, exc, corrected
+
+
+def _apply(member: np.ndarray, inc, exc) -> np.ndarray:
+    for j in range(member.shape[1]):
+        member[inc[j], j] = True
+        member[exc[j], j] = False
+    return member
+
+
 def assign(index, topics: Topics | None = None) -> Assignment:
-    """Assign the index's sections to topics (default: the topics file of the index's content folder)."""
+    """Assign the index's sections to topics (default: the topics file of the index's content folder).
+
+    Two passes: score every section and topic without example closeness, take the members as the topics'
+    examples (with the sections users included, without those they excluded), score again with it, then apply
+    the corrections. Cached per index version and topics file (corrections included): no rebuild is needed."""
     if topics is None:
         topics = load_topics(index.manifest.get("content_dir"))
     key = (str(index.version_dir), index.model_name, topics.signature())
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    sections = index.sections
-    n, t = len(sections), len(topics)
-    vec = np.asarray(index.vectors.vectors, dtype=np.float32)
-    sim = np.zeros((n, t), dtype=np.float32)
-    kw = np.zeros((n, t), dtype=bool)
-    texts = [_section_text(s) for s in sections]
-    for j, topic in enumerate(topics):
-        if n:
-            p = _phrase_vectors(index, topic.phrases)
-            sim[:, j] = np.maximum(vec[:n] @ p.T, vec[n:2 * n] @ p.T).max(axis=1)
-        rx = _keyword_pattern(topic.keywords)
-        if rx is not None:
-            kw[:, j] = [bool(rx.search(x)) for x in texts]
-    z = meaning_scores(sim)
     thresholds = np.array([tp.threshold for tp in topics], dtype=np.float32)
-    if n >= MIN_SECTIONS_FOR_Z:
-        member = (z >= thresholds) | (kw & (z >= KEYWORD_MIN_Z))
-    else:
-        member = kw.copy()
-    result = Assignment(topics, sim, z, kw, member, [s.date or "" for s in sections])
+    inc, exc, corrected = _corrections(index, topics)
+    first = evidence(index, topics)
+    s1 = topic_score.score(first, example=False)
+    member1 = _apply(s1 >= thresholds, inc, exc)
+    ev = evidence(index, topics, member1, s1 - thresholds, (inc, exc))
+    total = topic_score.score(ev)
+    member = _apply(total >= thresholds, inc, exc)
+    result = Assignment(topics, ev.similarity, ev.meaning, ev.words[..., :3].max(axis=-1), member,
+                        [s.date or "" for s in index.sections], total, ev, corrected)
     _CACHE[key] = result
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return result
-
-
-def meaning_scores(sim: np.ndarray) -> np.ndarray:
-    """Similarities → z-scores: centre each section over the topics (when there are 3 or more), then standardise
-    each topic over the sections. Measured on tests/eval when chosen: this beat the best raw cosine threshold
-    (F1 0.85 vs 0.82 with keywords, 0.73 vs 0.71 without), and it does not depend on the embedding model's
-    similarity scale."""
-    n, t = sim.shape
-    if n < MIN_SECTIONS_FOR_Z or t == 0:
-        return np.zeros_like(sim)
-    s = sim.astype(np.float64)
-    if t >= 3:
-        s = s - s.mean(axis=1, keepdims=True)
-    std = s.std(axis=0)
-    std[std < 1e-9] = 1.0
-    return ((s - s.mean(axis=0)) / std).astype(np.float32)
 
 
 def monthly_counts(index, rows) -> list[tuple[str, int]]:
@@ -296,7 +359,7 @@ def monthly_counts(index, rows) -> list[tuple[str, int]]:
 
 
 def topic_hits(index, name: str, topics: Topics | None = None, k: int | None = None):
-    """The topic's sections as Hits, newest first (score = the meaning z-score; scores hold the evidence)."""
+    """The topic's sections as Hits, newest first (score = the topic score; scores hold its parts)."""
     from kb.browse import hit_for_row
 
     a = assign(index, topics)
@@ -307,40 +370,138 @@ def topic_hits(index, name: str, topics: Topics | None = None, k: int | None = N
     hits = []
     for r in rows:
         why = a.why(r, topic.name)
-        hits.append(hit_for_row(index, r, score=why["z"], scores={
-            "topic_z": why["z"], "topic_similarity": why["similarity"], "topic_keyword": why["keyword"]}))
+        scores = {"topic_score": why.get("score", why["z"]), "topic_threshold": why.get("threshold", 0.0),
+                  "topic_z": why["z"], "topic_similarity": why["similarity"], "topic_keyword": why["keyword"]}
+        scores.update({f"topic_{f}": why[f] for f in topic_score.FEATURES if f in why})
+        if why["corrected"]:
+            scores["topic_corrected"] = why["corrected"]
+        hits.append(hit_for_row(index, r, score=scores["topic_score"], scores=scores))
     return hits
 
 
-def check(index, queries_path: Path, mapping: dict[str, list[str]], topics: Topics | None = None) -> dict:
-    """Precision/recall of the assignment against labelled topic queries (kb.eval's format).
-    mapping: topic name → the queries whose relevant sections belong to it."""
+# ---- corrections ----------------------------------------------------------------------------------------------
+
+def correct(content_dir, topic: str, include=(), exclude=(), forget=(), read_only: bool | None = None) -> Path:
+    """Record that sections belong to `topic` (include), do not (exclude), or drop what was said about them
+    (forget); a section is named by its URL or its heading. Writes `topics.toml` in the content folder (a copy of
+    the shipped default the first time; comments kept) atomically, and returns its path.
+
+    Raises ReadOnly when kb runs read-only (`read_only`, default: env KB_READ_ONLY) and BadTopics for an unknown
+    topic, an empty name, or a topics file kb will not write (a symlink, or a path leading out of the folder).
+
+    How the app calls it (a button per card; `s = kb.config.Settings.load()`, `hit` a kb.types.Hit):
+
+        topics.correct(s.content_dir, "nlp", exclude=[hit.url or hit.heading])     # "not this topic"
+        topics.correct(s.content_dir, "mlops", include=[hit.url or hit.heading])   # "add to topic …"
+        topics.correct(s.content_dir, "mlops", forget=[hit.url or hit.heading])    # undo
+
+    then rerun: the next `topics.assign(index, topics.load_topics(s.content_dir))` reads the file and recomputes
+    (the cache key includes the corrections); no rebuild. Show `str(err)` for ReadOnly/BadTopics (one line).
+    Hide the buttons when `s.read_only`. A URL names the sections that link to it; a heading every section so
+    titled. Included sections also become examples of the topic and excluded ones counter-examples, so sections
+    close to them in meaning can follow (kb.topic_score)."""
+    if read_only_env() if read_only is None else read_only:
+        raise ReadOnly("topic corrections are off: kb runs read-only (KB_READ_ONLY is set)")
+    include, exclude = topic_edit.clean_refs(include, "include"), topic_edit.clean_refs(exclude, "exclude")
+    forget = topic_edit.clean_refs(forget, "forget")
+    if not (include or exclude or forget):
+        raise BadTopics("nothing to correct: give a heading or URL to include, exclude or forget")
+    path = topic_edit.target(content_dir)
+    source = path if path.is_file() else DEFAULT_FILE
+    t = load_topics(path=source).get(topic)
+    touched = {*include, *exclude, *forget}
+    new_in = [r for r in t.include if r not in touched] + include
+    new_out = [r for r in t.exclude if r not in touched] + exclude
+    text = source.read_bytes().decode("utf-8-sig")
+    text = topic_edit.set_list(text, t.name, "include", new_in)
+    text = topic_edit.set_list(text, t.name, "exclude", new_out)
+    back = {p.name: p for p in parse_topics(text, str(path))}[t.name]     # the edit must read back as intended
+    if (list(back.include), list(back.exclude)) != (new_in, new_out):
+        raise BadTopics(f"could not edit {path} safely; add to [{t.name}] by hand: "
+                        f"include = {topic_edit.toml_list(new_in)}, exclude = {topic_edit.toml_list(new_out)}")
+    topic_edit.write_atomic(path, text)
+    return path
+
+
+# ---- checking against labels ------------------------------------------------------------------------------------
+
+LABELS_FILE = Path("tests/eval/topic_labels.jsonl")
+# The labelled posts by split: a scratch index of each split is built on its own (the held-out posts are never
+# seen when tuning; the acceptance check, too, indexes unseen posts alone).
+SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune"),
+          "heldout": ("tests/eval/topic_posts/heldout",)}
+
+
+def load_labels(path=LABELS_FILE, split: str | None = None) -> dict[tuple[str, str], set[str]]:
+    """{(post file name, heading): topics} from a labels file (one JSON object per section:
+    {"post", "heading", "split", "topics": [...]}, [] = in no topic), optionally one split only."""
     import json
 
-    a = assign(index, topics)
-    labelled: dict[str, set] = {}
-    for line in Path(queries_path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            q = json.loads(line)
-            labelled[q["query"]] = {(r["post"], r["heading"]) for r in q["relevant"]}
+    out: dict[tuple[str, str], set[str]] = {}
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            o = json.loads(line)
+            if split in (None, o.get("split")):
+                out[(o["post"], o["heading"])] = set(o["topics"])
+        except (ValueError, KeyError, TypeError):
+            raise BadQuery(f"{path}:{n} is not a label line "
+                           '({"post": ..., "heading": ..., "split": ..., "topics": [...]})') from None
+    return out
+
+
+def _label_matrix(index, topics: Topics, labels) -> tuple[np.ndarray, np.ndarray]:
+    """(labelled rows mask, (sections, topics) bool labels) for the index's sections."""
     keys = [(Path(s.post_path).name, s.heading) for s in index.sections]
-    tp = fp = fn = 0
-    per_topic = {}
-    for name, queries in mapping.items():
-        want = set().union(*(labelled.get(q, set()) for q in queries))
-        got = {keys[r] for r in a.rows(name)}
-        ttp, tfp, tfn = len(got & want), len(got - want), len(want - got)
-        per_topic[name] = {"assigned": len(got), "labelled": len(want), "tp": ttp, "fp": tfp, "fn": tfn}
+    have = np.array([k in labels for k in keys], dtype=bool)
+    y = np.array([[t.name in labels.get(k, ()) for t in topics] for k in keys], dtype=bool).reshape(len(keys),
+                                                                                                     len(topics))
+    return have, y
+
+
+def check(index, labels, topics: Topics | None = None) -> dict:
+    """Precision, recall and F1 per topic and micro over all topics of the assignment (the topic pages) against
+    labels (see load_labels); only labelled sections count, and only topics the labels know."""
+    a = assign(index, topics)
+    have, y = _label_matrix(index, a.topics, labels)
+    known = set().union(*labels.values()) if labels else set()
+    per_topic, tp, fp, fn = {}, 0, 0, 0
+    for j, t in enumerate(a.topics):
+        if t.name not in known:
+            continue
+        got, want = a.member[have, j], y[have, j]
+        ttp, tfp, tfn = int((got & want).sum()), int((got & ~want).sum()), int((~got & want).sum())
+        per_topic[t.name] = {"assigned": int(got.sum()), "labelled": int(want.sum()), "tp": ttp, "fp": tfp,
+                             "fn": tfn, **_prf(ttp, tfp, tfn)}
         tp, fp, fn = tp + ttp, fp + tfp, fn + tfn
-    return {"precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1), "tp": tp, "fp": fp, "fn": fn,
-            "topics": per_topic}
+    return {"sections": int(have.sum()), **_prf(tp, fp, fn), "tp": tp, "fp": fp, "fn": fn, "topics": per_topic}
 
 
-# The eval set's topic queries, by the shipped topic they describe (used by --check and tests/test_topics.py).
-EVAL_MAPPING = {
-    "nlp": ["NLP"], "vision": ["computer vision"], "speech": ["음성"], "rl": ["강화학습"], "trading": ["트레이딩"],
-    "mlops": ["MLOps"], "courses-books": ["강의 추천", "책 추천"], "korean": ["한국어 자연어처리"],
-}
+def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-12)}
+
+
+def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dict[str, float] | None = None) -> dict:
+    """Fit the score's weights and per-topic thresholds on labelled sections the way assign() uses them: a
+    logistic regression on the features without example closeness, then `rounds` times: examples from a first
+    pass with the current fit, refit with example closeness. `fixed`: weights kept as given (default:
+    topic_score.FIXED). Returns {"weights": {...}, "thresholds": {...}}."""
+    topics = topics if topics is not None else load_topics(index.manifest.get("content_dir"))
+    fixed = topic_score.FIXED if fixed is None else fixed
+    keep = {topic_score.FEATURES.index(f): w for f, w in fixed.items()}
+    have, y = _label_matrix(index, topics, labels)
+    first = evidence(index, topics)
+    x0 = first.features(example=False)
+    w, b = topic_score.fit_logistic(x0[have], y[have], fixed={**keep, topic_score.FEATURES.index("example"): 0.0})
+    for _ in range(rounds):
+        weights = dict(zip(topic_score.FEATURES, w.tolist(), strict=True))
+        s1 = topic_score.score(first, weights, example=False) + b
+        ev = evidence(index, topics, s1 >= 0, s1)
+        w, b = topic_score.fit_logistic(ev.features()[have], y[have], fixed=keep)
+    return {"weights": {f: round(float(v), 2) for f, v in zip(topic_score.FEATURES, w, strict=True)},
+            "thresholds": {t.name: round(float(-bj), 2) for t, bj in zip(topics, b, strict=True)}}
 
 
 # ---- CLI ------------------------------------------------------------------------------------------------------
@@ -355,9 +516,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--topics-file", metavar="FILE", help="use this topics file instead")
     p.add_argument("-k", type=int, help="at most this many sections")
     p.add_argument("--json", action="store_true", help="JSON output")
-    p.add_argument("--check", metavar="QUERIES", nargs="?", const="tests/eval/queries.jsonl",
-                   help="precision/recall of the shipped topics against labelled topic queries (default "
-                   "tests/eval/queries.jsonl); without --index-dir, on a scratch index of content/ + tests/eval/posts")
+    fix = p.add_argument_group("corrections (written to topics.toml in the content folder; off with KB_READ_ONLY=1)")
+    fix.add_argument("--include", action="append", metavar="HEADING_OR_URL", help="put this section in topic NAME")
+    fix.add_argument("--exclude", action="append", metavar="HEADING_OR_URL", help="take this section out of NAME")
+    fix.add_argument("--forget", action="append", metavar="HEADING_OR_URL", help="drop an include/exclude")
+    chk = p.add_argument_group("checking against labelled sections")
+    chk.add_argument("--check", action="store_true",
+                     help="precision/recall/F1 per topic and micro against the labels; without --index-dir, on a "
+                     "scratch index of each split's posts (tune, then heldout)")
+    chk.add_argument("--labels", metavar="FILE", default=str(LABELS_FILE), help=f"labels (default {LABELS_FILE})")
+    chk.add_argument("--split", choices=[*SPLITS, "all"], help="only this split (default: tune and heldout, each "
+                     "on its own index; 'all': every label, e.g. with --index-dir)")
+    chk.add_argument("--fit", action="store_true", help="with --check: also print the weights and per-topic "
+                     "thresholds fitted on the split's labels (how the shipped ones were chosen)")
     return p.parse_args(argv)
 
 
@@ -369,11 +540,19 @@ def main(argv=None) -> int:
 
     args = parse_args(argv)
     settings = Settings.load(args.content, args.index_dir)
+    if args.include or args.exclude or args.forget:
+        if not args.topic:
+            raise BadQuery("--include/--exclude/--forget need a topic NAME: python -m kb.topics NAME --exclude ...")
+        path = correct(settings.content_dir, args.topic, args.include, args.exclude, args.forget, settings.read_only)
+        print(f"# wrote {path}", file=sys.stderr)
     topics = load_topics(settings.content_dir, args.topics_file)
     if args.check:
         return _check(args, topics)
     index = kb.open_index(settings.index_dir)
     a = assign(index, topics)
+    if args.include or args.exclude or args.forget:
+        _report_matches(index, a, topics.get(args.topic), [*(args.include or []), *(args.exclude or []),
+                                                            *(args.forget or [])])
     if args.topic is None:
         rows = [{"name": t.name, "label": t.label, "sections": a.count(t.name)} for t in topics]
         if args.json:
@@ -395,21 +574,43 @@ def main(argv=None) -> int:
     return 0
 
 
+def _report_matches(index, a: Assignment, topic: Topic, refs: list[str]) -> None:
+    j = a.topics.names.index(topic.name)
+    for ref in refs:
+        rows = matching_rows(index, ref)
+        state = ", ".join(f"{index.sections[r].heading[:60]} ({'in' if a.member[r, j] else 'out'})" for r in rows)
+        print(f"# {ref[:80]!r}: " + (state if rows else "matches no section of this index (kept in the file; it "
+                                     "applies when such a section is indexed)"), file=sys.stderr)
+
+
 def _check(args, topics: Topics) -> int:
     import json
 
     from kb.eval import opened_index
 
-    with opened_index(args.index_dir) as index:
-        result = check(index, Path(args.check), EVAL_MAPPING, topics)
+    splits = [args.split] if args.split else (["all"] if args.index_dir else list(SPLITS))
+    out = {}
+    for split in splits:
+        labels = load_labels(Path(args.labels), None if split == "all" else split)
+        posts = None if split == "all" else SPLITS[split]
+        with opened_index(args.index_dir, posts) as index:
+            out[split] = check(index, labels, topics)
+            if args.fit:
+                out[split]["fit"] = fit(index, labels, topics)
     if args.json:
-        print(json.dumps(result, ensure_ascii=False))
+        print(json.dumps(out if len(out) > 1 else out[splits[0]], ensure_ascii=False))
         return 0
-    print(f"precision {result['precision']:.2f}  recall {result['recall']:.2f}  "
-          f"(tp {result['tp']}, fp {result['fp']}, fn {result['fn']})")
-    for name, t in result["topics"].items():
-        print(f"  {name:16s} assigned {t['assigned']:3d}  labelled {t['labelled']:3d}  "
-              f"tp {t['tp']:3d}  fp {t['fp']:3d}  fn {t['fn']:3d}")
+    for split, r in out.items():
+        print(f"## {split}: {r['sections']} labelled sections — micro precision {r['precision']:.3f}  "
+              f"recall {r['recall']:.3f}  F1 {r['f1']:.3f}  (tp {r['tp']}, fp {r['fp']}, fn {r['fn']})")
+        print("| topic | labelled | assigned | precision | recall | F1 |")
+        print("|---|---|---|---|---|---|")
+        for name, t in r["topics"].items():
+            print(f"| {name} | {t['labelled']} | {t['assigned']} | {t['precision']:.2f} | {t['recall']:.2f} | "
+                  f"{t['f1']:.2f} |")
+        if "fit" in r:
+            print(f"fitted weights: {r['fit']['weights']}")
+            print(f"fitted thresholds: {r['fit']['thresholds']}")
     return 0
 
 

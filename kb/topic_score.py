@@ -1,0 +1,142 @@
+"""Topic scores: one score per section and topic, comparable across topics, from the section's meaning, its words
+and the topic's example sections; and the logistic fit that chose the weights and the per-topic thresholds.
+
+    score = w_meaning·meaning + w_heading·heading + w_text·text + w_link·link + w_tag·tag + w_example·example
+
+* meaning — the best cosine between the section's vector and the topic's phrases, centred over the topics (the
+  file's topics and the shipped ones: a section close to everything is close to nothing in particular), in units
+  of MEANING_UNIT cosine.
+* heading / text / link / tag — keyword evidence (kb.topic_evidence): 1 for a keyword, GLOSSARY_WEIGHT for a
+  glossary synonym, 0 for none; tag is 1 when the post is tagged with the topic.
+* example — how close the section is to the topic's examples: the mean cosine to its EXAMPLE_K nearest members
+  (the members of a first pass without this term, at most MAX_EXAMPLES of the surest), or to the nearest section
+  a user included (whichever is closer), less how much closer it is to a section a user excluded; centred over
+  the topics like meaning.
+
+A section joins a topic when its score reaches the topic's threshold (`threshold` in the topics file). WEIGHTS and
+the shipped thresholds are one logistic regression (shared weights, one intercept per topic) fitted on the tuning
+split of tests/eval/topic_labels.jsonl: `python -m kb.topics --check --split tune --fit` prints them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MEANING_UNIT = 0.05          # a cosine margin of 0.05 is one unit of meaning
+EXAMPLE_K = 3
+MAX_EXAMPLES = 64
+FEATURES = ("meaning", "heading", "text", "link", "tag", "example")
+# Fitted on the tuning split (see the module docstring); the thresholds live in kb/topics.toml.
+WEIGHTS = {"meaning": 2.79, "heading": 1.47, "text": 2.4, "link": 0.71, "tag": 0.0, "example": 2.94}
+FIXED = {"tag": 0.0}        # weights the fit keeps as they are: post tags measured no help (docs/eval.md)
+DEFAULT_THRESHOLD = 3.1      # for a topic without a fitted threshold: about the median of the shipped ones
+
+
+@dataclass
+class Evidence:
+    """Everything the score is made of, (sections, topics) each (words: (sections, topics, 4))."""
+    similarity: np.ndarray      # best cosine to the topic's phrases
+    meaning: np.ndarray         # centred, in MEANING_UNITs
+    words: np.ndarray           # heading, text, link, tag
+    example: np.ndarray         # centred example closeness, in MEANING_UNITs
+
+    def features(self, example: bool = True) -> np.ndarray:
+        ex = self.example if example else np.zeros_like(self.example)
+        return np.concatenate([self.meaning[..., None], self.words, ex[..., None]], axis=-1)
+
+
+def weight_vector(weights: dict | None = None) -> np.ndarray:
+    w = WEIGHTS if weights is None else weights
+    return np.array([w[f] for f in FEATURES], dtype=np.float32)
+
+
+def score(ev: Evidence, weights: dict | None = None, example: bool = True) -> np.ndarray:
+    return ev.features(example) @ weight_vector(weights)
+
+
+def centred_meaning(sim: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Similarities → meaning: minus the section's mean similarity over the topics and the reference columns
+    (when there are at least 3 columns in all), in MEANING_UNITs."""
+    cols = sim if reference is None or reference.size == 0 else np.hstack([sim, reference])
+    if cols.shape[1] < 3:
+        return np.zeros_like(sim) if cols.shape[1] == 0 else (sim - cols.mean()) / MEANING_UNIT
+    return ((sim - cols.mean(axis=1, keepdims=True)) / MEANING_UNIT).astype(np.float32)
+
+
+def example_closeness(vectors: np.ndarray, member: np.ndarray, strength: np.ndarray,
+                      include: list[list[int]], exclude: list[list[int]]) -> np.ndarray:
+    """(sections, topics) centred example closeness (see the module docstring). `member`/`strength`: the first
+    pass; include/exclude: per topic, the rows users put in or took out."""
+    n, t = member.shape
+    raw = np.full((n, t), np.nan, dtype=np.float32)
+    if n < 2:
+        return np.zeros((n, t), dtype=np.float32)
+    for j in range(t):
+        inc, exc = set(include[j]), set(exclude[j])
+        rows = [r for r in np.flatnonzero(member[:, j]) if r not in exc]
+        if len(rows) > MAX_EXAMPLES:
+            rows = sorted(rows, key=lambda r: -strength[r, j])[:MAX_EXAMPLES]
+        rows = sorted(set(rows) | inc)
+        if not rows:
+            continue
+        sims = _sims(vectors, rows)                              # (n, len(rows)), self-similarity removed
+        top = -np.sort(-sims, axis=1)[:, :EXAMPLE_K]
+        finite = np.isfinite(top)
+        count = finite.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            near = np.where(count > 0, np.where(finite, top, 0.0).sum(axis=1) / count, np.nan)
+        if inc:
+            trusted = _sims(vectors, sorted(inc)).max(axis=1)
+            near = np.fmax(near, np.where(np.isfinite(trusted), trusted, np.nan))
+        if exc:
+            neg = _sims(vectors, sorted(exc)).max(axis=1)
+            neg = np.where(np.isfinite(neg), neg, -1.0)
+            near = near - np.maximum(0.0, neg - near)
+        raw[:, j] = near
+    have = np.isfinite(raw)
+    count = have.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, np.where(have, raw, 0.0).sum(axis=1, keepdims=True) / count, 0.0)
+    out = np.where(have, raw - mean, 0.0) / MEANING_UNIT
+    return out.astype(np.float32)
+
+
+def _sims(vectors: np.ndarray, rows: list[int]) -> np.ndarray:
+    """Cosine of every section to the given rows, -inf where a row meets itself."""
+    sims = vectors @ vectors[rows].T
+    sims[rows, np.arange(len(rows))] = -np.inf
+    return sims
+
+
+# ---- fitting (used by `python -m kb.topics --check --fit`) ----------------------------------------------------
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0, iters: int = 50,
+                 fixed: dict[int, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Shared feature weights and one intercept per topic, by L2-regularised logistic regression (Newton steps;
+    the objective of scikit-learn's LogisticRegression(C=c, fit_intercept=False) on [features, topic one-hot]).
+    x: (sections, topics, features), y: (sections, topics) bool; fixed: {feature index: weight} not fitted.
+    → (weights, intercepts)."""
+    fixed = fixed or {}
+    n, t, f_all = x.shape
+    free = [i for i in range(f_all) if i not in fixed]
+    offset = sum(x[..., i] * w for i, w in fixed.items()).reshape(-1) if fixed else np.zeros(n * t)
+    x = x[..., free]
+    f = len(free)
+    z = np.hstack([x.reshape(n * t, f), np.tile(np.eye(t), (n, 1))]).astype(np.float64)
+    yy = y.reshape(-1).astype(np.float64)
+    beta = np.zeros(f + t)
+    for _ in range(iters):
+        p = 1.0 / (1.0 + np.exp(-(z @ beta + offset)))
+        grad = c * z.T @ (p - yy) + beta
+        hess = c * (z * (p * (1 - p))[:, None]).T @ z + np.eye(f + t)
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    weights = np.zeros(f_all)
+    weights[free] = beta[:f]
+    for i, w in fixed.items():
+        weights[i] = w
+    return weights, beta[f:]
