@@ -8,7 +8,8 @@ Matching rules (the same for every topic, shipped or user-written):
   not "책임", "정책").
 * A Latin keyword matches whole words and the case/digit parts of a word, as kb.tokenize splits them, so `GPT`
   meets `KorGPT2` and `BERT` meets `KcBERT`; a plural s/es is ignored ("tokenizers" meets "tokenizer").
-* Glossary synonyms of a keyword (the kb.glossary groups that contain the keyword) count at GLOSSARY_WEIGHT.
+* Glossary synonyms of a keyword (the kb.glossary groups that contain the keyword) and a topic's weak keywords
+  (words that often, not always, mean the topic: "토큰", "투자", "배포") count at GLOSSARY_WEIGHT.
 * A link contributes the words of its host and path ("machine-learning-for-trading", "tutorials.pytorch.kr") plus a
   word its kind of site implies: a course platform → "course", a publisher or bookshop → "book", a YouTube
   playlist → "lecture", a Korean site (`.kr`, a `ko` language part) → "korean", a preprint server → "paper".
@@ -74,19 +75,41 @@ def _stem(t: str) -> str:
     return t
 
 
+def _latin_key(term: str) -> tuple[str, ...]:
+    return tuple(_stem(x) for x in _LATIN_WORD.findall(_norm(term)))[:MAX_GRAM]
+
+
+# Multi-word Latin glossary terms: a word inside one of them belongs to that term ("speech" in "hate speech",
+# "book" in "order book"), unless the topic knows the term itself (longest match, as an analyzer would).
+_MULTI = {k for group in GROUPS for t in group if not _HANGUL.search(t) and len(k := _latin_key(t)) > 1}
+
+
 @dataclass(frozen=True)
 class Text:
-    """One field of a section, prepared once for every topic: its normalised text and its Latin word n-grams."""
+    """One field of a section, prepared once for every topic: its normalised text, its Latin word n-grams, and
+    the words that occur only inside multi-word glossary terms (word → those terms)."""
     text: str
     grams: frozenset
+    inside: dict
 
     @classmethod
     def of(cls, text: str) -> Text:
         toks = [_stem(t) for t in tokenize(text) if t.isascii()]
         grams = {(t,) for t in toks}
+        covered: dict[int, set] = {}
         for n in range(2, MAX_GRAM + 1):
-            grams.update(tuple(toks[i:i + n]) for i in range(len(toks) - n + 1))
-        return cls(_norm(text), frozenset(grams))
+            for i in range(len(toks) - n + 1):
+                g = tuple(toks[i:i + n])
+                grams.add(g)
+                if g in _MULTI:
+                    for p in range(i, i + n):
+                        covered.setdefault(p, set()).add(g)
+        inside: dict[str, set] = {}
+        for t in {toks[p] for p in covered}:
+            spots = [p for p, x in enumerate(toks) if x == t]
+            if all(p in covered for p in spots):
+                inside[t] = set().union(*(covered[p] for p in spots))
+        return cls(_norm(text), frozenset(grams), inside)
 
 
 @dataclass(frozen=True)
@@ -103,14 +126,13 @@ class Matcher:
                 best = w
                 break
         if len(self.latin) < len(field.grams):
-            for term, w in self.latin.items():
-                if w > best and term in field.grams:
-                    best = w
+            found = ((term, w) for term, w in self.latin.items() if w > best and term in field.grams)
         else:
-            for g in field.grams:
-                w = self.latin.get(g, 0.0)
-                if w > best:
-                    best = w
+            found = ((g, self.latin[g]) for g in field.grams if self.latin.get(g, 0.0) > best)
+        for term, w in found:
+            if w > best and not (len(term) == 1 and term[0] in field.inside
+                                 and field.inside[term[0]].isdisjoint(self.latin)):
+                best = w
         return best
 
 
@@ -132,9 +154,10 @@ def synonyms(keyword: str) -> list[str]:
     return out
 
 
-def matcher(keywords, glossary: bool = True) -> Matcher:
-    """The Matcher for a topic's keywords (with their glossary synonyms unless glossary=False)."""
-    weighted = [(k, 1.0) for k in keywords]
+def matcher(keywords, weak=(), glossary: bool = True) -> Matcher:
+    """The Matcher for a topic's keywords (weight 1), weak keywords and the keywords' glossary synonyms (unless
+    glossary=False) (weight GLOSSARY_WEIGHT)."""
+    weighted = [(k, 1.0) for k in keywords] + [(k, GLOSSARY_WEIGHT) for k in weak]
     if glossary:
         weighted += [(s, GLOSSARY_WEIGHT) for k in keywords for s in synonyms(k)]
     latin: dict = {}
@@ -145,7 +168,7 @@ def matcher(keywords, glossary: bool = True) -> Matcher:
         if _HANGUL.search(term):
             korean.setdefault(w, []).append(_korean_part(term))
         else:
-            key = tuple(_stem(x) for x in _LATIN_WORD.findall(_norm(term)))[:MAX_GRAM]
+            key = _latin_key(term)
             if key and latin.get(key, 0.0) < w:
                 latin[key] = w
     pats = tuple((re.compile("|".join(sorted(set(parts), key=len, reverse=True))), w)
@@ -157,29 +180,36 @@ def matcher(keywords, glossary: bool = True) -> Matcher:
 class Fields:
     """The words of one section, by where they occur."""
     head: Text            # heading and referenced resource names
-    body: Text            # commentary
+    lead: Text            # the commentary's first sentence (which usually says what the resource is)
+    body: Text            # the rest of the commentary (where passing mentions are)
     links: Text           # link words
     tags: frozenset       # the post's tags, normalised
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n+")
+
+
 def fields(section) -> Fields:
     links = " ".join(link_words(link.url) for link in section.links)
-    return Fields(Text.of("\n".join([section.heading, *section.names])), Text.of(section.text), Text.of(links),
-                  frozenset(_norm(t) for t in section.tags))
+    parts = [p for p in _SENTENCE_END.split(section.text or "") if p.strip()]
+    lead, rest = (parts[0], " ".join(parts[1:])) if parts else ("", "")
+    return Fields(Text.of("\n".join([section.heading, *section.names])), Text.of(lead), Text.of(rest),
+                  Text.of(links), frozenset(_norm(t) for t in section.tags))
 
 
-FIELDS = ("heading", "text", "link", "tag")
+FIELDS = ("heading", "lead", "text", "link", "tag")
 
 
-def keyword_evidence(sections_fields: list[Fields], keywords, names=()) -> np.ndarray:
-    """(sections, 4): the best keyword weight found in the heading/names, the text and the links, and 1 when the
-    post is tagged with one of the keywords or the topic's name/label."""
-    m = matcher(keywords)
+def keyword_evidence(sections_fields: list[Fields], keywords, names=(), weak=()) -> np.ndarray:
+    """(sections, 5): the best keyword weight found in the heading/names, the first sentence, the rest of the text
+    and the links, and 1 when the post is tagged with one of the keywords or the topic's name/label."""
+    m = matcher(keywords, weak)
     tag_words = {_norm(k) for k in (*keywords, *names)}
     out = np.zeros((len(sections_fields), len(FIELDS)), dtype=np.float32)
     for i, f in enumerate(sections_fields):
         out[i, 0] = m.score(f.head)
-        out[i, 1] = m.score(f.body)
-        out[i, 2] = m.score(f.links)
-        out[i, 3] = float(not tag_words.isdisjoint(f.tags))
+        out[i, 1] = m.score(f.lead)
+        out[i, 2] = m.score(f.body)
+        out[i, 3] = m.score(f.links)
+        out[i, 4] = float(not tag_words.isdisjoint(f.tags))
     return out

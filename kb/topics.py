@@ -40,7 +40,7 @@ from kb.topic_score import DEFAULT_THRESHOLD
 
 TOPICS_FILE = "topics.toml"
 DEFAULT_FILE = Path(__file__).with_name("topics.toml")
-FIELDS = ("label", "phrases", "keywords", "threshold", "include", "exclude")
+FIELDS = ("label", "phrases", "keywords", "weak_keywords", "threshold", "include", "exclude")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
@@ -53,6 +53,7 @@ class Topic:
     threshold: float = DEFAULT_THRESHOLD
     include: tuple[str, ...] = ()    # user corrections: sections (by heading or URL) always in the topic
     exclude: tuple[str, ...] = ()    # ... and never in it
+    weak_keywords: tuple[str, ...] = ()   # words that often, not always, mean the topic (count half)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class Topics:
         return t
 
     def signature(self) -> str:
-        text = repr([(t.name, t.phrases, t.keywords, t.threshold, t.include, t.exclude) for t in self.topics])
+        text = repr([(t.name, t.phrases, t.keywords, t.weak_keywords, t.threshold, t.include, t.exclude) for t in self.topics])
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -134,6 +135,7 @@ def parse_topics(text: str, source: str = "topics.toml") -> tuple[Topic, ...]:
             raise BadTopics(f"{where} has unknown field(s) {', '.join(sorted(unknown))}; use {', '.join(FIELDS)}")
         phrases = _strings(spec.get("phrases", []), f"{where}: phrases")
         keywords = _strings(spec.get("keywords", []), f"{where}: keywords")
+        weak = _strings(spec.get("weak_keywords", []), f"{where}: weak_keywords")
         include = _strings(spec.get("include", []), f"{where}: include")
         exclude = _strings(spec.get("exclude", []), f"{where}: exclude")
         if not phrases:
@@ -144,7 +146,7 @@ def parse_topics(text: str, source: str = "topics.toml") -> tuple[Topic, ...]:
         threshold = spec.get("threshold", DEFAULT_THRESHOLD)
         if isinstance(threshold, bool) or not isinstance(threshold, int | float):
             raise BadTopics(f"{where}: threshold must be a number (default {DEFAULT_THRESHOLD})")
-        out.append(Topic(name, label.strip(), phrases, keywords, float(threshold), include, exclude))
+        out.append(Topic(name, label.strip(), phrases, keywords, float(threshold), include, exclude, weak))
     if not out:
         raise BadTopics(f"the topics file {source} defines no topic")
     return tuple(out)
@@ -282,7 +284,8 @@ def evidence(index, topics: Topics, member: np.ndarray | None = None, strength: 
     fields_ = _section_fields(index)
     words = np.zeros((n, t, len(topic_evidence.FIELDS)), dtype=np.float32)
     for j, topic in enumerate(topics):
-        words[:, j, :] = topic_evidence.keyword_evidence(fields_, topic.keywords, (topic.name, topic.label))
+        words[:, j, :] = topic_evidence.keyword_evidence(fields_, topic.keywords, (topic.name, topic.label),
+                                                          topic.weak_keywords)
     example = np.zeros((n, t), dtype=np.float32)
     if member is not None:
         inc, exc = corrections if corrections is not None else ([[] for _ in range(t)], [[] for _ in range(t)])
@@ -332,7 +335,7 @@ def assign(index, topics: Topics | None = None) -> Assignment:
     ev = evidence(index, topics, member1, s1 - thresholds, (inc, exc))
     total = topic_score.score(ev)
     member = _apply(total >= thresholds, inc, exc)
-    result = Assignment(topics, ev.similarity, ev.meaning, ev.words[..., :3].max(axis=-1), member,
+    result = Assignment(topics, ev.similarity, ev.meaning, ev.words[..., :4].max(axis=-1), member,
                         [s.date or "" for s in index.sections], total, ev, corrected)
     _CACHE[key] = result
     while len(_CACHE) > _CACHE_SIZE:
@@ -501,7 +504,39 @@ def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dic
         ev = evidence(index, topics, s1 >= 0, s1)
         w, b = topic_score.fit_logistic(ev.features()[have], y[have], fixed=keep)
     return {"weights": {f: round(float(v), 2) for f, v in zip(topic_score.FEATURES, w, strict=True)},
-            "thresholds": {t.name: round(float(-bj), 2) for t, bj in zip(topics, b, strict=True)}}
+            "thresholds": {t.name: round(float(-bj - topic_score.BALANCE_OFFSET), 2)
+                           for t, bj in zip(topics, b, strict=True)}}
+
+
+def cross_validate(index, labels, topics: Topics | None = None, offsets=(0.0, 0.1, 0.2, 0.3, 0.4, 0.6), folds: int = 6,
+                   seeds=(0, 1, 2)) -> list[dict]:
+    """Precision/recall when the weights and thresholds are fitted on other posts: posts split into `folds` groups
+    (per seed), fit on the rest, score the group; thresholds moved by each offset from the fitted logistic
+    intercepts (fit() itself applies BALANCE_OFFSET). Returns one {offset, precision, recall, f1} per offset."""
+    import dataclasses
+
+    topics = topics if topics is not None else load_topics(index.manifest.get("content_dir"))
+    posts = sorted({post for post, _ in labels})
+    counts = {d: [0, 0, 0] for d in offsets}
+    saved = dict(topic_score.WEIGHTS)
+    try:
+        for seed in seeds:
+            order = list(posts)
+            np.random.RandomState(seed).shuffle(order)
+            for f in range(folds):
+                held = set(order[f::folds])
+                r = fit(index, {k: v for k, v in labels.items() if k[0] not in held}, topics)
+                topic_score.WEIGHTS.update(r["weights"])
+                for d in offsets:
+                    moved = tuple(dataclasses.replace(t, threshold=r["thresholds"][t.name]
+                                                      + topic_score.BALANCE_OFFSET - d) for t in topics)
+                    c = check(index, {k: v for k, v in labels.items() if k[0] in held}, Topics(moved, topics.source))
+                    counts[d] = [a + c[k] for a, k in zip(counts[d], ("tp", "fp", "fn"), strict=True)]
+    finally:
+        topic_score.WEIGHTS.clear()
+        topic_score.WEIGHTS.update(saved)
+        _CACHE.clear()
+    return [{"offset": d, **_prf(*counts[d])} for d in offsets]
 
 
 # ---- CLI ------------------------------------------------------------------------------------------------------
@@ -529,6 +564,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "on its own index; 'all': every label, e.g. with --index-dir)")
     chk.add_argument("--fit", action="store_true", help="with --check: also print the weights and per-topic "
                      "thresholds fitted on the split's labels (how the shipped ones were chosen)")
+    chk.add_argument("--cv", action="store_true", help="with --check: also cross-validate over the split's posts "
+                     "(fit on the others) at several threshold offsets (how BALANCE_OFFSET was chosen)")
     return p.parse_args(argv)
 
 
@@ -597,6 +634,8 @@ def _check(args, topics: Topics) -> int:
             out[split] = check(index, labels, topics)
             if args.fit:
                 out[split]["fit"] = fit(index, labels, topics)
+            if args.cv:
+                out[split]["cv"] = cross_validate(index, labels, topics)
     if args.json:
         print(json.dumps(out if len(out) > 1 else out[splits[0]], ensure_ascii=False))
         return 0
@@ -611,6 +650,9 @@ def _check(args, topics: Topics) -> int:
         if "fit" in r:
             print(f"fitted weights: {r['fit']['weights']}")
             print(f"fitted thresholds: {r['fit']['thresholds']}")
+        for row in r.get("cv", []):
+            print(f"cross-validated, threshold offset {row['offset']:.1f}: precision {row['precision']:.3f}  "
+                  f"recall {row['recall']:.3f}  F1 {row['f1']:.3f}")
     return 0
 
 
