@@ -76,41 +76,50 @@ def centred_meaning(sim: np.ndarray, reference: np.ndarray | None = None) -> np.
 
 
 def example_closeness(vectors: np.ndarray, member: np.ndarray, strength: np.ndarray,
-                      include: list[list[int]], exclude: list[list[int]]) -> np.ndarray:
-    """(sections, topics) centred example closeness (see the module docstring). `member`/`strength`: the first
-    pass; include/exclude: per topic, the rows users put in or took out."""
+                      include: list[list[int]] | None = None, exclude: list[list[int]] | None = None) -> np.ndarray:
+    """(sections, topics) raw example closeness, NaN where a topic has no example (see the module docstring).
+    `member`/`strength`: a first pass; include/exclude: per topic, the rows users put in or took out."""
     n, t = member.shape
+    include = include or [[] for _ in range(t)]
+    exclude = exclude or [[] for _ in range(t)]
     raw = np.full((n, t), np.nan, dtype=np.float32)
     if n < 2:
-        return np.zeros((n, t), dtype=np.float32)
+        return raw
     for j in range(t):
         inc, exc = set(include[j]), set(exclude[j])
-        rows = [r for r in np.flatnonzero(member[:, j]) if r not in exc]
+        rows = [r for r in np.flatnonzero(member[:, j]) if r not in exc and r not in inc]
         if len(rows) > MAX_EXAMPLES:
             rows = sorted(rows, key=lambda r: -strength[r, j])[:MAX_EXAMPLES]
-        rows = sorted(set(rows) | inc)
-        if not rows:
-            continue
-        sims = _sims(vectors, rows)                              # (n, len(rows)), self-similarity removed
-        top = -np.sort(-sims, axis=1)[:, :EXAMPLE_K]
-        finite = np.isfinite(top)
-        count = finite.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            near = np.where(count > 0, np.where(finite, top, 0.0).sum(axis=1) / count, np.nan)
-        if inc:
+        near = np.full(n, np.nan, dtype=np.float32)
+        if rows:
+            sims = _sims(vectors, sorted(rows))                  # (n, len(rows)), self-similarity removed
+            top = -np.sort(-sims, axis=1)[:, :EXAMPLE_K]
+            finite = np.isfinite(top)
+            count = finite.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                near = np.where(count > 0, np.where(finite, top, 0.0).sum(axis=1) / count, np.nan)
+        if inc:                                                  # a user's example counts as much as k of ours
             trusted = _sims(vectors, sorted(inc)).max(axis=1)
             near = np.fmax(near, np.where(np.isfinite(trusted), trusted, np.nan))
-        if exc:
+        if exc:                                                  # closer to a counter-example than to the topic
             neg = _sims(vectors, sorted(exc)).max(axis=1)
             neg = np.where(np.isfinite(neg), neg, -1.0)
             near = near - np.maximum(0.0, neg - near)
         raw[:, j] = near
-    have = np.isfinite(raw)
-    count = have.sum(axis=1, keepdims=True)
+    return raw
+
+
+def centred_examples(raw: np.ndarray, baseline: np.ndarray | None = None) -> np.ndarray:
+    """Raw example closeness → minus the section's mean over the topics of `baseline` (default: raw itself), in
+    MEANING_UNITs; 0 where a topic has no example. assign() passes the closeness without corrections as the
+    baseline, so a correction to one topic moves that topic's column only."""
+    base = raw if baseline is None else baseline
+    have_b = np.isfinite(base)
+    count = have_b.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count > 0, np.where(have, raw, 0.0).sum(axis=1, keepdims=True) / count, 0.0)
-    out = np.where(have, raw - mean, 0.0) / MEANING_UNIT
-    return out.astype(np.float32)
+        mean = np.where(count > 0, np.where(have_b, base, 0.0).sum(axis=1, keepdims=True) / count, 0.0)
+    have = np.isfinite(raw)
+    return (np.where(have, raw - mean, 0.0) / MEANING_UNIT).astype(np.float32)
 
 
 def _sims(vectors: np.ndarray, rows: list[int]) -> np.ndarray:

@@ -22,6 +22,7 @@ topic's sections, newest first.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import re
 import sys
@@ -269,12 +270,11 @@ def _reference_topics(topics: Topics) -> tuple[Topic, ...]:
     return tuple(t for t in shipped if t.name not in names)
 
 
-def evidence(index, topics: Topics, member: np.ndarray | None = None, strength: np.ndarray | None = None,
-             corrections: tuple[list[list[int]], list[list[int]]] | None = None) -> topic_score.Evidence:
-    """The score's parts for every section and topic (example closeness from `member`, a first pass, if given)."""
+def evidence(index, topics: Topics) -> topic_score.Evidence:
+    """The score's parts for every section and topic, example closeness left at 0 (see with_examples)."""
     sections = index.sections
     n, t = len(sections), len(topics)
-    vec = np.asarray(index.vectors.vectors, dtype=np.float32)[:n]
+    vec = _section_vectors(index)
     sim = np.zeros((n, t), dtype=np.float32)
     for j, topic in enumerate(topics):
         if n:
@@ -286,11 +286,27 @@ def evidence(index, topics: Topics, member: np.ndarray | None = None, strength: 
     for j, topic in enumerate(topics):
         words[:, j, :] = topic_evidence.keyword_evidence(fields_, topic.keywords, (topic.name, topic.label),
                                                           topic.weak_keywords)
-    example = np.zeros((n, t), dtype=np.float32)
-    if member is not None:
-        inc, exc = corrections if corrections is not None else ([[] for _ in range(t)], [[] for _ in range(t)])
-        example = topic_score.example_closeness(vec, member, strength, inc, exc)
-    return topic_score.Evidence(sim, meaning, words, example)
+    return topic_score.Evidence(sim, meaning, words, np.zeros((n, t), dtype=np.float32))
+
+
+def with_examples(index, ev: topic_score.Evidence, first_score: np.ndarray, thresholds,
+                  corrections=None) -> topic_score.Evidence:
+    """`ev` with example closeness from a first pass (first_score ≥ thresholds) and the corrections (included /
+    excluded rows per topic, or None), centred by the closeness without corrections — so a correction moves its
+    own topic only."""
+    vec = _section_vectors(index)
+    strength = first_score - thresholds
+    plain = strength >= 0
+    raw0 = topic_score.example_closeness(vec, plain, strength)
+    raw = raw0
+    if corrections is not None:
+        inc, exc = corrections
+        raw = topic_score.example_closeness(vec, _apply(plain.copy(), inc, exc), strength, inc, exc)
+    return dataclasses.replace(ev, example=topic_score.centred_examples(raw, raw0))
+
+
+def _section_vectors(index) -> np.ndarray:
+    return np.asarray(index.vectors.vectors[:len(index.sections)], dtype=np.float32)
 
 
 def _corrections(index, topics: Topics) -> tuple[list[list[int]], list[list[int]], dict]:
@@ -331,8 +347,7 @@ def assign(index, topics: Topics | None = None) -> Assignment:
     inc, exc, corrected = _corrections(index, topics)
     first = evidence(index, topics)
     s1 = topic_score.score(first, example=False)
-    member1 = _apply(s1 >= thresholds, inc, exc)
-    ev = evidence(index, topics, member1, s1 - thresholds, (inc, exc))
+    ev = with_examples(index, first, s1, thresholds, (inc, exc) if corrected else None)
     total = topic_score.score(ev)
     member = _apply(total >= thresholds, inc, exc)
     result = Assignment(topics, ev.similarity, ev.meaning, ev.words[..., :4].max(axis=-1), member,
@@ -500,8 +515,7 @@ def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dic
     w, b = topic_score.fit_logistic(x0[have], y[have], fixed={**keep, topic_score.FEATURES.index("example"): 0.0})
     for _ in range(rounds):
         weights = dict(zip(topic_score.FEATURES, w.tolist(), strict=True))
-        s1 = topic_score.score(first, weights, example=False) + b
-        ev = evidence(index, topics, s1 >= 0, s1)
+        ev = with_examples(index, first, topic_score.score(first, weights, example=False), -b)
         w, b = topic_score.fit_logistic(ev.features()[have], y[have], fixed=keep)
     return {"weights": {f: round(float(v), 2) for f, v in zip(topic_score.FEATURES, w, strict=True)},
             "thresholds": {t.name: round(float(-bj - topic_score.BALANCE_OFFSET), 2)
@@ -513,8 +527,6 @@ def cross_validate(index, labels, topics: Topics | None = None, offsets=(0.0, 0.
     """Precision/recall when the weights and thresholds are fitted on other posts: posts split into `folds` groups
     (per seed), fit on the rest, score the group; thresholds moved by each offset from the fitted logistic
     intercepts (fit() itself applies BALANCE_OFFSET). Returns one {offset, precision, recall, f1} per offset."""
-    import dataclasses
-
     topics = topics if topics is not None else load_topics(index.manifest.get("content_dir"))
     posts = sorted({post for post, _ in labels})
     counts = {d: [0, 0, 0] for d in offsets}
