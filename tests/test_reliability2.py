@@ -676,7 +676,8 @@ def test_build_library_refuses_a_symlinked_lock(tmp_path, outside):
     assert snapshot(outside) == before
 
 
-@pytest.mark.parametrize("module, args", [("eval", ["--queries"]), ("topics", ["--check"])])
-def test_a_queries_file_that_is_a_device_is_one_line(seed_index_dir, module, args):
+@pytest.mark.parametrize("module, args, what", [("eval", ["--queries"], "queries"),
+                                               ("topics", ["--check", "--labels"], "labels")])
+def test_a_queries_file_that_is_a_device_is_one_line(seed_index_dir, module, args, what):
     proc = run_kb(module, "--index-dir", seed_index_dir, *args, "/dev/zero", timeout=LIMIT)
-    assert_one_line_error(proc, "cannot read the queries file /dev/zero", "character device")
+    assert_one_line_error(proc, f"cannot read the {what} file /dev/zero", "character device")

@@ -20,6 +20,7 @@ The command line is kb/topics/__main__.py (`python -m kb.topics`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -30,18 +31,17 @@ from pathlib import Path
 
 import numpy as np
 
-from kb import safeio
-from kb.errors import BadQuery, BadTopics
+from kb import safeio, topic_edit, topic_evidence, topic_score
+from kb.config import read_only_env
+from kb.errors import BadQuery, BadTopics, ReadOnly
 from kb.filters import newest_first
+from kb.topic_score import DEFAULT_THRESHOLD
 
 TOPICS_FILE = "topics.toml"
 MAX_TOPICS_BYTES = 1024 * 1024   # a topics file is a few KB; /dev/zero or a huge file is refused, not read
 DEFAULT_FILE = Path(__file__).parent.parent / "topics.toml"
-DEFAULT_THRESHOLD = 1.5      # z-score a section needs to join a topic by meaning alone
-KEYWORD_MIN_Z = 0.5          # z-score a keyword hit needs to count
-MIN_SECTIONS_FOR_Z = 3       # below this a z-score means nothing: keywords decide alone
+FIELDS = ("label", "phrases", "keywords", "weak_keywords", "threshold", "include", "exclude")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-_LATIN_RE = re.compile(r"^[A-Za-z0-9 .+#&/-]+$")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ class Topic:
     phrases: tuple[str, ...]         # matched by meaning
     keywords: tuple[str, ...] = ()   # matched as words
     threshold: float = DEFAULT_THRESHOLD
+    include: tuple[str, ...] = ()    # user corrections: sections (by heading or URL) always in the topic
+    exclude: tuple[str, ...] = ()    # ... and never in it
+    weak_keywords: tuple[str, ...] = ()   # words that often, not always, mean the topic (count half)
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class Topics:
         return t
 
     def signature(self) -> str:
-        text = repr([(t.name, t.phrases, t.keywords, t.threshold) for t in self.topics])
+        text = repr([(t.name, t.phrases, t.keywords, t.weak_keywords, t.threshold, t.include, t.exclude) for t in self.topics])
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -127,12 +130,14 @@ def parse_topics(text: str, source: str = "topics.toml") -> tuple[Topic, ...]:
             raise BadTopics(f"{where} must be a table ([{name}] with label, phrases, keywords)")
         if not _NAME_RE.match(name):
             raise BadTopics(f"{where}: a topic name is lower-case letters, digits, '-' or '_' (at most 40)")
-        unknown = set(spec) - {"label", "phrases", "keywords", "threshold"}
+        unknown = set(spec) - set(FIELDS)
         if unknown:
-            raise BadTopics(f"{where} has unknown field(s) {', '.join(sorted(unknown))}; "
-                            "use label, phrases, keywords, threshold")
+            raise BadTopics(f"{where} has unknown field(s) {', '.join(sorted(unknown))}; use {', '.join(FIELDS)}")
         phrases = _strings(spec.get("phrases", []), f"{where}: phrases")
         keywords = _strings(spec.get("keywords", []), f"{where}: keywords")
+        weak = _strings(spec.get("weak_keywords", []), f"{where}: weak_keywords")
+        include = _strings(spec.get("include", []), f"{where}: include")
+        exclude = _strings(spec.get("exclude", []), f"{where}: exclude")
         if not phrases:
             raise BadTopics(f"{where} needs at least one phrase (phrases = [\"...\", ...])")
         label = spec.get("label", name)
@@ -141,7 +146,7 @@ def parse_topics(text: str, source: str = "topics.toml") -> tuple[Topic, ...]:
         threshold = spec.get("threshold", DEFAULT_THRESHOLD)
         if isinstance(threshold, bool) or not isinstance(threshold, int | float):
             raise BadTopics(f"{where}: threshold must be a number (default {DEFAULT_THRESHOLD})")
-        out.append(Topic(name, label.strip(), phrases, keywords, float(threshold)))
+        out.append(Topic(name, label.strip(), phrases, keywords, float(threshold), include, exclude, weak))
     if not out:
         raise BadTopics(f"the topics file {source} defines no topic")
     return tuple(out)
@@ -159,13 +164,16 @@ def _strings(value, where: str) -> tuple[str, ...]:
 
 @dataclass
 class Assignment:
-    """Which sections belong to which topics, for one index version and one topics file."""
+    """Which sections belong to which topics, for one index version and one topics file (see kb.topic_score)."""
     topics: Topics
     similarity: np.ndarray           # (sections, topics): best cosine to the topic's phrases
-    z: np.ndarray                    # (sections, topics): the meaning score the threshold applies to
-    keyword: np.ndarray              # (sections, topics): a keyword of the topic occurs in the section
+    z: np.ndarray                    # (sections, topics): meaning, centred over the topics (kb.topic_score)
+    keyword: np.ndarray              # (sections, topics): best keyword evidence in heading, text or links
     member: np.ndarray               # (sections, topics): the assignment
     dates: list[str] = field(repr=False, default_factory=list)
+    score: np.ndarray | None = field(repr=False, default=None)        # (sections, topics): the combined score
+    evidence: topic_score.Evidence | None = field(repr=False, default=None)
+    corrected: dict = field(repr=False, default_factory=dict)         # (row, topic) → "include" | "exclude"
 
     def _col(self, name: str) -> int:
         return self.topics.names.index(self.topics.get(name).name)
@@ -184,28 +192,41 @@ class Assignment:
         return [t for t, m in zip(self.topics, self.member[row], strict=True) if m]
 
     def why(self, row: int, name: str) -> dict[str, float]:
-        """The evidence for one section and topic: similarity, z, keyword (1/0), member (1/0)."""
+        """The evidence for one section and topic: similarity (best cosine to the phrases), z (meaning),
+        keyword (best word evidence), the score's parts (meaning, heading, text, link, tag, example), score,
+        threshold, member (1/0) and corrected (1 included by a user, -1 excluded, 0 neither)."""
         j = self._col(name)
-        return {"similarity": float(self.similarity[row, j]), "z": float(self.z[row, j]),
-                "keyword": float(self.keyword[row, j]), "member": float(self.member[row, j])}
+        out = {"similarity": float(self.similarity[row, j]), "z": float(self.z[row, j]),
+               "keyword": float(self.keyword[row, j]), "member": float(self.member[row, j])}
+        if self.evidence is not None and self.score is not None:
+            parts = self.evidence.features()[row, j]
+            out.update({f: float(v) for f, v in zip(topic_score.FEATURES, parts, strict=True)})
+            out["score"] = float(self.score[row, j])
+            out["threshold"] = float(self.topics.topics[j].threshold)
+        c = self.corrected.get((row, self.topics.topics[j].name))
+        out["corrected"] = 1.0 if c == "include" else -1.0 if c == "exclude" else 0.0
+        return out
 
 
-def _keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern | None:
-    """One case-insensitive pattern: Latin keywords as whole words, others (Korean) anywhere."""
-    parts = []
-    for k in sorted(keywords, key=len, reverse=True):
-        if _LATIN_RE.match(k):
-            parts.append(r"(?<![A-Za-z0-9])" + re.escape(k) + r"(?![A-Za-z0-9])")
-        else:
-            parts.append(re.escape(k))
-    return re.compile("|".join(parts), re.I) if parts else None
+def _ref_key(ref: str) -> str:
+    """A heading or URL as users write it → the key it is compared by (case, spacing and a trailing / ignored)."""
+    s = re.sub(r"\s+", " ", str(ref)).strip().lower()
+    s = re.sub(r"^https?://(www\.)?", "", s)
+    return s.rstrip("/")
 
 
-def _section_text(s) -> str:
-    return "\n".join([s.heading, s.text, *s.names])
+def matching_rows(index, ref: str) -> list[int]:
+    """The sections a correction names: every section whose heading is `ref`, or that links to `ref`
+    (case, spacing, http(s):// and www. and a trailing slash ignored). A heading may match several posts."""
+    key = _ref_key(ref)
+    if not key:
+        return []
+    return [i for i, s in enumerate(index.sections)
+            if _ref_key(s.heading) == key or any(_ref_key(link.url) == key for link in s.links)]
 
 
 _PHRASES: dict[tuple[str, str], np.ndarray] = {}
+_FIELDS: dict[tuple[str, int], list] = {}
 _CACHE: OrderedDict[tuple, Assignment] = OrderedDict()
 _CACHE_SIZE = 4
 
@@ -220,8 +241,94 @@ def _phrase_vectors(index, phrases: tuple[str, ...]) -> np.ndarray:
     return np.vstack(out)
 
 
+def _section_fields(index) -> list:
+    key = (index.version, id(index.sections))
+    if key not in _FIELDS:
+        _FIELDS.clear()
+        _FIELDS[key] = [topic_evidence.fields(s) for s in index.sections]
+    return _FIELDS[key]
+
+
+def _reference_topics(topics: Topics) -> tuple[Topic, ...]:
+    """The shipped topics the file does not define: extra columns to centre meaning over, so that a file with one
+    or two topics is scored on the same scale as the shipped ones."""
+    if topics.source == DEFAULT_FILE:
+        return ()
+    try:
+        shipped = load_topics(path=DEFAULT_FILE)
+    except BadTopics:
+        return ()
+    names = set(topics.names)
+    return tuple(t for t in shipped if t.name not in names)
+
+
+def evidence(index, topics: Topics) -> topic_score.Evidence:
+    """The score's parts for every section and topic, example closeness left at 0 (see with_examples)."""
+    sections = index.sections
+    n, t = len(sections), len(topics)
+    vec = _section_vectors(index)
+    sim = np.zeros((n, t), dtype=np.float32)
+    for j, topic in enumerate(topics):
+        if n:
+            sim[:, j] = (vec @ _phrase_vectors(index, topic.phrases).T).max(axis=1)
+    ref = [(vec @ _phrase_vectors(index, r.phrases).T).max(axis=1) for r in _reference_topics(topics)] if n else []
+    meaning = topic_score.centred_meaning(sim, np.stack(ref, axis=1) if ref else None)
+    fields_ = _section_fields(index)
+    words = np.zeros((n, t, len(topic_evidence.FIELDS)), dtype=np.float32)
+    for j, topic in enumerate(topics):
+        words[:, j, :] = topic_evidence.keyword_evidence(fields_, topic.keywords, (topic.name, topic.label),
+                                                          topic.weak_keywords)
+    return topic_score.Evidence(sim, meaning, words, np.zeros((n, t), dtype=np.float32))
+
+
+def with_examples(index, ev: topic_score.Evidence, first_score: np.ndarray, thresholds,
+                  corrections=None) -> topic_score.Evidence:
+    """`ev` with example closeness from a first pass (first_score ≥ thresholds) and the corrections (included /
+    excluded rows per topic, or None), centred by the closeness without corrections — so a correction moves its
+    own topic only."""
+    vec = _section_vectors(index)
+    strength = first_score - thresholds
+    plain = strength >= 0
+    raw0 = topic_score.example_closeness(vec, plain, strength)
+    raw = raw0
+    if corrections is not None:
+        inc, exc = corrections
+        raw = topic_score.example_closeness(vec, _apply(plain.copy(), inc, exc), strength, inc, exc)
+    return dataclasses.replace(ev, example=topic_score.centred_examples(raw, raw0))
+
+
+def _section_vectors(index) -> np.ndarray:
+    return np.asarray(index.backend.entry_vectors(np.arange(len(index.sections)))[0], dtype=np.float32)
+
+
+def _corrections(index, topics: Topics) -> tuple[list[list[int]], list[list[int]], dict]:
+    inc: list[list[int]] = []
+    exc: list[list[int]] = []
+    corrected: dict = {}
+    for topic in topics:
+        rows_in = sorted({r for ref in topic.include for r in matching_rows(index, ref)})
+        rows_out = sorted({r for ref in topic.exclude for r in matching_rows(index, ref)})
+        rows_in = [r for r in rows_in if r not in set(rows_out)]          # excluding wins over including
+        inc.append(rows_in)
+        exc.append(rows_out)
+        corrected.update({(r, topic.name): "include" for r in rows_in})
+        corrected.update({(r, topic.name): "exclude" for r in rows_out})
+    return inc, exc, corrected
+
+
+def _apply(member: np.ndarray, inc, exc) -> np.ndarray:
+    for j in range(member.shape[1]):
+        member[inc[j], j] = True
+        member[exc[j], j] = False
+    return member
+
+
 def assign(index, topics: Topics | None = None) -> Assignment:
-    """Assign the index's sections to topics (default: the topics file of the index's content folder)."""
+    """Assign the index's sections to topics (default: the topics file of the index's content folder).
+
+    Two passes: score every section and topic without example closeness, take the members as the topics'
+    examples (with the sections users included, without those they excluded), score again with it, then apply
+    the corrections. Cached per index version and topics file (corrections included): no rebuild is needed."""
     if topics is None:
         topics = load_topics(index.manifest.content_dir or None)
     key = (index.backend.name, str(getattr(index.backend, "index_dir", "")), index.version, index.model_name,
@@ -229,46 +336,19 @@ def assign(index, topics: Topics | None = None) -> Assignment:
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    sections = index.sections
-    n, t = len(sections), len(topics)
-    sec_vec, title_vec = index.backend.entry_vectors(np.arange(n))
-    sim = np.zeros((n, t), dtype=np.float32)
-    kw = np.zeros((n, t), dtype=bool)
-    texts = [_section_text(s) for s in sections]
-    for j, topic in enumerate(topics):
-        if n:
-            p = _phrase_vectors(index, topic.phrases)
-            sim[:, j] = np.maximum(sec_vec @ p.T, title_vec @ p.T).max(axis=1)
-        rx = _keyword_pattern(topic.keywords)
-        if rx is not None:
-            kw[:, j] = [bool(rx.search(x)) for x in texts]
-    z = meaning_scores(sim)
     thresholds = np.array([tp.threshold for tp in topics], dtype=np.float32)
-    if n >= MIN_SECTIONS_FOR_Z:
-        member = (z >= thresholds) | (kw & (z >= KEYWORD_MIN_Z))
-    else:
-        member = kw.copy()
-    result = Assignment(topics, sim, z, kw, member, [s.date or "" for s in sections])
+    inc, exc, corrected = _corrections(index, topics)
+    first = evidence(index, topics)
+    s1 = topic_score.score(first, example=False)
+    ev = with_examples(index, first, s1, thresholds, (inc, exc) if corrected else None)
+    total = topic_score.score(ev)
+    member = _apply(total >= thresholds, inc, exc)
+    result = Assignment(topics, ev.similarity, ev.meaning, ev.words[..., :4].max(axis=-1), member,
+                        [s.date or "" for s in index.sections], total, ev, corrected)
     _CACHE[key] = result
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return result
-
-
-def meaning_scores(sim: np.ndarray) -> np.ndarray:
-    """Similarities → z-scores: centre each section over the topics (when there are 3 or more), then standardise
-    each topic over the sections. Measured on tests/eval when chosen: this beat the best raw cosine threshold
-    (F1 0.85 vs 0.82 with keywords, 0.73 vs 0.71 without), and it does not depend on the embedding model's
-    similarity scale."""
-    n, t = sim.shape
-    if n < MIN_SECTIONS_FOR_Z or t == 0:
-        return np.zeros_like(sim)
-    s = sim.astype(np.float64)
-    if t >= 3:
-        s = s - s.mean(axis=1, keepdims=True)
-    std = s.std(axis=0)
-    std[std < 1e-9] = 1.0
-    return ((s - s.mean(axis=0)) / std).astype(np.float32)
 
 
 MAX_BARS = 120
@@ -302,7 +382,7 @@ def monthly_counts(index, rows, max_bars: int = MAX_BARS) -> list[tuple[str, int
 
 
 def topic_hits(index, name: str, topics: Topics | None = None, k: int | None = None):
-    """The topic's sections as Hits, newest first (score = the meaning z-score; scores hold the evidence)."""
+    """The topic's sections as Hits, newest first (score = the topic score; scores hold its parts)."""
     a = assign(index, topics)
     topic = a.topics.get(name)
     rows = a.rows(topic.name)
@@ -311,39 +391,166 @@ def topic_hits(index, name: str, topics: Topics | None = None, k: int | None = N
     hits = []
     for r in rows:
         why = a.why(r, topic.name)
-        hits.append(index.hit(r, score=why["z"], scores={
-            "topic_z": why["z"], "topic_similarity": why["similarity"], "topic_keyword": why["keyword"]}))
+        scores = {"topic_score": why.get("score", why["z"]), "topic_threshold": why.get("threshold", 0.0),
+                  "topic_z": why["z"], "topic_similarity": why["similarity"], "topic_keyword": why["keyword"]}
+        scores.update({f"topic_{f}": why[f] for f in topic_score.FEATURES if f in why})
+        if why["corrected"]:
+            scores["topic_corrected"] = why["corrected"]
+        hits.append(index.hit(r, score=scores["topic_score"], scores=scores))
     return hits
 
 
-def check(index, queries_path: Path, mapping: dict[str, list[str]], topics: Topics | None = None) -> dict:
-    """Precision/recall of the assignment against labelled topic queries (kb.eval's format).
-    mapping: topic name → the queries whose relevant sections belong to it."""
-    a = assign(index, topics)
-    labelled: dict[str, set] = {}
+# ---- corrections ----------------------------------------------------------------------------------------------
+
+def correct(content_dir, topic: str, include=(), exclude=(), forget=(), read_only: bool | None = None) -> Path:
+    """Record that sections belong to `topic` (include), do not (exclude), or drop what was said about them
+    (forget); a section is named by its URL or its heading. Writes `topics.toml` in the content folder (a copy of
+    the shipped default the first time; comments kept) atomically, and returns its path.
+
+    Raises ReadOnly when kb runs read-only (`read_only`, default: env KB_READ_ONLY) and BadTopics for an unknown
+    topic, an empty name, or a topics file kb will not write (a symlink, or a path leading out of the folder).
+
+    How the app calls it (a button per card; `s = kb.config.Settings.load()`, `hit` a kb.types.Hit):
+
+        topics.correct(s.content_dir, "nlp", exclude=[hit.url or hit.heading])     # "not this topic"
+        topics.correct(s.content_dir, "mlops", include=[hit.url or hit.heading])   # "add to topic …"
+        topics.correct(s.content_dir, "mlops", forget=[hit.url or hit.heading])    # undo
+
+    then rerun: the next `topics.assign(index, topics.load_topics(s.content_dir))` reads the file and recomputes
+    (the cache key includes the corrections); no rebuild. Show `str(err)` for ReadOnly/BadTopics (one line).
+    Hide the buttons when `s.read_only`. A URL names the sections that link to it; a heading every section so
+    titled. Included sections also become examples of the topic and excluded ones counter-examples, so sections
+    close to them in meaning can follow (kb.topic_score)."""
+    if read_only_env() if read_only is None else read_only:
+        raise ReadOnly("topic corrections are off: kb runs read-only (KB_READ_ONLY is set)")
+    include, exclude = topic_edit.clean_refs(include, "include"), topic_edit.clean_refs(exclude, "exclude")
+    forget = topic_edit.clean_refs(forget, "forget")
+    if not (include or exclude or forget):
+        raise BadTopics("nothing to correct: give a heading or URL to include, exclude or forget")
+    path = topic_edit.target(content_dir)
+    source = path if path.is_file() else DEFAULT_FILE
+    t = load_topics(path=source).get(topic)
+    touched = {*include, *exclude, *forget}
+    new_in = [r for r in t.include if r not in touched] + include
+    new_out = [r for r in t.exclude if r not in touched] + exclude
+    text = safeio.read_bytes(source, MAX_TOPICS_BYTES).decode("utf-8-sig")
+    text = topic_edit.set_list(text, t.name, "include", new_in)
+    text = topic_edit.set_list(text, t.name, "exclude", new_out)
+    back = {p.name: p for p in parse_topics(text, str(path))}[t.name]     # the edit must read back as intended
+    if (list(back.include), list(back.exclude)) != (new_in, new_out):
+        raise BadTopics(f"could not edit {path} safely; add to [{t.name}] by hand: "
+                        f"include = {topic_edit.toml_list(new_in)}, exclude = {topic_edit.toml_list(new_out)}")
+    topic_edit.write_atomic(path, text)
+    return path
+
+
+# ---- checking against labels ------------------------------------------------------------------------------------
+
+LABELS_FILE = Path("tests/eval/topic_labels.jsonl")
+# The labelled posts by split: a scratch index of each split is built on its own (the held-out posts are never
+# seen when tuning; the acceptance check, too, indexes unseen posts alone).
+SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune"),
+          "heldout": ("tests/eval/topic_posts/heldout",)}
+
+
+def load_labels(path=LABELS_FILE, split: str | None = None) -> dict[tuple[str, str], set[str]]:
+    """{(post file name, heading): topics} from a labels file (one JSON object per section:
+    {"post", "heading", "split", "topics": [...]}, [] = in no topic), optionally one split only."""
     try:
-        text = safeio.read_text(queries_path, 64 * 1024 * 1024)
+        text = safeio.read_text(path, 64 * 1024 * 1024)
     except OSError as err:
-        raise BadQuery(f"cannot read the queries file {queries_path}: {err.strerror or err}") from None
-    for row in text.splitlines():
-        if row.strip():
-            q = json.loads(row)
-            labelled[q["query"]] = {(r["post"], r["heading"]) for r in q["relevant"]}
+        raise BadQuery(f"cannot read the labels file {path}: {err.strerror or err}") from None
+    out: dict[tuple[str, str], set[str]] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            o = json.loads(line)
+            if split in (None, o.get("split")):
+                out[(o["post"], o["heading"])] = set(o["topics"])
+        except (ValueError, KeyError, TypeError):
+            raise BadQuery(f"{path}:{n} is not a label line "
+                           '({"post": ..., "heading": ..., "split": ..., "topics": [...]})') from None
+    return out
+
+
+def _label_matrix(index, topics: Topics, labels) -> tuple[np.ndarray, np.ndarray]:
+    """(labelled rows mask, (sections, topics) bool labels) for the index's sections."""
     keys = [(Path(s.post_path).name, s.heading) for s in index.sections]
-    tp = fp = fn = 0
-    per_topic = {}
-    for name, queries in mapping.items():
-        want = set().union(*(labelled.get(q, set()) for q in queries))
-        got = {keys[r] for r in a.rows(name)}
-        ttp, tfp, tfn = len(got & want), len(got - want), len(want - got)
-        per_topic[name] = {"assigned": len(got), "labelled": len(want), "tp": ttp, "fp": tfp, "fn": tfn}
+    have = np.array([k in labels for k in keys], dtype=bool)
+    y = np.array([[t.name in labels.get(k, ()) for t in topics] for k in keys], dtype=bool).reshape(len(keys),
+                                                                                                     len(topics))
+    return have, y
+
+
+def check(index, labels, topics: Topics | None = None) -> dict:
+    """Precision, recall and F1 per topic and micro over all topics of the assignment (the topic pages) against
+    labels (see load_labels); only labelled sections count, and only topics the labels know."""
+    a = assign(index, topics)
+    have, y = _label_matrix(index, a.topics, labels)
+    known = set().union(*labels.values()) if labels else set()
+    per_topic, tp, fp, fn = {}, 0, 0, 0
+    for j, t in enumerate(a.topics):
+        if t.name not in known:
+            continue
+        got, want = a.member[have, j], y[have, j]
+        ttp, tfp, tfn = int((got & want).sum()), int((got & ~want).sum()), int((~got & want).sum())
+        per_topic[t.name] = {"assigned": int(got.sum()), "labelled": int(want.sum()), "tp": ttp, "fp": tfp,
+                             "fn": tfn, **_prf(ttp, tfp, tfn)}
         tp, fp, fn = tp + ttp, fp + tfp, fn + tfn
-    return {"precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1), "tp": tp, "fp": fp, "fn": fn,
-            "topics": per_topic}
+    return {"sections": int(have.sum()), **_prf(tp, fp, fn), "tp": tp, "fp": fp, "fn": fn, "topics": per_topic}
 
 
-# The eval set's topic queries, by the shipped topic they describe (used by --check and tests/test_topics.py).
-EVAL_MAPPING = {
-    "nlp": ["NLP"], "vision": ["computer vision"], "speech": ["음성"], "rl": ["강화학습"], "trading": ["트레이딩"],
-    "mlops": ["MLOps"], "courses-books": ["강의 추천", "책 추천"], "korean": ["한국어 자연어처리"],
-}
+def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-12)}
+
+
+def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dict[str, float] | None = None) -> dict:
+    """Fit the score's weights and per-topic thresholds on labelled sections the way assign() uses them: a
+    logistic regression on the features without example closeness, then `rounds` times: examples from a first
+    pass with the current fit, refit with example closeness. `fixed`: weights kept as given (default:
+    topic_score.FIXED). Returns {"weights": {...}, "thresholds": {...}}."""
+    topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
+    fixed = topic_score.FIXED if fixed is None else fixed
+    keep = {topic_score.FEATURES.index(f): w for f, w in fixed.items()}
+    have, y = _label_matrix(index, topics, labels)
+    first = evidence(index, topics)
+    x0 = first.features(example=False)
+    w, b = topic_score.fit_logistic(x0[have], y[have], fixed={**keep, topic_score.FEATURES.index("example"): 0.0})
+    for _ in range(rounds):
+        weights = dict(zip(topic_score.FEATURES, w.tolist(), strict=True))
+        ev = with_examples(index, first, topic_score.score(first, weights, example=False), -b)
+        w, b = topic_score.fit_logistic(ev.features()[have], y[have], fixed=keep)
+    return {"weights": {f: round(float(v), 2) for f, v in zip(topic_score.FEATURES, w, strict=True)},
+            "thresholds": {t.name: round(float(-bj - topic_score.BALANCE_OFFSET), 2)
+                           for t, bj in zip(topics, b, strict=True)}}
+
+
+def cross_validate(index, labels, topics: Topics | None = None, offsets=(0.0, 0.1, 0.2, 0.3, 0.4, 0.6), folds: int = 6,
+                   seeds=(0, 1, 2)) -> list[dict]:
+    """Precision/recall when the weights and thresholds are fitted on other posts: posts split into `folds` groups
+    (per seed), fit on the rest, score the group; thresholds moved by each offset from the fitted logistic
+    intercepts (fit() itself applies BALANCE_OFFSET). Returns one {offset, precision, recall, f1} per offset."""
+    topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
+    posts = sorted({post for post, _ in labels})
+    counts = {d: [0, 0, 0] for d in offsets}
+    saved = dict(topic_score.WEIGHTS)
+    try:
+        for seed in seeds:
+            order = list(posts)
+            np.random.RandomState(seed).shuffle(order)
+            for f in range(folds):
+                held = set(order[f::folds])
+                r = fit(index, {k: v for k, v in labels.items() if k[0] not in held}, topics)
+                topic_score.WEIGHTS.update(r["weights"])
+                for d in offsets:
+                    moved = tuple(dataclasses.replace(t, threshold=r["thresholds"][t.name]
+                                                      + topic_score.BALANCE_OFFSET - d) for t in topics)
+                    c = check(index, {k: v for k, v in labels.items() if k[0] in held}, Topics(moved, topics.source))
+                    counts[d] = [a + c[k] for a, k in zip(counts[d], ("tp", "fp", "fn"), strict=True)]
+    finally:
+        topic_score.WEIGHTS.clear()
+        topic_score.WEIGHTS.update(saved)
+        _CACHE.clear()
+    return [{"offset": d, **_prf(*counts[d])} for d in offsets]
