@@ -120,17 +120,31 @@ def date_param(name: str) -> date | None:
         return None
 
 
+def cut_query(q: str) -> str:
+    """At most MAX_QUERY characters, cut between words (a query that fills the box was probably cut mid-word by it)."""
+    return q if len(q) < MAX_QUERY else render.cut(q, MAX_QUERY).rstrip("…").rstrip()
+
+
+def _typed_query() -> None:
+    q = st.session_state["w_q"] or ""
+    if len(q) >= MAX_QUERY:
+        st.session_state["q_was"] = len(q)
+    set_params(q=cut_query(q))
+
+
 def query_param() -> str:
-    """The query, at most MAX_QUERY characters (cut between words); a longer one in the URL is replaced by the cut
-    one and the page says so."""
+    """The query, at most MAX_QUERY characters: a longer one (in a link, or one that filled the search box) is cut
+    between words and replaced in the URL, and the page says so."""
     q = param("q")
-    if len(q) <= MAX_QUERY:
-        return q
-    cut = render.cut(q, MAX_QUERY + 1).rstrip("…").rstrip()
-    st.warning(f"Your query was {len(q):,} characters long; kb searched its first {len(cut)} (queries are cut at "
-               f"{MAX_QUERY} characters so that the link to this page stays short enough to share).")
-    P["q"] = cut
-    return cut
+    was = st.session_state.pop("q_was", 0)
+    if len(q) > MAX_QUERY:
+        was, q = len(q), cut_query(q)
+        P["q"] = q
+    if was:
+        said = f"Your query was {was:,} characters long; " if was > MAX_QUERY else ""
+        st.warning(f"{said}kb searched its first {len(q)} characters. Queries are cut at {MAX_QUERY} characters so "
+                   "that the link to this page stays short enough to share.")
+    return q
 
 
 def results_state() -> str:
@@ -287,8 +301,10 @@ def view_search(index, warm, d: appdata.Derived) -> str:
     ts = get_topics()
     labels = {p.path: render.issue_name(p.title, p.week, p.date) for p in d.posts}
 
-    bind(st.text_input, "Search every weekly issue", "q", q, max_chars=MAX_QUERY, label_visibility="collapsed",
-         placeholder="Search every weekly issue: 트레이딩 · NLP 강의 · that trading library from last summer")
+    st.session_state["w_q"] = q
+    st.text_input("Search every weekly issue", key="w_q", on_change=_typed_query, max_chars=MAX_QUERY,
+                  label_visibility="collapsed",
+                  placeholder="Search every weekly issue: 트레이딩 · NLP 강의 · that trading library from last summer")
     since, until = date_param("since"), date_param("until")
     week = param("week")
     if week and week not in labels:
