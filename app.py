@@ -36,8 +36,10 @@ DEFAULT_K = 10
 MAX_K = 100
 MAX_QUERY = 500          # characters of a query kept (searched, and in the URL) so every page link stays shareable
 PER_PAGE = {"issues": 25, "resources": 50, "topic": 20, "post": 100}
+MAX_WEEKS = 300          # weeks offered in the week filter (a selectbox of 20,000 would weigh on every page draw)
 EXAMPLES = ["트레이딩", "NLP 강의", "reinforcement learning library", "한국어 말뭉치"]
 FILTERS = ("since", "until", "week", "tag", "cat", "topic")
+SEARCH_KEYS = ("q", "mode", "k", "since", "until", "week", "tag", "cat")
 P = st.query_params
 esc = render.label     # anything from a post, the URL or the disk shown through a Markdown-rendering st.* call
 
@@ -48,10 +50,15 @@ def param(name: str, default: str = "") -> str:
     return P.get(name, default) or default
 
 
+def current() -> dict[str, list[str]]:
+    """The page's parameters now, every value as a list."""
+    return {k: P.get_all(k) for k in P}
+
+
 def _state(values: dict, base: dict | None = None) -> dict[str, list[str]]:
     """The parameters after applying `values` to `base` (default: the current ones). Empty values and defaults
-    (mode=hybrid, k=10) are dropped."""
-    out = {k: P.get_all(k) for k in P} if base is None else dict(base)
+    (mode=hybrid, k=10, view=search) are dropped."""
+    out = current() if base is None else dict(base)
     for name, value in values.items():
         if isinstance(value, list | tuple):
             value = [str(v) for v in value if v not in (None, "")]
@@ -64,25 +71,23 @@ def _state(values: dict, base: dict | None = None) -> dict[str, list[str]]:
     return out
 
 
-def _moved(values: dict) -> dict:
-    """Navigation: leave any sub-page (an open post, a more-like-this list, a page number) unless given; leaving the
-    topics page drops its topic, so it does not silently become a search filter."""
+def _moved(values: dict, base: dict) -> dict:
+    """Navigation: leave any sub-page (an open post, a more-like-this list, a page number, a resources filter)
+    unless given; leaving the topics page drops its topic, so it does not silently become a search filter."""
     values = dict(values)
-    for name in ("post", "sec", "more", "page"):
+    for name in ("post", "sec", "more", "page", "rq"):
         values.setdefault(name, None)
-    if param("view", "search") == "topics" and values.get("view", "topics") != "topics":
+    view_now = (base.get("view") or ["search"])[0]
+    if view_now == "topics" and values.get("view", "topics") != "topics":
         values.setdefault("topic", None)
     return values
 
 
-def href(**values) -> str:
-    """A link to the app in another state (navigation semantics, see _moved)."""
-    return "?" + urlencode(_state(_moved(values)), doseq=True)
-
-
-def go(**values) -> None:
-    """Navigate from a callback: one URL change, so one browser-history entry."""
-    P.from_dict(_state(_moved(values)))
+def href(base: dict | None = None, **values) -> str:
+    """A link to the app in another state (navigation semantics, see _moved); `base` saves reading the current
+    parameters again when drawing many links."""
+    base = current() if base is None else base
+    return "?" + urlencode(_state(_moved(values, base), base), doseq=True)
 
 
 def set_params(**values) -> None:
@@ -229,13 +234,14 @@ def html(body: str) -> None:
     st.html(body)
 
 
-def post_href(path: str, position: int | None = None, **extra) -> str:
-    return href(view="issues", post=path, sec=position, **extra)
+def post_href(path: str, position: int | None = None, base: dict | None = None, **extra) -> str:
+    return href(base, view="issues", post=path, sec=position, **extra)
 
 
-def card_html(index, hit, query: str, labels, why: bool = True) -> str:
-    actions = [(post_href(hit.path, hit.position), "Open in post"),
-               (href(view="search", more=f"{hit.path}#{hit.position}"), "More like this")]
+def card_html(index, hit, query: str, labels, why: bool = True, base: dict | None = None) -> str:
+    base = current() if base is None else base
+    actions = [(post_href(hit.path, hit.position, base), "Open in post"),
+               (href(base, view="search", more=f"{hit.path}#{hit.position}"), "More like this")]
     return render.card(hit, query, labels(hit.row), actions, why=why)
 
 
@@ -251,12 +257,13 @@ def topic_labeler(index):
 def results_html(index, hits, query: str, why: bool = True, more_href: str = "") -> str:
     """The result list as one HTML element; weak matches (when the search marks them) under their own line."""
     labels = topic_labeler(index)
+    base = current()
     strong = [h for h in hits if not render.is_weak(h)]
     weak = [h for h in hits if render.is_weak(h)]
-    parts = [card_html(index, h, query, labels, why) for h in strong]
+    parts = [card_html(index, h, query, labels, why, base) for h in strong]
     if weak:
         parts.append('<div class="kb-weakline">Weak matches: these share little with your query</div>')
-        parts += [card_html(index, h, query, labels, why) for h in weak]
+        parts += [card_html(index, h, query, labels, why, base) for h in weak]
     if more_href:
         parts.append(f'<div class="kb-pager">{render.go_link(more_href, "Show more results")}</div>')
     return '<div class="kb-results">' + "".join(parts) + "</div>"
@@ -288,6 +295,14 @@ def no_results(query: str, mode: str, filtered: bool) -> None:
 
 # ---- views --------------------------------------------------------------------------------------------------------
 
+@st.fragment
+def search_page(index, warm, d: appdata.Derived) -> None:
+    """The search page, which reruns alone when its box, mode or filters change: the page row and the warnings
+    above it are not drawn again."""
+    state = view_search(index, warm, d)
+    html(render.end_marker(uuid.uuid4().hex[:12], state))
+
+
 def view_search(index, warm, d: appdata.Derived) -> str:
     """The search page; returns the results state (for keeping its scroll position), or "" when it shows none."""
     more = param("more")
@@ -299,7 +314,7 @@ def view_search(index, warm, d: appdata.Derived) -> str:
         st.warning(f"Unknown mode {esc(mode[:20])}; using hybrid.")
         mode = "hybrid"
     ts = get_topics()
-    labels = {p.path: render.issue_name(p.title, p.week, p.date) for p in d.posts}
+    labels = week_labels(d)
 
     st.session_state["w_q"] = q
     st.text_input("Search every weekly issue", key="w_q", on_change=_typed_query, max_chars=MAX_QUERY,
@@ -369,6 +384,13 @@ def view_search(index, warm, d: appdata.Derived) -> str:
     return results_state()
 
 
+def week_labels(d: appdata.Derived) -> dict[str, str]:
+    """Post path → 'Weekly ML/DL News (3월 3주차) · 2021-03-20', newest first (once per index version)."""
+    if "week_labels" not in d.memo:
+        d.memo["week_labels"] = {p.path: render.issue_name(p.title, p.week, p.date) for p in d.posts}
+    return d.memo["week_labels"]
+
+
 def filters_form(d, labels, ts, since, until, week, want_tags, want_cats, topic, k) -> None:
     s = d.stats
     if s.first_date:
@@ -382,7 +404,11 @@ def filters_form(d, labels, ts, since, until, week, want_tags, want_cats, topic,
                  out=lambda v: v.isoformat() if v else None)
     else:
         st.caption("The indexed posts have no dates, so there is no date filter.")
-    bind(st.selectbox, "Week", "week", week, options=["", *labels], format_func=lambda p: labels.get(p, "All weeks"))
+    options = list(labels)[:MAX_WEEKS]
+    if week and week not in options:
+        options.append(week)
+    bind(st.selectbox, "Week" if len(labels) <= MAX_WEEKS else f"Week (the latest {MAX_WEEKS}; dates reach older ones)",
+         "week", week, options=["", *options], format_func=lambda p: labels.get(p, "All weeks"))
     bind(st.multiselect, "Tags", "tag", want_tags, options=d.tags)
     bind(st.multiselect, "Categories", "cat", want_cats, options=d.categories)
     names = {t.name: t.label for t in ts or []}
@@ -557,7 +583,8 @@ def view_resources(index, d) -> str:
     page, pages, start, end = appdata.page_slice(len(items), param("page"), PER_PAGE["resources"])
     head = (f'<div class="kb-meta">{len(items):,} resource{"s" if len(items) != 1 else ""}, each once (deduplicated '
             "by URL), most recently mentioned first. A week opens the issue at the section that mentions it.</div>")
-    rows = "".join(render.resource(r, lambda m: post_href(m.path, index.sections[m.row].position))
+    base = current()
+    rows = "".join(render.resource(r, lambda m: post_href(m.path, index.sections[m.row].position, base))
                    for r in items[start:end])
     pager = pager_html(len(items), page, pages, start, end, "resources") if pages > 1 else ""
     html(head + rows + pager)
@@ -619,6 +646,12 @@ def nav_items(view: str) -> list[tuple[str, str, bool]]:
             for v, label in VIEWS.items()]
 
 
+def nav_keep(view: str) -> str:
+    """What the page links carry over from the address bar: the search (query, mode, count, filters); the topic
+    filter only from the search page (leaving a topic page drops its topic)."""
+    return " ".join(SEARCH_KEYS + (("topic",) if view == "search" else ()))
+
+
 def main() -> None:
     st.set_page_config(page_title="kb — Weekly ML/DL News search", page_icon=":material/search:", layout="wide",
                        initial_sidebar_state="collapsed")
@@ -626,7 +659,7 @@ def main() -> None:
     st.html(render.SCRIPT, unsafe_allow_javascript=True)
     view = param("view", "search")
     known = view in VIEWS
-    html(render.nav(nav_items(view if known else "search")))
+    html(render.nav(nav_items(view if known else "search"), keep=nav_keep(view if known else "search")))
     if not known:
         st.warning(f"Unknown page {esc(view[:20])}; showing search.")
         view = "search"
@@ -645,8 +678,8 @@ def main() -> None:
     if "flash" in st.session_state:
         st.success(st.session_state.pop("flash"))
     if view == "search":
-        state = view_search(index, warm, d)
-    elif view == "topics":
+        return search_page(index, warm, d)         # draws its own end marker: it can rerun alone
+    if view == "topics":
         state = view_topics(index, warm, d)
     elif view == "issues":
         state = view_issues(index, d)

@@ -29,6 +29,7 @@ class Derived:
     categories: list[str]
     stats: browse.Stats
     _resources: list[browse.Resource] | None = field(default=None, repr=False)
+    memo: dict = field(default_factory=dict, repr=False)      # the app's own per-version values
 
     def post(self, path: str) -> browse.PostInfo | None:
         return self.by_path.get(path)
@@ -73,28 +74,32 @@ def derived(index) -> Derived:
 
 # ---- the topics file ------------------------------------------------------------------------------------------
 
-_TOPICS: dict[str, tuple[tuple, object, str]] = {}
+_TOPICS: dict[str, tuple[tuple, object, str, float]] = {}
 
 
-def topics(content_dir) -> tuple[object | None, str]:
+def topics(content_dir, max_age: float = 0.0) -> tuple[object | None, str]:
     """(Topics, "") from the content folder's topics file (else the shipped one), or (None, error message) if it is
-    broken. Re-read only when the file's path, size or mtime changes."""
+    broken. Re-read only when the file's path, size or mtime changes, looked at at most every `max_age` seconds."""
     from kb import topics as kbtopics
 
+    hit = _TOPICS.get(str(content_dir))
+    now = time.monotonic()
+    if hit and now - hit[3] < max_age:
+        return hit[1], hit[2]
     path = kbtopics.topics_file(content_dir)
     try:
         st = path.stat()
         sig = (str(path), st.st_size, st.st_mtime_ns)
     except OSError:
         sig = (str(path), -1, -1)
-    hit = _TOPICS.get(str(content_dir))
     if hit and hit[0] == sig:
+        _TOPICS[str(content_dir)] = (*hit[:3], now)
         return hit[1], hit[2]
     try:
         found, err = kbtopics.load_topics(content_dir), ""
     except KbError as e:
         found, err = None, str(e)
-    _TOPICS[str(content_dir)] = (sig, found, err)
+    _TOPICS[str(content_dir)] = (sig, found, err, now)
     return found, err
 
 

@@ -3,8 +3,8 @@
 Serves `streamlit run app.py` on a free local port (against `--index-dir`, or a scratch index of content/ plus
 tests/eval/posts built first) and drives Debian's /usr/bin/chromium through Playwright (never `playwright install`):
 
-* first frame: a fresh tab opens the app; time until the page frame (the navigation row) is drawn, and until the
-  search box can be typed in;
+* first page: a fresh tab opens the app (on a server that has not loaded the model yet, then again); time until the
+  page frame (the navigation row; the sidebar in apps before it) is drawn, and until the search box takes input;
 * typed queries: a query is typed into the search box and Enter pressed; the time runs from the Enter key (taken in
   the page, by a capture-phase keydown listener) until every new result card is drawn, in the order kb's own search
   returns them (the expected rows come from `Index.search` in this process, so a stale card never counts);
@@ -59,15 +59,16 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(index_dir: Path, content_dir: Path, log_path: Path, start_s: float = 120):
-    """`streamlit run app.py` on a free port; yields its base URL; stops it afterwards."""
+def serve(index_dir: Path, content_dir: Path, log_path: Path, start_s: float = 120, root: Path = ROOT):
+    """`streamlit run app.py` (of the checkout `root`, with its own kb package) on a free port; yields its base URL;
+    stops it afterwards."""
     port = _free_port()
-    env = {**os.environ, "KB_INDEX_DIR": str(index_dir), "KB_CONTENT_DIR": str(content_dir), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "KB_INDEX_DIR": str(index_dir), "KB_CONTENT_DIR": str(content_dir), "PYTHONPATH": str(root)}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+            [sys.executable, "-m", "streamlit", "run", str(root / "app.py"), "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+             "--server.fileWatcherType", "none"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + start_s
             while True:
@@ -106,36 +107,44 @@ def first_frame(browser, base: str) -> dict[str, float]:
     page.goto(base, wait_until="commit")
     page.locator(".kb-nav, [data-testid='stSidebar']").first.wait_for(state="attached", timeout=180_000)
     frame = (time.perf_counter() - t0) * 1000
-    page.get_by_label("Search every weekly issue").wait_for(timeout=180_000)
+    page.locator('input[aria-label="Search every weekly issue"]').wait_for(timeout=180_000)
     box = (time.perf_counter() - t0) * 1000
     ctx.close()
     return {"frame_ms": round(frame), "search_box_ms": round(box)}
 
 
-def typed_queries(browser, base: str, want: dict[str, list[int]], rounds: int) -> list[dict]:
-    """Type each query, press Enter, wait for its cards; returns one record per timed query."""
-    ctx = browser.new_context(viewport=DESKTOP, locale="ko-KR")
-    page = ctx.new_page()
-    page.set_default_timeout(120_000)
-    page.goto(base)
-    box = page.get_by_label("Search every weekly issue")
-    box.wait_for()
-    page.evaluate(_MARK_ENTER_JS)
-    out = []
+def typed_queries(browser, bases: dict[str, str], want: dict[str, list[int]], rounds: int) -> list[dict]:
+    """Type each query, press Enter, wait for its cards; one record per timed query. With several servers (app
+    checkouts) each query is typed into each of them in turn, so they are measured under the same load."""
+    pages = {}
+    for name, base in bases.items():
+        ctx = browser.new_context(viewport=DESKTOP, locale="ko-KR")
+        page = ctx.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(base)
+        box = page.locator('input[aria-label="Search every weekly issue"]')
+        box.wait_for()
+        page.evaluate(_MARK_ENTER_JS)
+        pages[name] = (ctx, page, box)
 
-    def one(q: str) -> float:
+    def one(name: str, q: str) -> float:
+        _, page, box = pages[name]
         box.fill(q)
         page.evaluate("() => { window.__kbEnter = null; }")
         box.press("Enter")
         done = page.wait_for_function(_DRAWN_JS, arg=want[q], polling="raf").json_value()
-        start = page.evaluate("() => window.__kbEnter")
-        return done - start
+        return done - page.evaluate("() => window.__kbEnter")
 
-    one(WARMUP)
+    out = []
+    for name in pages:
+        one(name, WARMUP)
     for r in range(rounds):
-        for q in QUERIES:
-            out.append({"round": r, "query": q, "ms": round(one(q), 1)})
-    ctx.close()
+        for i, q in enumerate(QUERIES):
+            order = list(pages) if (r + i) % 2 == 0 else list(pages)[::-1]
+            for name in order:
+                out.append({"app": name, "round": r, "query": q, "ms": round(one(name, q), 1)})
+    for ctx, _, _ in pages.values():
+        ctx.close()
     return out
 
 
@@ -185,11 +194,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--index-dir", metavar="DIR", help="serve this index (default: a scratch index of the eval posts)")
     p.add_argument("--content", metavar="DIR", help="its content folder (with --index-dir)")
     p.add_argument("--rounds", type=int, default=3, help="times each of the five queries is typed (default 3)")
+    p.add_argument("--compare", metavar="CHECKOUT", action="append", default=[],
+                   help="also serve the app of this kb checkout (e.g. `git archive REV | tar -x -C DIR`) and type "
+                   "every query into both, alternating (repeatable)")
     p.add_argument("--json", action="store_true", help="end with one JSON line of every figure")
     return p.parse_args(argv)
 
 
+def _summary(typed: list[dict]) -> dict:
+    ms = sorted(t["ms"] for t in typed)
+    return {"median": statistics.median(ms), "p90": ms[int(0.9 * (len(ms) - 1))], "samples": len(ms),
+            "per_query_median": {q: statistics.median(t["ms"] for t in typed if t["query"] == q) for q in QUERIES}}
+
+
 def main(argv=None) -> int:
+    from contextlib import ExitStack
+
     from playwright.sync_api import sync_playwright
 
     args = parse_args(argv)
@@ -203,31 +223,34 @@ def main(argv=None) -> int:
             content, index_dir = scratch_index(tmp)
         want = expected_rows(index_dir, [WARMUP, *QUERIES])
         load = os.getloadavg()[0]
-        with serve(index_dir, content, tmp / "streamlit.log") as base, sync_playwright() as pw:
+        roots = {"this": ROOT, **{str(c): Path(c).resolve() for c in args.compare}}
+        with ExitStack() as stack, sync_playwright() as pw:
+            bases = {name: stack.enter_context(serve(index_dir, content, tmp / f"streamlit-{i}.log", root=root))
+                     for i, (name, root) in enumerate(roots.items())}
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=60_000)
             try:
-                cold = first_frame(browser, base)          # the server's first page: loads the model
-                warm = first_frame(browser, base)
-                typed = typed_queries(browser, base, want, args.rounds)
-                post_ms = [open_in_post(browser, base) for _ in range(3)]
+                cold = {name: first_frame(browser, base) for name, base in bases.items()}   # first page: loads
+                warm = {name: first_frame(browser, base) for name, base in bases.items()}   # the model
+                typed = typed_queries(browser, bases, want, args.rounds)
+                post_ms = [open_in_post(browser, bases["this"]) for _ in range(3)]
             finally:
                 browser.close()
-    per_query = {q: statistics.median(t["ms"] for t in typed if t["query"] == q) for q in QUERIES}
     result = {
         "first_page_cold": cold, "first_page_warm": warm,
-        "typed_query_ms": {"median": statistics.median(t["ms"] for t in typed),
-                           "p90": sorted(t["ms"] for t in typed)[int(0.9 * (len(typed) - 1))],
-                           "per_query_median": per_query, "samples": len(typed)},
+        "typed_query_ms": {name: _summary([t for t in typed if t["app"] == name]) for name in roots},
         "open_in_post_ms": {"median": round(statistics.median(post_ms)) if None not in post_ms else None,
                             "samples": [None if x is None else round(x) for x in post_ms]},
         "load_1m": [round(load, 2), round(os.getloadavg()[0], 2)],
     }
-    print(f"first page, fresh server: frame {cold['frame_ms']} ms, search box {cold['search_box_ms']} ms")
-    print(f"first page, warm server:  frame {warm['frame_ms']} ms, search box {warm['search_box_ms']} ms")
-    print(f"typed query → new cards drawn: median {result['typed_query_ms']['median']:.0f} ms, "
-          f"p90 {result['typed_query_ms']['p90']:.0f} ms over {len(typed)} ({args.rounds} rounds × {len(QUERIES)})")
-    for q, ms in per_query.items():
-        print(f"  {ms:7.0f} ms  {q}")
+    for name in roots:
+        c, w = cold[name], warm[name]
+        print(f"first page [{name}]: fresh server: page frame {c['frame_ms']} ms, search box {c['search_box_ms']} ms; "
+              f"warm server: {w['frame_ms']} ms, {w['search_box_ms']} ms")
+    for name, t in result["typed_query_ms"].items():
+        print(f"typed query → new cards drawn [{name}]: median {t['median']:.0f} ms, p90 {t['p90']:.0f} ms over "
+              f"{t['samples']} ({args.rounds} rounds × {len(QUERIES)})")
+        for q, ms in t["per_query_median"].items():
+            print(f"  {ms:7.0f} ms  {q}")
     shown = result["open_in_post_ms"]["median"]
     print("open in post → section heading on screen: " + (f"median {shown} ms" if shown is not None
                                                            else "not on screen within 20 s"))

@@ -255,17 +255,20 @@ def meta_line(post_title: str, week: str, date: str) -> str:
 
 # ---- in-app links --------------------------------------------------------------------------------------------
 
-def go_link(href: str, label_html: str, cls: str = "", current: bool = False) -> str:
+def go_link(href: str, label_html: str, cls: str = "", current: bool = False, keep: str = "") -> str:
     """A link to another state of the app (`?view=…`). With the app's script it navigates without a reload and
-    makes exactly one browser-history entry; without it, it is an ordinary link. `label_html` must be safe HTML."""
+    makes exactly one browser-history entry, first copying the parameters named in `keep` (space-separated) from
+    the address bar, which a part of the page that reran alone may have changed; without the script it is an
+    ordinary link. `label_html` must be safe HTML."""
     c = f' class="{attr(cls)}"' if cls else ""
     cur = ' aria-current="page"' if current else ""
-    return f'<a href="{attr(href)}" data-kb-go="1" target="_self"{c}{cur}>{label_html}</a>'
+    kp = f' data-kb-keep="{attr(keep)}"' if keep else ""
+    return f'<a href="{attr(href)}" data-kb-go="1" target="_self"{c}{cur}{kp}>{label_html}</a>'
 
 
-def nav(items: list[tuple[str, str, bool]]) -> str:
+def nav(items: list[tuple[str, str, bool]], keep: str = "") -> str:
     """The page row: (href, label, current) per page."""
-    links = "".join(go_link(h, text(lbl), "kb-on" if on else "", current=on) for h, lbl, on in items)
+    links = "".join(go_link(h, text(lbl), "kb-on" if on else "", current=on, keep=keep) for h, lbl, on in items)
     return f'<nav class="kb-nav"><span class="kb-brand">kb</span>{links}</nav>'
 
 
@@ -467,8 +470,13 @@ SCRIPT = """<div class="kb-js"><script>
     const a = ev.target.closest && ev.target.closest('a[data-kb-go]');
     if (!a || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
     ev.preventDefault();
+    const url = new URL(a.getAttribute('href'), location.href), now = new URLSearchParams(location.search);
+    for (const k of (a.dataset.kbKeep || '').split(' ').filter(Boolean)) {
+      url.searchParams.delete(k);
+      for (const v of now.getAll(k)) url.searchParams.append(k, v);
+    }
     leaving();
-    push({}, '', a.getAttribute('href'));
+    push({}, '', url.pathname + url.search);
     window.dispatchEvent(new PopStateEvent('popstate', {state: {}}));
   }, true);
   window.addEventListener('popstate', () => { if (pending === null) leaving(); }, true);
