@@ -481,24 +481,25 @@ def view_topics(index, warm, d) -> str:
 
 
 def topic_page(index, d, a, topic) -> str:
-    html(render.go_link(href(view="topics", topic=None), "← All topics", "kb-back"))
     rows = a.rows(topic.name)
-    st.header(esc(topic.label))
-    st.caption("Described as: " + esc(" · ".join(topic.phrases)))
+    head = (render.go_link(href(view="topics", topic=None), "← All topics", "kb-back")
+            + f'<div class="kb-title">{render.text(topic.label)}</div>'
+            + f'<div class="kb-described">Described as: {render.text(" · ".join(topic.phrases))}</div>')
     if not rows:
+        html(head)
         st.info("No section is assigned to this topic yet. Add phrases or keywords to the topics file.")
         return ""
     weeks = len({index.sections[r].post_path for r in rows})
     page, pages, start, end = appdata.page_slice(len(rows), param("page"), PER_PAGE["topic"])
-    st.markdown(f"**{len(rows)}** sections from **{weeks}** weekly issues, newest first.")
+    head += (f'<div class="kb-meta">{len(rows)} sections from {weeks} weekly issue{"s" if weeks != 1 else ""}, '
+             "newest first.</div>")
     if page == 1:
         hist = appdata.histogram([index.sections[r].date for r in rows])
-        if hist.bars:
-            st.bar_chart({hist.unit: [b for b, _ in hist.bars], "sections": [c for _, c in hist.bars]}, x=hist.unit,
-                         y="sections", height=160)
+        head += render.histogram(hist)
         if hist.left_out:
-            st.caption(f"{hist.left_out} section(s) dated outside {appdata.PLAUSIBLE_FROM.year}–next year are not "
-                       "charted (a typo in the post's date?).")
+            head += (f'<div class="kb-meta">{hist.left_out} section(s) dated outside {appdata.PLAUSIBLE_FROM.year}–'
+                     "next year are not charted (a typo in the post's date?).</div>")
+    html(head)
     labels = topic_labeler(index)
     cards = []
     for r in rows[start:end]:
@@ -546,7 +547,7 @@ def view_post(index, d, path: str) -> str:
     page_arg = param("page") or (rows.index(target) // per + 1 if target is not None else 1)
     page, pages, start, end = appdata.page_slice(len(rows), page_arg, per)
     shown = rows[start:end]
-    tags = f'<div class="kb-chips">Tags: {render.chips(p.tags)}</div>' if p.tags else ""
+    tags = f'<div class="kb-chips">Tags {render.chips(p.tags)}</div>' if p.tags else ""
     n = len(rows)
     parts = [back, f'<div class="kb-title">{render.text(p.title)}</div>',
              f'<div class="kb-meta">{render.text(_issue_meta(p))}</div>{tags}']

@@ -335,6 +335,21 @@ def section(s, query: str = "", target: bool = False, topics: list[str] | None =
             f'<div class="kb-links">{links}</div><div class="kb-body">{body(s.markdown, query)}</div>{tops}</div>')
 
 
+def histogram(hist, noun: str = "sections") -> str:
+    """An appdata.Histogram as a small CSS bar chart (no chart library to load): one bar per month or year, the
+    first and last labelled, each bar's count in its tooltip."""
+    if not hist.bars:
+        return ""
+    top = max(c for _, c in hist.bars) or 1
+    bars = "".join(f'<span style="height:{round(100 * c / top)}%" title="{attr(k)}: {c} {attr(noun)}"></span>'
+                   for k, c in hist.bars)
+    first, last = hist.bars[0][0], hist.bars[-1][0]
+    label = f"{noun.capitalize()} per {hist.unit}, {first} to {last}"
+    return (f'<div class="kb-chart" role="img" aria-label="{attr(label)}"><div class="kb-bars">{bars}</div>'
+            f'<div class="kb-axis"><span>{text(first)}</span><span>{text(label)}</span><span>{text(last)}</span>'
+            "</div></div>")
+
+
 def paragraph(s: str, cls: str = "kb-intro") -> str:
     return f'<div class="{cls}">{text(s)}</div>'
 
@@ -414,6 +429,12 @@ CSS = """<style>
 .kb-issue { padding: 0.5rem 0; border-bottom: 1px solid #f3f4f6; }
 .kb-issue a { font-weight: 600; text-decoration: none; }
 .kb-nolink { font-size: 0.78rem; }
+.kb-chart { margin: 0.4rem 0 0.8rem 0; }
+.kb-bars { display: flex; align-items: flex-end; gap: 2px; height: 64px; border-bottom: 1px solid #d1d5db; }
+.kb-bars span { flex: 1 1 0; background: #93c5fd; min-width: 1px; }
+.kb-axis { display: flex; justify-content: space-between; gap: 0.5rem; font-size: 0.75rem; color: #6b7280; }
+.kb-described { font-size: 0.85rem; color: #6b7280; margin-bottom: 0.3rem; }
+.kb-intro { margin: 0.3rem 0 0.8rem 0; }
 .kb-chips { font-size: 0.85rem; color: #6b7280; margin-top: 0.3rem; }
 mark { background: #fde68a; padding: 0 0.1rem; border-radius: 0.15rem; }
 @media (max-width: 640px) {

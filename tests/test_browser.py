@@ -144,19 +144,22 @@ def test_typing_a_search(page, server):
     page.wait_for_url(re.compile(r"[?&]q="), timeout=WAIT_MS)
     headings = wait_cards(page, 3)
     assert "Acme: 강화학습 프레임워크" in headings[:3]
+    run = run_id(page)                          # the page links carry the new query (the search part reran alone)
+    page.locator(".kb-nav").get_by_role("link", name="Issues").click()
+    settled(page, run)
+    assert "view=issues" in page.evaluate("location.href") and "q=" in page.evaluate("location.href")
     assert_no_error(page)
 
 
 def test_topic_page(page, server):
     page.goto(f"{server}/?view=topics")
     page.get_by_role("link", name=re.compile(r"^Trading & finance")).click()
-    page.get_by_role("heading", name="Trading & finance").wait_for()
+    page.locator(".kb-title", has_text="Trading & finance").wait_for()
     headings = wait_cards(page, 8)
     assert {"Jane Street Market Prediction", "Backtrader"} <= set(headings)
     assert "topic=trading" in page.evaluate("location.href")
-    chart = page.locator('[data-testid="stVegaLiteChart"]')
-    chart.wait_for()                                      # the per-month chart
-    assert chart.count() == 1
+    assert page.get_by_role("img", name=re.compile(r"^Sections per month")).count() == 1     # the chart
+    assert in_view(page, ".kb-card .kb-heading")                  # and a card above the fold
     assert_no_error(page)
 
 
