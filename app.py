@@ -368,7 +368,7 @@ def view_search(index, warm, d: appdata.Derived) -> str:
         return ""
     model_ready(warm)
     t0 = time.perf_counter()
-    hits = index.search(q, mode=mode, k=k, **filters)
+    hits = search(index, d, q, mode, k, filters)
     ms = (time.perf_counter() - t0) * 1000
     if not hits:
         no_results(q, mode, bool(active))
@@ -382,6 +382,13 @@ def view_search(index, warm, d: appdata.Derived) -> str:
     more_h = href(view="search", k=min(MAX_K, k + DEFAULT_K)) if len(hits) == k and k < MAX_K else ""
     html(results_html(index, hits, q, more_href=more_h))
     return results_state()
+
+
+def search(index, d: appdata.Derived, q: str, mode: str, k: int, filters: dict) -> list:
+    """index.search, remembered for the last 64 searches of this index version: coming back to a result list (one
+    Back, "← Back to results") draws it again without searching again."""
+    key = (q, mode, k, repr(sorted((n, sorted(v) if isinstance(v, list | set) else v) for n, v in filters.items())))
+    return d.remember("searches", key, lambda: index.search(q, mode=mode, k=k, **filters), size=64)
 
 
 def week_labels(d: appdata.Derived) -> dict[str, str]:

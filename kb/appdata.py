@@ -45,6 +45,20 @@ class Derived:
             return None
         return next((r for r in p.rows if index.sections[r].position == position), None)
 
+    def remember(self, name: str, key, compute, size: int = 64):
+        """compute(), kept under `key` among the last `size` values of the named memo (thread-safe)."""
+        with _LOCK:
+            memo = self.memo.setdefault(name, OrderedDict())
+            if key in memo:
+                memo.move_to_end(key)
+                return memo[key]
+        value = compute()
+        with _LOCK:
+            memo[key] = value
+            while len(memo) > size:
+                memo.popitem(last=False)
+        return value
+
     def resources(self, index) -> list[browse.Resource]:
         if self._resources is None:
             self._resources = browse.resources(index)
