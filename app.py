@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 import kb
-from kb import appdata, browse, render, store
+from kb import appdata, browse, explain, render, store
 from kb import topics as kbtopics
 from kb.config import Settings
 from kb.errors import IndexMissing, KbError
@@ -238,11 +238,52 @@ def post_href(path: str, position: int | None = None, base: dict | None = None, 
     return href(base, view="issues", post=path, sec=position, **extra)
 
 
-def card_html(index, hit, query: str, labels, why: bool = True, base: dict | None = None) -> str:
+def card_html(index, hit, query: str, labels, why: bool = True, base: dict | None = None,
+              fixes: list[tuple[str, str]] | None = None) -> str:
     base = current() if base is None else base
     actions = [(post_href(hit.path, hit.position, base), "Open in post"),
                (href(base, view="search", more=f"{hit.path}#{hit.position}"), "More like this")]
-    return render.card(hit, query, labels(hit.row), actions, why=why)
+    reasons = explain.why(hit, query, index.sections[hit.row], labels(hit.row)).lines() if why and query else None
+    if fixes is None:
+        fixes = topic_fixes(hit, base)
+    return render.card(hit, query, labels(hit.row), actions, why=why, reasons=reasons, fixes=fixes)
+
+
+# ---- topic corrections: links carry ?fix=include|exclude|forget&fixtopic=NAME&ref=URL-or-heading --------------------
+
+def topic_fixes(hit, base: dict, only: str | None = None) -> list[tuple[str, str]]:
+    """Correction links for a card: "Not <topic>" for its topics, "Add to <topic>" for the others (only `only`'s
+    "Not this topic" on a topic page). None when the app is read-only or the topics file is broken."""
+    ts = get_topics()
+    if settings().read_only or ts is None:
+        return []
+    ref = hit.url or hit.heading
+    a = kbtopics.assign(get_index()[0], ts)
+    mine = {t.name for t in a.topics_of(hit.row)}
+    if only is not None:
+        return [(href(base, fix="exclude", fixtopic=only, ref=ref), "Not this topic")]
+    return ([(href(base, fix="exclude", fixtopic=t.name, ref=ref), f"Not {t.label}") for t in ts if t.name in mine]
+            + [(href(base, fix="include", fixtopic=t.name, ref=ref), f"Add to {t.label}") for t in ts
+               if t.name not in mine])
+
+
+def apply_fix() -> None:
+    """Carry out a correction link once, then drop it from the URL; say what changed, with an undo link."""
+    kind, name, ref = param("fix"), param("fixtopic"), param("ref")
+    if not kind:
+        return
+    set_params(fix=None, fixtopic=None, ref=None)
+    if kind not in ("include", "exclude", "forget") or not name or not ref:
+        return
+    try:
+        kbtopics.correct(settings().content_dir, name, **{kind: [ref]}, read_only=settings().read_only)
+    except KbError as err:
+        st.warning(str(err))
+        return
+    done = {"include": "Added to", "exclude": "Removed from", "forget": "Undid the correction of"}[kind]
+    undo = "" if kind == "forget" else render.go_link(href(current(), fix="forget", fixtopic=name, ref=ref), "Undo")
+    st.session_state["flash_html"] = (f'<div class="kb-meta">{done} topic <b>{render.text(name)}</b>: '
+                                      f"{render.text(ref[:120])}. {undo}</div>")
 
 
 def topic_labeler(index):
@@ -513,7 +554,7 @@ def topic_page(index, d, a, topic) -> str:
         why = a.why(r, topic.name)
         hit = browse.hit_for_row(index, r, score=why["z"], scores={"meaning (z)": why["z"], "similarity": why["similarity"],
                                                              "keyword": why["keyword"]})
-        cards.append(card_html(index, hit, "", labels))
+        cards.append(card_html(index, hit, "", labels, fixes=topic_fixes(hit, current(), only=topic.name)))
     pager = pager_html(len(rows), page, pages, start, end, "sections") if pages > 1 else ""
     html('<div class="kb-results">' + "".join(cards) + "</div>" + pager)
     return results_state() + f"p{page}"
@@ -683,8 +724,11 @@ def main() -> None:
             st.warning(msg)
         else:
             st.warning(msg + " Rebuild the index on the Stats page to search the new posts.")
+    apply_fix()
     if "flash" in st.session_state:
         st.success(st.session_state.pop("flash"))
+    if "flash_html" in st.session_state:
+        html(st.session_state.pop("flash_html"))
     if view == "search":
         return search_page(index, warm, d)         # draws its own end marker: it can rerun alone
     if view == "topics":

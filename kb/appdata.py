@@ -71,7 +71,7 @@ _LOCK = threading.Lock()
 
 def derived(index) -> Derived:
     """The app's view of an index version, built on first use and kept while the version is among the last two."""
-    key = str(index.version_dir)
+    key = (index.backend.name, str(getattr(index.backend, "index_dir", "")), index.version)
     with _LOCK:
         if key in _DERIVED:
             _DERIVED.move_to_end(key)
@@ -149,7 +149,7 @@ def content_changes(index, content_dir, max_age: float = 5.0) -> browse.ContentC
     """browse.content_changes, but the content is hashed again only when a post file's name, size or mtime has
     moved; and the folder is listed at most every `max_age` seconds (0: list it now)."""
     content_dir = Path(content_dir)
-    key = (str(index.version_dir), str(content_dir))
+    key = (index.backend.name, str(getattr(index.backend, "index_dir", "")), index.version, str(content_dir))
     seen = _SEEN.get(key)
     now = time.monotonic()
     if seen is not None and now - seen.checked < max_age:

@@ -267,19 +267,22 @@ def is_weak(hit) -> bool:
     return bool(getattr(hit, "weak", False) or (hit.scores or {}).get("weak"))
 
 
-def why_table(hit) -> str:
-    if not hit.scores:
+def why_table(hit, reasons: list[str] | None = None) -> str:
+    """'Why this result': the reasons in words (kb.explain), then each leg's raw score and rank."""
+    if not hit.scores and not reasons:
         return ""
+    said = "".join(f"<li>{text(r)}</li>" for r in reasons or [])
     rows = "".join(f"<tr><td>{text(leg)}</td><td>{v:.4f}</td><td>{hit.ranks.get(leg, '')}</td></tr>"
                    for leg, v in hit.scores.items() if isinstance(v, int | float))
-    return ('<details class="kb-why"><summary>Why this result</summary><table><tr><th>leg</th><th>score</th>'
-            f'<th>rank</th></tr>{rows}</table><div class="kb-meta">Final score {hit.score:.4f}. Hybrid mixes the '
-            "keyword (BM25) and meaning (embedding) legs; exact_name pins a section whose resource name is the "
-            "query.</div></details>")
+    return ('<details class="kb-why"><summary>Why this result</summary>'
+            + (f'<ul class="kb-reasons">{said}</ul>' if said else "")
+            + f'<table><tr><th>leg</th><th>score</th><th>rank</th></tr>{rows}</table><div class="kb-meta">Final '
+            f"score {hit.score:.4f}. Hybrid mixes the keyword (BM25) and meaning (embedding) legs; exact_name pins "
+            "a section whose resource name is the query.</div></details>")
 
 
 def card(hit, query: str = "", topics: list[str] | None = None, actions: list[tuple[str, str]] | None = None,
-         why: bool = True) -> str:
+         why: bool = True, reasons: list[str] | None = None, fixes: list[tuple[str, str]] | None = None) -> str:
     """A result card: heading (linked to the resource when it is a web URL), post title · date, the snippet with
     the query's terms marked, other links, the section's topics, and in-app actions (href, label)."""
     head = link(hit.url, hit.heading, query) if hit.url else highlight(hit.heading, query)
@@ -290,7 +293,11 @@ def card(hit, query: str = "", topics: list[str] | None = None, actions: list[tu
     snip = f'<div class="kb-snippet">{highlight(snippet(hit.snippet), query)}</div>' if hit.snippet else ""
     tops = f'<div class="kb-chips" title="topics of this section">{chips(topics, "kb-topic")}</div>' if topics else ""
     acts = "".join(go_link(h, text(lbl), "kb-act") for h, lbl in (actions or []))
-    foot = f'{tops}<div class="kb-foot">{acts}{why_table(hit) if why else ""}</div>'
+    fix = ""
+    if fixes:                   # topic corrections: (href, label) links, e.g. "Not NLP", "Add to Vision"
+        fix = ('<details class="kb-why"><summary>Topics…</summary><div class="kb-fixes">'
+               + " ".join(go_link(h, text(lbl), "kb-act") for h, lbl in fixes) + "</div></details>")
+    foot = f'{tops}<div class="kb-foot">{acts}{fix}{why_table(hit, reasons) if why else ""}</div>'
     weak = " kb-weak" if is_weak(hit) else ""
     return (f'<div class="kb-card{weak}" data-row="{int(hit.row)}"><div class="kb-heading">{head}</div>'
             f'<div class="kb-meta">{meta_line(hit.post_title, hit.week, hit.date)}</div>'

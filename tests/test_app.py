@@ -683,3 +683,39 @@ def test_weak_hits_are_marked_for_their_own_line():
     assert render.is_weak(hit) and 'class="kb-card kb-weak"' in render.card(hit)
     hit.scores = {"semantic": 0.8}
     assert not render.is_weak(hit) and 'class="kb-card"' in render.card(hit)
+
+
+# ---- relevance and topic corrections in the app (issue 9) -----------------------------------------------------------
+
+def test_an_off_topic_query_says_no_good_match_and_marks_weak_cards(monkeypatch, eval_corpus):
+    content, index_dir = eval_corpus
+    at = run_app(monkeypatch, index_dir, content, q="hotel deals in rome")
+    assert any("No good match" in i.value for i in at.info)
+    assert cards(at) and all('class="kb-card kb-weak"' in c for c in cards(at))
+    at = run_app(monkeypatch, index_dir, content, q="음성 인식")
+    assert not any("No good match" in i.value for i in at.info)
+    assert 'class="kb-card kb-weak"' not in cards(at)[0]
+    assert "Why this result" in cards(at)[0] and "is in the" in cards(at)[0]      # the reasons, in words
+
+
+def test_not_this_topic_on_a_topic_page_updates_the_file_and_the_page_without_a_rebuild(monkeypatch, eval_corpus,
+                                                                                          tmp_path):
+    content, index_dir = eval_corpus
+    mine = tmp_path / "content"
+    shutil.copytree(content, mine)                  # the corrections file goes to this copy's topics.toml
+    at = run_app(monkeypatch, index_dir, mine, view="topics", topic="trading")
+    first = cards(at)[0]
+    fix = links(first, "Not this topic")[0]
+    assert fix["fix"] == ["exclude"] and fix["fixtopic"] == ["trading"]
+    ref = fix["ref"][0]
+    version = (index_dir / "CURRENT").read_text()
+    at = run_app(monkeypatch, index_dir, mine, **{k: v[0] for k, v in fix.items()})
+    assert "fix" not in at.query_params
+    assert "Removed from topic" in page(at) and "Undo" in page(at)
+    written = (mine / "topics.toml").read_text(encoding="utf-8")
+    assert ref in written and "exclude" in written
+    assert all(ref not in c for c in cards(at)), "the section left the page"
+    assert (index_dir / "CURRENT").read_text() == version, "no rebuild"
+    monkeypatch.setenv("KB_READ_ONLY", "1")
+    at = run_app(monkeypatch, index_dir, mine, view="topics", topic="trading")
+    assert not links(cards(at)[0], "Not this topic")
