@@ -408,9 +408,7 @@ def view_search(index, warm, d: appdata.Derived) -> str:
         landing(d)
         return ""
     model_ready(warm)
-    t0 = time.perf_counter()
-    hits = search(index, d, q, mode, k, filters)
-    ms = (time.perf_counter() - t0) * 1000
+    hits, ms = search(index, d, q, mode, k, filters)
     if not hits:
         no_results(q, mode, bool(active))
         return ""
@@ -419,17 +417,26 @@ def view_search(index, warm, d: appdata.Derived) -> str:
                 "fewer filters.")
     weeks = len({h.path for h in hits})
     st.caption(f"{len(hits)} result{'s' if len(hits) != 1 else ''} from {weeks} week{'s' if weeks != 1 else ''} · "
-               f"{MODE_LABELS[mode].lower()} · {ms:.0f} ms")
+               f"{MODE_LABELS[mode].lower()}" + (f" · {ms:.0f} ms" if ms is not None else ""))
     more_h = href(view="search", k=min(MAX_K, k + DEFAULT_K)) if len(hits) == k and k < MAX_K else ""
     html(results_html(index, hits, q, more_href=more_h))
     return results_state()
 
 
-def search(index, d: appdata.Derived, q: str, mode: str, k: int, filters: dict) -> list:
-    """index.search, remembered for the last 64 searches of this index version: coming back to a result list (one
-    Back, "← Back to results") draws it again without searching again."""
+def search(index, d: appdata.Derived, q: str, mode: str, k: int, filters: dict) -> tuple[list, float | None]:
+    """(hits, ms): index.search and how long it took, remembered for the last 64 searches of this index version
+    (ms None then), so coming back to a result list (one Back, "← Back to results") does not search again."""
     key = (q, mode, k, repr(sorted((n, sorted(v) if isinstance(v, list | set) else v) for n, v in filters.items())))
-    return d.remember("searches", key, lambda: index.search(q, mode=mode, k=k, **filters), size=64)
+    took = []
+
+    def run() -> list:
+        t0 = time.perf_counter()
+        hits = index.search(q, mode=mode, k=k, **filters)
+        took.append((time.perf_counter() - t0) * 1000)
+        return hits
+
+    hits = d.remember("searches", key, run, size=64)
+    return hits, (took[0] if took else None)
 
 
 def week_labels(d: appdata.Derived) -> dict[str, str]:

@@ -172,6 +172,55 @@ def open_in_post(browser, base: str) -> float | None:
     return ms
 
 
+_KINDS = [("트레이딩 봇", "주식 알고리즘 트레이딩 라이브러리. 백테스트와 실거래를 지원한다."),
+          ("NLP 라이브러리", "한국어 자연어처리 모델을 한 줄로 불러 쓰는 라이브러리. 형태소 분석과 개체명 인식."),
+          ("Vision 모델", "이미지 분할과 객체 탐지를 위한 사전학습 모델 모음."),
+          ("Speech 툴킷", "음성 인식과 음성 합성을 위한 오픈소스 툴킷."),
+          ("MLOps 도구", "실험 추적과 모델 서빙을 위한 오픈소스 도구.")]
+
+
+def many_posts(tmp: Path, n: int) -> tuple[Path, Path]:
+    """n one-section weekly posts (daily dates from 1970, plus one dated 0001-01-01 and one 9999-12-31), built with
+    kb.bench's pooled vectors (real e5 passage vectors mixed with noise; queries still use the real model)."""
+    from datetime import date, timedelta
+
+    from kb.bench import PooledEmbedder
+    from kb.build import build_index
+    from kb.config import Settings
+    from kb.embed import get_embedder
+
+    content = tmp / "many-content"
+    content.mkdir()
+    for i in range(n):
+        d = {0: "0001-01-01", 1: "9999-12-31"}.get(i) or (date(1970, 1, 1) + timedelta(days=i)).isoformat()
+        kind, text = _KINDS[i % len(_KINDS)]
+        (content / f"post-{i:06d}.md").write_text(
+            f"---\ntitle: Weekly ML/DL News ({i % 12 + 1}월 {i % 4 + 1}주차)\ndate: {d}\ntags: [ML]\n---\n\n"
+            f"### {kind} {i}\n\n[참고링크](https://example.com/tool{i})\n\n{kind} {i}번. {text}\n", encoding="utf-8")
+    pool = get_embedder().embed_passages([f"{k} {j}. {t}" for j in range(8) for k, t in _KINDS])
+    build_index(Settings.load(content, tmp / "many-index"), full=True, embedder=PooledEmbedder(pool))
+    return content, tmp / "many-index"
+
+
+def page_times(browser, base: str, paths: list[str], timeout_ms: int = 120_000) -> dict[str, float | None]:
+    """A fresh tab per path: ms until the app has drawn the whole page (its end marker); None past the timeout."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    out = {}
+    for path in paths:
+        ctx = browser.new_context(viewport=DESKTOP, locale="ko-KR")
+        page = ctx.new_page()
+        t0 = time.perf_counter()
+        page.goto(base + path, wait_until="commit")
+        try:
+            page.locator(".kb-end").first.wait_for(state="attached", timeout=timeout_ms)
+            out[path] = round((time.perf_counter() - t0) * 1000)
+        except PlaywrightTimeout:
+            out[path] = None
+        ctx.close()
+    return out
+
+
 def scratch_index(tmp: Path) -> tuple[Path, Path]:
     """content/ + tests/eval/posts, built with the real model into tmp."""
     import shutil
@@ -197,8 +246,39 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--compare", metavar="CHECKOUT", action="append", default=[],
                    help="also serve the app of this kb checkout (e.g. `git archive REV | tar -x -C DIR`) and type "
                    "every query into both, alternating (repeatable)")
+    p.add_argument("--many-posts", type=int, metavar="N", help="instead: build N one-section posts (pooled vectors) "
+                   "and time whole pages of the long lists (issues, resources, a topic, the search page)")
     p.add_argument("--json", action="store_true", help="end with one JSON line of every figure")
     return p.parse_args(argv)
+
+
+MANY_PATHS = ["/?view=issues", "/?view=issues&page=400", "/?view=resources", "/?view=topics&topic=trading",
+              "/?q=%ED%8A%B8%EB%A0%88%EC%9D%B4%EB%94%A9", "/?view=issues&post=post-010000.md&sec=0"]
+
+
+def main_many(args) -> int:
+    """--many-posts: the long lists of issue 12, timed whole, in a fresh tab each."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="kb-bench-browser-") as tmp:
+        tmp = Path(tmp)
+        t0 = time.perf_counter()
+        content, index_dir = many_posts(tmp, args.many_posts)
+        built = time.perf_counter() - t0
+        with serve(index_dir, content, tmp / "streamlit.log") as base, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=60_000)
+            try:
+                first = page_times(browser, base, MANY_PATHS[:1], timeout_ms=600_000)    # opens the index once
+                times = page_times(browser, base, MANY_PATHS)
+            finally:
+                browser.close()
+    print(f"{args.many_posts} posts built in {built:.0f} s; first page (opens the index) {first[MANY_PATHS[0]]} ms")
+    for path, ms in times.items():
+        print(f"  {'> 120 s' if ms is None else f'{ms:6d} ms'}  {path}")
+    if args.json:
+        print(json.dumps({"posts": args.many_posts, "build_s": round(built, 1), "first_ms": first[MANY_PATHS[0]],
+                          "page_ms": times, "load_1m": round(os.getloadavg()[0], 2)}, ensure_ascii=False))
+    return 0
 
 
 def _summary(typed: list[dict]) -> dict:
@@ -213,6 +293,8 @@ def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
 
     args = parse_args(argv)
+    if args.many_posts:
+        return main_many(args)
     with tempfile.TemporaryDirectory(prefix="kb-bench-browser-") as tmp:
         tmp = Path(tmp)
         if args.index_dir:

@@ -425,6 +425,8 @@ mark { background: #fde68a; padding: 0 0.1rem; border-radius: 0.15rem; }
   .kb-snippet { display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden; }
   .kb-card .kb-links { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
   .kb-title { font-size: 1.25rem; }
+  [data-testid="stButtonGroup"] button { padding-left: 0.6rem; padding-right: 0.6rem; }
+  [data-testid="stPopoverButton"] { padding-left: 0.6rem; padding-right: 0.6rem; }
 }
 </style>"""
 

@@ -253,6 +253,9 @@ def test_phone_first_screen_shows_the_search_box_and_two_results(phone, server, 
     phone.goto(f"{server}/?q={quote('트레이딩')}")
     wait_cards(phone, 10)
     assert in_view(phone, 'input[aria-label="Search every weekly issue"]')
+    mode = phone.get_by_role("radiogroup", name="Mode").bounding_box()
+    filters = phone.get_by_role("button", name=re.compile("^Filters")).bounding_box()
+    assert abs(mode["y"] - filters["y"]) < 8                         # the controls share one compact row
     boxes = phone.locator(".kb-card .kb-heading").evaluate_all(
         "els => els.map(e => e.getBoundingClientRect().bottom)")
     assert sum(1 for b in boxes if b <= PHONE["height"]) >= 2
