@@ -33,6 +33,8 @@ _PARTICLES = ("으로", "에서", "까지", "부터", "처럼", "이다", "이�
               "도", "과", "와", "에", "만", "들", "로")
 _HANGUL = re.compile(r"[가-힣]")
 _LATIN_WORD = re.compile(r"[a-z0-9]+(?:[.+#][a-z0-9]+)*\+*")
+_LATIN_RUN = re.compile(r"[A-Za-z0-9]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 # Kinds of site (general web knowledge, not tied to any post): host pattern → the word a link there implies.
 _HOST_WORDS: list[tuple[re.Pattern, str]] = [(re.compile(p), w) for p, w in [
@@ -94,16 +96,23 @@ class Text:
 
     @classmethod
     def of(cls, text: str) -> Text:
-        toks = [_stem(t) for t in tokenize(text) if t.isascii()]
-        grams = {(t,) for t in toks}
+        # kb.tokenize on each stretch of ASCII text (Korean words break a phrase: no n-gram spans them)
+        segments = [tokenize(seg) for seg in _NON_ASCII.split(text) if _LATIN_RUN.search(seg)]
+        toks: list[str] = []
+        grams: set = set()
         covered: dict[int, set] = {}
-        for n in range(2, MAX_GRAM + 1):
-            for i in range(len(toks) - n + 1):
-                g = tuple(toks[i:i + n])
-                grams.add(g)
-                if g in _MULTI:
-                    for p in range(i, i + n):
-                        covered.setdefault(p, set()).add(g)
+        for seg in segments:
+            seg = [_stem(t) for t in seg]
+            base = len(toks)
+            toks += seg
+            grams.update((t,) for t in seg)
+            for n in range(2, MAX_GRAM + 1):
+                for i in range(len(seg) - n + 1):
+                    g = tuple(seg[i:i + n])
+                    grams.add(g)
+                    if g in _MULTI:
+                        for p in range(base + i, base + i + n):
+                            covered.setdefault(p, set()).add(g)
         inside: dict[str, set] = {}
         for t in {toks[p] for p in covered}:
             spots = [p for p, x in enumerate(toks) if x == t]

@@ -229,6 +229,8 @@ _PHRASES: dict[tuple[str, str], np.ndarray] = {}
 _FIELDS: dict[tuple[str, int], list] = {}
 _CACHE: OrderedDict[tuple, Assignment] = OrderedDict()
 _CACHE_SIZE = 4
+_COLUMNS: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_COLUMNS_SIZE = 64
 
 
 def _phrase_vectors(index, phrases: tuple[str, ...]) -> np.ndarray:
@@ -264,21 +266,31 @@ def _reference_topics(topics: Topics) -> tuple[Topic, ...]:
 
 def evidence(index, topics: Topics) -> topic_score.Evidence:
     """The score's parts for every section and topic, example closeness left at 0 (see with_examples)."""
-    sections = index.sections
-    n, t = len(sections), len(topics)
-    vec = _section_vectors(index)
+    n, t = len(index.sections), len(topics)
     sim = np.zeros((n, t), dtype=np.float32)
-    for j, topic in enumerate(topics):
-        if n:
-            sim[:, j] = (vec @ _phrase_vectors(index, topic.phrases).T).max(axis=1)
-    ref = [(vec @ _phrase_vectors(index, r.phrases).T).max(axis=1) for r in _reference_topics(topics)] if n else []
-    meaning = topic_score.centred_meaning(sim, np.stack(ref, axis=1) if ref else None)
-    fields_ = _section_fields(index)
     words = np.zeros((n, t, len(topic_evidence.FIELDS)), dtype=np.float32)
     for j, topic in enumerate(topics):
-        words[:, j, :] = topic_evidence.keyword_evidence(fields_, topic.keywords, (topic.name, topic.label),
-                                                          topic.weak_keywords)
+        sim[:, j], words[:, j, :] = _topic_columns(index, topic)
+    ref = [_topic_columns(index, r)[0] for r in _reference_topics(topics)]
+    meaning = topic_score.centred_meaning(sim, np.stack(ref, axis=1) if ref else None)
     return topic_score.Evidence(sim, meaning, words, np.zeros((n, t), dtype=np.float32))
+
+
+def _topic_columns(index, topic: Topic) -> tuple[np.ndarray, np.ndarray]:
+    """(best cosine to the phrases, keyword evidence) of every section for one topic; cached per index version and
+    topic description, so a correction (which changes neither) rescores without recomputing them."""
+    key = (str(index.version_dir), index.model_name, topic.name, topic.label, topic.phrases, topic.keywords,
+           topic.weak_keywords)
+    if key not in _COLUMNS:
+        vec = _section_vectors(index)
+        sim = (vec @ _phrase_vectors(index, topic.phrases).T).max(axis=1) if len(vec) else np.zeros(0, np.float32)
+        words = topic_evidence.keyword_evidence(_section_fields(index), topic.keywords, (topic.name, topic.label),
+                                                topic.weak_keywords)
+        _COLUMNS[key] = (sim.astype(np.float32), words)
+        while len(_COLUMNS) > _COLUMNS_SIZE:
+            _COLUMNS.popitem(last=False)
+    _COLUMNS.move_to_end(key)
+    return _COLUMNS[key]
 
 
 def with_examples(index, ev: topic_score.Evidence, first_score: np.ndarray, thresholds,
