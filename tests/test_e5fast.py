@@ -201,3 +201,24 @@ def test_indexes_are_interchangeable_between_engines(tmp_path):
     for key, s in scores.items():
         assert np.abs(s - base).max() < 0.003, key
         assert int(np.argmax(s)) == int(np.argmax(base)), key
+
+
+def test_derived_files_are_cached_and_a_damaged_cache_is_rebuilt(tmp_path, monkeypatch, nano):
+    pytest.importorskip("onnxruntime")
+    from kb.e5fast import FastE5
+
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    first = FastE5(weights=e5weights.load()).query("강화학습 트레이딩")
+    entries = sorted(p.name.split("-")[1] for p in tmp_path.iterdir())
+    assert entries == ["graph", "vocab"]
+    for p in tmp_path.iterdir():
+        p.write_bytes(b"not what was cached")
+    again = FastE5(weights=e5weights.load()).query("강화학습 트레이딩")
+    assert np.array_equal(first, again)
+    assert all(p.read_bytes() != b"not what was cached" for p in tmp_path.iterdir())     # rebuilt and stored
+    assert float(again @ nano.query("강화학습 트레이딩")) >= 0.999
+    monkeypatch.setenv("KB_CACHE_DIR", "off")
+    for p in tmp_path.iterdir():
+        p.unlink()
+    FastE5(weights=e5weights.load())
+    assert not list(tmp_path.iterdir())
