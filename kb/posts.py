@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from kb import safeio
 from kb.errors import BadPost
+from kb.sections import plain_inline
 from kb.types import Post
 
 POST_SUFFIXES = (".md", ".markdown")
@@ -31,8 +33,9 @@ def find_post_files(content_dir: Path) -> tuple[list[PostFile], list[tuple[str, 
     """Markdown files under content_dir, sorted; hidden files/folders and other suffixes are ignored.
 
     Symlinks are followed only when they resolve inside the content folder, and each real file is
-    read once (so a symlink loop or a link to an outside file cannot escape or repeat). Returns the
-    files and a list of (name, reason) for symlinks that were refused.
+    read once (so a symlink loop or a link to an outside file cannot escape or repeat). A post name that is
+    not a regular file (a FIFO, socket or device named *.md) is refused, never opened. Returns the files and
+    a list of (name, reason) for what was refused.
     """
     root = content_dir.resolve()
     found: list[PostFile] = []
@@ -72,9 +75,15 @@ def find_post_files(content_dir: Path) -> tuple[list[PostFile], list[tuple[str, 
                     continue
                 seen_real.add(real_p)
                 found.append(PostFile(path=p, rel=rel))
-            elif entry.is_symlink() and not os.path.exists(p):
-                if p.suffix.lower() in POST_SUFFIXES:
+            elif p.suffix.lower() in POST_SUFFIXES:
+                if entry.is_symlink() and not os.path.exists(p):
                     refused.append((rel, "broken or looping symlink"))
+                else:
+                    try:
+                        kind = safeio.kind_of(os.stat(p).st_mode)
+                    except OSError:
+                        kind = "unreadable"
+                    refused.append((rel, f"{kind}, not a regular file"))
 
     if not content_dir.is_dir():
         return [], []
@@ -256,28 +265,45 @@ def _title_from_body(body: str) -> str:
     for line in body.split("\n"):
         m = re.match(r"^#{1,2}\s+(.+)$", line.strip())
         if m and "목차" not in m.group(1):
-            from kb.sections import plain_inline
-
             title = plain_inline(m.group(1))
             if title:
                 return title
     return ""
 
 
+def post_file_hash(path: Path) -> str:
+    """The content hash kb records for a post file: sha256 of its bytes (= Post.content_hash), or for a file over
+    MAX_POST_BYTES, which is never indexed, a fingerprint of size, mtime and first MB (kb.safeio.fingerprint).
+    Raises OSError (NotRegularFile for a FIFO or device)."""
+    return safeio.fingerprint(path, MAX_POST_BYTES)
+
+
+def content_state(content_dir: Path) -> dict[str, str]:
+    """{post file: post_file_hash} for every candidate post file ('' when unreadable), and for every refused name
+    (a FIFO, a link outside) 'refused: <reason>' — what a build records, so `kb.index` and the app's freshness check
+    notice any change, a new FIFO included, by hashing each file once in bounded memory."""
+    files, refused = find_post_files(content_dir)
+    out = {rel: f"refused: {reason}" for rel, reason in refused}
+    for pf in files:
+        try:
+            out[pf.rel] = post_file_hash(pf.path)
+        except OSError:
+            out[pf.rel] = ""
+    return out
+
+
 def read_post(pf: PostFile) -> Post:
     """Read and decode one post file into a Post (body still markdown). Raises BadPost with the reason."""
     name = pf.rel
     try:
-        size = pf.path.stat().st_size
-        if size > MAX_POST_BYTES:
-            raise BadPost(f"{name}: too large ({size // (1024 * 1024)} MB > {MAX_POST_BYTES // (1024 * 1024)} MB)")
-        raw = pf.path.read_bytes()
+        raw = safeio.read_bytes(pf.path, MAX_POST_BYTES)
+    except safeio.FileTooLarge as err:
+        raise BadPost(f"{name}: too large ({err.size // (1024 * 1024)} MB > {MAX_POST_BYTES // (1024 * 1024)} MB)") \
+            from None
     except OSError as err:
         raise BadPost(f"{name}: cannot read ({err.strerror or err})") from None
     text = decode_post(raw, name)
     meta, body = split_front_matter(text, name)
-    from kb.sections import plain_inline
-
     stem = " ".join(Path(name).stem.split())
     title = plain_inline(_scalar(meta.get("title")).strip()) or _title_from_body(body) or stem
     d = parse_date(_scalar(meta.get("date"))) or parse_date(stem) or parse_date(title)

@@ -27,21 +27,29 @@ import time
 import uuid
 from pathlib import Path
 
+from kb import safeio
 from kb.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing, IndexWriteError
+from kb.types import Manifest
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 MANIFEST_DIGEST = "manifest_sha256"
 CURRENT = "CURRENT"
 REBUILD = "python -m kb.index"
+MAX_POINTER_BYTES = 4096
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024     # ~1M posts' hashes; a manifest beyond this is not kb's
+MAX_JSON_BYTES = 4 * 1024 * 1024 * 1024    # sections.json etc.: their exact size is checked against the manifest
 
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """sha256 of a regular file, streamed (kb.safeio: a FIFO or device raises NotRegularFile, never blocks)."""
+    return safeio.sha256_file(path)
+
+
+def unreadable(path: Path, err: OSError) -> IndexCorrupt:
+    """The one line for an index file that cannot be read: what it is (a FIFO, a device, too large) and the fix."""
+    return IndexCorrupt(f"the index file {path} is unreadable ({err.strerror or err}); "
+                        f"rebuild with: {REBUILD} --full")
 
 
 def checksum_tree(folder: Path) -> dict[str, dict]:
@@ -62,7 +70,9 @@ def current_version(index_dir: Path) -> Path:
             raise IndexMismatch(f"the index in {index_dir} has an old layout; rebuild it with: {REBUILD} --full")
         raise IndexMissing(f"no index found in {index_dir}; build it with: {REBUILD}")
     try:
-        name = pointer.read_text(encoding="utf-8").strip()
+        name = safeio.read_text(pointer, MAX_POINTER_BYTES).strip()
+    except (safeio.NotRegularFile, safeio.FileTooLarge) as err:
+        raise unreadable(pointer, err) from None
     except (OSError, UnicodeDecodeError):
         raise IndexCorrupt(f"the index pointer {pointer} is unreadable; rebuild with: {REBUILD} --full") from None
     if (not name or "/" in name or "\\" in name or name.startswith(".") or not name.isprintable()
@@ -72,12 +82,15 @@ def current_version(index_dir: Path) -> Path:
     return index_dir / name
 
 
-def read_manifest(version_dir: Path) -> dict:
+def read_manifest(version_dir: Path) -> Manifest:
+    """The build's manifest, checked: kb's format, this schema, its own checksum. IndexCorrupt/IndexMismatch else."""
     path = version_dir / MANIFEST
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = safeio.read_json(path, MAX_MANIFEST_BYTES)
     except FileNotFoundError:
         raise IndexCorrupt(f"{path} is missing; rebuild with: {REBUILD} --full") from None
+    except (safeio.NotRegularFile, safeio.FileTooLarge) as err:
+        raise unreadable(path, err) from None
     except (OSError, ValueError, UnicodeDecodeError):
         raise IndexCorrupt(f"{path} is unreadable or not kb's; rebuild with: {REBUILD} --full") from None
     if not isinstance(manifest, dict) or manifest.get("format") != "kb-index":
@@ -92,7 +105,9 @@ def read_manifest(version_dir: Path) -> dict:
                             f"rebuild with: {REBUILD} --full")
     if manifest.get(MANIFEST_DIGEST) != manifest_digest(manifest):
         raise IndexCorrupt(f"{path} is damaged (its own checksum does not match); rebuild with: {REBUILD} --full")
-    return manifest
+    if not isinstance(manifest.get("embedder"), dict):
+        raise IndexCorrupt(f"{path} names no embedder; rebuild with: {REBUILD} --full")
+    return Manifest.from_dict(manifest)
 
 
 def manifest_digest(manifest: dict) -> str:
@@ -103,10 +118,10 @@ def manifest_digest(manifest: dict) -> str:
                           .encode("utf-8")).hexdigest()
 
 
-def verify_files(version_dir: Path, manifest: dict) -> None:
+def verify_files(version_dir: Path, manifest: Manifest) -> None:
     """Check the build holds exactly the files its manifest lists, each with the same size and sha256.
     Raises IndexCorrupt naming the first file that is missing, damaged or unexpected."""
-    files = manifest.get("files")
+    files = manifest.files
     if not isinstance(files, dict) or not files:
         raise IndexCorrupt(f"{version_dir / MANIFEST} lists no files; rebuild with: {REBUILD} --full")
     try:
@@ -119,19 +134,25 @@ def verify_files(version_dir: Path, manifest: dict) -> None:
         raise IndexCorrupt(f"unexpected file {extra[0][:80]} in the index; rebuild with: {REBUILD} --full")
     for rel, meta in files.items():
         p = version_dir / rel
-        if rel not in present or not isinstance(meta, dict) or not p.is_file():
+        if rel not in present or not isinstance(meta, dict):
             raise IndexCorrupt(f"index file {rel[:80]} is missing; rebuild with: {REBUILD} --full")
         try:
-            size = p.stat().st_size
-            damaged = size != meta.get("bytes") or file_sha256(p) != meta.get("sha256")
+            st = p.stat()
+            safeio.check_regular(p, st)
+            damaged = st.st_size != meta.get("bytes") or file_sha256(p) != meta.get("sha256")
+        except safeio.NotRegularFile as err:
+            raise IndexCorrupt(f"index file {rel[:80]} is {err.kind}, not a file; rebuild with: {REBUILD} --full") \
+                from None
+        except FileNotFoundError:
+            raise IndexCorrupt(f"index file {rel[:80]} is missing; rebuild with: {REBUILD} --full") from None
         except OSError:
             raise IndexCorrupt(f"index file {rel[:80]} is unreadable; rebuild with: {REBUILD} --full") from None
         if damaged:
             raise IndexCorrupt(f"index file {rel} is damaged (checksum mismatch); rebuild with: {REBUILD} --full")
 
 
-def check_embedder(manifest: dict, model_name: str | None) -> None:
-    built = manifest.get("embedder", {}).get("name")
+def check_embedder(manifest: Manifest, model_name: str | None) -> None:
+    built = manifest.embedder_name
     if model_name and built and model_name != built:
         raise IndexMismatch(
             f"the index was built with model '{built}' but '{model_name}' was asked for; rebuild with: "
@@ -142,9 +163,13 @@ def check_embedder(manifest: dict, model_name: str | None) -> None:
 @contextlib.contextmanager
 def rebuild_lock(index_dir: Path):
     """Hold the index's rebuild lock; a second rebuild gets IndexLocked at once (flock dies with the process)."""
+    lock = index_dir / ".lock"
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = safeio.open_lock_file(lock)              # never follows a symlink: its target stays untouched
+    except safeio.NotRegularFile as err:
+        raise IndexWriteError(f"the lock file {lock} is {err.kind}, not a file kb made; remove it and run the "
+                              "command again (nothing was written; the previous index is unchanged)") from None
     except OSError as err:
         raise IndexWriteError(f"cannot write to {index_dir}: {err.strerror or err}; the previous index is unchanged") \
             from None
@@ -182,7 +207,7 @@ def new_build_dir(index_dir: Path) -> Path:
 def _fsync_tree(folder: Path) -> None:
     for p in folder.rglob("*"):
         if p.is_file():
-            fd = os.open(p, os.O_RDONLY)
+            fd = safeio.open_regular(p, follow=False)
             try:
                 os.fsync(fd)
             finally:
@@ -201,17 +226,19 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def write_json(path: Path, obj) -> None:
+    """Write a new build file (kb.safeio.create_new: never through a symlink, never over an existing file)."""
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))  # one-shot dumps uses the C encoder; dump doesn't
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    with safeio.create_new(path) as f:
+        f.write(text.encode("utf-8"))
 
 
-def publish(index_dir: Path, build_dir: Path, manifest: dict) -> Path:
+def publish(index_dir: Path, build_dir: Path, manifest: Manifest) -> Path:
     """Checksum the build, write its manifest, fsync, move it to a version folder and swap CURRENT atomically.
     Older versions except the one just replaced are then deleted (a reader may still be opening that one)."""
-    manifest["files"] = checksum_tree(build_dir)
-    manifest[MANIFEST_DIGEST] = manifest_digest(manifest)
-    write_json(build_dir / MANIFEST, manifest)
+    manifest.files = checksum_tree(build_dir)
+    body = manifest.to_dict()
+    body[MANIFEST_DIGEST] = manifest_digest(body)
+    write_json(build_dir / MANIFEST, body)
     _fsync_tree(build_dir)
     name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     final = index_dir / name
@@ -220,8 +247,8 @@ def publish(index_dir: Path, build_dir: Path, manifest: dict) -> Path:
     previous = None
     with contextlib.suppress(IndexMissing, IndexCorrupt, IndexMismatch):
         previous = current_version(index_dir).name
-    with open(tmp_pointer, "w", encoding="utf-8") as f:
-        f.write(name + "\n")
+    with safeio.create_new(tmp_pointer) as f:
+        f.write(name.encode() + b"\n")
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp_pointer, index_dir / CURRENT)
@@ -258,6 +285,7 @@ def sweep(index_dir: Path) -> None:
 
 
 def describe_write_error(err: OSError, index_dir: Path) -> IndexWriteError:
+    """The one line for a failed write, whoever failed (Python, numpy, bm25s, FAISS through kb.vector.save_ann)."""
     code = err.errno
     if code is None and _nearly_full(index_dir):     # numpy's short write says only "N requested and M written"
         code = errno.ENOSPC

@@ -8,10 +8,15 @@ exact search ≥ 0.99 at 200k entries (measured by `python -m kb.bench`, see BEN
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 from pathlib import Path
 
 import numpy as np
+
+from kb import safeio
+from kb.embed import passive_openmp
 
 IVF_MIN_ENTRIES = 50_000
 IVF_NPROBE = 128
@@ -22,8 +27,6 @@ def ivf_nlist(n: int) -> int:
 
 
 def _faiss():
-    from kb.embed import passive_openmp
-
     passive_openmp()                     # before FAISS loads its own OpenMP runtime
     import faiss
 
@@ -41,7 +44,33 @@ def build_ann(vectors: np.ndarray):
 
 
 def save_ann(index, path: Path) -> None:
-    _faiss().write_index(index, str(path))
+    """Write a FAISS index as a new file. FAISS gets a writer that calls back into Python, so the file is opened by
+    kb.safeio (no symlink followed), a full disk raises the usual OSError(ENOSPC), and FAISS never prints its raw
+    'close error' line; any other FAISS failure becomes an OSError for kb.store.describe_write_error."""
+    faiss = _faiss()
+    with safeio.create_new(path) as f:
+        writer = faiss.PyCallbackIOWriter(f.write)
+        try:
+            faiss.write_index(index, writer)
+        except RuntimeError as err:
+            msg = str(err).strip().split("\n")[0][:200]
+            code = next((c for c in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES) if os.strerror(c) in msg),
+                        None)
+            text = f"FAISS could not write {Path(path).name}: {msg}"
+            raise (OSError(code, text) if code else OSError(text)) from None
+        finally:
+            del writer
+
+
+def read_ann(path: Path):
+    """Read a FAISS index through kb.safeio (a regular file only: a FIFO or device is refused, never read)."""
+    faiss = _faiss()
+    with safeio.open_file(path) as f:
+        reader = faiss.PyCallbackIOReader(f.read)
+        try:
+            return faiss.read_index(reader)
+        finally:
+            del reader
 
 
 def build_ivf(vectors: np.ndarray, seed: int = 0):
@@ -72,8 +101,8 @@ class VectorIndex:
 
     @classmethod
     def load(cls, vectors_path: Path, ann_path: Path | None, nprobe: int = IVF_NPROBE) -> VectorIndex:
-        ann = _faiss().read_index(str(ann_path)) if ann_path is not None else None
-        vectors = np.load(vectors_path, mmap_mode="r" if ann is not None and hasattr(ann, "nprobe") else None)
+        ann = read_ann(ann_path) if ann_path is not None else None
+        vectors = safeio.load_npy(vectors_path, mmap=ann is not None and hasattr(ann, "nprobe"))
         return cls(vectors, ann, nprobe)
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -7,12 +7,13 @@ import html
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import kb
-from kb import browse, render
+from kb import appdata, browse, render
 from kb.build import build_index
 from kb.config import Settings
 
@@ -81,12 +82,35 @@ def assert_clean(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
+def page(at: AppTest) -> str:
+    """Every piece of HTML the page drew (st.html and Markdown), CSS and the app's script left out."""
+    parts = [h.value for h in at.html] + [m.value for m in at.markdown]
+    return "".join(p for p in parts if p not in (render.CSS, render.SCRIPT))
+
+
 def cards(at: AppTest) -> list[str]:
-    return [m.value for m in at.markdown if m.value.startswith('<div class="kb-card"')]
+    """Each result card's HTML, in page order."""
+    out = []
+    for h in at.html:
+        starts = [m.start() for m in re.finditer(r'<div class="kb-card[ "]', h.value)]
+        out += [h.value[a:b] for a, b in zip(starts, [*starts[1:], len(h.value)], strict=False)]
+    return out
 
 
 def rows(at: AppTest) -> list[int]:
     return [int(re.search(r'data-row="(\d+)"', c).group(1)) for c in cards(at)]
+
+
+def links(html_text: str, label: str) -> list[dict[str, list[str]]]:
+    """The query parameters of every in-app link with this label."""
+    found = re.findall(r'<a href="\?([^"]*)" data-kb-go="1" target="_self"[^>]*>' + re.escape(label) + "</a>",
+                       html_text)
+    return [parse_qs(html.unescape(h)) for h in found]
+
+
+def follow(monkeypatch, index_dir, content_dir, params: dict[str, list[str]]) -> AppTest:
+    """Open the app at a link's parameters, as the browser does when the link is clicked."""
+    return run_app(monkeypatch, index_dir, content_dir, **{k: v if len(v) > 1 else v[0] for k, v in params.items()})
 
 
 def plain(s: str) -> str:
@@ -98,6 +122,19 @@ def button(at: AppTest, label: str):
     matches = [b for b in at.button if plain(b.label) == label or plain(b.label).startswith(label)]
     assert matches, (label, [b.label for b in at.button])
     return matches[0]
+
+
+def popover_labels(at: AppTest) -> list[str]:
+    out = []
+
+    def walk(node) -> None:
+        if getattr(node, "type", None) == "popover":
+            out.append(node.proto.popover.label)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -133,14 +170,15 @@ def test_deep_link_shows_trading_sections_from_several_weeks(monkeypatch, eval_c
     assert len({s.post_path for s in secs[:6]}) >= 4
     assert {"FinRL", "Freqtrade", "AI trading"} <= {s.heading for s in secs}
     assert any("<mark>트레이딩</mark>" in c for c in cards(at))
-    assert at.text_input(key="w_q").value == "트레이딩" and at.radio(key="w_mode").value == "hybrid"
-    assert any(c.value.startswith("10 result(s) from") for c in at.caption)
+    assert at.text_input(key="w_q").value == "트레이딩" and at.segmented_control(key="w_mode").value == "hybrid"
+    assert any(c.value.startswith("10 results from") for c in at.caption)
+    assert len(at.html) <= 6                # frame, nav, script, the result list as ONE element, end marker
 
 
 def test_typing_a_query_updates_the_results_and_the_url(monkeypatch, eval_corpus, eval_index):
     content, index_dir = eval_corpus
     at = run_app(monkeypatch, index_dir, content)
-    assert not cards(at) and button(at, "트레이딩")           # the landing page offers examples
+    assert not cards(at) and links(page(at), "트레이딩") == [{"q": ["트레이딩"]}]   # the landing page offers examples
     at.text_input(key="w_q").input("강화학습 프레임워크").run()
     assert_clean(at)
     assert at.query_params["q"] == "강화학습 프레임워크"
@@ -151,15 +189,13 @@ def test_typing_a_query_updates_the_results_and_the_url(monkeypatch, eval_corpus
 def test_mode_count_and_why_this_result(monkeypatch, eval_corpus):
     content, index_dir = eval_corpus
     at = run_app(monkeypatch, index_dir, content, q="Freqtrade")
-    at.radio(key="w_mode").set_value("keyword").run()
+    at.segmented_control(key="w_mode").set_value("keyword").run()
     at.number_input(key="w_k").set_value(3).run()
     assert_clean(at)
     assert at.query_params["mode"] == "keyword" and at.query_params["k"] == "3"
     assert len(cards(at)) <= 3 and "Freqtrade" in cards(at)[0]
-    why = at.expander[1]       # [0] is Filters
-    assert why.label == "Why this result"
-    legs = list(why.dataframe[0].value["leg"])
-    assert "keyword" in legs and "semantic" not in legs
+    why = re.search(r'<details class="kb-why"><summary>Why this result</summary>(.*?)</details>', cards(at)[0]).group(1)
+    assert "<td>keyword</td>" in why and "<td>semantic</td>" not in why
 
 
 def test_filters_from_the_url(monkeypatch, eval_corpus, eval_index):
@@ -177,7 +213,19 @@ def test_filters_from_the_url(monkeypatch, eval_corpus, eval_index):
     trading = set(topics.assign(eval_index, topics.load_topics(content)).rows("trading"))
     assert rows(at) and set(rows(at)) <= trading
     assert at.selectbox(key="w_topic").value == "trading"
-    assert "1 active" in at.expander[0].label
+    assert popover_labels(at) == ["Filters · 1 on"]
+    button(at, "Clear the filters").click().run()
+    assert "topic" not in at.query_params and at.query_params["q"] == "오픈소스 라이브러리"
+    assert popover_labels(at) == ["Filters"]
+
+
+def test_week_labels_do_not_repeat_the_week(monkeypatch, eval_corpus):
+    content, index_dir = eval_corpus
+    at = run_app(monkeypatch, index_dir, content, q="모델")
+    week = at.selectbox(key="w_week")
+    label = week.format_func("2021-03-20-weekly-ml-dl-news.md")
+    assert label == "Weekly ML/DL News (3월 3주차) · 2021-03-20"
+    assert all(lb.count("주차") <= 1 for lb in map(week.format_func, week.options))
 
 
 def test_a_filter_without_a_query_lists_sections_newest_first(monkeypatch, eval_corpus, eval_index):
@@ -205,37 +253,101 @@ def test_bad_url_parameters_are_reported_not_fatal(monkeypatch, eval_corpus):
     assert len(cards(at)) == 10
 
 
+def test_a_reversed_date_range_is_named_and_can_be_swapped(monkeypatch, eval_corpus, eval_index):
+    content, index_dir = eval_corpus
+    at = run_app(monkeypatch, index_dir, content, q="딥러닝", since="2021-01-01", until="2020-09-01")
+    assert any("The date range is reversed: From 2021-01-01 is after Until 2020-09-01" in plain(w.value)
+               for w in at.warning)
+    assert not cards(at) and not at.info                      # not a silent "No results"
+    button(at, "Swap the dates").click().run()
+    assert_clean(at)
+    assert (at.query_params["since"], at.query_params["until"]) == ("2020-09-01", "2021-01-01")
+    assert rows(at) and all("2020-09-01" <= eval_index.sections[r].date <= "2021-01-01" for r in rows(at))
+
+
+def test_a_huge_query_is_cut_so_the_link_stays_shareable(monkeypatch, eval_corpus):
+    content, index_dir = eval_corpus
+    words = ("트레이딩 " + "lorem ipsum dolor ") * 12_500               # 50,000 words, typed (or pasted)
+    at = run_app(monkeypatch, index_dir, content)
+    assert at.text_input(key="w_q").max_chars == 500                 # the box itself takes at most 500 (a browser
+    at.text_input(key="w_q").set_value(words).run()                 # cuts a paste); and the server cuts anything else
+    assert_clean(at)
+    q = at.query_params["q"]
+    assert len(q) <= 500 and words.startswith(q) and not q.endswith(" ")
+    assert any("Queries are cut at 500 characters" in plain(w.value) for w in at.warning)
+    assert cards(at) and at.text_input(key="w_q").value == q     # it still searched, with what the link keeps
+    at = run_app(monkeypatch, index_dir, content, q=words[:20_000])  # a long link (Streamlit drops any > 512 KiB)
+    assert len(at.query_params["q"]) <= 500 and cards(at)
+    assert any("20,000 characters long" in plain(w.value) for w in at.warning)
+
+
 # ---- result actions -----------------------------------------------------------------------------------------------
 
-def test_open_in_post_shows_the_section_in_context(monkeypatch, eval_corpus, eval_index):
+def test_open_in_post_starts_at_the_section_and_links_back_to_the_results(monkeypatch, eval_corpus, eval_index):
     content, index_dir = eval_corpus
-    at = run_app(monkeypatch, index_dir, content, q="Stable Baselines3")
+    at = run_app(monkeypatch, index_dir, content, q="Stable Baselines3", mode="keyword", tag=["RL"])
     first = eval_index.sections[rows(at)[0]]
     assert first.heading == "Stable Baselines3"
-    at.button(key=f"open-0-{rows(at)[0]}").click().run()
-    assert_clean(at)
-    assert at.query_params["view"] == "issues" and at.query_params["post"] == first.post_path
-    assert at.query_params["sec"] == str(first.position) and at.query_params["q"] == "Stable Baselines3"
-    sections = [m.value for m in at.markdown if m.value.startswith('<div class="kb-section')]
+    target = links(cards(at)[0], "Open in post")[0]
+    assert target == {"q": ["Stable Baselines3"], "mode": ["keyword"], "tag": ["RL"], "view": ["issues"],
+                      "post": [first.post_path], "sec": [str(first.position)]}
+    at = follow(monkeypatch, index_dir, content, target)
+    html_text = page(at)
+    sections = re.findall(r'<div class="kb-section[^"]*" id="kb-sec-(\d+)"', html_text)
     assert len(sections) == len(eval_index.post_sections(first.post_path))
-    targets = [s for s in sections if "kb-target" in s]
-    assert len(targets) == 1 and f'id="kb-sec-{first.position}"' in targets[0] and "<mark>Stable</mark>" in targets[0]
-    assert plain(at.header[0].value) == first.post_title
+    earlier, opened = html_text.split('<div class="kb-section kb-target"')
+    assert earlier.count('<div class="kb-section"') == first.position       # every earlier one…
+    assert '<details class="kb-earlier">' in earlier                       # …folded away, so the page starts here
+    assert f'id="kb-sec-{first.position}"><div class="kb-here">' in opened and "<mark>Stable</mark>" in opened
+    assert f'<div class="kb-title">{render.text(first.post_title)}</div>' in html_text
+    back = links(html_text, "← Back to results")
+    assert back == [{"q": ["Stable Baselines3"], "mode": ["keyword"], "tag": ["RL"]}]
+    at = follow(monkeypatch, index_dir, content, back[0])
+    assert eval_index.sections[rows(at)[0]].heading == "Stable Baselines3"
+
+
+def test_a_post_opened_from_the_issues_list_links_to_all_issues(monkeypatch, eval_corpus):
+    content, index_dir = eval_corpus
+    at = run_app(monkeypatch, index_dir, content, view="issues", post="2021-03-20-weekly-ml-dl-news.md")
+    html_text = page(at)
+    assert links(html_text, "← All issues") == [{"view": ["issues"]}] and "Back to results" not in html_text
+    assert "kb-target" not in html_text and "kb-earlier" not in html_text
+
+
+def test_post_text_reads_as_sentences(monkeypatch, eval_corpus):
+    """Hard-wrapped source lines are joined into sentences; paragraphs stay paragraphs."""
+    content, index_dir = eval_corpus
+    at = run_app(monkeypatch, index_dir, content, view="issues", post="2020-06-27-weekly-ml-dl-news.md", sec="1")
+    opened = page(at).split('<div class="kb-section kb-target"')[1].split('<div class="kb-section"')[0]
+    assert "이 사람과 같은 고민을 해봤으리라 생각한다.</p><p>다만," in html.unescape(opened)
+    assert "<br>" not in opened
 
 
 def test_more_like_this(monkeypatch, eval_corpus, eval_index):
     content, index_dir = eval_corpus
     at = run_app(monkeypatch, index_dir, content, q="Glow-TTS")
     row = rows(at)[0]
-    at.button(key=f"more-0-{row}").click().run()
-    assert_clean(at)
-    assert at.query_params["more"] == f"{eval_index.sections[row].post_path}#{eval_index.sections[row].position}"
+    target = links(cards(at)[0], "More like this")[0]
+    assert target == {"q": ["Glow-TTS"], "more": [f"{eval_index.sections[row].post_path}#{eval_index.sections[row].position}"]}
+    at = follow(monkeypatch, index_dir, content, target)
     found = rows(at)
     assert found[0] == row and row not in found[1:] and len(found) > 3
     near = {eval_index.sections[r].heading for r in found[1:6]}
     assert near & {"HiFi-GAN", "KoSpeech", "wav2vec 2.0", "SpeechBrain", "Speechbook"}
-    button(at, "← Back to the results").click().run()
-    assert "more" not in at.query_params and at.query_params["q"] == "Glow-TTS"
+    assert links(page(at), "← Back to the results") == [{"q": ["Glow-TTS"]}]
+
+
+def test_every_page_is_reachable_from_the_navigation_row(monkeypatch, eval_corpus):
+    """The page row is in the main column (no sidebar): a link per page, the current one marked."""
+    content, index_dir = eval_corpus
+    at = run_app(monkeypatch, index_dir, content, q="NLP", view="topics", topic="nlp")
+    nav = next(h.value for h in at.html if h.value.startswith('<nav class="kb-nav">'))
+    for label in ("Search", "Topics", "Issues", "Resources", "Stats"):
+        assert len(links(nav, label)) == 1, label
+    assert links(nav, "Search") == [{"q": ["NLP"]}]          # leaving the topic page drops its topic
+    assert re.search(r'class="kb-on" aria-current="page"[^>]*>Topics</a>', nav)
+    assert 'data-kb-keep="q mode k since until week tag cat">Search</a>' in nav    # the address bar's search wins
+    assert not at.sidebar.children or not any(at.sidebar.children.values())
 
 
 # ---- topics, issues, resources ----------------------------------------------------------------------------------
@@ -243,79 +355,149 @@ def test_more_like_this(monkeypatch, eval_corpus, eval_index):
 def test_topics_overview_and_a_topic_page(monkeypatch, eval_corpus, eval_index):
     content, index_dir = eval_corpus
     at = run_app(monkeypatch, index_dir, content, view="topics")
-    labels = [plain(b.label) for b in at.button if b.key and b.key.startswith("topic-")]
-    assert len(labels) == 8 and any(lb.startswith("Trading & finance (") for lb in labels)
-    at.button(key="topic-trading").click().run()
-    assert_clean(at)
+    grid = page(at)
+    found = re.findall(r'<a href="\?view=topics&amp;topic=([a-z-]+)"[^>]*>([^<]+)<br><span>(\d+) sections</span>', grid)
+    assert len(found) == 8 and ("trading", "Trading &#38; finance", found[4][2]) in found
+    assert ("korean", "Korean&#45;language resources", found[7][2]) in found          # whole labels, never cut
+    assert "topics.toml" in at.caption[0].value and "/" not in at.caption[0].value     # no file path on the page
+    at = follow(monkeypatch, index_dir, content, links(grid, "Trading &#38; finance<br><span>"
+                                                                f"{found[4][2]} sections</span>")[0])
     assert at.query_params["topic"] == "trading" and at.query_params["view"] == "topics"
-    assert plain(at.header[0].value) == "Trading & finance"
+    assert '<div class="kb-title">Trading &#38; finance</div>' in page(at)
     found = [eval_index.sections[r] for r in rows(at)]
     assert len(found) >= 8 and len({s.post_path for s in found}) >= 6
     assert [s.date for s in found] == sorted((s.date for s in found), reverse=True)
-    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")     # the per-month chart
-    at.sidebar.radio(key="w_view").set_value("search").run()                # leaving drops the topic
-    assert_clean(at)
-    assert "topic" not in at.query_params and at.selectbox(key="w_topic").value == ""
+    bars = re.findall(r'<span style="height:\d+%" title="(\d{4}-\d\d): (\d+) sections"></span>', page(at))
+    months = sorted({s.date[:7] for s in found})                                      # the per-month chart:
+    assert bars[0][0] == months[0] and bars[-1][0] == months[-1] and len(bars) >= len(months)   # every month
+    assert sum(int(c) for _, c in bars) == len(found)
+    assert links(page(at), "← All topics") == [{"view": ["topics"]}]
 
 
 def test_unknown_topic_page(monkeypatch, eval_corpus):
     content, index_dir = eval_corpus
     at = run_app(monkeypatch, index_dir, content, view="topics", topic="cooking")
     assert "Unknown topic cooking" in plain(at.warning[0].value)
-    assert [b for b in at.button if b.key == "topic-nlp"]          # and the topics to pick from
+    assert "topic=nlp" in page(at)                     # and the topics to pick from
 
 
 def test_issues_list_newest_first_and_one_post(monkeypatch, eval_corpus, eval_index):
     content, index_dir = eval_corpus
     at = run_app(monkeypatch, index_dir, content, view="issues")
-    keys = [b.key.removeprefix("post-") for b in at.button if b.key and b.key.startswith("post-")]
+    keys = re.findall(r'<a href="\?view=issues&amp;post=([^"&]+)"', page(at))
     assert len(keys) == 9
     dates = [browse.post(eval_index, k).date for k in keys]
     assert dates == sorted(dates, reverse=True)
-    at.button(key=f"post-{keys[-1]}").click().run()
-    assert_clean(at)
-    assert at.query_params["post"] == keys[-1]
-    sections = [m.value for m in at.markdown if m.value.startswith('<div class="kb-section')]
+    assert 'Weekly ML/DL News (3월 3주차)</a><div class="kb-meta">2021-03-20 · 8 sections</div>' in html.unescape(page(at))
+    at = run_app(monkeypatch, index_dir, content, view="issues", post=keys[-1])
+    sections = re.findall(r'<div class="kb-section[^"]*"', page(at))
     assert len(sections) == 9 and not any("kb-target" in s for s in sections)
-    assert "AI trading" in "".join(sections)
+    assert "AI trading" in page(at)
 
 
-def test_resources_are_listed_once_per_url(monkeypatch, odd_corpus):
+def test_resources_are_listed_once_per_url_and_weeks_open_the_issue(monkeypatch, odd_corpus):
     content, index_dir = odd_corpus
     at = run_app(monkeypatch, index_dir, content, view="resources")
-    res = [m.value for m in at.markdown if m.value.startswith('<div class="kb-res"')]
+    res = re.findall(r'<div class="kb-res">.*?</div></div>', page(at))
     qlib = [r for r in res if "github.com/microsoft/qlib" in r]
     assert len(qlib) == 1 and "5월 1주차" in qlib[0] and "5월 2주차" in qlib[0]
+    weeks = re.findall(r'<a href="\?([^"]*)" data-kb-go="1" target="_self">5월 1주차', qlib[0])
+    assert parse_qs(html.unescape(weeks[0])) == {"view": ["issues"], "post": ["2021-05-01-evil.md"], "sec": ["0"]}
     assert len(res) == 2          # qlib and example.com/plain: javascript: links and the tracker image are not resources
     at.text_input(key="w_rq").input("plain").run()
-    assert len([m for m in at.markdown if m.value.startswith('<div class="kb-res"')]) == 1
+    assert len(re.findall(r'<div class="kb-res">', page(at))) == 1
+
+
+# ---- long lists are paged, charts bounded ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def many_posts(tmp_path_factory) -> tuple[Path, Path]:
+    """60 weekly posts, each a trading section and a cooking one (two posts with impossible dates), built with the
+    real model."""
+    from fixtures.messy import post
+
+    tmp = tmp_path_factory.mktemp("many")
+    content = tmp / "content"
+    content.mkdir()
+    for i in range(60):
+        date = {0: "0001-01-01", 1: "9999-12-31"}.get(i, f"20{10 + i // 12:02d}-{i % 12 + 1:02d}-0{i % 7 + 1}")
+        content.joinpath(f"post-{i:02d}.md").write_text(post(
+            f"Weekly ML/DL News ({i % 12 + 1}월 {i % 4 + 1}주차)", date,
+            [(f"Trading bot {i}", f"[참고링크](https://example.com/bot{i})\n\n주식 트레이딩 봇 {i}번. 알고리즘 트레이딩 라이브러리."),
+             (f"요리 노트 {i}", "오늘은 된장찌개를 끓였다. 두부와 애호박을 넣었다.")]),
+            encoding="utf-8")
+    build_index(Settings.load(content, tmp / "index"))
+    return content, tmp / "index"
+
+
+@pytest.mark.slow
+def test_issues_resources_and_topic_lists_are_paged(monkeypatch, many_posts):
+    content, index_dir = many_posts
+    at = run_app(monkeypatch, index_dir, content, view="issues")
+    assert len(re.findall(r'<div class="kb-issue">', page(at))) == 25
+    assert "1–25 of 60 issues" in page(at) and links(page(at), "Older →") == [{"view": ["issues"], "page": ["2"]}]
+    at = run_app(monkeypatch, index_dir, content, view="issues", page="3")
+    assert len(re.findall(r'<div class="kb-issue">', page(at))) == 10 and "51–60 of 60 issues" in page(at)
+    assert links(page(at), "← Newer") == [{"view": ["issues"], "page": ["2"]}]
+    at = run_app(monkeypatch, index_dir, content, view="issues", page="999")      # clamped, not empty
+    assert "51–60 of 60 issues" in page(at)
+    at = run_app(monkeypatch, index_dir, content, view="resources", page="2")
+    assert len(re.findall(r'<div class="kb-res">', page(at))) == 10 and "51–60 of 60 resources" in page(at)
+    at = run_app(monkeypatch, index_dir, content, view="topics", topic="trading")
+    assert len(cards(at)) == 20 and "1–20 of" in page(at)
+    chart = re.search(r'<div class="kb-chart".*?</div></div>', page(at)).group(0)
+    assert "2 section(s) dated outside 1970" in page(at)                # 0001 and 9999: named, not charted
+    assert "9999" not in chart and "0001" not in chart and chart.count("<span style=") <= 120
+    total = int(re.search(r"1–20 of (\d+) sections", page(at)).group(1))
+    assert total > 20
+    at = run_app(monkeypatch, index_dir, content, view="topics", topic="trading", page="2")
+    assert len(cards(at)) == min(20, total - 20) and f"21–{min(40, total)} of {total} sections" in page(at)
+
+
+def test_histogram_is_bounded_to_the_real_date_span():
+    from datetime import date
+
+    h = appdata.histogram(["0001-01-01", "2020-06-27", "2020-07-04", "2020-09-19", "9999-12-31", ""],
+                          today=date(2026, 1, 1))
+    assert h.unit == "month" and h.left_out == 2 and h.span == ("2020-06-27", "2020-09-19")
+    assert h.bars == [("2020-06", 1), ("2020-07", 1), ("2020-08", 0), ("2020-09", 1)]
+    h = appdata.histogram(["1999-01-01", "2020-06-27", "2025-12-01"], today=date(2026, 1, 1))
+    assert h.unit == "year" and len(h.bars) == 27 and h.bars[0] == ("1999", 1)
+    assert appdata.histogram([], today=date(2026, 1, 1)).bars == []
+
+
+def test_page_slice_clamps():
+    assert appdata.page_slice(60, "2", 25) == (2, 3, 25, 50)
+    assert appdata.page_slice(60, "x", 25) == (1, 3, 0, 25)
+    assert appdata.page_slice(60, "-4", 25) == (1, 3, 0, 25)
+    assert appdata.page_slice(0, "3", 25) == (1, 1, 0, 0)
 
 
 # ---- untrusted content --------------------------------------------------------------------------------------------
 
-def _assert_inert(html: str) -> None:
-    low = html.lower()
+def _assert_inert(html_text: str) -> None:
+    low = html_text.lower()
     assert "<script" not in low and "<iframe" not in low and "<img" not in low and "onerror=" not in low
     assert "onclick=" not in low and "<b>" not in low
-    assert not re.search(r'href="(?!https?://|#kb-sec-\d+")', html)     # only http(s) links (and the in-page jump)
+    assert not re.search(r'href="(?!https?://|\?)', html_text)     # only http(s) links and the app's own
+    for query in re.findall(r'href="\?([^"]*)"', html_text):           # the app's own: parameters only
+        assert re.fullmatch(r"[A-Za-z0-9%._~+=&;-]*", query), query
 
 
 def test_post_text_is_escaped_and_only_web_links_are_clickable(monkeypatch, odd_corpus):
     content, index_dir = odd_corpus
     at = run_app(monkeypatch, index_dir, content, q="트레이딩 봇")
-    html = "".join(cards(at))
-    _assert_inert(html)
-    assert 'href="https://github.com/microsoft/qlib"' in html
-    assert "<mark>트레이딩</mark>" in html
-    evil_row = next(r for r in rows(at) if "Evil" in cards(at)[rows(at).index(r)])
-    at.button(key=f"open-{rows(at).index(evil_row)}-{evil_row}").click().run()
-    assert_clean(at)
-    page = "".join(m.value for m in at.markdown)
-    _assert_inert(page.replace(render.CSS, ""))
-    assert 'class="kb-nolink">javascript&#58;alert&#40;1&#41;' in page      # shown as text
-    assert "&#60;b&#62;bold&#60;&#47;b&#62;" in page                        # the hostile tag, as text
-    title = at.header[0].value                         # the parser already dropped the tags and the link
-    assert title == "Weekly News x \\(5월 1주차\\)"           # and what is left is Markdown-escaped
+    html_text = "".join(cards(at))
+    _assert_inert(html_text)
+    assert 'href="https://github.com/microsoft/qlib"' in html_text
+    assert "<mark>트레이딩</mark>" in html_text
+    evil = next(c for c in cards(at) if "Evil" in c)
+    at = follow(monkeypatch, index_dir, content, links(evil, "Open in post")[0])
+    text_ = page(at)
+    _assert_inert(text_)
+    assert 'class="kb-nolink">javascript&#58;alert&#40;1&#41;' in text_      # shown as text
+    assert "&#60;b&#62;bold&#60;&#47;b&#62;" in text_                       # the hostile tag, as text
+    assert '<div class="kb-title">Weekly News x &#40;5월 1주차&#41;</div>' in text_   # the parser dropped the tags
 
 
 def test_undated_posts_are_listed_last_and_say_so(monkeypatch, odd_corpus):
@@ -325,12 +507,12 @@ def test_undated_posts_are_listed_last_and_say_so(monkeypatch, odd_corpus):
     undated = [c for c in cards(at) if "Notes without a date" in c]
     assert len(undated) == 1 and '<span class="kb-date">no date</span>' in undated[0]
     at = run_app(monkeypatch, index_dir, content, view="issues")
-    keys = [b.key.removeprefix("post-") for b in at.button if b.key and b.key.startswith("post-")]
+    keys = re.findall(r'<a href="\?view=issues&amp;post=([^"&]+)"', page(at))
     assert keys == ["2021-05-08-dup.md", "2021-05-01-evil.md", "notes.md"]
     at = run_app(monkeypatch, index_dir, content, tag=["ML"], since="2021-05-02")    # the date filter drops undated
     assert [index.sections[r].post_path for r in rows(at)] == ["2021-05-08-dup.md"]
     at = run_app(monkeypatch, index_dir, content, view="stats")
-    assert "(1 undated post(s))" in html.unescape("".join(m.value for m in at.markdown))
+    assert "(1 undated post(s))" in html.unescape(page(at))
 
 
 def test_a_broken_topics_file_leaves_search_working(monkeypatch, seed_index_dir, content_copy):
@@ -342,12 +524,13 @@ def test_a_broken_topics_file_leaves_search_working(monkeypatch, seed_index_dir,
     at.query_params["view"] = "topics"
     at.run()
     assert not at.exception
-    assert "is not valid TOML" in plain(at.error[0].value) and "topics.toml" in plain(at.error[0].value)
+    err = plain(at.error[0].value)
+    assert "is not valid TOML" in err and "topics.toml" in err and str(content_copy) not in err
 
 
 # ---- stats, rebuild, empty states -------------------------------------------------------------------------------
 
-def test_stats_warns_when_content_changes_and_rebuilds(monkeypatch, small_site):
+def test_content_changes_are_shown_in_the_main_column_and_rebuild(monkeypatch, small_site):
     content, index_dir = small_site
     at = run_app(monkeypatch, index_dir, content, view="stats")
     assert [m.value for m in at.metric][:2] == ["1", "9"]
@@ -356,11 +539,30 @@ def test_stats_warns_when_content_changes_and_rebuilds(monkeypatch, small_site):
     at.run()
     assert_clean(at)
     assert any("1 new post file(s)" in plain(w.value) for w in at.warning)
+    at = run_app(monkeypatch, index_dir, content, q="Fastbook")          # every page says so, in the main column
+    assert any("1 new post file(s)" in plain(w.value) and "Stats page" in plain(w.value) for w in at.main.warning)
+    at = run_app(monkeypatch, index_dir, content, view="stats")
     button(at, "Rebuild the index (incremental)").click().run()
     assert_clean(at)
     assert any(s.value.startswith("indexed: 2 posts") for s in at.success)
     assert [m.value for m in at.metric][:2] == ["2", "17"]          # the app reloaded the new index version
     assert not any("changed" in plain(w.value) for w in at.warning)
+
+
+def test_the_content_check_hashes_only_when_a_file_moved(monkeypatch, small_site):
+    content, index_dir = small_site
+    index = kb.open_index(index_dir)
+    calls = []
+    real = browse.content_changes
+    monkeypatch.setattr(browse, "content_changes", lambda *a: calls.append(1) or real(*a))
+    for _ in range(3):
+        assert not appdata.content_changes(index, content, max_age=0).changed
+    assert len(calls) == 1                                              # listed three times, hashed once
+    post = next(content.glob("*.md"))
+    post.write_text(post.read_text(encoding="utf-8") + "\n추가\n", encoding="utf-8")
+    assert appdata.content_changes(index, content, max_age=60).modified == []      # within max_age: not listed
+    assert appdata.content_changes(index, content, max_age=0).modified == [post.name]
+    assert len(calls) == 2
 
 
 def test_no_index_yet_says_what_to_run_and_builds_it(monkeypatch, tmp_path, content_copy):
@@ -440,3 +642,80 @@ def test_every_page_renders_on_messy_content(monkeypatch, tmp_path):
             assert cards(at), params
     skipped = [e for e in at.expander if "skipped at the last build" in e.label]     # the stats page lists them
     assert skipped and int(skipped[0].label.split()[0]) >= len(messy.bad)
+
+
+# ---- text that reads well -----------------------------------------------------------------------------------------
+
+def test_hard_wrapped_lines_become_sentences_paragraphs_and_lists_stay():
+    md = ("### Heading\n\n[참고링크](https://x.example)\n\n첫 문장은 여기서 끝나지 않고 이 사람과 같은\n고민을 해봤으리라 "
+          "생각한다.\n\n둘째 문단.\n\n- 항목 하나가\n  이어진다\n- 항목 둘\n\n```\ncode\n  kept\n```\n#### 작은 제목\n끝.")
+    assert render.blocks(md) == [("p", "첫 문장은 여기서 끝나지 않고 이 사람과 같은 고민을 해봤으리라 생각한다."),
+                                 ("p", "둘째 문단."), ("li", "항목 하나가 이어진다"), ("li", "항목 둘"),
+                                 ("pre", "code\n  kept"), ("h", "작은 제목"), ("p", "끝.")]
+    out = render.body(md, "고민")
+    assert out.startswith("<p>첫 문장은") and "<mark>고민</mark>" in out and "<ul><li>항목 하나가 이어진다</li>" in out
+    assert render.body("### H\n\n<script>alert(1)</script>text <b>x</b>") == "<p>text x</p>"
+    assert render.join_wrapped("이렇게 정리를 하기 시작하니\n다시 한 번 보게 된다.\n자 그러면") == \
+        "이렇게 정리를 하기 시작하니 다시 한 번 보게 된다.\n자 그러면"
+
+
+def test_display_text_is_cut_at_a_sentence_or_a_word():
+    s = "첫 문장이다. 둘째 문장은 조금 더 길게 이어지는 문장이다. 셋째 문장은 잘릴 것이다."
+    assert render.cut(s, 40) == "첫 문장이다. 둘째 문장은 조금 더 길게 이어지는 문장이다."
+    assert render.cut("word " * 20, 22) == "word word word word…"
+    assert render.cut("짧다", 10) == "짧다"
+    assert render.snippet("사실 데이터사이언티스트 중 코딩 자체에 대해 깊은 지식을 가지지 못한 분들도 많기에 이런 자료는 도움이 될 수 있다고 생각한다. 그렇지만 사실 데이터사이언…") \
+        .endswith("그렇지만 사실…")
+    assert render.snippet("a\nb  c") == "a b c"
+
+
+def test_labels_name_the_week_once():
+    assert render.issue_name("Weekly ML/DL News (3월 3주차)", "3월 3주차", "2021-03-20") == \
+        "Weekly ML/DL News (3월 3주차) · 2021-03-20"
+    assert render.issue_name("Notes", "2020-W26", "") == "Notes · 2020-W26"
+
+
+def test_weak_hits_are_marked_for_their_own_line():
+    from kb.types import Hit
+
+    hit = Hit(heading="h", post_title="t", date="", week="", tags=[], categories=[], url="", links=[], path="p.md",
+              position=0, score=0.1, scores={"semantic": 0.8, "weak": 1.0}, row=3)
+    assert render.is_weak(hit) and 'class="kb-card kb-weak"' in render.card(hit)
+    hit.scores = {"semantic": 0.8}
+    assert not render.is_weak(hit) and 'class="kb-card"' in render.card(hit)
+
+
+# ---- relevance and topic corrections in the app (issue 9) -----------------------------------------------------------
+
+def test_an_off_topic_query_says_no_good_match_and_marks_weak_cards(monkeypatch, eval_corpus):
+    content, index_dir = eval_corpus
+    at = run_app(monkeypatch, index_dir, content, q="hotel deals in rome")
+    assert any("No good match" in i.value for i in at.info)
+    assert cards(at) and all('class="kb-card kb-weak"' in c for c in cards(at))
+    at = run_app(monkeypatch, index_dir, content, q="음성 인식")
+    assert not any("No good match" in i.value for i in at.info)
+    assert 'class="kb-card kb-weak"' not in cards(at)[0]
+    assert "Why this result" in cards(at)[0] and "is in the" in cards(at)[0]      # the reasons, in words
+
+
+def test_not_this_topic_on_a_topic_page_updates_the_file_and_the_page_without_a_rebuild(monkeypatch, eval_corpus,
+                                                                                          tmp_path):
+    content, index_dir = eval_corpus
+    mine = tmp_path / "content"
+    shutil.copytree(content, mine)                  # the corrections file goes to this copy's topics.toml
+    at = run_app(monkeypatch, index_dir, mine, view="topics", topic="trading")
+    first = cards(at)[0]
+    fix = links(first, "Not this topic")[0]
+    assert fix["fix"] == ["exclude"] and fix["fixtopic"] == ["trading"]
+    ref = fix["ref"][0]
+    version = (index_dir / "CURRENT").read_text()
+    at = run_app(monkeypatch, index_dir, mine, **{k: v[0] for k, v in fix.items()})
+    assert "fix" not in at.query_params
+    assert "Removed from topic" in page(at) and "Undo" in page(at)
+    written = (mine / "topics.toml").read_text(encoding="utf-8")
+    assert ref in written and "exclude" in written
+    assert all(ref not in c for c in cards(at)), "the section left the page"
+    assert (index_dir / "CURRENT").read_text() == version, "no rebuild"
+    monkeypatch.setenv("KB_READ_ONLY", "1")
+    at = run_app(monkeypatch, index_dir, mine, view="topics", topic="trading")
+    assert not links(cards(at)[0], "Not this topic")

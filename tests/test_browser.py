@@ -1,28 +1,29 @@
 """End to end in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright; never `playwright
-install`): `streamlit run app.py` on a free port against the eval corpus, then a deep link, a typed search, a topic
-page and a click through to a post. KB_UPDATE_SCREENSHOT=1 also writes docs/screenshot.png for the README."""
+install`): `streamlit run app.py` on a free port against the eval corpus, at desktop (1280×1000) and phone (390×844)
+sizes. Each reading flow: a deep link, a typed search, a topic page, a section's deep link landing at the section,
+"Open in post" then one Back (or "← Back to results") returning to the same results at the same scroll position,
+navigation without the sidebar, Korean wrapping between words, and the content-changed warning in the main column.
+
+KB_UPDATE_SCREENSHOT=1 also writes docs/screenshot.png (desktop) and docs/screenshot-phone.png for the README."""
 
 from __future__ import annotations
 
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from fixtures.cli import stop
+
+from kb.bench_browser import ARGS, CHROMIUM, serve
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 WAIT_MS = 120_000          # the server's first page loads the model and assigns topics
-START_S = 90
+DESKTOP = {"width": 1280, "height": 1000}
+PHONE = {"width": 390, "height": 844}
+MAIN = "document.querySelector('[data-testid=\"stMain\"]')"
+POST = "2021-03-20-weekly-ml-dl-news.md"      # SpeechBrain is its 6th section (sec=5)
 
 pytestmark = [
     pytest.mark.browser,
@@ -31,39 +32,11 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(eval_corpus, tmp_path_factory):
     content, index_dir = eval_corpus
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    env = {**os.environ, "KB_INDEX_DIR": str(index_dir), "KB_CONTENT_DIR": str(content)}
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + START_S
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not start on port {port}: {log_path.read_text()[-2000:]}")
-                time.sleep(0.3)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            stop(proc)
+    with serve(index_dir, content, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -78,21 +51,57 @@ def browser():
             b.close()
 
 
-@pytest.fixture
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="ko-KR")
+def _page(browser, viewport):
+    ctx = browser.new_context(viewport=viewport, locale="ko-KR")
     pg = ctx.new_page()
     pg.set_default_timeout(WAIT_MS)
+    return ctx, pg
+
+
+@pytest.fixture
+def page(browser):
+    ctx, pg = _page(browser, DESKTOP)
     try:
         yield pg
     finally:
         ctx.close()
 
 
+@pytest.fixture
+def phone(browser):
+    ctx, pg = _page(browser, PHONE)
+    try:
+        yield pg
+    finally:
+        ctx.close()
+
+
+def run_id(page) -> str | None:
+    return page.evaluate("() => { const e = document.querySelector('.kb-end'); return e ? e.dataset.run : null; }")
+
+
+def settled(page, before: str | None = None) -> None:
+    """Wait until the app has drawn a whole page (its end marker), a new one if `before` is the previous run."""
+    page.wait_for_function("(before) => { const e = document.querySelector('.kb-end');"
+                           " return e && e.dataset.run !== before; }", arg=before, timeout=WAIT_MS)
+
+
 def wait_cards(page, n: int = 1) -> list[str]:
     page.wait_for_function(f"document.querySelectorAll('.kb-card').length >= {n}", timeout=WAIT_MS)
-    page.wait_for_load_state("networkidle", timeout=WAIT_MS)
+    settled(page)
     return page.locator(".kb-card .kb-heading").all_inner_texts()
+
+
+def in_view(page, selector) -> bool:
+    """The element's box (a CSS selector's first match, or a locator) lies inside the viewport."""
+    loc = page.locator(selector).first if isinstance(selector, str) else selector
+    return loc.evaluate("""e => { const r = e.getBoundingClientRect();
+        return r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth
+               && r.height > 0; }""")
+
+
+def scroll_top(page) -> float:
+    return page.evaluate(f"{MAIN}.scrollTop")
 
 
 def assert_no_error(page) -> None:
@@ -101,6 +110,16 @@ def assert_no_error(page) -> None:
     body = page.inner_text("body")
     assert "Traceback" not in body and "kb: " not in body and "unexpected error" not in body
 
+
+def screenshot(page, tmp_path, name: str) -> None:
+    shot = tmp_path / name
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 20_000
+    if os.environ.get("KB_UPDATE_SCREENSHOT"):
+        shutil.copy(shot, ROOT / "docs" / name)
+
+
+# ---- desktop ------------------------------------------------------------------------------------------------------
 
 def test_deep_link_shows_trading_sections_from_several_weeks(page, server, tmp_path):
     page.goto(f"{server}/?q={quote('트레이딩')}&mode=hybrid")
@@ -113,11 +132,7 @@ def test_deep_link_shows_trading_sections_from_several_weeks(page, server, tmp_p
     assert href.startswith("https://")
     assert page.get_by_label("Search every weekly issue").input_value() == "트레이딩"
     assert_no_error(page)
-    shot = tmp_path / "screenshot.png"
-    page.screenshot(path=str(shot))
-    assert shot.stat().st_size > 20_000
-    if os.environ.get("KB_UPDATE_SCREENSHOT"):
-        shutil.copy(shot, ROOT / "docs" / "screenshot.png")
+    screenshot(page, tmp_path, "screenshot.png")
 
 
 def test_typing_a_search(page, server):
@@ -129,30 +144,186 @@ def test_typing_a_search(page, server):
     page.wait_for_url(re.compile(r"[?&]q="), timeout=WAIT_MS)
     headings = wait_cards(page, 3)
     assert "Acme: 강화학습 프레임워크" in headings[:3]
+    run = run_id(page)                          # the page links carry the new query (the search part reran alone)
+    page.locator(".kb-nav").get_by_role("link", name="Issues").click()
+    settled(page, run)
+    assert "view=issues" in page.evaluate("location.href") and "q=" in page.evaluate("location.href")
     assert_no_error(page)
 
 
 def test_topic_page(page, server):
     page.goto(f"{server}/?view=topics")
-    page.get_by_role("button", name=re.compile(r"Trading & finance \(\d+\)")).click()
-    page.get_by_role("heading", name="Trading & finance").wait_for()
+    page.get_by_role("link", name=re.compile(r"^Trading & finance")).click()
+    page.locator(".kb-title", has_text="Trading & finance").wait_for()
     headings = wait_cards(page, 8)
     assert {"Jane Street Market Prediction", "Backtrader"} <= set(headings)
-    assert "topic=trading" in page.url
-    chart = page.locator('[data-testid="stVegaLiteChart"]')
-    chart.wait_for()                                      # the per-month chart
-    assert chart.count() == 1
+    assert "topic=trading" in page.evaluate("location.href")
+    assert page.get_by_role("img", name=re.compile(r"^Sections per month")).count() == 1     # the chart
+    assert in_view(page, ".kb-card .kb-heading")                  # and a card above the fold
     assert_no_error(page)
 
 
-def test_open_in_post_from_a_result(page, server):
-    page.goto(f"{server}/?q=Backtrader")
-    wait_cards(page, 1)
-    page.get_by_role("button", name=re.compile("Open in post")).first.click()
+def test_a_sections_deep_link_lands_at_the_section(page, server):
+    page.goto(f"{server}/?view=issues&post={POST}&sec=5")
     page.locator(".kb-target").wait_for()
-    # Streamlit draws a page element by element: wait for the whole post, not just the marked section
-    page.wait_for_function("document.querySelectorAll('.kb-section').length >= 9", timeout=WAIT_MS)
-    assert "Backtrader" in page.locator(".kb-target .kb-heading").inner_text()
-    assert page.locator(".kb-section").count() == 9
-    assert "view=issues" in page.url and "post=" in page.url
+    settled(page)
+    assert page.locator(".kb-target .kb-heading").inner_text() == "SpeechBrain"
+    assert in_view(page, ".kb-target .kb-heading")
+    assert page.locator(".kb-section").count() == 8                 # the whole issue is there…
+    assert page.locator(".kb-earlier .kb-section").count() == 5     # …the five before it folded above
+    page.locator(".kb-earlier > summary").click()
+    page.locator(".kb-earlier .kb-section").first.wait_for(state="visible")
     assert_no_error(page)
+
+
+def test_open_in_post_then_one_back_returns_to_the_same_results(page, server):
+    page.goto(f"{server}/?q={quote('딥러닝')}&mode=keyword")
+    wait_cards(page, 8)
+    page.evaluate(f"{MAIN}.scrollTop = 700")
+    page.wait_for_timeout(300)                            # the scroll position is saved on scroll
+    before = (page.evaluate("location.href"), page.evaluate("history.length"), scroll_top(page))
+    card = page.locator(".kb-card").nth(5)
+    heading = card.locator(".kb-heading").inner_text()
+    run = run_id(page)
+    card.get_by_role("link", name="Open in post").click()
+    settled(page, run)
+    assert page.locator(".kb-target .kb-heading").inner_text() == heading
+    assert in_view(page, ".kb-target .kb-heading")                  # landed at the section, not the intro
+    assert "view=issues" in page.evaluate("location.href")
+    assert page.evaluate("history.length") == before[1] + 1        # one entry for one navigation
+    run = run_id(page)
+    page.go_back()
+    settled(page, run)
+    wait_cards(page, 8)
+    assert page.evaluate("location.href") == before[0]
+    assert page.get_by_label("Search every weekly issue").input_value() == "딥러닝"
+    assert page.get_by_role("radio", name="Keyword").get_attribute("aria-checked") == "true"
+    page.wait_for_function(f"Math.abs({MAIN}.scrollTop - {before[2]}) < 40", timeout=5_000)
+    assert_no_error(page)
+
+
+def test_back_to_results_link_restores_query_filters_and_scroll(page, server):
+    page.goto(f"{server}/?q={quote('모델')}&since=2020-07-01&tag=NLP")
+    wait_cards(page, 5)
+    page.evaluate(f"{MAIN}.scrollTop = 500")
+    page.wait_for_timeout(300)
+    top = scroll_top(page)
+    run = run_id(page)
+    page.locator(".kb-card").nth(4).get_by_role("link", name="Open in post").click()
+    settled(page, run)
+    run = run_id(page)
+    page.get_by_role("link", name="← Back to results").click()
+    settled(page, run)
+    url = page.evaluate("location.href")
+    assert "q=%EB%AA%A8%EB%8D%B8" in url and "since=2020-07-01" in url and "tag=NLP" in url and "post=" not in url
+    page.wait_for_function(f"Math.abs({MAIN}.scrollTop - {top}) < 40", timeout=5_000)
+    assert_no_error(page)
+
+
+def test_changing_the_mode_adds_no_history_entry(page, server):
+    page.goto(f"{server}/?q={quote('음성 합성')}")
+    wait_cards(page, 3)
+    n = page.evaluate("history.length")
+    run = run_id(page)
+    page.get_by_role("radio", name="Meaning").click()
+    settled(page, run)
+    assert "mode=semantic" in page.evaluate("location.href")
+    assert page.evaluate("history.length") == n
+    assert_no_error(page)
+
+
+def test_issues_list_and_back(page, server):
+    page.goto(f"{server}/?view=issues")
+    settled(page)
+    assert page.locator(".kb-issue").count() == 9
+    run = run_id(page)
+    page.get_by_role("link", name="Weekly ML/DL News (3월 3주차)").click()
+    settled(page, run)
+    assert page.locator(".kb-section").count() == 8 and page.locator(".kb-target").count() == 0
+    run = run_id(page)
+    page.get_by_role("link", name="← All issues").click()
+    settled(page, run)
+    assert page.locator(".kb-issue").count() == 9
+    assert_no_error(page)
+
+
+# ---- phone --------------------------------------------------------------------------------------------------------
+
+def test_phone_first_screen_shows_the_search_box_and_two_results(phone, server, tmp_path):
+    phone.goto(f"{server}/?q={quote('트레이딩')}")
+    wait_cards(phone, 10)
+    assert in_view(phone, 'input[aria-label="Search every weekly issue"]')
+    boxes = phone.locator(".kb-card .kb-heading").evaluate_all(
+        "els => els.map(e => e.getBoundingClientRect().bottom)")
+    assert sum(1 for b in boxes if b <= PHONE["height"]) >= 2
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]       # nothing sideways
+    assert_no_error(phone)
+    screenshot(phone, tmp_path, "screenshot-phone.png")
+
+
+def test_phone_korean_wraps_between_words(phone, server):
+    phone.goto(f"{server}/?view=issues&post={POST}&sec=5")
+    phone.locator(".kb-target").wait_for()
+    settled(phone)
+    for sel in (".kb-target .kb-body p", ".kb-title", ".kb-nav"):
+        assert phone.locator(sel).first.evaluate("e => getComputedStyle(e).wordBreak") == "keep-all", sel
+    # every line of the opened section's first paragraph ends at a space or at the paragraph's end
+    ends = phone.locator(".kb-target .kb-body p").first.evaluate("""p => {
+        const t = p.firstChild, r = document.createRange(), out = [];
+        let top = null;
+        for (let i = 0; i < t.length; i++) {
+            r.setStart(t, i); r.setEnd(t, i + 1);
+            const y = r.getBoundingClientRect().top;
+            if (top !== null && y > top + 2) out.push(t.data[i - 1]);
+            top = y;
+        }
+        return out; }""")
+    assert ends and all(c == " " for c in ends), ends
+
+
+def test_phone_navigation_without_the_sidebar(phone, server):
+    phone.goto(f"{server}/?q={quote('트레이딩')}")
+    wait_cards(phone, 3)
+    assert phone.locator('[data-testid="stSidebar"]').count() == 0 or not phone.locator(
+        '[data-testid="stSidebar"]').is_visible()
+    for name in ("Search", "Topics", "Issues", "Resources", "Stats"):
+        assert in_view(phone, phone.locator(".kb-nav").get_by_role("link", name=name, exact=True)), name
+    run = run_id(phone)
+    phone.locator(".kb-nav").get_by_role("link", name="Topics").click()
+    settled(phone, run)
+    phone.get_by_role("link", name=re.compile(r"^Speech & audio")).wait_for()
+    run = run_id(phone)
+    phone.get_by_role("link", name=re.compile(r"^Speech & audio")).click()
+    settled(phone, run)
+    assert in_view(phone, ".kb-card .kb-heading")                  # a card above the fold on a topic page
+
+
+def test_phone_open_in_post_lands_at_the_section(phone, server):
+    phone.goto(f"{server}/?q=SpeechBrain")
+    wait_cards(phone, 3)
+    run = run_id(phone)
+    phone.locator(".kb-card").first.get_by_role("link", name="Open in post").click()
+    settled(phone, run)
+    assert phone.locator(".kb-target .kb-heading").inner_text() == "SpeechBrain"
+    assert in_view(phone, ".kb-target .kb-heading")
+    assert in_view(phone, ".kb-back")
+
+
+@pytest.fixture(scope="module")
+def changed_server(eval_corpus, tmp_path_factory):
+    """The eval index served with a content folder that has one post more than the index."""
+    content, index_dir = eval_corpus
+    changed = tmp_path_factory.mktemp("changed") / "content"
+    shutil.copytree(content, changed)
+    shutil.copy(changed / POST, changed / "2021-03-27-weekly-ml-dl-news.md")
+    with serve(index_dir, changed, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as base:
+        yield base
+
+
+@pytest.mark.slow
+def test_phone_content_changed_warning_is_in_the_main_column(phone, changed_server):
+    phone.goto(f"{changed_server}/?q={quote('트레이딩')}")
+    wait_cards(phone, 2)
+    warning = phone.locator('[data-testid="stMain"] [data-testid="stAlert"]').first
+    assert "1 new post file(s)" in warning.inner_text()
+    assert in_view(phone, '[data-testid="stMain"] [data-testid="stAlert"]')

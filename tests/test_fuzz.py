@@ -1,17 +1,22 @@
 """Property-based fuzzing (hypothesis): any bytes in content/ and any text in a search box give a result or a
-named error (BadPost, BadQuery), never another exception; what comes out stays safe to store and to show."""
+named error (BadPost, BadQuery), never another exception; what comes out stays safe to store and to show. Any
+file kind where a post, an index file or the topics file should be gives a named refusal within seconds; any
+page parameter and any set of dates give a bounded page and a bounded chart."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import signal
 from datetime import date
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kb import render
-from kb.errors import BadPost, BadQuery
+from kb import browse, render, term, topics
+from kb.errors import BadPost, BadQuery, BadTopics, IndexCorrupt
 from kb.posts import PostFile, decode_post, parse_date, read_post, split_front_matter
 from kb.query import MODES
 from kb.sections import MAX_SECTIONS_PER_POST, extract_links, is_web_url, plain_inline, split_sections, strip_markdown
@@ -125,3 +130,98 @@ def test_any_query_and_filter_in_every_mode(seed_index, q, mode, since):
         assert since and "is not a date" in str(err)
         return
     assert all(0 <= h.row < len(seed_index.sections) for h in hits)
+
+
+# ---- round two: file kinds, terminal text, pages, charts ----------------------------------------------------------
+
+def _special(path, kind: str) -> None:
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "zero-link":
+        os.symlink("/dev/zero", path)
+    elif kind == "null-link":
+        os.symlink("/dev/null", path)
+    elif kind == "dir":
+        os.mkdir(path)
+    elif kind == "empty":
+        open(path, "wb").close()
+    else:                                       # a regular file with arbitrary bytes
+        with open(path, "wb") as f:
+            f.write(kind.encode("utf-8", "surrogatepass"))
+
+
+def _alarm(*_):
+    raise TimeoutError("blocked")
+
+
+file_kinds = st.one_of(st.sampled_from(["fifo", "zero-link", "null-link", "dir", "empty"]), st.text(max_size=40))
+
+
+@settings(FUZZ, max_examples=60)
+@given(kind=file_kinds, which=st.integers(0, 100))
+def test_any_file_kind_in_a_post_the_topics_file_or_the_index_is_a_named_refusal(tmp_path_factory, seed_index_dir,
+                                                                                  kind, which):
+    import kb
+
+    d = tmp_path_factory.mktemp("kinds")
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(20)
+    try:
+        post = d / "2020-06-27-x.md"
+        _special(post, kind)
+        try:
+            read_post(PostFile(post, post.name))
+        except BadPost as err:
+            assert "\n" not in str(err)
+        topics_path = d / "topics.toml"
+        _special(topics_path, kind)
+        try:
+            topics.load_topics(path=topics_path)
+        except BadTopics as err:
+            assert "\n" not in str(err)
+        index_dir = d / "index"
+        shutil.copytree(seed_index_dir, index_dir, symlinks=True)
+        files = sorted(p for p in index_dir.rglob("*") if p.is_file() and p.name != ".lock")
+        target = files[which % len(files)]
+        target.unlink()
+        _special(target, kind)
+        try:
+            kb.open_index(index_dir)
+        except IndexCorrupt as err:
+            assert "--full" in str(err) and "\n" not in str(err)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@FUZZ
+@given(text=st.text(), exact=st.booleans())
+def test_terminal_text_is_one_line_without_control_characters(text, exact):
+    out = term.line(text, exact)
+    assert out.isprintable()                        # no control, format or line-break character at all
+    assert term.line(out, exact) == out
+
+
+@FUZZ
+@given(n=st.integers(0, 5000), page=st.one_of(st.none(), st.integers(-10 ** 12, 10 ** 12), st.text(max_size=30)),
+       size=st.integers(-5, 10 ** 6))
+def test_any_page_parameter_gives_a_real_bounded_page(n, page, size):
+    p = browse.paginate(range(n), page, size)
+    assert 1 <= p.number <= p.pages and 1 <= p.size <= browse.MAX_PAGE_SIZE and p.total == n
+    assert p.items == list(range(n))[p.start:p.start + p.size]
+    assert (not p.items) == (n == 0)
+
+
+@FUZZ
+@given(days=st.lists(st.one_of(st.dates(), st.just(None)), max_size=200), bars=st.integers(1, 400))
+def test_any_dates_give_a_bounded_chart_over_their_span(days, bars):
+    from types import SimpleNamespace
+
+    idx = SimpleNamespace(sections=[SimpleNamespace(date=d.isoformat() if d else "") for d in days])
+    counts = topics.monthly_counts(idx, range(len(days)), max_bars=bars)
+    dated = [d for d in days if d]
+    assert sum(c for _, c in counts) == len(dated)
+    assert len(counts) <= max(bars, 10)             # the coarsest bar is 1,000 years: 10 bars for 0001-9999
+    assert [label for label, _ in counts] == sorted(label for label, _ in counts)
+    if dated:
+        assert counts[0][0][:4] <= min(dated).isoformat()[:4] and counts[-1][0][:4] <= max(dated).isoformat()[:4]

@@ -1,18 +1,21 @@
 """Topics: the topics file (shipped default, a user's copy in the content folder, broken files), the assignment of
-sections to topics on the real eval index (real model), and the CLIs that expose it."""
+sections to topics on the real eval index (real model), its check against the per-section labels, user
+corrections (written safely into the content folder, teaching the topic), and the CLIs that expose it."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from kb import topics
-from kb.errors import BadQuery, BadTopics
+from kb import topic_edit, topic_evidence, topics
+from kb.errors import BadQuery, BadTopics, ReadOnly
+from kb.topics import __main__ as topics_cli
 
 ROOT = Path(__file__).resolve().parent.parent
-QUERIES = ROOT / "tests" / "eval" / "queries.jsonl"
+LABELS = ROOT / "tests" / "eval" / "topic_labels.jsonl"
 REQUIRED = {"nlp", "vision", "speech", "rl", "trading", "mlops", "courses-books", "korean"}
 
 
@@ -41,7 +44,8 @@ def test_topics_file_in_the_content_folder_replaces_the_default(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("[nlp\nlabel = 1", "not valid TOML"),
     ("[nlp]\nlabel = \"NLP\"\n", "needs at least one phrase"),
-    ("[nlp]\nphrases = \"x\"\ncolour = \"red\"\n", "unknown field(s) colour"),
+    ("[nlp]\nphrases = \"x\"\ncolour = \"red\"\n", "unknown field(s) colour; use label, phrases, keywords"),
+    ("[nlp]\nphrases = [\"x\"]\nexclude = \"KoBERT\"\ninclude = [3]\n", "include must be a list of strings"),
     ("[nlp]\nphrases = [1, 2]\n", "phrases must be a list of strings"),
     ("[\"NLP Topic\"]\nphrases = [\"x\"]\n", "a topic name is lower-case"),
     ("[nlp]\nphrases = [\"x\"]\nthreshold = \"high\"\n", "threshold must be a number"),
@@ -64,12 +68,54 @@ def test_unknown_topic_lists_the_known_ones():
     assert ts.find("courses_books").name == "courses-books"      # spacing/underscores ignored
 
 
-def test_assignment_agrees_with_the_labelled_topic_queries(eval_index):
-    """Sanity check on the eval posts: the labels are per query and incomplete, so this is a floor, not a score."""
-    r = topics.check(eval_index, QUERIES, topics.EVAL_MAPPING, topics.load_topics())
-    assert r["precision"] >= 0.75 and r["recall"] >= 0.75, r
+def _rows(index, heading: str) -> list[int]:
+    return [i for i, s in enumerate(index.sections) if s.heading == heading]
+
+
+def _members(index, a, name: str) -> set[str]:
+    return {index.sections[r].heading for r in a.rows(name)}
+
+
+def test_check_reports_precision_and_recall_per_topic_against_the_labels(eval_index):
+    """The eval posts are part of the tuning split; the figures for both splits are in docs/eval.md."""
+    labels = topics.load_labels(LABELS)
+    r = topics.check(eval_index, labels, topics.load_topics())
+    assert r["sections"] == len(eval_index) == 74
+    assert set(r["topics"]) == REQUIRED
     for name, t in r["topics"].items():
-        assert t["tp"] >= 0.5 * t["labelled"], (name, t)
+        assert t["tp"] + t["fn"] == t["labelled"] and t["tp"] + t["fp"] == t["assigned"], name
+        assert 0.0 <= t["precision"] <= 1.0 and 0.0 <= t["recall"] <= 1.0 and t["recall"] >= 0.5, (name, t)
+    # measured 0.955 / 0.894 on this index (the old keyword+z-score assignment: 0.83 / 0.84 on partial labels)
+    assert r["precision"] >= 0.9 and r["recall"] >= 0.85, r
+    assert r["tp"] == sum(t["tp"] for t in r["topics"].values())
+
+
+def test_labels_cover_every_section_of_every_eval_post_for_every_topic():
+    from kb.build import load_corpus
+
+    labels = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    keys = [(o["post"], o["heading"]) for o in labels]
+    assert len(keys) == len(set(keys))
+    sections = []
+    for split, folders in topics.SPLITS.items():
+        for folder in folders:
+            for s in load_corpus(ROOT / folder).sections:
+                sections.append((Path(s.post_path).name, s.heading, split))
+    assert sorted((p, h) for p, h, _ in sections) == sorted(keys)
+    split_of = {(p, h): sp for p, h, sp in sections}
+    for o in labels:
+        assert o["split"] == split_of[(o["post"], o["heading"])]
+        assert set(o["topics"]) <= REQUIRED, o
+    assert sum(not o["topics"] for o in labels) >= 20          # "in no topic" is labelled too
+
+
+def test_a_korean_gpt2_tutorial_is_nlp_korean_and_a_course(eval_index):
+    a = topics.assign(eval_index, topics.load_topics())
+    [row] = _rows(eval_index, "KorGPT2 tutorial")
+    assert {"nlp", "korean", "courses-books"} <= {t.name for t in a.topics_of(row)}
+    why = a.why(row, "nlp")
+    assert why["member"] == 1.0 and why["heading"] == 1.0      # GPT2 in KorGPT2 meets the keyword GPT
+    assert why["score"] >= why["threshold"]
 
 
 def test_trading_topic_spans_many_weeks_newest_first(eval_index):
@@ -85,10 +131,34 @@ def test_trading_topic_spans_many_weeks_newest_first(eval_index):
     assert "Trading & finance" in [t.label for t in a.topics_of(rows[0])]
 
 
-def test_keywords_match_latin_whole_words_and_korean_inside_words():
-    rx = topics._keyword_pattern(("RL", "트레이딩"))
-    assert rx.search("RL을 활용한") and rx.search("알고리즘트레이딩을")
-    assert not rx.search("see the URL") and not rx.search("CURL")
+@pytest.mark.parametrize("keywords, text, weight", [
+    (("GPT",), "KorGPT2 tutorial", 1.0),                      # Latin sub-words, as kb.tokenize splits them
+    (("BERT",), "KcBERT와 KoBERT", 1.0),
+    (("tokenizer",), "Rust Tokenizers", 1.0),                 # plural
+    (("RL",), "RL을 활용한 트레이딩", 1.0),
+    (("RL",), "see the URL, run CURL", 0.0),
+    (("트레이딩",), "알고리즘트레이딩을", 1.0),                # Korean inside words
+    (("책",), "좋은 책이다", 1.0),
+    (("책",), "책임감 있는 AI와 보안 정책", 0.0),             # a one-syllable word stands alone
+    (("언어 모델",), "한국어 언어모델", 1.0),
+    (("NLP",), "자연어 처리 입문", 0.5),                      # a glossary synonym counts half
+    (("speech",), "korean-hate-speech", 0.0),                 # inside a longer glossary term
+    (("speech",), "speech recognition toolkit", 1.0),
+    (("book",), "limit order book data", 0.0),
+])
+def test_keywords_meet_sub_words_synonyms_and_not_longer_terms(keywords, text, weight):
+    m = topic_evidence.matcher(keywords)
+    assert m.score(topic_evidence.Text.of(text)) == weight
+
+
+def test_links_say_what_kind_of_site_they_are():
+    assert "course" in topic_evidence.link_words("https://www.coursera.org/specializations/machine-learning-trading")
+    assert "trading" in topic_evidence.link_words("https://github.com/stefan-jansen/machine-learning-for-trading")
+    assert "korean" in topic_evidence.link_words("https://tutorials.pytorch.kr/")
+    assert "korean" in topic_evidence.link_words("https://ko.d2l.ai/")
+    assert "book" in topic_evidence.link_words("https://www.hanbit.co.kr/store/books/look.php?p_code=B6627606922")
+    assert "lecture" in topic_evidence.link_words("https://www.youtube.com/playlist?list=PLZHQObOWTQDNU6R1")
+    assert "paper" in topic_evidence.link_words("https://arxiv.org/abs/2004.05150")
 
 
 def test_editing_the_topics_changes_the_assignment_without_a_rebuild(eval_index, tmp_path):
@@ -114,11 +184,11 @@ def test_monthly_counts_cover_every_month_between_first_and_last(eval_index):
 
 def test_cli_lists_topics_and_a_topic_newest_first(eval_corpus, capsys):
     content, index_dir = eval_corpus
-    assert topics.main(["--index-dir", str(index_dir), "--content", str(content), "--json"]) == 0
+    assert topics_cli.main(["--index-dir", str(index_dir), "--content", str(content), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert REQUIRED <= {t["name"] for t in listed["topics"]}
     assert all(t["sections"] > 0 for t in listed["topics"])
-    assert topics.main(["trading", "--index-dir", str(index_dir), "--content", str(content), "--json", "-k", "4"]) == 0
+    assert topics_cli.main(["trading", "--index-dir", str(index_dir), "--content", str(content), "--json", "-k", "4"]) == 0
     out = json.loads(capsys.readouterr().out)
     dates = [h["date"] for h in out["results"]]
     assert len(dates) == 4 and dates == sorted(dates, reverse=True)
@@ -144,7 +214,108 @@ def test_cli_unknown_topic_is_one_line_and_exit_1(eval_corpus, capsys):
 
     content, index_dir = eval_corpus
     with pytest.raises(SystemExit) as e:
-        run(lambda: topics.main(["cooking", "--index-dir", str(index_dir), "--content", str(content)]))
+        run(lambda: topics_cli.main(["cooking", "--index-dir", str(index_dir), "--content", str(content)]))
     assert e.value.code == 1
     err = capsys.readouterr().err
     assert err.startswith("kb: unknown topic 'cooking'") and err.count("\n") == 1
+
+
+# ---- corrections -------------------------------------------------------------------------------------------------
+
+def test_exclude_round_trip_writes_the_content_folder_and_moves_the_neighbours_without_a_rebuild(eval_index, tmp_path):
+    version = eval_index.version
+    before = topics.assign(eval_index, topics.load_topics(tmp_path))
+    nlp_before = _members(eval_index, before, "nlp")
+    assert {"Vision Transformer (ViT)", "CLIP"} <= nlp_before       # vision models with "transformer"/"텍스트"
+    path = topics.correct(tmp_path, "nlp", exclude=["Vision Transformer (ViT)"])
+    assert path == tmp_path / "topics.toml"
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# kb topics") and 'exclude = ["Vision Transformer (ViT)"]' in text   # the default, edited
+    ts = topics.load_topics(tmp_path)
+    assert ts.source == path and ts.get("nlp").exclude == ("Vision Transformer (ViT)",)
+    after = topics.assign(eval_index, ts)
+    nlp_after = _members(eval_index, after, "nlp")
+    assert "Vision Transformer (ViT)" not in nlp_after
+    assert "CLIP" not in nlp_after                     # its neighbour: closer to the counter-example than to NLP
+    assert nlp_before - nlp_after == {"Vision Transformer (ViT)", "CLIP"}
+    [vit] = _rows(eval_index, "Vision Transformer (ViT)")
+    assert after.why(vit, "nlp")["corrected"] == -1.0
+    for name in REQUIRED - {"nlp"}:                    # a correction moves its own topic only
+        assert after.rows(name) == before.rows(name), name
+    assert eval_index.version == version               # nothing was rebuilt
+    topics.correct(tmp_path, "nlp", forget=["Vision Transformer (ViT)"])
+    assert _members(eval_index, topics.assign(eval_index, topics.load_topics(tmp_path)), "nlp") == nlp_before
+
+
+def test_an_included_section_teaches_the_topic_its_neighbour(eval_index, tmp_path):
+    before = _members(eval_index, topics.assign(eval_index, topics.load_topics(tmp_path)), "vision")
+    assert not {"SimCLR v2", "적은 데이터로 GAN 학습하기"} & before
+    topics.correct(tmp_path, "vision", include=["https://github.com/google-research/simclr/"])   # by URL
+    after = _members(eval_index, topics.assign(eval_index, topics.load_topics(tmp_path)), "vision")
+    assert after - before == {"SimCLR v2", "적은 데이터로 GAN 학습하기"}   # the GAN section came along
+
+
+def test_corrections_keep_the_users_file_and_toggle_between_lists(tmp_path):
+    (tmp_path / "topics.toml").write_text(
+        '# my topics\n[bitcoin]  # crypto only\nlabel = "Bitcoin"\nphrases = [\n  "비트코인",  # ko\n  "crypto",\n]\n'
+        'include = [\n  "Freqtrade",  # a bot\n]\n\n[vision]\nphrases = ["이미지"]\n', encoding="utf-8")
+    topics.correct(tmp_path, "bitcoin", exclude=["Freqtrade"], include=['Say "hi" \\ there'])
+    text = (tmp_path / "topics.toml").read_text(encoding="utf-8")
+    assert text.startswith("# my topics\n[bitcoin]  # crypto only\n") and '"비트코인",  # ko' in text
+    ts = topics.load_topics(tmp_path)
+    assert ts.get("bitcoin").include == ('Say "hi" \\ there',) and ts.get("bitcoin").exclude == ("Freqtrade",)
+    assert ts.get("vision").phrases == ("이미지",) and ts.get("vision").include == ()
+    topics.correct(tmp_path, "vision", include=["CLIP"])
+    topics.correct(tmp_path, "bitcoin", forget=["Freqtrade", 'Say "hi" \\ there'])
+    ts = topics.load_topics(tmp_path)
+    assert ts.get("bitcoin").include == ts.get("bitcoin").exclude == () and ts.get("vision").include == ("CLIP",)
+    assert "include" not in (tmp_path / "topics.toml").read_text(encoding="utf-8").split("[vision]")[0]
+
+
+def test_corrections_are_never_written_outside_the_content_folder(tmp_path):
+    content, outside = tmp_path / "content", tmp_path / "outside.toml"
+    content.mkdir()
+    outside.write_text(topics.DEFAULT_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    (content / "topics.toml").symlink_to(outside)
+    with pytest.raises(BadTopics, match="is a symlink"):
+        topics.correct(content, "nlp", exclude=["CLIP"])
+    assert outside.read_text(encoding="utf-8") == topics.DEFAULT_FILE.read_text(encoding="utf-8")
+    (content / "topics.toml").unlink()
+    (content / "topics.toml").mkdir()
+    with pytest.raises(BadTopics, match="not a regular file"):
+        topics.correct(content, "nlp", exclude=["CLIP"])
+    with pytest.raises(BadTopics, match="does not exist"):
+        topics.correct(tmp_path / "missing", "nlp", exclude=["CLIP"])
+    with pytest.raises(BadQuery, match="unknown topic 'cooking'"):
+        topics.correct(tmp_path, "cooking", exclude=["CLIP"])
+    with pytest.raises(BadTopics, match="empty heading or URL"):
+        topics.correct(tmp_path, "nlp", exclude=["  "])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["content", "outside.toml"]    # no temp file left
+    assert topic_edit.target(tmp_path) == tmp_path / "topics.toml"
+
+
+def test_read_only_refuses_corrections_in_one_line(tmp_path, monkeypatch, capsys):
+    from kb.cli import run
+
+    monkeypatch.setenv("KB_READ_ONLY", "1")
+    with pytest.raises(ReadOnly) as err:
+        topics.correct(tmp_path, "nlp", exclude=["CLIP"])
+    assert "read-only" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(SystemExit) as e:
+        run(lambda: topics_cli.main(["nlp", "--exclude", "CLIP", "--content", str(tmp_path)]))
+    assert e.value.code == 1 and capsys.readouterr().err.count("\n") == 1
+    assert not (tmp_path / "topics.toml").exists()
+    monkeypatch.setenv("KB_READ_ONLY", "0")
+    assert topics.correct(tmp_path, "nlp", exclude=["CLIP"]).is_file()
+
+
+def test_cli_excludes_a_section_and_shows_the_corrected_page(eval_corpus, tmp_path, capsys):
+    _, index_dir = eval_corpus
+    assert topics_cli.main(["nlp", "--index-dir", str(index_dir), "--content", str(tmp_path), "--json", "-k", "1000",
+                        "--exclude", "https://arxiv.org/pdf/2004.03705.pdf"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "Text Classification Review paper" not in {h["heading"] for h in out["results"]}
+    assert all(h["scores"]["topic_score"] >= h["scores"]["topic_threshold"] or h["scores"].get("topic_corrected")
+               for h in out["results"])
+    assert 'exclude = ["https://arxiv.org/pdf/2004.03705.pdf"]' in (tmp_path / "topics.toml").read_text(encoding="utf-8")
+    assert os.path.getsize(tmp_path / "topics.toml") > 1000

@@ -7,7 +7,6 @@ and runs tests/eval/queries.jsonl, whose lines are
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math
@@ -18,7 +17,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.cli import run
+from kb import safeio
+from kb.build import build_index
+from kb.config import Settings
+from kb.errors import BadQuery
+from kb.query import open_index
 
 MODES = ("keyword", "semantic", "hybrid")
 
@@ -43,7 +46,11 @@ def metrics(ranked: list[tuple[str, str]], relevant: set[tuple[str, str]]) -> tu
 
 def load_queries(path: Path) -> list[dict]:
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    try:
+        text = safeio.read_text(path, 64 * 1024 * 1024)          # a FIFO or /dev/zero: one line, never a hang
+    except OSError as err:
+        raise BadQuery(f"cannot read the queries file {path}: {err.strerror or err}") from None
+    for line in text.splitlines():
         if line.strip():
             out.append(json.loads(line))
     return out
@@ -70,9 +77,6 @@ def evaluate(index, queries: list[dict], modes=MODES, **search_kw) -> dict[str, 
 
 def build_eval_index(post_dirs: list[Path], index_dir: Path, model: str | None = None):
     """Copy the posts into a scratch content folder and build (or update) an index there."""
-    from kb.build import build_index
-    from kb.config import Settings
-
     content = index_dir.parent / (index_dir.name + "-content")
     if content.exists():
         shutil.rmtree(content)
@@ -90,16 +94,14 @@ DEFAULT_POSTS = ("content", "tests/eval/posts")
 def opened_index(index_dir=None, posts=None, model: str | None = None):
     """The index to evaluate: `index_dir` as it is, else a scratch index of `posts` (default: the seed post and
     tests/eval/posts) built for the occasion and removed afterwards."""
-    import kb
-
     if index_dir:
-        yield kb.open_index(Path(index_dir))
+        yield open_index(Path(index_dir))
         return
     tmp = Path(tempfile.mkdtemp(prefix="kb-eval-"))
     try:
         report = build_eval_index([Path(d) for d in (posts or DEFAULT_POSTS)], tmp / "index", model)
         print(report.summary(), file=sys.stderr)
-        yield kb.open_index(tmp / "index")
+        yield open_index(tmp / "index")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -118,44 +120,39 @@ def format_table(result: dict[str, dict[str, Scores]]) -> str:
     return "\n".join(lines)
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m kb.eval", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--queries", default="tests/eval/queries.jsonl")
-    p.add_argument("--posts", action="append", metavar="DIR",
-                   help="post folders to index (default: content/ and tests/eval/posts)")
-    p.add_argument("--index-dir", metavar="DIR", help="evaluate this already-built index instead")
-    p.add_argument("--model", metavar="NAME", help="embedding model for the scratch index")
-    p.add_argument("--mode", action="append", choices=MODES, help="modes to run (default: all)")
-    p.add_argument("--keyword-weight", type=float, help="hybrid: weight of the keyword leg (default 0.3)")
-    p.add_argument("--fusion", choices=["convex", "convex-minmax", "rrf"], default="convex")
-    p.add_argument("--no-glossary", action="store_true", help="turn the glossary query expansion off")
-    p.add_argument("--title-margin", type=float, help="margin a referenced-title vector must win by (default 0.03)")
-    p.add_argument("--query-vector", choices=["mean", "spelled", "plain"],
-                   help="how a short query's glossary synonyms enter its embedding (default: mean; see kb.queryvec)")
-    p.add_argument("--json", action="store_true")
-    return p.parse_args(argv)
+DEFAULT_OFFTOPIC = "tests/eval/offtopic.jsonl"
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    queries = load_queries(Path(args.queries))
-    with opened_index(args.index_dir, args.posts, args.model) as index:
-        kw = {"fusion_method": args.fusion, "expand": not args.no_glossary}
-        if args.title_margin is not None:
-            index.title_margin = args.title_margin
-        if args.query_vector:
-            index.query_vector_mode = args.query_vector
-        if args.keyword_weight is not None:
-            kw["keyword_weight"] = args.keyword_weight
-        result = evaluate(index, queries, tuple(args.mode or MODES), **kw)
-    if args.json:
-        print(json.dumps({m: {k: vars(s) for k, s in v.items()} for m, v in result.items()}))
-    else:
-        print(f"{len(queries)} queries, {len(index)} sections, model {index.model_name}\n")
-        print(format_table(result))
-    return 0
+@dataclass
+class Floor:
+    on_topic_confident: float      # share of on-topic queries whose top hit is confident
+    off_topic_rejected: float      # share of off-topic queries with no confident hit
+    on_n: int
+    off_n: int
+    leaks: list[str]               # off-topic queries that got a confident hit
+    misses: list[str]              # on-topic queries whose top hit is weak
 
 
-if __name__ == "__main__":
-    run(main)
+def relevance_floor(index, queries: list[dict], offtopic: list[dict], modes=MODES, **search_kw) -> dict[str, Floor]:
+    """{mode: Floor}: how well the weak flag separates on-topic from off-topic queries."""
+    out = {}
+    for mode in modes:
+        misses = [q["query"] for q in queries
+                  if not (hits := index.search(q["query"], mode=mode, k=10, **search_kw)) or hits[0].weak]
+        leaks = [q["query"] for q in offtopic
+                 if any(not h.weak for h in index.search(q["query"], mode=mode, k=10, **search_kw))]
+        out[mode] = Floor(1 - len(misses) / max(1, len(queries)), 1 - len(leaks) / max(1, len(offtopic)),
+                          len(queries), len(offtopic), leaks, misses)
+    return out
+
+
+def format_floor(result: dict[str, Floor]) -> str:
+    lines = ["| mode | on-topic: top hit confident | off-topic: no confident hit |", "|---|---|---|"]
+    for mode, f in result.items():
+        lines.append(f"| {mode} | {f.on_topic_confident:.3f} ({f.on_n}) | {f.off_topic_rejected:.3f} ({f.off_n}) |")
+    for mode, f in result.items():
+        if f.leaks:
+            lines.append(f"{mode}: off-topic with a confident hit: {'; '.join(f.leaks)}")
+        if f.misses:
+            lines.append(f"{mode}: on-topic with a weak top hit: {'; '.join(f.misses)}")
+    return "\n".join(lines)

@@ -1,0 +1,556 @@
+"""Topics: read the editable topics file and assign every section of an index to topics by meaning and keywords.
+
+A topic is a name, a label, a few Korean and English phrases and some keywords (see kb/topics.toml, the shipped
+default; a `topics.toml` in the content folder replaces it). A section joins a topic when
+
+* its meaning is close to the topic: the best cosine between the section's vectors (section text or referenced
+  title) and the topic's phrase embeddings, centred per section over all topics (a section that is close to
+  everything is close to nothing in particular) and then turned into a z-score per topic over all sections, is at
+  least the topic's `threshold` (default 1.5); or
+* one of its keywords appears in the section's heading, text or resource names and the meaning agrees a little
+  (z ≥ 0.5), so a passing mention ("order book" for books) does not count.
+
+Checked on the labelled topic queries of tests/eval (8 topics, 81 labelled section-topic pairs): precision 0.83,
+recall 0.84 against labels that are themselves incomplete (`python -m kb.topics --check` prints the figures).
+Assignments are computed on first use and cached per index version and topics file, never stored in the index,
+so editing the topics file needs no rebuild.
+
+The command line is kb/topics/__main__.py (`python -m kb.topics`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import tomllib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kb import safeio, topic_edit, topic_evidence, topic_score
+from kb.config import read_only_env
+from kb.errors import BadQuery, BadTopics, ReadOnly
+from kb.filters import newest_first
+from kb.topic_score import DEFAULT_THRESHOLD
+
+TOPICS_FILE = "topics.toml"
+MAX_TOPICS_BYTES = 1024 * 1024   # a topics file is a few KB; /dev/zero or a huge file is refused, not read
+DEFAULT_FILE = Path(__file__).parent.parent / "topics.toml"
+FIELDS = ("label", "phrases", "keywords", "weak_keywords", "threshold", "include", "exclude")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str                        # the id used in URLs and on the command line: "trading"
+    label: str                       # what people read: "Trading & finance"
+    phrases: tuple[str, ...]         # matched by meaning
+    keywords: tuple[str, ...] = ()   # matched as words
+    threshold: float = DEFAULT_THRESHOLD
+    include: tuple[str, ...] = ()    # user corrections: sections (by heading or URL) always in the topic
+    exclude: tuple[str, ...] = ()    # ... and never in it
+    weak_keywords: tuple[str, ...] = ()   # words that often, not always, mean the topic (count half)
+
+
+@dataclass(frozen=True)
+class Topics:
+    topics: tuple[Topic, ...]
+    source: Path                     # the file they were read from
+
+    def __iter__(self):
+        return iter(self.topics)
+
+    def __len__(self) -> int:
+        return len(self.topics)
+
+    @property
+    def names(self) -> list[str]:
+        return [t.name for t in self.topics]
+
+    def find(self, name: str) -> Topic | None:
+        """The topic called `name` (its name or label, case and spacing ignored), else None."""
+        key = _key(name)
+        for t in self.topics:
+            if key in (_key(t.name), _key(t.label)):
+                return t
+        return None
+
+    def get(self, name: str) -> Topic:
+        """Like find, but an unknown name raises BadQuery listing the known topics."""
+        t = self.find(name)
+        if t is None:
+            raise BadQuery(f"unknown topic '{str(name)[:40]}'; known topics: {', '.join(self.names)} "
+                           f"(defined in {self.source})")
+        return t
+
+    def signature(self) -> str:
+        text = repr([(t.name, t.phrases, t.keywords, t.weak_keywords, t.threshold, t.include, t.exclude) for t in self.topics])
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _key(s: str) -> str:
+    return re.sub(r"[\s_-]+", "", str(s).strip().lower())
+
+
+def topics_file(content_dir=None) -> Path:
+    """The topics file in use: `topics.toml` in the content folder if there is one, else the shipped default."""
+    if content_dir is not None:
+        p = Path(content_dir) / TOPICS_FILE
+        if p.exists() and not p.is_dir():     # a FIFO or device there is reported, not silently replaced
+            return p
+    return DEFAULT_FILE
+
+
+def load_topics(content_dir=None, path=None) -> Topics:
+    """Read the topics file (see topics_file). Raises BadTopics naming the file and the problem."""
+    src = Path(path) if path is not None else topics_file(content_dir)
+    try:
+        text = safeio.read_bytes(src, MAX_TOPICS_BYTES).decode("utf-8-sig")
+    except OSError as err:
+        raise BadTopics(f"cannot read the topics file {src}: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise BadTopics(f"the topics file {src} is not UTF-8 text") from None
+    return Topics(parse_topics(text, str(src)), src)
+
+
+def parse_topics(text: str, source: str = "topics.toml") -> tuple[Topic, ...]:
+    """TOML text → topics, in file order. Each top-level table is a topic (see kb/topics.toml)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise BadTopics(f"the topics file {source} is not valid TOML: {err}") from None
+    out: list[Topic] = []
+    for name, spec in data.items():
+        where = f"{source}: topic [{name}]"
+        if not isinstance(spec, dict):
+            raise BadTopics(f"{where} must be a table ([{name}] with label, phrases, keywords)")
+        if not _NAME_RE.match(name):
+            raise BadTopics(f"{where}: a topic name is lower-case letters, digits, '-' or '_' (at most 40)")
+        unknown = set(spec) - set(FIELDS)
+        if unknown:
+            raise BadTopics(f"{where} has unknown field(s) {', '.join(sorted(unknown))}; use {', '.join(FIELDS)}")
+        phrases = _strings(spec.get("phrases", []), f"{where}: phrases")
+        keywords = _strings(spec.get("keywords", []), f"{where}: keywords")
+        weak = _strings(spec.get("weak_keywords", []), f"{where}: weak_keywords")
+        include = _strings(spec.get("include", []), f"{where}: include")
+        exclude = _strings(spec.get("exclude", []), f"{where}: exclude")
+        if not phrases:
+            raise BadTopics(f"{where} needs at least one phrase (phrases = [\"...\", ...])")
+        label = spec.get("label", name)
+        if not isinstance(label, str) or not label.strip():
+            raise BadTopics(f"{where}: label must be a non-empty string")
+        threshold = spec.get("threshold", DEFAULT_THRESHOLD)
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            raise BadTopics(f"{where}: threshold must be a number (default {DEFAULT_THRESHOLD})")
+        out.append(Topic(name, label.strip(), phrases, keywords, float(threshold), include, exclude, weak))
+    if not out:
+        raise BadTopics(f"the topics file {source} defines no topic")
+    return tuple(out)
+
+
+def _strings(value, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadTopics(f"{where} must be a list of strings")
+    return tuple(dict.fromkeys(v.strip() for v in value if v.strip()))
+
+
+# ---- assignment -----------------------------------------------------------------------------------------------
+
+@dataclass
+class Assignment:
+    """Which sections belong to which topics, for one index version and one topics file (see kb.topic_score)."""
+    topics: Topics
+    similarity: np.ndarray           # (sections, topics): best cosine to the topic's phrases
+    z: np.ndarray                    # (sections, topics): meaning, centred over the topics (kb.topic_score)
+    keyword: np.ndarray              # (sections, topics): best keyword evidence in heading, text or links
+    member: np.ndarray               # (sections, topics): the assignment
+    dates: list[str] = field(repr=False, default_factory=list)
+    score: np.ndarray | None = field(repr=False, default=None)        # (sections, topics): the combined score
+    evidence: topic_score.Evidence | None = field(repr=False, default=None)
+    corrected: dict = field(repr=False, default_factory=dict)         # (row, topic) → "include" | "exclude"
+
+    def _col(self, name: str) -> int:
+        return self.topics.names.index(self.topics.get(name).name)
+
+    def rows(self, name: str) -> list[int]:
+        """The topic's section rows, newest first (undated last; within a post in reading order)."""
+        j = self._col(name)
+        return newest_first([int(r) for r in np.flatnonzero(self.member[:, j])], self.dates)
+
+    def count(self, name: str) -> int:
+        return int(self.member[:, self._col(name)].sum())
+
+    def topics_of(self, row: int) -> list[Topic]:
+        if not 0 <= row < len(self.member):
+            return []
+        return [t for t, m in zip(self.topics, self.member[row], strict=True) if m]
+
+    def why(self, row: int, name: str) -> dict[str, float]:
+        """The evidence for one section and topic: similarity (best cosine to the phrases), z (meaning),
+        keyword (best word evidence), the score's parts (meaning, heading, text, link, tag, example), score,
+        threshold, member (1/0) and corrected (1 included by a user, -1 excluded, 0 neither)."""
+        j = self._col(name)
+        out = {"similarity": float(self.similarity[row, j]), "z": float(self.z[row, j]),
+               "keyword": float(self.keyword[row, j]), "member": float(self.member[row, j])}
+        if self.evidence is not None and self.score is not None:
+            parts = self.evidence.features()[row, j]
+            out.update({f: float(v) for f, v in zip(topic_score.FEATURES, parts, strict=True)})
+            out["score"] = float(self.score[row, j])
+            out["threshold"] = float(self.topics.topics[j].threshold)
+        c = self.corrected.get((row, self.topics.topics[j].name))
+        out["corrected"] = 1.0 if c == "include" else -1.0 if c == "exclude" else 0.0
+        return out
+
+
+def _ref_key(ref: str) -> str:
+    """A heading or URL as users write it → the key it is compared by (case, spacing and a trailing / ignored)."""
+    s = re.sub(r"\s+", " ", str(ref)).strip().lower()
+    s = re.sub(r"^https?://(www\.)?", "", s)
+    return s.rstrip("/")
+
+
+def matching_rows(index, ref: str) -> list[int]:
+    """The sections a correction names: every section whose heading is `ref`, or that links to `ref`
+    (case, spacing, http(s):// and www. and a trailing slash ignored). A heading may match several posts."""
+    key = _ref_key(ref)
+    if not key:
+        return []
+    return [i for i, s in enumerate(index.sections)
+            if _ref_key(s.heading) == key or any(_ref_key(link.url) == key for link in s.links)]
+
+
+_PHRASES: dict[tuple[str, str], np.ndarray] = {}
+_FIELDS: dict[tuple[str, int], list] = {}
+_CACHE: OrderedDict[tuple, Assignment] = OrderedDict()
+_CACHE_SIZE = 4
+
+
+def _phrase_vectors(index, phrases: tuple[str, ...]) -> np.ndarray:
+    out = []
+    for p in phrases:
+        key = (index.model_name, p)
+        if key not in _PHRASES:
+            _PHRASES[key] = np.asarray(index.embedder.embed_query(p), dtype=np.float32)
+        out.append(_PHRASES[key])
+    return np.vstack(out)
+
+
+def _section_fields(index) -> list:
+    key = (index.version, id(index.sections))
+    if key not in _FIELDS:
+        _FIELDS.clear()
+        _FIELDS[key] = [topic_evidence.fields(s) for s in index.sections]
+    return _FIELDS[key]
+
+
+def _reference_topics(topics: Topics) -> tuple[Topic, ...]:
+    """The shipped topics the file does not define: extra columns to centre meaning over, so that a file with one
+    or two topics is scored on the same scale as the shipped ones."""
+    if topics.source == DEFAULT_FILE:
+        return ()
+    try:
+        shipped = load_topics(path=DEFAULT_FILE)
+    except BadTopics:
+        return ()
+    names = set(topics.names)
+    return tuple(t for t in shipped if t.name not in names)
+
+
+def evidence(index, topics: Topics) -> topic_score.Evidence:
+    """The score's parts for every section and topic, example closeness left at 0 (see with_examples)."""
+    sections = index.sections
+    n, t = len(sections), len(topics)
+    vec = _section_vectors(index)
+    sim = np.zeros((n, t), dtype=np.float32)
+    for j, topic in enumerate(topics):
+        if n:
+            sim[:, j] = (vec @ _phrase_vectors(index, topic.phrases).T).max(axis=1)
+    ref = [(vec @ _phrase_vectors(index, r.phrases).T).max(axis=1) for r in _reference_topics(topics)] if n else []
+    meaning = topic_score.centred_meaning(sim, np.stack(ref, axis=1) if ref else None)
+    fields_ = _section_fields(index)
+    words = np.zeros((n, t, len(topic_evidence.FIELDS)), dtype=np.float32)
+    for j, topic in enumerate(topics):
+        words[:, j, :] = topic_evidence.keyword_evidence(fields_, topic.keywords, (topic.name, topic.label),
+                                                          topic.weak_keywords)
+    return topic_score.Evidence(sim, meaning, words, np.zeros((n, t), dtype=np.float32))
+
+
+def with_examples(index, ev: topic_score.Evidence, first_score: np.ndarray, thresholds,
+                  corrections=None) -> topic_score.Evidence:
+    """`ev` with example closeness from a first pass (first_score ≥ thresholds) and the corrections (included /
+    excluded rows per topic, or None), centred by the closeness without corrections — so a correction moves its
+    own topic only."""
+    vec = _section_vectors(index)
+    strength = first_score - thresholds
+    plain = strength >= 0
+    raw0 = topic_score.example_closeness(vec, plain, strength)
+    raw = raw0
+    if corrections is not None:
+        inc, exc = corrections
+        raw = topic_score.example_closeness(vec, _apply(plain.copy(), inc, exc), strength, inc, exc)
+    return dataclasses.replace(ev, example=topic_score.centred_examples(raw, raw0))
+
+
+def _section_vectors(index) -> np.ndarray:
+    return np.asarray(index.backend.entry_vectors(np.arange(len(index.sections)))[0], dtype=np.float32)
+
+
+def _corrections(index, topics: Topics) -> tuple[list[list[int]], list[list[int]], dict]:
+    inc: list[list[int]] = []
+    exc: list[list[int]] = []
+    corrected: dict = {}
+    for topic in topics:
+        rows_in = sorted({r for ref in topic.include for r in matching_rows(index, ref)})
+        rows_out = sorted({r for ref in topic.exclude for r in matching_rows(index, ref)})
+        rows_in = [r for r in rows_in if r not in set(rows_out)]          # excluding wins over including
+        inc.append(rows_in)
+        exc.append(rows_out)
+        corrected.update({(r, topic.name): "include" for r in rows_in})
+        corrected.update({(r, topic.name): "exclude" for r in rows_out})
+    return inc, exc, corrected
+
+
+def _apply(member: np.ndarray, inc, exc) -> np.ndarray:
+    for j in range(member.shape[1]):
+        member[inc[j], j] = True
+        member[exc[j], j] = False
+    return member
+
+
+def assign(index, topics: Topics | None = None) -> Assignment:
+    """Assign the index's sections to topics (default: the topics file of the index's content folder).
+
+    Two passes: score every section and topic without example closeness, take the members as the topics'
+    examples (with the sections users included, without those they excluded), score again with it, then apply
+    the corrections. Cached per index version and topics file (corrections included): no rebuild is needed."""
+    if topics is None:
+        topics = load_topics(index.manifest.content_dir or None)
+    key = (index.backend.name, str(getattr(index.backend, "index_dir", "")), index.version, index.model_name,
+           topics.signature())
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    thresholds = np.array([tp.threshold for tp in topics], dtype=np.float32)
+    inc, exc, corrected = _corrections(index, topics)
+    first = evidence(index, topics)
+    s1 = topic_score.score(first, example=False)
+    ev = with_examples(index, first, s1, thresholds, (inc, exc) if corrected else None)
+    total = topic_score.score(ev)
+    member = _apply(total >= thresholds, inc, exc)
+    result = Assignment(topics, ev.similarity, ev.meaning, ev.words[..., :4].max(axis=-1), member,
+                        [s.date or "" for s in index.sections], total, ev, corrected)
+    _CACHE[key] = result
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return result
+
+
+MAX_BARS = 120
+_PERIODS = (1, 3, 6, 12, 24, 60, 120, 240, 600, 1200, 2400, 6000, 12000)    # months per bar
+
+
+def monthly_counts(index, rows, max_bars: int = MAX_BARS) -> list[tuple[str, int]]:
+    """[(period, sections)] from the first to the last dated row (empty periods included), at most max_bars bars:
+    months ("YYYY-MM") when the span allows, else quarters or half-years (labelled by their first month, "YYYY-MM"),
+    else 1, 2, 5, 10, … years (labelled by their first year, "YYYY"). Dates 0001 and 9999 give 100 century bars,
+    not 120,000 month bars; the work is linear in the rows, never in the span."""
+    counts: dict[int, int] = {}
+    for r in rows:
+        d = index.sections[r].date or ""
+        if len(d) >= 7 and d[:4].isdigit() and d[5:7].isdigit():
+            m = int(d[:4]) * 12 + int(d[5:7]) - 1
+            counts[m] = counts.get(m, 0) + 1
+    if not counts:
+        return []
+    first, last = min(counts), max(counts)
+    size = next((p for p in _PERIODS if last // p - first // p + 1 <= max(1, max_bars)), _PERIODS[-1])
+    bars: dict[int, int] = {}
+    for m, n in counts.items():
+        bars[m // size] = bars.get(m // size, 0) + n
+    out = []
+    for b in range(first // size, last // size + 1):
+        start = b * size
+        label = f"{start // 12:04d}" if size >= 12 else f"{start // 12:04d}-{start % 12 + 1:02d}"
+        out.append((label, bars.get(b, 0)))
+    return out
+
+
+def topic_hits(index, name: str, topics: Topics | None = None, k: int | None = None):
+    """The topic's sections as Hits, newest first (score = the topic score; scores hold its parts)."""
+    a = assign(index, topics)
+    topic = a.topics.get(name)
+    rows = a.rows(topic.name)
+    if k is not None:
+        rows = rows[:max(1, int(k))]          # like Index.search: k < 1 means 1, never "all but the last"
+    hits = []
+    for r in rows:
+        why = a.why(r, topic.name)
+        scores = {"topic_score": why.get("score", why["z"]), "topic_threshold": why.get("threshold", 0.0),
+                  "topic_z": why["z"], "topic_similarity": why["similarity"], "topic_keyword": why["keyword"]}
+        scores.update({f"topic_{f}": why[f] for f in topic_score.FEATURES if f in why})
+        if why["corrected"]:
+            scores["topic_corrected"] = why["corrected"]
+        hits.append(index.hit(r, score=scores["topic_score"], scores=scores))
+    return hits
+
+
+# ---- corrections ----------------------------------------------------------------------------------------------
+
+def correct(content_dir, topic: str, include=(), exclude=(), forget=(), read_only: bool | None = None) -> Path:
+    """Record that sections belong to `topic` (include), do not (exclude), or drop what was said about them
+    (forget); a section is named by its URL or its heading. Writes `topics.toml` in the content folder (a copy of
+    the shipped default the first time; comments kept) atomically, and returns its path.
+
+    Raises ReadOnly when kb runs read-only (`read_only`, default: env KB_READ_ONLY) and BadTopics for an unknown
+    topic, an empty name, or a topics file kb will not write (a symlink, or a path leading out of the folder).
+
+    How the app calls it (a button per card; `s = kb.config.Settings.load()`, `hit` a kb.types.Hit):
+
+        topics.correct(s.content_dir, "nlp", exclude=[hit.url or hit.heading])     # "not this topic"
+        topics.correct(s.content_dir, "mlops", include=[hit.url or hit.heading])   # "add to topic …"
+        topics.correct(s.content_dir, "mlops", forget=[hit.url or hit.heading])    # undo
+
+    then rerun: the next `topics.assign(index, topics.load_topics(s.content_dir))` reads the file and recomputes
+    (the cache key includes the corrections); no rebuild. Show `str(err)` for ReadOnly/BadTopics (one line).
+    Hide the buttons when `s.read_only`. A URL names the sections that link to it; a heading every section so
+    titled. Included sections also become examples of the topic and excluded ones counter-examples, so sections
+    close to them in meaning can follow (kb.topic_score)."""
+    if read_only_env() if read_only is None else read_only:
+        raise ReadOnly("topic corrections are off: kb runs read-only (KB_READ_ONLY is set)")
+    include, exclude = topic_edit.clean_refs(include, "include"), topic_edit.clean_refs(exclude, "exclude")
+    forget = topic_edit.clean_refs(forget, "forget")
+    if not (include or exclude or forget):
+        raise BadTopics("nothing to correct: give a heading or URL to include, exclude or forget")
+    path = topic_edit.target(content_dir)
+    source = path if path.is_file() else DEFAULT_FILE
+    t = load_topics(path=source).get(topic)
+    touched = {*include, *exclude, *forget}
+    new_in = [r for r in t.include if r not in touched] + include
+    new_out = [r for r in t.exclude if r not in touched] + exclude
+    text = safeio.read_bytes(source, MAX_TOPICS_BYTES).decode("utf-8-sig")
+    text = topic_edit.set_list(text, t.name, "include", new_in)
+    text = topic_edit.set_list(text, t.name, "exclude", new_out)
+    back = {p.name: p for p in parse_topics(text, str(path))}[t.name]     # the edit must read back as intended
+    if (list(back.include), list(back.exclude)) != (new_in, new_out):
+        raise BadTopics(f"could not edit {path} safely; add to [{t.name}] by hand: "
+                        f"include = {topic_edit.toml_list(new_in)}, exclude = {topic_edit.toml_list(new_out)}")
+    topic_edit.write_atomic(path, text)
+    return path
+
+
+# ---- checking against labels ------------------------------------------------------------------------------------
+
+LABELS_FILE = Path("tests/eval/topic_labels.jsonl")
+# The labelled posts by split: a scratch index of each split is built on its own (the held-out posts are never
+# seen when tuning; the acceptance check, too, indexes unseen posts alone).
+SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune"),
+          "heldout": ("tests/eval/topic_posts/heldout",)}
+
+
+def load_labels(path=LABELS_FILE, split: str | None = None) -> dict[tuple[str, str], set[str]]:
+    """{(post file name, heading): topics} from a labels file (one JSON object per section:
+    {"post", "heading", "split", "topics": [...]}, [] = in no topic), optionally one split only."""
+    try:
+        text = safeio.read_text(path, 64 * 1024 * 1024)
+    except OSError as err:
+        raise BadQuery(f"cannot read the labels file {path}: {err.strerror or err}") from None
+    out: dict[tuple[str, str], set[str]] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            o = json.loads(line)
+            if split in (None, o.get("split")):
+                out[(o["post"], o["heading"])] = set(o["topics"])
+        except (ValueError, KeyError, TypeError):
+            raise BadQuery(f"{path}:{n} is not a label line "
+                           '({"post": ..., "heading": ..., "split": ..., "topics": [...]})') from None
+    return out
+
+
+def _label_matrix(index, topics: Topics, labels) -> tuple[np.ndarray, np.ndarray]:
+    """(labelled rows mask, (sections, topics) bool labels) for the index's sections."""
+    keys = [(Path(s.post_path).name, s.heading) for s in index.sections]
+    have = np.array([k in labels for k in keys], dtype=bool)
+    y = np.array([[t.name in labels.get(k, ()) for t in topics] for k in keys], dtype=bool).reshape(len(keys),
+                                                                                                     len(topics))
+    return have, y
+
+
+def check(index, labels, topics: Topics | None = None) -> dict:
+    """Precision, recall and F1 per topic and micro over all topics of the assignment (the topic pages) against
+    labels (see load_labels); only labelled sections count, and only topics the labels know."""
+    a = assign(index, topics)
+    have, y = _label_matrix(index, a.topics, labels)
+    known = set().union(*labels.values()) if labels else set()
+    per_topic, tp, fp, fn = {}, 0, 0, 0
+    for j, t in enumerate(a.topics):
+        if t.name not in known:
+            continue
+        got, want = a.member[have, j], y[have, j]
+        ttp, tfp, tfn = int((got & want).sum()), int((got & ~want).sum()), int((~got & want).sum())
+        per_topic[t.name] = {"assigned": int(got.sum()), "labelled": int(want.sum()), "tp": ttp, "fp": tfp,
+                             "fn": tfn, **_prf(ttp, tfp, tfn)}
+        tp, fp, fn = tp + ttp, fp + tfp, fn + tfn
+    return {"sections": int(have.sum()), **_prf(tp, fp, fn), "tp": tp, "fp": fp, "fn": fn, "topics": per_topic}
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-12)}
+
+
+def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dict[str, float] | None = None) -> dict:
+    """Fit the score's weights and per-topic thresholds on labelled sections the way assign() uses them: a
+    logistic regression on the features without example closeness, then `rounds` times: examples from a first
+    pass with the current fit, refit with example closeness. `fixed`: weights kept as given (default:
+    topic_score.FIXED). Returns {"weights": {...}, "thresholds": {...}}."""
+    topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
+    fixed = topic_score.FIXED if fixed is None else fixed
+    keep = {topic_score.FEATURES.index(f): w for f, w in fixed.items()}
+    have, y = _label_matrix(index, topics, labels)
+    first = evidence(index, topics)
+    x0 = first.features(example=False)
+    w, b = topic_score.fit_logistic(x0[have], y[have], fixed={**keep, topic_score.FEATURES.index("example"): 0.0})
+    for _ in range(rounds):
+        weights = dict(zip(topic_score.FEATURES, w.tolist(), strict=True))
+        ev = with_examples(index, first, topic_score.score(first, weights, example=False), -b)
+        w, b = topic_score.fit_logistic(ev.features()[have], y[have], fixed=keep)
+    return {"weights": {f: round(float(v), 2) for f, v in zip(topic_score.FEATURES, w, strict=True)},
+            "thresholds": {t.name: round(float(-bj - topic_score.BALANCE_OFFSET), 2)
+                           for t, bj in zip(topics, b, strict=True)}}
+
+
+def cross_validate(index, labels, topics: Topics | None = None, offsets=(0.0, 0.1, 0.2, 0.3, 0.4, 0.6), folds: int = 6,
+                   seeds=(0, 1, 2)) -> list[dict]:
+    """Precision/recall when the weights and thresholds are fitted on other posts: posts split into `folds` groups
+    (per seed), fit on the rest, score the group; thresholds moved by each offset from the fitted logistic
+    intercepts (fit() itself applies BALANCE_OFFSET). Returns one {offset, precision, recall, f1} per offset."""
+    topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
+    posts = sorted({post for post, _ in labels})
+    counts = {d: [0, 0, 0] for d in offsets}
+    saved = dict(topic_score.WEIGHTS)
+    try:
+        for seed in seeds:
+            order = list(posts)
+            np.random.RandomState(seed).shuffle(order)
+            for f in range(folds):
+                held = set(order[f::folds])
+                r = fit(index, {k: v for k, v in labels.items() if k[0] not in held}, topics)
+                topic_score.WEIGHTS.update(r["weights"])
+                for d in offsets:
+                    moved = tuple(dataclasses.replace(t, threshold=r["thresholds"][t.name]
+                                                      + topic_score.BALANCE_OFFSET - d) for t in topics)
+                    c = check(index, {k: v for k, v in labels.items() if k[0] in held}, Topics(moved, topics.source))
+                    counts[d] = [a + c[k] for a, k in zip(counts[d], ("tp", "fp", "fn"), strict=True)]
+    finally:
+        topic_score.WEIGHTS.clear()
+        topic_score.WEIGHTS.update(saved)
+        _CACHE.clear()
+    return [{"offset": d, **_prf(*counts[d])} for d in offsets]

@@ -1,0 +1,138 @@
+"""`python -m kb.topics`: list the topics with their section counts, one topic's sections, correct a topic, or
+check the assignment against labelled sections (the library part is kb.topics)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kb.cli import ArgumentParser, k_value, run
+from kb.config import Settings
+from kb.errors import BadQuery
+from kb.eval import opened_index
+from kb.query import open_index
+from kb.term import format_hits, visible, visible_name
+from kb.topics import (
+    LABELS_FILE,
+    SPLITS,
+    Assignment,
+    Topic,
+    Topics,
+    assign,
+    check,
+    correct,
+    cross_validate,
+    fit,
+    load_labels,
+    load_topics,
+    matching_rows,
+    topic_hits,
+)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = ArgumentParser(prog="python -m kb.topics", description="List the topics, one topic's sections (newest "
+                       "first), correct a topic, or check the assignment. Topics are explained in the README.")
+    p.add_argument("topic", nargs="?", metavar="NAME", help="list this topic's sections, newest first")
+    p.add_argument("--index-dir", metavar="DIR", help="index folder (default: $KB_INDEX_DIR or index/)")
+    p.add_argument("--content", metavar="DIR", help="content folder whose topics.toml to use "
+                   "(default: $KB_CONTENT_DIR or content/; the shipped default if it has none)")
+    p.add_argument("--topics-file", metavar="FILE", help="use this topics file instead")
+    p.add_argument("-k", type=k_value, help="at most this many sections")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    fix = p.add_argument_group("corrections (written to topics.toml in the content folder; off with KB_READ_ONLY=1)")
+    fix.add_argument("--include", action="append", metavar="HEADING_OR_URL", help="put this section in topic NAME")
+    fix.add_argument("--exclude", action="append", metavar="HEADING_OR_URL", help="take this section out of NAME")
+    fix.add_argument("--forget", action="append", metavar="HEADING_OR_URL", help="drop an include/exclude")
+    chk = p.add_argument_group("checking against labelled sections")
+    chk.add_argument("--check", action="store_true", help="precision/recall/F1 per topic and micro against the "
+                     "labels; without --index-dir, on a scratch index of each split's posts (tune, then heldout)")
+    chk.add_argument("--labels", metavar="FILE", default=str(LABELS_FILE), help=f"labels (default {LABELS_FILE})")
+    chk.add_argument("--split", choices=[*SPLITS, "all"], help="only this split (default: tune and heldout, each "
+                     "on its own index; 'all': every label, e.g. with --index-dir)")
+    chk.add_argument("--fit", action="store_true", help="with --check: also print the fitted weights and thresholds")
+    chk.add_argument("--cv", action="store_true", help="with --check: also cross-validate over the split's posts")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    settings = Settings.load(args.content, args.index_dir)
+    corrections = [*(args.include or []), *(args.exclude or []), *(args.forget or [])]
+    if corrections:
+        if not args.topic:
+            raise BadQuery("--include/--exclude/--forget need a topic NAME: python -m kb.topics NAME --exclude ...")
+        path = correct(settings.content_dir, args.topic, args.include, args.exclude, args.forget, settings.read_only)
+        print(f"# wrote {visible_name(path)}", file=sys.stderr)
+    topics = load_topics(settings.content_dir, args.topics_file)
+    if args.check:
+        return _check(args, topics)
+    index = open_index(settings.index_dir)
+    a = assign(index, topics)
+    if corrections:
+        _report_matches(index, a, topics.get(args.topic), corrections)
+    if args.topic is None:
+        rows = [{"name": t.name, "label": t.label, "sections": a.count(t.name)} for t in topics]
+        if args.json:
+            print(json.dumps({"source": str(topics.source), "topics": rows}, ensure_ascii=False))
+        else:
+            print(f"# topics from {visible_name(topics.source)}")
+            for r in rows:
+                print(f"{visible(r['name']):16s} {r['sections']:5d}  {visible(r['label'])}")
+        return 0
+    topic = topics.get(args.topic)
+    hits = topic_hits(index, topic.name, topics, args.k)
+    if args.json:
+        print(json.dumps({"topic": topic.name, "label": topic.label, "results": [h.to_json() for h in hits]},
+                         ensure_ascii=False))
+    else:
+        print(format_hits(f"topic {visible(topic.name)}: {visible(topic.label)}", hits))
+    return 0
+
+
+def _report_matches(index, a: Assignment, topic: Topic, refs: list[str]) -> None:
+    j = a.topics.names.index(topic.name)
+    for ref in refs:
+        rows = matching_rows(index, ref)
+        state = ", ".join(f"{visible(index.sections[r].heading[:60])} ({'in' if a.member[r, j] else 'out'})"
+                          for r in rows)
+        print(f"# {visible(ref[:80])!r}: " + (state if rows else "matches no section of this index (kept in the "
+                                             "file; it applies when such a section is indexed)"), file=sys.stderr)
+
+
+def _check(args, topics: Topics) -> int:
+    splits = [args.split] if args.split else (["all"] if args.index_dir else list(SPLITS))
+    out = {}
+    for split in splits:
+        labels = load_labels(Path(args.labels), None if split == "all" else split)
+        posts = None if split == "all" else SPLITS[split]
+        with opened_index(args.index_dir, posts) as index:
+            out[split] = check(index, labels, topics)
+            if args.fit:
+                out[split]["fit"] = fit(index, labels, topics)
+            if args.cv:
+                out[split]["cv"] = cross_validate(index, labels, topics)
+    if args.json:
+        print(json.dumps(out if len(out) > 1 else out[splits[0]], ensure_ascii=False))
+        return 0
+    for split, r in out.items():
+        print(f"## {split}: {r['sections']} labelled sections — micro precision {r['precision']:.3f}  "
+              f"recall {r['recall']:.3f}  F1 {r['f1']:.3f}  (tp {r['tp']}, fp {r['fp']}, fn {r['fn']})")
+        print("| topic | labelled | assigned | precision | recall | F1 |")
+        print("|---|---|---|---|---|---|")
+        for name, t in r["topics"].items():
+            print(f"| {name} | {t['labelled']} | {t['assigned']} | {t['precision']:.2f} | {t['recall']:.2f} | "
+                  f"{t['f1']:.2f} |")
+        if "fit" in r:
+            print(f"fitted weights: {r['fit']['weights']}")
+            print(f"fitted thresholds: {r['fit']['thresholds']}")
+        for row in r.get("cv", []):
+            print(f"cross-validated, threshold offset {row['offset']:.1f}: precision {row['precision']:.3f}  "
+                  f"recall {row['recall']:.3f}  F1 {row['f1']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
