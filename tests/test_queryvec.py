@@ -72,7 +72,7 @@ def test_shipped_group_vectors_are_the_models():
 
 
 def test_eval_takes_the_query_vector_mode():
-    from kb.eval import parse_args
+    from kb.eval.__main__ import parse_args
 
     assert parse_args(["--query-vector", "spelled"]).query_vector == "spelled"
     assert parse_args([]).query_vector is None
