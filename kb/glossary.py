@@ -8,6 +8,7 @@ vocabulary, the kind of synonym list a search engine's analyzer carries, not a l
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -90,7 +91,7 @@ GROUPS: list[tuple[str, ...]] = [
 EXPANSION_WEIGHT = 0.5
 SHORT_QUERY_WORDS = 2
 
-_TERM_INDEX: list[tuple[str, int, bool]] = []   # (normalised term, group, is_hangul)
+_TERM_INDEX: list[tuple[str, int, re.Pattern | None]] = []   # (normalised term, group, whole-word pattern if Latin)
 
 
 def _norm(s: str) -> str:
@@ -99,25 +100,32 @@ def _norm(s: str) -> str:
 
 for _g, _terms in enumerate(GROUPS):
     for _t in _terms:
-        _TERM_INDEX.append((_norm(_t), _g, bool(re.search(r"[가-힣]", _t))))
+        _n = _norm(_t)
+        _latin = None if re.search(r"[가-힣]", _t) else re.compile(rf"(?<![a-z0-9]){re.escape(_n)}(?![a-z0-9])")
+        _TERM_INDEX.append((_n, _g, _latin))
 _TERM_INDEX.sort(key=lambda t: -len(t[0]))
 
 
 def matched_groups(query: str) -> list[int]:
     """Glossary groups named in the query: Korean terms match inside words (particles follow them),
     Latin terms match whole words only."""
-    q = _norm(query)
+    return list(_matched_groups(_norm(query)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _matched_groups(q: str) -> tuple[int, ...]:
     found: list[int] = []
-    for term, group, hangul in _TERM_INDEX:
+    q_nospace = q.replace(" ", "")
+    for term, group, latin in _TERM_INDEX:
         if group in found:
             continue
-        if hangul:
-            hit = term in q or term.replace(" ", "") in q.replace(" ", "")
+        if latin is None:
+            hit = term in q or term.replace(" ", "") in q_nospace
         else:
-            hit = re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", q) is not None
+            hit = term in q and latin.search(q) is not None
         if hit:
             found.append(group)
-    return found
+    return tuple(found)
 
 
 def expansion_terms(query: str) -> list[str]:

