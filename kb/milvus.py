@@ -93,7 +93,11 @@ def connect(uri: str):
     if not remote:
         Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
     try:
-        return MilvusClient(uri=uri if remote else str(Path(uri).expanduser()), timeout=30)
+        # pymilvus pings every 10 s even when idle; a gRPC server with default settings (milvus-lite's) answers
+        # GOAWAY "too_many_pings" during long calls. Ping rarely: a real cluster's load balancer keeps its own.
+        return MilvusClient(uri=uri if remote else str(Path(uri).expanduser()), timeout=60,
+                            grpc_options={"grpc.keepalive_time_ms": 600_000,
+                                          "grpc.keepalive_permit_without_calls": False})
     except Exception as err:  # noqa: BLE001 - pymilvus raises several kinds; the user needs one line
         if not remote:
             raise BackendUnavailable(f"cannot open the embedded Milvus file {uri[:120]} (another process may hold it; "
@@ -460,9 +464,8 @@ def _labels(values: list[str]) -> list[str]:
     return [v if len(v.encode("utf-8", "surrogatepass")) <= 512 else v[:128] for v in out]
 
 
-def _entities(sections: list[Section], vectors: np.ndarray, hashes: list[bytes], gen: int):
+def _entities(sections: list[Section], vectors: np.ndarray, hashes: list[bytes], tokens: list[list[str]], gen: int):
     n = len(sections)
-    tokens = entry_tokens(sections)
     for kind in (0, 1):
         for i, s in enumerate(sections):
             j = kind * n + i
@@ -521,7 +524,11 @@ def _write_generation(w: _Write, reuse: dict[bytes, np.ndarray], embedder, previ
     todo = [s for p in corpus.posts if p.path in w.changed for s in by_post[p.path]]
     texts = entry_texts(todo)
     vectors, hashes, embedded = _embed(texts, reuse, embedder, progress)
-    rows = list(_entities(todo, vectors, hashes, gen))
+    all_tokens = entry_tokens(corpus.sections)
+    n, index = len(corpus.sections), {id(s): i for i, s in enumerate(corpus.sections)}
+    rows_of = [index[id(s)] for s in todo]
+    tokens = [all_tokens[i] for i in rows_of] + [all_tokens[n + i] for i in rows_of]
+    rows = list(_entities(todo, vectors, hashes, tokens, gen))
     for i in range(0, len(rows), INSERT_BATCH):
         client.insert(phys, rows[i:i + INSERT_BATCH])
     old = (previous or {}).get("posts", {})
@@ -533,7 +540,7 @@ def _write_generation(w: _Write, reuse: dict[bytes, np.ndarray], embedder, previ
             posts[p.path] = {"hash": p.content_hash, "gen": gen, "sections": len(by_post[p.path]), "parts": parts}
         else:
             posts[p.path] = old[p.path]
-    stats = KeywordStats.build(entry_tokens(corpus.sections))
+    stats = KeywordStats.build(all_tokens)
     stats_parts = _put_blob(client, meta, f"stats/{gen}", gen, "stats", stats.to_json())
     garbage = [[path, v["gen"], v["parts"]] for path, v in old.items()
                if path not in posts or posts[path]["gen"] != v["gen"]]
