@@ -27,11 +27,14 @@ re-scores with the vectors returned by entry_vectors. Small filtered sets are sc
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import logging
 import math
+import os
 import re
+import socket
 import time
 import uuid
 import zlib
@@ -47,7 +50,7 @@ import numpy as np
 import kb
 from kb.build import BuildReport, _content_state, _text_hash, entry_texts, entry_tokens, load_corpus
 from kb.config import Settings, canonical_model
-from kb.errors import BadQuery, ContentMissing, IndexCorrupt, IndexMismatch, IndexMissing, KbError
+from kb.errors import BadQuery, ContentMissing, IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing, KbError
 from kb.keyword import BM25_B, BM25_K1
 from kb.tokenize import TOKENIZER_NAME
 from kb.types import Section
@@ -510,6 +513,7 @@ class _Write:
     changed: set[str]
     previous: str | None         # the physical collection before this one (kept for readers still on it)
     content_dir: str
+    beat: Callable[[], None] = lambda: None      # renews the sync's lease during long writes
 
 
 def _write_generation(w: _Write, reuse: dict[bytes, np.ndarray], embedder, previous: dict | None,
@@ -531,6 +535,7 @@ def _write_generation(w: _Write, reuse: dict[bytes, np.ndarray], embedder, previ
     rows = list(_entities(todo, vectors, hashes, tokens, gen))
     for i in range(0, len(rows), INSERT_BATCH):
         client.insert(phys, rows[i:i + INSERT_BATCH])
+        w.beat()
     old = (previous or {}).get("posts", {})
     posts = {}
     for p in corpus.posts:
@@ -582,13 +587,24 @@ def sync_milvus(settings: Settings, uri: str, collection: str = DEFAULT_COLLECTI
 
     Unchanged content: no write. Changed posts: their entities are replaced under a new generation (only changed
     texts embedded). No collection yet, `full`, or another model/schema/tokenizer: a new physical collection is
-    built and the alias switched. One sync at a time per collection (Milvus has no lock kb could hold)."""
+    built and the alias switched. One sync at a time per collection: a lease in Milvus refuses a second one."""
     t0 = time.perf_counter()
     content_dir = Path(settings.content_dir)
     if not content_dir.is_dir():
         raise ContentMissing(f"content folder {content_dir} does not exist; put posts there or pass --content DIR")
     client = connect(uri)
     name = check_name(collection)
+    with Lease(client, name) as lease:
+        def tick(done: int, total: int) -> None:
+            lease.renew()
+            if progress and total >= 0:          # (-1, -1): a heartbeat from a write, not embedding progress
+                progress(done, total)
+
+        return _sync(client, name, settings, content_dir, full, embedder, tick, t0)
+
+
+def _sync(client, name: str, settings: Settings, content_dir: Path, full: bool, embedder, progress, t0: float
+          ) -> BuildReport:
     embedder_name = embedder.name if embedder is not None else canonical_model(settings.model)
     phys = live_collection(client, name)
     manifest = None
@@ -620,9 +636,70 @@ def sync_milvus(settings: Settings, uri: str, collection: str = DEFAULT_COLLECTI
         new = _full_build(client, name, phys, manifest, corpus, str(content_dir.resolve()), embedder, progress)
     else:
         new = _incremental(client, phys, manifest, corpus, str(content_dir.resolve()), embedder, progress)
-    new["build_seconds"] = round(time.perf_counter() - t0, 3)
     return BuildReport(new["post_count"], new["section_count"], new["embedded"], new["reused"], corpus.skipped,
                        time.perf_counter() - t0, False, f"{new['collection']}/g{new['gen']}")
+
+
+class Lease:
+    """One sync at a time per collection name: a lease entity in `<name>_lock`, renewed while the sync writes.
+    A lease not renewed for LEASE_SECONDS, or held by a dead process on this host, is taken over."""
+
+    SECONDS = 120
+
+    def __init__(self, client, name: str):
+        self.client, self.coll = client, f"{name}_lock"
+        self.me = {"owner": uuid.uuid4().hex, "host": socket.gethostname(), "pid": os.getpid()}
+        self._last = 0.0
+
+    def __enter__(self) -> Lease:
+        from pymilvus import DataType
+
+        if not self.client.has_collection(self.coll):
+            s = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+            s.add_field("key", DataType.VARCHAR, is_primary=True, max_length=16)
+            s.add_field("data", DataType.VARCHAR, max_length=1024)
+            s.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+            ip = self.client.prepare_index_params()
+            ip.add_index(field_name="v", index_type="FLAT", metric_type="L2")
+            self.client.create_collection(self.coll, schema=s, index_params=ip, consistency_level="Strong")
+        _ensure_loaded(self.client, self.coll)
+        held = self._holder()
+        if held and held["owner"] != self.me["owner"] and self._alive(held):
+            raise IndexLocked(f"another sync (pid {held.get('pid')} on {str(held.get('host'))[:60]}) is writing the "
+                              f"Milvus collection '{self.coll.removesuffix('_lock')}'; wait for it to finish, then run "
+                              "the command again")
+        self.renew(force=True)
+        if (self._holder() or {}).get("owner") != self.me["owner"]:
+            raise IndexLocked(f"another sync took the Milvus collection '{self.coll.removesuffix('_lock')}' just now; "
+                              "wait for it to finish, then run the command again")
+        return self
+
+    def _holder(self) -> dict | None:
+        rows = self.client.query(self.coll, filter='key == "lock"', output_fields=["data"])
+        return json.loads(rows[0]["data"]) if rows else None
+
+    def _alive(self, held: dict) -> bool:
+        if time.time() - float(held.get("at", 0)) > self.SECONDS:
+            return False
+        if held.get("host") == self.me["host"]:
+            try:
+                os.kill(int(held.get("pid", 0)), 0)
+            except (ProcessLookupError, ValueError):
+                return False
+            except PermissionError:
+                return True
+        return True
+
+    def renew(self, force: bool = False) -> None:
+        if force or time.monotonic() - self._last > 10:
+            self.client.upsert(self.coll, [{"key": "lock", "data": json.dumps({**self.me, "at": time.time()}),
+                                            "v": [0.0, 0.0]}])
+            self._last = time.monotonic()
+
+    def __exit__(self, *exc) -> None:
+        with contextlib.suppress(Exception):      # the lease expires by itself if this fails
+            if (self._holder() or {}).get("owner") == self.me["owner"]:
+                self.client.delete(self.coll, filter='key == "lock"')
 
 
 def _incremental(client, phys: str, manifest: dict, corpus, content_dir: str, embedder, progress) -> dict:
@@ -632,7 +709,7 @@ def _incremental(client, phys: str, manifest: dict, corpus, content_dir: str, em
     reuse = _leftovers(client, phys, gen)
     reuse.update(_reuse_from(client, phys, manifest, [*changed, *removed], embedder.dim))
     _collect_garbage(client, phys, manifest)          # what a killed sync left, before writing gen + 1
-    w = _Write(client, phys, gen + 1, corpus, changed, manifest.get("previous"), content_dir)
+    w = _Write(client, phys, gen + 1, corpus, changed, manifest.get("previous"), content_dir, lambda: progress(-1, -1))
     new, _ = _write_generation(w, reuse, embedder, manifest, progress)
     _commit(client, phys, new)
     _collect_garbage(client, phys, new)
@@ -647,7 +724,7 @@ def _full_build(client, name: str, old: str | None, manifest: dict | None, corpu
     if old and manifest and manifest.get("embedder", {}).get("name") == embedder.name:
         reuse = _reuse_from(client, old, manifest, manifest.get("posts", {}), embedder.dim)
     kind = _create_collections(client, phys, embedder.dim, 2 * len(corpus.sections))
-    w = _Write(client, phys, 1, corpus, {p.path for p in corpus.posts}, old, content_dir)
+    w = _Write(client, phys, 1, corpus, {p.path for p in corpus.posts}, old, content_dir, lambda: progress(-1, -1))
     new, _ = _write_generation(w, reuse, embedder, None, progress)
     new["vector_index"] = kind
     _commit(client, phys, new)

@@ -202,3 +202,26 @@ def test_missing_and_foreign_collections_are_one_line_errors(server, content):
         sync(content, server, "foreign")
     with pytest.raises(Exception, match="letters, digits"):
         M.open_milvus(server, "bad-name")
+
+
+def test_one_sync_at_a_time(content, server, name):
+    import json
+    import socket
+    import subprocess
+    import time
+
+    from kb.errors import IndexLocked
+
+    sync(content, server, name)
+    client = M.connect(server)
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        held = {"owner": "x", "host": socket.gethostname(), "pid": other.pid, "at": time.time()}
+        client.upsert(f"{name}_lock", [{"key": "lock", "data": json.dumps(held), "v": [0.0, 0.0]}])
+        with pytest.raises(IndexLocked, match=f"pid {other.pid}"):
+            sync(content, server, name)
+    finally:
+        other.kill()
+        other.wait()
+    assert sync(content, server, name).up_to_date            # a dead holder's lease is taken over
+    assert not client.query(f"{name}_lock", filter='key == "lock"', output_fields=["data"])   # and released
