@@ -35,7 +35,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from kb.cli import run
+from kb.build import build_index
+from kb.cli import Parser, run
+from kb.config import Settings
+from kb.embed import E5Embedder
+from kb.entries import entry_tokens
+from kb.keyword import KeywordIndex
+from kb.query import open_index
+from kb.store import current_version
+from kb.tokenize import tokenize_query
+from kb.vector import IVF_NPROBE, VectorIndex, build_ivf
 
 # ---- synthetic posts ----------------------------------------------------------------------------------------------
 
@@ -290,7 +299,6 @@ def machine() -> dict:
 
 
 def _settings(content: Path, index: Path):
-    from kb.config import Settings
 
     return Settings.load(content, index)
 
@@ -385,9 +393,6 @@ def measure_throughput(work: Path, n_sections: int, log) -> tuple[dict, object]:
     Returns (figures, the sample's vectors: the pool for the pooled embedder)."""
     import numpy as np
 
-    from kb.build import build_index
-    from kb.embed import E5Embedder
-    from kb.query import open_index
 
     t = time.perf_counter()
     emb = E5Embedder()
@@ -403,7 +408,7 @@ def measure_throughput(work: Path, n_sections: int, log) -> tuple[dict, object]:
         emb.embed_query(q)
         q_ms.append((time.perf_counter() - t0) * 1000)
     idx = open_index(work / "sample-index")
-    pool = np.asarray(idx.vectors.vectors, dtype=np.float32)
+    pool = np.asarray(idx.backend.vectors.vectors, dtype=np.float32)
     fig = {
         "model": emb.name, "model_load_s": round(load_s, 3), "sample_sections": n_sections,
         "entries_embedded": report.embedded, "raw_s": round(timer.raw_s, 2), "build_s": round(build_s, 2),
@@ -422,8 +427,6 @@ def measure_throughput(work: Path, n_sections: int, log) -> tuple[dict, object]:
 
 def measure_build(work: Path, n_sections: int, pool, log, raw_sections_per_s: float, profile: Path | None) -> dict:
     """The N-section corpus through build_index with the pooled embedder: full, no-op, one-post edit."""
-    from kb.build import build_index
-    from kb.store import current_version
 
     corpus = write_corpus(work / "content", n_sections, seed=0)
     settings = _settings(corpus.folder, work / "index")
@@ -514,10 +517,29 @@ def measure_queries(work: Path, build_fig: dict, rounds: int, log, profile: Path
                     times[mode].append((time.perf_counter() - t0) * 1000)
     hits = idx.search(build_fig["edit_token"], mode="keyword", k=3)
     fig = {"open_s": round(open_s, 2), "peak_rss_mb_after_open": rss_open,
-           "query_ms": {m: _pct(times[m]) for m in MODES}, "vector_index": idx.vectors.kind,
+           "query_ms": {m: _pct(times[m]) for m in MODES}, "vector_index": idx.backend.vectors.kind,
            "edit_searchable": bool(hits) and Path(hits[0].path).name == build_fig["edited_post"]}
     log("  " + "; ".join(f"{m} p50 {v['p50']} / p95 {v['p95']} / p99 {v['p99']} ms" for m, v in fig["query_ms"].items()))
     return fig, idx
+
+
+def _timed(index, Q, rounds: int, k: int = 10):
+    """(latency percentiles, top-k ids per query) of a FAISS index over the query vectors."""
+    ms, ids = [], []
+    for _ in range(rounds):
+        ids = []
+        for i in range(len(Q)):
+            t0 = time.perf_counter()
+            _, got = index.search(Q[i:i + 1], k)
+            ms.append((time.perf_counter() - t0) * 1000)
+            ids.append([int(x) for x in got[0] if x >= 0])
+    return _pct(ms), ids
+
+
+def _recall(got, exact) -> float:
+    import numpy as np
+
+    return float(np.mean([len(set(a) & set(e)) / max(1, len(e)) for a, e in zip(got, exact, strict=True)]))
 
 
 def measure_vectors(idx, rounds: int, hnsw: bool, log, ivf_scan: bool = False) -> dict:
@@ -525,100 +547,110 @@ def measure_vectors(idx, rounds: int, hnsw: bool, log, ivf_scan: bool = False) -
     import faiss
     import numpy as np
 
-    from kb.vector import IVF_NPROBE, VectorIndex, build_ivf
 
-    V = np.ascontiguousarray(np.asarray(idx.vectors.vectors, dtype=np.float32))
-    Q = np.vstack([idx.query_vector(q) if hasattr(idx, "query_vector") else idx.embedder.embed_query(q)
-                   for q in QUERIES]).astype(np.float32)
+    vi = idx.backend.vectors
+    V = np.ascontiguousarray(np.asarray(vi.vectors, dtype=np.float32))
+    Q = np.vstack([idx.query_vector(q) for q in QUERIES]).astype(np.float32)
     flat = faiss.IndexFlatIP(V.shape[1])
     flat.add(V)
     t = time.perf_counter()
-    ivf = idx.vectors.ann if idx.vectors.kind == "ivf" else build_ivf(V)
-    ivf_build_s = None if idx.vectors.kind == "ivf" else round(time.perf_counter() - t, 2)
+    ivf = vi.ann if vi.kind == "ivf" else build_ivf(V)
+    ivf_build_s = None if vi.kind == "ivf" else round(time.perf_counter() - t, 2)
     ivf.nprobe = IVF_NPROBE
+    flat_ms, exact = _timed(flat, Q, rounds)
+    ivf_ms, approx = _timed(ivf, Q, rounds)
+    e2e = _semantic_end_to_end(idx, Q)
+    fig = {"entries": int(V.shape[0]), "ivf_nlist": int(ivf.nlist), "ivf_nprobe": int(ivf.nprobe),
+           "ivf_built_here_s": ivf_build_s, "recall_at_10_ivf_vs_flat": round(_recall(approx, exact), 4),
+           "recall_at_10_semantic_end_to_end": round(float(np.mean(e2e)), 4) if e2e else None,
+           "flat_search_ms": flat_ms, "ivf_search_ms": ivf_ms,
+           "hybrid_with_flat_ms": _hybrid_with_flat(idx, V, rounds) if vi.kind == "ivf" else None, "hnsw": None}
+    log(f"  vectors: IVF(nlist {fig['ivf_nlist']}, nprobe {fig['ivf_nprobe']}) recall@10 {fig['recall_at_10_ivf_vs_flat']}"
+        f" (end to end {fig['recall_at_10_semantic_end_to_end']}); search p50 flat {flat_ms['p50']} ms, "
+        f"IVF {ivf_ms['p50']} ms")
+    if ivf_scan:
+        fig["ivf_scan"] = _ivf_scan(V, Q, exact, rounds, log)
+    if hnsw:
+        fig["hnsw"] = _hnsw(V, Q, exact, rounds, log)
+    return fig
 
-    def timed(index, k: int):
-        ms, ids = [], []
-        for _ in range(rounds):
-            ids = []
-            for i in range(len(Q)):
-                t0 = time.perf_counter()
-                _, got = index.search(Q[i:i + 1], k)
-                ms.append((time.perf_counter() - t0) * 1000)
-                ids.append([int(x) for x in got[0] if x >= 0])
-        return _pct(ms), ids
 
-    flat_ms, exact = timed(flat, 10)
-    ivf_ms, approx = timed(ivf, 10)
-    recall = float(np.mean([len(set(a) & set(e)) / max(1, len(e)) for a, e in zip(approx, exact, strict=True)]))
-    # end to end: the semantic mode's top 10 sections against exact scoring of every section
-    n = len(idx)
-    e2e = []
+def _semantic_end_to_end(idx, Q) -> list[float]:
+    """The semantic mode's top 10 sections against exact scoring of every section, per query."""
+    import numpy as np
+
+    out = []
     for q, qv in zip(QUERIES, Q, strict=True):
         got = [h.row for h in idx.search(q, mode="semantic", k=10) if "exact_name" not in h.scores]
         if len(got) < 10:
             continue                                   # a pinned exact-name match took a place: not comparable
-        truth = _top(idx.semantic_scores(qv, np.arange(n)), 10)
-        e2e.append(len(set(got) & set(truth)) / 10)
-    # hybrid with exact vector search instead of the IVF (kb's flat path: numpy over the vectors in RAM)
-    hybrid_flat = None
-    if idx.vectors.kind == "ivf":
-        keep = idx.vectors
-        idx.vectors = VectorIndex(V)
-        ms = []
+        truth = _top(idx.semantic_scores(qv, np.arange(len(idx))), 10)
+        out.append(len(set(got) & set(truth)) / 10)
+    return out
+
+
+def _hybrid_with_flat(idx, V, rounds: int) -> dict:
+    """Hybrid latency with exact vector search instead of the IVF (numpy over the vectors in RAM)."""
+
+    backend = idx.backend
+    keep = backend.vectors
+    backend.vectors = VectorIndex(V)
+    ms = []
+    try:
         for _ in range(rounds):
             for q in QUERIES:
                 t0 = time.perf_counter()
                 idx.search(q, mode="hybrid", k=10)
                 ms.append((time.perf_counter() - t0) * 1000)
-        idx.vectors = keep
-        hybrid_flat = _pct(ms)
-    fig = {"entries": int(V.shape[0]), "ivf_nlist": int(ivf.nlist), "ivf_nprobe": int(ivf.nprobe),
-           "ivf_built_here_s": ivf_build_s, "recall_at_10_ivf_vs_flat": round(recall, 4),
-           "recall_at_10_semantic_end_to_end": round(float(np.mean(e2e)), 4) if e2e else None,
-           "flat_search_ms": flat_ms, "ivf_search_ms": ivf_ms, "hybrid_with_flat_ms": hybrid_flat, "hnsw": None}
-    log(f"  vectors: IVF(nlist {fig['ivf_nlist']}, nprobe {fig['ivf_nprobe']}) recall@10 {fig['recall_at_10_ivf_vs_flat']}"
-        f" (end to end {fig['recall_at_10_semantic_end_to_end']}); search p50 flat {flat_ms['p50']} ms, "
-        f"IVF {ivf_ms['p50']} ms")
-    if ivf_scan:
-        fig["ivf_scan"] = []
-        for nlist in sorted({max(16, int(f * np.sqrt(len(V)))) for f in (1, 2, 4)}):
-            t = time.perf_counter()
-            quant = faiss.IndexFlatIP(V.shape[1])
-            scan = faiss.IndexIVFFlat(quant, V.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
-            sample = V[np.random.default_rng(0).choice(len(V), size=min(len(V), nlist * 40), replace=False)]
-            scan.train(sample)
-            scan.add(V)
-            build_s = time.perf_counter() - t
-            for nprobe in (16, 32, 64, 128):
-                scan.nprobe = nprobe
-                ms, got = timed(scan, 10)
-                rec = float(np.mean([len(set(a) & set(e)) / max(1, len(e)) for a, e in zip(got, exact, strict=True)]))
-                fig["ivf_scan"].append({"nlist": nlist, "nprobe": nprobe, "build_s": round(build_s, 1),
-                                        "recall_at_10": round(rec, 4), "search_ms": ms})
-                log(f"  IVF scan: nlist {nlist:5d} nprobe {nprobe:3d}: recall@10 {rec:.4f}, search p50 {ms['p50']} ms")
-    if hnsw:
-        h = faiss.IndexHNSWFlat(V.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-        h.hnsw.efConstruction = 80
+    finally:
+        backend.vectors = keep
+    return _pct(ms)
+
+
+def _ivf_scan(V, Q, exact, rounds: int, log) -> list[dict]:
+    """Recall@10 and latency over a grid of IVF nlist × nprobe."""
+    import faiss
+    import numpy as np
+
+    out = []
+    for nlist in sorted({max(16, int(f * np.sqrt(len(V)))) for f in (1, 2, 4)}):
         t = time.perf_counter()
-        h.add(V)
+        quant = faiss.IndexFlatIP(V.shape[1])
+        scan = faiss.IndexIVFFlat(quant, V.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+        sample = V[np.random.default_rng(0).choice(len(V), size=min(len(V), nlist * 40), replace=False)]
+        scan.train(sample)
+        scan.add(V)
         build_s = time.perf_counter() - t
-        h.hnsw.efSearch = 128
-        ms, got = timed(h, 10)
-        rec = float(np.mean([len(set(a) & set(e)) / max(1, len(e)) for a, e in zip(got, exact, strict=True)]))
-        fig["hnsw"] = {"M": 32, "efConstruction": 80, "efSearch": 128, "build_s": round(build_s, 1),
-                       "recall_at_10_vs_flat": round(rec, 4), "search_ms": ms}
-        log(f"  HNSW(M 32, efSearch 128) build {build_s:.1f} s, recall@10 {rec:.3f}, search p50 {ms['p50']} ms")
-    return fig
+        for nprobe in (16, 32, 64, 128):
+            scan.nprobe = nprobe
+            ms, got = _timed(scan, Q, rounds)
+            rec = _recall(got, exact)
+            out.append({"nlist": nlist, "nprobe": nprobe, "build_s": round(build_s, 1),
+                        "recall_at_10": round(rec, 4), "search_ms": ms})
+            log(f"  IVF scan: nlist {nlist:5d} nprobe {nprobe:3d}: recall@10 {rec:.4f}, search p50 {ms['p50']} ms")
+    return out
+
+
+def _hnsw(V, Q, exact, rounds: int, log) -> dict:
+    import faiss
+
+    h = faiss.IndexHNSWFlat(V.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    h.hnsw.efConstruction = 80
+    t = time.perf_counter()
+    h.add(V)
+    build_s = time.perf_counter() - t
+    h.hnsw.efSearch = 128
+    ms, got = _timed(h, Q, rounds)
+    rec = _recall(got, exact)
+    log(f"  HNSW(M 32, efSearch 128) build {build_s:.1f} s, recall@10 {rec:.3f}, search p50 {ms['p50']} ms")
+    return {"M": 32, "efConstruction": 80, "efSearch": 128, "build_s": round(build_s, 1),
+            "recall_at_10_vs_flat": round(rec, 4), "search_ms": ms}
 
 
 def measure_keyword(idx, log, rank_bm25: bool = True) -> dict:
     """bm25s (kb's keyword leg) against rank_bm25 on the same entry tokens and query tokens."""
     import numpy as np
 
-    from kb.build import entry_tokens
-    from kb.keyword import KeywordIndex
-    from kb.tokenize import tokenize_query
 
     docs = [t if t else [""] for t in entry_tokens(idx.sections)]
     t = time.perf_counter()
@@ -735,7 +767,7 @@ def targets(r: dict) -> dict:
 # ---- the command --------------------------------------------------------------------------------------------------
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m kb.bench", description=__doc__,
+    p = Parser(prog="python -m kb.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sections", type=int, default=10_000, help="sections in the synthetic corpus (default 10000)")
     p.add_argument("--sample", type=int, help="sections embedded with the real model for the throughput figures "

@@ -9,19 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from kb.sections import is_web_url
-from kb.types import Hit, Section
+from kb.filters import mask, parse_filters
+from kb.filters import newest_first as order_newest_first
+from kb.posts import find_post_files
+from kb.sections import GENERIC_ANCHOR_RE, is_web_url
+from kb.types import Hit, PostRecord
 
 
 def hit_for_row(index, row: int, score: float = 0.0, scores: dict | None = None, snippet: str | None = None) -> Hit:
     """A Hit for a section row outside a search (topic lists, post views); the snippet is the opening sentence."""
-    from kb.query import snippet as make_snippet
-
-    s: Section = index.sections[row]
-    return Hit(heading=s.heading, post_title=s.post_title, date=s.date, week=s.week, tags=s.tags,
-               categories=s.categories, url=s.url, links=s.links, path=s.post_path, position=s.position,
-               score=score, scores=dict(scores or {}), ranks={},
-               snippet=make_snippet(s, set()) if snippet is None else snippet, row=row)
+    return index.hit(row, score, scores, snippet=snippet)
 
 
 def row_of(index, path: str, position) -> int | None:
@@ -38,19 +35,13 @@ def row_of(index, path: str, position) -> int | None:
 
 def newest_first(index, rows) -> list[int]:
     """Rows by date, newest first; undated last; within a date in reading order."""
-    from kb.topics import newest_first as order
-
-    return order(rows, [s.date or "" for s in index.sections])
+    return order_newest_first(rows, [s.date or "" for s in index.sections])
 
 
 def filtered_rows(index, since=None, until=None, tags=None, categories=None, post=None, rows=None) -> list[int]:
     """Every section matching the filters (the same filters as Index.search), newest first."""
-    from kb.query import Filters, _as_date, _as_list
-
-    f = Filters(_as_date(since, "since"), _as_date(until, "until"), _as_list(tags), _as_list(categories), post,
-                set(rows) if rows is not None else None)
-    mask = index._mask(f)
-    picked = range(len(index.sections)) if mask is None else [int(r) for r in mask.nonzero()[0]]
+    m = mask(parse_filters(since, until, tags, categories, post, rows), index.sections)
+    picked = range(len(index.sections)) if m is None else [int(r) for r in m.nonzero()[0]]
     return newest_first(index, picked)
 
 
@@ -74,10 +65,9 @@ class PostInfo:
         return " · ".join(x for x in (self.week, self.date) if x) or self.path
 
 
-def _post_info(index, p: dict, rows: list[int]) -> PostInfo:
-    return PostInfo(path=p["path"], title=p.get("title") or p["path"], date=p.get("date") or "",
-                    week=p.get("week") or "", tags=list(p.get("tags") or []), categories=list(p.get("categories") or []),
-                    intro=p.get("intro") or "", toc=list(p.get("toc") or []), rows=rows)
+def _post_info(p: PostRecord, rows: list[int]) -> PostInfo:
+    return PostInfo(path=p.path, title=p.title or p.path, date=p.date, week=p.week, tags=list(p.tags),
+                    categories=list(p.categories), intro=p.intro, toc=list(p.toc), rows=rows)
 
 
 def posts(index) -> list[PostInfo]:
@@ -85,7 +75,7 @@ def posts(index) -> list[PostInfo]:
     by_post: dict[str, list[int]] = {}
     for i, s in enumerate(index.sections):
         by_post.setdefault(s.post_path, []).append(i)
-    out = [_post_info(index, p, by_post.get(p["path"], [])) for p in index.posts]
+    out = [_post_info(p, by_post.get(p.path, [])) for p in index.posts]
     out.sort(key=lambda p: p.path)
     out.sort(key=lambda p: p.date, reverse=True)
     return [p for p in out if p.date] + [p for p in out if not p.date]
@@ -94,8 +84,8 @@ def posts(index) -> list[PostInfo]:
 def post(index, path: str) -> PostInfo | None:
     """One post by its path (as stored in the index), or None."""
     for p in index.posts:
-        if p["path"] == path:
-            return _post_info(index, p, index.post_sections(path))
+        if p.path == path:
+            return _post_info(p, index.post_sections(path))
     return None
 
 
@@ -104,7 +94,7 @@ def facets(index) -> tuple[list[str], list[str]]:
     def ranked(key: str) -> list[str]:
         counts: dict[str, int] = {}
         for p in index.posts:
-            for v in p.get(key) or []:
+            for v in getattr(p, key):
                 counts[v] = counts.get(v, 0) + 1
         return sorted(counts, key=lambda v: (-counts[v], v.lower()))
 
@@ -154,8 +144,6 @@ def url_key(url: str) -> str:
 def resources(index) -> list[Resource]:
     """Every http(s) resource the sections link to, once per URL, the most recently mentioned first.
     A resource's title is the anchor text of a link to it that is not a generic '참고링크', else the heading."""
-    from kb.sections import _GENERIC_ANCHOR_RE
-
     found: dict[str, Resource] = {}
     for row in newest_first(index, range(len(index.sections))):
         s = index.sections[row]
@@ -165,7 +153,7 @@ def resources(index) -> list[Resource]:
             key = url_key(link.url)
             res = found.get(key)
             text = link.text.strip()
-            named = bool(text) and not _GENERIC_ANCHOR_RE.match(text)
+            named = bool(text) and not GENERIC_ANCHOR_RE.match(text)
             if res is None:
                 res = found[key] = Resource(url=link.url, title=text if named else s.heading)
             elif named and res.title != text and res.title in {m.heading for m in res.mentions}:
@@ -194,12 +182,11 @@ class Stats:
 
 def stats(index) -> Stats:
     m = index.manifest
-    dates = sorted(p.get("date") for p in index.posts if p.get("date"))
+    dates = sorted(p.date for p in index.posts if p.date)
     return Stats(posts=len(index.posts), sections=len(index.sections), first_date=dates[0] if dates else "",
-                 last_date=dates[-1] if dates else "", undated_posts=sum(1 for p in index.posts if not p.get("date")),
-                 model=index.model_name, built_at=m.get("built_at", ""), build_seconds=m.get("build_seconds"),
-                 version=index.version, content_dir=m.get("content_dir", ""),
-                 skipped=dict(m.get("skipped_reasons") or {}))
+                 last_date=dates[-1] if dates else "", undated_posts=sum(1 for p in index.posts if not p.date),
+                 model=index.model_name, built_at=m.built_at, build_seconds=m.build_seconds,
+                 version=index.version, content_dir=m.content_dir, skipped=dict(m.skipped_reasons))
 
 
 @dataclass
@@ -223,13 +210,10 @@ class ContentChanges:
 
 def content_changes(index, content_dir) -> ContentChanges:
     """Compare the post files in content_dir with the hashes the index was built from (skipped files included)."""
-    from kb.posts import find_post_files
-
     content_dir = Path(content_dir)
     if not content_dir.is_dir():
         return ContentChanges([], [], [], missing_folder=True)
-    m = index.manifest
-    known = {**(m.get("posts") or {}), **(m.get("skipped") or {})}
+    known = index.manifest.known_files
     files, _ = find_post_files(content_dir)
     now: dict[str, str] = {}
     for pf in files:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,12 +22,15 @@ import numpy as np
 import kb
 from kb import store
 from kb.config import Settings, canonical_model
+from kb.embed import get_embedder
+from kb.entries import entry_texts, entry_tokens
 from kb.errors import BadPost, ContentMissing, IndexMissing, KbError
+from kb.keyword import KeywordIndex
 from kb.posts import PostFile, find_post_files, read_post
 from kb.sections import split_sections
-from kb.tokenize import TOKENIZER_NAME, tokenize
-from kb.types import Post, Section
-from kb.vector import IVF_MIN_ENTRIES
+from kb.tokenize import TOKENIZER_NAME
+from kb.types import Manifest, Post, PostRecord, Section
+from kb.vector import IVF_MIN_ENTRIES, build_ann, save_ann
 
 log = logging.getLogger(__name__)
 
@@ -95,25 +99,6 @@ def load_corpus(content_dir: Path) -> Corpus:
     return Corpus(posts, sections, skipped, skipped_hashes)
 
 
-def passage_text(s: Section) -> str:
-    return f"{s.heading}\n{s.text}".strip()
-
-
-def title_text(s: Section) -> str:
-    extra = [n for n in s.names if n.lower() != s.heading.lower()]
-    return f"{s.heading} ({', '.join(extra)})" if extra else s.heading
-
-
-def entry_texts(sections: list[Section]) -> list[str]:
-    """Entries 0..n-1 are the sections, n..2n-1 their referenced titles."""
-    return [passage_text(s) for s in sections] + [title_text(s) for s in sections]
-
-
-def entry_tokens(sections: list[Section]) -> list[list[str]]:
-    sec = [tokenize(s.heading) + tokenize(passage_text(s)) for s in sections]
-    return sec + [tokenize(title_text(s)) for s in sections]
-
-
 def _text_hash(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()[:16]
 
@@ -128,7 +113,7 @@ def _previous(index_dir: Path, embedder_name: str):
         if not isinstance(err, IndexMissing):
             log.warning("previous index unusable (%s); building from scratch", err)
         return None, {}, None
-    if manifest.get("embedder", {}).get("name") != embedder_name:
+    if manifest.embedder_name != embedder_name:
         return manifest, {}, None
     hashes = np.load(vdir / "hashes.npy")
     vectors = np.load(vdir / "vectors.npy", mmap_mode="r")
@@ -154,95 +139,89 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
     content_dir, index_dir = Path(settings.content_dir), Path(settings.index_dir)
     if not content_dir.is_dir():
         raise ContentMissing(f"content folder {content_dir} does not exist; put posts there or pass --content DIR")
-    from kb.embed import get_embedder
-
     embedder_name = embedder.name if embedder is not None else canonical_model(settings.model)
     with store.rebuild_lock(index_dir):
         prev_manifest, prev_rows, prev_vectors = (None, {}, None) if full else _previous(index_dir, embedder_name)
-        if prev_manifest and prev_vectors is not None and prev_manifest.get("tokenizer") == TOKENIZER_NAME:
-            state = _content_state(content_dir)
-            known = {**prev_manifest.get("posts", {}), **prev_manifest.get("skipped", {})}
-            if state is not None and state == known:
-                store.sweep(index_dir)            # leftovers of a rebuild killed after its swap
-                return BuildReport(len(prev_manifest["posts"]), prev_manifest["section_count"], 0,
-                                   prev_manifest["section_count"] * 2,
-                                   [(k, v) for k, v in prev_manifest.get("skipped_reasons", {}).items()],
-                                   time.perf_counter() - t0, True, store.current_version(index_dir).name)
+        if _unchanged(content_dir, prev_manifest, prev_vectors):
+            store.sweep(index_dir)            # leftovers of a rebuild killed after its swap
+            return BuildReport(len(prev_manifest.posts), prev_manifest.section_count, 0,
+                               prev_manifest.section_count * 2, list(prev_manifest.skipped_reasons.items()),
+                               time.perf_counter() - t0, True, store.current_version(index_dir).name)
         corpus = load_corpus(content_dir)
         if not corpus.posts:
             err = ContentMissing(f"no indexable post in {content_dir} ({len(corpus.skipped)} skipped)")
             err.skipped = corpus.skipped          # so the CLI can still name every bad file
             raise err
-        sections = corpus.sections
-        texts = entry_texts(sections)
-        hashes = [_text_hash(t) for t in texts]
         embedder = embedder or get_embedder(settings.model)
-        dim = embedder.dim
-        vectors = np.zeros((len(texts), dim), dtype=np.float32)
-        todo: list[int] = []
-        for i, h in enumerate(hashes):
-            j = prev_rows.get(h)
-            if j is not None and prev_vectors is not None and prev_vectors.shape[1] == dim:
-                vectors[i] = prev_vectors[j]
-            else:
-                todo.append(i)
-        reused = len(texts) - len(todo)
-        batch = 16
-        for start in range(0, len(todo), batch):
-            ids = todo[start:start + batch]
-            vectors[ids] = embedder.embed_passages([texts[i] for i in ids])
-            if progress:
-                progress(min(start + batch, len(todo)), len(todo))
-        if progress and not todo:
-            progress(0, 0)
-        build_dir = None
-        try:
-            build_dir = store.new_build_dir(index_dir)
-            _write_build(build_dir, corpus, vectors, np.array(hashes, dtype="S16"))
-            manifest = {
-                "format": "kb-index",
-                "schema_version": store.SCHEMA_VERSION,
-                "kb_version": kb.__version__,
-                "embedder": {"name": embedder.name, "dim": dim},
-                "tokenizer": TOKENIZER_NAME,
-                "vector_index": "ivf" if len(vectors) >= IVF_MIN_ENTRIES else "flat",
-                "post_count": len(corpus.posts),
-                "section_count": len(sections),
-                "entry_count": len(texts),
-                "posts": {p.path: p.content_hash for p in corpus.posts},
-                "skipped": corpus.skipped_hashes,
-                "skipped_reasons": {name: reason for name, reason in corpus.skipped},
-                "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "content_dir": str(content_dir.resolve()),
-                "embedded": len(todo),
-                "reused": reused,
-            }
-            manifest["build_seconds"] = round(time.perf_counter() - t0, 3)
-            final = store.publish(index_dir, build_dir, manifest)
-        except OSError as err:
-            if build_dir is not None:
-                import shutil
-
-                shutil.rmtree(build_dir, ignore_errors=True)
-            raise store.describe_write_error(err, index_dir) from None
-    return BuildReport(len(corpus.posts), len(sections), len(todo), reused, corpus.skipped,
+        texts = entry_texts(corpus.sections)
+        hashes = [_text_hash(t) for t in texts]
+        vectors, todo = embed_entries(embedder, texts, hashes, prev_rows, prev_vectors, progress)
+        manifest = Manifest(
+            schema_version=store.SCHEMA_VERSION, kb_version=kb.__version__, embedder_name=embedder.name,
+            embedder_dim=embedder.dim, tokenizer=TOKENIZER_NAME,
+            vector_index="ivf" if len(vectors) >= IVF_MIN_ENTRIES else "flat", post_count=len(corpus.posts),
+            section_count=len(corpus.sections), entry_count=len(texts),
+            posts={p.path: p.content_hash for p in corpus.posts}, skipped=corpus.skipped_hashes,
+            skipped_reasons=dict(corpus.skipped), built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            content_dir=str(content_dir.resolve()), embedded=len(todo), reused=len(texts) - len(todo))
+        final = _write_and_publish(index_dir, corpus, vectors, np.array(hashes, dtype="S16"), manifest, t0)
+    return BuildReport(len(corpus.posts), len(corpus.sections), len(todo), len(texts) - len(todo), corpus.skipped,
                        time.perf_counter() - t0, False, final.name)
 
 
-def _write_build(build_dir: Path, corpus: Corpus, vectors: np.ndarray, hashes: np.ndarray) -> None:
-    from kb.keyword import KeywordIndex
-    from kb.vector import build_ann, save_ann
+def _unchanged(content_dir: Path, prev_manifest: Manifest | None, prev_vectors) -> bool:
+    """True when the live index was built by this model and tokenizer from exactly these files."""
+    if not prev_manifest or prev_vectors is None or prev_manifest.tokenizer != TOKENIZER_NAME:
+        return False
+    state = _content_state(content_dir)
+    return state is not None and state == prev_manifest.known_files
 
+
+def embed_entries(embedder, texts: list[str], hashes: list[bytes], prev_rows: dict, prev_vectors,
+                  progress: Progress | None) -> tuple[np.ndarray, list[int]]:
+    """Vectors for every entry: reused by text hash from the previous build, the rest embedded in batches.
+    Returns (vectors, the entry ids that were embedded)."""
+    dim = embedder.dim
+    vectors = np.zeros((len(texts), dim), dtype=np.float32)
+    todo: list[int] = []
+    for i, h in enumerate(hashes):
+        j = prev_rows.get(h)
+        if j is not None and prev_vectors is not None and prev_vectors.shape[1] == dim:
+            vectors[i] = prev_vectors[j]
+        else:
+            todo.append(i)
+    batch = 16
+    for start in range(0, len(todo), batch):
+        ids = todo[start:start + batch]
+        vectors[ids] = embedder.embed_passages([texts[i] for i in ids])
+        if progress:
+            progress(min(start + batch, len(todo)), len(todo))
+    if progress and not todo:
+        progress(0, 0)
+    return vectors, todo
+
+
+def _write_and_publish(index_dir: Path, corpus: Corpus, vectors: np.ndarray, hashes: np.ndarray, manifest: Manifest,
+                       t0: float) -> Path:
+    """Write the build aside and publish it; on a write error remove the partial build and say why in one line."""
+    build_dir = None
+    try:
+        build_dir = store.new_build_dir(index_dir)
+        _write_build(build_dir, corpus, vectors, hashes)
+        manifest.build_seconds = round(time.perf_counter() - t0, 3)
+        return store.publish(index_dir, build_dir, manifest)
+    except OSError as err:
+        if build_dir is not None:
+            shutil.rmtree(build_dir, ignore_errors=True)
+        raise store.describe_write_error(err, index_dir) from None
+
+
+def _write_build(build_dir: Path, corpus: Corpus, vectors: np.ndarray, hashes: np.ndarray) -> None:
     sections = corpus.sections
     store.write_json(build_dir / "sections.json", [s.to_dict() for s in sections])
-    store.write_json(build_dir / "posts.json", [
-        {"path": p.path, "title": p.title, "date": p.date.isoformat() if p.date else "", "week": p.week,
-         "categories": p.categories, "tags": p.tags, "intro": p.intro, "toc": p.toc, "hash": p.content_hash}
-        for p in corpus.posts
-    ])
+    store.write_json(build_dir / "posts.json", [PostRecord.from_post(p).to_dict() for p in corpus.posts])
     np.save(build_dir / "vectors.npy", vectors)
     np.save(build_dir / "hashes.npy", hashes)
     (build_dir / "bm25").mkdir()
     KeywordIndex.build(entry_tokens(sections)).save(build_dir / "bm25")
     save_ann(build_ann(vectors), build_dir / "ann.faiss")
-

@@ -19,13 +19,14 @@ def canonical_model(model: str | None) -> str:
 class Settings:
     content_dir: Path
     index_dir: Path
-    model: str
+    model: str | None = None      # None: the bundled default for a build, the index's own model for a search
 
     @classmethod
     def load(cls, content_dir=None, index_dir=None, model=None) -> Settings:
-        """Flags first, then KB_CONTENT_DIR / KB_INDEX_DIR / KB_MODEL, then the defaults content/, index/, e5-small."""
+        """Flags first, then KB_CONTENT_DIR / KB_INDEX_DIR / KB_MODEL, then the defaults content/, index/ and no
+        model (the bundled multilingual-e5-small when building)."""
         return cls(
             content_dir=Path(content_dir or os.environ.get("KB_CONTENT_DIR") or "content"),
             index_dir=Path(index_dir or os.environ.get("KB_INDEX_DIR") or "index"),
-            model=model or os.environ.get("KB_MODEL") or DEFAULT_MODEL,
+            model=model or os.environ.get("KB_MODEL") or None,
         )

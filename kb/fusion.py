@@ -9,7 +9,11 @@ in Korean commentary adds little, while a query fully matched adds its whole wei
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+
+from kb.errors import BadQuery
 
 KEYWORD_WEIGHT = 0.3
 METHODS = ("convex", "convex-minmax", "rrf")
@@ -46,3 +50,19 @@ def rrf(keyword: np.ndarray, semantic: np.ndarray, k: int = RRF_K) -> np.ndarray
         return r
 
     return 1.0 / (k + ranks(keyword)) + 1.0 / (k + ranks(semantic))
+
+
+Fuse = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def method(name: str = "convex", keyword_weight: float | None = None) -> Fuse:
+    """The fusion to use, chosen once per search: fuse(keyword scaled to [0, 1], raw BM25, cosine) → scores."""
+    if name == "convex":
+        w = KEYWORD_WEIGHT if keyword_weight is None else keyword_weight
+        return lambda kw, bm25, sem: convex(np.maximum(kw, 0), sem, w)
+    if name == "convex-minmax":
+        w = 0.2 if keyword_weight is None else keyword_weight
+        return lambda kw, bm25, sem: convex_minmax(bm25, sem, w)
+    if name == "rrf":
+        return lambda kw, bm25, sem: rrf(kw, sem)
+    raise BadQuery(f"unknown fusion '{str(name)[:20]}'; use one of: {', '.join(METHODS)}")

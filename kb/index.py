@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kb.cli import run
+from kb.build import build_index
+from kb.cli import Parser, run
+from kb.config import Settings
+from kb.errors import ContentMissing
+from kb.term import visible_name
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m kb.index", description=__doc__)
+    p = Parser(prog="python -m kb.index", description=__doc__)
     p.add_argument("--content", metavar="DIR", help="posts folder (default: $KB_CONTENT_DIR or content/)")
     p.add_argument("--index-dir", metavar="DIR", help="index folder (default: $KB_INDEX_DIR or index/)")
     p.add_argument("--model", metavar="NAME", help="embedding model (default: $KB_MODEL or the bundled "
@@ -22,10 +26,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from kb.build import build_index
-    from kb.config import Settings
-    from kb.errors import ContentMissing
-
     settings = Settings.load(args.content, args.index_dir, args.model)
     bar = None
 
@@ -58,14 +58,8 @@ def main(argv=None) -> int:
 def print_skipped(skipped: list[tuple[str, str]]) -> None:
     """One line per file that was not indexed: its name and the reason (control characters made visible)."""
     for name, reason in skipped:
-        print(f"skipped {_visible(name)}: {_visible(reason)}", file=sys.stderr)
-
-
-def _visible(s: str) -> str:
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(s))
+        print(f"skipped {visible_name(name)}: {visible_name(reason)}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    sys.stdout.reconfigure(errors="backslashreplace")
-    sys.stderr.reconfigure(errors="backslashreplace")
     run(main)

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from kb.errors import BadPost
+from kb.sections import plain_inline
 from kb.types import Post
 
 POST_SUFFIXES = (".md", ".markdown")
@@ -256,8 +257,6 @@ def _title_from_body(body: str) -> str:
     for line in body.split("\n"):
         m = re.match(r"^#{1,2}\s+(.+)$", line.strip())
         if m and "목차" not in m.group(1):
-            from kb.sections import plain_inline
-
             title = plain_inline(m.group(1))
             if title:
                 return title
@@ -276,8 +275,6 @@ def read_post(pf: PostFile) -> Post:
         raise BadPost(f"{name}: cannot read ({err.strerror or err})") from None
     text = decode_post(raw, name)
     meta, body = split_front_matter(text, name)
-    from kb.sections import plain_inline
-
     stem = " ".join(Path(name).stem.split())
     title = plain_inline(_scalar(meta.get("title")).strip()) or _title_from_body(body) or stem
     d = parse_date(_scalar(meta.get("date"))) or parse_date(stem) or parse_date(title)

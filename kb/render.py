@@ -13,7 +13,7 @@ import html
 import re
 import string
 
-from kb.sections import _GENERIC_ANCHOR_RE, is_web_url
+from kb.sections import GENERIC_ANCHOR_RE, is_web_url
 
 _PUNCT = {c: f"&#{ord(c)};" for c in string.punctuation}
 _WORD_RE = re.compile(r"[가-힣]+|[A-Za-z0-9][A-Za-z0-9.+#_-]*[A-Za-z0-9+#]|[A-Za-z0-9]|[^\W\d_가-힣A-Za-z]+", re.U)
@@ -108,7 +108,7 @@ def short_url(url: str, width: int = 60) -> str:
 
 def _link_label(lk) -> str:
     t = (lk.text or "").strip()
-    if not t or _GENERIC_ANCHOR_RE.match(t):
+    if not t or GENERIC_ANCHOR_RE.match(t):
         return short_url(lk.url) if is_web_url(lk.url) else t
     return t
 

@@ -30,7 +30,7 @@ _LIST_RE = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])(?:[ \t]+|$)", re.M)
 _QUOTE_RE = re.compile(r"^[ \t]*>[ \t]?", re.M)
 _HEADING_MARK_RE = re.compile(r"^[ \t]*#{1,6}[ \t]*", re.M)
 MAX_INLINE_CHARS = 4000
-_GENERIC_ANCHOR_RE = re.compile(r"^(참고\s*링크\s*\d*|링크\s*\d*|link\s*\d*|here|여기|source|출처|url|바로가기)$", re.I)
+GENERIC_ANCHOR_RE = re.compile(r"^(참고\s*링크\s*\d*|링크\s*\d*|link\s*\d*|here|여기|source|출처|url|바로가기)$", re.I)
 _TOC_TITLES = ("목차", "table of contents", "contents", "toc")
 _ARXIV_RE = re.compile(r"(\d{4}\.\d{4,5})")
 _GENERIC_SEGMENTS = {"index", "site", "home", "main", "default", "latest", "docs", "doc", "blog", "about", "readme",
@@ -99,7 +99,7 @@ def strip_markdown(md: str) -> str:
     URLs dropped), HTML and scripts removed, list/quote/heading markers removed, whitespace collapsed per line."""
     s = _drop_html_noise(md)
     s = _REF_DEF_RE.sub("", s)
-    s = _MD_LINK_RE.sub(lambda m: "" if m.group(1) or _GENERIC_ANCHOR_RE.match(m.group(2).strip()) else m.group(2), s)
+    s = _MD_LINK_RE.sub(lambda m: "" if m.group(1) or GENERIC_ANCHOR_RE.match(m.group(2).strip()) else m.group(2), s)
     s = _AUTOLINK_RE.sub("", s)
     s = _BARE_URL_RE.sub("", s)
     s = _TAG_RE.sub(" ", s)
@@ -259,7 +259,7 @@ def split_sections(post: Post) -> tuple[Post, list[Section]]:
         links = extract_links(md)
         names = [heading]
         for link in links:
-            if link.text and not _GENERIC_ANCHOR_RE.match(link.text.strip()):
+            if link.text and not GENERIC_ANCHOR_RE.match(link.text.strip()):
                 names.append(link.text)
             if is_web_url(link.url):
                 names.extend(url_names(link.url))

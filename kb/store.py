@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 
 from kb.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing, IndexWriteError
+from kb.types import Manifest
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -72,7 +73,8 @@ def current_version(index_dir: Path) -> Path:
     return index_dir / name
 
 
-def read_manifest(version_dir: Path) -> dict:
+def read_manifest(version_dir: Path) -> Manifest:
+    """The build's manifest, checked: kb's format, this schema, its own checksum. IndexCorrupt/IndexMismatch else."""
     path = version_dir / MANIFEST
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -92,7 +94,9 @@ def read_manifest(version_dir: Path) -> dict:
                             f"rebuild with: {REBUILD} --full")
     if manifest.get(MANIFEST_DIGEST) != manifest_digest(manifest):
         raise IndexCorrupt(f"{path} is damaged (its own checksum does not match); rebuild with: {REBUILD} --full")
-    return manifest
+    if not isinstance(manifest.get("embedder"), dict):
+        raise IndexCorrupt(f"{path} names no embedder; rebuild with: {REBUILD} --full")
+    return Manifest.from_dict(manifest)
 
 
 def manifest_digest(manifest: dict) -> str:
@@ -103,10 +107,10 @@ def manifest_digest(manifest: dict) -> str:
                           .encode("utf-8")).hexdigest()
 
 
-def verify_files(version_dir: Path, manifest: dict) -> None:
+def verify_files(version_dir: Path, manifest: Manifest) -> None:
     """Check the build holds exactly the files its manifest lists, each with the same size and sha256.
     Raises IndexCorrupt naming the first file that is missing, damaged or unexpected."""
-    files = manifest.get("files")
+    files = manifest.files
     if not isinstance(files, dict) or not files:
         raise IndexCorrupt(f"{version_dir / MANIFEST} lists no files; rebuild with: {REBUILD} --full")
     try:
@@ -130,8 +134,8 @@ def verify_files(version_dir: Path, manifest: dict) -> None:
             raise IndexCorrupt(f"index file {rel} is damaged (checksum mismatch); rebuild with: {REBUILD} --full")
 
 
-def check_embedder(manifest: dict, model_name: str | None) -> None:
-    built = manifest.get("embedder", {}).get("name")
+def check_embedder(manifest: Manifest, model_name: str | None) -> None:
+    built = manifest.embedder_name
     if model_name and built and model_name != built:
         raise IndexMismatch(
             f"the index was built with model '{built}' but '{model_name}' was asked for; rebuild with: "
@@ -206,12 +210,13 @@ def write_json(path: Path, obj) -> None:
         f.write(text)
 
 
-def publish(index_dir: Path, build_dir: Path, manifest: dict) -> Path:
+def publish(index_dir: Path, build_dir: Path, manifest: Manifest) -> Path:
     """Checksum the build, write its manifest, fsync, move it to a version folder and swap CURRENT atomically.
     Older versions except the one just replaced are then deleted (a reader may still be opening that one)."""
-    manifest["files"] = checksum_tree(build_dir)
-    manifest[MANIFEST_DIGEST] = manifest_digest(manifest)
-    write_json(build_dir / MANIFEST, manifest)
+    manifest.files = checksum_tree(build_dir)
+    body = manifest.to_dict()
+    body[MANIFEST_DIGEST] = manifest_digest(body)
+    write_json(build_dir / MANIFEST, body)
     _fsync_tree(build_dir)
     name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     final = index_dir / name

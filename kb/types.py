@@ -93,3 +93,94 @@ class Hit:
             "ranks": self.ranks,
             "snippet": self.snippet,
         }
+
+
+@dataclass
+class PostRecord:
+    """A post as the index keeps it (posts table): everything the app shows about a post besides its sections."""
+    path: str
+    title: str
+    date: str                 # YYYY-MM-DD or ""
+    week: str
+    categories: list[str]
+    tags: list[str]
+    intro: str
+    toc: list[str]
+    hash: str
+
+    @classmethod
+    def from_post(cls, p: Post) -> PostRecord:
+        return cls(path=p.path, title=p.title, date=p.date.isoformat() if p.date else "", week=p.week,
+                   categories=p.categories, tags=p.tags, intro=p.intro, toc=p.toc, hash=p.content_hash)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PostRecord:
+        return cls(path=d["path"], title=d.get("title") or d["path"], date=d.get("date") or "",
+                   week=d.get("week") or "", categories=list(d.get("categories") or []),
+                   tags=list(d.get("tags") or []), intro=d.get("intro") or "", toc=list(d.get("toc") or []),
+                   hash=d.get("hash") or "")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Manifest:
+    """What an index says about itself: schema, embedder, tokenizer, counts, the content it was built from."""
+    schema_version: int
+    kb_version: str
+    embedder_name: str
+    embedder_dim: int
+    tokenizer: str
+    vector_index: str                        # "flat" | "ivf"
+    post_count: int
+    section_count: int
+    entry_count: int
+    posts: dict[str, str]                    # post path → content hash
+    skipped: dict[str, str]                  # skipped file → content hash
+    skipped_reasons: dict[str, str]          # skipped file → why
+    built_at: str
+    content_dir: str
+    embedded: int
+    reused: int
+    build_seconds: float | None = None
+    files: dict[str, dict] = field(default_factory=dict)    # relative path → {sha256, bytes}
+
+    FORMAT = "kb-index"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Manifest:
+        emb = d.get("embedder") or {}
+        return cls(schema_version=d.get("schema_version"), kb_version=str(d.get("kb_version", "")),
+                   embedder_name=emb.get("name"), embedder_dim=emb.get("dim"), tokenizer=d.get("tokenizer"),
+                   vector_index=d.get("vector_index", "flat"), post_count=d.get("post_count"),
+                   section_count=d.get("section_count"), entry_count=d.get("entry_count"),
+                   posts=dict(d.get("posts") or {}), skipped=dict(d.get("skipped") or {}),
+                   skipped_reasons=dict(d.get("skipped_reasons") or {}), built_at=d.get("built_at", ""),
+                   content_dir=d.get("content_dir", ""), embedded=d.get("embedded", 0), reused=d.get("reused", 0),
+                   build_seconds=d.get("build_seconds"), files=dict(d.get("files") or {}))
+
+    def to_dict(self) -> dict:
+        """The JSON form (key order as written since schema 1)."""
+        d = {"format": self.FORMAT, "schema_version": self.schema_version, "kb_version": self.kb_version,
+             "embedder": {"name": self.embedder_name, "dim": self.embedder_dim}, "tokenizer": self.tokenizer,
+             "vector_index": self.vector_index, "post_count": self.post_count, "section_count": self.section_count,
+             "entry_count": self.entry_count, "posts": self.posts, "skipped": self.skipped,
+             "skipped_reasons": self.skipped_reasons, "built_at": self.built_at, "content_dir": self.content_dir,
+             "embedded": self.embedded, "reused": self.reused, "build_seconds": self.build_seconds}
+        if self.files:
+            d["files"] = self.files
+        return d
+
+    @property
+    def known_files(self) -> dict[str, str]:
+        """Every post file the build saw (indexed and skipped) → its content hash: the no-op rebuild check."""
+        return {**self.posts, **self.skipped}
+
+
+@dataclass
+class KeywordQuery:
+    """What the keyword leg is asked: the query's own tokens, and glossary synonyms' tokens at a lower weight."""
+    tokens: list[str]
+    extra: list[str] = field(default_factory=list)
+    extra_weight: float = 0.5

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.embed import passive_openmp
+
 IVF_MIN_ENTRIES = 50_000
 IVF_NPROBE = 128
 
@@ -22,8 +24,6 @@ def ivf_nlist(n: int) -> int:
 
 
 def _faiss():
-    from kb.embed import passive_openmp
-
     passive_openmp()                     # before FAISS loads its own OpenMP runtime
     import faiss
 

@@ -349,14 +349,14 @@ def test_indexer_names_every_bad_file_once_and_indexes_every_good_one(messy):
 def test_every_good_post_is_searchable_with_its_date_and_title(messy):
     m, tmp, _ = messy
     index = kb.open_index(tmp / "index")
-    posts = {p["path"]: p for p in index.posts}
+    posts = {p.path: p for p in index.posts}
     assert set(posts) == set(m.good)
     for name, word in m.good.items():
         hits = index.search(word, mode="keyword", k=3)
         assert hits and hits[0].path == name, (name, word, [h.path for h in hits])
-        assert posts[name]["date"] == m.dates[name], name
+        assert posts[name].date == m.dates[name], name
         if name in m.titles:
-            assert posts[name]["title"] == m.titles[name]
+            assert posts[name].title == m.titles[name]
     for word in ("kbmarkhidden", "kbmarktxt", "kbmarkgit", "kbmarkdraft", "kbmarkbackup"):
         assert index.search(word, mode="keyword") == []
     assert not any("root:" in s.text or "root:" in s.markdown for s in index.sections)     # /etc/passwd stayed out

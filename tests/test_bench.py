@@ -47,8 +47,9 @@ def test_bench_runs_and_prints_the_json_line(tmp_path):
 def test_rebuild_reuses_every_unchanged_vector(tmp_path):
     """A rebuild embeds only new entry texts — also those whose 16-byte hash ends in a NUL byte (numpy's S16 drops
     trailing NULs on read; unpadded, about one entry in 256 was re-embedded on every rebuild)."""
-    from kb.build import _text_hash, build_index, entry_texts, load_corpus
+    from kb.build import _text_hash, build_index, load_corpus
     from kb.config import Settings
+    from kb.entries import entry_texts
 
     content = tmp_path / "content"
     content.mkdir()

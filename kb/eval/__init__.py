@@ -7,7 +7,6 @@ and runs tests/eval/queries.jsonl, whose lines are
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math
@@ -18,7 +17,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.cli import run
+from kb.build import build_index
+from kb.config import Settings
+from kb.query import open_index
 
 MODES = ("keyword", "semantic", "hybrid")
 
@@ -70,9 +71,6 @@ def evaluate(index, queries: list[dict], modes=MODES, **search_kw) -> dict[str, 
 
 def build_eval_index(post_dirs: list[Path], index_dir: Path, model: str | None = None):
     """Copy the posts into a scratch content folder and build (or update) an index there."""
-    from kb.build import build_index
-    from kb.config import Settings
-
     content = index_dir.parent / (index_dir.name + "-content")
     if content.exists():
         shutil.rmtree(content)
@@ -90,16 +88,14 @@ DEFAULT_POSTS = ("content", "tests/eval/posts")
 def opened_index(index_dir=None, posts=None, model: str | None = None):
     """The index to evaluate: `index_dir` as it is, else a scratch index of `posts` (default: the seed post and
     tests/eval/posts) built for the occasion and removed afterwards."""
-    import kb
-
     if index_dir:
-        yield kb.open_index(Path(index_dir))
+        yield open_index(Path(index_dir))
         return
     tmp = Path(tempfile.mkdtemp(prefix="kb-eval-"))
     try:
         report = build_eval_index([Path(d) for d in (posts or DEFAULT_POSTS)], tmp / "index", model)
         print(report.summary(), file=sys.stderr)
-        yield kb.open_index(tmp / "index")
+        yield open_index(tmp / "index")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -117,41 +113,3 @@ def format_table(result: dict[str, dict[str, Scores]]) -> str:
         lines.append(f"| {kind} | {first.n} | " + " | ".join(f"{result[m][kind].ndcg:.3f}" for m in result) + " |")
     return "\n".join(lines)
 
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m kb.eval", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--queries", default="tests/eval/queries.jsonl")
-    p.add_argument("--posts", action="append", metavar="DIR",
-                   help="post folders to index (default: content/ and tests/eval/posts)")
-    p.add_argument("--index-dir", metavar="DIR", help="evaluate this already-built index instead")
-    p.add_argument("--model", metavar="NAME", help="embedding model for the scratch index")
-    p.add_argument("--mode", action="append", choices=MODES, help="modes to run (default: all)")
-    p.add_argument("--keyword-weight", type=float, help="hybrid: weight of the keyword leg (default 0.3)")
-    p.add_argument("--fusion", choices=["convex", "convex-minmax", "rrf"], default="convex")
-    p.add_argument("--no-glossary", action="store_true", help="turn the glossary query expansion off")
-    p.add_argument("--title-margin", type=float, help="margin a referenced-title vector must win by (default 0.03)")
-    p.add_argument("--json", action="store_true")
-    return p.parse_args(argv)
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    queries = load_queries(Path(args.queries))
-    with opened_index(args.index_dir, args.posts, args.model) as index:
-        kw = {"fusion_method": args.fusion, "expand": not args.no_glossary}
-        if args.title_margin is not None:
-            index.title_margin = args.title_margin
-        if args.keyword_weight is not None:
-            kw["keyword_weight"] = args.keyword_weight
-        result = evaluate(index, queries, tuple(args.mode or MODES), **kw)
-    if args.json:
-        print(json.dumps({m: {k: vars(s) for k, s in v.items()} for m, v in result.items()}))
-    else:
-        print(f"{len(queries)} queries, {len(index)} sections, model {index.model_name}\n")
-        print(format_table(result))
-    return 0
-
-
-if __name__ == "__main__":
-    run(main)

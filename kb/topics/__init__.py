@@ -15,16 +15,14 @@ recall 0.84 against labels that are themselves incomplete (`python -m kb.topics 
 Assignments are computed on first use and cached per index version and topics file, never stored in the index,
 so editing the topics file needs no rebuild.
 
-CLI: `python -m kb.topics` lists the topics with their section counts; `python -m kb.topics NAME` lists the
-topic's sections, newest first.
+The command line is kb/topics/__main__.py (`python -m kb.topics`).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
+import json
 import re
-import sys
 import tomllib
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -32,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.cli import run
 from kb.errors import BadQuery, BadTopics
+from kb.filters import newest_first
 
 TOPICS_FILE = "topics.toml"
-DEFAULT_FILE = Path(__file__).with_name("topics.toml")
+DEFAULT_FILE = Path(__file__).parent.parent / "topics.toml"
 DEFAULT_THRESHOLD = 1.5      # z-score a section needs to join a topic by meaning alone
 KEYWORD_MIN_Z = 0.5          # z-score a keyword hit needs to count
 MIN_SECTIONS_FOR_Z = 3       # below this a z-score means nothing: keywords decide alone
@@ -190,13 +188,6 @@ class Assignment:
                 "keyword": float(self.keyword[row, j]), "member": float(self.member[row, j])}
 
 
-def newest_first(rows, dates: list[str]) -> list[int]:
-    """Rows ordered by date, newest first; undated rows last; rows of one date in reading (row) order."""
-    rows = sorted(rows)
-    dated = sorted((r for r in rows if dates[r]), key=lambda r: dates[r], reverse=True)  # stable: keeps row order
-    return dated + [r for r in rows if not dates[r]]
-
-
 def _keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern | None:
     """One case-insensitive pattern: Latin keywords as whole words, others (Korean) anywhere."""
     parts = []
@@ -230,21 +221,22 @@ def _phrase_vectors(index, phrases: tuple[str, ...]) -> np.ndarray:
 def assign(index, topics: Topics | None = None) -> Assignment:
     """Assign the index's sections to topics (default: the topics file of the index's content folder)."""
     if topics is None:
-        topics = load_topics(index.manifest.get("content_dir"))
-    key = (str(index.version_dir), index.model_name, topics.signature())
+        topics = load_topics(index.manifest.content_dir or None)
+    key = (index.backend.name, str(getattr(index.backend, "index_dir", "")), index.version, index.model_name,
+           topics.signature())
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
     sections = index.sections
     n, t = len(sections), len(topics)
-    vec = np.asarray(index.vectors.vectors, dtype=np.float32)
+    sec_vec, title_vec = index.backend.entry_vectors(np.arange(n))
     sim = np.zeros((n, t), dtype=np.float32)
     kw = np.zeros((n, t), dtype=bool)
     texts = [_section_text(s) for s in sections]
     for j, topic in enumerate(topics):
         if n:
             p = _phrase_vectors(index, topic.phrases)
-            sim[:, j] = np.maximum(vec[:n] @ p.T, vec[n:2 * n] @ p.T).max(axis=1)
+            sim[:, j] = np.maximum(sec_vec @ p.T, title_vec @ p.T).max(axis=1)
         rx = _keyword_pattern(topic.keywords)
         if rx is not None:
             kw[:, j] = [bool(rx.search(x)) for x in texts]
@@ -297,8 +289,6 @@ def monthly_counts(index, rows) -> list[tuple[str, int]]:
 
 def topic_hits(index, name: str, topics: Topics | None = None, k: int | None = None):
     """The topic's sections as Hits, newest first (score = the meaning z-score; scores hold the evidence)."""
-    from kb.browse import hit_for_row
-
     a = assign(index, topics)
     topic = a.topics.get(name)
     rows = a.rows(topic.name)
@@ -307,7 +297,7 @@ def topic_hits(index, name: str, topics: Topics | None = None, k: int | None = N
     hits = []
     for r in rows:
         why = a.why(r, topic.name)
-        hits.append(hit_for_row(index, r, score=why["z"], scores={
+        hits.append(index.hit(r, score=why["z"], scores={
             "topic_z": why["z"], "topic_similarity": why["similarity"], "topic_keyword": why["keyword"]}))
     return hits
 
@@ -315,8 +305,6 @@ def topic_hits(index, name: str, topics: Topics | None = None, k: int | None = N
 def check(index, queries_path: Path, mapping: dict[str, list[str]], topics: Topics | None = None) -> dict:
     """Precision/recall of the assignment against labelled topic queries (kb.eval's format).
     mapping: topic name → the queries whose relevant sections belong to it."""
-    import json
-
     a = assign(index, topics)
     labelled: dict[str, set] = {}
     for line in Path(queries_path).read_text(encoding="utf-8").splitlines():
@@ -341,78 +329,3 @@ EVAL_MAPPING = {
     "nlp": ["NLP"], "vision": ["computer vision"], "speech": ["음성"], "rl": ["강화학습"], "trading": ["트레이딩"],
     "mlops": ["MLOps"], "courses-books": ["강의 추천", "책 추천"], "korean": ["한국어 자연어처리"],
 }
-
-
-# ---- CLI ------------------------------------------------------------------------------------------------------
-
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m kb.topics", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("topic", nargs="?", metavar="NAME", help="list this topic's sections, newest first")
-    p.add_argument("--index-dir", metavar="DIR", help="index folder (default: $KB_INDEX_DIR or index/)")
-    p.add_argument("--content", metavar="DIR", help="content folder whose topics.toml to use "
-                   "(default: $KB_CONTENT_DIR or content/; the shipped default if it has none)")
-    p.add_argument("--topics-file", metavar="FILE", help="use this topics file instead")
-    p.add_argument("-k", type=int, help="at most this many sections")
-    p.add_argument("--json", action="store_true", help="JSON output")
-    p.add_argument("--check", metavar="QUERIES", nargs="?", const="tests/eval/queries.jsonl",
-                   help="precision/recall of the shipped topics against labelled topic queries (default "
-                   "tests/eval/queries.jsonl); without --index-dir, on a scratch index of content/ + tests/eval/posts")
-    return p.parse_args(argv)
-
-
-def main(argv=None) -> int:
-    import json
-
-    import kb
-    from kb.config import Settings
-
-    args = parse_args(argv)
-    settings = Settings.load(args.content, args.index_dir)
-    topics = load_topics(settings.content_dir, args.topics_file)
-    if args.check:
-        return _check(args, topics)
-    index = kb.open_index(settings.index_dir)
-    a = assign(index, topics)
-    if args.topic is None:
-        rows = [{"name": t.name, "label": t.label, "sections": a.count(t.name)} for t in topics]
-        if args.json:
-            print(json.dumps({"source": str(topics.source), "topics": rows}, ensure_ascii=False))
-        else:
-            print(f"# topics from {topics.source}")
-            for r in rows:
-                print(f"{r['name']:16s} {r['sections']:5d}  {r['label']}")
-        return 0
-    topic = topics.get(args.topic)
-    hits = topic_hits(index, topic.name, topics, args.k)
-    if args.json:
-        print(json.dumps({"topic": topic.name, "label": topic.label, "results": [h.to_json() for h in hits]},
-                         ensure_ascii=False))
-    else:
-        from kb.search import format_hits
-
-        print(format_hits(f"topic {topic.name}: {topic.label}", hits))
-    return 0
-
-
-def _check(args, topics: Topics) -> int:
-    import json
-
-    from kb.eval import opened_index
-
-    with opened_index(args.index_dir) as index:
-        result = check(index, Path(args.check), EVAL_MAPPING, topics)
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False))
-        return 0
-    print(f"precision {result['precision']:.2f}  recall {result['recall']:.2f}  "
-          f"(tp {result['tp']}, fp {result['fp']}, fn {result['fn']})")
-    for name, t in result["topics"].items():
-        print(f"  {name:16s} assigned {t['assigned']:3d}  labelled {t['labelled']:3d}  "
-              f"tp {t['tp']:3d}  fp {t['fp']:3d}  fn {t['fn']:3d}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.stdout.reconfigure(errors="replace")
-    run(main)

@@ -1,0 +1,49 @@
+"""`python -m kb.eval`: print retrieval quality per mode (the library part is kb.eval)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from kb.cli import Parser, run
+from kb.eval import MODES, evaluate, format_table, load_queries, opened_index
+
+
+def parse_args(argv=None):
+    p = Parser(prog="python -m kb.eval", description="Retrieval quality (MRR@10, nDCG@10, Recall@5) per mode on a labelled query set; see docs/eval.md.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--queries", default="tests/eval/queries.jsonl")
+    p.add_argument("--posts", action="append", metavar="DIR",
+                   help="post folders to index (default: content/ and tests/eval/posts)")
+    p.add_argument("--index-dir", metavar="DIR", help="evaluate this already-built index instead")
+    p.add_argument("--model", metavar="NAME", help="embedding model for the scratch index")
+    p.add_argument("--mode", action="append", choices=MODES, help="modes to run (default: all)")
+    p.add_argument("--keyword-weight", type=float, help="hybrid: weight of the keyword leg (default 0.3)")
+    p.add_argument("--fusion", choices=["convex", "convex-minmax", "rrf"], default="convex")
+    p.add_argument("--no-glossary", action="store_true", help="turn the glossary query expansion off")
+    p.add_argument("--title-margin", type=float, help="margin a referenced-title vector must win by (default 0.03)")
+    p.add_argument("--json", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    queries = load_queries(Path(args.queries))
+    with opened_index(args.index_dir, args.posts, args.model) as index:
+        kw = {"fusion_method": args.fusion, "expand": not args.no_glossary}
+        if args.title_margin is not None:
+            index.title_margin = args.title_margin
+        if args.keyword_weight is not None:
+            kw["keyword_weight"] = args.keyword_weight
+        result = evaluate(index, queries, tuple(args.mode or MODES), **kw)
+    if args.json:
+        print(json.dumps({m: {k: vars(s) for k, s in v.items()} for m, v in result.items()}))
+    else:
+        print(f"{len(queries)} queries, {len(index)} sections, model {index.model_name}\n")
+        print(format_table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

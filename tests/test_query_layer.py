@@ -1,0 +1,98 @@
+"""The query layer over the local backend, with the fake embedder (no model): legs, filters, fusion, pinning, hits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kb.errors import BadQuery
+from kb.filters import Filters, keep, mask, parse_filters
+from kb.local import LocalBackend
+from kb.query import MODES
+
+
+def test_the_local_backend_is_what_the_index_talks_to(fake_index):
+    assert isinstance(fake_index.backend, LocalBackend)
+    assert fake_index.model_name == "fake-embedder" and len(fake_index) == 74
+    assert fake_index.manifest.section_count == 74 and fake_index.manifest.entry_count == 148
+
+
+def test_every_mode_answers_and_hits_carry_their_evidence(fake_index):
+    for mode in MODES:
+        hits = fake_index.search("트레이딩 라이브러리", mode=mode, k=5)
+        assert 1 <= len(hits) <= 5
+        assert len({h.row for h in hits}) == len(hits)
+        legs = set(hits[0].scores)
+        assert ("keyword" in legs) == (mode != "semantic") and ("semantic" in legs) == (mode != "keyword")
+        assert ("hybrid" in legs) == (mode == "hybrid")
+
+
+def test_keyword_leg_finds_only_sections_with_the_words(fake_index):
+    hits = fake_index.search("트레이딩", mode="keyword", k=20)
+    assert hits and all("트레이딩" in (h.heading + fake_index.sections[h.row].text).replace(" ", "") or
+                        h.scores["bm25"] > 0 for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_filters_are_pushed_down_to_both_legs(fake_index):
+    for mode in MODES:
+        hits = fake_index.search("모델", mode=mode, k=50, since="2020-09-01", until="2020-12-31")
+        assert hits and all("2020-09-01" <= h.date <= "2020-12-31" for h in hits)
+    tagged = fake_index.search("모델", k=50, tags=["speech"])
+    assert tagged and all("speech" in {t.lower() for t in h.tags} for h in tagged)
+
+
+def test_a_restriction_to_rows_is_respected_and_an_empty_one_answers_nothing(fake_index):
+    rows = {3, 10, 20}
+    assert {h.row for h in fake_index.search("모델", k=10, rows=rows)} <= rows
+    assert fake_index.search("모델", k=10, rows=set()) == []
+
+
+def test_an_exact_name_is_pinned_first_in_every_mode(fake_index):
+    s = fake_index.sections[12]
+    for mode in MODES:
+        hits = fake_index.search(s.heading, mode=mode, k=3)
+        assert hits[0].row == 12 and hits[0].scores.get("exact_name") == 1.0
+
+
+def test_bad_arguments_are_named(fake_index):
+    with pytest.raises(BadQuery, match="unknown mode"):
+        fake_index.search("x", mode="fuzzy")
+    with pytest.raises(BadQuery, match="not a date"):
+        fake_index.search("x", since="yesterday")
+    with pytest.raises(BadQuery, match="unknown fusion"):
+        fake_index.search("x", fusion_method="magic")
+
+
+def test_fusion_methods_rank_the_same_candidates(fake_index):
+    base = {h.row for h in fake_index.search("음성 인식", k=10)}
+    for method in ("convex-minmax", "rrf"):
+        other = {h.row for h in fake_index.search("음성 인식", k=10, fusion_method=method)}
+        assert len(base & other) >= 5
+
+
+def test_more_like_excludes_the_section_and_is_sorted(fake_index):
+    near = fake_index.more_like(5, k=4)
+    assert len(near) == 4 and 5 not in {h.row for h in near}
+    assert [h.score for h in near] == sorted((h.score for h in near), reverse=True)
+
+
+def test_hit_for_a_row_has_the_opening_sentence(fake_index):
+    h = fake_index.hit(0)
+    assert h.row == 0 and h.score == 0.0 and h.snippet and h.snippet in fake_index.sections[0].text
+
+
+def test_mask_and_keep_agree(fake_index):
+    secs = fake_index.sections
+    f = parse_filters(since="2020-10-01", tags=["NLP"], rows=range(0, 60))
+    m = mask(f, secs)
+    assert keep(f, secs, range(len(secs))) == [int(r) for r in np.flatnonzero(m)]
+    assert mask(Filters(), secs) is None
+
+
+def test_semantic_scores_use_a_title_only_when_it_wins_by_the_margin(fake_index):
+    qv = fake_index.embedder.embed_query("fastai fastbook")
+    rows = np.arange(len(fake_index))
+    sec, title = fake_index.backend.entry_vectors(rows)
+    got = fake_index.semantic_scores(qv, rows)
+    assert np.allclose(got, np.maximum(sec @ qv, title @ qv - fake_index.title_margin), atol=1e-6)
