@@ -38,7 +38,7 @@ import socket
 import time
 import uuid
 import zlib
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,12 +48,14 @@ from pathlib import Path
 import numpy as np
 
 import kb
-from kb.build import BuildReport, _content_state, _text_hash, entry_texts, entry_tokens, load_corpus
+from kb.build import BuildReport, _content_state, _text_hash, load_corpus
 from kb.config import Settings, canonical_model
+from kb.entries import entry_texts, entry_tokens
 from kb.errors import BadQuery, ContentMissing, IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing, KbError
+from kb.filters import Filters, mask, section_dates
 from kb.keyword import BM25_B, BM25_K1
 from kb.tokenize import TOKENIZER_NAME
-from kb.types import Section
+from kb.types import KeywordQuery, Manifest, PostRecord, Section
 from kb.vector import IVF_MIN_ENTRIES, IVF_NPROBE, ivf_nlist
 
 log = logging.getLogger(__name__)
@@ -80,9 +82,19 @@ class BackendUnavailable(KbError):
 
 
 # ---- connection --------------------------------------------------------------------------------------------------
+_CLIENTS: dict[str, object] = {}
+
+
 def connect(uri: str):
-    """A MilvusClient for `uri` (a local `.db` path: embedded milvus-lite; http(s)://host:port: a server)."""
+    """A MilvusClient for `uri` (a local `.db` path: embedded milvus-lite; http(s)://host:port: a server), one per
+    URI and process (clients are thread-safe; an embedded file can be opened once)."""
     uri = str(uri or "").strip()
+    if uri not in _CLIENTS:
+        _CLIENTS[uri] = _new_client(uri)
+    return _CLIENTS[uri]
+
+
+def _new_client(uri: str):
     if not uri:
         raise BadQuery("no Milvus URI; pass --milvus-uri http://host:port (or a local path ending in .db)")
     remote = uri.startswith(("http://", "https://", "tcp://", "unix:"))
@@ -153,7 +165,7 @@ def _day(d: str | None) -> int:
     return int(d.replace("-", "")) if d and len(d) == 10 else 0
 
 
-def filter_expr(filters) -> str:
+def filter_expr(filters: Filters) -> str:
     """A Milvus boolean expression for the filters (section rows are handled by the caller through ids)."""
     parts = []
     if filters.since:
@@ -167,30 +179,6 @@ def filter_expr(filters) -> str:
     if filters.post:
         parts.append(f"post == {_lit(filters.post)}")
     return " and ".join(parts)
-
-
-def row_mask(filters, sections: list[Section]) -> np.ndarray | None:
-    """Boolean row mask of the filters over the sections table (None: no filter); the same rules as kb's index."""
-    if not filters.active():
-        return None
-    n = len(sections)
-    m = np.ones(n, dtype=bool)
-    dates = np.array([s.date or "" for s in sections])
-    if filters.since:
-        m &= (dates != "") & (dates >= filters.since.isoformat())
-    if filters.until:
-        m &= (dates != "") & (dates <= filters.until.isoformat())
-    for want, attr in ((filters.tags, "tags"), (filters.categories, "categories")):
-        if want:
-            low = {w.lower() for w in want}
-            m &= np.array([bool(low & {v.lower() for v in getattr(s, attr)}) for s in sections], dtype=bool)
-    if filters.post:
-        m &= np.array([s.post_path == filters.post for s in sections], dtype=bool)
-    if filters.rows is not None:
-        keep = np.zeros(n, dtype=bool)
-        keep[[r for r in filters.rows if 0 <= r < n]] = True
-        m &= keep
-    return m
 
 
 # ---- blobs in the meta collection --------------------------------------------------------------------------------
@@ -553,7 +541,7 @@ def _write_generation(w: _Write, reuse: dict[bytes, np.ndarray], embedder, previ
                 "embedder": {"name": embedder.name, "dim": embedder.dim}, "tokenizer": TOKENIZER_NAME,
                 "collection": phys, "gen": gen, "previous_gen": int((previous or {}).get("gen", gen)),
                 "previous": w.previous,
-                "post_count": len(corpus.posts), "section_count": len(corpus.sections),
+                "vector_index": (previous or {}).get("vector_index", "flat"), "post_count": len(corpus.posts), "section_count": len(corpus.sections),
                 "entry_count": 2 * len(corpus.sections), "posts": posts, "stats_parts": stats_parts,
                 "garbage": garbage, "skipped": corpus.skipped_hashes,
                 "skipped_reasons": {name: reason for name, reason in corpus.skipped},
@@ -736,9 +724,30 @@ def _full_build(client, name: str, old: str | None, manifest: dict | None, corpu
     return new
 
 
+def drop_collection(uri: str, collection: str) -> None:
+    """Drop everything kb made under the name `collection`: the alias, its physical collections and the lease."""
+    client = connect(uri)
+    name = check_name(collection)
+    if name in client.list_aliases().get("aliases", []):
+        client.drop_alias(name)
+    _drop_orphans(client, name, set())
+    if client.has_collection(f"{name}_lock"):
+        client.drop_collection(f"{name}_lock")
+
+
 # ---- search ------------------------------------------------------------------------------------------------------
-def open_milvus(uri: str, collection: str = DEFAULT_COLLECTION, *, embedder=None, model: str | None = None
-                ) -> MilvusBackend:
+def current_version(uri: str, collection: str = DEFAULT_COLLECTION) -> str:
+    """The version a fresh open_milvus would get ("<physical collection>/g<generation>"), cheaply."""
+    client = connect(uri)
+    phys = live_collection(client, check_name(collection))
+    commits = client.query(f"{phys}_meta", filter='kind == "commit"', output_fields=["gen"], limit=QUERY_LIMIT) \
+        if phys else []
+    if not commits:
+        raise IndexMissing(f"no kb collection '{collection}' at {uri}; build it with: {REBUILD}")
+    return f"{phys}/g{max(int(r['gen']) for r in commits)}"
+
+
+def open_milvus(uri: str, collection: str = DEFAULT_COLLECTION, model: str | None = None) -> MilvusBackend:
     """Open the live generation of the kb collection `collection` at `uri` for search (only the URI is needed)."""
     client = connect(uri)
     name = check_name(collection)
@@ -749,7 +758,7 @@ def open_milvus(uri: str, collection: str = DEFAULT_COLLECTION, *, embedder=None
             raise IndexMissing(f"no kb collection '{name}' at {uri}; build it with: python -m kb.index --backend "
                                f"milvus --milvus-uri {uri}{hint}")
         try:
-            return _open(client, uri, name, phys, embedder, model)
+            return _open(client, uri, name, phys, model)
         except IndexCorrupt:
             # a sync may have replaced what we were reading (blobs of the generation before): read the new one
             if attempt == 2:
@@ -757,7 +766,7 @@ def open_milvus(uri: str, collection: str = DEFAULT_COLLECTION, *, embedder=None
     raise AssertionError("unreachable")
 
 
-def _open(client, uri: str, name: str, phys: str, embedder, model: str | None) -> MilvusBackend:
+def _open(client, uri: str, name: str, phys: str, model: str | None) -> MilvusBackend:
     _ensure_loaded(client, phys)
     _ensure_loaded(client, f"{phys}_meta")
     manifest = read_head(client, phys)
@@ -766,10 +775,10 @@ def _open(client, uri: str, name: str, phys: str, embedder, model: str | None) -
         raise IndexMissing(f"{where} has no finished build yet; build it with: {REBUILD}")
     _check_manifest(manifest, where)
     built = manifest["embedder"]["name"]
-    for asked in (canonical_model(model) if model else None, getattr(embedder, "name", None)):
-        if asked and asked != built:
-            raise IndexMismatch(f"{where} was built with model '{built}' but '{asked}' was asked for; rebuild with: "
-                                f"{REBUILD} --full --model {asked} (or use --model {built})")
+    if model and model != built:
+        asked = model
+        raise IndexMismatch(f"{where} was built with model '{built}' but '{asked}' was asked for; rebuild with: "
+                            f"{REBUILD} --full --model {asked} (or use --model {built})")
     gen, meta = int(manifest["gen"]), f"{phys}_meta"
     posts = manifest["posts"]
     want = {f"stats/{gen}": int(manifest["stats_parts"])}
@@ -783,7 +792,7 @@ def _open(client, uri: str, name: str, phys: str, embedder, model: str | None) -
         sections.extend(Section.from_dict(d) for d in blob["sections"])
     if len(sections) != manifest["section_count"]:
         raise IndexCorrupt(f"{where} is inconsistent; rebuild with: {REBUILD} --full")
-    return MilvusBackend(client, name, phys, manifest, stats, sections, records, embedder)
+    return MilvusBackend(client, name, phys, manifest, stats, sections, [PostRecord.from_dict(r) for r in records])
 
 
 class MilvusBackend:
@@ -791,25 +800,38 @@ class MilvusBackend:
 
     name = "milvus"
 
-    def __init__(self, client, alias: str, phys: str, manifest: dict, stats: KeywordStats, sections: list[Section],
-                 posts: list[dict], embedder=None):
+    def __init__(self, client, alias: str, phys: str, layout: dict, stats: KeywordStats, sections: list[Section],
+                 posts: list[PostRecord]):
         self.client, self.alias, self.phys = client, alias, phys
-        self.manifest, self.stats, self.sections, self.posts = manifest, stats, sections, posts
-        self._embedder = embedder
-        gens = {p: int(v["gen"]) for p, v in manifest["posts"].items()}
+        self.layout = layout                # the manifest as stored in Milvus (generations, blob parts, garbage)
+        self.manifest = Manifest.from_dict({**layout, "posts": {p: v["hash"] for p, v in layout["posts"].items()}})
+        self.stats, self.sections, self.posts = stats, sections, posts
+        self._dates = section_dates(sections)
+        self._masks: OrderedDict[str, np.ndarray | None] = OrderedDict()     # explicit cache: last few filters
+        gens = {p: int(v["gen"]) for p, v in layout["posts"].items()}
         self._ids = np.array([[entity_id(s.post_path, gens[s.post_path], s.position, kind) for s in sections]
                               for kind in (0, 1)], dtype=np.int64).reshape(2, len(sections))
         self._row_of = {int(i): r for kind in (0, 1) for r, i in enumerate(self._ids[kind])}
-        ivf = manifest.get("vector_index") == "ivf"
+        ivf = layout.get("vector_index") == "ivf"
         self._vector_params = {"metric_type": "IP", "params": {"nprobe": IVF_NPROBE}} if ivf else {"metric_type": "IP"}
         self._counts = lru_cache(maxsize=16384)(self._entry_counts)
 
     @property
     def version(self) -> str:
-        return f"{self.phys}/g{self.manifest['gen']}"
+        return f"{self.phys}/g{self.layout['gen']}"
 
     def __len__(self) -> int:
         return len(self.sections)
+
+    def mask(self, f: Filters) -> np.ndarray | None:
+        """kb.filters.mask over the sections table (the last few filters cached)."""
+        key = repr((f.since, f.until, sorted(f.tags), sorted(f.categories), f.post,
+                    None if f.rows is None else sorted(f.rows)))
+        if key not in self._masks:
+            self._masks[key] = mask(f, self.sections, self._dates)
+            while len(self._masks) > 8:
+                self._masks.popitem(last=False)
+        return self._masks[key]
 
     def is_stale(self) -> bool:
         """True when a newer generation was committed, or the alias moved to a rebuilt collection, since opening."""
@@ -817,7 +839,7 @@ class MilvusBackend:
             if live_collection(self.client, self.alias) != self.phys:
                 return True
             commits = self.client.query(f"{self.phys}_meta", filter=f'kind == "commit" and gen > '
-                                        f'{int(self.manifest["gen"])}', output_fields=["gen"], limit=1)
+                                        f'{int(self.layout["gen"])}', output_fields=["gen"], limit=1)
             return bool(commits)
         except Exception:  # noqa: BLE001 - a server hiccup is not staleness; the next search will say what is wrong
             return False
@@ -827,7 +849,7 @@ class MilvusBackend:
         sec, title = entry_tokens([self.sections[row]])
         return (Counter(sec), max(len(sec), 1)), (Counter(title), max(len(title), 1))
 
-    def keyword_scores(self, q, rows: np.ndarray) -> np.ndarray:
+    def keyword_scores(self, q: KeywordQuery, rows: np.ndarray) -> np.ndarray:
         """Raw BM25 per section (best of its two entries) for q.tokens + q.extra_weight · q.extra."""
         rows = np.asarray(rows, dtype=np.int64)
         pairs = [self._counts(int(r)) for r in rows]
@@ -840,13 +862,13 @@ class MilvusBackend:
     def keyword_bound(self, tokens: list[str]) -> float:
         return self.stats.attainable(tokens)
 
-    def keyword_search(self, q, filters, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    def keyword_search(self, q: KeywordQuery, filters: Filters, limit: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows with a positive score passing the filters, best first (at most `limit`), and their raw scores."""
         known = [t for t in dict.fromkeys([*q.tokens, *q.extra]) if t in self.stats.idf]
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         if not known or limit <= 0:
             return empty
-        mask = row_mask(filters, self.sections)
+        mask = self.mask(filters)
         if mask is not None and mask.sum() <= BRUTE_ROWS:
             rows = np.flatnonzero(mask)
         else:
@@ -863,9 +885,9 @@ class MilvusBackend:
         return rows[order], scores[order]
 
     # ---- vector leg --------------------------------------------------------------------------------------------
-    def vector_search(self, qv: np.ndarray, filters, limit: int) -> np.ndarray:
+    def vector_search(self, qv: np.ndarray, filters: Filters, limit: int) -> np.ndarray:
         """Candidate rows by inner product (best entries, either entry of a section) passing the filters."""
-        mask = row_mask(filters, self.sections)
+        mask = self.mask(filters)
         if mask is not None and mask.sum() <= limit:
             return np.flatnonzero(mask)
         hits = self.client.search(self.phys, data=[np.asarray(qv, dtype=np.float32).tolist()], anns_field="vec",
@@ -878,7 +900,7 @@ class MilvusBackend:
         rows = np.asarray(rows, dtype=np.int64)
         ids = np.concatenate([self._ids[0][rows], self._ids[1][rows]])
         got = {int(r["id"]): r["vec"] for r in _fetch(self.client, self.phys, ids.tolist(), ["vec"])}
-        dim = int(self.manifest["embedder"]["dim"])
+        dim = int(self.manifest.embedder_dim)
         out = np.zeros((len(ids), dim), dtype=np.float32)
         for j, i in enumerate(ids.tolist()):
             v = got.get(i)
@@ -892,9 +914,9 @@ class MilvusBackend:
         rows = [self._row_of.get(int(i)) for i in ids]
         return np.array(list(dict.fromkeys(r for r in rows if r is not None)), dtype=np.int64)
 
-    def _expr(self, filters, mask: np.ndarray | None) -> str:
-        expr = filter_expr(filters) if filters is not None else ""
-        if filters is not None and filters.rows is not None:
+    def _expr(self, filters: Filters, mask: np.ndarray | None) -> str:
+        expr = filter_expr(filters)
+        if filters.rows is not None:
             rows = np.flatnonzero(mask) if mask is not None else np.zeros(0, dtype=np.int64)
             ids = np.concatenate([self._ids[0][rows], self._ids[1][rows]]).tolist()
             expr = " and ".join(x for x in (expr, f"id in [{','.join(map(str, ids))}]") if x)

@@ -4,7 +4,6 @@ a crashed sync, alias switching, filters, and kb's own BM25 numbers."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -15,12 +14,14 @@ pytest.importorskip("pymilvus", reason="the Milvus backend needs the .[milvus] e
 pytest.importorskip("milvus_lite", reason="the Milvus backend needs the .[milvus] extra (pymilvus, milvus-lite)")
 
 from kb import milvus as M  # noqa: E402
-from kb.build import entry_tokens, load_corpus  # noqa: E402
+from kb.build import load_corpus  # noqa: E402
 from kb.config import Settings  # noqa: E402
+from kb.entries import entry_tokens  # noqa: E402
 from kb.errors import IndexMismatch, IndexMissing  # noqa: E402
+from kb.filters import Filters  # noqa: E402
 from kb.keyword import KeywordIndex  # noqa: E402
-from kb.query import Filters  # noqa: E402
 from kb.tokenize import tokenize_query  # noqa: E402
+from kb.types import KeywordQuery  # noqa: E402
 from tests.fixtures.cli import stop  # noqa: E402
 from tests.fixtures.milvus import FakeEmbedder, start_server  # noqa: E402
 
@@ -28,11 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 POSTS = sorted((ROOT / "tests" / "eval" / "posts").glob("*.md")) + sorted((ROOT / "content").glob("*.md"))
 
 
-@dataclass
-class Q:
-    tokens: list[str]
-    extra: list[str] = field(default_factory=list)
-    extra_weight: float = 0.5
+def Q(tokens, extra=()):  # noqa: N802 - reads like the dataclass it builds
+    return KeywordQuery(list(tokens), list(extra))
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +88,7 @@ def test_sync_search_and_no_op(content, server, name):
     assert not first.up_to_date and first.embedded == 2 * first.sections == emb.embedded
     again = sync(content, server, name, emb)
     assert again.up_to_date and again.version == first.version and emb.embedded == first.embedded
-    b = M.open_milvus(server, name, embedder=emb)
+    b = M.open_milvus(server, name)
     assert len(b.sections) == first.sections and len(b.posts) == first.posts and not b.is_stale()
     # keyword leg: exactly the rows and scores of kb's BM25 over every section
     q = Q(tokenize_query("GPT 트레이딩 강화학습"), tokenize_query("reinforcement"))
@@ -185,9 +183,9 @@ def test_full_rebuild_switches_the_alias_and_keeps_old_readers_answering(content
     assert old.is_stale()
     assert len(old.vector_search(FakeEmbedder("model-a").embed_query("x"), Filters(), 5))
     new = M.open_milvus(server, name)
-    assert new.phys != old.phys and new.manifest["embedder"]["name"] == "model-b"
+    assert new.phys != old.phys and new.manifest.embedder_name == "model-b"
     with pytest.raises(IndexMismatch, match="model-b"):
-        M.open_milvus(server, name, embedder=FakeEmbedder("model-a"))
+        M.open_milvus(server, name, "model-a")
     sync(content, server, name, FakeEmbedder("model-c"))
     colls = set(new.client.list_collections())
     assert old.phys not in colls and new.phys in colls                   # live and previous only

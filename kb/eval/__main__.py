@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from kb.cli import Parser, run
+from kb.cli import Parser, add_backend_args, backend_settings, run
 from kb.eval import MODES, evaluate, format_table, load_queries, opened_index
 
 
@@ -24,13 +24,14 @@ def parse_args(argv=None):
     p.add_argument("--no-glossary", action="store_true", help="turn the glossary query expansion off")
     p.add_argument("--title-margin", type=float, help="margin a referenced-title vector must win by (default 0.03)")
     p.add_argument("--json", action="store_true")
+    add_backend_args(p)
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     queries = load_queries(Path(args.queries))
-    with opened_index(args.index_dir, args.posts, args.model) as index:
+    with opened_index(args.index_dir, args.posts, args.model, backend_settings(args)) as index:
         kw = {"fusion_method": args.fusion, "expand": not args.no_glossary}
         if args.title_margin is not None:
             index.title_margin = args.title_margin

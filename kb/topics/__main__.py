@@ -7,8 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from kb.cli import Parser, k_value, run
-from kb.config import Settings
+from kb.cli import Parser, add_backend_args, backend_settings, k_value, run
 from kb.eval import opened_index
 from kb.query import open_index
 from kb.term import format_hits, visible
@@ -28,16 +27,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--check", metavar="QUERIES", nargs="?", const="tests/eval/queries.jsonl",
                    help="precision/recall of the shipped topics against labelled topic queries (default "
                    "tests/eval/queries.jsonl); without --index-dir, on a scratch index of content/ + tests/eval/posts")
+    add_backend_args(p)
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    settings = Settings.load(args.content, args.index_dir)
+    settings = backend_settings(args, args.content, args.index_dir)
     topics = load_topics(settings.content_dir, args.topics_file)
     if args.check:
         return _check(args, topics)
-    index = open_index(settings.index_dir)
+    index = open_index(settings=settings)
     a = assign(index, topics)
     if args.topic is None:
         rows = [{"name": t.name, "label": t.label, "sections": a.count(t.name)} for t in topics]
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
 
 
 def _check(args, topics: Topics) -> int:
-    with opened_index(args.index_dir) as index:
+    with opened_index(args.index_dir, settings=backend_settings(args)) as index:
         result = check(index, Path(args.check), EVAL_MAPPING, topics)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
