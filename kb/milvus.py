@@ -621,7 +621,9 @@ def _sync(client, name: str, settings: Settings, content_dir: Path, full: bool, 
 
         embedder = get_embedder(settings.model)
     if fresh:
-        new = _full_build(client, name, phys, manifest, corpus, str(content_dir.resolve()), embedder, progress)
+        # --full embeds everything again; a new schema or tokenizer with the same model reuses the vectors
+        new = _full_build(client, name, phys, None if full else manifest, corpus, str(content_dir.resolve()),
+                          embedder, progress)
     else:
         new = _incremental(client, phys, manifest, corpus, str(content_dir.resolve()), embedder, progress)
     return BuildReport(new["post_count"], new["section_count"], new["embedded"], new["reused"], corpus.skipped,
@@ -872,11 +874,8 @@ class MilvusBackend:
         if mask is not None and mask.sum() <= BRUTE_ROWS:
             rows = np.flatnonzero(mask)
         else:
-            expr = self._expr(filters, mask)
-            hits = self.client.search(self.phys, data=[" ".join(known)], anns_field="sparse",
-                                      limit=min(QUERY_LIMIT, KEYWORD_FETCH * limit), filter=expr,
-                                      search_params={"metric_type": "BM25"})
-            rows = self._rows(h["id"] for h in hits[0])
+            rows = self._rows(self._known_hits(" ".join(known), "sparse", KEYWORD_FETCH * limit,
+                                               self._expr(filters, mask), {"metric_type": "BM25"}))
         if len(rows) == 0:
             return empty
         scores = self.keyword_scores(q, rows)
@@ -890,10 +889,8 @@ class MilvusBackend:
         mask = self.mask(filters)
         if mask is not None and mask.sum() <= limit:
             return np.flatnonzero(mask)
-        hits = self.client.search(self.phys, data=[np.asarray(qv, dtype=np.float32).tolist()], anns_field="vec",
-                                  limit=min(QUERY_LIMIT, 2 * limit), filter=self._expr(filters, mask),
-                                  search_params=self._vector_params)
-        return self._rows(h["id"] for h in hits[0])
+        return self._rows(self._known_hits(np.asarray(qv, dtype=np.float32).tolist(), "vec", 2 * limit,
+                                           self._expr(filters, mask), self._vector_params))
 
     def entry_vectors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(section-entry vectors, title-entry vectors) of the rows; an entity gone since opening gives zeros."""
@@ -909,6 +906,19 @@ class MilvusBackend:
         return out[: len(rows)], out[len(rows):]
 
     # ---- helpers -----------------------------------------------------------------------------------------------
+    def _known_hits(self, data, field: str, limit: int, expr: str, params: dict) -> list[int]:
+        """The best `limit` entities of this generation for one search. Entities of another generation (a sync
+        running or killed, replaced entities not yet deleted) are skipped and the search asked again for more, so
+        they never take a candidate's place."""
+        want = min(QUERY_LIMIT, limit)
+        while True:
+            hits = self.client.search(self.phys, data=[data], anns_field=field, limit=want, filter=expr,
+                                      search_params=params)[0]
+            ids = [int(h["id"]) for h in hits]
+            known = [i for i in ids if i in self._row_of]
+            if len(known) >= limit or len(ids) < want or want >= QUERY_LIMIT:
+                return known[:limit]
+            want = min(QUERY_LIMIT, want + 2 * (len(ids) - len(known)))
     def _rows(self, ids: Iterable[int]) -> np.ndarray:
         """Entity ids (best first) → distinct section rows of this generation, in order; unknown ids are dropped."""
         rows = [self._row_of.get(int(i)) for i in ids]
