@@ -1,6 +1,7 @@
 """kb's Streamlit app: search the weekly ML/DL news by keyword, meaning and topic; browse issues, topics and resources.
 
-Run: `streamlit run app.py` (reads KB_INDEX_DIR, KB_CONTENT_DIR, KB_MODEL like the CLI). This file draws widgets
+Run: `streamlit run app.py` (reads KB_INDEX_DIR, KB_CONTENT_DIR, KB_MODEL, KB_BACKEND, KB_MILVUS_URI and
+KB_MILVUS_COLLECTION like the CLI). This file draws widgets
 only: answers come from the kb library (kb.query, kb.topics, kb.browse) and every piece of post text reaches the page
 through kb.render, which escapes it. The URL's query parameters are the app's state (?q=트레이딩&mode=hybrid), so
 any page can be shared and reopened.
@@ -14,7 +15,7 @@ from datetime import date
 import streamlit as st
 
 import kb
-from kb import browse, render, store
+from kb import backends, browse, render
 from kb import topics as kbtopics
 from kb.config import Settings
 from kb.errors import IndexMissing, KbError
@@ -94,9 +95,9 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner="Loading the index and the model (once per server)…", max_entries=2)
-def load_index(index_dir: str, version: str, content_dir: str):
+def load_index(where: str, version: str, content_dir: str):
     """Open the index and warm up the model, the query path and the topic assignment, so the first search is fast."""
-    index = kb.open_index(index_dir)
+    index = kb.open_index(settings=settings())
     index.search("트레이딩 trading", k=1)
     try:
         kbtopics.assign(index, kbtopics.load_topics(content_dir))
@@ -106,9 +107,9 @@ def load_index(index_dir: str, version: str, content_dir: str):
 
 
 def get_index():
-    s = settings()
-    version = store.current_version(s.index_dir).name      # cheap: reads CURRENT; a new build → a new cache entry
-    return load_index(str(s.index_dir), version, str(s.content_dir))
+    s = settings().checked()
+    version = backends.current_version(s)     # cheap: CURRENT, or the Milvus alias and last commit; new → reload
+    return load_index(backends.where(s), version, str(s.content_dir))
 
 
 _RUN: dict = {}     # per script run (the script re-executes from the top on every interaction)
@@ -135,8 +136,6 @@ def changes(index) -> browse.ContentChanges:
 
 def rebuild(full: bool = False) -> None:
     """Build or update the index from the content folder, with a progress bar; then reload."""
-    from kb.build import build_index
-
     bar = st.progress(0.0, text="Reading posts…")
 
     def progress(done: int, total: int) -> None:
@@ -145,7 +144,7 @@ def rebuild(full: bool = False) -> None:
         else:
             bar.progress(1.0, text="Nothing new to embed")
 
-    report = build_index(settings(), full=full, progress=progress)
+    report = backends.build(settings(), full=full, progress=progress)
     st.session_state["flash"] = report.summary()
     st.rerun()
 
@@ -412,7 +411,7 @@ def view_stats(index) -> None:
         + (f" ({s.undated_posts} undated post(s))" if s.undated_posts else "") + "\n"
         f"Model: {s.model}\nBuilt: {s.built_at}"
         + (f" in {s.build_seconds:.1f} s" if s.build_seconds is not None else "") + f"\nIndex version: {s.version}\n"
-        f"Index folder: {settings().index_dir}\nContent folder: {settings().content_dir}", "kb-body"),
+        f"Index: {backends.where(settings())}\nContent folder: {settings().content_dir}", "kb-body"),
         unsafe_allow_html=True)
     ch = changes(index)
     if ch.changed or ch.missing_folder:
@@ -434,11 +433,14 @@ def no_index(err: KbError) -> None:
     s = settings()
     st.title("kb — Weekly ML/DL News search")
     if isinstance(err, IndexMissing):
-        st.info(f"No index yet in {esc(str(s.index_dir))}. Build it from the posts in {esc(str(s.content_dir))} with:")
+        st.info(f"No index yet in the {esc(backends.where(s))}. Build it from the posts in {esc(str(s.content_dir))} "
+                "with:")
     else:
         st.error(f"kb: {esc(str(err))}")
         st.info("Rebuild it from scratch with:")
-    st.code(f"python -m kb.index --content {s.content_dir} --index-dir {s.index_dir}"
+    target = (f"--milvus-uri {s.milvus_uri} --milvus-collection {s.milvus_collection}" if s.backend == "milvus"
+              else f"--index-dir {s.index_dir}")
+    st.code(f"python -m kb.index --content {s.content_dir} {target}"
             + ("" if isinstance(err, IndexMissing) else " --full"), language="bash")
     if s.content_dir.is_dir():
         if st.button("Build the index now", type="primary"):

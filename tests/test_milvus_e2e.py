@@ -5,6 +5,7 @@ a sync killed with SIGKILL."""
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import signal
@@ -146,3 +147,28 @@ def test_a_sync_killed_with_sigkill_leaves_search_answering(eval_corpus, server,
     hits = search(server, "killed", "killmarker3")[0]["results"]
     assert hits[0]["heading"] == "Killmarker 3"
     assert _count(client, live_collection(client, "killed")) == 2 * int(summary.split(" sections")[0].rsplit(" ", 1)[1])
+
+
+def test_the_app_searches_milvus(eval_corpus, server, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    content, index_dir = eval_corpus
+    index(content, server, "app")
+    monkeypatch.setenv("KB_BACKEND", "milvus")
+    monkeypatch.setenv("KB_MILVUS_URI", server)
+    monkeypatch.setenv("KB_MILVUS_COLLECTION", "app")
+    monkeypatch.setenv("KB_INDEX_DIR", "/nonexistent/kb-index")
+    monkeypatch.setenv("KB_CONTENT_DIR", str(content))
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=300)
+    at.query_params["q"] = "트레이딩"
+    at.run()
+    assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])
+    cards = [m.value for m in at.markdown if m.value.startswith('<div class="kb-card"')]
+    expected = local_search(index_dir, "트레이딩")[0]["results"]
+    assert len(cards) == len(expected) == 10
+    assert all(h["heading"].split()[0] in c for h, c in zip(expected, cards, strict=True))
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=300)
+    at.query_params["view"] = "stats"
+    at.run()
+    assert not at.exception and not at.error
+    assert any(f"Index: Milvus collection 'app' at {server}" in html.unescape(m.value) for m in at.markdown)
