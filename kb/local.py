@@ -41,6 +41,7 @@ class LocalBackend:
         self._dates = section_dates(sections)
         self._masks: OrderedDict[str, np.ndarray | None] = OrderedDict()     # explicit cache: last few filters
         self._dense: OrderedDict[tuple, np.ndarray] = OrderedDict()         # explicit cache: last few queries
+        self._sentences: tuple[np.ndarray, np.ndarray] | None = None          # loaded on first use
 
     @property
     def version(self) -> str:
@@ -101,6 +102,18 @@ class LocalBackend:
             if len(rows) < limit:
                 return np.flatnonzero(m)
         return rows
+
+    def sentence_vectors(self, row: int) -> np.ndarray | None:
+        """Vectors of section `row`'s snippet sentences (kb.snippets), or None when the build has none."""
+        if self._sentences is None:
+            path = self.version_dir / "sentences.npy"
+            if not path.is_file():
+                return None
+            self._sentences = (np.load(path, mmap_mode="r"), np.load(self.version_dir / "sentence_starts.npy"))
+        vectors, starts = self._sentences
+        if not 0 <= row < len(starts) - 1:
+            return None
+        return vectors[starts[row]:starts[row + 1]]
 
     def entry_vectors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ids = entry_ids(rows, self._n)

@@ -15,17 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from kb import fusion, store
+from kb import fusion, queryvec, relevance, store
 from kb.backend import Backend
 from kb.backends import open_backend
 from kb.config import Settings, canonical_model
 from kb.embed import get_embedder
 from kb.errors import BadQuery, ModelUnavailable
 from kb.filters import Filters, keep, parse_filters
-from kb.glossary import EXPANSION_WEIGHT, expansion_terms, spell_out
+from kb.glossary import EXPANSION_WEIGHT, expansion_terms
 from kb.local import open_local
 from kb.names import name_map, normalise_name
-from kb.snippets import snippet
+from kb.snippets import snippet, snippet_sentences
 from kb.tokenize import tokenize, tokenize_query
 from kb.types import Hit, KeywordQuery, Manifest, PostRecord, Section
 
@@ -71,6 +71,8 @@ class Candidates:
     bm25: np.ndarray | None = None         # raw BM25 (+ synonyms at half weight)
     semantic: np.ndarray | None = None     # exact cosine
     pinned: np.ndarray | None = None       # the query names this section exactly
+    background: float | None = None        # the query's best cosine against everyday sentences (kb.relevance)
+    query_vector: np.ndarray | None = None
 
 
 class Index:
@@ -83,6 +85,7 @@ class Index:
         self.posts: list[PostRecord] = backend.posts
         self._embedder = embedder
         self.title_margin = TITLE_MARGIN
+        self.semantic_min_range = fusion.SEMANTIC_MIN_RANGE
 
     @property
     def version(self) -> str:
@@ -123,9 +126,11 @@ class Index:
         scaled = np.clip(raw / bound, 0.0, 1.0) if bound > 0 else np.zeros_like(raw)
         return scaled, raw
 
+    query_vector_mode = queryvec.DEFAULT        # how the glossary shapes the query embedding (kb.queryvec)
+
     def query_vector(self, query: str, expand: bool = True) -> np.ndarray:
-        """The query embedding; a one- or two-word query is spelled out with its glossary synonyms first."""
-        return self.embedder.embed_query(spell_out(query) if expand else query)
+        """The query embedding; a one- or two-word query also carries its glossary groups (kb.queryvec)."""
+        return queryvec.query_vector(self.embedder, query, self.query_vector_mode if expand else "plain")
 
     def semantic_scores(self, qv: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Exact cosine per section for the given rows: the section's vector, or its referenced-title vector
@@ -150,6 +155,8 @@ class Index:
         if kq is not None:
             c.keyword, c.bm25 = self.keyword_evidence(kq, c.rows)
         if qv is not None:
+            c.query_vector = qv
+            c.background = relevance.background_best(self.embedder, qv)
             c.semantic = self.semantic_scores(qv, c.rows)
             if mode == "semantic" and len(c.rows) > pool:
                 top = np.argpartition(-c.semantic, pool - 1)[:pool]
@@ -164,7 +171,7 @@ class Index:
         """Ranked sections for a query. Modes: hybrid (default), keyword, semantic. One hit per section.
         `expand=False` turns the glossary query expansion off (for evaluation)."""
         mode, k = check_mode(mode), clamp_k(k)
-        fuse = fusion.method(fusion_method, keyword_weight) if mode == "hybrid" else None
+        fuse = fusion.method(fusion_method, keyword_weight, self.semantic_min_range) if mode == "hybrid" else None
         f = parse_filters(since, until, tags, categories, post, rows)
         q = clean_query(query)
         if not q or len(self) == 0:
@@ -178,12 +185,16 @@ class Index:
             final = c.semantic.astype(np.float64)
         else:
             final = fuse(c.keyword, c.bm25, c.semantic)
+        conf = confidence(self, q, c, expand)
         order = np.lexsort((-final, ~c.pinned))[:k]
+        order = np.concatenate([order[conf[order] >= relevance.WEAK_BELOW], order[conf[order] < relevance.WEAK_BELOW]])
         tokens = set(tokenize(q))
         hits = []
         for j in order:
             row = int(c.rows[j])
-            h = self.hit(row, float(final[j]), *_evidence(c, j, mode, final), snippet=snippet(self.sections[row], tokens))
+            h = self.hit(row, float(final[j]), *_evidence(c, j, mode, final),
+                         snippet=_snippet(self.backend, self.sections[row], row, tokens, c.query_vector))
+            h.confidence, h.weak = float(conf[j]), bool(conf[j] < relevance.WEAK_BELOW)
             hits.append(h)
         return hits
 
@@ -212,6 +223,30 @@ class Index:
         return [i for i, s in enumerate(self.sections) if s.post_path == path]
 
 
+def confidence(index: Index, q: str, c: Candidates, expand: bool = True) -> np.ndarray:
+    """Each candidate's confidence (kb.relevance). Keyword mode judges meaning too when the model loads."""
+    semantic, background = c.semantic, c.background
+    if semantic is None:
+        try:
+            qv = index.query_vector(q, expand)
+        except ModelUnavailable:
+            qv = None
+        if qv is not None:
+            background, semantic = relevance.background_best(index.embedder, qv), index.semantic_scores(qv, c.rows)
+    return relevance.confidence(semantic, background, c.keyword, c.pinned)
+
+
+def _snippet(backend: Backend, s: Section, row: int, tokens: set[str], qv: np.ndarray | None) -> str:
+    """The hit's snippet: by shared words, else by meaning when the backend stores sentence vectors."""
+    closeness = None
+    if qv is not None and not any(tokens & set(tokenize(x)) for x in snippet_sentences(s)):
+        vectors = getattr(backend, "sentence_vectors", None)
+        found = vectors(row) if vectors is not None else None
+        if found is not None and len(found):
+            closeness = np.asarray(found, dtype=np.float32) @ qv
+    return snippet(s, tokens, closeness=closeness)
+
+
 def _opening(s: Section) -> str:
     return snippet(s, set())
 
@@ -234,6 +269,8 @@ def _evidence(c: Candidates, j: int, mode: str, final: np.ndarray) -> tuple[dict
     if c.semantic is not None:
         scores["semantic"] = float(c.semantic[j])
         ranks["semantic"] = int(_ranks(c.semantic)[j])
+    if c.background is not None:
+        scores["background"] = c.background
     if mode == "hybrid":
         scores["hybrid"] = float(final[j])
     if c.pinned[j]:

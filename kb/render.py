@@ -13,15 +13,11 @@ import html
 import re
 import string
 
+from kb.explain import match_terms, term_pattern
 from kb.sections import GENERIC_ANCHOR_RE, is_web_url
 
 _PUNCT = {c: f"&#{ord(c)};" for c in string.punctuation}
-_WORD_RE = re.compile(r"[가-힣]+|[A-Za-z0-9][A-Za-z0-9.+#_-]*[A-Za-z0-9+#]|[A-Za-z0-9]|[^\W\d_가-힣A-Za-z]+", re.U)
-# Korean particles and endings that follow a word in a query ("트레이딩을", "강화학습에서"): stripped to find the stem
-_PARTICLES = ("에서는", "으로는", "에서", "으로", "에게", "까지", "부터", "처럼", "이랑", "하고", "관련", "을", "를",
-              "이", "가", "은", "는", "의", "에", "와", "과", "도", "로", "랑", "만")
 _MD_CHARS_RE = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:$&=])")
-_LATIN_PART_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
 def text(s: str) -> str:
@@ -36,34 +32,12 @@ def attr(s: str) -> str:
 
 
 def terms(query: str) -> list[str]:
-    """The strings to highlight for a query: its words (Korean words also without a trailing particle),
-    longest first. One-character words count only when they are the whole query."""
-    words = _WORD_RE.findall(query or "")
-    out: list[str] = []
-    for w in words:
-        if "가" <= w[0] <= "힣":
-            out.append(w)
-            for p in _PARTICLES:
-                if w.endswith(p) and len(w) - len(p) >= 2:
-                    out.append(w[: -len(p)])
-                    break
-        else:
-            out.append(w)
-            parts = _LATIN_PART_RE.findall(w)
-            if len(parts) > 1:
-                out.extend(p for p in parts if len(p) >= 3)
-    keep = [t for t in dict.fromkeys(out) if len(t) >= 2 or len(words) == 1]
-    return sorted(keep, key=len, reverse=True)
+    """The strings to highlight for a query: its words and their glossary synonyms (kb.explain.match_terms)."""
+    return match_terms(query)
 
 
 def _pattern(query: str) -> re.Pattern | None:
-    parts = []
-    for t in terms(query):
-        if t[0].isascii() and t[0].isalnum():
-            parts.append(r"(?<![A-Za-z0-9])" + re.escape(t))   # Latin: from a word start ("RL" not in "URL")
-        else:
-            parts.append(re.escape(t))                        # Korean: anywhere ("트레이딩" in "알고리즘트레이딩을")
-    return re.compile("|".join(parts), re.I) if parts else None
+    return term_pattern(terms(query))
 
 
 def highlight(s: str, query: str) -> str:

@@ -7,8 +7,10 @@ import json
 import os
 
 import kb
-from kb import browse, topics
+from kb import browse, explain, topics
 from kb.cli import Parser, add_backend_args, backend_settings, k_value, run
+from kb.config import Settings
+from kb.errors import KbError
 from kb.term import format_hits
 
 
@@ -54,9 +56,21 @@ def main(argv=None) -> int:
         if args.json:
             print(json.dumps({"query": q, "results": [h.to_json() for h in hits]}, ensure_ascii=False), flush=True)
         else:
-            print(format_hits(f"{q}  ({args.mode})", hits, explain=args.explain,
+            print(format_hits(f"{q}  ({args.mode})", hits, explain=args.explain, why=_why(index, q, settings),
                               empty_hint="try --mode semantic, or fewer filters"))
     return 0
+
+
+def _why(index, query: str, settings: Settings):
+    """'Why this result' lines for --explain (topics from the content folder's topics file, if it loads)."""
+    def lines(hit) -> list[str]:
+        try:
+            ts = topics.load_topics(settings.content_dir)
+            labels = [t.label for t in topics.assign(index, ts).topics_of(hit.row)]
+        except KbError:
+            labels = []
+        return explain.why(hit, query, index.sections[hit.row], labels).lines()
+    return lines
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kb.types import Hit
 
@@ -37,17 +37,33 @@ def explain_line(h: Hit) -> str:
     return "  ".join(parts)
 
 
-def format_hits(title: str, hits: Sequence[Hit], explain: bool = False, empty_hint: str = "") -> str:
-    """'# title — N results' then one numbered block per hit: heading, post and week, link, snippet."""
-    lines = [f"# {visible(title)} — {len(hits)} result{'s' if len(hits) != 1 else ''}"]
-    for i, h in enumerate(hits, 1):
-        lines.append(f"{i:2d}. {visible(h.heading)}  ·  {visible(h.post_title)} ({_when(h)})")
-        if h.url:
-            lines.append(f"    {visible(h.url)}")
-        if h.snippet:
-            lines.append(f"    {visible(h.snippet)}")
-        if explain:
-            lines.append(f"    [{visible(h.path)}#{h.position}]  {explain_line(h)}")
+def _block(i: int, h: Hit, explain: bool, why: Callable[[Hit], list[str]] | None) -> list[str]:
+    lines = [f"{i:2d}. {visible(h.heading)}  ·  {visible(h.post_title)} ({_when(h)})"]
+    if h.url:
+        lines.append(f"    {visible(h.url)}")
+    if h.snippet:
+        lines.append(f"    {visible(h.snippet)}")
+    if explain:
+        lines.extend(f"    why: {visible(x)}" for x in (why(h) if why else []))
+        lines.append(f"    [{visible(h.path)}#{h.position}]  confidence {h.confidence:.2f}  {explain_line(h)}")
+    return lines
+
+
+def format_hits(title: str, hits: Sequence[Hit], explain: bool = False, empty_hint: str = "",
+                why: Callable[[Hit], list[str]] | None = None) -> str:
+    """'# title — N results' then one numbered block per hit (heading, post and week, link, snippet); weak hits
+    come last under a 'weak matches' line, and a query with no confident hit says 'no good match'."""
+    strong = [h for h in hits if not h.weak]
+    lines = [f"# {visible(title)} — {len(strong)} result{'s' if len(strong) != 1 else ''}"]
+    for i, h in enumerate(strong, 1):
+        lines += _block(i, h, explain, why)
+    weak = [h for h in hits if h.weak]
     if not hits:
         lines.append(f"    no results{f' ({empty_hint})' if empty_hint else ''}")
+    elif not strong:
+        lines.append(f"    no good match{f' ({empty_hint})' if empty_hint else ''}")
+    if weak:
+        lines.append(f"-- weak matches: {len(weak)} (probably not what you are looking for) --")
+        for i, h in enumerate(weak, len(strong) + 1):
+            lines += _block(i, h, explain, why)
     return "\n".join(lines)

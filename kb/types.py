@@ -75,6 +75,8 @@ class Hit:
     ranks: dict[str, int] = field(default_factory=dict)      # 1-based rank per leg (absent: not retrieved by that leg)
     snippet: str = ""
     row: int = -1                                            # row in the index's sections table
+    confidence: float = 1.0                                  # how sure kb is that it matches the query (kb.relevance)
+    weak: bool = False                                       # below the relevance floor: shown as a weak match
 
     def to_json(self) -> dict:
         return {
@@ -92,6 +94,8 @@ class Hit:
             "scores": {k: round(v, 6) for k, v in self.scores.items()},
             "ranks": self.ranks,
             "snippet": self.snippet,
+            "confidence": round(self.confidence, 4),
+            "weak": self.weak,
         }
 
 

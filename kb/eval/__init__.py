@@ -125,3 +125,40 @@ def format_table(result: dict[str, dict[str, Scores]]) -> str:
         lines.append(f"| {kind} | {first.n} | " + " | ".join(f"{result[m][kind].ndcg:.3f}" for m in result) + " |")
     return "\n".join(lines)
 
+
+DEFAULT_OFFTOPIC = "tests/eval/offtopic.jsonl"
+
+
+@dataclass
+class Floor:
+    on_topic_confident: float      # share of on-topic queries whose top hit is confident
+    off_topic_rejected: float      # share of off-topic queries with no confident hit
+    on_n: int
+    off_n: int
+    leaks: list[str]               # off-topic queries that got a confident hit
+    misses: list[str]              # on-topic queries whose top hit is weak
+
+
+def relevance_floor(index, queries: list[dict], offtopic: list[dict], modes=MODES, **search_kw) -> dict[str, Floor]:
+    """{mode: Floor}: how well the weak flag separates on-topic from off-topic queries."""
+    out = {}
+    for mode in modes:
+        misses = [q["query"] for q in queries
+                  if not (hits := index.search(q["query"], mode=mode, k=10, **search_kw)) or hits[0].weak]
+        leaks = [q["query"] for q in offtopic
+                 if any(not h.weak for h in index.search(q["query"], mode=mode, k=10, **search_kw))]
+        out[mode] = Floor(1 - len(misses) / max(1, len(queries)), 1 - len(leaks) / max(1, len(offtopic)),
+                          len(queries), len(offtopic), leaks, misses)
+    return out
+
+
+def format_floor(result: dict[str, Floor]) -> str:
+    lines = ["| mode | on-topic: top hit confident | off-topic: no confident hit |", "|---|---|---|"]
+    for mode, f in result.items():
+        lines.append(f"| {mode} | {f.on_topic_confident:.3f} ({f.on_n}) | {f.off_topic_rejected:.3f} ({f.off_n}) |")
+    for mode, f in result.items():
+        if f.leaks:
+            lines.append(f"{mode}: off-topic with a confident hit: {'; '.join(f.leaks)}")
+        if f.misses:
+            lines.append(f"{mode}: on-topic with a weak top hit: {'; '.join(f.misses)}")
+    return "\n".join(lines)

@@ -7,7 +7,16 @@ import json
 from pathlib import Path
 
 from kb.cli import Parser, add_backend_args, backend_settings, run
-from kb.eval import MODES, evaluate, format_table, load_queries, opened_index
+from kb.eval import (
+    DEFAULT_OFFTOPIC,
+    MODES,
+    evaluate,
+    format_floor,
+    format_table,
+    load_queries,
+    opened_index,
+    relevance_floor,
+)
 
 
 def parse_args(argv=None):
@@ -22,7 +31,14 @@ def parse_args(argv=None):
     p.add_argument("--keyword-weight", type=float, help="hybrid: weight of the keyword leg (default 0.3)")
     p.add_argument("--fusion", choices=["convex", "convex-minmax", "rrf"], default="convex")
     p.add_argument("--no-glossary", action="store_true", help="turn the glossary query expansion off")
+    p.add_argument("--semantic-min-range", type=float,
+                   help="hybrid: the smallest cosine spread min-max stretches to [0, 1] (default 0.12; 0 = plain min-max)")
+    p.add_argument("--query-vector", choices=["mean", "spelled", "plain"],
+                   help="how a short query's glossary synonyms enter its embedding (default: mean; see kb.queryvec)")
     p.add_argument("--title-margin", type=float, help="margin a referenced-title vector must win by (default 0.03)")
+    p.add_argument("--relevance", nargs="?", const=DEFAULT_OFFTOPIC, metavar="OFFTOPIC",
+                   help="instead of ranking: how well weak flags separate the queries from off-topic ones "
+                   f"(default {DEFAULT_OFFTOPIC})")
     p.add_argument("--json", action="store_true")
     add_backend_args(p)
     return p.parse_args(argv)
@@ -35,8 +51,17 @@ def main(argv=None) -> int:
         kw = {"fusion_method": args.fusion, "expand": not args.no_glossary}
         if args.title_margin is not None:
             index.title_margin = args.title_margin
+        if args.query_vector:
+            index.query_vector_mode = args.query_vector
+        if args.semantic_min_range is not None:
+            index.semantic_min_range = args.semantic_min_range
         if args.keyword_weight is not None:
             kw["keyword_weight"] = args.keyword_weight
+        if args.relevance:
+            floor = relevance_floor(index, queries, load_queries(Path(args.relevance)), tuple(args.mode or MODES), **kw)
+            print(json.dumps({m: vars(f) for m, f in floor.items()}, ensure_ascii=False) if args.json
+                  else format_floor(floor))
+            return 0
         result = evaluate(index, queries, tuple(args.mode or MODES), **kw)
     if args.json:
         print(json.dumps({m: {k: vars(s) for k, s in v.items()} for m, v in result.items()}))

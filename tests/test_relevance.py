@@ -1,0 +1,111 @@
+"""The relevance floor (kb.relevance) on the real eval index with the real model: off-topic queries get weak hits
+in every mode, on-topic queries confident ones; generic words do not outrank meaning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kb import relevance
+from kb.query import MODES
+
+ROOT = Path(__file__).resolve().parent.parent
+OFFTOPIC = [json.loads(x)["query"] for x in (ROOT / "tests/eval/offtopic.jsonl").read_text().splitlines() if x]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_off_topic_queries_get_only_weak_hits_in_every_mode(eval_index, mode):
+    leaked = [q for q in OFFTOPIC if any(not h.weak for h in eval_index.search(q, mode=mode, k=10))]
+    assert len(leaked) <= 1, leaked
+
+
+@pytest.mark.parametrize("query", ["음성 인식", "트레이딩", "Hummingbird", "how to train a GAN with few images",
+                                   "한국어 BERT", "reinforcement learning library"])
+def test_on_topic_queries_get_a_confident_top_hit(eval_index, query):
+    hits = eval_index.search(query, k=5)
+    assert hits and not hits[0].weak and hits[0].confidence >= relevance.WEAK_BELOW
+
+
+def test_weak_hits_come_after_confident_ones_and_json_says_so(eval_index):
+    for q in ["음성 합성 모델", "된장찌개 레시피", "self-driving cars"]:
+        hits = eval_index.search(q, k=10)
+        flags = [h.weak for h in hits]
+        assert flags == sorted(flags), q                  # False (confident) first
+        assert all(isinstance(h.to_json()["weak"], bool) for h in hits)
+
+
+def test_an_exact_name_is_always_confident(eval_index):
+    hit = eval_index.search("Detectron2", mode="semantic", k=1)[0]
+    assert hit.heading == "Detectron2" and not hit.weak and hit.confidence == 1.0
+
+
+def test_the_shipped_background_vectors_are_the_models(eval_index):
+    """kb/data/background-*.npz must be regenerated when background.txt changes (relevance.write_shipped_vectors)."""
+    shipped = relevance.background_vectors(eval_index.embedder)
+    fresh = eval_index.embedder.embed_passages(relevance.background_sentences())
+    assert shipped.shape == fresh.shape
+    assert float(np.min(np.sum(shipped * fresh, axis=1))) > 0.999
+
+
+def test_generic_words_do_not_outrank_meaning(eval_index):
+    top = eval_index.search("reinforcement learning library", k=3)
+    assert top[0].heading in {"Acme: 강화학습 프레임워크", "FinRL", "Stable Baselines3"}
+    assert {"Acme: 강화학습 프레임워크", "FinRL"} <= {h.heading for h in eval_index.search("reinforcement learning library", k=5)}
+    assert eval_index.search("NLP 강의", k=1)[0].heading == "Deepmind UCL NLP course"
+
+
+def test_the_cli_says_no_good_match(seed_index_dir):
+    from fixtures.cli import run_kb
+
+    proc = run_kb("search", "--index-dir", seed_index_dir, "hotel deals in rome", timeout=120)
+    assert proc.returncode == 0 and "no good match" in proc.stdout and "weak matches" in proc.stdout
+    proc = run_kb("search", "--index-dir", seed_index_dir, "--json", "asdfgh", timeout=120)
+    assert all(r["weak"] for r in json.loads(proc.stdout)["results"])
+
+
+def test_highlights_cover_glossary_synonyms_and_latin_sub_words():
+    from kb import render
+
+    assert "<mark>음성 인식</mark>" in render.highlight("한국어 음성 인식 툴킷", "speech")
+    assert render.highlight("KorGPT2 tutorial", "GPT") == "Kor<mark>GPT</mark>2 tutorial"
+    assert "<mark>" not in render.highlight("see the URL", "RL")           # not inside a word without a boundary
+    assert "트레이딩</mark>을" in render.highlight("알고리즘트레이딩을", "trading")
+
+
+def test_why_says_which_words_matched_where_and_how_close_in_words(eval_index):
+    from kb import explain
+
+    hit = eval_index.search("speech toolkit", k=1)[0]
+    lines = explain.why(hit, "speech toolkit", eval_index.sections[hit.row], ["Speech & audio"]).lines()
+    text = " ".join(lines)
+    assert "“speech” is in the heading" in text and "Synonym “음성" in text
+    assert "in meaning" in text and "confident match" in text and "Topics: Speech & audio." in text
+    cross = eval_index.search("a book that explains how machine learning models make their predictions", k=1)[0]
+    lines = explain.why(cross, "", eval_index.sections[cross.row]).lines()
+    assert lines[0].startswith("No query word occurs in it")
+
+
+def test_cli_explain_prints_the_reasons(eval_corpus):
+    from fixtures.cli import run_kb
+
+    content, index_dir = eval_corpus
+    proc = run_kb("search", "--index-dir", index_dir, "--content", content, "--explain", "-k", "1", "speech toolkit",
+                  timeout=120)
+    assert proc.returncode == 0 and "why: “speech” is in the heading" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_the_snippet_is_the_sentence_closest_in_meaning_when_no_word_matches(eval_index):
+    hits = {h.heading: h for h in eval_index.search("install dependencies are tricky", mode="semantic", k=10)}
+    assert "Backtrader" in hits and "설치가 까다로워서" in hits["Backtrader"].snippet      # its 4th sentence
+    first = eval_index.hit(hits["Backtrader"].row).snippet                                 # outside a search
+    assert first != hits["Backtrader"].snippet and first.startswith("파이썬으로")
+
+
+def test_snippets_are_cut_at_a_word_boundary():
+    from kb.snippets import cut
+
+    assert cut("alpha beta gamma delta", 12) == "alpha beta…"
+    assert cut("short", 12) == "short"
