@@ -54,6 +54,7 @@ from kb.entries import entry_texts, entry_tokens
 from kb.errors import BadQuery, ContentMissing, IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing, KbError
 from kb.filters import Filters, mask, section_dates
 from kb.keyword import BM25_B, BM25_K1
+from kb.snippets import snippet_sentences
 from kb.tokenize import TOKENIZER_NAME
 from kb.types import KeywordQuery, Manifest, PostRecord, Section
 from kb.vector import IVF_MIN_ENTRIES, IVF_NPROBE, ivf_nlist
@@ -181,6 +182,17 @@ def filter_expr(filters: Filters) -> str:
     return " and ".join(parts)
 
 
+def rows_expr(filters: Filters, mask: np.ndarray | None, ids: np.ndarray) -> str:
+    """filter_expr, plus the entity ids of the masked rows when the filters name rows (a topic's sections);
+    ids[kind][row] is the id of a row's section (0) or title (1) entity."""
+    expr = filter_expr(filters)
+    if filters.rows is not None:
+        rows = np.flatnonzero(mask) if mask is not None else np.zeros(0, dtype=np.int64)
+        keep = np.concatenate([ids[0][rows], ids[1][rows]]).tolist()
+        expr = " and ".join(x for x in (expr, f"id in [{','.join(map(str, keep))}]") if x)
+    return expr
+
+
 # ---- blobs in the meta collection --------------------------------------------------------------------------------
 def _encode(obj) -> list[str]:
     raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
@@ -198,6 +210,10 @@ def _blob_keys(prefix: str, parts: int) -> list[str]:
 
 def _post_prefix(path: str, gen: int) -> str:
     return f"post/{gen}/{hashlib.sha1(path.encode('utf-8', 'surrogatepass')).hexdigest()}"
+
+
+def _sent_prefix(path: str, gen: int) -> str:
+    return f"sent/{gen}/{hashlib.sha1(path.encode('utf-8', 'surrogatepass')).hexdigest()}"
 
 
 def _put_blob(client, meta: str, prefix: str, gen: int, kind: str, obj) -> int:
@@ -416,9 +432,10 @@ def _collect_garbage(client, phys: str, manifest: dict) -> None:
     client.delete(meta, filter=f"gen > {gen}")
     by_gen: dict[int, list[str]] = {}
     blob_keys: list[str] = []
-    for path, old_gen, parts in manifest.get("garbage", []):
+    for path, old_gen, parts, *sent in manifest.get("garbage", []):
         by_gen.setdefault(int(old_gen), []).append(path)
         blob_keys.extend(_blob_keys(_post_prefix(path, int(old_gen)), int(parts)))
+        blob_keys.extend(_blob_keys(_sent_prefix(path, int(old_gen)), int(sent[0]) if sent else 0))
     for g, paths in by_gen.items():
         for i in range(0, len(paths), 200):
             client.delete(phys, filter=f"gen == {g} and post in {_lit(paths[i:i + 200])}")
@@ -509,13 +526,14 @@ def _write_generation(w: _Write, reuse: dict[bytes, np.ndarray], embedder, previ
     """Insert the entities and post blobs of changed posts and the keyword statistics under w.gen; returns the
     (uncommitted) manifest of the generation and how many entries were embedded."""
     client, phys, gen, corpus = w.client, w.phys, w.gen, w.corpus
-    meta = f"{phys}_meta"
     by_post: dict[str, list[Section]] = {}
     for s in corpus.sections:
         by_post.setdefault(s.post_path, []).append(s)
     todo = [s for p in corpus.posts if p.path in w.changed for s in by_post[p.path]]
     texts = entry_texts(todo)
-    vectors, hashes, embedded = _embed(texts, reuse, embedder, progress)
+    sentences = [x for s in todo for x in snippet_sentences(s)]
+    vectors, hashes, embedded = _embed(texts + sentences, reuse, embedder, progress)
+    embedded -= sum(1 for h in hashes[len(texts):] if h not in reuse)      # entries; sentences are counted apart
     all_tokens = entry_tokens(corpus.sections)
     n, index = len(corpus.sections), {id(s): i for i, s in enumerate(corpus.sections)}
     rows_of = [index[id(s)] for s in todo]
@@ -524,30 +542,59 @@ def _write_generation(w: _Write, reuse: dict[bytes, np.ndarray], embedder, previ
     for i in range(0, len(rows), INSERT_BATCH):
         client.insert(phys, rows[i:i + INSERT_BATCH])
         w.beat()
+    sent = dict(zip(hashes[len(texts):], vectors[len(texts):], strict=True))
     old = (previous or {}).get("posts", {})
-    posts = {}
-    for p in corpus.posts:
-        if p.path in w.changed:
-            parts = _put_blob(client, meta, _post_prefix(p.path, gen), gen, "post",
-                              {"record": _record(p), "sections": [s.to_dict() for s in by_post[p.path]]})
-            posts[p.path] = {"hash": p.content_hash, "gen": gen, "sections": len(by_post[p.path]), "parts": parts}
-        else:
-            posts[p.path] = old[p.path]
+    posts = {p.path: _post_blobs(w, p, by_post[p.path], sent) if p.path in w.changed else old[p.path]
+             for p in corpus.posts}
     stats = KeywordStats.build(all_tokens)
-    stats_parts = _put_blob(client, meta, f"stats/{gen}", gen, "stats", stats.to_json())
-    garbage = [[path, v["gen"], v["parts"]] for path, v in old.items()
+    stats_parts = _put_blob(client, f"{phys}_meta", f"stats/{gen}", gen, "stats", stats.to_json())
+    garbage = [[path, v["gen"], v["parts"], v.get("sent_parts", 0)] for path, v in old.items()
                if path not in posts or posts[path]["gen"] != v["gen"]]
     manifest = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "kb_version": kb.__version__,
                 "embedder": {"name": embedder.name, "dim": embedder.dim}, "tokenizer": TOKENIZER_NAME,
                 "collection": phys, "gen": gen, "previous_gen": int((previous or {}).get("gen", gen)),
-                "previous": w.previous,
-                "vector_index": (previous or {}).get("vector_index", "flat"), "post_count": len(corpus.posts), "section_count": len(corpus.sections),
+                "previous": w.previous, "vector_index": (previous or {}).get("vector_index", "flat"),
+                "post_count": len(corpus.posts), "section_count": len(corpus.sections),
                 "entry_count": 2 * len(corpus.sections), "posts": posts, "stats_parts": stats_parts,
                 "garbage": garbage, "skipped": corpus.skipped_hashes,
                 "skipped_reasons": {name: reason for name, reason in corpus.skipped},
                 "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "content_dir": w.content_dir,
                 "embedded": embedded, "reused": len(texts) - embedded}
     return manifest, embedded
+
+
+def _post_blobs(w: _Write, post, sections: list[Section], sent: dict[bytes, np.ndarray]) -> dict:
+    """Write a changed post's blobs (its record and sections; its snippet sentences' vectors) under w.gen; returns
+    its manifest entry."""
+    meta, gen = f"{w.phys}_meta", w.gen
+    parts = _put_blob(w.client, meta, _post_prefix(post.path, gen), gen, "post",
+                      {"record": _record(post), "sections": [s.to_dict() for s in sections]})
+    runs = [snippet_sentences(s) for s in sections]
+    keys = [_text_hash(x) for run in runs for x in run]
+    entry = {"hash": post.content_hash, "gen": gen, "sections": len(sections), "parts": parts, "sent_parts": 0}
+    if keys:
+        v = np.stack([sent[k] for k in keys]).astype(np.float16)
+        entry["sent_parts"] = _put_blob(w.client, meta, _sent_prefix(post.path, gen), gen, "sentences", {
+            "starts": np.cumsum([0] + [len(r) for r in runs]).tolist(), "hashes": [k.hex() for k in keys],
+            "dim": int(v.shape[1]), "v": base64.b64encode(v.tobytes()).decode("ascii")})
+    return entry
+
+
+def _sentence_vectors(blob: dict) -> tuple[np.ndarray, list[int], list[str]]:
+    v = np.frombuffer(base64.b64decode(blob["v"]), dtype=np.float16).reshape(-1, int(blob["dim"]))
+    return v, list(blob["starts"]), list(blob["hashes"])
+
+
+def _reuse_sentences(client, phys: str, manifest: dict | None, paths: Iterable[str]) -> dict[bytes, np.ndarray]:
+    """Snippet-sentence vectors (by text hash) of the given posts' live blobs."""
+    live = (manifest or {}).get("posts", {})
+    want = {_sent_prefix(p, int(live[p]["gen"])): int(live[p].get("sent_parts", 0)) for p in paths
+            if p in live and live[p].get("sent_parts")}
+    out = {}
+    for blob in _get_blobs(client, f"{phys}_meta", want).values() if want else []:
+        v, _, keys = _sentence_vectors(blob)
+        out.update({bytes.fromhex(k): v[i].astype(np.float32) for i, k in enumerate(keys)})
+    return out
 
 
 def _reuse_from(client, phys: str, manifest: dict | None, paths: Iterable[str], dim: int) -> dict[bytes, np.ndarray]:
@@ -698,6 +745,7 @@ def _incremental(client, phys: str, manifest: dict, corpus, content_dir: str, em
     removed = [path for path in live if path not in {p.path for p in corpus.posts}]
     reuse = _leftovers(client, phys, gen)
     reuse.update(_reuse_from(client, phys, manifest, [*changed, *removed], embedder.dim))
+    reuse.update(_reuse_sentences(client, phys, manifest, [*changed, *removed]))
     _collect_garbage(client, phys, manifest)          # what a killed sync left, before writing gen + 1
     w = _Write(client, phys, gen + 1, corpus, changed, manifest.get("previous"), content_dir, lambda: progress(-1, -1))
     new, _ = _write_generation(w, reuse, embedder, manifest, progress)
@@ -713,6 +761,7 @@ def _full_build(client, name: str, old: str | None, manifest: dict | None, corpu
     reuse = {}
     if old and manifest and manifest.get("embedder", {}).get("name") == embedder.name:
         reuse = _reuse_from(client, old, manifest, manifest.get("posts", {}), embedder.dim)
+        reuse.update(_reuse_sentences(client, old, manifest, manifest.get("posts", {})))
     kind = _create_collections(client, phys, embedder.dim, 2 * len(corpus.sections))
     w = _Write(client, phys, 1, corpus, {p.path for p in corpus.posts}, old, content_dir, lambda: progress(-1, -1))
     new, _ = _write_generation(w, reuse, embedder, None, progress)
@@ -817,6 +866,7 @@ class MilvusBackend:
         ivf = layout.get("vector_index") == "ivf"
         self._vector_params = {"metric_type": "IP", "params": {"nprobe": IVF_NPROBE}} if ivf else {"metric_type": "IP"}
         self._counts = lru_cache(maxsize=16384)(self._entry_counts)
+        self._post_sentences = lru_cache(maxsize=256)(self._sentences_of)
 
     @property
     def version(self) -> str:
@@ -875,7 +925,7 @@ class MilvusBackend:
             rows = np.flatnonzero(mask)
         else:
             rows = self._rows(self._known_hits(" ".join(known), "sparse", KEYWORD_FETCH * limit,
-                                               self._expr(filters, mask), {"metric_type": "BM25"}))
+                                               rows_expr(filters, mask, self._ids), {"metric_type": "BM25"}))
         if len(rows) == 0:
             return empty
         scores = self.keyword_scores(q, rows)
@@ -890,7 +940,7 @@ class MilvusBackend:
         if mask is not None and mask.sum() <= limit:
             return np.flatnonzero(mask)
         return self._rows(self._known_hits(np.asarray(qv, dtype=np.float32).tolist(), "vec", 2 * limit,
-                                           self._expr(filters, mask), self._vector_params))
+                                           rows_expr(filters, mask, self._ids), self._vector_params))
 
     def entry_vectors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(section-entry vectors, title-entry vectors) of the rows; an entity gone since opening gives zeros."""
@@ -904,6 +954,21 @@ class MilvusBackend:
             if v is not None:
                 out[j] = v
         return out[: len(rows)], out[len(rows):]
+
+    def sentence_vectors(self, row: int) -> np.ndarray | None:
+        """Vectors of section `row`'s snippet sentences (kb.snippets), fetched per post on first use."""
+        s = self.sections[row]
+        v, starts = self._post_sentences(s.post_path)
+        return None if v is None or s.position + 1 >= len(starts) else v[starts[s.position]:starts[s.position + 1]]
+
+    def _sentences_of(self, path: str) -> tuple[np.ndarray | None, list[int]]:
+        entry = self.layout["posts"][path]
+        if not entry.get("sent_parts"):
+            return None, []
+        prefix = _sent_prefix(path, int(entry["gen"]))
+        v, starts, _ = _sentence_vectors(_get_blobs(self.client, f"{self.phys}_meta",
+                                                    {prefix: int(entry["sent_parts"])})[prefix])
+        return v, starts
 
     # ---- helpers -----------------------------------------------------------------------------------------------
     def _known_hits(self, data, field: str, limit: int, expr: str, params: dict) -> list[int]:
@@ -924,10 +989,3 @@ class MilvusBackend:
         rows = [self._row_of.get(int(i)) for i in ids]
         return np.array(list(dict.fromkeys(r for r in rows if r is not None)), dtype=np.int64)
 
-    def _expr(self, filters: Filters, mask: np.ndarray | None) -> str:
-        expr = filter_expr(filters)
-        if filters.rows is not None:
-            rows = np.flatnonzero(mask) if mask is not None else np.zeros(0, dtype=np.int64)
-            ids = np.concatenate([self._ids[0][rows], self._ids[1][rows]]).tolist()
-            expr = " and ".join(x for x in (expr, f"id in [{','.join(map(str, ids))}]") if x)
-        return expr

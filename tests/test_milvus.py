@@ -20,6 +20,7 @@ from kb.entries import entry_tokens  # noqa: E402
 from kb.errors import IndexMismatch, IndexMissing  # noqa: E402
 from kb.filters import Filters  # noqa: E402
 from kb.keyword import KeywordIndex  # noqa: E402
+from kb.snippets import snippet_sentences  # noqa: E402
 from kb.tokenize import tokenize_query  # noqa: E402
 from kb.types import KeywordQuery  # noqa: E402
 from tests.fixtures.cli import stop  # noqa: E402
@@ -85,9 +86,10 @@ def test_filter_expressions_quote_values():
 def test_sync_search_and_no_op(content, server, name):
     emb = FakeEmbedder()
     first = sync(content, server, name, emb)
-    assert not first.up_to_date and first.embedded == 2 * first.sections == emb.embedded
+    sentences = sum(len(snippet_sentences(s)) for s in load_corpus(content).sections)
+    assert not first.up_to_date and first.embedded == 2 * first.sections and emb.embedded == first.embedded + sentences
     again = sync(content, server, name, emb)
-    assert again.up_to_date and again.version == first.version and emb.embedded == first.embedded
+    assert again.up_to_date and again.version == first.version and emb.embedded == first.embedded + sentences
     b = M.open_milvus(server, name)
     assert len(b.sections) == first.sections and len(b.posts) == first.posts and not b.is_stale()
     # keyword leg: exactly the rows and scores of kb's BM25 over every section
@@ -106,6 +108,10 @@ def test_sync_search_and_no_op(content, server, name):
     assert set(np.argsort(-exact)[:5].tolist()) <= set(cand.tolist())
     np.testing.assert_allclose(sec[3], emb._vector(f"{b.sections[3].heading}\n{b.sections[3].text}".strip()),
                                atol=1e-6)
+    # snippet sentences' vectors, for snippets chosen by meaning (float16 like the local index)
+    row = next(r for r, s in enumerate(b.sections) if len(snippet_sentences(s)) > 1)
+    want = emb.embed_passages(snippet_sentences(b.sections[row]))
+    np.testing.assert_allclose(b.sentence_vectors(row), want, atol=2e-3)
 
 
 def test_filters_are_exact(content, server, name):
@@ -135,7 +141,8 @@ def test_edit_and_delete_sync_only_changed_posts(content, server, name):
     deleted.unlink()
     before = emb.embedded
     second = sync(content, server, name, emb)
-    assert second.version != first.version and 0 < emb.embedded - before <= 4    # the new section (+ its neighbour)
+    assert second.version != first.version and 0 < second.embedded <= 4     # the new section (+ its neighbour)
+    assert emb.embedded - before <= 8                                       # (and its sentences)
     assert reader.is_stale()
     b = M.open_milvus(server, name)
     assert not b.is_stale()

@@ -75,6 +75,7 @@ def test_same_ranking_as_local_with_only_the_uri(eval_corpus, server):
         assert [keys(r) for r in mine] == [keys(r) for r in theirs], mode
         for a, b in zip(mine, theirs, strict=True):
             assert [h["score"] for h in a["results"]] == pytest.approx([h["score"] for h in b["results"]], abs=1e-4)
+            assert [h["snippet"] for h in a["results"]] == [h["snippet"] for h in b["results"]]
 
 
 def test_date_filters_are_exact(eval_corpus, server):
