@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -108,6 +109,10 @@ def _new_client(uri: str):
             from None
     if not remote:
         Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if _held_elsewhere(Path(uri).expanduser() / "LOCK"):
+            raise BackendUnavailable(f"the embedded Milvus file {uri[:120]} is open in another process; serve it with "
+                                     "`milvus-lite server --data-dir DIR --port P` and use --milvus-uri "
+                                     "http://127.0.0.1:P")
     try:
         # pymilvus pings every 10 s even when idle; a gRPC server with default settings (milvus-lite's) answers
         # GOAWAY "too_many_pings" during long calls. Ping rarely: a real cluster's load balancer keeps its own.
@@ -120,6 +125,25 @@ def _new_client(uri: str):
                                      "serve it with `milvus-lite server --data-dir DIR --port P` and use "
                                      "--milvus-uri http://127.0.0.1:P)") from None
         raise BackendUnavailable(f"cannot reach Milvus at {uri[:120]} ({_one_line(err)})") from None
+
+
+def _held_elsewhere(lock: Path) -> bool:
+    """True when another process holds milvus-lite's lock on an embedded data folder (asked before pymilvus tries,
+    which would log a traceback first)."""
+    if not lock.is_file():
+        return False
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def _one_line(err: Exception) -> str:
@@ -330,7 +354,7 @@ def _create_collections(client, phys: str, dim: int, entries: int) -> str:
     # pymilvus flattens `params`; milvus-lite reads only a nested "params" entry (else silently k1 1.5), Milvus both
     ip.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                  params={"params": {"bm25_k1": BM25_K1, "bm25_b": BM25_B}})
-    client.create_collection(phys, schema=s, index_params=ip, consistency_level="Strong")
+    _create(client, phys, s, ip)
     m = client.create_schema(auto_id=False, enable_dynamic_field=False)
     m.add_field("key", DataType.VARCHAR, is_primary=True, max_length=256)
     m.add_field("gen", DataType.INT64)
@@ -339,8 +363,23 @@ def _create_collections(client, phys: str, dim: int, entries: int) -> str:
     m.add_field("v", DataType.FLOAT_VECTOR, dim=2)          # Milvus requires a vector field
     mp = client.prepare_index_params()
     mp.add_index(field_name="v", index_type="FLAT", metric_type="L2")
-    client.create_collection(f"{phys}_meta", schema=m, index_params=mp, consistency_level="Strong")
+    _create(client, f"{phys}_meta", m, mp)
     return kind
+
+
+def _create(client, name: str, schema, index_params) -> None:
+    """Create and load a collection (Strong consistency: a commit is visible to every reader at once). The indexes
+    are created without pymilvus's wait, which asks the server for a timestamp milvus-lite does not implement (and
+    logs a traceback for); kb waits by polling the index state instead."""
+    client.create_collection(name, schema=schema, consistency_level="Strong")
+    client.create_index(name, index_params, sync=False)
+    for field in [p.field_name for p in index_params]:
+        deadline = time.monotonic() + 600
+        while str(client.describe_index(name, field).get("state", "Finished")) not in ("Finished", "3"):
+            if time.monotonic() > deadline:
+                raise BackendUnavailable(f"Milvus did not build the index of {name}.{field} in 10 minutes")
+            time.sleep(0.2)
+    client.load_collection(name)
 
 
 def _count(client, collection: str, expr: str = "") -> int:
@@ -698,7 +737,7 @@ class Lease:
             s.add_field("v", DataType.FLOAT_VECTOR, dim=2)
             ip = self.client.prepare_index_params()
             ip.add_index(field_name="v", index_type="FLAT", metric_type="L2")
-            self.client.create_collection(self.coll, schema=s, index_params=ip, consistency_level="Strong")
+            _create(self.client, self.coll, s, ip)
         _ensure_loaded(self.client, self.coll)
         held = self._holder()
         if held and held["owner"] != self.me["owner"] and self._alive(held):

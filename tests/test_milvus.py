@@ -230,3 +230,15 @@ def test_one_sync_at_a_time(content, server, name):
         other.wait()
     assert sync(content, server, name).up_to_date            # a dead holder's lease is taken over
     assert not client.query(f"{name}_lock", filter='key == "lock"', output_fields=["data"])   # and released
+
+
+def test_an_embedded_db_file_serves_one_process(content, tmp_path):
+    from tests.fixtures.cli import assert_one_line_error, run_kb
+
+    db = str(tmp_path / "milvus" / "kb.db")
+    report = sync(content, db, "kb")
+    assert not report.up_to_date
+    b = M.open_milvus(db, "kb")
+    assert b.keyword_search(Q(tokenize_query("NeRF")), Filters(), 5)[0].size
+    r = run_kb("search", "--milvus-uri", db, "--mode", "keyword", "NeRF", timeout=120)   # while this process holds it
+    assert_one_line_error(r, "open in another process", "milvus-lite server")
