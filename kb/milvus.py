@@ -75,6 +75,7 @@ ID_BATCH = 1000             # ids per `id in [...]` expression
 INSERT_BATCH = 200
 QUERY_LIMIT = 16384         # Milvus's cap on limit (and offset + limit)
 BRUTE_ROWS = 2000           # a filter matching at most this many sections is scored here, not searched in Milvus
+VECTOR_CACHE = 50_000       # entry vectors a reader keeps (~77 MB at 384-d): re-scoring reads them on every query
 KEYWORD_FETCH = 4           # Milvus BM25 candidates fetched per wanted section (two entries each, other IDF)
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
 
@@ -624,6 +625,15 @@ def _sentence_vectors(blob: dict) -> tuple[np.ndarray, list[int], list[str]]:
     return v, list(blob["starts"]), list(blob["hashes"])
 
 
+def _post_sentences(client, phys: str, path: str, entry: dict) -> tuple[np.ndarray | None, list[int]]:
+    """A post's snippet-sentence vectors and where each section's run starts (None: the post has none)."""
+    if not entry.get("sent_parts"):
+        return None, []
+    prefix = _sent_prefix(path, int(entry["gen"]))
+    v, starts, _ = _sentence_vectors(_get_blobs(client, f"{phys}_meta", {prefix: int(entry["sent_parts"])})[prefix])
+    return v, starts
+
+
 def _reuse_sentences(client, phys: str, manifest: dict | None, paths: Iterable[str]) -> dict[bytes, np.ndarray]:
     """Snippet-sentence vectors (by text hash) of the given posts' live blobs."""
     live = (manifest or {}).get("posts", {})
@@ -905,7 +915,9 @@ class MilvusBackend:
         ivf = layout.get("vector_index") == "ivf"
         self._vector_params = {"metric_type": "IP", "params": {"nprobe": IVF_NPROBE}} if ivf else {"metric_type": "IP"}
         self._counts = lru_cache(maxsize=16384)(self._entry_counts)
-        self._post_sentences = lru_cache(maxsize=256)(self._sentences_of)
+        self._post_sentences = lru_cache(maxsize=256)(
+            lambda path: _post_sentences(client, phys, path, layout["posts"][path]))
+        self._vectors: OrderedDict[int, np.ndarray] = OrderedDict()      # explicit cache: recently used vectors
 
     @property
     def version(self) -> str:
@@ -982,16 +994,21 @@ class MilvusBackend:
                                            rows_expr(filters, mask, self._ids), self._vector_params))
 
     def entry_vectors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(section-entry vectors, title-entry vectors) of the rows; an entity gone since opening gives zeros."""
+        """(section-entry vectors, title-entry vectors) of the rows; an entity gone since opening gives zeros.
+        Fetched vectors are kept (an entity id never changes its vector) up to VECTOR_CACHE entities."""
         rows = np.asarray(rows, dtype=np.int64)
-        ids = np.concatenate([self._ids[0][rows], self._ids[1][rows]])
-        got = {int(r["id"]): r["vec"] for r in _fetch(self.client, self.phys, ids.tolist(), ["vec"])}
-        dim = int(self.manifest.embedder_dim)
-        out = np.zeros((len(ids), dim), dtype=np.float32)
-        for j, i in enumerate(ids.tolist()):
-            v = got.get(i)
+        ids = np.concatenate([self._ids[0][rows], self._ids[1][rows]]).tolist()
+        missing = [i for i in dict.fromkeys(ids) if i not in self._vectors]
+        for r in _fetch(self.client, self.phys, missing, ["vec"]) if missing else []:
+            self._vectors[int(r["id"])] = np.asarray(r["vec"], dtype=np.float32)
+        out = np.zeros((len(ids), int(self.manifest.embedder_dim)), dtype=np.float32)
+        for j, i in enumerate(ids):
+            v = self._vectors.get(i)
             if v is not None:
                 out[j] = v
+                self._vectors.move_to_end(i)
+        while len(self._vectors) > VECTOR_CACHE:
+            self._vectors.popitem(last=False)
         return out[: len(rows)], out[len(rows):]
 
     def sentence_vectors(self, row: int) -> np.ndarray | None:
@@ -999,15 +1016,6 @@ class MilvusBackend:
         s = self.sections[row]
         v, starts = self._post_sentences(s.post_path)
         return None if v is None or s.position + 1 >= len(starts) else v[starts[s.position]:starts[s.position + 1]]
-
-    def _sentences_of(self, path: str) -> tuple[np.ndarray | None, list[int]]:
-        entry = self.layout["posts"][path]
-        if not entry.get("sent_parts"):
-            return None, []
-        prefix = _sent_prefix(path, int(entry["gen"]))
-        v, starts, _ = _sentence_vectors(_get_blobs(self.client, f"{self.phys}_meta",
-                                                    {prefix: int(entry["sent_parts"])})[prefix])
-        return v, starts
 
     # ---- helpers -----------------------------------------------------------------------------------------------
     def _known_hits(self, data, field: str, limit: int, expr: str, params: dict) -> list[int]:
