@@ -1,6 +1,7 @@
 """kb's Streamlit app: search the weekly ML/DL news by keyword, meaning and topic; browse issues, topics and resources.
 
-Run: `streamlit run app.py` (reads KB_INDEX_DIR, KB_CONTENT_DIR, KB_MODEL like the CLI). This file draws the page
+Run: `streamlit run app.py` (reads KB_INDEX_DIR, KB_CONTENT_DIR, KB_MODEL, KB_BACKEND,
+KB_MILVUS_URI and KB_MILVUS_COLLECTION like the CLI). This file draws the page
 only: answers come from the kb library (kb.query, kb.topics, kb.browse, kb.appdata) and every piece of post text
 reaches the page through kb.render, which escapes it. The URL's query parameters are the app's state
 (?q=트레이딩&mode=hybrid), so any page can be shared and reopened; moving between pages is a plain link that makes
@@ -24,7 +25,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 import kb
-from kb import appdata, browse, explain, render, store
+from kb import appdata, backends, browse, explain, render
 from kb import topics as kbtopics
 from kb.config import Settings
 from kb.errors import IndexMissing, KbError
@@ -177,19 +178,19 @@ def _warm_up(index, content_dir: str) -> None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def load_index(index_dir: str, version: str, content_dir: str):
+def load_index(where: str, version: str, content_dir: str):
     """Open the index (once per server and index version) and start warming up the model behind it."""
-    index = kb.open_index(index_dir)
+    index = kb.open_index(settings=settings())
     warm = threading.Thread(target=_warm_up, args=(index, content_dir), name="kb-warm-up", daemon=True)
     warm.start()
     return index, warm
 
 
 def get_index():
-    s = settings()
-    version = store.current_version(s.index_dir).name      # cheap: reads CURRENT; a new build → a new cache entry
+    s = settings().checked()
+    version = backends.current_version(s)     # cheap: CURRENT, or the Milvus alias and last commit; new → reload
     with st.spinner("Opening the index…"):
-        return load_index(str(s.index_dir), version, str(s.content_dir))
+        return load_index(backends.where(s), version, str(s.content_dir))
 
 
 def model_ready(warm: threading.Thread) -> None:
@@ -213,8 +214,6 @@ def topics_error() -> str:
 
 def rebuild(full: bool = False) -> None:
     """Build or update the index from the content folder, with a progress bar; then reload."""
-    from kb.build import build_index
-
     bar = st.progress(0.0, text="Reading posts…")
 
     def progress(done: int, total: int) -> None:
@@ -223,7 +222,7 @@ def rebuild(full: bool = False) -> None:
         else:
             bar.progress(1.0, text="Nothing new to embed")
 
-    report = build_index(settings(), full=full, progress=progress)
+    report = backends.build(settings(), full=full, progress=progress)
     st.session_state["flash"] = report.summary()
     st.rerun()
 
@@ -685,7 +684,9 @@ def no_index(err: KbError) -> None:
     else:
         st.error(f"kb: {esc(str(err))}")
         st.info("Rebuild it from scratch with:")
-    st.code(f"python -m kb.index --content {s.content_dir} --index-dir {s.index_dir}"
+    target = (f"--milvus-uri {s.milvus_uri} --milvus-collection {s.milvus_collection}" if s.backend == "milvus"
+              else f"--index-dir {s.index_dir}")
+    st.code(f"python -m kb.index --content {s.content_dir} {target}"
             + ("" if isinstance(err, IndexMissing) else " --full"), language="bash")
     if s.content_dir.is_dir():
         if st.button("Build the index now", type="primary"):

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from kb.config import BACKENDS, Settings
 from kb.errors import KbError
 from kb.term import line
 
@@ -30,6 +31,22 @@ def k_value(text: str) -> int:
     if k < 1:
         raise argparse.ArgumentTypeError("k must be at least 1")
     return k
+
+
+def add_backend_args(p: argparse.ArgumentParser) -> None:
+    """--backend, --milvus-uri and --milvus-collection (environment: KB_BACKEND, KB_MILVUS_URI, KB_MILVUS_COLLECTION)."""
+    p.add_argument("--backend", choices=BACKENDS, help="where the index lives: local (the index folder; default: "
+                   "$KB_BACKEND or local) or milvus (a collection at --milvus-uri)")
+    p.add_argument("--milvus-uri", metavar="URI", help="Milvus server http://host:port, or a local file ending in .db "
+                   "for embedded milvus-lite (default: $KB_MILVUS_URI); implies --backend milvus")
+    p.add_argument("--milvus-collection", metavar="NAME", help="Milvus collection (alias) name (default: "
+                   "$KB_MILVUS_COLLECTION or kb)")
+
+
+def backend_settings(args: argparse.Namespace, content_dir=None, index_dir=None, model=None) -> Settings:
+    """Settings from the flags of add_backend_args (and the given paths), checked: BadQuery names what is wrong."""
+    backend = args.backend or ("milvus" if args.milvus_uri else None)
+    return Settings.load(content_dir, index_dir, model, backend, args.milvus_uri, args.milvus_collection).checked()
 
 
 def setup_streams() -> None:

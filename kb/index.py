@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kb.build import build_index
-from kb.cli import ArgumentParser, run
-from kb.config import Settings
+from kb.backends import build
+from kb.cli import ArgumentParser, add_backend_args, backend_settings, run
 from kb.errors import ContentMissing
 from kb.term import visible_name
 
@@ -21,12 +20,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--full", action="store_true", help="ignore the previous index and embed everything again")
     p.add_argument("--strict", action="store_true", help="exit with an error if any post had to be skipped")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_backend_args(p)
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    settings = Settings.load(args.content, args.index_dir, args.model)
+    settings = backend_settings(args, args.content, args.index_dir, args.model)
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -40,7 +40,7 @@ def main(argv=None) -> int:
         bar.update(done - bar.n)
 
     try:
-        report = build_index(settings, full=args.full, progress=progress)
+        report = build(settings, full=args.full, progress=progress)
     except ContentMissing as err:
         print_skipped(getattr(err, "skipped", []))
         raise

@@ -17,6 +17,7 @@ import numpy as np
 
 from kb import fusion, queryvec, relevance, store
 from kb.backend import Backend
+from kb.backends import open_backend
 from kb.config import Settings, canonical_model
 from kb.embed import get_embedder
 from kb.errors import BadQuery, ModelUnavailable
@@ -277,9 +278,11 @@ def _evidence(c: Candidates, j: int, mode: str, final: np.ndarray) -> tuple[dict
     return scores, ranks
 
 
-def open_index(path=None, *, embedder=None, model: str | None = None) -> Index:
-    """Load and verify the index in `path` (default: KB_INDEX_DIR or index/). Raises IndexMissing/Mismatch/Corrupt.
+def open_index(path=None, *, embedder=None, model: str | None = None, settings: Settings | None = None) -> Index:
+    """Load and verify an index: the local index folder `path`, else the backend the settings name (default: from
+    the environment — KB_BACKEND, KB_INDEX_DIR or KB_MILVUS_URI …). Raises IndexMissing/Mismatch/Corrupt.
     Given `model` (or an embedder), refuse an index built with another model."""
-    index_dir = Path(path) if path is not None else Settings.load().index_dir
     want = canonical_model(model) if model else (embedder.name if embedder is not None else None)
-    return Index(open_local(index_dir, want), embedder)
+    if path is not None:
+        return Index(open_local(Path(path), want), embedder)
+    return Index(open_backend(settings or Settings.load(), want), embedder)

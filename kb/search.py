@@ -8,7 +8,7 @@ import os
 
 import kb
 from kb import browse, explain, topics
-from kb.cli import ArgumentParser, k_value, run
+from kb.cli import ArgumentParser, add_backend_args, backend_settings, k_value, run
 from kb.config import Settings
 from kb.errors import KbError
 from kb.term import format_hits
@@ -29,6 +29,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--content", metavar="DIR", help="content folder whose topics.toml to use (default: content/)")
     p.add_argument("--explain", action="store_true", help="show each leg's score and rank under every hit")
     p.add_argument("--json", action="store_true", help="one JSON object per query per line")
+    add_backend_args(p)
     args = p.parse_args(argv)
     if not args.queries and not args.topic:
         p.error("give a QUERY, or --topic NAME to list a topic")
@@ -37,9 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    settings = Settings.load(args.content, args.index_dir)
+    settings = backend_settings(args, args.content, args.index_dir)
     # KB_MODEL, when set, must be the model the index was built with (else: one line saying how to rebuild).
-    index = kb.open_index(settings.index_dir, model=os.environ.get("KB_MODEL") or None)
+    index = kb.open_index(settings=settings, model=os.environ.get("KB_MODEL") or None)
     rows = None
     if args.topic:
         ts = topics.load_topics(settings.content_dir)

@@ -13,11 +13,13 @@ import math
 import shutil
 import sys
 import tempfile
+import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kb import safeio
+from kb.backends import build, drop
 from kb.build import build_index
 from kb.config import Settings
 from kb.errors import BadQuery
@@ -75,8 +77,10 @@ def evaluate(index, queries: list[dict], modes=MODES, **search_kw) -> dict[str, 
     return result
 
 
-def build_eval_index(post_dirs: list[Path], index_dir: Path, model: str | None = None):
-    """Copy the posts into a scratch content folder and build (or update) an index there."""
+def build_eval_index(post_dirs: list[Path], index_dir: Path, model: str | None = None,
+                     backend: Settings | None = None):
+    """Copy the posts into a scratch content folder and build (or update) an index there — in `index_dir`, or in
+    the Milvus collection `backend` names."""
     content = index_dir.parent / (index_dir.name + "-content")
     if content.exists():
         shutil.rmtree(content)
@@ -84,6 +88,8 @@ def build_eval_index(post_dirs: list[Path], index_dir: Path, model: str | None =
     for d in post_dirs:
         for p in sorted(Path(d).glob("*.md")):
             shutil.copy(p, content / p.name)
+    if backend is not None and backend.backend == "milvus":
+        return build(replace(backend, content_dir=content, model=model))
     return build_index(Settings.load(content, index_dir, model))
 
 
@@ -91,19 +97,25 @@ DEFAULT_POSTS = ("content", "tests/eval/posts")
 
 
 @contextlib.contextmanager
-def opened_index(index_dir=None, posts=None, model: str | None = None):
+def opened_index(index_dir=None, posts=None, model: str | None = None, settings: Settings | None = None):
     """The index to evaluate: `index_dir` as it is, else a scratch index of `posts` (default: the seed post and
-    tests/eval/posts) built for the occasion and removed afterwards."""
+    tests/eval/posts) built for the occasion and removed afterwards. With settings naming the milvus backend, the
+    scratch index is a collection `<collection>_eval_<id>` at the settings' URI, dropped afterwards."""
     if index_dir:
         yield open_index(Path(index_dir))
         return
     tmp = Path(tempfile.mkdtemp(prefix="kb-eval-"))
+    scratch = None
+    if settings is not None and settings.backend == "milvus":
+        scratch = replace(settings, milvus_collection=f"{settings.milvus_collection}_eval_{uuid.uuid4().hex[:8]}")
     try:
-        report = build_eval_index([Path(d) for d in (posts or DEFAULT_POSTS)], tmp / "index", model)
+        report = build_eval_index([Path(d) for d in (posts or DEFAULT_POSTS)], tmp / "index", model, scratch)
         print(report.summary(), file=sys.stderr)
-        yield open_index(tmp / "index")
+        yield open_index(tmp / "index") if scratch is None else open_index(settings=scratch)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if scratch is not None:
+            drop(scratch)
 
 
 def format_table(result: dict[str, dict[str, Scores]]) -> str:

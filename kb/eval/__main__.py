@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from kb.cli import ArgumentParser, run
+from kb.cli import ArgumentParser, add_backend_args, backend_settings, run
 from kb.eval import (
     DEFAULT_OFFTOPIC,
     MODES,
@@ -40,13 +40,14 @@ def parse_args(argv=None):
                    help="instead of ranking: how well weak flags separate the queries from off-topic ones "
                    f"(default {DEFAULT_OFFTOPIC})")
     p.add_argument("--json", action="store_true")
+    add_backend_args(p)
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     queries = load_queries(Path(args.queries))
-    with opened_index(args.index_dir, args.posts, args.model) as index:
+    with opened_index(args.index_dir, args.posts, args.model, backend_settings(args)) as index:
         kw = {"fusion_method": args.fusion, "expand": not args.no_glossary}
         if args.title_margin is not None:
             index.title_margin = args.title_margin

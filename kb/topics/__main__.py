@@ -8,8 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from kb.cli import ArgumentParser, k_value, run
-from kb.config import Settings
+from kb.cli import ArgumentParser, add_backend_args, backend_settings, k_value, run
 from kb.errors import BadQuery
 from kb.eval import opened_index
 from kb.query import open_index
@@ -54,12 +53,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "on its own index; 'all': every label, e.g. with --index-dir)")
     chk.add_argument("--fit", action="store_true", help="with --check: also print the fitted weights and thresholds")
     chk.add_argument("--cv", action="store_true", help="with --check: also cross-validate over the split's posts")
+    add_backend_args(p)
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    settings = Settings.load(args.content, args.index_dir)
+    settings = backend_settings(args, args.content, args.index_dir)
     corrections = [*(args.include or []), *(args.exclude or []), *(args.forget or [])]
     if corrections:
         if not args.topic:
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     topics = load_topics(settings.content_dir, args.topics_file)
     if args.check:
         return _check(args, topics)
-    index = open_index(settings.index_dir)
+    index = open_index(settings=settings)
     a = assign(index, topics)
     if corrections:
         _report_matches(index, a, topics.get(args.topic), corrections)
@@ -108,7 +108,7 @@ def _check(args, topics: Topics) -> int:
     for split in splits:
         labels = load_labels(Path(args.labels), None if split == "all" else split)
         posts = None if split == "all" else SPLITS[split]
-        with opened_index(args.index_dir, posts) as index:
+        with opened_index(args.index_dir, posts, settings=backend_settings(args)) as index:
             out[split] = check(index, labels, topics)
             if args.fit:
                 out[split]["fit"] = fit(index, labels, topics)
