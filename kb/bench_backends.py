@@ -31,7 +31,7 @@ import numpy as np
 
 from kb import backends
 from kb.bench import MODES, QUERIES, PooledEmbedder, _edit_post, _pct, machine, write_corpus
-from kb.cli import Parser, run
+from kb.cli import ArgumentParser, run
 from kb.config import Settings
 from kb.eval import DEFAULT_POSTS, build_eval_index
 from kb.local import open_local
@@ -191,7 +191,7 @@ def table(r: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = Parser(prog="python -m kb.bench_backends", description=__doc__,
+    p = ArgumentParser(prog="python -m kb.bench_backends", description=__doc__,
                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sections", type=int, default=1000, help="sections in the synthetic corpus (default 1000)")
     p.add_argument("--milvus-uri", metavar="URI", help="use this Milvus server (default: start a milvus-lite one)")

@@ -173,3 +173,13 @@ def test_the_app_searches_milvus(eval_corpus, server, monkeypatch):
     at.run()
     assert not at.exception and not at.error
     assert any(f"Index: Milvus collection 'app' at {server}" in html.unescape(m.value) for m in at.markdown)
+
+
+def test_the_side_by_side_bench_runs(tmp_path):
+    r = run_kb("bench_backends", "--sections", "60", "--rounds", "1", "--json", timeout=1200)
+    assert_no_traceback(r)
+    assert r.returncode == 0, r.stderr[-2000:]
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    same, total = map(int, result["queries"]["identical_top10"].split("/"))
+    assert total == 120 and same == total
+    assert result["process"]["milvus"]["process_peak_rss_mb"] > 0 and result["milvus_server_mb"]["rss"] > 0
