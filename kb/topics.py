@@ -252,7 +252,7 @@ def _phrase_vectors(index, phrases: tuple[str, ...]) -> np.ndarray:
 
 
 def _section_fields(index) -> list:
-    key = (str(index.version_dir), id(index.sections))
+    key = (str(index.version_dir), id(index.sections), tuple(topic_evidence.OPTIONS.items()))
     if key not in _FIELDS:
         _FIELDS.clear()
         _FIELDS[key] = [topic_evidence.fields(s) for s in index.sections]
@@ -288,7 +288,7 @@ def _topic_columns(index, topic: Topic) -> tuple[np.ndarray, np.ndarray]:
     """(best cosine to the phrases, keyword evidence) of every section for one topic; cached per index version and
     topic description, so a correction (which changes neither) rescores without recomputing them."""
     key = (str(index.version_dir), index.model_name, topic.name, topic.label, topic.phrases, topic.keywords,
-           topic.weak_keywords)
+           topic.weak_keywords, tuple(topic_evidence.OPTIONS.items()))
     if key not in _COLUMNS:
         vec = _section_vectors(index)
         sim = (vec @ _phrase_vectors(index, topic.phrases).T).max(axis=1) if len(vec) else np.zeros(0, np.float32)
@@ -351,7 +351,8 @@ def assign(index, topics: Topics | None = None) -> Assignment:
     the corrections. Cached per index version and topics file (corrections included): no rebuild is needed."""
     if topics is None:
         topics = load_topics(index.manifest.get("content_dir"))
-    key = (str(index.version_dir), index.model_name, topics.signature())
+    key = (str(index.version_dir), index.model_name, topics.signature(), tuple(topic_evidence.OPTIONS.items()),
+           tuple(topic_score.WEIGHTS.items()))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
@@ -535,10 +536,11 @@ def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dic
 
 
 def cross_validate(index, labels, topics: Topics | None = None, offsets=(0.0, 0.1, 0.2, 0.3, 0.4, 0.6), folds: int = 6,
-                   seeds=(0, 1, 2)) -> list[dict]:
+                   seeds=(0, 1, 2), fixed: dict[str, float] | None = None) -> list[dict]:
     """Precision/recall when the weights and thresholds are fitted on other posts: posts split into `folds` groups
-    (per seed), fit on the rest, score the group; thresholds moved by each offset from the fitted logistic
-    intercepts (fit() itself applies BALANCE_OFFSET). Returns one {offset, precision, recall, f1} per offset."""
+    (per seed), fit on the rest (weights in `fixed` held, default topic_score.FIXED), score the group; thresholds
+    moved by each offset from the fitted logistic intercepts (fit() itself applies BALANCE_OFFSET). Returns one
+    {offset, precision, recall, f1} per offset."""
     topics = topics if topics is not None else load_topics(index.manifest.get("content_dir"))
     posts = sorted({post for post, _ in labels})
     counts = {d: [0, 0, 0] for d in offsets}
@@ -549,7 +551,7 @@ def cross_validate(index, labels, topics: Topics | None = None, offsets=(0.0, 0.
             np.random.RandomState(seed).shuffle(order)
             for f in range(folds):
                 held = set(order[f::folds])
-                r = fit(index, {k: v for k, v in labels.items() if k[0] not in held}, topics)
+                r = fit(index, {k: v for k, v in labels.items() if k[0] not in held}, topics, fixed=fixed)
                 topic_score.WEIGHTS.update(r["weights"])
                 for d in offsets:
                     moved = tuple(dataclasses.replace(t, threshold=r["thresholds"][t.name]
@@ -590,6 +592,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "thresholds fitted on the split's labels (how the shipped ones were chosen)")
     chk.add_argument("--cv", action="store_true", help="with --check: also cross-validate over the split's posts "
                      "(fit on the others) at several threshold offsets (how BALANCE_OFFSET was chosen)")
+    chk.add_argument("--without", action="append", choices=[f for f in topic_score.FEATURES if f != "tag"],
+                     help="with --fit/--cv: hold this part of the score at weight 0 (what is it worth?)")
+    chk.add_argument("--free-tag", action="store_true", help="with --fit/--cv: fit the post-tag weight too")
+    chk.add_argument("--no-glossary", action="store_true", help="keywords without their glossary synonyms")
+    chk.add_argument("--no-lead", action="store_true", help="no first-sentence field: the whole text is one field")
     return p.parse_args(argv)
 
 
@@ -650,6 +657,9 @@ def _check(args, topics: Topics) -> int:
     from kb.eval import opened_index
 
     splits = [args.split] if args.split else (["all"] if args.index_dir else list(SPLITS))
+    topic_evidence.OPTIONS.update(glossary=not args.no_glossary, lead=not args.no_lead)
+    fixed = {} if args.free_tag else dict(topic_score.FIXED)
+    fixed.update({f: 0.0 for f in args.without or []})
     out = {}
     for split in splits:
         labels = load_labels(Path(args.labels), None if split == "all" else split)
@@ -657,9 +667,9 @@ def _check(args, topics: Topics) -> int:
         with opened_index(args.index_dir, posts) as index:
             out[split] = check(index, labels, topics)
             if args.fit:
-                out[split]["fit"] = fit(index, labels, topics)
+                out[split]["fit"] = fit(index, labels, topics, fixed=fixed)
             if args.cv:
-                out[split]["cv"] = cross_validate(index, labels, topics)
+                out[split]["cv"] = cross_validate(index, labels, topics, fixed=fixed)
     if args.json:
         print(json.dumps(out if len(out) > 1 else out[splits[0]], ensure_ascii=False))
         return 0
