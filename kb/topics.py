@@ -221,13 +221,13 @@ def _ref_key(ref: str) -> str:
 
 
 def matching_rows(index, ref: str) -> list[int]:
-    """The sections a correction names: every section whose heading is `ref`, or that links to `ref`
-    (case, spacing, http(s):// and www. and a trailing slash ignored). A heading may match several posts."""
+    """The sections a correction names: every section whose heading is `ref` or whose primary link (its first
+    참고링크) is `ref` (case, spacing, http(s)://, www. and a trailing slash ignored). A heading may name
+    sections in several posts."""
     key = _ref_key(ref)
     if not key:
         return []
-    return [i for i, s in enumerate(index.sections)
-            if _ref_key(s.heading) == key or any(_ref_key(link.url) == key for link in s.links)]
+    return [i for i, s in enumerate(index.sections) if key in (_ref_key(s.heading), _ref_key(s.url))]
 
 
 _PHRASES: dict[tuple[str, str], np.ndarray] = {}
@@ -437,19 +437,20 @@ def correct(content_dir, topic: str, include=(), exclude=(), forget=(), read_onl
     if not (include or exclude or forget):
         raise BadTopics("nothing to correct: give a heading or URL to include, exclude or forget")
     path = topic_edit.target(content_dir)
-    source = path if path.is_file() else DEFAULT_FILE
-    t = load_topics(path=source).get(topic)
-    touched = {*include, *exclude, *forget}
-    new_in = [r for r in t.include if r not in touched] + include
-    new_out = [r for r in t.exclude if r not in touched] + exclude
-    text = source.read_bytes().decode("utf-8-sig")
-    text = topic_edit.set_list(text, t.name, "include", new_in)
-    text = topic_edit.set_list(text, t.name, "exclude", new_out)
-    back = {p.name: p for p in parse_topics(text, str(path))}[t.name]     # the edit must read back as intended
-    if (list(back.include), list(back.exclude)) != (new_in, new_out):
-        raise BadTopics(f"could not edit {path} safely; add to [{t.name}] by hand: "
-                        f"include = {topic_edit.toml_list(new_in)}, exclude = {topic_edit.toml_list(new_out)}")
-    topic_edit.write_atomic(path, text)
+    with topic_edit.locked(path.parent):
+        source = path if path.is_file() else DEFAULT_FILE
+        t = load_topics(path=source).get(topic)
+        touched = {*include, *exclude, *forget}
+        new_in = [r for r in t.include if r not in touched] + include
+        new_out = [r for r in t.exclude if r not in touched] + exclude
+        text = source.read_bytes().decode("utf-8-sig")
+        text = topic_edit.set_list(text, t.name, "include", new_in)
+        text = topic_edit.set_list(text, t.name, "exclude", new_out)
+        back = {p.name: p for p in parse_topics(text, str(path))}[t.name]    # the edit must read back as intended
+        if (list(back.include), list(back.exclude)) != (new_in, new_out):
+            raise BadTopics(f"could not edit {path} safely; add to [{t.name}] by hand: include = "
+                            f"{topic_edit.toml_list(new_in)}, exclude = {topic_edit.toml_list(new_out)}")
+        topic_edit.write_atomic(path, text)
     return path
 
 

@@ -324,3 +324,13 @@ def test_cli_excludes_a_section_and_shows_the_corrected_page(eval_corpus, tmp_pa
                for h in out["results"])
     assert 'exclude = ["https://arxiv.org/pdf/2004.03705.pdf"]' in (tmp_path / "topics.toml").read_text(encoding="utf-8")
     assert os.path.getsize(tmp_path / "topics.toml") > 1000
+
+
+def test_concurrent_corrections_lose_nothing(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    heads = [f"section {i}" for i in range(12)]
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda h: topics.correct(tmp_path, "rl", exclude=[h]), heads))
+    assert sorted(topics.load_topics(tmp_path).get("rl").exclude) == sorted(heads)
+    assert [p.name for p in tmp_path.iterdir()] == ["topics.toml"]
