@@ -4,6 +4,8 @@ comments and layout, and an atomic replace. kb.topics.correct uses these; it is 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import tempfile
@@ -33,6 +35,18 @@ def target(content_dir) -> Path:
     if path.resolve().parent != root:
         raise BadTopics(f"{path} resolves outside the content folder {root}; corrections are not written there")
     return path
+
+
+@contextlib.contextmanager
+def locked(folder: Path):
+    """Hold an exclusive lock on the content folder itself (no lock file is created) while a correction reads,
+    edits and replaces the topics file, so two corrections at once cannot lose one another's edit."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def clean_refs(refs, what: str) -> list[str]:

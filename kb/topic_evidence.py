@@ -28,6 +28,8 @@ from kb.glossary import GROUPS
 from kb.tokenize import tokenize
 
 GLOSSARY_WEIGHT = 0.5
+# Switches for measuring what each part is worth (`python -m kb.topics --check --cv --no-glossary / --no-lead`).
+OPTIONS = {"glossary": True, "lead": True}
 MAX_GRAM = 4                      # Latin keywords of up to this many words
 _PARTICLES = ("으로", "에서", "까지", "부터", "처럼", "이다", "이나", "이랑", "을", "를", "이", "가", "은", "는", "의",
               "도", "과", "와", "에", "만", "들", "로")
@@ -167,7 +169,7 @@ def matcher(keywords, weak=(), glossary: bool = True) -> Matcher:
     """The Matcher for a topic's keywords (weight 1), weak keywords and the keywords' glossary synonyms (unless
     glossary=False) (weight GLOSSARY_WEIGHT)."""
     weighted = [(k, 1.0) for k in keywords] + [(k, GLOSSARY_WEIGHT) for k in weak]
-    if glossary:
+    if glossary and OPTIONS["glossary"]:
         weighted += [(s, GLOSSARY_WEIGHT) for k in keywords for s in synonyms(k)]
     latin: dict = {}
     korean: dict[float, list[str]] = {}
@@ -202,6 +204,8 @@ def fields(section) -> Fields:
     links = " ".join(link_words(link.url) for link in section.links)
     parts = [p for p in _SENTENCE_END.split(section.text or "") if p.strip()]
     lead, rest = (parts[0], " ".join(parts[1:])) if parts else ("", "")
+    if not OPTIONS["lead"]:
+        lead, rest = "", section.text or ""
     return Fields(Text.of("\n".join([section.heading, *section.names])), Text.of(lead), Text.of(rest),
                   Text.of(links), frozenset(_norm(t) for t in section.tags))
 

@@ -182,7 +182,7 @@ def test_monthly_counts_cover_every_month_between_first_and_last(eval_index):
     assert sum(c for _, c in counts) == len(rows)
 
 
-def test_cli_lists_topics_and_a_topic_newest_first(eval_corpus, capsys):
+def test_cli_lists_topics_and_a_topic_newest_first(eval_corpus, eval_index, capsys):
     content, index_dir = eval_corpus
     assert topics_cli.main(["--index-dir", str(index_dir), "--content", str(content), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
@@ -192,6 +192,12 @@ def test_cli_lists_topics_and_a_topic_newest_first(eval_corpus, capsys):
     out = json.loads(capsys.readouterr().out)
     dates = [h["date"] for h in out["results"]]
     assert len(dates) == 4 and dates == sorted(dates, reverse=True)
+    a = topics.assign(eval_index, topics.load_topics(content))
+    for name in ("nlp", "mlops"):                      # the page is the assignment --check scores
+        assert topics.main([name, "--index-dir", str(index_dir), "--content", str(content), "--json", "-k", "1000"]) == 0
+        page = json.loads(capsys.readouterr().out)["results"]
+        assert [(h["path"], h["position"]) for h in page] == [
+            (eval_index.sections[r].post_path, eval_index.sections[r].position) for r in a.rows(name)]
 
 
 def test_search_cli_restricts_to_a_topic(eval_corpus, eval_index, capsys):
@@ -319,3 +325,13 @@ def test_cli_excludes_a_section_and_shows_the_corrected_page(eval_corpus, tmp_pa
                for h in out["results"])
     assert 'exclude = ["https://arxiv.org/pdf/2004.03705.pdf"]' in (tmp_path / "topics.toml").read_text(encoding="utf-8")
     assert os.path.getsize(tmp_path / "topics.toml") > 1000
+
+
+def test_concurrent_corrections_lose_nothing(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    heads = [f"section {i}" for i in range(12)]
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda h: topics.correct(tmp_path, "rl", exclude=[h]), heads))
+    assert sorted(topics.load_topics(tmp_path).get("rl").exclude) == sorted(heads)
+    assert [p.name for p in tmp_path.iterdir()] == ["topics.toml"]

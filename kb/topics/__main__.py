@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from kb import topic_evidence, topic_score
 from kb.cli import ArgumentParser, add_backend_args, backend_settings, k_value, run
 from kb.errors import BadQuery
 from kb.eval import opened_index
@@ -53,6 +54,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "on its own index; 'all': every label, e.g. with --index-dir)")
     chk.add_argument("--fit", action="store_true", help="with --check: also print the fitted weights and thresholds")
     chk.add_argument("--cv", action="store_true", help="with --check: also cross-validate over the split's posts")
+    chk.add_argument("--without", action="append", choices=[f for f in topic_score.FEATURES if f != "tag"],
+                     help="with --fit/--cv: hold this part of the score at weight 0 (what is it worth?)")
+    chk.add_argument("--free-tag", action="store_true", help="with --fit/--cv: fit the post-tag weight too")
+    chk.add_argument("--no-glossary", action="store_true", help="keywords without their glossary synonyms")
+    chk.add_argument("--no-lead", action="store_true", help="no first-sentence field: the whole text is one field")
     add_backend_args(p)
     return p.parse_args(argv)
 
@@ -104,6 +110,9 @@ def _report_matches(index, a: Assignment, topic: Topic, refs: list[str]) -> None
 
 def _check(args, topics: Topics) -> int:
     splits = [args.split] if args.split else (["all"] if args.index_dir else list(SPLITS))
+    topic_evidence.OPTIONS.update(glossary=not args.no_glossary, lead=not args.no_lead)
+    fixed = {} if args.free_tag else dict(topic_score.FIXED)
+    fixed.update({f: 0.0 for f in args.without or []})
     out = {}
     for split in splits:
         labels = load_labels(Path(args.labels), None if split == "all" else split)
@@ -111,9 +120,9 @@ def _check(args, topics: Topics) -> int:
         with opened_index(args.index_dir, posts, settings=backend_settings(args)) as index:
             out[split] = check(index, labels, topics)
             if args.fit:
-                out[split]["fit"] = fit(index, labels, topics)
+                out[split]["fit"] = fit(index, labels, topics, fixed=fixed)
             if args.cv:
-                out[split]["cv"] = cross_validate(index, labels, topics)
+                out[split]["cv"] = cross_validate(index, labels, topics, fixed=fixed)
     if args.json:
         print(json.dumps(out if len(out) > 1 else out[splits[0]], ensure_ascii=False))
         return 0
