@@ -646,7 +646,7 @@ def view_resources(index, d) -> str:
     return f"res-p{page}"
 
 
-def view_stats(index, d) -> str:
+def view_stats(index, d, ch) -> str:
     s = d.stats
     c1, c2, c3 = st.columns(3)
     c1.metric("Posts", s.posts)
@@ -658,7 +658,6 @@ def view_stats(index, d) -> str:
         f"Model: {s.model}\nBuilt: {s.built_at}"
         + (f" in {s.build_seconds:.1f} s" if s.build_seconds is not None else "") + f"\nIndex version: {s.version}",
         "kb-body"))
-    ch = appdata.content_changes(index, settings().content_dir, max_age=0)
     if ch.changed or ch.missing_folder:
         for label, names in (("new", ch.added), ("changed", ch.modified), ("removed", ch.removed)):
             if names:
@@ -725,7 +724,7 @@ def main() -> None:
     except KbError as err:
         return no_index(err)
     d = appdata.derived(index)
-    ch = appdata.content_changes(index, settings().content_dir, max_age=0 if view == "stats" else 5.0)
+    ch = appdata.content_changes(index, settings().content_dir, max_age=0 if view == "stats" else 60.0)
     if ch.changed or ch.missing_folder:
         msg = f"The content folder has changed: {ch.summary()}." if ch.changed else f"{ch.summary().capitalize()}."
         if view == "stats":
@@ -746,7 +745,7 @@ def main() -> None:
     elif view == "resources":
         state = view_resources(index, d)
     else:
-        state = view_stats(index, d)
+        state = view_stats(index, d, ch)
     html(render.end_marker(uuid.uuid4().hex[:12], state))
 
 

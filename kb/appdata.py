@@ -5,6 +5,7 @@ per-year) histogram bounded to the real date span of the data."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -121,50 +122,81 @@ def topics(content_dir, max_age: float = 0.0) -> tuple[object | None, str]:
 
 @dataclass
 class _Seen:
-    signature: tuple
+    signature: tuple                 # (name, size, mtime) of every post file
+    folders: tuple                   # (folder, mtime) of the content folder and every folder holding a post
     changes: browse.ContentChanges
     checked: float
+    refreshing: bool = False
 
 
 _SEEN: dict[tuple[str, str], _Seen] = {}
 
 
-def _signature(content_dir: Path) -> tuple:
-    """(name, size, mtime) of every post file: cheap to read, and it moves whenever a post is added, removed or
-    written."""
+def _signature(content_dir: Path) -> tuple[tuple, tuple]:
+    """(files, folders): (name, size, mtime) of every post file, and (folder, mtime) of the folders holding them.
+    Cheap to read, and they move whenever a post is added, removed or written."""
     from kb.posts import find_post_files
 
     files, _ = find_post_files(content_dir)
-    out = []
+    out, folders = [], {str(content_dir)}
     for pf in files:
+        folders.add(str(pf.path.parent))
         try:
             st = pf.path.stat()
             out.append((pf.rel, st.st_size, st.st_mtime_ns))
         except OSError:
             out.append((pf.rel, -1, -1))
+    return tuple(out), _folder_times(folders)
+
+
+def _folder_times(folders) -> tuple:
+    out = []
+    for f in sorted(folders):
+        try:
+            out.append((f, os.stat(f).st_mtime_ns))
+        except OSError:
+            out.append((f, -1))
     return tuple(out)
 
 
-def content_changes(index, content_dir, max_age: float = 5.0) -> browse.ContentChanges:
-    """browse.content_changes, but the content is hashed again only when a post file's name, size or mtime has
-    moved; and the folder is listed at most every `max_age` seconds (0: list it now)."""
+def _check(index, content_dir: Path, key, seen: _Seen | None) -> _Seen:
+    """List the content folder; hash it (browse.content_changes) only if a file's name, size or mtime moved."""
+    now = time.monotonic()
+    if not content_dir.is_dir():
+        fresh = _Seen((), (), browse.ContentChanges([], [], [], missing_folder=True), now)
+    else:
+        sig, folders = _signature(content_dir)
+        changes = seen.changes if seen is not None and seen.signature == sig else browse.content_changes(index, content_dir)
+        fresh = _Seen(sig, folders, changes, now)
+    _SEEN[key] = fresh
+    return fresh
+
+
+def _refresh(index, content_dir: Path, key, seen: _Seen) -> None:
+    try:
+        _check(index, content_dir, key, seen)
+    except Exception:  # noqa: BLE001 - the next page draw checks again
+        seen.refreshing = False
+
+
+def content_changes(index, content_dir, max_age: float = 60.0) -> browse.ContentChanges:
+    """browse.content_changes without its cost on every page draw. Each call reads only the mtimes of the folders
+    that hold posts (a post added, removed or saved by rename moves them): if one moved, the folder is listed again
+    now. The files' sizes and mtimes are listed at most every `max_age` seconds, in the background (an edit in place
+    shows within that time); 0 lists them now. The content is hashed only when a file's name, size or mtime moved.
+    The first check of an index version runs in the background too, and reports no change until it is done."""
     content_dir = Path(content_dir)
     key = (index.backend.name, str(getattr(index.backend, "index_dir", "")), index.version, str(content_dir))
     seen = _SEEN.get(key)
-    now = time.monotonic()
-    if seen is not None and now - seen.checked < max_age:
-        return seen.changes
-    if not content_dir.is_dir():
-        changes = browse.ContentChanges([], [], [], missing_folder=True)
-        _SEEN[key] = _Seen((), changes, now)
-        return changes
-    sig = _signature(content_dir)
-    if seen is not None and seen.signature == sig:
-        seen.checked = now
-        return seen.changes
-    changes = browse.content_changes(index, content_dir)
-    _SEEN[key] = _Seen(sig, changes, now)
-    return changes
+    if max_age <= 0 or (seen is not None and seen.folders and _folder_times(f for f, _ in seen.folders) != seen.folders):
+        return _check(index, content_dir, key, seen).changes
+    if seen is None:
+        seen = _SEEN[key] = _Seen((), (), browse.ContentChanges([], [], []), float("-inf"))
+    if time.monotonic() - seen.checked >= max_age and not seen.refreshing:
+        seen.refreshing = True
+        threading.Thread(target=_refresh, args=(index, content_dir, key, seen), name="kb-content-check",
+                         daemon=True).start()
+    return seen.changes
 
 
 # ---- charts ---------------------------------------------------------------------------------------------------

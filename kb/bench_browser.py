@@ -253,7 +253,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 MANY_PATHS = ["/?view=issues", "/?view=issues&page=400", "/?view=resources", "/?view=topics&topic=trading",
-              "/?q=%ED%8A%B8%EB%A0%88%EC%9D%B4%EB%94%A9", "/?view=issues&post=post-010000.md&sec=0"]
+              "/?q=%ED%8A%B8%EB%A0%88%EC%9D%B4%EB%94%A9", "/?view=issues&post=post-010000.md&sec=0",
+              "/?view=issues&page=2", "/?view=stats"]
 
 
 def main_many(args) -> int:
@@ -263,7 +264,10 @@ def main_many(args) -> int:
     with tempfile.TemporaryDirectory(prefix="kb-bench-browser-") as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
-        content, index_dir = many_posts(tmp, args.many_posts)
+        if args.index_dir:                        # reuse a corpus many_posts built before
+            content, index_dir = Path(args.content), Path(args.index_dir)
+        else:
+            content, index_dir = many_posts(tmp, args.many_posts)
         built = time.perf_counter() - t0
         with serve(index_dir, content, tmp / "streamlit.log") as base, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=60_000)
