@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from kb import backends
-from kb.bench import MODES, QUERIES, PooledEmbedder, _edit_post, _pct, machine, write_corpus
+from kb.benchkit import MODES, QUERIES, PooledEmbedder, _edit_post, _pct, machine, write_corpus
 from kb.cli import ArgumentParser, run
 from kb.config import Settings
 from kb.eval import DEFAULT_POSTS, build_eval_index

@@ -184,7 +184,7 @@ def many_posts(tmp: Path, n: int) -> tuple[Path, Path]:
     kb.bench's pooled vectors (real e5 passage vectors mixed with noise; queries still use the real model)."""
     from datetime import date, timedelta
 
-    from kb.bench import PooledEmbedder
+    from kb.benchkit import PooledEmbedder
     from kb.build import build_index
     from kb.config import Settings
     from kb.embed import get_embedder

