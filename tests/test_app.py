@@ -558,7 +558,8 @@ def test_the_content_check_hashes_only_when_a_file_moved(monkeypatch, small_site
     real = browse.content_changes
     monkeypatch.setattr(browse, "content_changes", lambda *a: calls.append(1) or real(*a))
     assert not appdata.content_changes(index, content).changed        # the first check runs in the background…
-    key, deadline = (str(index.version_dir), str(content)), time.monotonic() + 30
+    key = (index.backend.name, str(index.backend.index_dir), index.version, str(content))
+    deadline = time.monotonic() + 30
     while not appdata._SEEN[key].signature and time.monotonic() < deadline:
         time.sleep(0.05)
     for _ in range(3):
