@@ -194,7 +194,7 @@ def test_cli_lists_topics_and_a_topic_newest_first(eval_corpus, eval_index, caps
     assert len(dates) == 4 and dates == sorted(dates, reverse=True)
     a = topics.assign(eval_index, topics.load_topics(content))
     for name in ("nlp", "mlops"):                      # the page is the assignment --check scores
-        assert topics.main([name, "--index-dir", str(index_dir), "--content", str(content), "--json", "-k", "1000"]) == 0
+        assert topics_cli.main([name, "--index-dir", str(index_dir), "--content", str(content), "--json", "-k", "1000"]) == 0
         page = json.loads(capsys.readouterr().out)["results"]
         assert [(h["path"], h["position"]) for h in page] == [
             (eval_index.sections[r].post_path, eval_index.sections[r].position) for r in a.rows(name)]
