@@ -279,7 +279,7 @@ def evidence(index, topics: Topics) -> topic_score.Evidence:
 def _topic_columns(index, topic: Topic) -> tuple[np.ndarray, np.ndarray]:
     """(best cosine to the phrases, keyword evidence) of every section for one topic; cached per index version and
     topic description, so a correction (which changes neither) rescores without recomputing them."""
-    key = (str(index.version_dir), index.model_name, topic.name, topic.label, topic.phrases, topic.keywords,
+    key = (index.backend.name, index.version, index.model_name, topic.name, topic.label, topic.phrases, topic.keywords,
            topic.weak_keywords)
     if key not in _COLUMNS:
         vec = _section_vectors(index)
