@@ -670,7 +670,7 @@ def view_stats(index, d, ch) -> str:
         with st.expander(f"{len(s.skipped)} file(s) skipped at the last build"):
             html("".join(render.paragraph(f"{name}: {reason}", "kb-meta") for name, reason in s.skipped.items()))
     with st.expander("Folders (for the person who runs kb)"):
-        html(render.paragraph(f"Index folder: {settings().index_dir}\nContent folder: {settings().content_dir}",
+        html(render.paragraph(f"Index: {backends.where(settings())}\nContent folder: {settings().content_dir}",
                               "kb-meta"))
     return ""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 import signal
 import time
@@ -164,7 +165,9 @@ def test_the_app_searches_milvus(eval_corpus, server, monkeypatch):
     at.query_params["q"] = "트레이딩"
     at.run()
     assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])
-    cards = [m.value for m in at.markdown if m.value.startswith('<div class="kb-card"')]
+    page = "".join(h.value for h in at.html)
+    starts = [m.start() for m in re.finditer(r'<div class="kb-card[ "]', page)]
+    cards = [page[a:b] for a, b in zip(starts, [*starts[1:], len(page)], strict=False)]
     expected = local_search(index_dir, "트레이딩")[0]["results"]
     assert len(cards) == len(expected) == 10
     assert all(h["heading"].split()[0] in c for h, c in zip(expected, cards, strict=True))
@@ -172,7 +175,8 @@ def test_the_app_searches_milvus(eval_corpus, server, monkeypatch):
     at.query_params["view"] = "stats"
     at.run()
     assert not at.exception and not at.error
-    assert any(f"Index: Milvus collection 'app' at {server}" in html.unescape(m.value) for m in at.markdown)
+    shown = [html.unescape(e.value) for e in [*at.html, *at.markdown]]
+    assert any(f"Index: Milvus collection 'app' at {server}" in v for v in shown)
 
 
 def test_the_side_by_side_bench_runs(tmp_path):
