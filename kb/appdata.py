@@ -183,15 +183,13 @@ def content_changes(index, content_dir, max_age: float = 60.0) -> browse.Content
     """browse.content_changes without its cost on every page draw. Each call reads only the mtimes of the folders
     that hold posts (a post added, removed or saved by rename moves them): if one moved, the folder is listed again
     now. The files' sizes and mtimes are listed at most every `max_age` seconds, in the background (an edit in place
-    shows within that time); 0 lists them now. The content is hashed only when a file's name, size or mtime moved.
-    The first check of an index version runs in the background too, and reports no change until it is done."""
+    shows within that time); 0 lists them now. The content is hashed only when a file's name, size or mtime moved
+    (and once per index version, at its first check)."""
     content_dir = Path(content_dir)
     key = (index.backend.name, str(getattr(index.backend, "index_dir", "")), index.version, str(content_dir))
     seen = _SEEN.get(key)
-    if max_age <= 0 or (seen is not None and seen.folders and _folder_times(f for f, _ in seen.folders) != seen.folders):
+    if max_age <= 0 or seen is None or _folder_times(f for f, _ in seen.folders) != seen.folders:
         return _check(index, content_dir, key, seen).changes
-    if seen is None:
-        seen = _SEEN[key] = _Seen((), (), browse.ContentChanges([], [], []), float("-inf"))
     if time.monotonic() - seen.checked >= max_age and not seen.refreshing:
         seen.refreshing = True
         threading.Thread(target=_refresh, args=(index, content_dir, key, seen), name="kb-content-check",

@@ -269,19 +269,29 @@ def main_many(args) -> int:
         else:
             content, index_dir = many_posts(tmp, args.many_posts)
         built = time.perf_counter() - t0
-        with serve(index_dir, content, tmp / "streamlit.log") as base, sync_playwright() as pw:
+        other = {}
+        with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=60_000)
             try:
-                first = page_times(browser, base, MANY_PATHS[:1], timeout_ms=600_000)    # opens the index once
-                times = page_times(browser, base, MANY_PATHS)
+                with serve(index_dir, content, tmp / "streamlit.log") as base:
+                    first = page_times(browser, base, MANY_PATHS[:1], timeout_ms=600_000)    # opens the index
+                    times = page_times(browser, base, MANY_PATHS)
+                for i, checkout in enumerate(args.compare):         # the issues page only, given 5 minutes
+                    with serve(index_dir, content, tmp / f"streamlit-{i}.log", root=Path(checkout).resolve()) as b:
+                        page_times(browser, b, ["/?view=stats"], timeout_ms=600_000)          # opens the index
+                        other[checkout] = page_times(browser, b, MANY_PATHS[:1], timeout_ms=300_000)
             finally:
                 browser.close()
     print(f"{args.many_posts} posts built in {built:.0f} s; first page (opens the index) {first[MANY_PATHS[0]]} ms")
     for path, ms in times.items():
         print(f"  {'> 120 s' if ms is None else f'{ms:6d} ms'}  {path}")
+    for checkout, t in other.items():
+        ms = t[MANY_PATHS[0]]
+        print(f"  [{checkout}] {'> 300 s' if ms is None else f'{ms} ms'}  {MANY_PATHS[0]}")
     if args.json:
         print(json.dumps({"posts": args.many_posts, "build_s": round(built, 1), "first_ms": first[MANY_PATHS[0]],
-                          "page_ms": times, "load_1m": round(os.getloadavg()[0], 2)}, ensure_ascii=False))
+                          "page_ms": times, "compare": other, "load_1m": round(os.getloadavg()[0], 2)},
+                         ensure_ascii=False))
     return 0
 
 

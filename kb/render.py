@@ -464,7 +464,8 @@ SCRIPT = """<div class="kb-js"><script>
     try {
       const a = new URL(url, location.href), b = new URL(location.href);
       if (a.pathname === b.pathname &&
-          NAV.every(k => a.searchParams.getAll(k).join('\\u0000') === b.searchParams.getAll(k).join('\\u0000'))) {
+          (NAV.every(k => a.searchParams.getAll(k).join('\\u0000') === b.searchParams.getAll(k).join('\\u0000'))
+           || (b.searchParams.get('q') || '').length > 500)) {   // the app cut an over-long query: no way back to it
         return history.replaceState(state, title, url);
       }
     } catch (err) {}

@@ -330,3 +330,15 @@ def test_phone_content_changed_warning_is_in_the_main_column(phone, changed_serv
     warning = phone.locator('[data-testid="stMain"] [data-testid="stAlert"]').first
     assert "1 new post file(s)" in warning.inner_text()
     assert in_view(phone, '[data-testid="stMain"] [data-testid="stAlert"]')
+
+
+def test_an_over_long_query_link_is_cut_and_stays_cut(page, server):
+    words = "트레이딩 " + "lorem ipsum dolor " * 200                  # 3,600 characters in the link
+    page.goto(f"{server}/?q={quote(words)}")
+    wait_cards(page, 1)
+    page.wait_for_function("new URLSearchParams(location.search).get('q').length <= 500")
+    assert page.get_by_text("Queries are cut at 500 characters").count() == 1
+    assert len(page.get_by_label("Search every weekly issue").input_value()) <= 500
+    page.go_back()                                          # the long link is replaced, not kept behind the cut one
+    page.wait_for_timeout(1000)
+    assert len(page.evaluate("new URLSearchParams(location.search).get('q') || ''")) <= 500
