@@ -568,7 +568,7 @@ def test_the_content_check_hashes_only_when_a_file_moved(monkeypatch, small_site
     shutil.copy(EVAL_POSTS / "2020-07-11-weekly-ml-dl-news.md", content)    # a new file moves the folder's mtime:
     assert appdata.content_changes(index, content).added == ["2020-07-11-weekly-ml-dl-news.md"]   # seen at once
     post.write_text(post.read_text(encoding="utf-8") + "\n또\n", encoding="utf-8")
-    appdata._SEEN[(str(index.version_dir), str(content))].checked -= 61        # a minute later, an edit in place
+    appdata._SEEN[(index.backend.name, str(index.backend.index_dir), index.version, str(content))].checked -= 61        # a minute later, an edit in place
     appdata.content_changes(index, content)                                     # is listed in the background
     deadline = time.monotonic() + 30
     while len(calls) < 4 and time.monotonic() < deadline:
