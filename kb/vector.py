@@ -1,9 +1,12 @@
-"""Vector leg: FAISS inner-product search over L2-normalised vectors (row i = entry i).
+"""Vector leg: FAISS inner-product search over L2-normalised vectors (row i = entry i of one segment).
 
-The build saves a FAISS index as `ann.faiss`: an exact flat inner-product index for small collections, an IVF
-index above IVF_MIN_ENTRIES, whose candidates are then re-scored exactly against the stored vectors (`vectors.npy`,
-also the source of reused vectors on rebuilds). nlist ≈ 2·√n lists with IVF_NPROBE probes keeps recall@10 against
-exact search ≥ 0.99 at 200k entries (measured by `python -m kb.bench`, see BENCHMARKS.md).
+The build saves a FAISS index as `ann.faiss` next to the exact float32 vectors (`vectors.npy`, also the source of
+reused vectors on rebuilds): an exact flat inner-product index for small collections, and above IVF_MIN_ENTRIES an
+IVF index holding 8-bit scalar-quantised codes (a quarter of the vectors' size). The IVF only proposes candidates:
+the query layer re-scores every candidate exactly from the memory-mapped float32 vectors, so scores and ranking
+are those of exact search whenever the true neighbours are among the candidates. nlist ≈ 2·√n lists with
+IVF_NPROBE probes keeps recall@10 against exact search ≥ 0.99 at 200k entries (`python -m kb.bench`,
+BENCHMARKS.md). Search memory-maps both files: only the pages a query touches are read.
 """
 
 from __future__ import annotations
@@ -44,14 +47,19 @@ def save_ann(index, path: Path) -> None:
     _faiss().write_index(index, str(path))
 
 
-def build_ivf(vectors: np.ndarray, seed: int = 0):
-    """Train and fill an IVF-Flat index for a large collection."""
+def build_ivf(vectors: np.ndarray, seed: int = 0, codes: str = "sq8"):
+    """Train and fill an IVF index for a large collection: 8-bit scalar-quantised codes (kb's), or "flat" (float32
+    copies of the vectors, for comparison in kb.bench)."""
     faiss = _faiss()
 
     n, d = vectors.shape
     nlist = ivf_nlist(n)
     quantizer = faiss.IndexFlatIP(d)
-    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    if codes == "flat":
+        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                              faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(seed)
     sample = vectors[rng.choice(n, size=min(n, nlist * 40), replace=False)]
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
@@ -72,9 +80,12 @@ class VectorIndex:
 
     @classmethod
     def load(cls, vectors_path: Path, ann_path: Path | None, nprobe: int = IVF_NPROBE) -> VectorIndex:
-        ann = _faiss().read_index(str(ann_path)) if ann_path is not None else None
-        vectors = np.load(vectors_path, mmap_mode="r" if ann is not None and hasattr(ann, "nprobe") else None)
-        return cls(vectors, ann, nprobe)
+        """Both files memory-mapped (the FAISS index too: IVF lists and flat codes are paged in as searched)."""
+        ann = None
+        if ann_path is not None:
+            faiss = _faiss()
+            ann = faiss.read_index(str(ann_path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_MMAP_IFC)
+        return cls(np.load(vectors_path, mmap_mode="r", allow_pickle=False), ann, nprobe)
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k entries by inner product: (scores, ids), best first; ids are valid entry rows."""
@@ -87,7 +98,7 @@ class VectorIndex:
             top = top[np.argsort(-s[top], kind="stable")]
             return s[top], top.astype(np.int64)
         scores, ids = self.ann.search(np.ascontiguousarray(q[None, :], dtype=np.float32), min(k, n))
-        keep = ids[0] >= 0
+        keep = (ids[0] >= 0) & (ids[0] < len(self.vectors))
         return scores[0][keep], ids[0][keep]
 
     def score(self, q: np.ndarray, ids: np.ndarray) -> np.ndarray:
