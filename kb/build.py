@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 import kb
-from kb import store
+from kb import store, tables
 from kb.config import Settings, canonical_model
 from kb.embed import get_embedder
 from kb.entries import entry_texts
@@ -40,7 +40,7 @@ from kb.local import POSTS, Version, open_version
 from kb.posts import PostFile, find_post_files, read_post
 from kb.sections import split_sections
 from kb.segment import NewRows, Piece, Segment, write_segment
-from kb.tables import json_line, save_array, write_rows
+from kb.tables import json_line, save_array
 from kb.tokenize import TOKENIZER_NAME
 from kb.types import Manifest, Post, PostRecord, Section
 from kb.vector import IVF_MIN_ENTRIES
@@ -254,7 +254,7 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
             raise err
         texts = entry_texts(corpus.sections)
         hashes = [_text_hash(t) for t in texts]
-        lookup = _vector_lookup(prev) if prev and texts else {}
+        lookup = _vector_lookup(prev, hashes) if prev else {}
         todo = [i for i, h in enumerate(hashes) if h not in lookup]
         if todo or prev is None:
             embedder = embedder or get_embedder(settings.model)
@@ -281,15 +281,17 @@ def _unchanged(state: dict[str, str], prev: Manifest) -> bool:
     return prev.tokenizer == TOKENIZER_NAME and state == prev.known_files
 
 
-def _vector_lookup(prev: Previous) -> dict[bytes, tuple[Segment, int]]:
-    """Entry-text hash → (segment, entry) over every entry the previous build stored (dead rows included)."""
+def _vector_lookup(prev: Previous, hashes: list[bytes]) -> dict[bytes, tuple[Segment, int]]:
+    """Entry-text hash → (segment, entry) for those of `hashes` the previous build stored (dead rows included)."""
     out: dict[bytes, tuple[Segment, int]] = {}
-    if prev.version is None:
+    if prev.version is None or not hashes:
         return out
+    want = np.array(hashes, dtype="S16")
     for seg in prev.version.segments:
-        # numpy's S16 drops trailing NUL bytes on read: pad back, or ~1 hash in 256 never matches and is re-embedded
-        for i, h in enumerate(seg.hashes().tolist()):
-            out.setdefault(h.ljust(16, b"\0"), (seg, i))
+        stored = seg.hashes()
+        for i in np.flatnonzero(np.isin(stored, want)).tolist():
+            # numpy's S16 drops trailing NUL bytes on read: pad back, or ~1 hash in 256 never matches
+            out.setdefault(bytes(stored[i]).ljust(16, b"\0"), (seg, i))
     return out
 
 
@@ -416,8 +418,8 @@ def _write_build(build_dir: Path, prev: Previous | None, corpus: Corpus, plan: P
                 pieces[-1].append(line)
             else:
                 pieces.append([line])
-    write_rows(build_dir / POSTS, [(p[0], np.array(p[1], dtype=np.int64)) if isinstance(p, tuple) else p
-                                   for p in pieces])
+    tables.write_rows(build_dir / POSTS, [(p[0], np.array(p[1], dtype=np.int64)) if isinstance(p, tuple) else p
+                                          for p in pieces])
     save_array(build_dir / "rows.npy", plan.phys)
     save_array(build_dir / "post_rows.npy", plan.post_rows)
     return known

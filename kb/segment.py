@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.entries import entry_tokens
+from kb import tables
+from kb.entries import iter_entry_tokens
 from kb.keyword import SegmentTerms, new_terms, write_terms
 from kb.names import name_keys
-from kb.tables import KeyTable, RowFile, json_line, load_array, postings_from_lists, write_postings, write_rows
+from kb.tables import KeyTable, RowFile, json_line, load_array, postings_from_lists, write_postings
 from kb.types import Section
 from kb.vector import VectorIndex, build_ann, save_ann
 
@@ -118,7 +119,7 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
             vectors[dest] = new.vectors[src]
             hashes[dest] = new.hashes[src]
             secs = new.sections[lo:hi]
-            part, lens = new_terms(entry_tokens(secs))
+            part, lens = new_terms(iter_entry_tokens(secs))
             doclen[dest] = lens
             new_parts.append((*part[:2], dest[part[2]], part[3]))
             keys, kid, doc, _ = postings_from_lists((name_keys(s) for s in secs), count=False)
@@ -134,7 +135,7 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
         old_names.append((keys, kid, rmap[doc], None))
     write_terms(folder, term_parts + new_parts, doclen)
     write_postings(folder, NAMES, old_names + name_parts, values=False)
-    write_rows(folder / SECTIONS, [(p[0].rows, p[1]) if isinstance(p[0], Segment)
-                                   else [section_line(s) for s in p[0].sections[p[1]:p[2]]] for p in pieces])
+    tables.write_rows(folder / SECTIONS, [(p[0].rows, p[1]) if isinstance(p[0], Segment)
+                                          else [section_line(s) for s in p[0].sections[p[1]:p[2]]] for p in pieces])
     save_ann(build_ann(vectors), folder / "ann.faiss")
     return m

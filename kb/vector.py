@@ -11,7 +11,9 @@ BENCHMARKS.md). Search memory-maps both files: only the pages a query touches ar
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +46,21 @@ def build_ann(vectors: np.ndarray):
 
 
 def save_ann(index, path: Path) -> None:
-    _faiss().write_index(index, str(path))
+    """Write a FAISS index as a new file through a Python writer, so a full disk raises the usual OSError (ENOSPC)
+    and FAISS never prints its raw 'close error' line; any other FAISS failure becomes an OSError."""
+    faiss = _faiss()
+    with open(path, "xb") as f:
+        writer = faiss.PyCallbackIOWriter(f.write)
+        try:
+            faiss.write_index(index, writer)
+        except RuntimeError as err:
+            msg = str(err).strip().split("\n")[0][:200]
+            code = next((c for c in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES) if os.strerror(c) in msg),
+                        None)
+            text = f"FAISS could not write {Path(path).name}: {msg}"
+            raise (OSError(code, text) if code else OSError(text)) from None
+        finally:
+            del writer
 
 
 def build_ivf(vectors: np.ndarray, seed: int = 0, codes: str = "sq8"):

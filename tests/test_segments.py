@@ -184,3 +184,24 @@ def test_verify_checks_sizes_always_and_checksums_by_size(tmp_path, corpus, fake
     vec.write_bytes(bytes(data[:-1]))
     with pytest.raises(kb.errors.IndexCorrupt, match="vectors.npy"):
         store.verify_files(vdir, m)
+
+
+def test_verify_on_the_command_line_and_damage_found_lazily(tmp_path, corpus, fake_embedder, monkeypatch):
+    from fixtures.cli import assert_one_line_error, run_kb
+
+    index_dir = tmp_path / "index"
+    build_index(Settings.load(corpus, index_dir), embedder=fake_embedder)
+    proc = run_kb("index", "--index-dir", index_dir, "--verify", timeout=120)
+    assert proc.returncode == 0 and "verified" in proc.stdout, proc.stderr
+    vdir = live(index_dir)
+    rows = vdir / store.read_manifest(vdir).segments[0]["name"] / "sections.jsonl"
+    data = bytearray(rows.read_bytes())
+    data[data.index(b"\n") + 1] = ord("[")                 # row 1 no longer opens with '{': same size
+    rows.write_bytes(bytes(data))
+    assert_one_line_error(run_kb("index", "--index-dir", index_dir, "--verify", timeout=120), "sections.jsonl", "--full")
+    monkeypatch.setattr(store, "VERIFY_ALL_BYTES", 0)      # as in a large index: big files are checked by size only
+    monkeypatch.setattr(store, "VERIFY_FILE_BYTES", 1024)
+    index = kb.open_index(index_dir, embedder=fake_embedder)
+    assert index.sections[0].heading
+    with pytest.raises(kb.errors.IndexCorrupt, match="sections.jsonl.*--full"):
+        index.sections[1]
