@@ -205,3 +205,26 @@ def test_verify_on_the_command_line_and_damage_found_lazily(tmp_path, corpus, fa
     assert index.sections[0].heading
     with pytest.raises(kb.errors.IndexCorrupt, match="sections.jsonl.*--full"):
         index.sections[1]
+
+
+def test_a_key_table_finds_every_key_with_its_postings(tmp_path):
+    from collections import Counter
+
+    from kb.tables import KeyTable, postings_from_lists, write_postings
+
+    lists = [["a", "ab", "abc", "ab"], ["", "트레이딩", "트레"], ["z", "a", "😀", "트레이딩", "트레이딩"], []]
+    write_postings(tmp_path, "t", [postings_from_lists(lists, count=True)], values=True)
+    table = KeyTable(tmp_path, "t", values=True)
+    want: dict[str, dict[int, int]] = {}
+    for d, keys in enumerate(lists):
+        for k, c in Counter(keys).items():
+            want.setdefault(k, {})[d] = c
+    assert table.all_keys() == sorted(want) and len(table) == len(want)
+    for k, docs in want.items():
+        doc, val = table.postings(table.find(k))
+        assert dict(zip(doc.tolist(), val.tolist(), strict=True)) == docs
+    for missing in ("b", "aa", "abcd", "트", "트레이", "zz", "😀😀"):
+        assert table.find(missing) == -1
+    write_postings(tmp_path, "e", [], values=False)
+    empty = KeyTable(tmp_path, "e", values=False)
+    assert len(empty) == 0 and empty.find("a") == -1
