@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -197,20 +198,32 @@ def _map_previous(index_dir: Path, prev: Previous) -> Previous | None:
     return prev
 
 
+CONTENT_STATS = "content.json"
+
+
 def _stat(path: Path) -> list[int]:
     st = os.stat(path)
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
-def _content_state(files: list[PostFile], prev: Manifest | None
+def _recorded_stats(index_dir: Path) -> dict:
+    """The live build's record of its post files' stats ({"taken_ns", "stats": {file: stat}}), or {}."""
+    try:
+        d = json.loads((store.current_version(index_dir) / CONTENT_STATS).read_text(encoding="utf-8"))
+        return d if isinstance(d, dict) and isinstance(d.get("stats"), dict) else {}
+    except (KbError, OSError, ValueError):
+        return {}
+
+
+def _content_state(files: list[PostFile], prev: Manifest | None, recorded: dict
                    ) -> tuple[dict[str, str], dict[str, list[int]], int] | None:
     """(content hash, stat record) of every candidate post file, and when the stats were taken (None if a file
-    cannot be read). A file whose stat record equals the previous build's, taken well after the file last changed,
-    keeps its recorded hash without being read."""
+    cannot be read). A file whose stat record (size, mtime, ctime, inode) equals the previous build's, taken well
+    after the file last changed, keeps its recorded hash without being read."""
     taken = time.time_ns()
     known = prev.known_files if prev else {}
-    stats = prev.content_stats if prev else {}
-    trusted_before = (prev.stats_ns if prev else 0) - RACY_NS
+    stats = recorded.get("stats", {}) if prev else {}
+    trusted_before = (recorded.get("taken_ns") or 0) - RACY_NS
     hashes, now = {}, {}
     for pf in files:
         try:
@@ -237,7 +250,7 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
     with store.rebuild_lock(index_dir):
         prev = None if full else _previous(index_dir, embedder_name)
         files, _ = find_post_files(content_dir)
-        state = _content_state(files, prev.manifest if prev else None)
+        state = _content_state(files, prev.manifest if prev else None, _recorded_stats(index_dir) if prev else {})
         if prev and state and _unchanged(state[0], prev.manifest):
             store.sweep(index_dir)            # leftovers of a rebuild killed after its swap
             m = prev.manifest
@@ -269,9 +282,9 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
             tokenizer=TOKENIZER_NAME, vector_index="flat", post_count=len(corpus.order), section_count=n,
             entry_count=2 * n, posts=dict(_post_items(prev, corpus)), skipped=corpus.skipped_hashes,
             skipped_reasons=dict(corpus.skipped), built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            content_dir=str(content_dir.resolve()), embedded=len(todo), reused=2 * n - len(todo),
-            content_stats=state[1] if state else {}, stats_ns=state[2] if state else 0)
-        final = _write_and_publish(index_dir, prev, corpus, plan, manifest, t0)
+            content_dir=str(content_dir.resolve()), embedded=len(todo), reused=2 * n - len(todo))
+        stats = {"taken_ns": state[2], "stats": state[1]} if state else {"taken_ns": 0, "stats": {}}
+        final = _write_and_publish(index_dir, prev, corpus, plan, manifest, stats, t0)
     return BuildReport(len(corpus.order), n, len(todo), 2 * n - len(todo), corpus.skipped,
                        time.perf_counter() - t0, False, final.name)
 
@@ -375,12 +388,13 @@ def _post_items(prev: Previous | None, corpus: Corpus):
 
 
 def _write_and_publish(index_dir: Path, prev: Previous | None, corpus: Corpus, plan: Plan, manifest: Manifest,
-                       t0: float) -> Path:
+                       stats: dict, t0: float) -> Path:
     """Write the build aside and publish it; on a write error remove the partial build and say why in one line."""
     build_dir = None
     try:
         build_dir = store.new_build_dir(index_dir)
         known = _write_build(build_dir, prev, corpus, plan, manifest)
+        (build_dir / CONTENT_STATS).write_text(json.dumps(stats, separators=(",", ":")), encoding="utf-8")
         manifest.build_seconds = round(time.perf_counter() - t0, 3)
         return store.publish(index_dir, build_dir, manifest, known)
     except OSError as err:

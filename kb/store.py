@@ -4,7 +4,7 @@ Layout of `index/`::
 
     CURRENT            one line: the name of the live version folder (replaced atomically with os.replace)
     v-<time>-<id>/     a complete build: manifest.json (size + sha256 of every other file, and a sha256 of
-                       itself), rows.npy, post_rows.npy, posts.jsonl/.off.npy and one or two segment folders
+                       itself), rows.npy, post_rows.npy, posts.jsonl/.off.npy, content.json and one or two segment folders
                        seg-<id>/ (kb.segment: sections, vectors, keyword postings, names, ann.faiss; kb.local
                        describes them); a file the manifest does not list is an error
     .lock              held (flock) by the one running rebuild

@@ -97,11 +97,14 @@ class VectorIndex:
     @classmethod
     def load(cls, vectors_path: Path, ann_path: Path | None, nprobe: int = IVF_NPROBE) -> VectorIndex:
         """Both files memory-mapped (the FAISS index too: IVF lists and flat codes are paged in as searched)."""
+        vectors = np.load(vectors_path, mmap_mode="r", allow_pickle=False)
         ann = None
         if ann_path is not None:
             faiss = _faiss()
-            ann = faiss.read_index(str(ann_path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_MMAP_IFC)
-        return cls(np.load(vectors_path, mmap_mode="r", allow_pickle=False), ann, nprobe)
+            # the flag that maps an IVF's lists refuses flat codes and the other way round; build_ann's rule says which
+            flag = faiss.IO_FLAG_MMAP if len(vectors) >= IVF_MIN_ENTRIES else faiss.IO_FLAG_MMAP_IFC
+            ann = faiss.read_index(str(ann_path), flag)
+        return cls(vectors, ann, nprobe)
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k entries by inner product: (scores, ids), best first; ids are valid entry rows."""
