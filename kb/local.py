@@ -20,6 +20,7 @@ keyword statistics until the next compaction rewrites the segments.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -100,7 +101,8 @@ class SectionTable(Sequence):
 
     def __init__(self, version: Version):
         self._v = version
-        self._cache: OrderedDict[int, Section] = OrderedDict()
+        self._cache: OrderedDict[int, Section] = OrderedDict()     # the last rows asked for (hits, a post's rows)
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._v.phys)
@@ -117,9 +119,10 @@ class SectionTable(Sequence):
         if s is None:
             seg, local = self._v.locate(np.array([i]))
             s = self._v.segments[int(seg[0])].section(int(local[0]))
-            self._cache[i] = s
-            while len(self._cache) > 4096:
-                self._cache.popitem(last=False)
+            with self._lock:
+                self._cache[i] = s
+                while len(self._cache) > 4096:
+                    self._cache.popitem(last=False)
         return s
 
     def __iter__(self) -> Iterator[Section]:
