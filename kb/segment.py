@@ -26,7 +26,15 @@ from kb import tables
 from kb.entries import iter_entry_tokens
 from kb.keyword import SegmentTerms, new_terms, write_terms
 from kb.names import name_keys
-from kb.tables import KeyTable, RowFile, json_line, load_array, postings_from_lists, write_postings
+from kb.tables import (
+    KeyTable,
+    RowFile,
+    advise_random,
+    json_line,
+    load_array,
+    postings_from_lists,
+    write_postings,
+)
 from kb.types import Section
 from kb.vector import VectorIndex, build_ann, save_ann
 
@@ -55,6 +63,9 @@ class Segment:
         self.vectors = self.index.vectors
         self.terms = SegmentTerms(folder)
         self.names = KeyTable(folder, NAMES, values=False)
+        if search:
+            for mapped in (self.vectors, self.rows.data, self.terms.doclen):
+                advise_random(mapped)
         if (self.vectors.ndim != 2 or len(self.vectors) != 2 * self.m or len(self.terms.doclen) != 2 * self.m
                 or (search and self.index.ann.ntotal != 2 * self.m)):
             raise ValueError(f"segment {self.name} is inconsistent")

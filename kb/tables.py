@@ -39,6 +39,19 @@ def map_bytes(path: Path):
         return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 
 
+def advise_random(mapped) -> None:
+    """Tell the kernel a mapping is read at random (a few rows per query), so a page missing from the page cache is
+    read alone, without read-ahead. (Pages already cached are still mapped 16 at a time by the kernel's
+    fault-around: at 100k sections 40 hybrid queries leave ~290 MB of the 307 MB vectors in a process's RSS, as
+    file-backed, reclaimable pages.) A numpy memmap or an mmap; no-op where unsupported."""
+    mm = getattr(mapped, "_mmap", mapped)
+    if isinstance(mm, mmap.mmap) and hasattr(mmap, "MADV_RANDOM"):
+        try:
+            mm.madvise(mmap.MADV_RANDOM)
+        except OSError:
+            pass
+
+
 def load_array(path: Path, mmap_mode: str | None = "r") -> np.ndarray:
     """A saved .npy array, memory-mapped by default; IndexCorrupt (one line) when it is not an array."""
     try:
