@@ -295,8 +295,8 @@ class LocalBackend:
         n = self._n
         scores, entries = [], []
         for s, seg in enumerate(self._v.segments):
-            dead = self._dead[s]
-            sc, ids = seg.index.search(qv, k + (dead if seg.index.kind == "flat" else min(dead, k)) + TIE_MARGIN)
+            dead, vi = self._dead[s], seg.vector_index()
+            sc, ids = vi.search(qv, k + (dead if vi.kind == "flat" else min(dead, k)) + TIE_MARGIN)
             title = ids >= seg.m
             logical = self._logical[self._v.seg_start[s] + ids - seg.m * title]
             keep = logical >= 0

@@ -24,6 +24,7 @@ import numpy as np
 
 from kb import tables
 from kb.entries import iter_entry_tokens
+from kb.errors import IndexCorrupt
 from kb.keyword import SegmentTerms, new_terms, write_terms
 from kb.names import name_keys
 from kb.tables import (
@@ -66,9 +67,17 @@ class Segment:
         if search:
             for mapped in (self.vectors, self.rows.data, self.terms.doclen):
                 advise_random(mapped)
-        if (self.vectors.ndim != 2 or len(self.vectors) != 2 * self.m or len(self.terms.doclen) != 2 * self.m
-                or (search and self.index.ann.ntotal != 2 * self.m)):
+        if self.vectors.ndim != 2 or len(self.vectors) != 2 * self.m or len(self.terms.doclen) != 2 * self.m:
             raise ValueError(f"segment {self.name} is inconsistent")
+
+    def vector_index(self) -> VectorIndex:
+        """The segment's vector index, its FAISS file read on first use (IndexCorrupt, one line, if it cannot be)."""
+        try:
+            self.index.ann  # noqa: B018 - reads the FAISS file once
+        except (ValueError, OSError):
+            raise IndexCorrupt(f"index file {self.name}/ann.faiss is damaged; rebuild with: "
+                               f"python -m kb.index --full") from None
+        return self.index
 
     def section(self, i: int) -> Section:
         return Section.from_dict(self.rows.get(i))

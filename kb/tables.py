@@ -44,7 +44,9 @@ def advise_random(mapped) -> None:
     read alone, without read-ahead. (Pages already cached are still mapped 16 at a time by the kernel's
     fault-around: at 100k sections 40 hybrid queries leave ~290 MB of the 307 MB vectors in a process's RSS, as
     file-backed, reclaimable pages.) A numpy memmap or an mmap; no-op where unsupported."""
-    mm = getattr(mapped, "_mmap", mapped)
+    mm = mapped
+    while isinstance(mm, np.ndarray):                     # a plain view of a memmap: find the memmap
+        mm = getattr(mm, "_mmap", None) or mm.base
     if isinstance(mm, mmap.mmap) and hasattr(mmap, "MADV_RANDOM"):
         try:
             mm.madvise(mmap.MADV_RANDOM)
@@ -53,9 +55,12 @@ def advise_random(mapped) -> None:
 
 
 def load_array(path: Path, mmap_mode: str | None = "r") -> np.ndarray:
-    """A saved .npy array, memory-mapped by default; IndexCorrupt (one line) when it is not an array."""
+    """A saved .npy array, memory-mapped by default (as a plain ndarray over the map); IndexCorrupt (one line) when
+    it is not an array."""
     try:
-        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+        a = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+        # a plain ndarray view of the map: numpy's memmap subclass costs ~2 µs a scalar read in Python
+        return a.view(np.ndarray) if isinstance(a, np.memmap) else a
     except (ValueError, OSError, EOFError) as err:
         if isinstance(err, FileNotFoundError):
             raise

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -83,12 +84,50 @@ def build_ivf(vectors: np.ndarray, seed: int = 0, codes: str = "sq8"):
     return index
 
 
+def read_ann(f):
+    """Read a FAISS index from an open binary file, into memory. (FAISS can memory-map an IVF's lists instead, but
+    its searches over mapped lists measured 2.2× slower: 8.0 vs 3.6 ms p50 at 200k entries, nprobe 128.)"""
+    faiss = _faiss()
+    reader = faiss.PyCallbackIOReader(f.read)
+    try:
+        return faiss.read_index(reader)
+    finally:
+        del reader
+
+
 class VectorIndex:
-    def __init__(self, vectors: np.ndarray, ann=None, nprobe: int = IVF_NPROBE):
+    """A segment's vectors (memory-mapped) and its FAISS index, read on the first search from the file opened with
+    the segment (so a build published meanwhile cannot take it away, and a keyword-only process never reads it)."""
+
+    def __init__(self, vectors: np.ndarray, ann=None, nprobe: int = IVF_NPROBE, ann_file=None):
         self.vectors = vectors
+        self.nprobe = nprobe
+        self._file = ann_file
+        self._lock = threading.Lock()
+        self._ann = None
+        self._set(ann)
+
+    def _set(self, ann) -> None:
         if ann is not None and hasattr(ann, "nprobe"):
-            ann.nprobe = nprobe
-        self.ann = ann                      # None: exact search over self.vectors with numpy
+            ann.nprobe = self.nprobe
+        self._ann = ann                      # None (and no file): exact search over self.vectors with numpy
+
+    @property
+    def ann(self):
+        if self._ann is None and self._file is not None:
+            with self._lock:
+                if self._file is not None:
+                    try:
+                        ann = read_ann(self._file)
+                    except RuntimeError:
+                        raise ValueError("the FAISS index cannot be read") from None
+                    finally:
+                        self._file.close()
+                        self._file = None
+                    if ann.ntotal != len(self.vectors) or ann.d != self.vectors.shape[1]:
+                        raise ValueError("the FAISS index does not match the vectors")
+                    self._set(ann)
+        return self._ann
 
     @property
     def kind(self) -> str:
@@ -96,15 +135,9 @@ class VectorIndex:
 
     @classmethod
     def load(cls, vectors_path: Path, ann_path: Path | None, nprobe: int = IVF_NPROBE) -> VectorIndex:
-        """Both files memory-mapped (the FAISS index too: IVF lists and flat codes are paged in as searched)."""
-        vectors = np.load(vectors_path, mmap_mode="r", allow_pickle=False)
-        ann = None
-        if ann_path is not None:
-            faiss = _faiss()
-            # the flag that maps an IVF's lists refuses flat codes and the other way round; build_ann's rule says which
-            flag = faiss.IO_FLAG_MMAP if len(vectors) >= IVF_MIN_ENTRIES else faiss.IO_FLAG_MMAP_IFC
-            ann = faiss.read_index(str(ann_path), flag)
-        return cls(vectors, ann, nprobe)
+        """The vectors memory-mapped; the FAISS file opened now and read on the first search."""
+        vectors = np.load(vectors_path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
+        return cls(vectors, None, nprobe, open(ann_path, "rb") if ann_path is not None else None)  # noqa: SIM115
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k entries by inner product: (scores, ids), best first; ids are valid entry rows."""
