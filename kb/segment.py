@@ -27,6 +27,7 @@ from kb.entries import iter_entry_tokens
 from kb.errors import IndexCorrupt
 from kb.keyword import SegmentTerms, new_terms, write_terms
 from kb.names import name_keys
+from kb.store import REBUILD
 from kb.tables import (
     KeyTable,
     RowFile,
@@ -75,8 +76,7 @@ class Segment:
         try:
             self.index.ann  # noqa: B018 - reads the FAISS file once
         except (ValueError, OSError):
-            raise IndexCorrupt(f"index file {self.name}/ann.faiss is damaged; rebuild with: "
-                               f"python -m kb.index --full") from None
+            raise IndexCorrupt(f"index file {self.name}/ann.faiss is damaged; rebuild with: {REBUILD} --full") from None
         return self.index
 
     def section(self, i: int) -> Section:

@@ -23,11 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from kb.errors import IndexCorrupt
+from kb.store import REBUILD
 
 
 def _rebuild_hint(path: Path) -> str:
-    from kb.store import REBUILD
-
     return f"index file {path.parent.name}/{path.name} is damaged; rebuild with: {REBUILD} --full"
 
 
