@@ -6,7 +6,7 @@ Public API::
     index = kb.open_index("index")          # loads the manifest, tables and vectors; the model loads on first query
     hits = index.search("트레이딩", mode="hybrid", k=10, since="2020-06-01")
 
-Heavy libraries (faiss, bm25s, the embedding model) are imported lazily so `import kb` stays fast.
+Heavy libraries (faiss, the embedding model) are imported lazily so `import kb` stays fast.
 """
 
 from __future__ import annotations

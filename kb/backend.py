@@ -2,9 +2,9 @@
 
 A backend holds the sections table (row i = section i), the posts table and the manifest, and answers the two
 search legs over the 2n entries of kb.entries: keyword candidates with raw BM25 scores, vector candidates, and the
-stored vectors of given rows for exact re-scoring. Filters are pushed down to both legs. kb keeps fusion,
+stored vectors of given rows for exact re-scoring; and the rows that carry an exact resource name. Filters are pushed down to both legs. kb keeps fusion,
 exact-name pinning, snippets and relevance above this line, so ranking is the same on every backend.
-Implementations: kb.local (FAISS + bm25s in an index folder, the default).
+Implementations: kb.local (FAISS + BM25 postings in an index folder, the default).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class Backend(Protocol):
     name: str                       # "local", "milvus", ...
     manifest: Manifest
     sections: Sequence[Section]     # the sections table: row i = section i
-    posts: list[PostRecord]
+    posts: Sequence[PostRecord]     # the posts table
 
     @property
     def version(self) -> str:
@@ -45,6 +45,11 @@ class Backend(Protocol):
 
     def keyword_bound(self, tokens: list[str]) -> float:
         """The attainable BM25 of one entry for these tokens (kb.keyword.KeywordIndex.attainable)."""
+        ...
+
+    def name_rows(self, key: str) -> np.ndarray:
+        """The rows carrying a resource name or heading whose kb.names.normalise_name key is `key`, ascending
+        (kb.names.name_map's value for the key; stored at index time)."""
         ...
 
     def vector_search(self, qv: np.ndarray, filters: Filters, limit: int) -> np.ndarray:

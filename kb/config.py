@@ -31,7 +31,7 @@ class Settings:
     content_dir: Path
     index_dir: Path
     model: str | None = None      # None: the bundled default for a build, the index's own model for a search
-    backend: str = "local"        # "local": FAISS + bm25s in index_dir; "milvus": a collection at milvus_uri
+    backend: str = "local"        # "local": FAISS + BM25 postings in index_dir; "milvus": a collection at milvus_uri
     milvus_uri: str | None = None
     milvus_collection: str = DEFAULT_MILVUS_COLLECTION
     read_only: bool = False       # KB_READ_ONLY: nothing is written in the content folder (topic corrections off)

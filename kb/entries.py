@@ -7,6 +7,8 @@ every per-section score is the better of a section's two entries.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from kb.tokenize import tokenize
@@ -53,5 +55,12 @@ def entry_texts(sections: list[Section]) -> list[str]:
 
 def entry_tokens(sections: list[Section]) -> list[list[str]]:
     """Keyword tokens of the 2n entries, in entry order (the heading counts twice in the section entry)."""
-    sec = [tokenize(s.heading) + tokenize(passage_text(s)) for s in sections]
-    return sec + [tokenize(title_text(s)) for s in sections]
+    return list(iter_entry_tokens(sections))
+
+
+def iter_entry_tokens(sections: list[Section]) -> Iterator[list[str]]:
+    """entry_tokens one entry at a time (a build indexes them without holding every token list)."""
+    for s in sections:
+        yield tokenize(s.heading) + tokenize(passage_text(s))
+    for s in sections:
+        yield tokenize(title_text(s))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from kb import store
 from kb.backends import build
 from kb.cli import ArgumentParser, add_backend_args, backend_settings, run
-from kb.errors import ContentMissing
+from kb.errors import BadQuery, ContentMissing
 from kb.term import visible_name
 
 
@@ -20,6 +21,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--full", action="store_true", help="ignore the previous index and embed everything again")
     p.add_argument("--strict", action="store_true", help="exit with an error if any post had to be skipped")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--verify", action="store_true", help="checksum every file of the live index and exit (opening "
+                   "a large index checks the big memory-mapped files by size only)")
     add_backend_args(p)
     return p.parse_args(argv)
 
@@ -27,6 +30,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     settings = backend_settings(args, args.content, args.index_dir, args.model)
+    if args.verify:
+        if settings.backend != "local":
+            raise BadQuery("--verify checks the local index folder; it does not apply to --backend milvus")
+        print(f"index {verify_index(settings.index_dir)} verified: every file matches its checksum")
+        return 0
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -53,6 +61,13 @@ def main(argv=None) -> int:
         print(f"kb: {len(report.skipped)} post(s) skipped and --strict is set", file=sys.stderr)
         return 1
     return 0
+
+
+def verify_index(index_dir) -> str:
+    """Checksum every file of the live build (IndexCorrupt naming the first damaged one); returns its name."""
+    vdir = store.current_version(index_dir)
+    store.verify_files(vdir, store.read_manifest(vdir), deep=True)
+    return vdir.name
 
 
 def print_skipped(skipped: list[tuple[str, str]]) -> None:

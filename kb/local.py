@@ -1,50 +1,191 @@
-"""The local backend: a verified index folder (kb.store) read into a sections table, bm25s and FAISS.
+"""The local backend: a verified index folder (kb.store) whose segments (kb.segment) are memory-mapped, not read.
 
-`open_local(index_dir)` finds the live version, checks its manifest and checksums, and loads the sections and
-posts tables, the BM25 index and the vectors; the object then answers kb.backend's protocol.
+`open_local(index_dir)` finds the live version, checks its manifest and the files it lists, and maps the version's
+files; the object then answers kb.backend's protocol. Nothing proportional to the corpus is parsed at open: the
+sections table is decoded row by row when rows are asked for, the vectors, postings, name keys and IVF lists are
+paged in as queries touch them. The version's files:
+
+    manifest.json                     kb.store: schema, embedder, counts, segments, checksums of every file
+    rows.npy                          row i of the sections table → its row in the concatenated segments
+    post_rows.npy                     post j (posts.jsonl order) has rows post_rows[j]..post_rows[j+1]-1
+    posts.jsonl, posts.off.npy        the posts table (PostRecord as JSON, one a line)
+    content.json                      the post files' stats when the build hashed them (kb.build: unchanged files
+                                      are not read again)
+    seg-*/                            one or two segments (kb.segment)
+
+Rows of the sections table are in content order (the order a full build gives them), whatever segment holds them;
+segment rows no row points at are dead (their post changed or went) and are left out of both legs and of the
+keyword statistics until the next compaction rewrites the segments.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from kb import safeio, store
-from kb.entries import entry_ids, entry_rows, per_section
 from kb.errors import IndexCorrupt, KbError
-from kb.filters import Filters, mask, section_dates
-from kb.keyword import KeywordIndex
+from kb.filters import Filters
+from kb.keyword import KeywordLeg
+from kb.segment import Segment
+from kb.tables import RowFile, load_array
 from kb.types import KeywordQuery, Manifest, PostRecord, Section
-from kb.vector import VectorIndex
 
 EXACT_FILTERED_ROWS = 20_000   # a filter that keeps at most this many sections is searched exactly
+TIE_MARGIN = 64                # extra entries asked of each segment, so equal scores at the cut are all seen
+POSTS = "posts.jsonl"
+
+
+@dataclass
+class Version:
+    """The mapped files of one version folder."""
+    folder: Path
+    manifest: Manifest
+    segments: list[Segment]
+    phys: np.ndarray           # sections-table row → row in the concatenated segments
+    post_rows: np.ndarray      # posts.jsonl order → first row; last entry = row count
+    posts: RowFile
+    seg_start: np.ndarray      # first concatenated row of each segment; last entry = total
+
+    @property
+    def total(self) -> int:
+        return int(self.seg_start[-1])
+
+    def locate(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(segment, row in segment) of sections-table rows."""
+        p = self.phys[np.asarray(rows, dtype=np.int64)]
+        s = np.searchsorted(self.seg_start, p, side="right") - 1
+        return s, p - self.seg_start[s]
+
+    def logical(self) -> np.ndarray:
+        """Concatenated segment row → sections-table row (-1: dead)."""
+        out = np.full(self.total, -1, dtype=np.int64)
+        out[self.phys] = np.arange(len(self.phys))
+        return out
+
+
+def open_version(vdir: Path, manifest: Manifest, search: bool = True) -> Version:
+    """Map a verified version's files and check they agree with each other and the manifest (IndexCorrupt else).
+    `search=False`: for a rebuild, which reads rows, vectors and postings but never searches."""
+    try:
+        segments = [Segment(vdir / s["name"], search) for s in manifest.segments]
+        phys = load_array(vdir / "rows.npy", mmap_mode=None).astype(np.int64, copy=False)
+        post_rows = load_array(vdir / "post_rows.npy", mmap_mode=None).astype(np.int64, copy=False)
+        posts = RowFile(vdir / POSTS)
+        seg_start = np.cumsum([0] + [s.m for s in segments]).astype(np.int64)
+        n = manifest.section_count
+        consistent = (
+            len(phys) == n and len(post_rows) == len(posts) + 1 and len(posts) == manifest.post_count
+            and int(post_rows[0]) == 0 and int(post_rows[-1]) == n and bool(np.all(np.diff(post_rows) >= 0))
+            and [s.m for s in segments] == [int(s["rows"]) for s in manifest.segments]
+            and all(s.vectors.shape[1] == manifest.embedder_dim for s in segments)
+            and (n == 0 or (int(phys.min()) >= 0 and int(phys.max()) < int(seg_start[-1])))
+            and (n == 0 or int(np.bincount(phys, minlength=int(seg_start[-1])).max()) == 1))
+    except KbError:
+        raise
+    except (safeio.NotRegularFile, safeio.FileTooLarge) as err:   # swapped after the checksums were verified
+        raise store.unreadable(Path(err.filename or vdir), err) from None
+    except Exception as err:  # noqa: BLE001 - the files passed their checks, so this is a forged or foreign build
+        raise IndexCorrupt(f"the index in {vdir.parent} cannot be read ({type(err).__name__}); "
+                           f"rebuild with: {store.REBUILD} --full") from None
+    if not consistent:
+        raise IndexCorrupt(f"the index in {vdir.parent} is inconsistent; rebuild with: {store.REBUILD} --full")
+    return Version(vdir, manifest, segments, phys, post_rows, posts, seg_start)
+
+
+class SectionTable(Sequence):
+    """The sections table (row i = section i), decoded a row at a time from the segments' mapped row files."""
+
+    def __init__(self, version: Version):
+        self._v = version
+        self._cache: OrderedDict[int, Section] = OrderedDict()     # the last rows asked for (hits, a post's rows)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._v.phys)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        s = self._cache.get(i)
+        if s is None:
+            seg, local = self._v.locate(np.array([i]))
+            s = self._v.segments[int(seg[0])].section(int(local[0]))
+            with self._lock:
+                self._cache[i] = s
+                while len(self._cache) > 4096:
+                    self._cache.popitem(last=False)
+        return s
+
+    def __iter__(self) -> Iterator[Section]:
+        segs, local = self._v.locate(np.arange(len(self)))
+        for s, r in zip(segs.tolist(), local.tolist(), strict=True):
+            yield self._v.segments[s].section(r)
+
+
+class PostTable(Sequence):
+    """The posts table, decoded when first read."""
+
+    def __init__(self, rows: RowFile):
+        self._rows = rows
+        self._all: list[PostRecord] | None = None
+
+    def _records(self) -> list[PostRecord]:
+        if self._all is None:
+            self._all = [PostRecord.from_dict(self._rows.get(j)) for j in range(len(self._rows))]
+        return self._all
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, j):
+        return self._records()[j]
+
+    def __iter__(self) -> Iterator[PostRecord]:
+        return iter(self._records())
 
 
 class LocalBackend:
-    """A loaded index folder. Read-only after load; safe for concurrent searches."""
+    """A mapped index version. Read-only after open; safe for concurrent searches."""
 
     name = "local"
 
-    def __init__(self, index_dir: Path, version_dir: Path, manifest: Manifest, sections: list[Section],
-                 posts: list[PostRecord], keyword: KeywordIndex, vectors: VectorIndex):
+    def __init__(self, index_dir: Path, version: Version):
         self.index_dir = index_dir
-        self.version_dir = version_dir
-        self.manifest = manifest
-        self.sections = sections
-        self.posts = posts
-        self.keyword = keyword
-        self.vectors = vectors
-        self._n = len(sections)
-        self._dates = section_dates(sections)
+        self.version_dir = version.folder
+        self.manifest = version.manifest
+        self._v = version
+        self.sections = SectionTable(version)
+        self.posts = PostTable(version.posts)
+        self._n = len(version.phys)
+        self._logical = version.logical()
+        live, self._dead = [], []
+        for s in range(len(version.segments)):
+            alive = self._logical[version.seg_start[s]:version.seg_start[s + 1]] >= 0
+            live.append(None if alive.all() else np.concatenate([alive, alive]))
+            self._dead.append(2 * int((~alive).sum()))
+        self.keyword = KeywordLeg([seg.terms for seg in version.segments], live)
+        self._post_of_row: np.ndarray | None = None
         self._masks: OrderedDict[str, np.ndarray | None] = OrderedDict()     # explicit cache: last few filters
         self._dense: OrderedDict[tuple, np.ndarray] = OrderedDict()         # explicit cache: last few queries
-        self._sentences: tuple[np.ndarray, np.ndarray] | None = None          # loaded on first use
 
     @property
     def version(self) -> str:
         return self.version_dir.name
+
+    @property
+    def segments(self) -> list[Segment]:
+        return self._v.segments
 
     def is_stale(self) -> bool:
         try:
@@ -52,22 +193,78 @@ class LocalBackend:
         except KbError:
             return False
 
+    # ---- filters --------------------------------------------------------------------------------------------------
+    def post_of_row(self) -> np.ndarray:
+        """Row → its post's position in the posts table."""
+        if self._post_of_row is None:
+            self._post_of_row = np.repeat(np.arange(len(self.posts), dtype=np.int64), np.diff(self._v.post_rows))
+        return self._post_of_row
+
     def mask(self, f: Filters) -> np.ndarray | None:
         key = repr((f.since, f.until, sorted(f.tags), sorted(f.categories), f.post,
                     None if f.rows is None else sorted(f.rows)))
         if key not in self._masks:
-            self._masks[key] = mask(f, self.sections, self._dates)
+            self._masks[key] = self._mask(f)
             while len(self._masks) > 8:
                 self._masks.popitem(last=False)
         return self._masks[key]
 
+    def _mask(self, f: Filters) -> np.ndarray | None:
+        """kb.filters.mask over the sections table, computed from the posts table: a section's date, tags,
+        categories and post path are its post's (kb.sections.split_sections copies them)."""
+        if not f.active():
+            return None
+        n = self._n
+        m = np.ones(n, dtype=bool)
+        if f.since or f.until or f.tags or f.categories or f.post:
+            per_post = np.ones(len(self.posts), dtype=bool)
+            dates = np.array([p.date or "" for p in self.posts])
+            if f.since:
+                per_post &= (dates != "") & (dates >= f.since.isoformat())
+            if f.until:
+                per_post &= (dates != "") & (dates <= f.until.isoformat())
+            if f.tags:
+                want = {t.lower() for t in f.tags}
+                per_post &= np.array([bool(want & {t.lower() for t in p.tags}) for p in self.posts], dtype=bool)
+            if f.categories:
+                want = {c.lower() for c in f.categories}
+                per_post &= np.array([bool(want & {c.lower() for c in p.categories}) for p in self.posts], dtype=bool)
+            if f.post:
+                per_post &= np.array([p.path == f.post for p in self.posts], dtype=bool)
+            m &= per_post[self.post_of_row()] if n else m
+        if f.rows is not None:
+            rows = np.zeros(n, dtype=bool)
+            rows[[r for r in f.rows if 0 <= r < n]] = True
+            m &= rows
+        return m
+
+    # ---- exact names --------------------------------------------------------------------------------------------
+    def name_rows(self, key: str) -> np.ndarray:
+        """The rows carrying a normalised resource name (kb.names.normalise_name), ascending."""
+        out = []
+        for s, seg in enumerate(self._v.segments):
+            i = seg.names.find(key) if key else -1
+            if i >= 0:
+                local, _ = seg.names.postings(i)
+                out.append(self._logical[self._v.seg_start[s] + np.asarray(local, dtype=np.int64)])
+        if not out:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.concatenate(out)
+        return np.sort(rows[rows >= 0])
+
     # ---- keyword leg --------------------------------------------------------------------------------------------
+    def _per_section(self, tokens: list[str]) -> np.ndarray:
+        """The better of each row's two entries' BM25, in sections-table order."""
+        parts = [np.maximum(sc[:seg.m], sc[seg.m:2 * seg.m])
+                 for sc, seg in zip(self.keyword.scores(tokens), self._v.segments, strict=True)]
+        return (np.concatenate(parts) if parts else np.zeros(0, np.float32))[self._v.phys]
+
     def _keyword_all(self, q: KeywordQuery) -> np.ndarray:
         key = (tuple(q.tokens), tuple(q.extra), q.extra_weight)
         if key not in self._dense:
-            raw = per_section(self.keyword.scores(q.tokens), self._n)
+            raw = self._per_section(q.tokens)
             if q.extra:
-                raw = raw + q.extra_weight * per_section(self.keyword.scores(q.extra), self._n)
+                raw = raw + q.extra_weight * self._per_section(q.extra)
             self._dense[key] = raw
             while len(self._dense) > 4:
                 self._dense.popitem(last=False)
@@ -90,38 +287,52 @@ class LocalBackend:
 
     # ---- vector leg ---------------------------------------------------------------------------------------------
     def vector_search(self, qv: np.ndarray, filters: Filters, limit: int) -> np.ndarray:
-        n = self._n
+        """The best 2·limit entries (8·limit under a filter) over all segments, ties to the earlier entry, as rows.
+        Each segment is asked for enough entries to cover its dead ones, so with exact (flat) segments the rows are
+        exactly those one index of the live entries would give; IVF segments propose, the query layer re-scores."""
         m = self.mask(filters)
         if m is not None and m.sum() <= max(EXACT_FILTERED_ROWS, limit):
             return np.flatnonzero(m)
-        _, ids = self.vectors.search(qv, limit * 2 if m is None else limit * 8)
-        rows = np.fromiter(dict.fromkeys(entry_rows(ids, n).tolist()), dtype=np.int64)
+        k = limit * 2 if m is None else limit * 8
+        n = self._n
+        scores, entries = [], []
+        for s, seg in enumerate(self._v.segments):
+            dead, vi = self._dead[s], seg.vector_index()
+            sc, ids = vi.search(qv, k + (dead if vi.kind == "flat" else min(dead, k)) + TIE_MARGIN)
+            title = ids >= seg.m
+            logical = self._logical[self._v.seg_start[s] + ids - seg.m * title]
+            keep = logical >= 0
+            scores.append(sc[keep])
+            entries.append(logical[keep] + n * title[keep])
+        sc, entry = np.concatenate(scores), np.concatenate(entries)
+        best = np.lexsort((entry, -sc))[:k]
+        found = np.fromiter(dict.fromkeys((entry[best] % n).tolist()), dtype=np.int64) if n else entry[:0]
         if m is not None:
-            rows = rows[m[rows]]
-            if len(rows) < limit:
+            found = found[m[found]]
+            if len(found) < limit:
                 return np.flatnonzero(m)
-        return rows
+        return found
 
     def sentence_vectors(self, row: int) -> np.ndarray | None:
-        """Vectors of section `row`'s snippet sentences (kb.snippets), or None when the build has none."""
-        if self._sentences is None:
-            path = self.version_dir / "sentences.npy"
-            if not path.is_file():
-                return None
-            self._sentences = (safeio.load_npy(path, mmap=True),
-                               safeio.load_npy(self.version_dir / "sentence_starts.npy"))
-        vectors, starts = self._sentences
-        if not 0 <= row < len(starts) - 1:
+        """Vectors of section `row`'s snippet sentences (kb.snippets; float16), or None for a row out of range."""
+        if not 0 <= row < self._n:
             return None
-        return vectors[starts[row]:starts[row + 1]]
+        seg, local = self._v.locate(np.array([row]))
+        return self._v.segments[int(seg[0])].sentences_of(int(local[0]))
 
     def entry_vectors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ids = entry_ids(rows, self._n)
-        order = np.argsort(ids, kind="stable")               # sorted reads: sequential on a memory-mapped file
-        v = np.empty((len(ids), self.vectors.vectors.shape[1]), dtype=np.float32)
-        v[order] = self.vectors.vectors[ids[order]]
+        rows = np.asarray(rows, dtype=np.int64)
         k = len(rows)
-        return v[:k], v[k:]
+        dim = self.manifest.embedder_dim
+        sec, title = np.empty((k, dim), dtype=np.float32), np.empty((k, dim), dtype=np.float32)
+        segs, local = self._v.locate(rows)
+        for s in np.unique(segs).tolist():
+            pick = np.flatnonzero(segs == s)
+            seg, lr = self._v.segments[s], local[pick]
+            order = np.argsort(lr, kind="stable")              # sorted reads: sequential on a memory-mapped file
+            sec[pick[order]] = seg.vectors[lr[order]]
+            title[pick[order]] = seg.vectors[seg.m + lr[order]]
+        return sec, title
 
 
 def open_local(index_dir: Path, model: str | None = None) -> LocalBackend:
@@ -144,18 +355,4 @@ def _open_version(index_dir: Path, vdir: Path, model: str | None) -> LocalBacken
     if model:
         store.check_embedder(manifest, model)
     store.verify_files(vdir, manifest)
-    try:
-        sections = [Section.from_dict(d) for d in safeio.read_json(vdir / "sections.json", store.MAX_JSON_BYTES)]
-        posts = [PostRecord.from_dict(d) for d in safeio.read_json(vdir / "posts.json", store.MAX_JSON_BYTES)]
-        keyword = KeywordIndex.load(vdir / "bm25")
-        ann = vdir / "ann.faiss"
-        vectors = VectorIndex.load(vdir / "vectors.npy", ann if ann.exists() else None)
-        consistent = len(sections) == manifest.section_count and vectors.vectors.shape[0] == 2 * len(sections)
-    except (safeio.NotRegularFile, safeio.FileTooLarge) as err:   # swapped after the checksums were verified
-        raise store.unreadable(Path(err.filename or vdir), err) from None
-    except Exception as err:  # noqa: BLE001 - checksums passed, so this is a forged or foreign build: one line
-        raise IndexCorrupt(f"the index in {index_dir} cannot be read ({type(err).__name__}); "
-                           f"rebuild with: {store.REBUILD} --full") from None
-    if not consistent:
-        raise IndexCorrupt(f"the index in {index_dir} is inconsistent; rebuild with: {store.REBUILD} --full")
-    return LocalBackend(index_dir, vdir, manifest, sections, posts, keyword, vectors)
+    return LocalBackend(index_dir, open_version(vdir, manifest))

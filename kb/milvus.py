@@ -55,6 +55,7 @@ from kb.entries import entry_texts, entry_tokens
 from kb.errors import BadQuery, ContentMissing, IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing, KbError
 from kb.filters import Filters, mask, section_dates
 from kb.keyword import BM25_B, BM25_K1
+from kb.names import name_map
 from kb.snippets import snippet_sentences
 from kb.tokenize import TOKENIZER_NAME
 from kb.types import KeywordQuery, Manifest, PostRecord, Section
@@ -918,6 +919,7 @@ class MilvusBackend:
         self._post_sentences = lru_cache(maxsize=256)(
             lambda path: _post_sentences(client, phys, path, layout["posts"][path]))
         self._vectors: OrderedDict[int, np.ndarray] = OrderedDict()      # explicit cache: recently used vectors
+        self._names: dict[str, list[int]] | None = None                   # explicit cache: exact-name map
 
     @property
     def version(self) -> str:
@@ -946,6 +948,13 @@ class MilvusBackend:
             return bool(commits)
         except Exception:  # noqa: BLE001 - a server hiccup is not staleness; the next search will say what is wrong
             return False
+
+    # ---- exact names -------------------------------------------------------------------------------------------
+    def name_rows(self, key: str) -> np.ndarray:
+        """The rows carrying a normalised resource name; the map is built from the sections table on first use."""
+        if self._names is None:
+            self._names = name_map(self.sections)
+        return np.asarray(self._names.get(key, []), dtype=np.int64)
 
     # ---- keyword leg -------------------------------------------------------------------------------------------
     def _entry_counts(self, row: int) -> tuple[tuple[Counter, int], tuple[Counter, int]]:

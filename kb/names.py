@@ -16,14 +16,16 @@ def normalise_name(s: str) -> str:
     return _NAME_NORM_RE.sub("", unicodedata.normalize("NFKC", s).lower())
 
 
+def name_keys(s: Section) -> list[str]:
+    """The section's exact-name keys: its heading and resource names normalised, ≥ 2 chars, each once."""
+    return list(dict.fromkeys(k for k in (normalise_name(name) for name in s.names) if len(k) >= 2))
+
+
 def name_map(sections: Sequence[Section]) -> dict[str, list[int]]:
-    """{normalised name: section rows carrying it} over every heading and resource name (keys of ≥ 2 chars)."""
+    """{normalised name: section rows carrying it} over every heading and resource name (keys of ≥ 2 chars).
+    An index stores this map (kb.segment writes it with name_keys); this builds it from sections in memory."""
     names: dict[str, list[int]] = {}
     for i, s in enumerate(sections):
-        for name in s.names:
-            key = normalise_name(name)
-            if len(key) >= 2:
-                rows = names.setdefault(key, [])
-                if not rows or rows[-1] != i:
-                    rows.append(i)
+        for key in name_keys(s):
+            names.setdefault(key, []).append(i)
     return names

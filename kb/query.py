@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ from kb.errors import BadQuery, ModelUnavailable
 from kb.filters import Filters, keep, parse_filters
 from kb.glossary import EXPANSION_WEIGHT, expansion_terms
 from kb.local import open_local
-from kb.names import name_map, normalise_name
+from kb.names import normalise_name
 from kb.snippets import snippet, snippet_sentences
 from kb.tokenize import tokenize, tokenize_query
 from kb.types import Hit, KeywordQuery, Manifest, PostRecord, Section
@@ -82,7 +81,7 @@ class Index:
         self.backend = backend
         self.manifest: Manifest = backend.manifest
         self.sections: Sequence[Section] = backend.sections     # row i = section i
-        self.posts: list[PostRecord] = backend.posts
+        self.posts: Sequence[PostRecord] = backend.posts
         self._embedder = embedder
         self.title_margin = TITLE_MARGIN
         self.semantic_min_range = fusion.SEMANTIC_MIN_RANGE
@@ -112,11 +111,6 @@ class Index:
                                        "(keyword mode still works)") from None
         return self._embedder
 
-    @cached_property
-    def names(self) -> dict[str, list[int]]:
-        """Normalised resource name → the sections that carry it (built on first use)."""
-        return name_map(self.sections)
-
     # ---- legs ---------------------------------------------------------------------------------------------------
     def keyword_evidence(self, kq: KeywordQuery, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(scaled, raw) keyword evidence of the rows: raw BM25 (synonyms at half weight), and raw divided by the
@@ -140,7 +134,7 @@ class Index:
 
     def pinned(self, query: str, f: Filters) -> np.ndarray:
         """The sections the query names exactly (a heading or resource name), passing the filters."""
-        rows = self.names.get(normalise_name(query), [])
+        rows = self.backend.name_rows(normalise_name(query)).tolist()
         return np.array(keep(f, self.sections, rows), dtype=np.int64)
 
     def candidates(self, q: str, mode: str, f: Filters, pool: int, expand: bool) -> Candidates:

@@ -4,14 +4,23 @@ Layout of `index/`::
 
     CURRENT            one line: the name of the live version folder (replaced atomically with os.replace)
     v-<time>-<id>/     a complete build: manifest.json (size + sha256 of every other file, and a sha256 of
-                       itself), sections.json, posts.json, hashes.npy, vectors.npy, bm25/ (keyword index),
-                       ann.faiss (FAISS: flat, or IVF for large collections); a file the manifest does not list is an error
+                       itself), rows.npy, post_rows.npy, posts.jsonl/.off.npy, content.json and one or two segment folders
+                       seg-<id>/ (kb.segment: sections, vectors, keyword postings, names, ann.faiss; kb.local
+                       describes them); a file the manifest does not list is an error
     .lock              held (flock) by the one running rebuild
     .tmp-*/            a build being written; never read; removed by the next rebuild
 
 A rebuild writes a whole new version folder aside, fsyncs it, then swaps CURRENT: readers see the old build or
 the new one, never a mix and never nothing. A crash at any moment leaves CURRENT pointing at the last good build;
-the next rebuild removes what the crash left (tests/test_index_faults.py kills a rebuild at each step).
+the next rebuild removes what the crash left (tests/test_index_faults.py kills a rebuild at each step). Segment
+files are never changed once written, so a rebuild that keeps a segment hard-links its files into the new version
+and copies their checksums from the previous manifest instead of hashing them again.
+
+Opening checks that the build holds exactly the listed files with the listed sizes. A build of up to
+VERIFY_ALL_BYTES is checksummed in full at every open; in a larger one, files up to VERIFY_FILE_BYTES are
+checksummed and the large memory-mapped payloads (vectors, IVF codes, postings, sections rows) are checked by size,
+as hashing them would cost more than the whole rest of a search process (0.5–3 s at 100k sections on this machine);
+`python -m kb.index --verify` checksums every file of the live build.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ from kb import safeio
 from kb.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexMissing, IndexWriteError
 from kb.types import Manifest
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2          # 2: segments, memory-mapped tables, keyword postings with term frequencies
 MANIFEST = "manifest.json"
 MANIFEST_DIGEST = "manifest_sha256"
 CURRENT = "CURRENT"
@@ -39,6 +48,8 @@ REBUILD = "python -m kb.index"
 MAX_POINTER_BYTES = 4096
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024     # ~1M posts' hashes; a manifest beyond this is not kb's
 MAX_JSON_BYTES = 4 * 1024 * 1024 * 1024    # sections.json etc.: their exact size is checked against the manifest
+VERIFY_ALL_BYTES = 64 << 20
+VERIFY_FILE_BYTES = 8 << 20
 
 
 def file_sha256(path: Path) -> str:
@@ -52,12 +63,34 @@ def unreadable(path: Path, err: OSError) -> IndexCorrupt:
                         f"rebuild with: {REBUILD} --full")
 
 
-def checksum_tree(folder: Path) -> dict[str, dict]:
-    """{relative path: {sha256, bytes}} for every file under folder except the manifest."""
+def checksum_tree(folder: Path, known: dict[str, dict] | None = None) -> dict[str, dict]:
+    """{relative path: {sha256, bytes}} for every file under folder except the manifest. Files in `known` (hard
+    links to files a previous manifest lists) keep their recorded checksum when their size agrees."""
+    known = known or {}
     out: dict[str, dict] = {}
     for p in sorted(folder.rglob("*")):
         if p.is_file() and p.name != MANIFEST:
-            out[p.relative_to(folder).as_posix()] = {"sha256": file_sha256(p), "bytes": p.stat().st_size}
+            rel = p.relative_to(folder).as_posix()
+            size = p.stat().st_size
+            meta = known.get(rel)
+            out[rel] = dict(meta) if meta and meta.get("bytes") == size else {"sha256": file_sha256(p), "bytes": size}
+    return out
+
+
+def link_tree(src: Path, dst: Path) -> list[str]:
+    """Hard-link every file of folder `src` into the new folder `dst` (copy where links are impossible); returns
+    the linked files' paths relative to dst's parent."""
+    dst.mkdir()
+    out = []
+    for p in sorted(src.iterdir()):
+        if p.is_file() and not p.is_symlink():
+            try:
+                os.link(p, dst / p.name)
+            except OSError as err:
+                if err.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES):
+                    raise
+                shutil.copyfile(p, dst / p.name)
+            out.append(f"{dst.name}/{p.name}")
     return out
 
 
@@ -107,7 +140,20 @@ def read_manifest(version_dir: Path) -> Manifest:
         raise IndexCorrupt(f"{path} is damaged (its own checksum does not match); rebuild with: {REBUILD} --full")
     if not isinstance(manifest.get("embedder"), dict):
         raise IndexCorrupt(f"{path} names no embedder; rebuild with: {REBUILD} --full")
-    return Manifest.from_dict(manifest)
+    try:
+        m = Manifest.from_dict(manifest)
+        segments_ok = all(isinstance(s, dict) and _safe_name(s.get("name")) and int(s.get("rows")) >= 0
+                          for s in m.segments) and bool(m.segments)
+    except (TypeError, ValueError, AttributeError):
+        segments_ok = False
+    if not segments_ok:
+        raise IndexCorrupt(f"{path} does not describe kb's segments; rebuild with: {REBUILD} --full")
+    return m
+
+
+def _safe_name(name) -> bool:
+    return (isinstance(name, str) and name.startswith("seg-") and name.isprintable() and "/" not in name
+            and "\\" not in name and len(name) < 100)
 
 
 def manifest_digest(manifest: dict) -> str:
@@ -118,9 +164,11 @@ def manifest_digest(manifest: dict) -> str:
                           .encode("utf-8")).hexdigest()
 
 
-def verify_files(version_dir: Path, manifest: Manifest) -> None:
-    """Check the build holds exactly the files its manifest lists, each with the same size and sha256.
-    Raises IndexCorrupt naming the first file that is missing, damaged or unexpected."""
+def verify_files(version_dir: Path, manifest: Manifest, deep: bool | None = None) -> None:
+    """Check the build holds exactly the files its manifest lists, each with the same size and sha256 (`deep`; by
+    default a build up to VERIFY_ALL_BYTES is checksummed in full, a larger one only in its files up to
+    VERIFY_FILE_BYTES, see the module docstring). Raises IndexCorrupt naming the first file that is missing,
+    damaged or unexpected."""
     files = manifest.files
     if not isinstance(files, dict) or not files:
         raise IndexCorrupt(f"{version_dir / MANIFEST} lists no files; rebuild with: {REBUILD} --full")
@@ -132,6 +180,9 @@ def verify_files(version_dir: Path, manifest: Manifest) -> None:
     extra = sorted(present - set(files))
     if extra:
         raise IndexCorrupt(f"unexpected file {extra[0][:80]} in the index; rebuild with: {REBUILD} --full")
+    if deep is None:
+        sizes = [m.get("bytes") for m in files.values() if isinstance(m, dict)]
+        deep = sum(b for b in sizes if isinstance(b, int)) <= VERIFY_ALL_BYTES
     for rel, meta in files.items():
         p = version_dir / rel
         if rel not in present or not isinstance(meta, dict):
@@ -139,7 +190,8 @@ def verify_files(version_dir: Path, manifest: Manifest) -> None:
         try:
             st = p.stat()
             safeio.check_regular(p, st)
-            damaged = st.st_size != meta.get("bytes") or file_sha256(p) != meta.get("sha256")
+            hashed = deep or st.st_size <= VERIFY_FILE_BYTES
+            damaged = st.st_size != meta.get("bytes") or (hashed and file_sha256(p) != meta.get("sha256"))
         except safeio.NotRegularFile as err:
             raise IndexCorrupt(f"index file {rel[:80]} is {err.kind}, not a file; rebuild with: {REBUILD} --full") \
                 from None
@@ -204,9 +256,12 @@ def new_build_dir(index_dir: Path) -> Path:
     return d
 
 
-def _fsync_tree(folder: Path) -> None:
+def _fsync_tree(folder: Path, skip: frozenset[str] = frozenset()) -> None:
+    """fsync every file under folder (but those in `skip`: hard links to files already on disk) and the folders."""
     for p in folder.rglob("*"):
-        if p.is_file():
+        if p.is_dir():
+            _fsync_dir(p)
+        elif p.is_file() and p.relative_to(folder).as_posix() not in skip:
             fd = safeio.open_regular(p, follow=False)
             try:
                 os.fsync(fd)
@@ -232,14 +287,15 @@ def write_json(path: Path, obj) -> None:
         f.write(text.encode("utf-8"))
 
 
-def publish(index_dir: Path, build_dir: Path, manifest: Manifest) -> Path:
-    """Checksum the build, write its manifest, fsync, move it to a version folder and swap CURRENT atomically.
-    Older versions except the one just replaced are then deleted (a reader may still be opening that one)."""
-    manifest.files = checksum_tree(build_dir)
+def publish(index_dir: Path, build_dir: Path, manifest: Manifest, known: dict[str, dict] | None = None) -> Path:
+    """Checksum the build (files in `known` are hard links: their checksums are copied), write its manifest, fsync,
+    move it to a version folder and swap CURRENT atomically. Older versions except the one just replaced are then
+    deleted (a reader may still be opening that one; hard-linked files live on in the new version)."""
+    manifest.files = checksum_tree(build_dir, known)
     body = manifest.to_dict()
     body[MANIFEST_DIGEST] = manifest_digest(body)
     write_json(build_dir / MANIFEST, body)
-    _fsync_tree(build_dir)
+    _fsync_tree(build_dir, frozenset(known or ()))
     name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     final = index_dir / name
     os.rename(build_dir, final)

@@ -149,6 +149,7 @@ class Manifest:
     reused: int
     build_seconds: float | None = None
     files: dict[str, dict] = field(default_factory=dict)    # relative path → {sha256, bytes}
+    segments: list[dict] = field(default_factory=list)      # [{name, rows}]: the version's segments, in row order
 
     FORMAT = "kb-index"
 
@@ -162,16 +163,18 @@ class Manifest:
                    posts=dict(d.get("posts") or {}), skipped=dict(d.get("skipped") or {}),
                    skipped_reasons=dict(d.get("skipped_reasons") or {}), built_at=d.get("built_at", ""),
                    content_dir=d.get("content_dir", ""), embedded=d.get("embedded", 0), reused=d.get("reused", 0),
-                   build_seconds=d.get("build_seconds"), files=dict(d.get("files") or {}))
+                   build_seconds=d.get("build_seconds"), files=dict(d.get("files") or {}),
+                   segments=list(d.get("segments") or []))
 
     def to_dict(self) -> dict:
-        """The JSON form (key order as written since schema 1)."""
+        """The JSON form (key order as written since schema 1; segments since schema 2)."""
         d = {"format": self.FORMAT, "schema_version": self.schema_version, "kb_version": self.kb_version,
              "embedder": {"name": self.embedder_name, "dim": self.embedder_dim}, "tokenizer": self.tokenizer,
              "vector_index": self.vector_index, "post_count": self.post_count, "section_count": self.section_count,
              "entry_count": self.entry_count, "posts": self.posts, "skipped": self.skipped,
              "skipped_reasons": self.skipped_reasons, "built_at": self.built_at, "content_dir": self.content_dir,
-             "embedded": self.embedded, "reused": self.reused, "build_seconds": self.build_seconds}
+             "embedded": self.embedded, "reused": self.reused, "build_seconds": self.build_seconds,
+             "segments": self.segments}
         if self.files:
             d["files"] = self.files
         return d

@@ -1,9 +1,12 @@
-"""Vector leg: FAISS inner-product search over L2-normalised vectors (row i = entry i).
+"""Vector leg: FAISS inner-product search over L2-normalised vectors (row i = entry i of one segment).
 
-The build saves a FAISS index as `ann.faiss`: an exact flat inner-product index for small collections, an IVF
-index above IVF_MIN_ENTRIES, whose candidates are then re-scored exactly against the stored vectors (`vectors.npy`,
-also the source of reused vectors on rebuilds). nlist ≈ 2·√n lists with IVF_NPROBE probes keeps recall@10 against
-exact search ≥ 0.99 at 200k entries (measured by `python -m kb.bench`, see BENCHMARKS.md).
+The build saves a FAISS index as `ann.faiss` next to the exact float32 vectors (`vectors.npy`, also the source of
+reused vectors on rebuilds): an exact flat inner-product index for small collections, and above IVF_MIN_ENTRIES an
+IVF index holding 8-bit scalar-quantised codes (a quarter of the vectors' size). The IVF only proposes candidates:
+the query layer re-scores every candidate exactly from the memory-mapped float32 vectors, so scores and ranking
+are those of exact search whenever the true neighbours are among the candidates. nlist ≈ 2·√n lists with
+IVF_NPROBE probes keeps recall@10 against exact search ≥ 0.99 at 200k entries (`python -m kb.bench`,
+BENCHMARKS.md). Search memory-maps both files: only the pages a query touches are read.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -62,25 +66,19 @@ def save_ann(index, path: Path) -> None:
             del writer
 
 
-def read_ann(path: Path):
-    """Read a FAISS index through kb.safeio (a regular file only: a FIFO or device is refused, never read)."""
-    faiss = _faiss()
-    with safeio.open_file(path) as f:
-        reader = faiss.PyCallbackIOReader(f.read)
-        try:
-            return faiss.read_index(reader)
-        finally:
-            del reader
-
-
-def build_ivf(vectors: np.ndarray, seed: int = 0):
-    """Train and fill an IVF-Flat index for a large collection."""
+def build_ivf(vectors: np.ndarray, seed: int = 0, codes: str = "sq8"):
+    """Train and fill an IVF index for a large collection: 8-bit scalar-quantised codes (kb's), or "flat" (float32
+    copies of the vectors, for comparison in kb.bench)."""
     faiss = _faiss()
 
     n, d = vectors.shape
     nlist = ivf_nlist(n)
     quantizer = faiss.IndexFlatIP(d)
-    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    if codes == "flat":
+        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                              faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(seed)
     sample = vectors[rng.choice(n, size=min(n, nlist * 40), replace=False)]
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
@@ -88,12 +86,50 @@ def build_ivf(vectors: np.ndarray, seed: int = 0):
     return index
 
 
+def read_ann(f):
+    """Read a FAISS index from an open binary file, into memory. (FAISS can memory-map an IVF's lists instead, but
+    its searches over mapped lists measured 2.2× slower: 8.0 vs 3.6 ms p50 at 200k entries, nprobe 128.)"""
+    faiss = _faiss()
+    reader = faiss.PyCallbackIOReader(f.read)
+    try:
+        return faiss.read_index(reader)
+    finally:
+        del reader
+
+
 class VectorIndex:
-    def __init__(self, vectors: np.ndarray, ann=None, nprobe: int = IVF_NPROBE):
+    """A segment's vectors (memory-mapped) and its FAISS index, read on the first search from the file opened with
+    the segment (so a build published meanwhile cannot take it away, and a keyword-only process never reads it)."""
+
+    def __init__(self, vectors: np.ndarray, ann=None, nprobe: int = IVF_NPROBE, ann_file=None):
         self.vectors = vectors
+        self.nprobe = nprobe
+        self._file = ann_file
+        self._lock = threading.Lock()
+        self._ann = None
+        self._set(ann)
+
+    def _set(self, ann) -> None:
         if ann is not None and hasattr(ann, "nprobe"):
-            ann.nprobe = nprobe
-        self.ann = ann                      # None: exact search over self.vectors with numpy
+            ann.nprobe = self.nprobe
+        self._ann = ann                      # None (and no file): exact search over self.vectors with numpy
+
+    @property
+    def ann(self):
+        if self._ann is None and self._file is not None:
+            with self._lock:
+                if self._file is not None:
+                    try:
+                        ann = read_ann(self._file)
+                    except RuntimeError:
+                        raise ValueError("the FAISS index cannot be read") from None
+                    finally:
+                        self._file.close()
+                        self._file = None
+                    if ann.ntotal != len(self.vectors) or ann.d != self.vectors.shape[1]:
+                        raise ValueError("the FAISS index does not match the vectors")
+                    self._set(ann)
+        return self._ann
 
     @property
     def kind(self) -> str:
@@ -101,9 +137,10 @@ class VectorIndex:
 
     @classmethod
     def load(cls, vectors_path: Path, ann_path: Path | None, nprobe: int = IVF_NPROBE) -> VectorIndex:
-        ann = read_ann(ann_path) if ann_path is not None else None
-        vectors = safeio.load_npy(vectors_path, mmap=ann is not None and hasattr(ann, "nprobe"))
-        return cls(vectors, ann, nprobe)
+        """The vectors memory-mapped; the FAISS file opened now (kb.safeio: a regular file only) and read on the
+        first search."""
+        vectors = safeio.load_npy(vectors_path, mmap=True).view(np.ndarray)
+        return cls(vectors, None, nprobe, safeio.open_file(ann_path) if ann_path is not None else None)
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k entries by inner product: (scores, ids), best first; ids are valid entry rows."""
@@ -116,7 +153,7 @@ class VectorIndex:
             top = top[np.argsort(-s[top], kind="stable")]
             return s[top], top.astype(np.int64)
         scores, ids = self.ann.search(np.ascontiguousarray(q[None, :], dtype=np.float32), min(k, n))
-        keep = ids[0] >= 0
+        keep = (ids[0] >= 0) & (ids[0] < len(self.vectors))
         return scores[0][keep], ids[0][keep]
 
     def score(self, q: np.ndarray, ids: np.ndarray) -> np.ndarray:

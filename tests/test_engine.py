@@ -118,10 +118,13 @@ def test_full_rebuild_embeds_everything_again(content_copy, tmp_path):
 
 def test_manifest_describes_the_index(seed_index):
     m = seed_index.manifest.to_dict()
-    assert m["schema_version"] == 1 and m["embedder"] == {"name": "multilingual-e5-small", "dim": 384}
+    assert m["schema_version"] == 2 and m["embedder"] == {"name": "multilingual-e5-small", "dim": 384}
     assert m["section_count"] == 9 and m["entry_count"] == 18
     assert list(m["posts"]) == ["2020-06-27-weekly-ml-dl-news.md"] and len(m["posts"]["2020-06-27-weekly-ml-dl-news.md"]) == 64
-    assert {"sections.json", "vectors.npy", "hashes.npy", "posts.json"} <= set(m["files"])
+    (seg,) = m["segments"]
+    assert seg["rows"] == 9
+    per_segment = {"sections.jsonl", "vectors.npy", "hashes.npy", "ann.faiss", "doclen.npy", "sentences.npy"}
+    assert {"posts.jsonl", "rows.npy", "post_rows.npy"} | {f"{seg['name']}/{f}" for f in per_segment} <= set(m["files"])
     assert all(len(v["sha256"]) == 64 for v in m["files"].values())
     assert m["built_at"] and m["kb_version"] == kb.__version__
 

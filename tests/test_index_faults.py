@@ -226,7 +226,7 @@ def test_an_index_folder_that_cannot_be_a_folder_is_one_line(tmp_path, corpora, 
 
 
 def test_the_next_rebuild_repairs_a_damaged_index(live, corpora):
-    _damage(live / version_of(live) / "vectors.npy", "flip")
+    _damage(next((live / version_of(live)).rglob("vectors.npy")), "flip")
     (live / ".tmp-CURRENT-0badf00d").write_text("left by a killed rebuild")
     proc = run_kb("index", "--content", corpora["A"], "--index-dir", live, "-q")
     assert_no_traceback(proc)
@@ -243,7 +243,7 @@ def _tmp_builds(d: Path) -> list[Path]:
 
 def _half_written(name: str):
     def check(d: Path) -> bool:
-        files = [b / name for b in _tmp_builds(d) if (b / name).exists()]
+        files = [f for b in _tmp_builds(d) for f in b.rglob(name)]
         return len(files) == 1 and files[0].stat().st_size > 0
     return check
 
@@ -252,9 +252,10 @@ KILL_POINTS = [
     # step, action, which index serves afterwards, what the killed rebuild left on disk
     ("load_corpus", "kill", "old", lambda d: not _tmp_builds(d)),                   # before anything is written
     ("new_build_dir", "kill", "old", lambda d: not _tmp_builds(d)),                 # after embedding, in the lock
-    ("write_json:1", "killmid", "old", _half_written("sections.json")),
     ("np.save:1", "killmid", "old", _half_written("vectors.npy")),
-    ("write_json:3", "killmid", "old", _half_written("manifest.json")),
+    ("write_rows:1", "killmid", "old", _half_written("sections.jsonl")),
+    ("write_rows:2", "killmid", "old", _half_written("posts.jsonl")),
+    ("write_json:1", "killmid", "old", _half_written("manifest.json")),
     ("fsync_tree", "kill", "old", lambda d: len(_tmp_builds(d)) == 1),
     ("rename", "kill", "old", lambda d: len(_tmp_builds(d)) == 1),                  # complete build, not a version
     ("replace", "kill", "old", lambda d: len(list(d.glob("v-*"))) == 3),            # a version, CURRENT not swapped

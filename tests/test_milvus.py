@@ -19,7 +19,7 @@ from kb.config import Settings  # noqa: E402
 from kb.entries import entry_tokens  # noqa: E402
 from kb.errors import IndexMismatch, IndexMissing  # noqa: E402
 from kb.filters import Filters  # noqa: E402
-from kb.keyword import KeywordIndex  # noqa: E402
+from kb.keyword import KeywordLeg, SegmentTerms, new_terms, write_terms  # noqa: E402
 from kb.snippets import snippet_sentences  # noqa: E402
 from kb.tokenize import tokenize_query  # noqa: E402
 from kb.types import KeywordQuery  # noqa: E402
@@ -63,15 +63,23 @@ def sync(content: Path, uri: str, name: str, emb=None, **kw):
                          embedder=emb or FakeEmbedder(), **kw)
 
 
-def test_keyword_stats_give_the_local_bm25_numbers(content):
+def local_keyword_leg(docs: list[list[str]], folder: Path) -> KeywordLeg:
+    """The local backend's keyword leg over these entries: one segment's stored postings."""
+    folder.mkdir()
+    part, lengths = new_terms(docs)
+    write_terms(folder, [part], lengths)
+    return KeywordLeg([SegmentTerms(folder)], [None])
+
+
+def test_keyword_stats_give_the_local_bm25_numbers(content, tmp_path):
     sections = load_corpus(content).sections
     docs = entry_tokens(sections)
-    local = KeywordIndex.build(docs)
+    local = local_keyword_leg(docs, tmp_path / "terms")
     stats = M.KeywordStats.build(docs)
     counts = [(__import__("collections").Counter(d), max(len(d), 1)) for d in docs]
     for query in ("GPT 트레이딩 강화학습", "NeRF 시점", "SimCLR v2 대조학습", "없는단어 xyzzy"):
         tokens = tokenize_query(query)
-        np.testing.assert_array_equal(stats.score(tokens, counts), local.scores(tokens))
+        np.testing.assert_array_equal(stats.score(tokens, counts), local.scores(tokens)[0])
         assert stats.attainable(tokens) == pytest.approx(local.attainable(tokens), rel=1e-6)
 
 

@@ -239,13 +239,17 @@ def test_every_index_file_that_is_not_a_regular_file_is_one_clear_error(tmp_path
 
 @pytest.mark.slow
 @pytest.mark.parametrize("which, kind", [(w, k) for w in ("CURRENT", "manifest.json") for k in KINDS]
-                         + [("vectors.npy", "socket"), ("vectors.npy", "device"), ("ann.faiss", "fifo"),
-                            ("ann.faiss", "zero-link"), ("bm25/vocab.index.json", "null-link")])
+                         + [("SEG/vectors.npy", "socket"), ("SEG/vectors.npy", "device"), ("SEG/ann.faiss", "fifo"),
+                            ("SEG/ann.faiss", "zero-link"), ("SEG/terms.keys", "null-link"),
+                            ("SEG/sentences.npy", "fifo"), ("posts.jsonl", "device")])
 def test_commands_on_an_index_file_that_is_not_a_file_end_with_one_line_and_a_rebuild_repairs(
         tmp_path, index_copy, outside, kind, which):
     content = tmp_path / "content"
     shutil.copytree(SEED, content)
-    path = index_copy / (which if which == "CURRENT" else f"{version_of(index_copy)}/{which}")
+    vdir = index_copy / version_of(index_copy)
+    if which.startswith("SEG/"):                   # a file of the version's (only) segment
+        which = which.replace("SEG", store.read_manifest(vdir).segments[0]["name"], 1)
+    path = index_copy / which if which == "CURRENT" else vdir / which
     make_special(path, kind)
     before = snapshot(outside)
     for module, args in (("search", ["--json", "트레이딩"]), ("topics", ["trading", "-k", "2"])):

@@ -1,0 +1,230 @@
+"""Segmented indexes (kb.segment, kb.local, kb.build): an edit writes a small delta segment and hard-links the rest,
+and the index then answers exactly like one built from scratch; compaction; BM25 bit for bit equal to bm25s; the
+stored name map and the filter columns equal their in-memory definitions; the content stat cache. Fake embedder
+(fast); the real model runs the same code in tests/test_index_faults.py and `python -m kb.bench`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kb
+from kb import build as kbuild
+from kb import store
+from kb.bench import write_corpus
+from kb.build import build_index
+from kb.config import Settings
+from kb.entries import entry_tokens
+from kb.filters import mask, parse_filters
+from kb.names import name_map
+from kb.query import MODES
+
+QUERIES = ["트레이딩", "fastbook", "PyTorch 분산 학습", "음성인식 공부 자료", "kbdeltatoken", "FlashFormer2", "논문 리뷰",
+           "Hugging Face 데이터셋", "강화학습"]
+FILTERS = [{}, {"since": "2015-06-01", "until": "2016-06-30"}, {"tags": ["NLP"]}, {"categories": ["paper"]}]
+
+
+def answers(index_dir: Path, embedder) -> dict:
+    index = kb.open_index(index_dir, embedder=embedder)
+    out = {}
+    for q in QUERIES:
+        for mode in MODES:
+            for i, f in enumerate(FILTERS):
+                out[(q, mode, i)] = [(h.path, h.position, h.score, tuple(sorted(h.scores.items())))
+                                     for h in index.search(q, mode=mode, k=10, **f)]
+    return out
+
+
+def tables(index_dir: Path) -> tuple:
+    index = kb.open_index(index_dir)
+    return ([s.to_dict() for s in index.sections], [p.to_dict() for p in index.posts],
+            {k: v for k, v in name_map(list(index.sections)).items()})
+
+
+def live(index_dir: Path) -> Path:
+    return store.current_version(index_dir)
+
+
+def gain_a_section(post: Path, token: str) -> None:
+    post.write_text(post.read_text(encoding="utf-8") + f"\n### {token} notes\n\n[참고링크](https://github.com/kb/{token})\n\n"
+                    f"{token} 관련 메모를 덧붙였다.\n", encoding="utf-8")
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    return write_corpus(tmp_path / "content", posts=30, seed=5, years=2).folder
+
+
+def test_an_edit_writes_a_delta_segment_and_answers_like_a_full_build(tmp_path, corpus, fake_embedder, monkeypatch):
+    monkeypatch.setattr(kbuild, "DELTA_MAX_FRACTION", 0.25)             # 3 of 30 posts change: stay a delta
+    settings = Settings.load(corpus, tmp_path / "index")
+    build_index(settings, embedder=fake_embedder)
+    before = live(tmp_path / "index")
+    base = store.read_manifest(before).segments[0]["name"]
+    posts = sorted(corpus.glob("*.md"))
+    gain_a_section(posts[4], "kbdeltatoken")
+    posts[11].unlink()
+    shutil.copy(posts[20], corpus / "2099-01-01-copy.md")                 # a duplicate: skipped, named
+    (corpus / "2016-03-05-new.md").write_text("---\ntitle: New\ndate: 2016-03-05\ntags: [NLP]\n---\n\n### FlashFormer2"
+                                              "\n\n새 글의 FlashFormer2 소개.\n", encoding="utf-8")
+    report = build_index(settings, embedder=fake_embedder)
+    assert not report.up_to_date and report.embedded == 2 * (1 + 1)      # the new section and the new post's one
+    after = live(tmp_path / "index")
+    m = store.read_manifest(after)
+    assert [s["name"] for s in m.segments][0] == base and len(m.segments) == 2
+    for f in (before / base).iterdir():                                   # the base is hard-linked, not rewritten
+        assert (after / base / f.name).stat().st_ino == f.stat().st_ino
+        assert m.files[f"{base}/{f.name}"] == store.read_manifest(before).files[f"{base}/{f.name}"]
+    assert any("identical to" in r for _, r in report.skipped)
+
+    fresh = Settings.load(corpus, tmp_path / "fresh")
+    build_index(fresh, embedder=fake_embedder, full=True)
+    assert len(store.read_manifest(live(tmp_path / "fresh")).segments) == 1
+    assert tables(tmp_path / "index") == tables(tmp_path / "fresh")
+    assert answers(tmp_path / "index", fake_embedder) == answers(tmp_path / "fresh", fake_embedder)
+    hits = kb.open_index(tmp_path / "index", embedder=fake_embedder).search("kbdeltatoken", mode="keyword", k=3)
+    assert hits and Path(hits[0].path).name == posts[4].name
+
+
+def test_the_delta_is_compacted_once_it_outgrows_its_share(tmp_path, corpus, fake_embedder, monkeypatch):
+    monkeypatch.setattr(kbuild, "DELTA_MAX_FRACTION", 0.25)
+    settings = Settings.load(corpus, tmp_path / "index")
+    build_index(settings, embedder=fake_embedder)
+    posts = sorted(corpus.glob("*.md"))
+    gain_a_section(posts[2], "kbfirst")
+    build_index(settings, embedder=fake_embedder)
+    assert len(store.read_manifest(live(tmp_path / "index")).segments) == 2
+    monkeypatch.setattr(kbuild, "DELTA_MAX_FRACTION", 0.01)
+    gain_a_section(posts[7], "kbsecond")
+    build_index(settings, embedder=fake_embedder)
+    assert len(store.read_manifest(live(tmp_path / "index")).segments) == 1
+    build_index(Settings.load(corpus, tmp_path / "fresh"), embedder=fake_embedder, full=True)
+    assert tables(tmp_path / "index") == tables(tmp_path / "fresh")
+    assert answers(tmp_path / "index", fake_embedder) == answers(tmp_path / "fresh", fake_embedder)
+
+
+def test_keyword_scores_are_bm25s_bit_for_bit(fake_index):
+    import bm25s
+
+    docs = [t if t else [""] for t in entry_tokens(list(fake_index.sections))]
+    ref = bm25s.BM25(k1=1.2, b=0.75)
+    ref.index(docs, show_progress=False)
+    leg = fake_index.backend.keyword
+    col_max = {}
+    for q in QUERIES + ["", "없는단어 zzzz", "모델 모델 모델"]:
+        tokens = kb.tokenize.tokenize_query(q)
+        ids = [ref.vocab_dict[t] for t in tokens if t and t in ref.vocab_dict]
+        want = np.asarray(ref.get_scores(ids), dtype=np.float32) if ids else np.zeros(len(docs), np.float32)
+        (got,) = leg.scores(tokens)
+        assert got.dtype == np.float32 and np.array_equal(got, want), q
+        for t in tokens:
+            if t in ref.vocab_dict:
+                col_max[t] = float(np.asarray(ref.get_scores([ref.vocab_dict[t]]), dtype=np.float32).max())
+                assert leg.token_max(t) == col_max[t]
+
+
+def test_stored_names_and_filter_columns_equal_their_definitions(fake_index):
+    sections = list(fake_index.sections)
+    backend = fake_index.backend
+    for key, rows in name_map(sections).items():
+        assert backend.name_rows(key).tolist() == rows
+    assert backend.name_rows("nosuchname").tolist() == []
+    tags = sorted({t for s in sections for t in s.tags})
+    cats = sorted({c for s in sections for c in s.categories})
+    cases = [{}, {"since": "2020-08-01"}, {"until": "2020-07-31"}, {"since": "2020-07-05", "until": "2020-09-30"},
+             {"tags": tags[:1]}, {"tags": [t.upper() for t in tags[-2:]]}, {"categories": cats[:1]},
+             {"post": sections[10].post_path}, {"post": "nope.md"}, {"rows": [1, 5, 70, 999]},
+             {"since": "2020-08-01", "tags": tags[:2], "rows": range(30, 74)}]
+    for c in cases:
+        f = parse_filters(**c)
+        want, got = mask(f, sections), backend.mask(f)
+        assert (want is None and got is None) or np.array_equal(want, got), c
+
+
+def test_unchanged_files_are_not_read_again_and_a_same_size_edit_is_still_seen(tmp_path, corpus, fake_embedder,
+                                                                             monkeypatch):
+    settings = Settings.load(corpus, tmp_path / "index")
+    monkeypatch.setattr(kbuild, "RACY_NS", 0)                 # trust stats at once (normally: 2 s after a change)
+    build_index(settings, embedder=fake_embedder)
+    read = []
+    real = kbuild._hash_file
+    monkeypatch.setattr(kbuild, "_hash_file", lambda pf: read.append(pf.rel) or real(pf))
+    assert build_index(settings, embedder=fake_embedder).up_to_date and read == []
+    post = sorted(corpus.glob("*.md"))[3]
+    st = post.stat()
+    text = post.read_text(encoding="utf-8")
+    i = text.index("다")
+    post.write_text(text[:i] + "요" + text[i + 1:], encoding="utf-8")         # same size in UTF-8
+    os.utime(post, ns=(st.st_atime_ns, st.st_mtime_ns))                      # and the old mtime
+    assert post.stat().st_size == st.st_size
+    report = build_index(settings, embedder=fake_embedder)
+    assert not report.up_to_date and read == [post.name]
+
+
+def test_verify_checks_sizes_always_and_checksums_by_size(tmp_path, corpus, fake_embedder, monkeypatch):
+    build_index(Settings.load(corpus, tmp_path / "index"), embedder=fake_embedder)
+    vdir = live(tmp_path / "index")
+    m = store.read_manifest(vdir)
+    seg = m.segments[0]["name"]
+    vec = vdir / seg / "vectors.npy"
+    data = bytearray(vec.read_bytes())
+    data[-3] ^= 0x5A
+    vec.write_bytes(bytes(data))
+    with pytest.raises(kb.errors.IndexCorrupt, match="vectors.npy"):
+        store.verify_files(vdir, m)                                      # a small index: every file is hashed
+    monkeypatch.setattr(store, "VERIFY_ALL_BYTES", 0)
+    monkeypatch.setattr(store, "VERIFY_FILE_BYTES", 1024)
+    store.verify_files(vdir, m)                                          # large files: sizes only
+    with pytest.raises(kb.errors.IndexCorrupt, match="vectors.npy"):
+        store.verify_files(vdir, m, deep=True)
+    vec.write_bytes(bytes(data[:-1]))
+    with pytest.raises(kb.errors.IndexCorrupt, match="vectors.npy"):
+        store.verify_files(vdir, m)
+
+
+def test_verify_on_the_command_line_and_damage_found_lazily(tmp_path, corpus, fake_embedder, monkeypatch):
+    from fixtures.cli import assert_one_line_error, run_kb
+
+    index_dir = tmp_path / "index"
+    build_index(Settings.load(corpus, index_dir), embedder=fake_embedder)
+    proc = run_kb("index", "--index-dir", index_dir, "--verify", timeout=120)
+    assert proc.returncode == 0 and "verified" in proc.stdout, proc.stderr
+    vdir = live(index_dir)
+    rows = vdir / store.read_manifest(vdir).segments[0]["name"] / "sections.jsonl"
+    data = bytearray(rows.read_bytes())
+    data[data.index(b"\n") + 1] = ord("[")                 # row 1 no longer opens with '{': same size
+    rows.write_bytes(bytes(data))
+    assert_one_line_error(run_kb("index", "--index-dir", index_dir, "--verify", timeout=120), "sections.jsonl", "--full")
+    monkeypatch.setattr(store, "VERIFY_ALL_BYTES", 0)      # as in a large index: big files are checked by size only
+    monkeypatch.setattr(store, "VERIFY_FILE_BYTES", 1024)
+    index = kb.open_index(index_dir, embedder=fake_embedder)
+    assert index.sections[0].heading
+    with pytest.raises(kb.errors.IndexCorrupt, match="sections.jsonl.*--full"):
+        index.sections[1]
+
+
+def test_a_key_table_finds_every_key_with_its_postings(tmp_path):
+    from collections import Counter
+
+    from kb.tables import KeyTable, postings_from_lists, write_postings
+
+    lists = [["a", "ab", "abc", "ab"], ["", "트레이딩", "트레"], ["z", "a", "😀", "트레이딩", "트레이딩"], []]
+    write_postings(tmp_path, "t", [postings_from_lists(lists, count=True)], values=True)
+    table = KeyTable(tmp_path, "t", values=True)
+    want: dict[str, dict[int, int]] = {}
+    for d, keys in enumerate(lists):
+        for k, c in Counter(keys).items():
+            want.setdefault(k, {})[d] = c
+    assert table.all_keys() == sorted(want) and len(table) == len(want)
+    for k, docs in want.items():
+        doc, val = table.postings(table.find(k))
+        assert dict(zip(doc.tolist(), val.tolist(), strict=True)) == docs
+    for missing in ("b", "aa", "abcd", "트", "트레이", "zz", "😀😀"):
+        assert table.find(missing) == -1
+    write_postings(tmp_path, "e", [], values=False)
+    empty = KeyTable(tmp_path, "e", values=False)
+    assert len(empty) == 0 and empty.find("a") == -1
