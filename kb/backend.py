@@ -44,7 +44,7 @@ class Backend(Protocol):
         ...
 
     def keyword_bound(self, tokens: list[str]) -> float:
-        """The attainable BM25 of one entry for these tokens (kb.keyword.KeywordIndex.attainable)."""
+        """The attainable BM25 of one entry for these tokens (kb.keyword.KeywordLeg.attainable)."""
         ...
 
     def name_rows(self, key: str) -> np.ndarray:

@@ -69,7 +69,9 @@ def _proc_mb(pid: int, key: str) -> float | None:
 def pool_vectors(work: Path) -> np.ndarray:
     """Real e5 passage vectors of the evaluation posts (a local build with the real model)."""
     build_eval_index([Path(d) for d in DEFAULT_POSTS], work / "pool-index")
-    return np.asarray(open_local(work / "pool-index").vectors.vectors, dtype=np.float32)
+    backend = open_local(work / "pool-index")
+    sec, title = backend.entry_vectors(np.arange(len(backend.sections)))
+    return np.ascontiguousarray(np.vstack([sec, title]), dtype=np.float32)
 
 
 def measure_builds(settings: dict[str, Settings], emb: PooledEmbedder, content: Path, log) -> dict:

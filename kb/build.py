@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -424,7 +425,8 @@ def _write_and_publish(index_dir: Path, prev: Previous | None, corpus: Corpus, p
     try:
         build_dir = store.new_build_dir(index_dir)
         known = _write_build(build_dir, prev, corpus, plan, manifest)
-        store.write_json(build_dir / CONTENT_STATS, stats)
+        with safeio.create_new(build_dir / CONTENT_STATS) as f:     # (store.write_json is the manifest's alone)
+            f.write(json.dumps(stats, separators=(",", ":")).encode("utf-8"))
         manifest.build_seconds = round(time.perf_counter() - t0, 3)
         return store.publish(index_dir, build_dir, manifest, known)
     except OSError as err:

@@ -318,7 +318,7 @@ class KeywordStats:
         return out
 
     def attainable(self, tokens: list[str]) -> float:
-        """As kb.keyword.KeywordIndex.attainable: the best score a document can reach for these tokens."""
+        """As kb.keyword.KeywordLeg.attainable: the best score a document can reach for these tokens."""
         best = [float(self.token_max.get(t, 0.0)) if t else 0.0 for t in tokens]
         known = [b for b in best if b > 0]
         if not known:

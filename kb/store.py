@@ -47,7 +47,7 @@ CURRENT = "CURRENT"
 REBUILD = "python -m kb.index"
 MAX_POINTER_BYTES = 4096
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024     # ~1M posts' hashes; a manifest beyond this is not kb's
-MAX_JSON_BYTES = 4 * 1024 * 1024 * 1024    # sections.json etc.: their exact size is checked against the manifest
+MAX_JSON_BYTES = 256 * 1024 * 1024      # content.json (post-file stats); its exact size is checked against the manifest
 VERIFY_ALL_BYTES = 64 << 20
 VERIFY_FILE_BYTES = 8 << 20
 
