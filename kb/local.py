@@ -329,9 +329,8 @@ class LocalBackend:
         for s in np.unique(segs).tolist():
             pick = np.flatnonzero(segs == s)
             seg, lr = self._v.segments[s], local[pick]
-            order = np.argsort(lr, kind="stable")              # sorted reads: sequential on a memory-mapped file
-            sec[pick[order]] = seg.vectors[lr[order]]
-            title[pick[order]] = seg.vectors[seg.m + lr[order]]
+            both = seg.entry_vectors(np.concatenate([lr, seg.m + lr]))
+            sec[pick], title[pick] = both[:len(lr)], both[len(lr):]
         return sec, title
 
 

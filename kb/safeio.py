@@ -144,26 +144,36 @@ def fingerprint(path, max_bytes: int) -> str:
     return h.hexdigest()
 
 
+def npy_layout(f, path) -> tuple[tuple[int, ...], bool, object, int]:
+    """(shape, fortran order, dtype, data offset) of an open .npy file, checked: no Python objects, and the header's
+    shape must match the file's size exactly, so a forged header cannot make numpy allocate more than the file holds
+    (nor a memory map or a pread reach past it)."""
+    import numpy as np
+
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"unsupported .npy version {version}")
+    if dtype.hasobject:
+        raise ValueError("a .npy file holding Python objects is refused")
+    offset = f.tell()
+    if math.prod(shape) * dtype.itemsize != os.fstat(f.fileno()).st_size - offset:
+        raise ValueError(f"{Path(path).name}: the array header does not match the file size")
+    return shape, fortran, dtype, offset
+
+
 def load_npy(path, *, mmap: bool = False):
-    """A .npy array from a regular file (no pickles). The header's shape must match the file's size exactly, so a
-    forged header cannot make numpy allocate more than the file holds. mmap=True maps it read-only."""
+    """A .npy array from a regular file (no pickles, the header checked by npy_layout). mmap=True maps it
+    read-only."""
     import numpy as np
 
     f = open_file(path)
     try:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise ValueError(f"unsupported .npy version {version}")
-        if dtype.hasobject:
-            raise ValueError("a .npy file holding Python objects is refused")
-        offset = f.tell()
+        shape, fortran, dtype, offset = npy_layout(f, path)
         count = math.prod(shape)
-        if count * dtype.itemsize != os.fstat(f.fileno()).st_size - offset:
-            raise ValueError(f"{Path(path).name}: the array header does not match the file size")
         order = "F" if fortran else "C"
         if mmap and count:
             return np.memmap(f, dtype=dtype, mode="r", shape=shape, order=order, offset=offset)

@@ -34,6 +34,7 @@ from kb.store import REBUILD
 from kb.tables import (
     KeyTable,
     RowFile,
+    RowReader,
     advise_random,
     json_line,
     load_array,
@@ -45,6 +46,9 @@ from kb.types import Section
 from kb.vector import VectorIndex, build_ann, save_ann
 
 SECTIONS = "sections.jsonl"
+# A segment whose vectors.npy holds at least this much is read with pread in a search (kb.tables.RowReader: its
+# mapped pages would grow the process by up to the file's size); a smaller one is read through its map.
+PREAD_MIN_BYTES = 64 << 20
 SENTENCE_VECTORS = "sentences.npy"
 SENTENCE_STARTS = "sentence_starts.npy"
 SENTENCE_HASHES = "sentence_hashes.npy"
@@ -74,6 +78,10 @@ class Segment:
         self.names = KeyTable(folder, NAMES, values=False)
         self.sentence_starts = load_array(folder / SENTENCE_STARTS, mmap_mode=None).astype(np.int64, copy=False)
         self.sentence_vectors = load_array(folder / SENTENCE_VECTORS)
+        # a search in a large segment reads vector rows with pread (tables.RowReader), not through the map
+        large = search and self.vectors.nbytes >= PREAD_MIN_BYTES
+        self.vector_rows = RowReader(folder / "vectors.npy") if large else None
+        self.sentence_rows = RowReader(folder / SENTENCE_VECTORS) if large else None
         if search:
             for mapped in (self.vectors, self.rows.data, self.terms.doclen, self.sentence_vectors):
                 advise_random(mapped)
@@ -102,8 +110,19 @@ class Segment:
         return load_array(self.folder / SENTENCE_HASHES)
 
     def sentences_of(self, i: int) -> np.ndarray:
-        """Row i's snippet-sentence vectors (float16, memory-mapped)."""
-        return self.sentence_vectors[int(self.sentence_starts[i]):int(self.sentence_starts[i + 1])]
+        """Row i's snippet-sentence vectors (float16)."""
+        a, b = int(self.sentence_starts[i]), int(self.sentence_starts[i + 1])
+        return self.sentence_rows.run(a, b) if self.sentence_rows is not None else self.sentence_vectors[a:b]
+
+    def entry_vectors(self, entries: np.ndarray) -> np.ndarray:
+        """Vectors of the given entries (float32), in the given order."""
+        if self.vector_rows is not None:
+            return self.vector_rows.take(entries)
+        entries = np.asarray(entries, dtype=np.int64)
+        order = np.argsort(entries, kind="stable")              # sorted reads: sequential on a memory-mapped file
+        out = np.empty((len(entries), self.vectors.shape[1]), dtype=np.float32)
+        out[order] = self.vectors[entries[order]]
+        return out
 
 
 @dataclass

@@ -34,9 +34,15 @@ def answers(index_dir: Path, embedder) -> dict:
     for q in QUERIES:
         for mode in MODES:
             for i, f in enumerate(FILTERS):
-                out[(q, mode, i)] = [(h.path, h.position, h.score, tuple(sorted(h.scores.items())))
+                out[(q, mode, i)] = [(h.path, h.position, h.score, tuple(sorted(h.scores.items())), h.snippet)
                                      for h in index.search(q, mode=mode, k=10, **f)]
     return out
+
+
+def sentence_vectors(index_dir: Path) -> list[bytes]:
+    """Every row's snippet-sentence vectors, as bytes (kb.segment stores them per segment, in row order)."""
+    backend = kb.open_index(index_dir).backend
+    return [np.asarray(backend.sentence_vectors(r)).tobytes() for r in range(len(backend.sections))]
 
 
 def tables(index_dir: Path) -> tuple:
@@ -85,6 +91,7 @@ def test_an_edit_writes_a_delta_segment_and_answers_like_a_full_build(tmp_path, 
     build_index(fresh, embedder=fake_embedder, full=True)
     assert len(store.read_manifest(live(tmp_path / "fresh")).segments) == 1
     assert tables(tmp_path / "index") == tables(tmp_path / "fresh")
+    assert sentence_vectors(tmp_path / "index") == sentence_vectors(tmp_path / "fresh")
     assert answers(tmp_path / "index", fake_embedder) == answers(tmp_path / "fresh", fake_embedder)
     hits = kb.open_index(tmp_path / "index", embedder=fake_embedder).search("kbdeltatoken", mode="keyword", k=3)
     assert hits and Path(hits[0].path).name == posts[4].name
@@ -104,7 +111,31 @@ def test_the_delta_is_compacted_once_it_outgrows_its_share(tmp_path, corpus, fak
     assert len(store.read_manifest(live(tmp_path / "index")).segments) == 1
     build_index(Settings.load(corpus, tmp_path / "fresh"), embedder=fake_embedder, full=True)
     assert tables(tmp_path / "index") == tables(tmp_path / "fresh")
+    assert sentence_vectors(tmp_path / "index") == sentence_vectors(tmp_path / "fresh")
     assert answers(tmp_path / "index", fake_embedder) == answers(tmp_path / "fresh", fake_embedder)
+
+
+def test_large_segments_read_vectors_with_pread_and_answer_the_same(tmp_path, corpus, fake_embedder, monkeypatch):
+    """A segment over kb.segment.PREAD_MIN_BYTES reads vector rows with pread (kb.tables.RowReader) instead of
+    through its memory map; the answers, snippets included, are the same either way."""
+    from kb import segment
+
+    monkeypatch.setattr(kbuild, "DELTA_MAX_FRACTION", 0.25)
+    settings = Settings.load(corpus, tmp_path / "index")
+    build_index(settings, embedder=fake_embedder)
+    gain_a_section(sorted(corpus.glob("*.md"))[3], "kbdeltatoken")
+    build_index(settings, embedder=fake_embedder)                          # two segments: base + delta
+    mapped = answers(tmp_path / "index", fake_embedder)
+    assert all(s.vector_rows is None for s in kb.open_index(tmp_path / "index").backend._v.segments)
+    monkeypatch.setattr(segment, "PREAD_MIN_BYTES", 0)
+    index = kb.open_index(tmp_path / "index")
+    assert all(s.vector_rows is not None for s in index.backend._v.segments)
+    rows = np.array([5, 0, 5, len(index) - 1, 2], dtype=np.int64)          # any order, repeats
+    sec, title = index.backend.entry_vectors(rows)
+    seg = index.backend._v.segments[0]
+    assert np.array_equal(seg.vector_rows.take(np.array([3, 1, 3])), np.asarray(seg.vectors[[3, 1, 3]]))
+    assert sec.shape == title.shape == (5, seg.vectors.shape[1]) and np.array_equal(sec[0], sec[2])
+    assert answers(tmp_path / "index", fake_embedder) == mapped
 
 
 def test_keyword_scores_are_bm25s_bit_for_bit(fake_index):
