@@ -155,6 +155,35 @@ class PostTable(Sequence):
         return iter(self._records())
 
 
+def filter_mask(f: Filters, posts: Sequence[PostRecord], post_of_row, n: int) -> np.ndarray | None:
+    """kb.filters.mask over n section rows, computed from the posts table: a section's date, tags, categories and
+    post path are its post's (kb.sections.split_sections copies them). `post_of_row()` maps rows to posts."""
+    if not f.active():
+        return None
+    m = np.ones(n, dtype=bool)
+    if f.since or f.until or f.tags or f.categories or f.post:
+        per_post = np.ones(len(posts), dtype=bool)
+        dates = np.array([p.date or "" for p in posts])
+        if f.since:
+            per_post &= (dates != "") & (dates >= f.since.isoformat())
+        if f.until:
+            per_post &= (dates != "") & (dates <= f.until.isoformat())
+        if f.tags:
+            want = {t.lower() for t in f.tags}
+            per_post &= np.array([bool(want & {t.lower() for t in p.tags}) for p in posts], dtype=bool)
+        if f.categories:
+            want = {c.lower() for c in f.categories}
+            per_post &= np.array([bool(want & {c.lower() for c in p.categories}) for p in posts], dtype=bool)
+        if f.post:
+            per_post &= np.array([p.path == f.post for p in posts], dtype=bool)
+        m &= per_post[post_of_row()] if n else m
+    if f.rows is not None:
+        rows = np.zeros(n, dtype=bool)
+        rows[[r for r in f.rows if 0 <= r < n]] = True
+        m &= rows
+    return m
+
+
 class LocalBackend:
     """A mapped index version. Read-only after open; safe for concurrent searches."""
 
@@ -210,33 +239,7 @@ class LocalBackend:
         return self._masks[key]
 
     def _mask(self, f: Filters) -> np.ndarray | None:
-        """kb.filters.mask over the sections table, computed from the posts table: a section's date, tags,
-        categories and post path are its post's (kb.sections.split_sections copies them)."""
-        if not f.active():
-            return None
-        n = self._n
-        m = np.ones(n, dtype=bool)
-        if f.since or f.until or f.tags or f.categories or f.post:
-            per_post = np.ones(len(self.posts), dtype=bool)
-            dates = np.array([p.date or "" for p in self.posts])
-            if f.since:
-                per_post &= (dates != "") & (dates >= f.since.isoformat())
-            if f.until:
-                per_post &= (dates != "") & (dates <= f.until.isoformat())
-            if f.tags:
-                want = {t.lower() for t in f.tags}
-                per_post &= np.array([bool(want & {t.lower() for t in p.tags}) for p in self.posts], dtype=bool)
-            if f.categories:
-                want = {c.lower() for c in f.categories}
-                per_post &= np.array([bool(want & {c.lower() for c in p.categories}) for p in self.posts], dtype=bool)
-            if f.post:
-                per_post &= np.array([p.path == f.post for p in self.posts], dtype=bool)
-            m &= per_post[self.post_of_row()] if n else m
-        if f.rows is not None:
-            rows = np.zeros(n, dtype=bool)
-            rows[[r for r in f.rows if 0 <= r < n]] = True
-            m &= rows
-        return m
+        return filter_mask(f, self.posts, self.post_of_row, self._n)
 
     # ---- exact names --------------------------------------------------------------------------------------------
     def name_rows(self, key: str) -> np.ndarray:

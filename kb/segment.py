@@ -149,6 +149,28 @@ def _rows(p: Piece) -> int:
     return len(p[1]) if isinstance(p[0], Segment) else p[2] - p[1]
 
 
+def _sentence_run(p: Piece) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A piece's snippet sentences: (count per row, their float16 vectors, their hashes), in row order."""
+    if isinstance(p[0], Segment):
+        seg, rows = p[0], np.asarray(p[1], dtype=np.int64)
+        a, b = seg.sentence_starts[rows], seg.sentence_starts[rows + 1]
+        counts = b - a
+        ends = np.cumsum(counts)
+        picks = np.repeat(a - (ends - counts), counts) + np.arange(int(ends[-1]) if len(ends) else 0)
+        return counts, seg.sentence_vectors[picks], seg.sentence_hashes()[picks]
+    new, lo, hi = p
+    a, b = int(new.sentence_starts[lo]), int(new.sentence_starts[hi])
+    return np.diff(new.sentence_starts[lo:hi + 1]), new.sentence_vectors[a:b], new.sentence_hashes[a:b]
+
+
+def _write_sentences(folder: Path, runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], dim: int) -> None:
+    counts = np.concatenate([r[0] for r in runs] + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+    save_array(folder / SENTENCE_VECTORS,
+               np.concatenate([r[1] for r in runs] + [np.zeros((0, dim), dtype=np.float16)]).astype(np.float16))
+    save_array(folder / SENTENCE_HASHES, np.concatenate([r[2] for r in runs] + [np.zeros(0, dtype="S16")]))
+    save_array(folder / SENTENCE_STARTS, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+
+
 def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
     """Write a segment made of `pieces` (in row order) into the new folder; returns its row count."""
     folder.mkdir()
@@ -161,8 +183,7 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
     row_maps: dict[int, tuple[Segment, np.ndarray]] = {}
     new_parts: list[tuple] = []
     name_parts: list[tuple] = []
-    sent_counts: list[np.ndarray] = []
-    sent_runs: list[tuple[np.ndarray, np.ndarray]] = []       # (float16 vectors, hashes) in row order
+    sentence_runs = [_sentence_run(p) for p in pieces]          # (counts, float16 vectors, hashes) in row order
     for p, start in zip(pieces, starts[:-1].tolist(), strict=True):
         k = _rows(p)
         dest = np.concatenate([start + np.arange(k), m + start + np.arange(k)])
@@ -177,11 +198,6 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
             emap[src] = dest
             rmap = row_maps.setdefault(id(seg), (seg, np.full(seg.m, -1, dtype=np.int64)))[1]
             rmap[rows] = start + np.arange(k)
-            a, b = seg.sentence_starts[rows], seg.sentence_starts[rows + 1]
-            sent_counts.append(b - a)
-            ends = np.cumsum(b - a)
-            picks = np.repeat(a - (ends - (b - a)), b - a) + np.arange(int(ends[-1]) if len(ends) else 0)
-            sent_runs.append((seg.sentence_vectors[picks], seg.sentence_hashes()[picks]))
         else:
             new, lo, hi = p
             src = new.entry(lo, hi)
@@ -193,16 +209,9 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
             new_parts.append((*part[:2], dest[part[2]], part[3]))
             keys, kid, doc, _ = postings_from_lists((name_keys(s) for s in secs), count=False)
             name_parts.append((keys, kid, start + doc, None))
-            a, b = int(new.sentence_starts[lo]), int(new.sentence_starts[hi])
-            sent_counts.append(np.diff(new.sentence_starts[lo:hi + 1]))
-            sent_runs.append((new.sentence_vectors[a:b], new.sentence_hashes[a:b]))
     save_array(folder / "vectors.npy", vectors)             # the first np.save of a build (tests/fixtures/faults)
     save_array(folder / "hashes.npy", hashes)
-    dim16 = np.zeros((0, dim), dtype=np.float16)
-    save_array(folder / SENTENCE_VECTORS, np.concatenate([r[0] for r in sent_runs] + [dim16]).astype(np.float16))
-    save_array(folder / SENTENCE_HASHES, np.concatenate([r[1] for r in sent_runs] + [np.zeros(0, dtype="S16")]))
-    counts = np.concatenate(sent_counts + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
-    save_array(folder / SENTENCE_STARTS, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+    _write_sentences(folder, sentence_runs, dim)
     term_parts, old_names = [], []
     for seg, emap in entry_maps.values():
         keys, kid, doc, val = seg.terms.table.coo()
