@@ -6,7 +6,7 @@ local backend uses `mask`, a server backend an expression), but they mean exactl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -66,24 +66,36 @@ def mask(f: Filters, sections: Sequence[Section], dates: np.ndarray | None = Non
     """Boolean mask over the sections table (None when no filter is active)."""
     if not f.active():
         return None
-    n = len(sections)
-    dates = section_dates(sections) if dates is None else dates
-    m = np.ones(n, dtype=bool)
+    return rows_mask(f, content_mask(f, sections, dates))
+
+
+def content_mask(f: Filters, records: Sequence, dates: np.ndarray | None = None,
+                 path: Callable = lambda r: r.post_path) -> np.ndarray:
+    """The date, tag, category and post filters over records that carry `date`, `tags`, `categories` and a post path
+    (sections; or posts, with path=lambda p: p.path)."""
+    m = np.ones(len(records), dtype=bool)
+    if f.since or f.until:
+        dates = np.array([r.date or "" for r in records]) if dates is None else dates
     if f.since:
         m &= (dates != "") & (dates >= f.since.isoformat())
     if f.until:
         m &= (dates != "") & (dates <= f.until.isoformat())
     if f.tags:
         want = {t.lower() for t in f.tags}
-        m &= np.array([bool(want & {t.lower() for t in s.tags}) for s in sections], dtype=bool)
+        m &= np.array([bool(want & {t.lower() for t in r.tags}) for r in records], dtype=bool)
     if f.categories:
         want = {c.lower() for c in f.categories}
-        m &= np.array([bool(want & {c.lower() for c in s.categories}) for s in sections], dtype=bool)
+        m &= np.array([bool(want & {c.lower() for c in r.categories}) for r in records], dtype=bool)
     if f.post:
-        m &= np.array([s.post_path == f.post for s in sections], dtype=bool)
+        m &= np.array([path(r) == f.post for r in records], dtype=bool)
+    return m
+
+
+def rows_mask(f: Filters, m: np.ndarray) -> np.ndarray:
+    """m narrowed to the rows filter, if there is one."""
     if f.rows is not None:
-        rows = np.zeros(n, dtype=bool)
-        rows[[r for r in f.rows if 0 <= r < n]] = True
+        rows = np.zeros(len(m), dtype=bool)
+        rows[[r for r in f.rows if 0 <= r < len(m)]] = True
         m &= rows
     return m
 

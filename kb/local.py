@@ -30,7 +30,7 @@ import numpy as np
 
 from kb import safeio, store
 from kb.errors import IndexCorrupt, KbError
-from kb.filters import Filters
+from kb.filters import Filters, content_mask, rows_mask
 from kb.keyword import KeywordLeg
 from kb.segment import Segment
 from kb.tables import RowFile, load_array
@@ -156,32 +156,14 @@ class PostTable(Sequence):
 
 
 def filter_mask(f: Filters, posts: Sequence[PostRecord], post_of_row, n: int) -> np.ndarray | None:
-    """kb.filters.mask over n section rows, computed from the posts table: a section's date, tags, categories and
+    """kb.filters.mask over n section rows, computed on the posts table: a section's date, tags, categories and
     post path are its post's (kb.sections.split_sections copies them). `post_of_row()` maps rows to posts."""
     if not f.active():
         return None
     m = np.ones(n, dtype=bool)
-    if f.since or f.until or f.tags or f.categories or f.post:
-        per_post = np.ones(len(posts), dtype=bool)
-        dates = np.array([p.date or "" for p in posts])
-        if f.since:
-            per_post &= (dates != "") & (dates >= f.since.isoformat())
-        if f.until:
-            per_post &= (dates != "") & (dates <= f.until.isoformat())
-        if f.tags:
-            want = {t.lower() for t in f.tags}
-            per_post &= np.array([bool(want & {t.lower() for t in p.tags}) for p in posts], dtype=bool)
-        if f.categories:
-            want = {c.lower() for c in f.categories}
-            per_post &= np.array([bool(want & {c.lower() for c in p.categories}) for p in posts], dtype=bool)
-        if f.post:
-            per_post &= np.array([p.path == f.post for p in posts], dtype=bool)
-        m &= per_post[post_of_row()] if n else m
-    if f.rows is not None:
-        rows = np.zeros(n, dtype=bool)
-        rows[[r for r in f.rows if 0 <= r < n]] = True
-        m &= rows
-    return m
+    if (f.since or f.until or f.tags or f.categories or f.post) and n:
+        m &= content_mask(f, posts, path=lambda p: p.path)[post_of_row()]
+    return rows_mask(f, m)
 
 
 class LocalBackend:
