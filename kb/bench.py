@@ -474,22 +474,29 @@ def measure_index_cli(work: Path, log, runs: int = 3) -> dict:
     cmd = [sys.executable, "-m", "kb.index", "--content", str(content), "--index-dir", str(index), "-q"]
     noops = [_run(cmd)[1] for _ in range(runs)]
     files = sorted(content.glob("*.md"))
-    edits, searchable = [], []
-    for i in range(runs):
-        post = files[(i * 7919 + 3) % len(files)]
-        token = f"kbscaleedit{i}x{os.getpid()}"
-        add_section(post, token)
-        edits.append(_run(cmd)[1])
-        _, _, _, text = _run([sys.executable, "-m", "kb.search", "--index-dir", str(index), "--mode", "keyword",
-                              "--json", "-k", "3", token])
-        res = json.loads(text.splitlines()[-1])["results"]
-        searchable.append(bool(res) and Path(res[0]["path"]).name == post.name)
+    edits, searchable = timed_edits(cmd, index, [files[(i * 7919 + 3) % len(files)] for i in range(runs)],
+                                    add_section, "kbscaleedit")
     fig = {"index_noop_s": round(statistics.median(noops), 3), "index_noop_runs_s": [round(x, 3) for x in noops],
            "index_edit_s": round(statistics.median(edits), 3), "index_edit_runs_s": [round(x, 3) for x in edits],
            "index_edit_searchable": all(searchable)}
     log(f"  CLI kb.index on {content}: no-op {fig['index_noop_s']} s, one post gains a section "
         f"{fig['index_edit_s']} s (searchable: {fig['index_edit_searchable']})")
     return fig
+
+
+def timed_edits(cmd: list[str], index: Path, posts: list[Path], edit, prefix: str) -> tuple[list[float], list[bool]]:
+    """For each post: edit it with a new token, time the rebuild `cmd`, and check `python -m kb.search` finds the
+    token in that post first. Returns (rebuild seconds, found)."""
+    edits, searchable = [], []
+    for i, post in enumerate(posts):
+        token = f"{prefix}{i}x{os.getpid()}"
+        edit(post, token)
+        edits.append(_run(cmd)[1])
+        _, _, _, text = _run([sys.executable, "-m", "kb.search", "--index-dir", str(index), "--mode", "keyword",
+                              "--json", "-k", "3", token])
+        res = json.loads(text.splitlines()[-1])["results"]
+        searchable.append(bool(res) and Path(res[0]["path"]).name == post.name)
+    return edits, searchable
 
 
 def add_section(path: Path, token: str) -> None:
@@ -509,16 +516,8 @@ def measure_rebuild_cli(work: Path, posts: int, log, runs: int = 3) -> dict:
     log(f"rebuild (CLI, real model): {posts} posts, {corpus.sections} sections …")
     _, full, full_rss, _ = _run(cmd)
     noops = [_run(cmd)[1] for _ in range(runs)]
-    edits, searchable = [], []
-    for i in range(runs):
-        post = corpus.files[(i * 7 + 3) % len(corpus.files)]
-        token = f"kbbenchedit{i}x{os.getpid()}"
-        _edit_post(post, token)
-        edits.append(_run(cmd)[1])
-        _, _, _, text = _run([sys.executable, "-m", "kb.search", "--index-dir", str(index), "--mode", "keyword",
-                              "--json", "-k", "3", token])
-        res = json.loads(text.splitlines()[-1])["results"]
-        searchable.append(bool(res) and Path(res[0]["path"]).name == post.name)
+    edits, searchable = timed_edits(cmd, index, [corpus.files[(i * 7 + 3) % len(corpus.files)] for i in range(runs)],
+                                    _edit_post, "kbbenchedit")
     noop, edit = statistics.median(noops), statistics.median(edits)
     fig = {"posts": posts, "sections": corpus.sections, "full_s": round(full, 2), "noop_s": [round(x, 3) for x in noops],
            "edit_s": [round(x, 3) for x in edits], "noop_vs_full": round(noop / full, 4),
