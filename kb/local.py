@@ -99,11 +99,20 @@ def open_version(vdir: Path, manifest: Manifest, search: bool = True) -> Version
 
 
 class SectionTable(Sequence):
-    """The sections table (row i = section i), decoded a row at a time from the segments' mapped row files."""
+    """The sections table (row i = section i), decoded a row at a time from the segments' mapped row files.
+
+    A search reads a few hundred rows and keeps the last CACHE_ROWS. A process that reads the whole table — a full
+    iteration, or more rows than a quarter of the table one by one (the app's browse pages, topics) — would decode
+    it again on every pass (2.8 s at 100k sections), so the table then decodes every row once and keeps them all.
+    """
+
+    CACHE_ROWS = 4096
 
     def __init__(self, version: Version):
         self._v = version
         self._cache: OrderedDict[int, Section] = OrderedDict()     # the last rows asked for (hits, a post's rows)
+        self._all: list[Section] | None = None                     # every row, once the process reads them all
+        self._misses = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -112,6 +121,8 @@ class SectionTable(Sequence):
     def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
+        if self._all is not None:
+            return self._all[i]
         i = int(i)
         if i < 0:
             i += len(self)
@@ -119,18 +130,28 @@ class SectionTable(Sequence):
             raise IndexError(i)
         s = self._cache.get(i)
         if s is None:
+            self._misses += 1
+            if self._misses > max(self.CACHE_ROWS, len(self) // 4):
+                return self._every_row()[i]
             seg, local = self._v.locate(np.array([i]))
             s = self._v.segments[int(seg[0])].section(int(local[0]))
             with self._lock:
                 self._cache[i] = s
-                while len(self._cache) > 4096:
+                while len(self._cache) > self.CACHE_ROWS:
                     self._cache.popitem(last=False)
         return s
 
     def __iter__(self) -> Iterator[Section]:
-        segs, local = self._v.locate(np.arange(len(self)))
-        for s, r in zip(segs.tolist(), local.tolist(), strict=True):
-            yield self._v.segments[s].section(r)
+        return iter(self._every_row())
+
+    def _every_row(self) -> list[Section]:
+        if self._all is None:
+            segs, local = self._v.locate(np.arange(len(self)))
+            every = [self._v.segments[s].section(r) for s, r in zip(segs.tolist(), local.tolist(), strict=True)]
+            with self._lock:
+                self._all = every
+                self._cache.clear()
+        return self._all
 
 
 class PostTable(Sequence):

@@ -136,6 +136,23 @@ def test_large_segments_read_vectors_with_pread_and_answer_the_same(tmp_path, co
     assert np.array_equal(seg.vector_rows.take(np.array([3, 1, 3])), np.asarray(seg.vectors[[3, 1, 3]]))
     assert sec.shape == title.shape == (5, seg.vectors.shape[1]) and np.array_equal(sec[0], sec[2])
     assert answers(tmp_path / "index", fake_embedder) == mapped
+    every = np.arange(len(index))
+    one_by_one = index.backend.entry_vectors(every)
+    monkeypatch.setattr(kb.tables.RowReader, "RUN_READ_ROWS", 0)             # a whole table: read in runs
+    assert all(np.array_equal(x, y) for x, y in zip(index.backend.entry_vectors(every), one_by_one, strict=True))
+
+
+def test_a_process_reading_the_whole_sections_table_decodes_it_once(fake_index, monkeypatch):
+    from kb.local import SectionTable
+
+    monkeypatch.setattr(SectionTable, "CACHE_ROWS", 4)
+    v = fake_index.backend._v
+    every = list(SectionTable(v))                                   # a full iteration keeps every row
+    rowwise = SectionTable(v)
+    assert [rowwise[i] for i in range(len(every))] == every        # row by row: past a quarter, all rows are kept
+    assert rowwise._all is not None and rowwise[3] is rowwise[3]
+    few = SectionTable(v)
+    assert [few[i] for i in (0, 1, 0, 1)] == [every[0], every[1], every[0], every[1]] and few._all is None
 
 
 def test_keyword_scores_are_bm25s_bit_for_bit(fake_index):
