@@ -2,14 +2,14 @@
 
 Run: `streamlit run app.py` (reads KB_INDEX_DIR, KB_CONTENT_DIR, KB_MODEL, KB_BACKEND,
 KB_MILVUS_URI and KB_MILVUS_COLLECTION like the CLI). This file draws the page
-only: answers come from the kb library (kb.query, kb.topics, kb.browse, kb.appdata) and every piece of post text
-reaches the page through kb.render, which escapes it. The URL's query parameters are the app's state
+only: answers come from the kb library (kb.query.index, kb.topics, kb.query.browse, kb.app.data) and every piece of post text
+reaches the page through kb.app.html, which escapes it. The URL's query parameters are the app's state
 (?q=트레이딩&mode=hybrid), so any page can be shared and reopened; moving between pages is a plain link that makes
-one browser-history entry (kb.render.SCRIPT), while a change of mode or filter replaces the current one.
+one browser-history entry (kb.app.html.SCRIPT), while a change of mode or filter replaces the current one.
 
 Speed: the page frame (navigation row) is drawn before anything is loaded; the index opens once per server and
 index version, and the model warms up in the background while the first page is shown; everything derived from the
-index (posts, facets, resources, topic assignment) is computed once per index version (kb.appdata), and a page
+index (posts, facets, resources, topic assignment) is computed once per index version (kb.app.data), and a page
 draw only searches and writes HTML: the result list is one element.
 """
 
@@ -25,11 +25,15 @@ from urllib.parse import urlencode
 import streamlit as st
 
 import kb
-from kb import appdata, backends, browse, explain, render
+from kb import backends
+from kb import build as kbbuild
 from kb import topics as kbtopics
-from kb.config import Settings
-from kb.errors import IndexMissing, KbError
-from kb.query import MODES
+from kb.app import data as appdata
+from kb.app import html as render
+from kb.core.config import Settings
+from kb.core.errors import IndexMissing, KbError
+from kb.query import browse, explain
+from kb.query.index import MODES
 
 VIEWS = {"search": "Search", "topics": "Topics", "issues": "Issues", "resources": "Resources", "stats": "Stats"}
 MODE_LABELS = {"hybrid": "Hybrid", "keyword": "Keyword", "semantic": "Meaning"}
@@ -222,7 +226,7 @@ def rebuild(full: bool = False) -> None:
         else:
             bar.progress(1.0, text="Nothing new to embed")
 
-    report = backends.build(settings(), full=full, progress=progress)
+    report = kbbuild.build(settings(), full=full, progress=progress)
     st.session_state["flash"] = report.summary()
     st.rerun()
 

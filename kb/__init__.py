@@ -17,9 +17,9 @@ __all__ = ["__version__", "open_index"]
 
 
 def open_index(path=None, *, embedder=None, model: str | None = None, settings=None):
-    """Open a built index folder `path` — or, without one, the backend `settings` (a kb.config.Settings; default:
-    the environment) name: the local index folder or a Milvus collection — and return a `kb.query.Index`.
+    """Open a built index folder `path` — or, without one, the backend `settings` (a kb.core.config.Settings; default:
+    the environment) name: the local index folder or a Milvus collection — and return a `kb.query.index.Index`.
     Given `model`, refuse (IndexMismatch) an index built with another one."""
-    from kb.query import open_index as _open
+    from kb.query.index import open_index as _open
 
     return _open(path, embedder=embedder, model=model, settings=settings)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kb import store
-from kb.backends import build
-from kb.cli import ArgumentParser, add_backend_args, backend_settings, run
-from kb.errors import BadQuery, ContentMissing
-from kb.term import visible_name
+from kb.build import build
+from kb.cli.args import ArgumentParser, add_backend_args, backend_settings, run
+from kb.cli.term import visible_name
+from kb.core.errors import BadQuery, ContentMissing
+from kb.storage import store
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -7,11 +7,12 @@ import json
 import os
 
 import kb
-from kb import browse, explain, topics
-from kb.cli import ArgumentParser, add_backend_args, backend_settings, k_value, run
-from kb.config import Settings
-from kb.errors import KbError
-from kb.term import format_hits
+from kb import topics
+from kb.cli.args import ArgumentParser, add_backend_args, backend_settings, k_value, run
+from kb.cli.term import format_hits
+from kb.core.config import Settings
+from kb.core.errors import KbError
+from kb.query import browse, explain
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -13,8 +13,8 @@ EVAL_POSTS = ROOT / "tests" / "eval" / "posts"
 
 
 def _build(tmp: Path, sources: list[Path]) -> tuple[Path, Path]:
-    from kb.build import build_index
-    from kb.config import Settings
+    from kb.build.local import build_index
+    from kb.core.config import Settings
 
     content, index_dir = tmp / "content", tmp / "index"
     content.mkdir(parents=True)
@@ -75,7 +75,7 @@ class FakeEmbedder:
 
         import numpy as np
 
-        from kb.tokenize import tokenize
+        from kb.text.tokenize import tokenize
 
         v = np.zeros(self.dim, dtype=np.float32)
         for tok in tokenize(text) or [" "]:
@@ -101,8 +101,8 @@ def fake_embedder() -> FakeEmbedder:
 def fake_index(tmp_path_factory, fake_embedder):
     """The seed and eval posts indexed with the fake embedder (seconds, no model)."""
     import kb
-    from kb.build import build_index
-    from kb.config import Settings
+    from kb.build.local import build_index
+    from kb.core.config import Settings
 
     tmp = tmp_path_factory.mktemp("fake")
     content = tmp / "content"

@@ -1,5 +1,5 @@
 """The Streamlit app through streamlit.testing.v1.AppTest (the real app script, real index, real model), plus the
-library helpers it draws with (kb.render's escaping and highlighting, kb.browse's views)."""
+library helpers it draws with (kb.app.html's escaping and highlighting, kb.query.browse's views)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import kb
-from kb import appdata, browse, render
-from kb.build import build_index
-from kb.config import Settings
+from kb.app import data as appdata
+from kb.app import html as render
+from kb.build.local import build_index
+from kb.core.config import Settings
+from kb.query import browse
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -687,7 +689,7 @@ def test_labels_name_the_week_once():
 
 
 def test_weak_hits_are_marked_for_their_own_line():
-    from kb.types import Hit
+    from kb.core.types import Hit
 
     hit = Hit(heading="h", post_title="t", date="", week="", tags=[], categories=[], url="", links=[], path="p.md",
               position=0, score=0.1, scores={"semantic": 0.8, "weak": 1.0}, row=3)

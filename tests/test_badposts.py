@@ -17,11 +17,11 @@ from fixtures.cli import assert_no_traceback, assert_one_line_error, run_kb, sto
 from fixtures.messy import huge_post, make_messy_content, png_bytes, post
 
 import kb
-from kb.build import build_index, load_corpus
-from kb.config import Settings
-from kb.errors import BadPost
-from kb.posts import PostFile, find_post_files, read_post
-from kb.sections import MAX_SECTIONS_PER_POST, is_web_url, split_sections
+from kb.build.local import build_index, load_corpus
+from kb.core.config import Settings
+from kb.core.errors import BadPost
+from kb.ingest.posts import PostFile, find_post_files, read_post
+from kb.ingest.sections import MAX_SECTIONS_PER_POST, is_web_url, split_sections
 
 
 def parse(tmp_path: Path, name: str, data: str | bytes):
@@ -456,7 +456,7 @@ def _inert(value: str) -> None:
 def test_the_app_renders_a_hostile_post_inert(monkeypatch, tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    from kb.render import CSS, SCRIPT
+    from kb.app.html import CSS, SCRIPT
 
     content = tmp_path / "content"
     content.mkdir()

@@ -1,4 +1,4 @@
-"""Smoke test of `python -m kb.bench`: it runs end to end on a small corpus and ends with the documented JSON line.
+"""Smoke test of `python -m benchmarks.bench`: it runs end to end on a small corpus and ends with the documented JSON line.
 It asserts the shape of the figures and the facts the bench checks (the edit is searchable), never a speed."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 def test_bench_runs_and_prints_the_json_line(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    p = subprocess.run([sys.executable, "-m", "kb.bench", "--sections", "300", "--json"], cwd=tmp_path, env=env,
+    p = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--sections", "300", "--json"], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     r = json.loads(p.stdout.strip().splitlines()[-1])
@@ -47,9 +47,9 @@ def test_bench_runs_and_prints_the_json_line(tmp_path):
 def test_rebuild_reuses_every_unchanged_vector(tmp_path):
     """A rebuild embeds only new entry texts — also those whose 16-byte hash ends in a NUL byte (numpy's S16 drops
     trailing NULs on read; unpadded, about one entry in 256 was re-embedded on every rebuild)."""
-    from kb.build import _text_hash, build_index, load_corpus
-    from kb.config import Settings
-    from kb.entries import entry_texts
+    from kb.build.local import _text_hash, build_index, load_corpus
+    from kb.core.config import Settings
+    from kb.ingest.entries import entry_texts
 
     content = tmp_path / "content"
     content.mkdir()
@@ -70,7 +70,7 @@ def test_rebuild_reuses_every_unchanged_vector(tmp_path):
 @pytest.mark.slow
 def test_query_cost_mode_runs_and_prints_the_json_line(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    p = subprocess.run([sys.executable, "-m", "kb.bench", "--query-cost", "--query-cost-posts", "1", "--rounds", "1",
+    p = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--query-cost", "--query-cost-posts", "1", "--rounds", "1",
                         "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr[-2000:]
     r = json.loads(p.stdout.strip().splitlines()[-1])["query_cost"]

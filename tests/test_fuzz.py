@@ -15,12 +15,22 @@ from datetime import date
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kb import browse, render, term, topics
-from kb.errors import BadPost, BadQuery, BadTopics, IndexCorrupt
-from kb.posts import PostFile, decode_post, parse_date, read_post, split_front_matter
-from kb.query import MODES
-from kb.sections import MAX_SECTIONS_PER_POST, extract_links, is_web_url, plain_inline, split_sections, strip_markdown
-from kb.tokenize import tokenize
+from kb import topics
+from kb.app import html as render
+from kb.cli import term
+from kb.core.errors import BadPost, BadQuery, BadTopics, IndexCorrupt
+from kb.ingest.posts import PostFile, decode_post, parse_date, read_post, split_front_matter
+from kb.ingest.sections import (
+    MAX_SECTIONS_PER_POST,
+    extract_links,
+    is_web_url,
+    plain_inline,
+    split_sections,
+    strip_markdown,
+)
+from kb.query import browse
+from kb.query.index import MODES
+from kb.text.tokenize import tokenize
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

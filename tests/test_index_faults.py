@@ -20,9 +20,9 @@ import pytest
 from fixtures.cli import ROOT, assert_no_traceback, assert_one_line_error, kb_env, run_kb, start_kb
 
 import kb
-from kb import store
-from kb.build import build_index
-from kb.config import Settings
+from kb.build.local import build_index
+from kb.core.config import Settings
+from kb.storage import store
 
 SEED = ROOT / "content"
 EVAL_POSTS = ROOT / "tests" / "eval" / "posts"

@@ -13,16 +13,16 @@ import pytest
 pytest.importorskip("pymilvus", reason="the Milvus backend needs the .[milvus] extra (pymilvus, milvus-lite)")
 pytest.importorskip("milvus_lite", reason="the Milvus backend needs the .[milvus] extra (pymilvus, milvus-lite)")
 
-from kb import milvus as M  # noqa: E402
-from kb.build import load_corpus  # noqa: E402
-from kb.config import Settings  # noqa: E402
-from kb.entries import entry_tokens  # noqa: E402
-from kb.errors import IndexMismatch, IndexMissing  # noqa: E402
-from kb.filters import Filters  # noqa: E402
-from kb.keyword import KeywordLeg, SegmentTerms, new_terms, write_terms  # noqa: E402
-from kb.snippets import snippet_sentences  # noqa: E402
-from kb.tokenize import tokenize_query  # noqa: E402
-from kb.types import KeywordQuery  # noqa: E402
+from kb.backends import milvus as M  # noqa: E402
+from kb.backends.filters import Filters  # noqa: E402
+from kb.build.local import load_corpus  # noqa: E402
+from kb.core.config import Settings  # noqa: E402
+from kb.core.errors import IndexMismatch, IndexMissing  # noqa: E402
+from kb.core.types import KeywordQuery  # noqa: E402
+from kb.ingest.entries import entry_tokens  # noqa: E402
+from kb.query.snippets import snippet_sentences  # noqa: E402
+from kb.storage.keyword import KeywordLeg, SegmentTerms, new_terms, write_terms  # noqa: E402
+from kb.text.tokenize import tokenize_query  # noqa: E402
 from tests.fixtures.cli import stop  # noqa: E402
 from tests.fixtures.milvus import FakeEmbedder, start_server  # noqa: E402
 
@@ -223,7 +223,7 @@ def test_one_sync_at_a_time(content, server, name):
     import subprocess
     import time
 
-    from kb.errors import IndexLocked
+    from kb.core.errors import IndexLocked
 
     sync(content, server, name)
     client = M.connect(server)

@@ -111,13 +111,13 @@ def test_an_edit_and_a_deletion_are_synced(eval_corpus, server, tmp_path):
 
 
 def _committed(uri: str, name: str) -> str:
-    from kb.milvus import current_version
+    from kb.backends.milvus import current_version
 
     return current_version(uri, name)
 
 
 def test_a_sync_killed_with_sigkill_leaves_search_answering(eval_corpus, server, tmp_path):
-    from kb.milvus import _count, connect, live_collection
+    from kb.backends.milvus import _count, connect, live_collection
 
     content = copy(eval_corpus[0], tmp_path / "content")
     index(content, server, "killed")

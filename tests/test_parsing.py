@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.posts import PostFile, parse_date, read_post, week_label
-from kb.sections import extract_links, split_sections, strip_markdown, url_names
+from kb.ingest.posts import PostFile, parse_date, read_post, week_label
+from kb.ingest.sections import extract_links, split_sections, strip_markdown, url_names
 
 SEED = Path(__file__).resolve().parent.parent / "content" / "2020-06-27-weekly-ml-dl-news.md"
 

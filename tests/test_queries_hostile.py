@@ -11,8 +11,8 @@ import sys
 import pytest
 from fixtures.cli import ROOT, assert_no_traceback, assert_one_line_error, kb_env, run_kb
 
-from kb.errors import BadQuery
-from kb.query import MODES
+from kb.core.errors import BadQuery
+from kb.query.index import MODES
 
 LONG_KO = "강화학습으로 주식 트레이딩 " * 1500                    # ~20,000 characters
 HOSTILE = [

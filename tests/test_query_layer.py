@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kb.errors import BadQuery
-from kb.filters import Filters, keep, mask, parse_filters
-from kb.local import LocalBackend
-from kb.query import MODES
+from kb.backends.filters import Filters, keep, mask, parse_filters
+from kb.backends.local import LocalBackend
+from kb.core.errors import BadQuery
+from kb.query.index import MODES
 
 
 def test_the_local_backend_is_what_the_index_talks_to(fake_index):

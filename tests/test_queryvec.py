@@ -1,13 +1,13 @@
-"""How the glossary shapes a query's embedding (kb.queryvec), and the ONNX writer the onnx engine is built with."""
+"""How the glossary shapes a query's embedding (kb.embed.queryvec), and the ONNX writer the onnx engine is built with."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from kb import queryvec
-from kb.config import DEFAULT_MODEL
-from kb.glossary import GROUPS, matched_groups, spell_out
+from kb.core.config import DEFAULT_MODEL
+from kb.embed import queryvec
+from kb.text.glossary import GROUPS, matched_groups, spell_out
 
 
 class CountingEmbedder:
@@ -54,16 +54,16 @@ def test_mean_leaves_long_queries_and_unknown_words_alone():
 
 
 def test_shipped_group_vectors_cover_the_glossary():
-    """Every group of kb/glossary.py has its vector in kb/glossary_vectors.npz (else: python -m kb.queryvec)."""
+    """Every group of kb/text/glossary.py has its vector in kb/embed/glossary_vectors.npz (else: python -m kb.embed.queryvec)."""
     shipped = queryvec._shipped()
     missing = [GROUPS[g][0] for g in range(len(GROUPS))
                if queryvec.group_key(DEFAULT_MODEL, queryvec.group_text(g)) not in shipped]
-    assert not missing, f"run: python -m kb.queryvec (groups without a vector: {missing[:5]})"
+    assert not missing, f"run: python -m kb.embed.queryvec (groups without a vector: {missing[:5]})"
 
 
 @pytest.mark.slow
 def test_shipped_group_vectors_are_the_models():
-    from kb.embed import E5Embedder
+    from kb.embed.embedder import E5Embedder
 
     e = E5Embedder(cache_size=0)
     for g in (0, 8, 9, len(GROUPS) - 1):
@@ -80,7 +80,7 @@ def test_eval_takes_the_query_vector_mode():
 
 def test_onnx_writer_makes_a_model_onnxruntime_runs():
     ort = pytest.importorskip("onnxruntime")
-    from kb.onnxproto import FLOAT, Graph
+    from kb.embed.onnxproto import FLOAT, Graph
 
     g = Graph("t")
     g.input("x", FLOAT, ["n", 3])

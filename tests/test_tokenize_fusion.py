@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from kb import fusion
-from kb.glossary import expansion_terms, spell_out
-from kb.tokenize import tokenize, tokenize_query
+from kb.query import fusion
+from kb.text.glossary import expansion_terms, spell_out
+from kb.text.tokenize import tokenize, tokenize_query
 
 
 def test_hangul_bigrams_match_across_particles():

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from kb import topic_edit, topic_evidence, topics
-from kb.errors import BadQuery, BadTopics, ReadOnly
+from kb import topics
+from kb.core.errors import BadQuery, BadTopics, ReadOnly
 from kb.topics import __main__ as topics_cli
+from kb.topics import edit as topic_edit
+from kb.topics import evidence as topic_evidence
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "tests" / "eval" / "topic_labels.jsonl"
@@ -91,7 +93,7 @@ def test_check_reports_precision_and_recall_per_topic_against_the_labels(eval_in
 
 
 def test_labels_cover_every_section_of_every_eval_post_for_every_topic():
-    from kb.build import load_corpus
+    from kb.build.local import load_corpus
 
     labels = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
     keys = [(o["post"], o["heading"]) for o in labels]
@@ -132,7 +134,7 @@ def test_trading_topic_spans_many_weeks_newest_first(eval_index):
 
 
 @pytest.mark.parametrize("keywords, text, weight", [
-    (("GPT",), "KorGPT2 tutorial", 1.0),                      # Latin sub-words, as kb.tokenize splits them
+    (("GPT",), "KorGPT2 tutorial", 1.0),                      # Latin sub-words, as kb.text.tokenize splits them
     (("BERT",), "KcBERT와 KoBERT", 1.0),
     (("tokenizer",), "Rust Tokenizers", 1.0),                 # plural
     (("RL",), "RL을 활용한 트레이딩", 1.0),
@@ -216,7 +218,7 @@ def test_search_cli_restricts_to_a_topic(eval_corpus, eval_index, capsys):
 
 
 def test_cli_unknown_topic_is_one_line_and_exit_1(eval_corpus, capsys):
-    from kb.cli import run
+    from kb.cli.args import run
 
     content, index_dir = eval_corpus
     with pytest.raises(SystemExit) as e:
@@ -301,7 +303,7 @@ def test_corrections_are_never_written_outside_the_content_folder(tmp_path):
 
 
 def test_read_only_refuses_corrections_in_one_line(tmp_path, monkeypatch, capsys):
-    from kb.cli import run
+    from kb.cli.args import run
 
     monkeypatch.setenv("KB_READ_ONLY", "1")
     with pytest.raises(ReadOnly) as err:

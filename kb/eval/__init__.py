@@ -18,12 +18,12 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kb import safeio
-from kb.backends import build, drop
-from kb.build import build_index
-from kb.config import Settings
-from kb.errors import BadQuery
-from kb.query import open_index
+from kb.build import build, drop
+from kb.build.local import build_index
+from kb.core import safeio
+from kb.core.config import Settings
+from kb.core.errors import BadQuery
+from kb.query.index import open_index
 
 MODES = ("keyword", "semantic", "hybrid")
 

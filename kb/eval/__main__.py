@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from kb.cli import ArgumentParser, add_backend_args, backend_settings, run
+from kb.cli.args import ArgumentParser, add_backend_args, backend_settings, run
 from kb.eval import (
     DEFAULT_OFFTOPIC,
     MODES,
@@ -34,7 +34,7 @@ def parse_args(argv=None):
     p.add_argument("--semantic-min-range", type=float,
                    help="hybrid: the smallest cosine spread min-max stretches to [0, 1] (default 0.12; 0 = plain min-max)")
     p.add_argument("--query-vector", choices=["mean", "spelled", "plain"],
-                   help="how a short query's glossary synonyms enter its embedding (default: mean; see kb.queryvec)")
+                   help="how a short query's glossary synonyms enter its embedding (default: mean; see kb.embed.queryvec)")
     p.add_argument("--title-margin", type=float, help="margin a referenced-title vector must win by (default 0.03)")
     p.add_argument("--relevance", nargs="?", const=DEFAULT_OFFTOPIC, metavar="OFFTOPIC",
                    help="instead of ranking: how well weak flags separate the queries from off-topic ones "

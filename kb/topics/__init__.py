@@ -2,9 +2,9 @@
 check the assignment against labelled sections.
 
 A topic is a name, a label, Korean and English phrases, keywords, weak keywords, a threshold and the user's
-include/exclude corrections (see kb/topics.toml, the shipped default; a `topics.toml` in the content folder
+include/exclude corrections (see kb/topics/default.toml, the shipped default; a `topics.toml` in the content folder
 replaces it). Every section gets one score per topic from its meaning, its words and the topic's examples
-(kb.topic_score, kb.topic_evidence) and joins every topic whose threshold it reaches (multi-label); corrections
+(kb.topics.score, kb.topics.evidence) and joins every topic whose threshold it reaches (multi-label); corrections
 then force sections in or out and teach the topic by example. Measured against tests/eval/topic_labels.jsonl:
 precision 0.94 / recall 0.95 on the tuning posts, 0.92 / 0.90 on held-out posts (docs/eval.md). Assignments are
 computed on first use and cached per index version and topics file, never stored in the index, so editing the
@@ -29,15 +29,18 @@ from pathlib import Path
 
 import numpy as np
 
-from kb import safeio, topic_edit, topic_evidence, topic_score
-from kb.config import read_only_env
-from kb.errors import BadQuery, BadTopics, ReadOnly
-from kb.filters import newest_first
-from kb.topic_score import DEFAULT_THRESHOLD
+from kb.backends.filters import newest_first
+from kb.core import safeio
+from kb.core.config import read_only_env
+from kb.core.errors import BadQuery, BadTopics, ReadOnly
+from kb.topics import edit as topic_edit
+from kb.topics import evidence as topic_evidence
+from kb.topics import score as topic_score
+from kb.topics.score import DEFAULT_THRESHOLD
 
 TOPICS_FILE = "topics.toml"
 MAX_TOPICS_BYTES = 1024 * 1024   # a topics file is a few KB; /dev/zero or a huge file is refused, not read
-DEFAULT_FILE = Path(__file__).parent.parent / "topics.toml"
+DEFAULT_FILE = Path(__file__).with_name("default.toml")
 FIELDS = ("label", "phrases", "keywords", "weak_keywords", "threshold", "include", "exclude")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
@@ -116,7 +119,7 @@ def load_topics(content_dir=None, path=None) -> Topics:
 
 
 def parse_topics(text: str, source: str = "topics.toml") -> tuple[Topic, ...]:
-    """TOML text → topics, in file order. Each top-level table is a topic (see kb/topics.toml)."""
+    """TOML text → topics, in file order. Each top-level table is a topic (see kb/topics/default.toml)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -162,10 +165,10 @@ def _strings(value, where: str) -> tuple[str, ...]:
 
 @dataclass
 class Assignment:
-    """Which sections belong to which topics, for one index version and one topics file (see kb.topic_score)."""
+    """Which sections belong to which topics, for one index version and one topics file (see kb.topics.score)."""
     topics: Topics
     similarity: np.ndarray           # (sections, topics): best cosine to the topic's phrases
-    z: np.ndarray                    # (sections, topics): meaning, centred over the topics (kb.topic_score)
+    z: np.ndarray                    # (sections, topics): meaning, centred over the topics (kb.topics.score)
     keyword: np.ndarray              # (sections, topics): best keyword evidence in heading, text or links
     member: np.ndarray               # (sections, topics): the assignment
     dates: list[str] = field(repr=False, default_factory=list)
@@ -422,7 +425,7 @@ def correct(content_dir, topic: str, include=(), exclude=(), forget=(), read_onl
     Raises ReadOnly when kb runs read-only (`read_only`, default: env KB_READ_ONLY) and BadTopics for an unknown
     topic, an empty name, or a topics file kb will not write (a symlink, or a path leading out of the folder).
 
-    How the app calls it (a button per card; `s = kb.config.Settings.load()`, `hit` a kb.types.Hit):
+    How the app calls it (a button per card; `s = kb.core.config.Settings.load()`, `hit` a kb.core.types.Hit):
 
         topics.correct(s.content_dir, "nlp", exclude=[hit.url or hit.heading])     # "not this topic"
         topics.correct(s.content_dir, "mlops", include=[hit.url or hit.heading])   # "add to topic …"
@@ -432,7 +435,7 @@ def correct(content_dir, topic: str, include=(), exclude=(), forget=(), read_onl
     (the cache key includes the corrections); no rebuild. Show `str(err)` for ReadOnly/BadTopics (one line).
     Hide the buttons when `s.read_only`. A URL names the sections that link to it; a heading every section so
     titled. Included sections also become examples of the topic and excluded ones counter-examples, so sections
-    close to them in meaning can follow (kb.topic_score)."""
+    close to them in meaning can follow (kb.topics.score)."""
     if read_only_env() if read_only is None else read_only:
         raise ReadOnly("topic corrections are off: kb runs read-only (KB_READ_ONLY is set)")
     include, exclude = topic_edit.clean_refs(include, "include"), topic_edit.clean_refs(exclude, "exclude")

@@ -8,12 +8,11 @@ import json
 import sys
 from pathlib import Path
 
-from kb import topic_evidence, topic_score
-from kb.cli import ArgumentParser, add_backend_args, backend_settings, k_value, run
-from kb.errors import BadQuery
+from kb.cli.args import ArgumentParser, add_backend_args, backend_settings, k_value, run
+from kb.cli.term import format_hits, visible, visible_name
+from kb.core.errors import BadQuery
 from kb.eval import opened_index
-from kb.query import open_index
-from kb.term import format_hits, visible, visible_name
+from kb.query.index import open_index
 from kb.topics import (
     LABELS_FILE,
     SPLITS,
@@ -30,6 +29,8 @@ from kb.topics import (
     matching_rows,
     topic_hits,
 )
+from kb.topics import evidence as topic_evidence
+from kb.topics import score as topic_score
 
 
 def parse_args(argv=None) -> argparse.Namespace:

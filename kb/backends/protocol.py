@@ -1,0 +1,65 @@
+"""The retrieval-backend protocol: what the query layer (kb.query.index) asks of a store of index entries.
+
+A backend holds the sections table (row i = section i), the posts table and the manifest, and answers the two
+search legs over the 2n entries of kb.ingest.entries: keyword candidates with raw BM25 scores, vector candidates, and the
+stored vectors of given rows for exact re-scoring; and the rows that carry an exact resource name. Filters are pushed down to both legs. kb keeps fusion,
+exact-name pinning, snippets and relevance above this line, so ranking is the same on every backend.
+Implementations: kb.backends.local (FAISS + BM25 postings in an index folder, the default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from kb.backends.filters import Filters
+from kb.core.types import KeywordQuery, Manifest, PostRecord, Section
+
+
+class Backend(Protocol):
+    name: str                       # "local", "milvus", ...
+    manifest: Manifest
+    sections: Sequence[Section]     # the sections table: row i = section i
+    posts: Sequence[PostRecord]     # the posts table
+
+    @property
+    def version(self) -> str:
+        """Changes whenever a new build is published."""
+        ...
+
+    def is_stale(self) -> bool:
+        """True when a newer build has been published since this one was opened."""
+        ...
+
+    def keyword_search(self, q: KeywordQuery, filters: Filters, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, raw scores) of the best `limit` sections with a positive score that pass the filters, best first.
+        A section's raw score is the better of its two entries' BM25 for q.tokens, plus q.extra_weight × the same
+        for q.extra."""
+        ...
+
+    def keyword_scores(self, q: KeywordQuery, rows: np.ndarray) -> np.ndarray:
+        """Raw keyword scores (as in keyword_search) of the given rows."""
+        ...
+
+    def keyword_bound(self, tokens: list[str]) -> float:
+        """The attainable BM25 of one entry for these tokens (kb.storage.keyword.KeywordLeg.attainable)."""
+        ...
+
+    def name_rows(self, key: str) -> np.ndarray:
+        """The rows carrying a resource name or heading whose kb.text.names.normalise_name key is `key`, ascending
+        (kb.text.names.name_map's value for the key; stored at index time)."""
+        ...
+
+    def vector_search(self, qv: np.ndarray, filters: Filters, limit: int) -> np.ndarray:
+        """Candidate section rows for a query vector (either of a section's entries may bring it), best first,
+        passing the filters; roughly `limit` of them or more (the query layer re-scores them exactly)."""
+        ...
+
+    def entry_vectors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(section-entry vectors, title-entry vectors) of the given rows: float32, L2-normalised."""
+        ...
+
+    # Optional: `sentence_vectors(row) -> np.ndarray | None`, the vectors of a section's snippet sentences
+    # (kb.query.snippets.snippet_sentences), lets the query layer pick a snippet by meaning; without it, by words.

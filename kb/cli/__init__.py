@@ -1,0 +1,1 @@
+"""What the command-line entry points share: argument parsing with one-line errors, and terminal output."""

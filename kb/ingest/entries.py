@@ -1,0 +1,66 @@
+"""The index-entry layout, owned here: each section row i gives entry i (the section) and entry n+i (its title).
+
+The section entry is the heading plus the commentary; the referenced-title entry is the heading plus the resource
+names (link anchors, GitHub owner/repo, arXiv ids, site names). Every backend stores 2n entries in this order and
+every per-section score is the better of a section's two entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from kb.core.types import Section
+from kb.text.tokenize import tokenize
+
+
+def section_entry(row: int, n: int) -> int:
+    return row
+
+
+def title_entry(row: int, n: int) -> int:
+    return n + row
+
+
+def entry_ids(rows: np.ndarray, n: int) -> np.ndarray:
+    """The section entries of `rows` followed by their title entries."""
+    rows = np.asarray(rows, dtype=np.int64)
+    return np.concatenate([rows, rows + n])
+
+
+def entry_rows(ids: np.ndarray, n: int) -> np.ndarray:
+    """Entry ids → the section rows they belong to."""
+    return np.asarray(ids, dtype=np.int64) % n
+
+
+def per_section(entry_scores: np.ndarray, n: int) -> np.ndarray:
+    """A dense array of 2n entry scores → n section scores (the better entry)."""
+    return np.maximum(entry_scores[:n], entry_scores[n:2 * n])
+
+
+def passage_text(s: Section) -> str:
+    return f"{s.heading}\n{s.text}".strip()
+
+
+def title_text(s: Section) -> str:
+    extra = [name for name in s.names if name.lower() != s.heading.lower()]
+    return f"{s.heading} ({', '.join(extra)})" if extra else s.heading
+
+
+def entry_texts(sections: list[Section]) -> list[str]:
+    """Texts of the 2n entries, in entry order (what the embedder sees)."""
+    return [passage_text(s) for s in sections] + [title_text(s) for s in sections]
+
+
+def entry_tokens(sections: list[Section]) -> list[list[str]]:
+    """Keyword tokens of the 2n entries, in entry order (the heading counts twice in the section entry)."""
+    return list(iter_entry_tokens(sections))
+
+
+def iter_entry_tokens(sections: list[Section]) -> Iterator[list[str]]:
+    """entry_tokens one entry at a time (a build indexes them without holding every token list)."""
+    for s in sections:
+        yield tokenize(s.heading) + tokenize(passage_text(s))
+    for s in sections:
+        yield tokenize(title_text(s))

@@ -1,0 +1,128 @@
+"""Why a hit matched, in words: which query words (and which glossary synonyms) occur where in the section, how
+close its meaning is in plain terms, whether the query names it, and its topics. The same term list drives the
+app's highlighting (kb.app.html), so what is explained is what is marked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kb.core.types import Hit, Section
+from kb.text.glossary import expansion_terms
+
+_WORD_RE = re.compile(r"[가-힣]+|[A-Za-z0-9][A-Za-z0-9.+#_-]*[A-Za-z0-9+#]|[A-Za-z0-9]|[^\W\d_가-힣A-Za-z]+", re.U)
+# Korean particles and endings that follow a word in a query ("트레이딩을", "강화학습에서"): stripped to find the stem
+_PARTICLES = ("에서는", "으로는", "에서", "으로", "에게", "까지", "부터", "처럼", "이랑", "하고", "관련", "을", "를",
+              "이", "가", "은", "는", "의", "에", "와", "과", "도", "로", "랑", "만")
+_LATIN_PART_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# A Latin term matches from a word start, or from an inner case/digit boundary: "GPT" in "KorGPT2", "2" in "GPT2",
+# never "RL" inside "URL".
+_LATIN_START = r"(?:(?<![A-Za-z0-9])|(?-i:(?<=[a-z])(?=[A-Z]))|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z]))"
+# How close in meaning, from the cosine's lead over the query's best everyday (background) sentence
+_CLOSENESS = ((0.08, "very close in meaning"), (0.05, "close in meaning"), (0.03, "related in meaning"),
+              (0.0, "only loosely related in meaning"))
+
+
+def query_words(query: str) -> list[str]:
+    """The query's own words to look for (Korean words also without a trailing particle; Latin words also as
+    their case/digit parts), longest first. One-character words count only when they are the whole query."""
+    words = _WORD_RE.findall(query or "")
+    out: list[str] = []
+    for w in words:
+        out.append(w)
+        if "가" <= w[0] <= "힣":
+            stem = next((w[: -len(p)] for p in _PARTICLES if w.endswith(p) and len(w) - len(p) >= 2), None)
+            if stem:
+                out.append(stem)
+        else:
+            parts = _LATIN_PART_RE.findall(w)
+            if len(parts) > 1:
+                out.extend(p for p in parts if len(p) >= 2)
+    keep = [t for t in dict.fromkeys(out) if len(t) >= 2 or len(words) == 1]
+    return sorted(keep, key=len, reverse=True)
+
+
+def synonyms(query: str) -> list[str]:
+    """Glossary synonyms of the query's terms (what the keyword leg also looked for), longest first."""
+    return sorted((t for t in expansion_terms(query or "") if len(t) >= 2), key=len, reverse=True)
+
+
+def match_terms(query: str) -> list[str]:
+    """Everything to highlight for a query: its words, then its glossary synonyms, longest first."""
+    return sorted(dict.fromkeys(query_words(query) + synonyms(query)), key=len, reverse=True)
+
+
+def term_pattern(terms: list[str]) -> re.Pattern | None:
+    parts = []
+    for t in sorted(terms, key=len, reverse=True):
+        body = r"\s*".join(re.escape(x) for x in t.split())    # "음성 인식" also meets "음성인식"
+        parts.append(_LATIN_START + body if t[0].isascii() and t[0].isalnum() else body)
+    return re.compile("|".join(parts), re.I) if parts else None
+
+
+def _where(term: str, fields: dict[str, str]) -> list[str]:
+    rx = term_pattern([term])
+    return [name for name, value in fields.items() if rx is not None and rx.search(value or "")]
+
+
+@dataclass
+class Why:
+    words: list[tuple[str, list[str]]] = field(default_factory=list)       # (query word, where it occurs)
+    via: list[tuple[str, list[str]]] = field(default_factory=list)         # (synonym, where it occurs)
+    meaning: str = ""
+    exact: bool = False
+    confidence: float = 1.0
+    weak: bool = False
+    topics: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.exact:
+            out.append("The query is this resource's name.")
+        for word, where in self.words:
+            out.append(f"“{word}” is in the {_and(where)}.")
+        for syn, where in self.via:
+            out.append(f"Synonym “{syn}” is in the {_and(where)}.")
+        if not self.words and not self.via and not self.exact:
+            out.append("No query word occurs in it: found by meaning alone.")
+        if self.meaning:
+            out.append(self.meaning[0].upper() + self.meaning[1:] + ".")
+        out.append(("A weak match" if self.weak else "A confident match") + f" (confidence {self.confidence:.2f}).")
+        if self.topics:
+            out.append(f"Topics: {', '.join(self.topics)}.")
+        return out
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def closeness(semantic: float, background: float) -> str:
+    lead = semantic - background
+    for floor, words in _CLOSENESS:
+        if lead >= floor:
+            return f"{words} (cosine {semantic:.2f}, {lead:+.2f} over everyday text)"
+    return f"not close in meaning (cosine {semantic:.2f}, {lead:+.2f} over everyday text)"
+
+
+def why(hit: Hit, query: str, section: Section, topics: list[str] | None = None) -> Why:
+    """Explain one hit of `query` (its section gives the text to look in)."""
+    fields = {"heading": section.heading, "text": section.text, "resource names": " ".join(section.names)}
+    found: set[str] = set()
+    words = []
+    for w in query_words(query):
+        where = _where(w, fields)
+        if where and not any(w.lower() in f.lower() for f in found):
+            words.append((w, where))
+            found.add(w)
+    via = []
+    for syn in synonyms(query):                      # longest first; skip one inside a listed one ("음성" in "음성 인식")
+        key = syn.replace(" ", "").lower()
+        if (where := _where(syn, fields)) and not any(key in v.replace(" ", "").lower() for v, _ in via):
+            via.append((syn, where))
+    via = via[:3]
+    meaning = ""
+    if "semantic" in hit.scores and "background" in hit.scores:
+        meaning = closeness(hit.scores["semantic"], hit.scores["background"])
+    return Why(words, via, meaning, "exact_name" in hit.scores, hit.confidence, hit.weak, list(topics or []))

@@ -1,0 +1,78 @@
+"""Combining keyword and vector scores into one ranking (chosen by measurement, see docs/eval.md).
+
+Naive RRF (k=60) ranked worse than the semantic leg alone on our held-out queries; a convex mix of per-query
+min-max-normalised scores keeps each leg's margins. Our default goes one step further for the keyword leg: BM25 is
+divided by the query's attainable score (kb.storage.keyword), so an English query that meets one incidental English word
+in Korean commentary adds little, while a query fully matched adds its whole weight. All three are here so
+`python -m kb.eval --fusion ...` can compare them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from kb.core.errors import BadQuery
+
+KEYWORD_WEIGHT = 0.3
+# e5 cosines are compressed: over a query's candidates they often span only a few hundredths, and a relevant section
+# and one that merely shares a generic word ("Learning" in a book title) differ by < 0.01. Min-max would stretch
+# that to the whole [0, 1] and let the semantic leg's noise outvote the keyword leg; a spread under this many cosine
+# points is scaled as if it were this wide. Measured (docs/eval.md): 0.09–0.15 is a plateau, generic-word queries
+# ("X library", "X 강의") 0.873 → 0.918 nDCG@10, no query kind drops.
+SEMANTIC_MIN_RANGE = 0.12
+METHODS = ("convex", "convex-minmax", "rrf")
+RRF_K = 60
+
+
+def minmax(x: np.ndarray, min_range: float = 0.0) -> np.ndarray:
+    """Scale to [0, 1] over the candidate set (a spread under min_range is scaled as if it were min_range wide);
+    a flat leg contributes nothing."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0:
+        return x
+    lo, hi = float(x.min()), float(x.max())
+    if max(hi - lo, min_range) < 1e-12:
+        return np.zeros_like(x)
+    return (x - lo) / max(hi - lo, min_range)
+
+
+def convex(keyword: np.ndarray, semantic: np.ndarray, keyword_weight: float = KEYWORD_WEIGHT,
+           min_range: float = SEMANTIC_MIN_RANGE) -> np.ndarray:
+    """keyword_weight·keyword + (1-keyword_weight)·minmax(semantic, min_range); keyword already in [0, 1]
+    (attainable-scaled)."""
+    return keyword_weight * np.clip(keyword, 0.0, 1.0) + (1.0 - keyword_weight) * minmax(semantic, min_range)
+
+
+def convex_minmax(keyword: np.ndarray, semantic: np.ndarray, keyword_weight: float = 0.2) -> np.ndarray:
+    """The textbook mix: keyword_weight·minmax(keyword) + (1-keyword_weight)·minmax(semantic)."""
+    return keyword_weight * minmax(keyword) + (1.0 - keyword_weight) * minmax(semantic)
+
+
+def rrf(keyword: np.ndarray, semantic: np.ndarray, k: int = RRF_K) -> np.ndarray:
+    """Reciprocal rank fusion over the same candidates (higher is better)."""
+    def ranks(x):
+        order = np.argsort(-np.asarray(x), kind="stable")
+        r = np.empty(len(x), dtype=np.float64)
+        r[order] = np.arange(1, len(x) + 1)
+        return r
+
+    return 1.0 / (k + ranks(keyword)) + 1.0 / (k + ranks(semantic))
+
+
+Fuse = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def method(name: str = "convex", keyword_weight: float | None = None,
+           min_range: float = SEMANTIC_MIN_RANGE) -> Fuse:
+    """The fusion to use, chosen once per search: fuse(keyword scaled to [0, 1], raw BM25, cosine) → scores."""
+    if name == "convex":
+        w = KEYWORD_WEIGHT if keyword_weight is None else keyword_weight
+        return lambda kw, bm25, sem: convex(np.maximum(kw, 0), sem, w, min_range)
+    if name == "convex-minmax":
+        w = 0.2 if keyword_weight is None else keyword_weight
+        return lambda kw, bm25, sem: convex_minmax(bm25, sem, w)
+    if name == "rrf":
+        return lambda kw, bm25, sem: rrf(kw, sem)
+    raise BadQuery(f"unknown fusion '{str(name)[:20]}'; use one of: {', '.join(METHODS)}")

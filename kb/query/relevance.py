@@ -1,0 +1,81 @@
+"""The relevance floor: how sure kb is that a hit matches the query at all, so an off-topic query gets "no good
+match" instead of ten confident answers.
+
+e5 cosines are compressed (an off-topic query reaches 0.82 against ML commentary, an on-topic cross-lingual one
+0.80), so no raw cosine threshold separates them. kb compares a hit's cosine with the query's best cosine against
+a small shipped background set of everyday, non-ML sentences (kb/query/data/background.txt): a query about dinner or a
+hotel is closer to one of those than to any section, a query about the posts' subjects is not. Keyword evidence
+(the share of the query's attainable BM25 a hit reaches) adds a little. Thresholds and their measurement:
+docs/eval.md ("Relevance floor"), `python -m kb.eval --relevance`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from kb.core.config import DEFAULT_MODEL
+
+BACKGROUND_FILE = Path(__file__).with_name("data") / "background.txt"
+SHIPPED_VECTORS = Path(__file__).with_name("data") / f"background-{DEFAULT_MODEL}.npz"
+MARGIN = 0.03            # a hit is confident when cosine − best background cosine + bonus ≥ MARGIN
+KEYWORD_BONUS = 0.02     # × the hit's keyword evidence in [0, 1] (hybrid)
+SCALE = 0.01             # logistic slope of the confidence around the threshold
+KEYWORD_ONLY_MIN = 0.5   # keyword mode (no meaning): confident when the hit matches half of what the query could
+WEAK_BELOW = 0.5         # confidence under this → the hit is weak
+
+_VECTORS: dict[str, np.ndarray] = {}      # explicit cache: model name → background vectors
+
+
+def background_sentences() -> list[str]:
+    lines = BACKGROUND_FILE.read_text(encoding="utf-8").splitlines()
+    return [x.strip() for x in lines if x.strip() and not x.startswith("#")]
+
+
+def _digest(sentences: list[str]) -> str:
+    return hashlib.sha256("\n".join(sentences).encode("utf-8")).hexdigest()
+
+
+def background_vectors(embedder) -> np.ndarray:
+    """The background sentences' passage vectors for this embedder: shipped for the bundled model (when they
+    match the shipped sentences), else embedded once per process."""
+    if embedder.name not in _VECTORS:
+        sentences = background_sentences()
+        vectors = None
+        if embedder.name == DEFAULT_MODEL and SHIPPED_VECTORS.is_file():
+            with np.load(SHIPPED_VECTORS) as z:
+                if str(z["sha256"]) == _digest(sentences) and z["vectors"].shape[1] == embedder.dim:
+                    vectors = z["vectors"].astype(np.float32)
+        _VECTORS[embedder.name] = vectors if vectors is not None else embedder.embed_passages(sentences)
+    return _VECTORS[embedder.name]
+
+
+def write_shipped_vectors(embedder) -> Path:
+    """Regenerate kb/query/data/background-<model>.npz (run after editing background.txt)."""
+    sentences = background_sentences()
+    np.savez(SHIPPED_VECTORS, vectors=embedder.embed_passages(sentences).astype(np.float16),
+             sha256=np.array(_digest(sentences)))
+    return SHIPPED_VECTORS
+
+
+def background_best(embedder, qv: np.ndarray) -> float:
+    """The query's best cosine against the background set."""
+    return float((background_vectors(embedder) @ qv).max())
+
+
+def confidence(semantic: np.ndarray | None, background: float | None, keyword: np.ndarray | None,
+               pinned: np.ndarray) -> np.ndarray:
+    """Confidence in [0, 1] per candidate: a logistic of (cosine − background + KEYWORD_BONUS·keyword − MARGIN)
+    when there is a meaning leg, of (keyword − KEYWORD_ONLY_MIN) in keyword mode; an exact name is certain."""
+    if semantic is not None and background is not None:
+        evidence = semantic.astype(np.float64) - background - MARGIN
+        if keyword is not None:
+            evidence = evidence + KEYWORD_BONUS * np.clip(keyword, 0.0, 1.0)
+        conf = 1.0 / (1.0 + np.exp(-evidence / SCALE))
+    elif keyword is not None:
+        conf = 1.0 / (1.0 + np.exp(-(np.clip(keyword, 0.0, 1.0) - KEYWORD_ONLY_MIN) / 0.1))
+    else:
+        conf = np.zeros(len(pinned))
+    return np.where(pinned, 1.0, conf)

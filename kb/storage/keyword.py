@@ -1,0 +1,133 @@
+"""Keyword leg: BM25 over the index entries' tokens, scored at query time from stored term frequencies.
+
+Each segment of an index stores, per token, the entries holding it with their term frequency (a kb.storage.tables key
+table, `terms.*`) and every entry's length (`doclen.npy`). A query's scores use the statistics of the live
+entries of all segments together — entry count, average length, each token's document frequency — so an index
+made of a large segment and a small delta scores exactly like one built from scratch (Lucene does the same).
+The arithmetic is bm25s's Lucene variant (k1 1.2, b 0.75, idf = ln(1 + (N − df + 0.5)/(df + 0.5)) rounded to
+float32, tf/(tf + k1·(1 − b + b·dl/avgdl)) in float64, each product rounded to float32 and summed per entry in
+float32 in query-token order): scores are bit for bit those of `bm25s.BM25(k1=1.2, b=0.75)` on the same entries
+(tests/test_segments.py checks it).
+
+Besides raw BM25 it gives a query's *attainable* score — the sum over query tokens of each token's best
+contribution in the collection — so the fusion can read keyword evidence as "how much of the query matched"
+instead of min-max stretching whatever matched best (which over-rates a lone incidental word match).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from kb.storage.tables import KeyTable, load_array, postings_from_lists, save_array, write_postings
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+TERMS = "terms"
+
+
+def entry_lists(tokens: Iterable[Sequence[str]], lengths: list[int]) -> Iterable[Sequence[str]]:
+    """Each entry's tokens as indexed (an entry without tokens holds the empty token, as in bm25s), recording
+    each entry's length into `lengths`."""
+    for t in tokens:
+        t = t if t else [""]
+        lengths.append(len(t))
+        yield t
+
+
+def new_terms(tokens: Iterable[Sequence[str]]) -> tuple[tuple, np.ndarray]:
+    """(a write_postings part over entries 0..k-1, their lengths) from each entry's tokens."""
+    lengths: list[int] = []
+    part = postings_from_lists(entry_lists(tokens, lengths), count=True)
+    return part, np.array(lengths, dtype=np.int32)
+
+
+def write_terms(folder: Path, parts: list, doclen: np.ndarray) -> None:
+    write_postings(folder, TERMS, parts, values=True)
+    save_array(folder / "doclen.npy", doclen.astype(np.int32))
+
+
+class SegmentTerms:
+    """One segment's stored postings (token → entries, term frequencies) and entry lengths, memory-mapped."""
+
+    def __init__(self, folder: Path):
+        self.table = KeyTable(folder, TERMS, values=True)
+        self.doclen = load_array(folder / "doclen.npy")
+
+
+class KeywordLeg:
+    """BM25 over the live entries of one or more segments. `live[s]` masks segment s's entries (None: all live)."""
+
+    def __init__(self, segments: list[SegmentTerms], live: list[np.ndarray | None]):
+        self.segments = segments
+        self.live = live
+        self.num_docs = 0
+        total = 0
+        for seg, m in zip(segments, live, strict=True):
+            dl = np.asarray(seg.doclen, dtype=np.int64)
+            self.num_docs += len(dl) if m is None else int(m.sum())
+            total += int(dl.sum() if m is None else dl[m].sum())
+        self.avgdl = total / self.num_docs if self.num_docs else 1.0
+        self._norm: list[np.ndarray | None] = [None] * len(segments)
+        self._max: dict[str, float] = {}
+
+    def _norms(self, s: int) -> np.ndarray:
+        if self._norm[s] is None:
+            dl = np.asarray(self.segments[s].doclen, dtype=np.float64)
+            self._norm[s] = BM25_K1 * ((1 - BM25_B) + BM25_B * dl / self.avgdl)
+        return self._norm[s]
+
+    def column(self, token: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """The token's scores: [(segment, entries, float32 scores)] over live entries (empty if it occurs nowhere)."""
+        found, df = [], 0
+        for s, seg in enumerate(self.segments):
+            i = seg.table.find(token)
+            if i < 0:
+                continue
+            doc, tf = seg.table.postings(i)
+            m = self.live[s]
+            if m is not None:
+                keep = m[doc]
+                doc, tf = doc[keep], tf[keep]
+            if len(doc):
+                found.append((s, np.asarray(doc, dtype=np.int64), tf))
+                df += len(doc)
+        if not df:
+            self._max[token] = 0.0
+            return []
+        idf = float(np.float32(math.log(1 + (self.num_docs - df + 0.5) / (df + 0.5))))
+        out = []
+        for s, doc, tf in found:
+            tf64 = np.asarray(tf, dtype=np.float64)
+            out.append((s, doc, (idf * (tf64 / (self._norms(s)[doc] + tf64))).astype(np.float32)))
+        self._max[token] = float(max(float(sc.max()) for _, _, sc in out))
+        return out
+
+    def scores(self, tokens: list[str]) -> list[np.ndarray]:
+        """BM25 of every entry of every segment for the query tokens: one float32 array per segment (dead entries
+        included, to be ignored by the caller)."""
+        out = [np.zeros(len(seg.doclen), dtype=np.float32) for seg in self.segments]
+        for t in tokens:
+            if not t:
+                continue
+            for s, doc, sc in self.column(t):
+                out[s][doc] += sc                  # a token's postings name each entry once
+        return out
+
+    def token_max(self, token: str) -> float:
+        if token not in self._max:
+            self.column(token)
+        return self._max[token]
+
+    def attainable(self, tokens: list[str]) -> float:
+        """Upper bound of a document's score for these tokens; a token absent from the collection counts as much
+        as the average present one (a query whose words are mostly missing can only match weakly)."""
+        best = [self.token_max(t) if t else 0.0 for t in tokens]
+        known = [b for b in best if b > 0]
+        if not known:
+            return 0.0
+        fill = sum(known) / len(known)
+        return sum(b if b > 0 else fill for b in best)

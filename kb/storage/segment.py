@@ -1,0 +1,227 @@
+"""One segment of an index version: a run of section rows with everything both search legs need, written once.
+
+A version (kb.storage.store) is one or two segments — a large base and a small delta of what changed since the base was
+written — and a map from the sections table's rows to segment rows (kb.backends.local). A rebuild hard-links the segments
+it keeps and writes only the new one, so editing one post of 10,000 writes a few files, not the whole index.
+
+Files of a segment folder (m rows, 2m entries: entry i is row i's section, entry m+i its referenced title):
+
+    sections.jsonl, sections.off.npy   the rows (Section as JSON, one a line) and their byte offsets
+    vectors.npy                        (2m, dim) float32, L2-normalised; memory-mapped for exact re-scoring
+    hashes.npy                         (2m,) S16: sha256[:16] of each entry text, to reuse vectors on rebuilds
+    doclen.npy, terms.*                keyword postings (kb.storage.keyword): token → entries and term frequencies
+    names.*                            exact-name keys (kb.text.names) → rows
+    sentences.npy                      float16 vectors of every row's snippet sentences (kb.query.snippets), row after row
+    sentence_starts.npy                (m+1,) int64: row i's sentences are sentences.npy[starts[i]:starts[i+1]]
+    sentence_hashes.npy                S16 text hashes of the sentences, to reuse their vectors on rebuilds
+    ann.faiss                          FAISS over the 2m entries: flat, or IVF with 8-bit codes (kb.storage.vector)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from kb.core.errors import IndexCorrupt
+from kb.core.types import Section
+from kb.ingest.entries import iter_entry_tokens
+from kb.storage import tables
+from kb.storage.keyword import SegmentTerms, new_terms, write_terms
+from kb.storage.store import REBUILD
+from kb.storage.tables import (
+    KeyTable,
+    RowFile,
+    RowReader,
+    advise_random,
+    json_line,
+    load_array,
+    postings_from_lists,
+    save_array,
+    write_postings,
+)
+from kb.storage.vector import VectorIndex, build_ann, save_ann
+from kb.text.names import name_keys
+
+SECTIONS = "sections.jsonl"
+# A segment whose vectors.npy holds at least this much is read with pread in a search (kb.storage.tables.RowReader: its
+# mapped pages would grow the process by up to the file's size); a smaller one is read through its map.
+PREAD_MIN_BYTES = 64 << 20
+SENTENCE_VECTORS = "sentences.npy"
+SENTENCE_STARTS = "sentence_starts.npy"
+SENTENCE_HASHES = "sentence_hashes.npy"
+NAMES = "names"
+_SECTION_FIELDS = [f.name for f in fields(Section)]
+
+
+def section_line(s: Section) -> bytes:
+    """A section as one JSON line (the keys of Section.to_dict, without dataclasses.asdict's deep copies)."""
+    d = {k: getattr(s, k) for k in _SECTION_FIELDS}
+    d["links"] = [{"url": link.url, "text": link.text} for link in s.links]
+    return json_line(d)
+
+
+class Segment:
+    """A written segment, memory-mapped; nothing is decoded until asked for. `search=False` (a rebuild reading the
+    previous build) leaves the FAISS index unread and FAISS unimported."""
+
+    def __init__(self, folder: Path, search: bool = True):
+        self.folder = folder
+        self.name = folder.name
+        self.rows = RowFile(folder / SECTIONS)
+        self.m = len(self.rows)
+        self.index = VectorIndex.load(folder / "vectors.npy", folder / "ann.faiss" if search else None)
+        self.vectors = self.index.vectors
+        self.terms = SegmentTerms(folder)
+        self.names = KeyTable(folder, NAMES, values=False)
+        self.sentence_starts = load_array(folder / SENTENCE_STARTS, mmap_mode=None).astype(np.int64, copy=False)
+        self.sentence_vectors = load_array(folder / SENTENCE_VECTORS)
+        # a search in a large segment reads vector rows with pread (tables.RowReader), not through the map
+        large = search and self.vectors.nbytes >= PREAD_MIN_BYTES
+        self.vector_rows = RowReader(folder / "vectors.npy") if large else None
+        self.sentence_rows = RowReader(folder / SENTENCE_VECTORS) if large else None
+        if search:
+            for mapped in (self.vectors, self.rows.data, self.terms.doclen, self.sentence_vectors):
+                advise_random(mapped)
+        st = self.sentence_starts
+        if (self.vectors.ndim != 2 or len(self.vectors) != 2 * self.m or len(self.terms.doclen) != 2 * self.m
+                or len(st) != self.m + 1 or int(st[0]) != 0 or bool(np.any(np.diff(st) < 0))
+                or self.sentence_vectors.ndim != 2 or int(st[-1]) != len(self.sentence_vectors)
+                or self.sentence_vectors.shape[1] != self.vectors.shape[1]):
+            raise ValueError(f"segment {self.name} is inconsistent")
+
+    def vector_index(self) -> VectorIndex:
+        """The segment's vector index, its FAISS file read on first use (IndexCorrupt, one line, if it cannot be)."""
+        try:
+            self.index.ann  # noqa: B018 - reads the FAISS file once
+        except (ValueError, OSError):
+            raise IndexCorrupt(f"index file {self.name}/ann.faiss is damaged; rebuild with: {REBUILD} --full") from None
+        return self.index
+
+    def section(self, i: int) -> Section:
+        return Section.from_dict(self.rows.get(i))
+
+    def hashes(self) -> np.ndarray:
+        return load_array(self.folder / "hashes.npy")
+
+    def sentence_hashes(self) -> np.ndarray:
+        return load_array(self.folder / SENTENCE_HASHES)
+
+    def sentences_of(self, i: int) -> np.ndarray:
+        """Row i's snippet-sentence vectors (float16)."""
+        a, b = int(self.sentence_starts[i]), int(self.sentence_starts[i + 1])
+        return self.sentence_rows.run(a, b) if self.sentence_rows is not None else self.sentence_vectors[a:b]
+
+    def entry_vectors(self, entries: np.ndarray) -> np.ndarray:
+        """Vectors of the given entries (float32), in the given order."""
+        if self.vector_rows is not None:
+            return self.vector_rows.take(entries)
+        entries = np.asarray(entries, dtype=np.int64)
+        order = np.argsort(entries, kind="stable")              # sorted reads: sequential on a memory-mapped file
+        out = np.empty((len(entries), self.vectors.shape[1]), dtype=np.float32)
+        out[order] = self.vectors[entries[order]]
+        return out
+
+
+@dataclass
+class NewRows:
+    """Sections parsed by this build with their entries' vectors and text hashes (k section entries, then k titles)."""
+    sections: list[Section]
+    vectors: np.ndarray
+    hashes: np.ndarray
+    sentence_vectors: np.ndarray     # float16, the sections' snippet sentences, section after section
+    sentence_starts: np.ndarray      # k + 1 offsets into sentence_vectors
+    sentence_hashes: np.ndarray
+
+    def entry(self, lo: int, hi: int) -> np.ndarray:
+        """Entry positions of sections lo..hi-1: their section entries, then their title entries."""
+        k = len(self.sections)
+        return np.concatenate([np.arange(lo, hi), k + np.arange(lo, hi)])
+
+
+# A piece of a new segment, in row order: rows of an old segment, or new sections lo..hi-1.
+Piece = tuple[Segment, np.ndarray] | tuple[NewRows, int, int]
+
+
+def _rows(p: Piece) -> int:
+    return len(p[1]) if isinstance(p[0], Segment) else p[2] - p[1]
+
+
+def _sentence_run(p: Piece) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A piece's snippet sentences: (count per row, their float16 vectors, their hashes), in row order."""
+    if isinstance(p[0], Segment):
+        seg, rows = p[0], np.asarray(p[1], dtype=np.int64)
+        a, b = seg.sentence_starts[rows], seg.sentence_starts[rows + 1]
+        counts = b - a
+        ends = np.cumsum(counts)
+        picks = np.repeat(a - (ends - counts), counts) + np.arange(int(ends[-1]) if len(ends) else 0)
+        return counts, seg.sentence_vectors[picks], seg.sentence_hashes()[picks]
+    new, lo, hi = p
+    a, b = int(new.sentence_starts[lo]), int(new.sentence_starts[hi])
+    return np.diff(new.sentence_starts[lo:hi + 1]), new.sentence_vectors[a:b], new.sentence_hashes[a:b]
+
+
+def _write_sentences(folder: Path, runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], dim: int) -> None:
+    counts = np.concatenate([r[0] for r in runs] + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+    save_array(folder / SENTENCE_VECTORS,
+               np.concatenate([r[1] for r in runs] + [np.zeros((0, dim), dtype=np.float16)]).astype(np.float16))
+    save_array(folder / SENTENCE_HASHES, np.concatenate([r[2] for r in runs] + [np.zeros(0, dtype="S16")]))
+    save_array(folder / SENTENCE_STARTS, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+
+
+def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
+    """Write a segment made of `pieces` (in row order) into the new folder; returns its row count."""
+    folder.mkdir()
+    m = sum(_rows(p) for p in pieces)
+    starts = np.cumsum([0] + [_rows(p) for p in pieces])
+    vectors = np.empty((2 * m, dim), dtype=np.float32)
+    hashes = np.empty(2 * m, dtype="S16")
+    doclen = np.zeros(2 * m, dtype=np.int32)
+    entry_maps: dict[int, tuple[Segment, np.ndarray]] = {}      # old segment → old entry → new entry (-1: not kept)
+    row_maps: dict[int, tuple[Segment, np.ndarray]] = {}
+    new_parts: list[tuple] = []
+    name_parts: list[tuple] = []
+    sentence_runs = [_sentence_run(p) for p in pieces]          # (counts, float16 vectors, hashes) in row order
+    for p, start in zip(pieces, starts[:-1].tolist(), strict=True):
+        k = _rows(p)
+        dest = np.concatenate([start + np.arange(k), m + start + np.arange(k)])
+        if isinstance(p[0], Segment):
+            seg, rows = p[0], np.asarray(p[1], dtype=np.int64)
+            src = np.concatenate([rows, seg.m + rows])
+            order = np.argsort(src, kind="stable")          # sorted reads of the memory-mapped vectors
+            vectors[dest[order]] = seg.vectors[src[order]]
+            hashes[dest] = seg.hashes()[src]
+            doclen[dest] = seg.terms.doclen[src]
+            emap = entry_maps.setdefault(id(seg), (seg, np.full(2 * seg.m, -1, dtype=np.int64)))[1]
+            emap[src] = dest
+            rmap = row_maps.setdefault(id(seg), (seg, np.full(seg.m, -1, dtype=np.int64)))[1]
+            rmap[rows] = start + np.arange(k)
+        else:
+            new, lo, hi = p
+            src = new.entry(lo, hi)
+            vectors[dest] = new.vectors[src]
+            hashes[dest] = new.hashes[src]
+            secs = new.sections[lo:hi]
+            part, lens = new_terms(iter_entry_tokens(secs))
+            doclen[dest] = lens
+            new_parts.append((*part[:2], dest[part[2]], part[3]))
+            keys, kid, doc, _ = postings_from_lists((name_keys(s) for s in secs), count=False)
+            name_parts.append((keys, kid, start + doc, None))
+    save_array(folder / "vectors.npy", vectors)             # the first np.save of a build (tests/fixtures/faults)
+    save_array(folder / "hashes.npy", hashes)
+    _write_sentences(folder, sentence_runs, dim)
+    term_parts, old_names = [], []
+    for seg, emap in entry_maps.values():
+        keys, kid, doc, val = seg.terms.table.coo()
+        term_parts.append((keys, kid, emap[doc], val))
+    for seg, rmap in row_maps.values():
+        keys, kid, doc, _ = seg.names.coo()
+        old_names.append((keys, kid, rmap[doc], None))
+    write_terms(folder, term_parts + new_parts, doclen)
+    write_postings(folder, NAMES, old_names + name_parts, values=False)
+    tables.write_rows(folder / SECTIONS, [(p[0].rows, p[1]) if isinstance(p[0], Segment)
+                                          else [section_line(s) for s in p[0].sections[p[1]:p[2]]] for p in pieces])
+    save_ann(build_ann(vectors), folder / "ann.faiss")
+    return m

@@ -1,0 +1,161 @@
+"""Topic scores: one score per section and topic, comparable across topics, from the section's meaning, its words
+and the topic's example sections; and the logistic fit that chose the weights and the per-topic thresholds.
+
+    score = w_meaning·meaning + w_heading·heading + w_lead·lead + w_text·text + w_link·link + w_tag·tag
+            + w_example·example
+
+* meaning — the best cosine between the section's vector and the topic's phrases, centred over the topics (the
+  file's topics and the shipped ones: a section close to everything is close to nothing in particular), in units
+  of MEANING_UNIT cosine.
+* heading / lead / text / link — keyword evidence (kb.topics.evidence) in the heading and resource names, the
+  first sentence of the commentary (which says what the resource is), the rest of it (where passing mentions
+  are) and the links: 1 for a keyword, GLOSSARY_WEIGHT for a weak keyword or a glossary synonym, 0 for none.
+* tag — 1 when the post is tagged with the topic. Measured: no help (fitted freely its weight comes out
+  negative, -0.47, and cross-validated F1 drops 0.937 → 0.931: a post is tagged with every topic it touches), so
+  its weight is held at 0; it stays in the evidence `why()` shows.
+* example — how close the section is to the topic's examples: the mean cosine to its EXAMPLE_K nearest members
+  (the members of a first pass without this term, at most MAX_EXAMPLES of the surest), or to the nearest section
+  a user included (whichever is closer), less how much closer it is to a section a user excluded; centred over
+  the topics like meaning.
+
+A section joins a topic when its score reaches the topic's threshold (`threshold` in the topics file). WEIGHTS and
+the shipped thresholds are one logistic regression (shared weights, one intercept per topic) fitted on the tuning
+split of tests/eval/topic_labels.jsonl: `python -m kb.topics --check --split tune --fit` prints them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MEANING_UNIT = 0.05          # a cosine margin of 0.05 is one unit of meaning
+EXAMPLE_K = 3
+MAX_EXAMPLES = 64
+FEATURES = ("meaning", "heading", "lead", "text", "link", "tag", "example")
+# Fitted on the tuning split (see the module docstring); the thresholds live in kb/topics/default.toml.
+WEIGHTS = {"meaning": 2.39, "heading": 1.05, "lead": 2.9, "text": 1.35, "link": 0.97, "tag": 0.0,
+           "example": 2.63}
+# The fitted thresholds are the logistic intercepts lowered by this much: the point where precision and recall
+# balance in cross-validation on the tuning split (`python -m kb.topics --check --split tune --cv`: offset 0 →
+# P 0.943 / R 0.917, 0.3 → 0.936 / 0.938, 0.6 → 0.920 / 0.960; F1 0.93-0.94 throughout).
+BALANCE_OFFSET = 0.3
+FIXED = {"tag": 0.0}        # weights the fit keeps as they are: post tags measured no help (docs/eval.md)
+DEFAULT_THRESHOLD = 2.85     # for a topic without a fitted threshold: about the median of the shipped ones
+
+
+@dataclass
+class Evidence:
+    """Everything the score is made of, (sections, topics) each (words: (sections, topics, 4))."""
+    similarity: np.ndarray      # best cosine to the topic's phrases
+    meaning: np.ndarray         # centred, in MEANING_UNITs
+    words: np.ndarray           # heading, text, link, tag
+    example: np.ndarray         # centred example closeness, in MEANING_UNITs
+
+    def features(self, example: bool = True) -> np.ndarray:
+        ex = self.example if example else np.zeros_like(self.example)
+        return np.concatenate([self.meaning[..., None], self.words, ex[..., None]], axis=-1)
+
+
+def weight_vector(weights: dict | None = None) -> np.ndarray:
+    w = WEIGHTS if weights is None else weights
+    return np.array([w[f] for f in FEATURES], dtype=np.float32)
+
+
+def score(ev: Evidence, weights: dict | None = None, example: bool = True) -> np.ndarray:
+    return ev.features(example) @ weight_vector(weights)
+
+
+def centred_meaning(sim: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Similarities → meaning: minus the section's mean similarity over the topics and the reference columns
+    (when there are at least 3 columns in all), in MEANING_UNITs."""
+    cols = sim if reference is None or reference.size == 0 else np.hstack([sim, reference])
+    if cols.shape[1] < 3:
+        return np.zeros_like(sim) if cols.shape[1] == 0 else (sim - cols.mean()) / MEANING_UNIT
+    return ((sim - cols.mean(axis=1, keepdims=True)) / MEANING_UNIT).astype(np.float32)
+
+
+def example_closeness(vectors: np.ndarray, member: np.ndarray, strength: np.ndarray,
+                      include: list[list[int]] | None = None, exclude: list[list[int]] | None = None) -> np.ndarray:
+    """(sections, topics) raw example closeness, NaN where a topic has no example (see the module docstring).
+    `member`/`strength`: a first pass; include/exclude: per topic, the rows users put in or took out."""
+    n, t = member.shape
+    include = include or [[] for _ in range(t)]
+    exclude = exclude or [[] for _ in range(t)]
+    raw = np.full((n, t), np.nan, dtype=np.float32)
+    if n < 2:
+        return raw
+    for j in range(t):
+        inc, exc = set(include[j]), set(exclude[j])
+        rows = [r for r in np.flatnonzero(member[:, j]) if r not in exc and r not in inc]
+        if len(rows) > MAX_EXAMPLES:
+            rows = sorted(rows, key=lambda r: -strength[r, j])[:MAX_EXAMPLES]
+        near = np.full(n, np.nan, dtype=np.float32)
+        if rows:
+            sims = _sims(vectors, sorted(rows))                  # (n, len(rows)), self-similarity removed
+            top = -np.sort(-sims, axis=1)[:, :EXAMPLE_K]
+            finite = np.isfinite(top)
+            count = finite.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                near = np.where(count > 0, np.where(finite, top, 0.0).sum(axis=1) / count, np.nan)
+        if inc:                                                  # a user's example counts as much as k of ours
+            trusted = _sims(vectors, sorted(inc)).max(axis=1)
+            near = np.fmax(near, np.where(np.isfinite(trusted), trusted, np.nan))
+        if exc:                                                  # closer to a counter-example than to the topic
+            neg = _sims(vectors, sorted(exc)).max(axis=1)
+            neg = np.where(np.isfinite(neg), neg, -1.0)
+            near = near - np.maximum(0.0, neg - near)
+        raw[:, j] = near
+    return raw
+
+
+def centred_examples(raw: np.ndarray, baseline: np.ndarray | None = None) -> np.ndarray:
+    """Raw example closeness → minus the section's mean over the topics of `baseline` (default: raw itself), in
+    MEANING_UNITs; 0 where a topic has no example. assign() passes the closeness without corrections as the
+    baseline, so a correction to one topic moves that topic's column only."""
+    base = raw if baseline is None else baseline
+    have_b = np.isfinite(base)
+    count = have_b.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, np.where(have_b, base, 0.0).sum(axis=1, keepdims=True) / count, 0.0)
+    have = np.isfinite(raw)
+    return (np.where(have, raw - mean, 0.0) / MEANING_UNIT).astype(np.float32)
+
+
+def _sims(vectors: np.ndarray, rows: list[int]) -> np.ndarray:
+    """Cosine of every section to the given rows, -inf where a row meets itself."""
+    sims = vectors @ vectors[rows].T
+    sims[rows, np.arange(len(rows))] = -np.inf
+    return sims
+
+
+# ---- fitting (used by `python -m kb.topics --check --fit`) ----------------------------------------------------
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0, iters: int = 50,
+                 fixed: dict[int, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Shared feature weights and one intercept per topic, by L2-regularised logistic regression (Newton steps;
+    the objective of scikit-learn's LogisticRegression(C=c, fit_intercept=False) on [features, topic one-hot]).
+    x: (sections, topics, features), y: (sections, topics) bool; fixed: {feature index: weight} not fitted.
+    → (weights, intercepts)."""
+    fixed = fixed or {}
+    n, t, f_all = x.shape
+    free = [i for i in range(f_all) if i not in fixed]
+    offset = sum(x[..., i] * w for i, w in fixed.items()).reshape(-1) if fixed else np.zeros(n * t)
+    x = x[..., free]
+    f = len(free)
+    z = np.hstack([x.reshape(n * t, f), np.tile(np.eye(t), (n, 1))]).astype(np.float64)
+    yy = y.reshape(-1).astype(np.float64)
+    beta = np.zeros(f + t)
+    for _ in range(iters):
+        p = 1.0 / (1.0 + np.exp(-(z @ beta + offset)))
+        grad = c * z.T @ (p - yy) + beta
+        hess = c * (z * (p * (1 - p))[:, None]).T @ z + np.eye(f + t)
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    weights = np.zeros(f_all)
+    weights[free] = beta[:f]
+    for i, w in fixed.items():
+        weights[i] = w
+    return weights, beta[f:]
