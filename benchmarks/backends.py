@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.harness import MODES, QUERIES, PooledEmbedder, _edit_post, _pct, machine, write_corpus
+from benchmarks.harness import MODES, QUERIES, PooledEmbedder, _edit_post, _pct, machine, start_server, write_corpus
 from kb import backends
 from kb import build as kbbuild
 from kb.backends.local import open_local
@@ -37,33 +36,6 @@ from kb.cli.args import ArgumentParser, run
 from kb.core.config import Settings
 from kb.eval import DEFAULT_POSTS, build_eval_index
 from kb.query.index import Index
-
-
-def start_server(data_dir: Path, timeout: float = 60) -> tuple[subprocess.Popen, str]:
-    """Start `milvus-lite server` (the one installed next to this Python) on a free loopback port; returns
-    (process, http URI) once it accepts connections. Its output goes to <data_dir>.log next to the folder."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    exe = shutil.which("milvus-lite", path=str(Path(sys.executable).parent)) or shutil.which("milvus-lite")
-    if exe is None:
-        raise RuntimeError("milvus-lite is not installed (pip install -e '.[milvus]')")
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
-    log = Path(data_dir).with_name(Path(data_dir).name + ".log")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([exe, "server", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port",
-                                 str(port)], stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"milvus-lite server exited: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("milvus-lite server did not start in time")
 
 
 def _proc_mb(pid: int, key: str) -> float | None:

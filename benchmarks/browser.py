@@ -258,7 +258,7 @@ MANY_PATHS = ["/?view=issues", "/?view=issues&page=400", "/?view=resources", "/?
 
 
 def main_many(args) -> int:
-    """--many-posts: the long lists of issue 12, timed whole, in a fresh tab each."""
+    """--many-posts: the long lists (issues, resources, a long post), timed whole, in a fresh tab each."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="kb-bench-browser-") as tmp:

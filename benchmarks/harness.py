@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import random
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -325,3 +327,30 @@ def _edit_post(path: Path, token: str) -> None:
     j = len(text) if j < 0 else j
     path.write_text(text[:j].rstrip("\n") + f"\n\n추가 메모: {token} 관련 내용을 덧붙였다.\n\n" + text[j:].lstrip("\n"),
                     encoding="utf-8")
+
+
+def start_server(data_dir: Path, timeout: float = 60) -> tuple[subprocess.Popen, str]:
+    """Start `milvus-lite server` (the one installed next to this Python) on a free loopback port; returns
+    (process, http URI) once it accepts connections. Its output goes to <data_dir>.log next to the folder."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = shutil.which("milvus-lite", path=str(Path(sys.executable).parent)) or shutil.which("milvus-lite")
+    if exe is None:
+        raise RuntimeError("milvus-lite is not installed (pip install -e '.[milvus]')")
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    log = Path(data_dir).with_name(Path(data_dir).name + ".log")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([exe, "server", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port",
+                                 str(port)], stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"milvus-lite server exited: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("milvus-lite server did not start in time")

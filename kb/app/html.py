@@ -263,7 +263,7 @@ def end_marker(run: str, state: str = "") -> str:
 # ---- cards, sections, resources -------------------------------------------------------------------------------
 
 def is_weak(hit) -> bool:
-    """A hit the search marked as a weak match (issue 9's flag, when the search provides one)."""
+    """A hit the search marked as a weak match (the search's `weak` flag, when it provides one)."""
     return bool(getattr(hit, "weak", False) or (hit.scores or {}).get("weak"))
 
 

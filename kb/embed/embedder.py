@@ -178,7 +178,7 @@ class SentenceTransformerEmbedder:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as err:  # pragma: no cover - install problem
-            raise ModelUnavailable(f"sentence-transformers is not installed ({err}); run: pip install -e .") from None
+            raise ModelUnavailable(f"sentence-transformers is not installed ({err}); run: pip install -e \".[sentence-transformers]\"") from None
         try:
             self._m = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as err:  # noqa: BLE001 - any load failure becomes one line

@@ -1,4 +1,4 @@
-"""Reliability, round two (issue 12): nothing on disk can hang kb, sink a build, or make it write outside its folders.
+"""Hostile files: nothing on disk can hang kb, sink a build, or make it write outside its folders.
 
 Every file kb reads or writes — index files, the lock, posts, the topics file — is replaced by a FIFO, a socket, a
 device node, or a symlink to /dev/zero or /dev/null; every command must end within its time limit with one clear
