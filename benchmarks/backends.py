@@ -174,15 +174,19 @@ def table(r: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     p = ArgumentParser(prog="python -m benchmarks.backends", description=__doc__,
-               formatter_class=argparse.RawDescriptionHelpFormatter)
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sections", type=int, default=1000, help="sections in the synthetic corpus (default 1000)")
     p.add_argument("--milvus-uri", metavar="URI", help="use this Milvus server (default: start a milvus-lite one)")
     p.add_argument("--rounds", type=int, default=2, help="timed passes over the 40 queries per mode (default 2)")
     p.add_argument("--workdir", metavar="DIR", help="where to write the corpus and indexes (default: a temp folder)")
     p.add_argument("--json", action="store_true", help="end with one line: all figures as a JSON object")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="kb-bench-backends-"))
     if work.exists():
         shutil.rmtree(work)

