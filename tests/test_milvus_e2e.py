@@ -10,6 +10,8 @@ import json
 import re
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import pytest
 pytest.importorskip("pymilvus", reason="the Milvus backend needs the .[milvus] extra (pymilvus, milvus-lite)")
 pytest.importorskip("milvus_lite", reason="the Milvus backend needs the .[milvus] extra (pymilvus, milvus-lite)")
 
-from tests.fixtures.cli import assert_no_traceback, kb_env, run_kb, start_kb, stop  # noqa: E402
+from tests.fixtures.cli import ROOT, assert_no_traceback, kb_env, run_kb, start_kb, stop  # noqa: E402
 from tests.fixtures.milvus import start_server  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -180,7 +182,8 @@ def test_the_app_searches_milvus(eval_corpus, server, monkeypatch):
 
 
 def test_the_side_by_side_bench_runs(tmp_path):
-    r = run_kb("bench_backends", "--sections", "60", "--rounds", "1", "--json", timeout=1200)
+    r = subprocess.run([sys.executable, "-m", "benchmarks.backends", "--sections", "60", "--rounds", "1", "--json"],
+                       capture_output=True, text=True, cwd=ROOT, env=kb_env(), timeout=1200)
     assert_no_traceback(r)
     assert r.returncode == 0, r.stderr[-2000:]
     result = json.loads(r.stdout.strip().splitlines()[-1])
