@@ -267,7 +267,7 @@ def _reference_topics(topics: Topics) -> tuple[Topic, ...]:
     return tuple(t for t in shipped if t.name not in names)
 
 
-def evidence(index, topics: Topics) -> topic_score.Evidence:
+def score_parts(index, topics: Topics) -> topic_score.Evidence:
     """The score's parts for every section and topic, example closeness left at 0 (see with_examples)."""
     n, t = len(index.sections), len(topics)
     sim = np.zeros((n, t), dtype=np.float32)
@@ -353,7 +353,7 @@ def assign(index, topics: Topics | None = None) -> Assignment:
         return _CACHE[key]
     thresholds = np.array([tp.threshold for tp in topics], dtype=np.float32)
     inc, exc, corrected = _corrections(index, topics)
-    first = evidence(index, topics)
+    first = score_parts(index, topics)
     s1 = topic_score.score(first, example=False)
     ev = with_examples(index, first, s1, thresholds, (inc, exc) if corrected else None)
     total = topic_score.score(ev)
@@ -531,7 +531,7 @@ def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dic
     fixed = topic_score.FIXED if fixed is None else fixed
     keep = {topic_score.FEATURES.index(f): w for f, w in fixed.items()}
     have, y = _label_matrix(index, topics, labels)
-    first = evidence(index, topics)
+    first = score_parts(index, topics)
     x0 = first.features(example=False)
     w, b = topic_score.fit_logistic(x0[have], y[have], fixed={**keep, topic_score.FEATURES.index("example"): 0.0})
     for _ in range(rounds):
