@@ -33,7 +33,8 @@ import numpy as np
 
 import kb
 from kb.backends.local import POSTS, Version, open_version
-from kb.build.content import Corpus, embed_with_reuse, hash_file, load_corpus, text_hash
+from kb.build.content import Corpus, embed_with_reuse, load_corpus, text_hash
+from kb.build.content import hash_file as _hash_file
 from kb.core import safeio
 from kb.core.config import Settings, canonical_model
 from kb.core.errors import ContentMissing, IndexMissing, KbError
@@ -59,7 +60,7 @@ DELTA_MAX_FRACTION = 0.10
 # file system's timestamp granularity could leave size and times unchanged: git's "racily clean" entries).
 RACY_NS = 2_000_000_000
 
-_text_hash = text_hash          # the name tests/test_bench.py imports
+_text_hash = text_hash          # the names tests/test_bench.py and tests/test_segments.py use
 
 
 @dataclass
@@ -168,7 +169,7 @@ def _file_state(files: list[PostFile], refused: list[tuple[str, str]], prev: Man
             return None
         h = known.get(pf.rel)
         if not (h and stats.get(pf.rel) == st and max(st[1], st[2]) < trusted_before):
-            h = hash_file(pf)
+            h = _hash_file(pf)
             if h is None:
                 return None
         hashes[pf.rel] = h

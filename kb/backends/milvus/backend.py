@@ -12,7 +12,7 @@ import numpy as np
 
 from kb.backends.filters import Filters, MaskCache, mask, section_dates
 from kb.backends.milvus.blobs import check_manifest, get_blobs, post_prefix, post_sentences, read_head
-from kb.backends.milvus.client import check_name, connect, ensure_loaded, is_milvus_error, live_collection, milvus_calls
+from kb.backends.milvus.client import call_retrying, check_name, connect, ensure_loaded, live_collection, milvus_calls
 from kb.backends.milvus.keywords import KeywordStats
 from kb.backends.milvus.schema import DEFAULT_COLLECTION, QUERY_LIMIT, REBUILD, entity_id, fetch, meta_of, rows_expr
 from kb.backends.protocol import open_retrying
@@ -123,17 +123,8 @@ class MilvusBackend:
         return len(self.sections)
 
     def _call(self, op):
-        """op(client), quietly. A refused call is retried once after loading the collections again (a restarted
-        server holds them released); what still fails is one line (BackendUnavailable)."""
-        with milvus_calls(self.uri):
-            try:
-                return op(self.client)
-            except Exception as err:
-                if not is_milvus_error(err):
-                    raise
-                ensure_loaded(self.client, self.phys)
-                ensure_loaded(self.client, meta_of(self.phys))
-                return op(self.client)
+        """op(client): quiet, loading the collections again after a server restart, failures in one line."""
+        return call_retrying(self.client, self.uri, [self.phys, meta_of(self.phys)], op)
 
     def mask(self, f: Filters) -> np.ndarray | None:
         """kb.backends.filters.mask over the sections table (the last few filters cached)."""

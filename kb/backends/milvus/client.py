@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -150,6 +151,30 @@ def milvus_calls(uri: str):
             if not is_milvus_error(err):
                 raise
             raise BackendUnavailable(f"Milvus at {str(uri)[:120]} failed: {one_line(err)}") from None
+
+
+# Pauses before trying a call again while the server does not answer (a restarted milvus-lite server took ~1 s to
+# accept calls after its port opened, tests/test_milvus_recovery.py); a server that stays down fails after 3.5 s.
+RETRY_WAITS = (0.5, 1.0, 2.0)
+
+
+def call_retrying(client, uri: str, collections: list[str], op):
+    """op(client) inside milvus_calls. A failed call is tried again after loading `collections` (a restarted server
+    holds them released) and, while the server does not answer, after each of RETRY_WAITS; what still fails is
+    one line (BackendUnavailable)."""
+    with milvus_calls(uri):
+        for wait in (*RETRY_WAITS, None):
+            try:
+                return op(client)
+            except Exception as err:
+                if not is_milvus_error(err) or wait is None:
+                    raise
+                if not is_released(err):
+                    time.sleep(wait)
+                with contextlib.suppress(Exception):       # the next try says what is wrong
+                    for c in collections:
+                        ensure_loaded(client, c)
+    raise AssertionError("unreachable")
 
 
 def is_released(err: BaseException) -> bool:

@@ -68,9 +68,16 @@ class Lease:
             ip.add_index(field_name="v", index_type="FLAT", metric_type="L2")
             with contextlib.suppress(Exception):        # two first syncs may both create it: one wins
                 create(self.client, self.coll, s, ip)
-        state = str(self.client.get_load_state(self.coll).get("state", ""))
-        if "Loaded" not in state or "NotLoad" in state:
-            self.client.load_collection(self.coll)
+        for wait in (0.2, 0.5, 1.0, 2.0, None):         # the winner's index and load may still be under way
+            try:
+                state = str(self.client.get_load_state(self.coll).get("state", ""))
+                if "Loaded" not in state or "NotLoad" in state:
+                    self.client.load_collection(self.coll)
+                return
+            except Exception:
+                if wait is None:
+                    raise
+                time.sleep(wait)
 
     def _claims(self) -> list[dict]:
         out = []
