@@ -41,7 +41,7 @@ def check_uri(uri: str) -> tuple[str, bool]:
         else:
             try:
                 parts = urlsplit(uri)
-                if parts.hostname and parts.port is not None and not parts.path.strip("/"):
+                if parts.hostname and (parts.port or 0) >= 0:       # .port raises ValueError for a bad port
                     return uri, True
             except ValueError:
                 pass
