@@ -254,3 +254,26 @@ def test_an_unreachable_server_is_one_quiet_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "kb.search", "--milvus-uri", f"http://127.0.0.1:{port}", "NeRF"],
                        capture_output=True, text=True, cwd=tmp_path, env=kb_env(), timeout=300)
     assert_one_line_error(r, f"127.0.0.1:{port}")
+
+
+def test_a_server_killed_during_a_sync_is_one_quiet_line(content, tmp_path, capfd):
+    proc, uri = start_server(tmp_path / "killed-data")
+    try:
+        client = M.connect(uri)
+
+        class Killer(FakeEmbedder):
+            def embed_passages(self, texts):              # the server dies while the sync writes
+                if self.embedded > 100 and proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                return super().embed_passages(texts)
+
+        capfd.readouterr()
+        with pytest.raises(M.BackendUnavailable) as err:
+            sync(content, uri, "kb", Killer())
+        assert "\n" not in str(err.value) and uri in str(err.value)
+        out = capfd.readouterr()
+        assert out.err == "" and out.out == "", out.err[-2000:]
+        assert client is M.connect(uri)
+    finally:
+        stop(proc)
