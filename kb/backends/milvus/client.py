@@ -114,19 +114,27 @@ def one_line(err: Exception) -> str:
 # ---- quiet, one-line failures ------------------------------------------------------------------------------------
 _quiet_lock = threading.Lock()
 _quiet_depth = 0
-_quiet_level = logging.NOTSET
+_quiet_saved: dict[str, bool] = {}
+
+
+def _pymilvus_loggers() -> dict[str, logging.Logger]:
+    """pymilvus's loggers: its own `pymilvus` and `pymilvus.milvus_client` handlers, and every module's logger."""
+    return {name: lg for name, lg in list(logging.root.manager.loggerDict.items())
+            if (name == "pymilvus" or name.startswith("pymilvus.")) and isinstance(lg, logging.Logger)}
 
 
 @contextlib.contextmanager
 def quiet():
-    """pymilvus's loggers (its own console handler: failures logged with a traceback, then raised) silenced while
+    """pymilvus's loggers (its own console handlers: failures logged with a traceback, then raised) disabled while
     kb calls it; kb raises one line instead."""
-    global _quiet_depth, _quiet_level
-    logger = logging.getLogger("pymilvus")
+    global _quiet_depth
+    with contextlib.suppress(ImportError):
+        import pymilvus  # noqa: F401 - its loggers exist from its import on; disable them before any call
     with _quiet_lock:
-        if _quiet_depth == 0:
-            _quiet_level = logger.level
-            logger.setLevel(logging.CRITICAL + 1)
+        for name, lg in _pymilvus_loggers().items():      # (also those imported since an outer quiet began)
+            if name not in _quiet_saved:
+                _quiet_saved[name] = lg.disabled
+                lg.disabled = True
         _quiet_depth += 1
     try:
         yield
@@ -134,7 +142,8 @@ def quiet():
         with _quiet_lock:
             _quiet_depth -= 1
             if _quiet_depth == 0:
-                logger.setLevel(_quiet_level)
+                for name, lg in _pymilvus_loggers().items():
+                    lg.disabled = _quiet_saved.pop(name, lg.disabled)
 
 
 def is_milvus_error(err: BaseException) -> bool:
