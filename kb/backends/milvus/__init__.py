@@ -30,7 +30,16 @@ statistics), blobs (manifest, commits, post blobs), lease (one sync at a time), 
 
 from kb.backends.milvus.backend import MilvusBackend, current_version, open_milvus
 from kb.backends.milvus.client import BackendUnavailable, connect
-from kb.backends.milvus.sync import drop_collection, sync_milvus
 
 __all__ = ["BackendUnavailable", "MilvusBackend", "connect", "current_version", "drop_collection", "open_milvus",
            "sync_milvus"]
+
+
+def __getattr__(name: str):
+    """sync_milvus and drop_collection (the write path, with kb.build) are imported when first asked for, so a
+    Milvus search imports only the read path."""
+    if name in ("sync_milvus", "drop_collection"):
+        from kb.backends.milvus import sync
+
+        return getattr(sync, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
