@@ -22,7 +22,10 @@ from kb.ingest.entries import entry_tokens
 from kb.storage.vector import IVF_NPROBE
 from kb.text.names import name_map
 
-BRUTE_ROWS = 2000           # a filter matching at most this many sections is scored here, not searched in Milvus
+# A keyword search whose filter keeps at most this many sections scores them all here (exact) instead of asking
+# Milvus for candidates: at 2,000 sections that costs about one Milvus keyword search once their tokens are cached
+# (30-70 ms vs 64-106 ms; 0.5-0.7 s the first time, 5k sections), `python -m benchmarks.milvus_filters` (docs/scaling.md).
+BRUTE_ROWS = 2000
 VECTOR_CACHE = 50_000       # entry vectors a reader keeps (~77 MB at 384-d): re-scoring reads them on every query
 KEYWORD_FETCH = 4           # Milvus BM25 candidates fetched per wanted section (two entries each, other IDF)
 
