@@ -15,7 +15,10 @@ pytest.importorskip("milvus_lite", reason="the Milvus backend needs the .[milvus
 
 from kb.backends import milvus as M  # noqa: E402
 from kb.backends.filters import Filters  # noqa: E402
-from kb.build.local import load_corpus  # noqa: E402
+from kb.backends.milvus import schema  # noqa: E402
+from kb.backends.milvus import sync as milvus_sync
+from kb.backends.milvus.keywords import KeywordStats  # noqa: E402
+from kb.build.content import load_corpus  # noqa: E402
 from kb.core.config import Settings  # noqa: E402
 from kb.core.errors import IndexMismatch, IndexMissing  # noqa: E402
 from kb.core.types import KeywordQuery  # noqa: E402
@@ -75,7 +78,7 @@ def test_keyword_stats_give_the_local_bm25_numbers(content, tmp_path):
     sections = load_corpus(content).sections
     docs = entry_tokens(sections)
     local = local_keyword_leg(docs, tmp_path / "terms")
-    stats = M.KeywordStats.build(docs)
+    stats = KeywordStats.build(docs)
     counts = [(__import__("collections").Counter(d), max(len(d), 1)) for d in docs]
     for query in ("GPT 트레이딩 강화학습", "NeRF 시점", "SimCLR v2 대조학습", "없는단어 xyzzy"):
         tokens = tokenize_query(query)
@@ -85,7 +88,7 @@ def test_keyword_stats_give_the_local_bm25_numbers(content, tmp_path):
 
 def test_filter_expressions_quote_values():
     f = Filters(since=date(2020, 7, 1), until=date(2020, 8, 31), tags=['A"b'], categories=["News"], post='x"\\.md')
-    expr = M.filter_expr(f)
+    expr = schema.filter_expr(f)
     assert "day >= 20200701" in expr and "(day > 0 and day <= 20200831)" in expr
     assert 'array_contains_any(tags, ["a\\"b"])' in expr and 'array_contains_any(categories, ["news"])' in expr
     assert 'post == "x\\"\\\\.md"' in expr
@@ -158,7 +161,7 @@ def test_edit_and_delete_sync_only_changed_posts(content, server, name):
     assert deleted.name not in paths and edited.name in paths
     rows, _ = b.keyword_search(Q(tokenize_query("qqmarker")), Filters(), 5)
     assert [b.sections[r].heading for r in rows] == ["Zyxwvut 새 소식"]
-    assert M._count(b.client, b.phys) == 2 * len(b.sections)           # replaced entities are gone
+    assert schema.count(b.client, b.phys) == 2 * len(b.sections)           # replaced entities are gone
     assert b.keyword_search(Q(tokenize_query("qqmarker")), Filters(post=deleted.name), 5)[0].size == 0
 
 
@@ -171,7 +174,7 @@ def test_a_crashed_sync_leaves_the_last_commit_and_the_next_one_finishes(content
     def crash(*a, **kw):
         raise SystemExit("killed before the commit")
 
-    monkeypatch.setattr(M, "_commit", crash)
+    monkeypatch.setattr(milvus_sync, "commit", crash)
     with pytest.raises(SystemExit):
         sync(content, server, name, emb)
     monkeypatch.undo()
@@ -186,7 +189,7 @@ def test_a_crashed_sync_leaves_the_last_commit_and_the_next_one_finishes(content
     b = M.open_milvus(server, name)
     rows, _ = b.keyword_search(Q(tokenize_query("crashmarker")), Filters(), 5)
     assert [b.sections[r].heading for r in rows] == ["Crashmarker 항목"]
-    assert M._count(b.client, b.phys) == 2 * len(b.sections)
+    assert schema.count(b.client, b.phys) == 2 * len(b.sections)
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("pymilvus", reason="the Milvus backend needs the .[milvus] extra (pymilvus, milvus-lite)")
 pytest.importorskip("milvus_lite", reason="the Milvus backend needs the .[milvus] extra (pymilvus, milvus-lite)")
 
-from tests.fixtures.cli import ROOT, assert_no_traceback, kb_env, run_kb, start_kb, stop  # noqa: E402
+from tests.fixtures.cli import ROOT, assert_no_traceback, assert_one_line_error, kb_env, run_kb, start_kb, stop  # noqa: E402,E501
 from tests.fixtures.milvus import start_server  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -119,7 +119,8 @@ def _committed(uri: str, name: str) -> str:
 
 
 def test_a_sync_killed_with_sigkill_leaves_search_answering(eval_corpus, server, tmp_path):
-    from kb.backends.milvus import _count, connect, live_collection
+    from kb.backends.milvus.client import connect, live_collection
+    from kb.backends.milvus.schema import count as _count
 
     content = copy(eval_corpus[0], tmp_path / "content")
     index(content, server, "killed")
@@ -190,3 +191,44 @@ def test_the_side_by_side_bench_runs(tmp_path):
     same, total = map(int, result["queries"]["identical_top10"].split("/"))
     assert total == 120 and same == total
     assert result["process"]["milvus"]["process_peak_rss_mb"] > 0 and result["milvus_server_mb"]["rss"] > 0
+
+
+def test_full_rebuilds_from_any_state_and_a_sync_repairs(server, tmp_path):
+    """The acceptance check of issue 21 on the command line: a forged commit entity, a dropped meta collection and
+    deleted entities; `kb.index --full` (or a plain sync, for deleted entities) recovers and search answers."""
+    from kb.backends.milvus.client import connect, live_collection
+    from kb.backends.milvus.schema import count, delete_ids, entity_id
+
+    content = copy(ROOT / "content", tmp_path / "content")
+    heading = next(line.lstrip("#").strip() for p in sorted(content.glob("*.md"))
+                   for line in p.read_text(encoding="utf-8").splitlines() if line.startswith("### "))
+    index(content, server, "recover")
+    want = keys(search(server, "recover", heading)[0])
+    assert want
+    client = connect(server)
+    meta = f"{live_collection(client, 'recover')}_meta"
+    client.insert(meta, [{"key": "commit/000000000999", "gen": 999, "kind": "commit", "v": [0.0, 0.0],
+                          "data": json.dumps({"gen": 999, "parts": 1, "digest": "forged"})}])
+    client.flush(meta)
+    assert keys(search(server, "recover", heading)[0]) == want
+    assert index(content, server, "recover", "--full").startswith("indexed:")
+    assert keys(search(server, "recover", heading)[0]) == want
+    client.drop_collection(f"{live_collection(client, 'recover')}_meta")
+    env = kb_env(KB_INDEX_DIR="/nonexistent/kb-index")
+    r = run_kb("search", "--milvus-uri", server, "--milvus-collection", "recover", heading, env=env, timeout=600)
+    assert_one_line_error(r, "--full")
+    r = run_kb("index", "--content", content, "--milvus-uri", server, "--milvus-collection", "recover", "-q",
+               timeout=600)
+    assert_one_line_error(r, "--full")
+    assert index(content, server, "recover", "--full").startswith("indexed:")
+    assert keys(search(server, "recover", heading)[0]) == want
+    phys = live_collection(client, "recover")
+    gone = [entity_id(p.name, 1, pos, kind) for p in content.glob("*.md") for pos in range(5) for kind in (0, 1)]
+    delete_ids(client, phys, gone)
+    client.flush(phys)
+    summary = index(content, server, "recover")
+    assert summary.startswith("indexed:")                                     # not "index up to date"
+    sections = int(summary.split(" sections")[0].rsplit(" ", 1)[1])
+    assert count(client, live_collection(client, "recover")) == 2 * sections
+    assert keys(search(server, "recover", heading)[0]) == want
+    assert index(content, server, "recover").startswith("index up to date")

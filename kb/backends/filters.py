@@ -6,6 +6,7 @@ local backend uses `mask`, a server backend an expression), but they mean exactl
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -117,3 +118,23 @@ def keep(f: Filters, sections: Sequence[Section], rows: Iterable[int]) -> list[i
         return rows
     m = mask(rest, [sections[r] for r in rows])
     return [r for r, ok in zip(rows, m, strict=True) if ok]
+
+
+class MaskCache:
+    """The masks of the last few filters a backend was asked for (an explicit cache: a page of results, its next
+    page and the app's counts ask for the same filters again)."""
+
+    SIZE = 8
+
+    def __init__(self, compute: Callable[[Filters], np.ndarray | None]):
+        self._compute = compute
+        self._masks: OrderedDict[str, np.ndarray | None] = OrderedDict()
+
+    def get(self, f: Filters) -> np.ndarray | None:
+        key = repr((f.since, f.until, sorted(f.tags), sorted(f.categories), f.post,
+                    None if f.rows is None else sorted(f.rows)))
+        if key not in self._masks:
+            self._masks[key] = self._compute(f)
+            while len(self._masks) > self.SIZE:
+                self._masks.popitem(last=False)
+        return self._masks[key]

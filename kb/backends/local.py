@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.backends.filters import Filters, content_mask, rows_mask
+from kb.backends.filters import Filters, MaskCache, content_mask, rows_mask
+from kb.backends.protocol import open_retrying
 from kb.core import safeio
 from kb.core.errors import IndexCorrupt, KbError
 from kb.core.types import KeywordQuery, Manifest, PostRecord, Section
@@ -209,7 +210,7 @@ class LocalBackend:
             self._dead.append(2 * int((~alive).sum()))
         self.keyword = KeywordLeg([seg.terms for seg in version.segments], live)
         self._post_of_row: np.ndarray | None = None
-        self._masks: OrderedDict[str, np.ndarray | None] = OrderedDict()     # explicit cache: last few filters
+        self._masks = MaskCache(self._mask)
         self._dense: OrderedDict[tuple, np.ndarray] = OrderedDict()         # explicit cache: last few queries
 
     @property
@@ -234,13 +235,7 @@ class LocalBackend:
         return self._post_of_row
 
     def mask(self, f: Filters) -> np.ndarray | None:
-        key = repr((f.since, f.until, sorted(f.tags), sorted(f.categories), f.post,
-                    None if f.rows is None else sorted(f.rows)))
-        if key not in self._masks:
-            self._masks[key] = self._mask(f)
-            while len(self._masks) > 8:
-                self._masks.popitem(last=False)
-        return self._masks[key]
+        return self._masks.get(f)
 
     def _mask(self, f: Filters) -> np.ndarray | None:
         return filter_mask(f, self.posts, self.post_of_row, self._n)
@@ -345,15 +340,7 @@ def open_local(index_dir: Path, model: str | None = None) -> LocalBackend:
     """The live build of an index folder, verified. Raises IndexMissing/Mismatch/Corrupt (one line each).
     Given `model` (a canonical name), refuse an index built with another one."""
     index_dir = Path(index_dir)
-    for attempt in range(3):
-        vdir = store.current_version(index_dir)
-        try:
-            return _open_version(index_dir, vdir, model)
-        except IndexCorrupt:
-            # a rebuild may have published twice while we read, removing this version: read the new one
-            if attempt == 2 or store.current_version(index_dir) == vdir:
-                raise
-    raise AssertionError("unreachable")
+    return open_retrying(lambda: store.current_version(index_dir), lambda vdir: _open_version(index_dir, vdir, model))
 
 
 def _open_version(index_dir: Path, vdir: Path, model: str | None) -> LocalBackend:

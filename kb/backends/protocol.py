@@ -4,18 +4,23 @@ A backend holds the sections table (row i = section i), the posts table and the 
 search legs over the 2n entries of kb.ingest.entries: keyword candidates with raw BM25 scores, vector candidates, and the
 stored vectors of given rows for exact re-scoring; and the rows that carry an exact resource name. Filters are pushed down to both legs. kb keeps fusion,
 exact-name pinning, snippets and relevance above this line, so ranking is the same on every backend.
-Implementations: kb.backends.local (FAISS + BM25 postings in an index folder, the default).
+Implementations: kb.backends.local (FAISS + BM25 postings in an index folder, the default) and kb.backends.milvus
+(a Milvus collection).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from kb.backends.filters import Filters
+from kb.core.errors import IndexCorrupt
 from kb.core.types import KeywordQuery, Manifest, PostRecord, Section
+
+T = TypeVar("T")
+B = TypeVar("B")
 
 
 class Backend(Protocol):
@@ -63,3 +68,16 @@ class Backend(Protocol):
 
     # Optional: `sentence_vectors(row) -> np.ndarray | None`, the vectors of a section's snippet sentences
     # (kb.query.snippets.snippet_sentences), lets the query layer pick a snippet by meaning; without it, by words.
+
+
+def open_retrying(locate: Callable[[], T], open_at: Callable[[T], B], attempts: int = 3) -> B:
+    """open_at(locate()), again when it raises IndexCorrupt because a writer published (and cleaned up) while it
+    read — locate() then names another build; IndexCorrupt of the same build, or after `attempts`, is raised."""
+    for attempt in range(attempts):
+        where = locate()
+        try:
+            return open_at(where)
+        except IndexCorrupt:
+            if attempt == attempts - 1 or locate() == where:
+                raise
+    raise AssertionError("unreachable")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import json
 import logging
 import os
@@ -27,20 +26,22 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 import kb
 from kb.backends.local import POSTS, Version, open_version
+from kb.build.content import Corpus, embed_with_reuse, load_corpus, text_hash
+from kb.build.content import hash_file as _hash_file
 from kb.core import safeio
 from kb.core.config import Settings, canonical_model
-from kb.core.errors import BadPost, ContentMissing, IndexMissing, KbError
-from kb.core.types import Manifest, Post, PostRecord, Section
+from kb.core.errors import ContentMissing, IndexMissing, KbError
+from kb.core.types import Manifest, PostRecord, Section
 from kb.embed.embedder import get_embedder
 from kb.ingest.entries import entry_texts
-from kb.ingest.posts import PostFile, content_state, find_post_files, post_file_hash, read_post
-from kb.ingest.sections import split_sections
+from kb.ingest.posts import PostFile, find_post_files
 from kb.query.snippets import snippet_sentences
 from kb.storage import store, tables
 from kb.storage.segment import NewRows, Piece, Segment, write_segment
@@ -59,17 +60,7 @@ DELTA_MAX_FRACTION = 0.10
 # file system's timestamp granularity could leave size and times unchanged: git's "racily clean" entries).
 RACY_NS = 2_000_000_000
 
-
-@dataclass
-class Corpus:
-    posts: list[Post]                        # the posts this build read (all of them without a previous build)
-    sections: list[Section]                  # their sections, post after post
-    skipped: list[tuple[str, str]]           # (file, reason) for every file that was not indexed
-    skipped_hashes: dict[str, str] = field(default_factory=dict)
-    # every indexed post in content order: ("new", i: posts[i], sections ranges[i]) or ("old", j: the previous
-    # build's post j, unchanged)
-    order: list[tuple[str, int]] = field(default_factory=list)
-    ranges: list[tuple[int, int]] = field(default_factory=list)
+_text_hash = text_hash          # the names tests/test_bench.py and tests/test_segments.py use
 
 
 @dataclass
@@ -102,13 +93,6 @@ class BuildReport:
                 f"{self.reused} reused, {len(self.skipped)} skipped, {self.seconds:.1f}s")
 
 
-def _hash_file(pf: PostFile) -> str | None:
-    try:
-        return post_file_hash(pf.path)          # streamed; an oversized file is fingerprinted, not read
-    except OSError:
-        return None
-
-
 @contextlib.contextmanager
 def _no_gc():
     """Python's cyclic GC off for a block that allocates millions of small objects and frees none of them in cycles
@@ -120,58 +104,6 @@ def _no_gc():
     finally:
         if was:
             gc.enable()
-
-
-def load_corpus(content_dir: Path, previous: Previous | None = None, hashes: dict[str, str] | None = None) -> Corpus:
-    """Read and split every post; bad posts are collected with their reason, never raised. Given the previous
-    build and the files' content hashes, a post whose file is unchanged is not read: it is listed as ("old", j)."""
-    files, refused = find_post_files(content_dir)
-    corpus = Corpus([], [], list(refused))
-    corpus.skipped_hashes.update({rel: f"refused: {reason}" for rel, reason in refused})  # as kb.ingest.posts.content_state
-    by_hash: dict[str, str] = {}
-    reuse = previous is not None and previous.version is not None and previous.rows_reusable and hashes is not None
-    for pf in files:
-        h = hashes.get(pf.rel) if reuse else None
-        if h is not None:
-            if h in by_hash:
-                corpus.skipped.append((pf.rel, f"identical to {by_hash[h]}, indexed once"))
-                corpus.skipped_hashes[pf.rel] = h
-                continue
-            j = previous.post_index.get(pf.rel)
-            if j is not None and previous.posts[j][1] == h:
-                by_hash[h] = pf.rel
-                corpus.order.append(("old", j))
-                continue
-            reason = previous.manifest.skipped_reasons.get(pf.rel)
-            if previous.manifest.skipped.get(pf.rel) == h and reason and not reason.startswith("identical to "):
-                corpus.skipped.append((pf.rel, reason))
-                corpus.skipped_hashes[pf.rel] = h
-                continue
-        try:
-            post = read_post(pf)
-            if post.content_hash in by_hash:
-                raise BadPost(f"{pf.rel}: identical to {by_hash[post.content_hash]}, indexed once")
-            post, secs = split_sections(post)
-            if not secs:
-                raise BadPost(f"{pf.rel}: no text to index")
-        except BadPost as err:
-            corpus.skipped.append((pf.rel, str(err).removeprefix(f"{pf.rel}: ".replace("\n", " "))))
-            corpus.skipped_hashes[pf.rel] = _hash_file(pf) or ""
-            continue
-        except (RecursionError, MemoryError, ValueError, TypeError) as err:  # a parser edge case: name it, go on
-            corpus.skipped.append((pf.rel, f"cannot parse ({type(err).__name__})"))
-            corpus.skipped_hashes[pf.rel] = _hash_file(pf) or ""
-            continue
-        by_hash[post.content_hash] = pf.rel
-        corpus.order.append(("new", len(corpus.posts)))
-        corpus.ranges.append((len(corpus.sections), len(corpus.sections) + len(secs)))
-        corpus.posts.append(post)
-        corpus.sections.extend(secs)
-    return corpus
-
-
-def _text_hash(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8")).digest()[:16]
 
 
 def _previous(index_dir: Path, embedder_name: str) -> Previous | None:
@@ -216,13 +148,6 @@ def _recorded_stats(index_dir: Path) -> dict:
         return d if isinstance(d, dict) and isinstance(d.get("stats"), dict) else {}
     except (KbError, OSError, ValueError):
         return {}
-
-
-def _content_state(content_dir: Path) -> dict[str, str] | None:
-    """kb.ingest.posts.content_state, for a no-op check without a stat record (kb.backends.milvus; None if a file cannot be read:
-    that forces a real build)."""
-    state = content_state(content_dir)
-    return None if "" in state.values() else state
 
 
 def _file_state(files: list[PostFile], refused: list[tuple[str, str]], prev: Manifest | None, recorded: dict
@@ -279,14 +204,14 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
             raise err
         texts = entry_texts(corpus.sections)
         sentences, starts = _sentences(corpus.sections)
-        hashes = [_text_hash(t) for t in texts + sentences]
+        hashes = [text_hash(t) for t in texts + sentences]
         lookup = _vector_lookup(prev, hashes[:len(texts)], hashes[len(texts):]) if prev else {}
         todo = [i for i, h in enumerate(hashes) if h not in lookup]
         if todo or prev is None:
             embedder = embedder or get_embedder(settings.model)
         name, dim = (embedder.name, embedder.dim) if embedder is not None else (
             prev.manifest.embedder_name, prev.manifest.embedder_dim)
-        vectors = embed_entries(embedder, texts + sentences, hashes, lookup, dim, todo, progress)
+        vectors, _ = embed_with_reuse(embedder, texts + sentences, hashes, partial(_stored, lookup), dim, progress)
         s_hashes = np.array(hashes[len(texts):], dtype="S16").reshape(-1)
         new = NewRows(corpus.sections, vectors[:len(texts)], np.array(hashes[:len(texts)], dtype="S16").reshape(-1),
                       vectors[len(texts):].astype(np.float16), starts, s_hashes)
@@ -320,6 +245,11 @@ def _unchanged(state: dict[str, str], prev: Manifest) -> bool:
     return prev.tokenizer == TOKENIZER_NAME and state == prev.known_files
 
 
+def _stored(lookup: dict[bytes, tuple[np.ndarray, int]], h: bytes) -> np.ndarray | None:
+    found = lookup.get(h)
+    return None if found is None else found[0][found[1]]
+
+
 def _vector_lookup(prev: Previous, hashes: list[bytes], sentence_hashes: list[bytes]
                    ) -> dict[bytes, tuple[np.ndarray, int]]:
     """Text hash → (stored vectors, row) for those of `hashes` (entries) and `sentence_hashes` (snippet sentences)
@@ -338,28 +268,6 @@ def _vector_lookup(prev: Previous, hashes: list[bytes], sentence_hashes: list[by
                 # numpy's S16 drops trailing NUL bytes on read: pad back, or ~1 hash in 256 never matches
                 out.setdefault(bytes(stored[i]).ljust(16, b"\0"), (vectors, i))
     return out
-
-
-def embed_entries(embedder, texts: list[str], hashes: list[bytes], lookup: dict, dim: int, todo: list[int],
-                  progress: Progress | None) -> np.ndarray:
-    """Vectors for every text: reused by text hash from the previous build, the rest (`todo`) embedded in
-    batches."""
-    vectors = np.zeros((len(texts), dim), dtype=np.float32)
-    for i, h in enumerate(hashes):
-        found = lookup.get(h)
-        if found is not None:
-            stored, e = found
-            if stored.shape[1] == dim:
-                vectors[i] = stored[e]
-    batch = 16
-    for start in range(0, len(todo), batch):
-        ids = todo[start:start + batch]
-        vectors[ids] = embedder.embed_passages([texts[i] for i in ids])
-        if progress:
-            progress(min(start + batch, len(todo)), len(todo))
-    if progress and not todo:
-        progress(0, 0)
-    return vectors
 
 
 @dataclass

@@ -131,3 +131,24 @@ class KeywordLeg:
             return 0.0
         fill = sum(known) / len(known)
         return sum(b if b > 0 else fill for b in best)
+
+
+def bm25_idf(num_docs: int, df: int) -> float:
+    """A token's IDF among `num_docs` entries, `df` of which hold it (rounded to float32, as bm25s)."""
+    return float(np.float32(math.log(1 + (num_docs - df + 0.5) / (df + 0.5))))
+
+
+def bm25_terms(idf: float, tf: np.ndarray, doclen: np.ndarray, avgdl: float) -> np.ndarray:
+    """One token's float32 contributions to entries with term frequencies `tf` and lengths `doclen`."""
+    tf64 = np.asarray(tf, dtype=np.float64)
+    norm = BM25_K1 * ((1 - BM25_B) + BM25_B * np.asarray(doclen, dtype=np.float64) / avgdl)
+    return (idf * (tf64 / (norm + tf64))).astype(np.float32)
+
+
+def attainable_score(best: list[float]) -> float:
+    """KeywordLeg.attainable from each query token's best contribution (0: absent from the collection)."""
+    known = [b for b in best if b > 0]
+    if not known:
+        return 0.0
+    fill = sum(known) / len(known)
+    return sum(b if b > 0 else fill for b in best)
