@@ -183,7 +183,7 @@ def test_cache_entries_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
     (entry,) = tmp_path.iterdir()
     assert entry.read_bytes()[diskcache.HEADER:] == b"payload" * 1000
     # the digest covers the key: the same payload under another key is not taken for it
-    shutil.copy(entry, tmp_path / "t-k2.bin")
+    shutil.copy(entry, tmp_path / "t-k2.kbc")
     assert diskcache.get_or_build("t", "k2", build, bytes) == b"payload" * 1000
     assert len(calls) == 2
 
@@ -192,7 +192,7 @@ def test_cache_entries_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", failing_replace)
     assert diskcache.get_or_build("t", "k3", build, bytes) == b"payload" * 1000
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["t-k1.bin", "t-k2.bin"]       # no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t-k1.kbc", "t-k2.kbc"]       # no temporary file left
 
 
 def _unused():                                   # keep imports honest for later sections

@@ -31,6 +31,7 @@ T = TypeVar("T")
 
 MAGIC = b"kb-cache-1\n"
 HEADER = len(MAGIC) + 32                     # the magic, then sha256(name, key, payload)
+SUFFIX = ".kbc"                              # entries without the header (older kb) keep their own name: never read
 MAX_ENTRY_BYTES = 256 * 1024 * 1024          # the largest entry kb writes is ~14 MB (the float32 ONNX graph)
 
 
@@ -66,7 +67,7 @@ def get_or_build(name: str, k: str, build: Callable[[], bytes], parse: Callable[
     """parse(the cached payload for (name, key)); when there is none, or it fails a check (not a regular file, too
     large, a wrong digest, or parse raises ValueError), parse(build()), which is stored for next time."""
     folder = cache_dir()
-    path = folder / f"{name}-{k}.bin" if folder else None
+    path = folder / f"{name}-{k}{SUFFIX}" if folder else None
     if path is not None:
         try:
             payload = _read(path, name, k)
