@@ -5,14 +5,15 @@ corrections that wait, validate and edit through a real TOML parser. Real model,
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import threading
 import time
+import tomllib
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,7 +21,15 @@ from types import SimpleNamespace
 import pytest
 from fixtures.cli import ROOT, assert_no_traceback, kb_env, run_kb
 
-from kb.core import diskcache
+import kb
+from kb import topics
+from kb.build.local import build_index
+from kb.core import diskcache, safeio
+from kb.core.config import Settings
+from kb.core.errors import BadTopics, IndexWriteError
+from kb.ingest.posts import find_post_files
+from kb.storage import store
+from kb.topics import edit as topic_edit
 
 SEED = ROOT / "content"
 EVAL_POSTS = ROOT / "tests" / "eval" / "posts"
@@ -195,5 +204,279 @@ def test_cache_entries_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t-k1.kbc", "t-k2.kbc"]       # no temporary file left
 
 
-def _unused():                                   # keep imports honest for later sections
-    return resource
+
+# ---- the folder walk ----------------------------------------------------------------------------------------------
+
+DEEP_POST = "---\ntitle: deep\ndate: 2020-09-01\n---\n\n### 깊은 곳의 포스트\n\n심층 폴더 zebrafish 테스트\n"
+
+
+def _deep(folder: Path, depth: int) -> Path:
+    """A post `depth` folders below `folder` (made with relative paths: each mkdir stays short)."""
+    cwd = os.getcwd()
+    try:
+        os.chdir(folder)
+        for _ in range(depth):
+            os.mkdir("d")
+            os.chdir("d")
+        Path("2020-09-01-deep.md").write_text(DEEP_POST, encoding="utf-8")
+    finally:
+        os.chdir(cwd)
+    return folder
+
+
+@pytest.fixture
+def deep_tmp(tmp_path):
+    """tmp_path, emptied with rm (iterative) afterwards: pytest's own cleanup (shutil.rmtree) recurses and would
+    fail on 1,500 nested folders, in this and every later session."""
+    yield tmp_path
+    subprocess.run(["rm", "-rf", str(tmp_path)], check=False)
+
+
+def test_the_walk_reaches_a_post_1500_folders_deep_in_name_order(deep_tmp):
+    tmp_path = deep_tmp
+    c = tmp_path / "c"
+    c.mkdir()
+    for name in ("b.md", "a/z.md", "a/b/y.md", "c.md"):
+        (c / name).parent.mkdir(parents=True, exist_ok=True)
+        (c / name).write_text("# x\n", encoding="utf-8")
+    _deep(c, 1500)
+    files, refused = find_post_files(c)
+    assert refused == []
+    rels = [f.rel for f in files]
+    assert rels == ["a/b/y.md", "a/z.md", "b.md", "c.md", "d/" * 1500 + "2020-09-01-deep.md"]  # depth first
+
+
+@pytest.mark.slow
+def test_a_post_1500_folders_deep_does_not_stop_the_others(deep_tmp):
+    tmp_path = deep_tmp
+    c = tmp_path / "c"
+    shutil.copytree(SEED, c)
+    _deep(c, 1500)
+    proc = run_kb("index", "--content", c, "--index-dir", tmp_path / "i", "-q", timeout=300)
+    assert_no_traceback(proc)
+    assert proc.returncode == 0 and "unexpected error" not in proc.stderr, proc.stderr
+    assert proc.stdout.startswith("indexed: 2 posts,")
+    index = kb.open_index(tmp_path / "i")
+    assert [h.heading for h in index.search("zebrafish", mode="keyword", k=1)] == ["깊은 곳의 포스트"]
+    assert index.search("트레이딩", mode="keyword", k=1)
+    proc = run_kb("index", "--content", c, "--index-dir", tmp_path / "i", "--verify", timeout=LIMIT)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_kb("search", "--index-dir", tmp_path / "i", "--content", c, "zebrafish", timeout=LIMIT)
+    assert proc.returncode == 0 and "깊은 곳의 포스트" in proc.stdout and "unexpected" not in proc.stderr
+
+
+# ---- memory per section -------------------------------------------------------------------------------------------
+
+def _one_section_post(folder: Path, body: str) -> Path:
+    folder.mkdir()
+    (folder / "2020-08-01-big.md").write_text(
+        f"---\ntitle: big\ndate: 2020-08-01\n---\n\n### Big section\n\n{body}\n\n### Small\n\n트레이딩 라이브러리 "
+        "소개 [code](https://github.com/a/freqtrade)\n", encoding="utf-8")
+    return folder
+
+
+def _words(chars: int) -> str:
+    import random
+
+    rnd = random.Random(7)
+    words = ["트레이딩", "모델", "학습", "데이터", "transformer", "attention", "강화학습.", "논문", "library", "알고리즘"]
+    out, n = [], 0
+    while n < chars:
+        w = rnd.choice(words)
+        out.append(w)
+        n += len(w) + 1
+    return " ".join(out)[:chars]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["3MB-section", "gt-run", "bracket-run", "open-comment"])
+def test_one_huge_section_is_indexed_in_bounded_memory(tmp_path, case):
+    """A single 3 MB section (5.8 GB peak before the text was cut by characters before tokenizing), and 0.5 MB
+    runs of '>', '[' or an unclosed '<!--' (1-1.4 GB each): each build peaks under 1 GB and the post is searchable."""
+    body = {"3MB-section": _words(3_000_000), "gt-run": ">" * 500_000, "bracket-run": "[" * 500_000,
+            "open-comment": "<!-- " + _words(500_000)}[case]
+    c = _one_section_post(tmp_path / "c", body)
+    cmd = [sys.executable, "-m", "kb.index", "--content", str(c), "--index-dir", str(tmp_path / "i"), "-q"]
+    proc, peak_kb = run_measured(cmd, tmp_path)
+    assert_no_traceback(proc)
+    assert proc.returncode == 0 and proc.stdout.startswith("indexed: 1 posts, 2 sections"), proc.stderr
+    assert peak_kb < 1024 * 1024, f"peak {peak_kb / 1024:.0f} MB"
+    index = kb.open_index(tmp_path / "i")
+    assert index.search("freqtrade 트레이딩 라이브러리", mode="hybrid", k=2)[0].heading == "Small"
+
+
+def test_the_embedder_cuts_by_characters_before_tokenizing():
+    from kb.embed.embedder import E5_MAX_TOKENS, MAX_CHARS_PER_TOKEN, E5Embedder
+
+    seen = []
+
+    class Counting:
+        dim = 4
+
+        def token_count(self, text, is_query=False):
+            seen.append(len(text))
+            return len(text) // 3 + 2
+
+    e = E5Embedder(model=Counting())
+    out = e.truncate("가" * 3_000_000)
+    assert max(seen) <= E5_MAX_TOKENS * MAX_CHARS_PER_TOKEN
+    assert (len(out) // 3 + 2) <= E5_MAX_TOKENS
+
+
+# ---- corrections --------------------------------------------------------------------------------------------------
+
+def _doc(folder: Path) -> dict:
+    return tomllib.loads((folder / "topics.toml").read_text(encoding="utf-8"))
+
+
+TRAP = '''[aaa]
+label = "Notes"
+phrases = ["""a phrase that quotes a topics file:
+[nlp]
+exclude = ["Vision Transformer (ViT)"]
+include = ["x"]
+""", \'\'\'and a literal one
+[nlp]
+exclude = []
+\'\'\']
+keywords = [
+  ["nested"],
+]
+
+'''
+
+
+def test_a_table_header_inside_another_topics_string_is_never_edited(tmp_path):
+    """`[nlp]` lines inside a multi-line string of another topic: --exclude and --forget edit the real [nlp] and
+    the whole document parses to the old one with exactly that list changed."""
+    default = topics.DEFAULT_FILE.read_text(encoding="utf-8")
+    (tmp_path / "topics.toml").write_text(TRAP.replace('["nested"]', '"nested"') + default, encoding="utf-8")
+    before = _doc(tmp_path)
+    topics.correct(tmp_path, "nlp", exclude=["Vision Transformer (ViT)"])
+    after = _doc(tmp_path)
+    assert after["aaa"] == before["aaa"]
+    assert after["nlp"].pop("exclude") == ["Vision Transformer (ViT)"]
+    assert after == before
+    topics.correct(tmp_path, "nlp", forget=["Vision Transformer (ViT)"])
+    assert _doc(tmp_path) == before
+
+
+def test_an_edit_that_would_change_anything_else_is_refused(tmp_path):
+    """set_lists compares the whole parsed document: an edit it cannot make safely is refused, file untouched."""
+    quoted_key = '[nlp]\nphrases = ["p"]\n"exclude" = ["a"]  # the key spelled as a quoted key\n'
+    with pytest.raises(BadTopics, match="by hand"):
+        topic_edit.set_lists(quoted_key, "nlp", {"exclude": ["b"]})
+    ml = '[nlp]\nphrases = ["p"]\nexclude = """\nnot a list\n"""\n'
+    assert tomllib.loads(topic_edit.set_lists(ml, "nlp", {"exclude": ["b"]})) == {"nlp": {"phrases": ["p"],
+                                                                                          "exclude": ["b"]}}
+
+
+def test_corrections_are_deduplicated_and_refused_before_the_read_cap(tmp_path):
+    topics.correct(tmp_path, "rl", exclude=["https://example.com/a/"])
+    topics.correct(tmp_path, "rl", exclude=["HTTPS://www.example.com/a"])       # the same section, spelled anew
+    assert topics.load_topics(tmp_path).get("rl").exclude == ("HTTPS://www.example.com/a",)
+    long = [f"{i:05d} " + "x" * 490 for i in range(2200)]
+    text = (tmp_path / "topics.toml").read_text(encoding="utf-8")
+    fill = long[: (topics.MAX_TOPICS_BYTES - len(text.encode()) - 5000) // 500]     # each entry writes 500 bytes
+    topics.correct(tmp_path, "rl", exclude=fill)
+    size = (tmp_path / "topics.toml").stat().st_size
+    assert size <= topics.MAX_TOPICS_BYTES
+    with pytest.raises(BadTopics, match="past kb's 1,048,576-byte limit") as err:
+        topics.correct(tmp_path, "rl", exclude=long[len(fill): len(fill) + 20])
+    assert "--forget" in str(err.value) and "\n" not in str(err.value)
+    assert (tmp_path / "topics.toml").stat().st_size == size
+    assert len(topics.load_topics(tmp_path).get("rl").exclude) == len(fill) + 1        # still readable
+    assert [p.name for p in tmp_path.iterdir()] == ["topics.toml"]
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    topics.correct(tmp_path, "rl", exclude=["kept"])
+    before = (tmp_path / "topics.toml").read_bytes()
+
+    def full(*a, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(BadTopics, match="No space left"):
+        topics.correct(tmp_path, "rl", exclude=["lost"])
+    assert [p.name for p in tmp_path.iterdir()] == ["topics.toml"]
+    assert (tmp_path / "topics.toml").read_bytes() == before
+
+
+def test_a_correction_waits_for_the_lock_and_gives_up_in_one_line(tmp_path):
+    topics.correct(tmp_path, "rl", exclude=["first"])
+    release = threading.Event()
+
+    def hold():
+        with topic_edit.locked(tmp_path):
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.2)
+    # another process (the CLI) waits for the lock, then writes
+    proc = subprocess.Popen([sys.executable, "-c", "from kb import topics; import sys; "
+                             "topics.correct(sys.argv[1], 'rl', exclude=['second'])", str(tmp_path)],
+                            cwd=ROOT, env=kb_env(), stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    assert proc.poll() is None                                 # still waiting, not failed
+    release.set()
+    holder.join()
+    assert proc.wait(30) == 0, proc.stderr.read()
+    assert topics.load_topics(tmp_path).get("rl").exclude == ("first", "second")
+    with topic_edit.locked(tmp_path):
+        t0 = time.monotonic()
+        with pytest.raises(BadTopics, match="another correction has held"):
+            with topic_edit.locked(tmp_path, wait=0.5):
+                pass
+        assert time.monotonic() - t0 < 5
+
+
+def test_the_cli_checks_the_topic_and_the_index_before_writing(tmp_path, seed_index_dir):
+    c = tmp_path / "c"
+    c.mkdir()
+    proc = run_kb("topics", "Computer vision", "--exclude", "x", "--content", c, "--index-dir", tmp_path / "none",
+                  timeout=LIMIT)
+    assert_no_traceback(proc)
+    assert proc.returncode != 0 and "no index" in proc.stderr.lower() and proc.stderr.count("\n") == 1
+    proc = run_kb("topics", "cooking", "--exclude", "x", "--content", c, "--index-dir", seed_index_dir, timeout=LIMIT)
+    assert proc.returncode != 0 and "unknown topic 'cooking'" in proc.stderr
+    assert not list(c.iterdir())                                # nothing written
+    proc = run_kb("topics", "Computer vision", "--exclude", "x", "--content", c, "--index-dir", seed_index_dir,
+                  timeout=LIMIT)
+    assert proc.returncode == 0, proc.stderr
+    assert _doc(c)["vision"]["exclude"] == ["x"]
+
+
+def test_a_disk_full_while_the_pointer_is_written_leaves_nothing_behind(tmp_path, seed_index_dir, monkeypatch):
+    index_dir = tmp_path / "i"
+    shutil.copytree(seed_index_dir, index_dir, symlinks=True)
+    content = tmp_path / "c"
+    shutil.copytree(SEED, content)
+    shutil.copy(EVAL_POSTS / "2020-07-04-weekly-ml-dl-news.md", content)
+    before = sorted(p.name for p in index_dir.iterdir())
+    real = safeio.create_new
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def create_new(path, mode=0o644):
+        f = real(path, mode)
+        return Full(f) if Path(path).name.startswith(f".tmp-{store.CURRENT}") else f
+
+    monkeypatch.setattr(safeio, "create_new", create_new)
+    with pytest.raises(IndexWriteError, match="the disk is full"):
+        build_index(Settings.load(content, index_dir))
+    assert sorted(p.name for p in index_dir.iterdir()) == before            # no .tmp-CURRENT-*, no orphan version
+    monkeypatch.undo()
+    assert kb.open_index(index_dir).search("트레이딩", mode="keyword")

@@ -303,11 +303,17 @@ def publish(index_dir: Path, build_dir: Path, manifest: Manifest, known: dict[st
     previous = None
     with contextlib.suppress(IndexMissing, IndexCorrupt, IndexMismatch):
         previous = current_version(index_dir).name
-    with safeio.create_new(tmp_pointer) as f:
-        f.write(name.encode() + b"\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp_pointer, index_dir / CURRENT)
+    try:
+        with safeio.create_new(tmp_pointer) as f:
+            f.write(name.encode() + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_pointer, index_dir / CURRENT)
+    except BaseException:                     # (a full disk): neither the pointer nor the unpublished version stays
+        with contextlib.suppress(OSError):
+            tmp_pointer.unlink()
+        shutil.rmtree(final, ignore_errors=True)
+        raise
     _fsync_dir(index_dir)
     for old in index_dir.glob("v-*"):
         if old.name not in (name, previous):
