@@ -480,3 +480,96 @@ def test_a_disk_full_while_the_pointer_is_written_leaves_nothing_behind(tmp_path
     assert sorted(p.name for p in index_dir.iterdir()) == before            # no .tmp-CURRENT-*, no orphan version
     monkeypatch.undo()
     assert kb.open_index(index_dir).search("트레이딩", mode="keyword")
+
+
+# ---- one key per file on disk, reuse from every segment that verifies --------------------------------------------
+
+def _post(title: str, heading: str, word: str) -> str:
+    return f"---\ntitle: {title}\ndate: 2020-09-01\n---\n\n### {heading} {word}\n\n{word} 설명 문장입니다.\n"
+
+
+def test_two_files_with_one_display_name_are_both_kept_after_an_unrelated_edit(tmp_path):
+    """A UTF-8 `가.md` next to a CP949-named `가.md`, and two names that differ only in undecodable bytes: every
+    file keeps its own key (the second is named with its exact on-disk name), both are searchable after an
+    unrelated edit, and --verify passes."""
+    c = tmp_path / "c"
+    shutil.copytree(SEED, c)
+    raw = os.fsencode(c)
+    files = {"가.md".encode(): ("utf8", "aardvark"), "가.md".encode("cp949"): ("cp949", "okapi"),
+             b"x\xff.md": ("ff", "quokka"), b"x\xfe.md": ("fe", "wombat")}
+    for name, (title, word) in files.items():
+        with open(raw + b"/" + name, "w", encoding="utf-8") as f:
+            f.write(_post(title, "포스트", word))
+    names = [f.rel for f in find_post_files(c)[0]]
+    assert len(set(names)) == len(names) == 5
+    assert "가.md" in names and any(n.startswith("가.md [on disk: ") for n in names)
+    settings = Settings.load(c, tmp_path / "i")
+    assert build_index(settings).posts == 5
+    with open(c / "2020-06-27-weekly-ml-dl-news.md", "a", encoding="utf-8") as f:
+        f.write("\nan unrelated edit\n")
+    report = build_index(settings)
+    assert report.posts == 5 and not report.skipped, report.skipped
+    index = kb.open_index(tmp_path / "i")
+    for title, word in files.values():
+        hits = index.search(word, mode="keyword", k=1)
+        assert hits and hits[0].post_title == title, word
+    proc = run_kb("index", "--index-dir", tmp_path / "i", "--verify", timeout=LIMIT)
+    assert proc.returncode == 0, proc.stderr
+
+
+def _rewrite_manifest(index_dir: Path, change) -> None:
+    vdir = store.current_version(index_dir)
+    body = json.loads((vdir / store.MANIFEST).read_text(encoding="utf-8"))
+    change(body)
+    body[store.MANIFEST_DIGEST] = store.manifest_digest(body)
+    (vdir / store.MANIFEST).write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+
+
+@pytest.mark.parametrize("loss", ["one-name-for-two-posts", "identical-to-itself"])
+def test_verify_notices_a_lost_post(tmp_path, seed_index_dir, loss):
+    """What the display-name keys did: two posts under one name (the posts table holds more rows than the
+    manifest names), or a post skipped as "identical to" itself. --verify fails in one line; a build repairs."""
+    index_dir = tmp_path / "i"
+    shutil.copytree(seed_index_dir, index_dir, symlinks=True)
+
+    def lose(body):
+        name, h = next(iter(body["posts"].items()))
+        if loss == "one-name-for-two-posts":
+            body["post_count"] += 1
+        else:
+            body["skipped"][name] = h
+            body["skipped_reasons"][name] = f"identical to {name}, indexed once"
+
+    _rewrite_manifest(index_dir, lose)
+    proc = run_kb("index", "--index-dir", index_dir, "--verify", timeout=LIMIT)
+    assert_no_traceback(proc)
+    assert proc.returncode != 0 and "a post was lost" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_one_flipped_byte_in_the_posts_table_reembeds_nothing(tmp_path, eval_corpus):
+    content, built = eval_corpus
+    index_dir = tmp_path / "i"
+    shutil.copytree(built, index_dir, symlinks=True)
+    before = [(h.heading, round(h.score, 5)) for h in kb.open_index(index_dir).search(QUERY, k=10)]
+    vdir = store.current_version(index_dir)
+    posts = vdir / "posts.jsonl"
+    data = bytearray(posts.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    posts.unlink()                                           # (hard-linked with the fixture's copy)
+    posts.write_bytes(bytes(data))
+    proc = run_kb("index", "--index-dir", index_dir, "--verify", timeout=LIMIT)
+    assert proc.returncode != 0 and "posts.jsonl is damaged" in proc.stderr
+    settings = Settings.load(content, index_dir)
+    report = build_index(settings)
+    assert report.embedded == 0 and report.reused == 2 * report.sections
+    assert [(h.heading, round(h.score, 5)) for h in kb.open_index(index_dir).search(QUERY, k=10)] == before
+    assert run_kb("index", "--index-dir", index_dir, "--verify", timeout=LIMIT).returncode == 0
+    seg = next(p for p in store.current_version(index_dir).iterdir() if p.name.startswith("seg-"))
+    vec = seg / "vectors.npy"
+    data = bytearray(vec.read_bytes())
+    data[-5] ^= 0x01
+    vec.unlink()
+    vec.write_bytes(bytes(data))
+    report = build_index(settings)                           # the only segment fails: everything is embedded
+    assert report.embedded == 2 * report.sections
+    assert [(h.heading, round(h.score, 5)) for h in kb.open_index(index_dir).search(QUERY, k=10)] == before

@@ -62,6 +62,20 @@ class _Walk:
     refused: list[tuple[str, str]] = field(default_factory=list)
     seen_real: set[str] = field(default_factory=set)
     seen_dirs: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)    # the names given so far (posts and refused files)
+
+    def name(self, rel: str, raw: str) -> str:
+        """A post's name: its display name (kb.ingest.posts.text_name), unless a file seen before has it already (a
+        UTF-8 `가.md` next to a CP949-named `가.md`): then the display name with the exact on-disk name, so each
+        file on disk keeps its own key and neither hides the other."""
+        if rel in self.names:
+            exact = os.fsencode(raw).decode("utf-8", "backslashreplace")
+            rel = candidate = f"{rel} [on disk: {exact}]"
+            n = 2
+            while rel in self.names:
+                rel, n = f"{candidate} ({n})", n + 1
+        self.names.add(rel)
+        return rel
 
     def listing(self, folder: Path, folder_rel: str):
         """(real path, '/'-ended relative name, its entries in name order), or None (seen already, unreadable)."""
@@ -80,7 +94,7 @@ class _Walk:
         """Record one entry; a folder to descend into is returned."""
         if entry.name.startswith((".", "_", "~")) and entry.name != "_posts":
             return None
-        rel = text_name(folder_rel + entry.name)
+        rel = self.name(text_name(folder_rel + entry.name), folder_rel + entry.name)
         link = entry.is_symlink()
         # a plain entry of a resolved folder is its own real path: no per-file realpath (4 lstat calls each)
         real_p = os.path.realpath(entry.path) if link else os.path.join(real, entry.name)
