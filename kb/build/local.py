@@ -70,10 +70,15 @@ class Previous:
     version: Version | None = None           # mapped when the content changed
     posts: list[tuple[str, str]] = field(default_factory=list)     # (path, hash) in posts-table order
     post_index: dict[str, int] = field(default_factory=dict)
+    salvaged: list[Segment] | None = None    # a damaged build: only the segments that verify, for their vectors
 
     @property
     def rows_reusable(self) -> bool:
-        return self.manifest.tokenizer == TOKENIZER_NAME
+        return self.manifest.tokenizer == TOKENIZER_NAME and self.salvaged is None
+
+    @property
+    def segments(self) -> list[Segment]:
+        return self.version.segments if self.version is not None else (self.salvaged or [])
 
 
 @dataclass
@@ -111,14 +116,32 @@ def _previous(index_dir: Path, embedder_name: str) -> Previous | None:
     try:
         vdir = store.current_version(index_dir)
         manifest = store.read_manifest(vdir)
-        store.verify_files(vdir, manifest)
     except KbError as err:
         if not isinstance(err, IndexMissing):
             log.warning("previous index unusable (%s); building from scratch", err)
         return None
     if manifest.embedder_name != embedder_name:
         return None
+    try:
+        store.verify_files(vdir, manifest)
+    except KbError as err:
+        return _salvage(vdir, manifest, err)
     return Previous(manifest)
+
+
+def _salvage(vdir: Path, manifest: Manifest, err: KbError) -> Previous | None:
+    """A damaged previous build: its segments whose files all verify, kept for their vectors (every post is read
+    again, only what no good segment holds is embedded again). None when no segment verifies."""
+    good = []
+    for s in manifest.segments:
+        try:
+            store.verify_segment(vdir, manifest, s["name"])
+            good.append(Segment(vdir / s["name"], search=False))
+        except (KbError, OSError, ValueError):
+            continue
+    log.warning("previous index damaged (%s); reusing the vectors of %d of its %d segments",
+                str(err).split("; rebuild with")[0], len(good), len(manifest.segments))
+    return Previous(manifest, salvaged=good) if good else None
 
 
 def _map_previous(index_dir: Path, prev: Previous) -> Previous | None:
@@ -188,13 +211,13 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
         prev = None if full else _previous(index_dir, embedder_name)
         files, refused = find_post_files(content_dir)
         state = _file_state(files, refused, prev.manifest if prev else None, _recorded_stats(index_dir) if prev else {})
-        if prev and state and _unchanged(state[0], prev.manifest):
+        if prev and prev.salvaged is None and state and _unchanged(state[0], prev.manifest):
             store.sweep(index_dir)            # leftovers of a rebuild killed after its swap
             m = prev.manifest
             return BuildReport(len(m.posts), m.section_count, 0, m.section_count * 2,
                                list(m.skipped_reasons.items()), time.perf_counter() - t0, True,
                                store.current_version(index_dir).name)
-        if prev:
+        if prev and prev.salvaged is None:
             prev = _map_previous(index_dir, prev)
         with _no_gc():
             corpus = load_corpus(content_dir, prev, state[0] if state else None)
@@ -255,13 +278,13 @@ def _vector_lookup(prev: Previous, hashes: list[bytes], sentence_hashes: list[by
     """Text hash → (stored vectors, row) for those of `hashes` (entries) and `sentence_hashes` (snippet sentences)
     the previous build stored, dead rows included."""
     out: dict[bytes, tuple[np.ndarray, int]] = {}
-    if prev.version is None or not (hashes or sentence_hashes):
+    if not prev.segments or not (hashes or sentence_hashes):
         return out
     for want, stored_of in ((hashes, Segment.hashes), (sentence_hashes, Segment.sentence_hashes)):
         if not want:
             continue
         want_a = np.array(want, dtype="S16")
-        for seg in prev.version.segments:
+        for seg in prev.segments:
             stored = stored_of(seg)
             vectors = seg.vectors if stored_of is Segment.hashes else seg.sentence_vectors
             for i in np.flatnonzero(np.isin(stored, want_a)).tolist():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -37,60 +37,96 @@ def find_post_files(content_dir: Path) -> tuple[list[PostFile], list[tuple[str, 
     not a regular file (a FIFO, socket or device named *.md) is refused, never opened. Returns the files and
     a list of (name, reason) for what was refused.
     """
-    root = content_dir.resolve()
-    found: list[PostFile] = []
-    refused: list[tuple[str, str]] = []
-    seen_real: set[str] = set()
-    seen_dirs: set[str] = set()
-
-    def walk(folder: Path, folder_rel: str) -> None:
-        real = os.path.realpath(folder)
-        if real in seen_dirs:
-            return
-        seen_dirs.add(real)
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError as err:
-            refused.append((_rel(folder, content_dir), f"cannot list folder: {err.strerror or err}"))
-            return
-        for entry in entries:
-            if entry.name.startswith((".", "_", "~")) and entry.name != "_posts":
-                continue
-            rel = text_name(folder_rel + entry.name)
-            link = entry.is_symlink()
-            # a plain entry of a resolved folder is its own real path: no per-file realpath (4 lstat calls each)
-            real_p = os.path.realpath(entry.path) if link else os.path.join(real, entry.name)
-            if link and not _inside(real_p, root):
-                refused.append((rel, "symlink points outside the content folder"))
-                continue
-            try:
-                is_dir = entry.is_dir()
-                is_file = entry.is_file()
-            except OSError:
-                refused.append((rel, "unreadable (broken or looping symlink)"))
-                continue
-            suffix = os.path.splitext(entry.name)[1].lower()
-            if is_dir:
-                walk(Path(entry.path), folder_rel + entry.name + "/")
-            elif is_file and suffix in POST_SUFFIXES:
-                if real_p in seen_real:
-                    continue
-                seen_real.add(real_p)
-                found.append(PostFile(path=Path(entry.path), rel=rel))
-            elif suffix in POST_SUFFIXES:
-                if link and not os.path.exists(entry.path):
-                    refused.append((rel, "broken or looping symlink"))
-                else:
-                    try:
-                        kind = safeio.kind_of(os.stat(entry.path).st_mode)
-                    except OSError:
-                        kind = "unreadable"
-                    refused.append((rel, f"{kind}, not a regular file"))
-
     if not content_dir.is_dir():
         return [], []
-    walk(content_dir, "")
-    return found, refused
+    w = _Walk(content_dir, content_dir.resolve())
+    # depth first in name order, with an explicit stack: a post 1,500 folders deep cannot exhaust Python's stack
+    stack = [x for x in [w.listing(content_dir, "")] if x is not None]
+    while stack:
+        real, folder_rel, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        sub = w.visit(entry, real, folder_rel)
+        if sub is not None and (x := w.listing(*sub)) is not None:
+            stack.append(x)
+    return w.found, w.refused
+
+
+@dataclass
+class _Walk:
+    content_dir: Path
+    root: Path                                    # content_dir resolved
+    found: list[PostFile] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    seen_real: set[str] = field(default_factory=set)
+    seen_dirs: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)    # the names given so far (posts and refused files)
+
+    def name(self, rel: str, raw: str) -> str:
+        """A post's name: its display name (kb.ingest.posts.text_name), unless a file seen before has it already (a
+        UTF-8 `가.md` next to a CP949-named `가.md`): then the display name with the exact on-disk name, so each
+        file on disk keeps its own key and neither hides the other."""
+        if rel in self.names:
+            exact = os.fsencode(raw).decode("utf-8", "backslashreplace")
+            rel = candidate = f"{rel} [on disk: {exact}]"
+            n = 2
+            while rel in self.names:
+                rel, n = f"{candidate} ({n})", n + 1
+        self.names.add(rel)
+        return rel
+
+    def listing(self, folder: Path, folder_rel: str):
+        """(real path, '/'-ended relative name, its entries in name order), or None (seen already, unreadable)."""
+        real = os.path.realpath(folder)
+        if real in self.seen_dirs:
+            return None
+        self.seen_dirs.add(real)
+        try:
+            with os.scandir(folder) as it:
+                return real, folder_rel, iter(sorted(it, key=lambda e: e.name))
+        except OSError as err:
+            self.refused.append((_rel(folder, self.content_dir), f"cannot list folder: {err.strerror or err}"))
+            return None
+
+    def visit(self, entry: os.DirEntry, real: str, folder_rel: str) -> tuple[Path, str] | None:
+        """Record one entry; a folder to descend into is returned."""
+        if entry.name.startswith((".", "_", "~")) and entry.name != "_posts":
+            return None
+        rel = self.name(text_name(folder_rel + entry.name), folder_rel + entry.name)
+        link = entry.is_symlink()
+        # a plain entry of a resolved folder is its own real path: no per-file realpath (4 lstat calls each)
+        real_p = os.path.realpath(entry.path) if link else os.path.join(real, entry.name)
+        if link and not _inside(real_p, self.root):
+            self.refused.append((rel, "symlink points outside the content folder"))
+            return None
+        try:
+            is_dir = entry.is_dir()
+            is_file = entry.is_file()
+        except OSError:
+            self.refused.append((rel, "unreadable (broken or looping symlink)"))
+            return None
+        suffix = os.path.splitext(entry.name)[1].lower()
+        if is_dir:
+            return Path(entry.path), folder_rel + entry.name + "/"
+        if is_file and suffix in POST_SUFFIXES:
+            if real_p not in self.seen_real:
+                self.seen_real.add(real_p)
+                self.found.append(PostFile(path=Path(entry.path), rel=rel))
+        elif suffix in POST_SUFFIXES:
+            self.refused.append((rel, _not_a_post_file(entry.path, link)))
+        return None
+
+
+def _not_a_post_file(path: str, link: bool) -> str:
+    if link and not os.path.exists(path):
+        return "broken or looping symlink"
+    try:
+        kind = safeio.kind_of(os.stat(path).st_mode)
+    except OSError:
+        kind = "unreadable"
+    return f"{kind}, not a regular file"
 
 
 def _rel(p: Path, base: Path) -> str:

@@ -172,6 +172,7 @@ def verify_files(version_dir: Path, manifest: Manifest, deep: bool | None = None
     files = manifest.files
     if not isinstance(files, dict) or not files:
         raise IndexCorrupt(f"{version_dir / MANIFEST} lists no files; rebuild with: {REBUILD} --full")
+    _check_posts(version_dir, manifest)
     try:
         present = {p.relative_to(version_dir).as_posix() for p in version_dir.rglob("*")
                    if not p.is_dir() and p.name != MANIFEST}
@@ -184,23 +185,51 @@ def verify_files(version_dir: Path, manifest: Manifest, deep: bool | None = None
         sizes = [m.get("bytes") for m in files.values() if isinstance(m, dict)]
         deep = sum(b for b in sizes if isinstance(b, int)) <= VERIFY_ALL_BYTES
     for rel, meta in files.items():
-        p = version_dir / rel
-        if rel not in present or not isinstance(meta, dict):
-            raise IndexCorrupt(f"index file {rel[:80]} is missing; rebuild with: {REBUILD} --full")
-        try:
-            st = p.stat()
-            safeio.check_regular(p, st)
-            hashed = deep or st.st_size <= VERIFY_FILE_BYTES
-            damaged = st.st_size != meta.get("bytes") or (hashed and file_sha256(p) != meta.get("sha256"))
-        except safeio.NotRegularFile as err:
-            raise IndexCorrupt(f"index file {rel[:80]} is {err.kind}, not a file; rebuild with: {REBUILD} --full") \
-                from None
-        except FileNotFoundError:
-            raise IndexCorrupt(f"index file {rel[:80]} is missing; rebuild with: {REBUILD} --full") from None
-        except OSError:
-            raise IndexCorrupt(f"index file {rel[:80]} is unreadable; rebuild with: {REBUILD} --full") from None
-        if damaged:
-            raise IndexCorrupt(f"index file {rel} is damaged (checksum mismatch); rebuild with: {REBUILD} --full")
+        _check_file(version_dir, rel, meta, present, deep)
+
+
+def verify_segment(version_dir: Path, manifest: Manifest, name: str) -> None:
+    """Checksum every file of one segment of a build (IndexCorrupt naming the first that fails): a rebuild reuses
+    the vectors of each segment that passes even when another file of the build is damaged."""
+    files = {rel: meta for rel, meta in manifest.files.items() if rel.startswith(f"{name}/")}
+    if not files:
+        raise IndexCorrupt(f"the manifest lists no files of segment {name[:80]}")
+    for rel, meta in files.items():
+        _check_file(version_dir, rel, meta, {rel} if (version_dir / rel).exists() else set(), True)
+
+
+def _check_file(version_dir: Path, rel: str, meta, present: set[str], deep: bool) -> None:
+    p = version_dir / rel
+    if rel not in present or not isinstance(meta, dict):
+        raise IndexCorrupt(f"index file {rel[:80]} is missing; rebuild with: {REBUILD} --full")
+    try:
+        st = p.stat()
+        safeio.check_regular(p, st)
+        hashed = deep or st.st_size <= VERIFY_FILE_BYTES
+        damaged = st.st_size != meta.get("bytes") or (hashed and file_sha256(p) != meta.get("sha256"))
+    except safeio.NotRegularFile as err:
+        raise IndexCorrupt(f"index file {rel[:80]} is {err.kind}, not a file; rebuild with: {REBUILD} --full") \
+            from None
+    except FileNotFoundError:
+        raise IndexCorrupt(f"index file {rel[:80]} is missing; rebuild with: {REBUILD} --full") from None
+    except OSError:
+        raise IndexCorrupt(f"index file {rel[:80]} is unreadable; rebuild with: {REBUILD} --full") from None
+    if damaged:
+        raise IndexCorrupt(f"index file {rel} is damaged (checksum mismatch); rebuild with: {REBUILD} --full")
+
+
+def _check_posts(version_dir: Path, manifest: Manifest) -> None:
+    """IndexCorrupt unless every post is listed once: as many names as indexed posts, no name both indexed and
+    skipped, and every "identical to X" names another file that was indexed with the same content."""
+    posts, skipped = manifest.posts, manifest.skipped
+    lost = len(posts) != manifest.post_count or set(posts) & set(skipped)
+    for name, reason in manifest.skipped_reasons.items():
+        twin = reason.removeprefix("identical to ").removesuffix(", indexed once")
+        if not lost and reason.startswith("identical to ") and (twin == name or posts.get(twin) != skipped.get(name)):
+            lost = True
+    if lost:
+        raise IndexCorrupt(f"{version_dir / MANIFEST} does not account for every post file (a post was lost); "
+                           f"rebuild with: {REBUILD} --full")
 
 
 def check_embedder(manifest: Manifest, model_name: str | None) -> None:
@@ -303,11 +332,17 @@ def publish(index_dir: Path, build_dir: Path, manifest: Manifest, known: dict[st
     previous = None
     with contextlib.suppress(IndexMissing, IndexCorrupt, IndexMismatch):
         previous = current_version(index_dir).name
-    with safeio.create_new(tmp_pointer) as f:
-        f.write(name.encode() + b"\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp_pointer, index_dir / CURRENT)
+    try:
+        with safeio.create_new(tmp_pointer) as f:
+            f.write(name.encode() + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_pointer, index_dir / CURRENT)
+    except BaseException:                     # (a full disk): neither the pointer nor the unpublished version stays
+        with contextlib.suppress(OSError):
+            tmp_pointer.unlink()
+        shutil.rmtree(final, ignore_errors=True)
+        raise
     _fsync_dir(index_dir)
     for old in index_dir.glob("v-*"):
         if old.name not in (name, previous):

@@ -446,18 +446,24 @@ def correct(content_dir, topic: str, include=(), exclude=(), forget=(), read_onl
     with topic_edit.locked(path.parent):
         source = path if path.is_file() else DEFAULT_FILE
         t = load_topics(path=source).get(topic)
-        touched = {*include, *exclude, *forget}
-        new_in = [r for r in t.include if r not in touched] + include
-        new_out = [r for r in t.exclude if r not in touched] + exclude
-        text = source.read_bytes().decode("utf-8-sig")
-        text = topic_edit.set_list(text, t.name, "include", new_in)
-        text = topic_edit.set_list(text, t.name, "exclude", new_out)
-        back = {p.name: p for p in parse_topics(text, str(path))}[t.name]    # the edit must read back as intended
-        if (list(back.include), list(back.exclude)) != (new_in, new_out):
-            raise BadTopics(f"could not edit {path} safely; add to [{t.name}] by hand: include = "
-                            f"{topic_edit.toml_list(new_in)}, exclude = {topic_edit.toml_list(new_out)}")
+        text = safeio.read_bytes(source, MAX_TOPICS_BYTES).decode("utf-8-sig")
+        touched = {_ref_key(r) for r in (*include, *exclude, *forget)}      # one entry per section named
+        new_in = _unique([r for r in t.include if _ref_key(r) not in touched] + include)
+        new_out = _unique([r for r in t.exclude if _ref_key(r) not in touched] + exclude)
+        text = topic_edit.set_lists(text, t.name, {"include": new_in, "exclude": new_out})
+        size = len(text.encode("utf-8"))
+        if size > MAX_TOPICS_BYTES:
+            raise BadTopics(f"not written: this correction would take {path} to {size:,} bytes, past kb's "
+                            f"{MAX_TOPICS_BYTES:,}-byte limit for a topics file; drop old corrections first "
+                            f"(python -m kb.topics {t.name} --forget HEADING_OR_URL)")
         topic_edit.write_atomic(path, text)
     return path
+
+
+def _unique(refs: list[str]) -> list[str]:
+    """refs without a second entry naming the same section (kb.topics.matching_rows' key); the last one stays."""
+    last = {_ref_key(r): i for i, r in enumerate(refs)}
+    return [r for i, r in enumerate(refs) if last[_ref_key(r)] == i]
 
 
 # ---- checking against labels ------------------------------------------------------------------------------------

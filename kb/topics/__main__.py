@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kb.cli.args import ArgumentParser, add_backend_args, backend_settings, k_value, run
 from kb.cli.term import format_hits, visible, visible_name
-from kb.core.errors import BadQuery
+from kb.core.errors import BadQuery, ReadOnly
 from kb.eval import opened_index
 from kb.query.index import open_index
 from kb.topics import (
@@ -68,15 +68,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     settings = backend_settings(args, args.content, args.index_dir)
     corrections = [*(args.include or []), *(args.exclude or []), *(args.forget or [])]
-    if corrections:
-        if not args.topic:
-            raise BadQuery("--include/--exclude/--forget need a topic NAME: python -m kb.topics NAME --exclude ...")
-        path = correct(settings.content_dir, args.topic, args.include, args.exclude, args.forget, settings.read_only)
-        print(f"# wrote {visible_name(path)}", file=sys.stderr)
+    index = _correct(args, settings) if corrections else None
     topics = load_topics(settings.content_dir, args.topics_file)
     if args.check:
         return _check(args, topics)
-    index = open_index(settings=settings)
+    index = index or open_index(settings=settings)
     a = assign(index, topics)
     if corrections:
         _report_matches(index, a, topics.get(args.topic), corrections)
@@ -97,6 +93,20 @@ def main(argv=None) -> int:
     else:
         print(format_hits(f"topic {visible(topic.name)}: {visible(topic.label)}", hits))
     return 0
+
+
+def _correct(args, settings):
+    """Write the corrections once the topic (its name or label) and the index are known to be there, so a mistyped
+    topic or a missing index writes nothing. Returns the opened index (None with --check)."""
+    if not args.topic:
+        raise BadQuery("--include/--exclude/--forget need a topic NAME: python -m kb.topics NAME --exclude ...")
+    if settings.read_only:
+        raise ReadOnly("topic corrections are off: kb runs read-only (KB_READ_ONLY is set)")
+    name = load_topics(settings.content_dir).get(args.topic).name
+    index = None if args.check else open_index(settings=settings)
+    path = correct(settings.content_dir, name, args.include, args.exclude, args.forget, settings.read_only)
+    print(f"# wrote {visible_name(path)}", file=sys.stderr)
+    return index
 
 
 def _report_matches(index, a: Assignment, topic: Topic, refs: list[str]) -> None:
