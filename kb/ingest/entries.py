@@ -9,34 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
-
 from kb.core.types import Section
 from kb.text.tokenize import tokenize
-
-
-def section_entry(row: int, n: int) -> int:
-    return row
-
-
-def title_entry(row: int, n: int) -> int:
-    return n + row
-
-
-def entry_ids(rows: np.ndarray, n: int) -> np.ndarray:
-    """The section entries of `rows` followed by their title entries."""
-    rows = np.asarray(rows, dtype=np.int64)
-    return np.concatenate([rows, rows + n])
-
-
-def entry_rows(ids: np.ndarray, n: int) -> np.ndarray:
-    """Entry ids → the section rows they belong to."""
-    return np.asarray(ids, dtype=np.int64) % n
-
-
-def per_section(entry_scores: np.ndarray, n: int) -> np.ndarray:
-    """A dense array of 2n entry scores → n section scores (the better entry)."""
-    return np.maximum(entry_scores[:n], entry_scores[n:2 * n])
 
 
 def passage_text(s: Section) -> str:
