@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 import string
+from pathlib import Path
 
 from kb.ingest.sections import GENERIC_ANCHOR_RE, is_web_url
 from kb.query.explain import match_terms, term_pattern
@@ -353,145 +354,10 @@ def resource(res, week_href=None) -> str:
             f'<div class="kb-meta">{n} mention{"" if n == 1 else "s"}: {", ".join(weeks)} — {where}</div></div>')
 
 
-CSS = """<style>
-.stApp { word-break: keep-all; overflow-wrap: break-word; }
-.stApp a { color: #1d4ed8; }
-[data-testid="stMainBlockContainer"] { padding-top: 0.9rem; padding-bottom: 3rem; max-width: 60rem; }
-[data-testid="stHeader"] { height: 2.6rem; min-height: 2.6rem; background: transparent; }
-[data-testid="stElementContainer"]:has(.kb-end), [data-testid="stElementContainer"]:has(.kb-js) { display: none; }
-.kb-nav { display: flex; gap: 0.2rem 0.9rem; align-items: baseline; flex-wrap: wrap; padding-right: 2.6rem;
-  font-size: 0.95rem; }
-.kb-nav a { text-decoration: none; color: inherit; padding: 0.15rem 0; border-bottom: 2px solid transparent; }
-.kb-nav a.kb-on { border-bottom-color: #f59e0b; font-weight: 600; }
-.kb-brand { font-weight: 700; font-size: 1.15rem; margin-right: 0.3rem; }
-.kb-card, .kb-res { line-height: 1.5; padding: 0.7rem 0.9rem; margin: 0 0 0.6rem 0; border: 1px solid #e5e7eb;
-  border-radius: 0.5rem; }
-.kb-res { padding: 0.45rem 0.7rem; }
-.kb-weak { opacity: 0.8; }
-.kb-weakline { color: #6b7280; font-size: 0.86rem; margin: 0.8rem 0 0.4rem 0; border-top: 1px dashed #d1d5db;
-  padding-top: 0.4rem; }
-.kb-heading { font-size: 1.06rem; font-weight: 600; line-height: 1.35; }
-.kb-heading a { text-decoration: none; }
-.kb-meta { color: #6b7280; font-size: 0.85rem; margin: 0.1rem 0 0.3rem 0; }
-.kb-snippet { font-size: 0.95rem; }
-.kb-body { font-size: 0.97rem; line-height: 1.65; }
-.kb-body p { margin: 0 0 0.55rem 0; }
-.kb-body ul { margin: 0 0 0.55rem 1.1rem; padding: 0; }
-.kb-body pre { white-space: pre-wrap; font-size: 0.85rem; background: #f9fafb; padding: 0.4rem; }
-.kb-sub { font-weight: 600; }
-.kb-links { font-size: 0.82rem; margin: 0.15rem 0; overflow-wrap: anywhere; }
-.kb-url { font-size: 0.78rem; color: #6b7280; overflow-wrap: anywhere; }
-.kb-foot { display: flex; flex-wrap: wrap; gap: 0.2rem 0.9rem; align-items: baseline; margin-top: 0.35rem;
-  font-size: 0.86rem; }
-.kb-act { text-decoration: none; white-space: nowrap; }
-.kb-why summary { cursor: pointer; color: #6b7280; }
-.kb-why table { font-size: 0.8rem; margin: 0.3rem 0; }
-.kb-why td, .kb-why th { padding: 0.1rem 0.6rem 0.1rem 0; text-align: left; }
-.kb-tag, .kb-topic { display: inline-block; font-size: 0.74rem; border-radius: 0.6rem; padding: 0 0.5rem;
-  margin: 0 0.25rem 0.15rem 0; white-space: nowrap; }
-.kb-tag { background: #eef2ff; color: #3730a3; }
-.kb-topic { background: #ecfdf5; color: #065f46; }
-.kb-section { border-left: 3px solid #e5e7eb; padding-left: 0.8rem; margin: 0.6rem 0 1.2rem 0; }
-.kb-target { border-left: 4px solid #f59e0b; background: #fffbeb; padding: 0.5rem 0.8rem; }
-.kb-here { font-size: 0.78rem; color: #b45309; font-weight: 600; }
-.kb-earlier > summary { cursor: pointer; color: #4b5563; font-size: 0.9rem; margin: 0.3rem 0; }
-.kb-back { display: inline-block; margin: 0.2rem 0 0.4rem 0; text-decoration: none; }
-.kb-title { font-size: 1.5rem; font-weight: 700; line-height: 1.3; margin: 0.2rem 0; }
-.kb-pager { display: flex; gap: 1rem; align-items: baseline; justify-content: center; margin: 0.8rem 0;
-  font-size: 0.9rem; }
-.kb-off { color: #9ca3af; }
-.kb-where { color: #6b7280; }
-.kb-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr)); gap: 0.6rem; }
-.kb-grid a { display: block; padding: 0.6rem 0.8rem; border: 1px solid #e5e7eb; border-radius: 0.5rem;
-  text-decoration: none; color: inherit; }
-.kb-grid a span { color: #6b7280; font-size: 0.85rem; }
-.kb-examples a { display: inline-block; margin: 0 0.4rem 0.4rem 0; padding: 0.15rem 0.7rem; border: 1px solid #e5e7eb;
-  border-radius: 1rem; text-decoration: none; color: inherit; }
-.kb-issue { padding: 0.5rem 0; border-bottom: 1px solid #f3f4f6; }
-.kb-issue a { font-weight: 600; text-decoration: none; }
-.kb-nolink { font-size: 0.78rem; }
-.kb-chart { margin: 0.4rem 0 0.8rem 0; }
-.kb-bars { display: flex; align-items: flex-end; gap: 2px; height: 64px; border-bottom: 1px solid #d1d5db; }
-.kb-bars span { flex: 1 1 0; background: #93c5fd; min-width: 1px; }
-.kb-axis { display: flex; justify-content: space-between; gap: 0.5rem; font-size: 0.75rem; color: #6b7280; }
-.kb-described { font-size: 0.85rem; color: #6b7280; margin-bottom: 0.3rem; }
-.kb-intro { margin: 0.3rem 0 0.8rem 0; }
-.kb-chips { font-size: 0.85rem; color: #6b7280; margin-top: 0.3rem; }
-mark { background: #fde68a; padding: 0 0.1rem; border-radius: 0.15rem; }
-@media (max-width: 640px) {
-  [data-testid="stMainBlockContainer"] { padding-left: 0.8rem; padding-right: 0.8rem; padding-top: 0.6rem; }
-  .kb-nav { font-size: 0.9rem; gap: 0.2rem 0.7rem; }
-  .kb-card { padding: 0.55rem 0.7rem; margin-bottom: 0.5rem; }
-  .kb-snippet { display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden; }
-  .kb-card .kb-links { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-  .kb-title { font-size: 1.25rem; }
-  [data-testid="stButtonGroup"] button { padding-left: 0.6rem; padding-right: 0.6rem; }
-  [data-testid="stPopoverButton"] { padding-left: 0.6rem; padding-right: 0.6rem; }
-}
-</style>"""
-
-# The app's one script (our own text, never post text): in-app links (data-kb-go) navigate through the browser
-# history without reloading the page, so one Back returns; a results page's scroll position is kept per results
-# state and restored when you come back to it; a page reached by a link starts at its top; and a change of mode,
-# result count or filter replaces the current history entry instead of adding one.
-SCRIPT = """<div class="kb-js"><script>
-(() => {
-  if (window.__kbNav) return;
-  window.__kbNav = true;
-  const KEY = 'kb-scroll:';
-  const NAV = ['view', 'post', 'sec', 'more', 'q', 'topic', 'page'];
-  const push = history.pushState.bind(history);
-  const scroller = () => document.querySelector('[data-testid="stMain"]') || document.scrollingElement;
-  const end = () => document.querySelector('.kb-end');
-  let pending = null;
-  const save = () => {
-    const e = end();
-    if (pending === null && e && e.dataset.state) {
-      try { sessionStorage.setItem(KEY + e.dataset.state, String(scroller().scrollTop)); } catch (err) {}
-    }
-  };
-  const leaving = () => { save(); const e = end(); pending = e ? e.dataset.run : ''; };
-  const arrive = () => {
-    const e = end();
-    if (pending === null || !e || e.dataset.run === pending) return;
-    pending = null;
-    let y = 0;
-    if (e.dataset.state) { try { y = Number(sessionStorage.getItem(KEY + e.dataset.state) || 0); } catch (err) {} }
-    const go = () => { scroller().scrollTop = y; };
-    go(); requestAnimationFrame(go); setTimeout(go, 120);
-  };
-  history.pushState = function (state, title, url) {
-    try {
-      const a = new URL(url, location.href), b = new URL(location.href);
-      if (a.pathname === b.pathname &&
-          (NAV.every(k => a.searchParams.getAll(k).join('\\u0000') === b.searchParams.getAll(k).join('\\u0000'))
-           || (b.searchParams.get('q') || '').length > 500)) {   // the app cut an over-long query: no way back to it
-        return history.replaceState(state, title, url);
-      }
-    } catch (err) {}
-    return push(state, title, url);
-  };
-  document.addEventListener('click', (ev) => {
-    const a = ev.target.closest && ev.target.closest('a[data-kb-go]');
-    if (!a || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
-    ev.preventDefault();
-    const url = new URL(a.getAttribute('href'), location.href), now = new URLSearchParams(location.search);
-    for (const k of (a.dataset.kbKeep || '').split(' ').filter(Boolean)) {
-      url.searchParams.delete(k);
-      for (const v of now.getAll(k)) url.searchParams.append(k, v);
-    }
-    leaving();
-    push({}, '', url.pathname + url.search);
-    window.dispatchEvent(new PopStateEvent('popstate', {state: {}}));
-  }, true);
-  window.addEventListener('popstate', () => { if (pending === null) leaving(); }, true);
-  let ticking = false;
-  document.addEventListener('scroll', () => {
-    if (ticking) return;
-    ticking = true;
-    requestAnimationFrame(() => { ticking = false; save(); });
-  }, true);
-  new MutationObserver(() => { if (pending !== null) arrive(); })
-    .observe(document.body, {childList: true, subtree: true});
-})();
-</script></div>"""
+_STATIC = Path(__file__).resolve().parent / "static"
+CSS = "<style>\n" + (_STATIC / "app.css").read_text(encoding="utf-8") + "</style>"
+# The app's one script (our own text, never post text), kb/app/static/app.js: in-app links (data-kb-go) navigate
+# through the browser history without reloading the page, so one Back returns; a results page's scroll position is
+# kept per results state and restored when you come back to it; a change of mode, result count or filter replaces
+# the current history entry instead of adding one.
+SCRIPT = '<div class="kb-js"><script>\n' + (_STATIC / "app.js").read_text(encoding="utf-8") + "</script></div>"
