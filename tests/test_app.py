@@ -173,7 +173,7 @@ def test_deep_link_shows_trading_sections_from_several_weeks(monkeypatch, eval_c
     assert {"FinRL", "Freqtrade", "AI trading"} <= {s.heading for s in secs}
     assert any("<mark>트레이딩</mark>" in c for c in cards(at))
     assert at.text_input(key="w_q").value == "트레이딩" and at.segmented_control(key="w_mode").value == "hybrid"
-    assert any(c.value.startswith("10 results from") for c in at.caption)
+    assert any(re.match(r"\d+\+? results · showing \d+ · from \d+ weeks", c.value) for c in at.caption)
     assert len(at.html) <= 6                # frame, nav, script, the result list as ONE element, end marker
 
 
@@ -708,27 +708,85 @@ def test_an_off_topic_query_says_no_good_match_and_marks_weak_cards(monkeypatch,
     at = run_app(monkeypatch, index_dir, content, q="음성 인식")
     assert not any("No good match" in i.value for i in at.info)
     assert 'class="kb-card kb-weak"' not in cards(at)[0]
-    assert "Why this result" in cards(at)[0] and "is in the" in cards(at)[0]      # the reasons, in words
+    assert "Why this result" in cards(at)[0] and "is in its" in cards(at)[0]      # the reasons, in words
 
 
-def test_not_this_topic_on_a_topic_page_updates_the_file_and_the_page_without_a_rebuild(monkeypatch, eval_corpus,
-                                                                                          tmp_path):
+def same_session(at: AppTest, params: dict[str, list[str]]) -> AppTest:
+    """Follow an in-app link in the same browser session (as a click does)."""
+    for k in list(at.query_params):
+        del at.query_params[k]
+    for k, v in params.items():
+        at.query_params[k] = v if len(v) > 1 else v[0]
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def test_a_correction_keeps_the_card_with_its_undo_and_undo_restores_the_topics_file(monkeypatch, eval_corpus,
+                                                                                     tmp_path):
     content, index_dir = eval_corpus
     mine = tmp_path / "content"
     shutil.copytree(content, mine)                  # the corrections file goes to this copy's topics.toml
+    assert not (mine / "topics.toml").exists()
     at = run_app(monkeypatch, index_dir, mine, view="topics", topic="trading")
+    n = len(cards(at))
     first = cards(at)[0]
-    fix = links(first, "Not this topic")[0]
-    assert fix["fix"] == ["exclude"] and fix["fixtopic"] == ["trading"]
+    fix = links(first, render.text("Not in Trading & finance"))[0]          # named with the topic's label
+    assert fix["fix"] == ["exclude"] and fix["fixtopic"] == ["trading"] and len(fix["tok"][0]) >= 20
     ref = fix["ref"][0]
     version = (index_dir / "CURRENT").read_text()
-    at = run_app(monkeypatch, index_dir, mine, **{k: v[0] for k, v in fix.items()})
-    assert "fix" not in at.query_params
-    assert "Removed from topic" in page(at) and "Undo" in page(at)
+    at = same_session(at, fix)
+    assert "fix" not in at.query_params and "tok" not in at.query_params
     written = (mine / "topics.toml").read_text(encoding="utf-8")
     assert ref in written and "exclude" in written
-    assert all(ref not in c for c in cards(at)), "the section left the page"
     assert (index_dir / "CURRENT").read_text() == version, "no rebuild"
+    kept = [c for c in cards(at) if 'class="kb-card kb-removed"' in c]
+    assert len(kept) == 1 and len(cards(at)) == n, "the card stays in place, marked"
+    assert "Removed from <b>Trading &#38; finance</b>" in kept[0] and 'data-kb-focus="1"' in kept[0]
+    undo = links(kept[0], "Undo")[0]
+    assert undo["fix"] == ["undo"]
+    at = same_session(at, undo)
+    assert not (mine / "topics.toml").exists(), "Undo puts the topics file back as it was (here: none)"
+    assert "Undone" in page(at) and not any("kb-removed" in c for c in cards(at))
+    at = same_session(at, links(page(at), "Dismiss")[0])
+    assert "Undone" not in page(at)
     monkeypatch.setenv("KB_READ_ONLY", "1")
     at = run_app(monkeypatch, index_dir, mine, view="topics", topic="trading")
-    assert not links(cards(at)[0], "Not this topic")
+    assert not links(cards(at)[0], render.text("Not in Trading & finance"))
+
+
+def test_a_correction_link_from_another_session_or_site_changes_nothing(monkeypatch, eval_corpus, tmp_path):
+    content, index_dir = eval_corpus
+    mine = tmp_path / "content"
+    shutil.copytree(content, mine)
+    at = run_app(monkeypatch, index_dir, mine, view="topics", topic="trading")
+    fix = links(cards(at)[0], render.text("Not in Trading & finance"))[0]
+    other = follow(monkeypatch, index_dir, mine, fix)                  # a new session: another tab, another site
+    assert any("did not change the topics" in w.value for w in other.warning)
+    forged = {k: v for k, v in fix.items() if k != "tok"}
+    follow(monkeypatch, index_dir, mine, forged)
+    assert not (mine / "topics.toml").exists()
+    assert "fix" not in other.query_params
+
+
+def test_search_cards_offer_corrections_and_stats_lists_them_undoable(monkeypatch, eval_corpus, tmp_path):
+    content, index_dir = eval_corpus
+    mine = tmp_path / "content"
+    shutil.copytree(content, mine)
+    at = run_app(monkeypatch, index_dir, mine, q="트레이딩")
+    card = cards(at)[0]
+    nots = re.findall(r'class="kb-act kb-fix"[^>]*>Not in ([^<]*)</a>', card)
+    assert nots and render.text("Trading & finance") in nots                 # visible, one per topic of the card
+    assert '<details class="kb-add"><summary>Add to a topic…</summary>' in card
+    add = links(card, render.text("Add to MLOps & tools"))[0]
+    at = same_session(at, add)
+    assert "Added to <b>MLOps &#38; tools</b>" in cards(at)[0]
+    ref = add["ref"][0]
+    at = same_session(at, {"view": ["stats"]})
+    listed = page(at)
+    assert "Added to <b>MLOps &#38; tools</b>" in listed and render.text(ref[:200]) in listed
+    forget = [lk for lk in links(listed, "Undo") if lk.get("fix") == ["forget"]][0]
+    at = same_session(at, forget)
+    from kb import topics
+
+    assert ref not in topics.load_topics(mine).get("mlops").include

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 import string
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.ingest.sections import GENERIC_ANCHOR_RE, is_web_url
@@ -230,15 +231,19 @@ def meta_line(post_title: str, week: str, date: str) -> str:
 
 # ---- in-app links --------------------------------------------------------------------------------------------
 
-def go_link(href: str, label_html: str, cls: str = "", current: bool = False, keep: str = "") -> str:
+def go_link(href: str, label_html: str, cls: str = "", current: bool = False, keep: str = "", stay: bool = False,
+            focus: bool = False, aria: str = "") -> str:
     """A link to another state of the app (`?view=…`). With the app's script it navigates without a reload and
     makes exactly one browser-history entry, first copying the parameters named in `keep` (space-separated) from
-    the address bar, which a part of the page that reran alone may have changed; without the script it is an
-    ordinary link. `label_html` must be safe HTML."""
+    the address bar, which a part of the page that reran alone may have changed; `stay` keeps the reader's scroll
+    position (Show more, a correction); `focus` gives it the keyboard focus once drawn. Without the script it is
+    an ordinary link. `label_html` must be safe HTML."""
     c = f' class="{attr(cls)}"' if cls else ""
     cur = ' aria-current="page"' if current else ""
     kp = f' data-kb-keep="{attr(keep)}"' if keep else ""
-    return f'<a href="{attr(href)}" data-kb-go="1" target="_self"{c}{cur}{kp}>{label_html}</a>'
+    extra = (' data-kb-stay="1"' if stay else "") + (' data-kb-focus="1"' if focus else "")
+    extra += f' aria-label="{attr(aria)}"' if aria else ""
+    return f'<a href="{attr(href)}" data-kb-go="1" target="_self"{c}{cur}{kp}{extra}>{label_html}</a>'
 
 
 def nav(items: list[tuple[str, str, bool]], keep: str = "") -> str:
@@ -255,10 +260,12 @@ def pager(prev_href: str | None, next_href: str | None, where: str, prev_label: 
     return f'<div class="kb-pager">{left}<span class="kb-where">{text(where)}</span>{right}</div>'
 
 
-def end_marker(run: str, state: str = "") -> str:
-    """The last element of every page draw: tells the app's script that the page is complete (and, on a results
-    page, which results are shown, so their scroll position can be kept and restored)."""
-    return f'<div class="kb-end" data-run="{attr(run)}" data-state="{attr(state)}"></div>'
+def end_marker(run: str, state: str = "", title: str = "") -> str:
+    """The last element of every page draw: tells the app's script that the page is complete, the page's title
+    (a part of the page that reran alone cannot set it otherwise) and, on a results page, which results are
+    shown, so their scroll position can be kept and restored."""
+    t = f' data-title="{attr(title)}"' if title else ""
+    return f'<div class="kb-end" data-run="{attr(run)}" data-state="{attr(state)}"{t}></div>'
 
 
 # ---- cards, sections, resources -------------------------------------------------------------------------------
@@ -268,24 +275,51 @@ def is_weak(hit) -> bool:
     return bool(getattr(hit, "weak", False) or (hit.scores or {}).get("weak"))
 
 
+def _numbers(hit) -> str:
+    """Each leg's raw score and rank, and the final score: the numbers behind "Why this result"."""
+    rows = "".join(f"<tr><td>{text(leg)}</td><td>{v:.4f}</td><td>{hit.ranks.get(leg, '')}</td></tr>"
+                   for leg, v in hit.scores.items() if isinstance(v, int | float))
+    return (f'<details class="kb-nums"><summary>The numbers</summary><table><tr><th>leg</th><th>score</th>'
+            f'<th>rank</th></tr>{rows}</table><div class="kb-meta">Final score {hit.score:.4f}. Hybrid mixes the '
+            "keyword (BM25) and meaning (embedding) legs; exact_name pins a section whose resource name is the "
+            "query.</div></details>")
+
+
 def why_table(hit, reasons: list[str] | None = None) -> str:
-    """'Why this result': the reasons in words (kb.query.explain), then each leg's raw score and rank."""
+    """'Why this result': the reasons in plain words first, the numbers behind a toggle."""
     if not hit.scores and not reasons:
         return ""
     said = "".join(f"<li>{text(r)}</li>" for r in reasons or [])
-    rows = "".join(f"<tr><td>{text(leg)}</td><td>{v:.4f}</td><td>{hit.ranks.get(leg, '')}</td></tr>"
-                   for leg, v in hit.scores.items() if isinstance(v, int | float))
     return ('<details class="kb-why"><summary>Why this result</summary>'
-            + (f'<ul class="kb-reasons">{said}</ul>' if said else "")
-            + f'<table><tr><th>leg</th><th>score</th><th>rank</th></tr>{rows}</table><div class="kb-meta">Final '
-            f"score {hit.score:.4f}. Hybrid mixes the keyword (BM25) and meaning (embedding) legs; exact_name pins "
-            "a section whose resource name is the query.</div></details>")
+            + (f'<ul class="kb-reasons">{said}</ul>' if said else "") + _numbers(hit) + "</details>")
 
 
-def card(hit, query: str = "", topics: list[str] | None = None, actions: list[tuple[str, str]] | None = None,
-         why: bool = True, reasons: list[str] | None = None, fixes: list[tuple[str, str]] | None = None) -> str:
+def why_topic(reasons: list[str], numbers: dict[str, float]) -> str:
+    """'Why this topic' on a topic page: why the section belongs, in words, then the topic score's numbers."""
+    said = "".join(f"<li>{text(r)}</li>" for r in reasons)
+    rows = "".join(f"<tr><td>{text(k)}</td><td>{v:.3f}</td></tr>" for k, v in numbers.items())
+    return (f'<details class="kb-why"><summary>Why this topic</summary><ul class="kb-reasons">{said}</ul>'
+            f'<details class="kb-nums"><summary>The numbers</summary><table><tr><th>part</th><th>value</th></tr>'
+            f"{rows}</table></details></details>")
+
+
+@dataclass
+class Actions:
+    """What a card offers besides its text: in-app links (href, label), topic corrections shown as they are
+    ("Not in NLP"), more corrections folded ("Add to a topic…"), a note about a correction just made (safe
+    HTML: the Undo), and the reasons in words (safe HTML from why_table / why_topic)."""
+    links: list[tuple[str, str]] = field(default_factory=list)
+    fixes: list[tuple[str, str]] = field(default_factory=list)
+    more_fixes: list[tuple[str, str]] = field(default_factory=list)
+    note: str = ""
+    why: str = ""
+
+
+def card(hit, query: str = "", topics: list[str] | None = None, acts: Actions | None = None,
+         removed: bool = False) -> str:
     """A result card: heading (linked to the resource when it is a web URL), post title · date, the snippet with
-    the query's terms marked, other links, the section's topics, and in-app actions (href, label)."""
+    the query's terms marked, other links, the section's topics, its actions and a correction's Undo."""
+    acts = acts or Actions()
     head = link(hit.url, hit.heading, query) if hit.url else highlight(hit.heading, query)
     others = [lk for lk in hit.links if lk.url != hit.url][:4]
     more = ""
@@ -293,28 +327,74 @@ def card(hit, query: str = "", topics: list[str] | None = None, actions: list[tu
         more = '<div class="kb-links">' + " · ".join(link(lk.url, _link_label(lk)) for lk in others) + "</div>"
     snip = f'<div class="kb-snippet">{highlight(snippet(hit.snippet), query)}</div>' if hit.snippet else ""
     tops = f'<div class="kb-chips" title="topics of this section">{chips(topics, "kb-topic")}</div>' if topics else ""
-    acts = "".join(go_link(h, text(lbl), "kb-act") for h, lbl in (actions or []))
-    fix = ""
-    if fixes:                   # topic corrections: (href, label) links, e.g. "Not NLP", "Add to Vision"
-        fix = ('<details class="kb-why"><summary>Topics…</summary><div class="kb-fixes">'
-               + " ".join(go_link(h, text(lbl), "kb-act") for h, lbl in fixes) + "</div></details>")
-    foot = f'{tops}<div class="kb-foot">{acts}{fix}{why_table(hit, reasons) if why else ""}</div>'
-    weak = " kb-weak" if is_weak(hit) else ""
-    return (f'<div class="kb-card{weak}" data-row="{int(hit.row)}"><div class="kb-heading">{head}</div>'
+    links = "".join(go_link(h, text(lbl), "kb-act") for h, lbl in acts.links)
+    fix = "".join(go_link(h, text(lbl), "kb-act kb-fix", stay=True) for h, lbl in acts.fixes)
+    if acts.more_fixes:
+        fix += ('<details class="kb-add"><summary>Add to a topic…</summary><div class="kb-fixes">'
+                + "".join(go_link(h, text(lbl), "kb-act kb-fix", stay=True) for h, lbl in acts.more_fixes)
+                + "</div></details>")
+    foot = f'{tops}<div class="kb-foot">{links}{fix}{acts.why}</div>'
+    cls = "kb-card" + (" kb-weak" if is_weak(hit) else "") + (" kb-removed" if removed else "")
+    return (f'<div class="{cls}" data-row="{int(hit.row)}"><div class="kb-heading">{head}</div>'
             f'<div class="kb-meta">{meta_line(hit.post_title, hit.week, hit.date)}</div>'
-            f'{snip}{more}{foot}</div>')
+            f'{snip}{more}{acts.note}{foot}</div>')
+
+
+MAX_SECTION_LINKS = 40        # links drawn per section; the rest are counted ("and 199,960 more links")
+MAX_SECTION_CHARS = 8_000     # characters of a section's commentary drawn; the rest are counted
+MAX_URL_CHARS = 2_000         # a longer URL is shown cut, as text (no browser needs a longer link)
+MAX_HEADING_CHARS = 300
+
+
+def _bounded_link(lk) -> str:
+    if len(lk.url or "") > MAX_URL_CHARS:
+        return f'<code class="kb-nolink">{text(lk.url[:120])}… ({len(lk.url):,} characters)</code>'
+    return link(lk.url, _link_label(lk)[:MAX_HEADING_CHARS])
+
+
+def section_links(s) -> str:
+    """A section's links, at most MAX_SECTION_LINKS of them, then how many more there are and the section's main
+    link (its source): a post cannot make a page heavy."""
+    shown = s.links[:MAX_SECTION_LINKS]
+    out = " · ".join(_bounded_link(lk) for lk in shown)
+    rest = len(s.links) - len(shown)
+    if rest > 0:
+        src = f" The section's source: {_bounded_link(s.links[0])}." if s.links else ""
+        out += f'<div class="kb-meta kb-capped">and {rest:,} more link{"s" if rest != 1 else ""}, not shown.{src}</div>'
+    return out
 
 
 def section(s, query: str = "", target: bool = False, topics: list[str] | None = None) -> str:
-    """One section of a post, whole: heading, every link (web links clickable), the commentary as paragraphs and
-    lists, and its topics."""
-    head = highlight(s.heading, query)
-    links = " · ".join(link(lk.url, _link_label(lk)) for lk in s.links)
+    """One section of a post: heading, its links (web links clickable; at most MAX_SECTION_LINKS), the commentary
+    as paragraphs and lists (at most MAX_SECTION_CHARS), and its topics."""
+    head = highlight(s.heading[:MAX_HEADING_CHARS], query)
+    md = s.markdown or ""
+    cut_note = ""
+    if len(md) > MAX_SECTION_CHARS:
+        cut_note = (f'<div class="kb-meta kb-capped">The rest of this section ({len(md) - MAX_SECTION_CHARS:,} '
+                    "characters) is not shown; read it in the post's source.</div>")
+        md = md[:MAX_SECTION_CHARS]
     cls = "kb-section kb-target" if target else "kb-section"
     mark = '<div class="kb-here">▶ The section you opened</div>' if target else ""
     tops = f'<div class="kb-chips">{chips(topics, "kb-topic")}</div>' if topics else ""
     return (f'<div class="{cls}" id="kb-sec-{int(s.position)}">{mark}<div class="kb-heading">{head}</div>'
-            f'<div class="kb-links">{links}</div><div class="kb-body">{body(s.markdown, query)}</div>{tops}</div>')
+            f'<div class="kb-links">{section_links(s)}</div><div class="kb-body">{body(md, query)}{cut_note}</div>'
+            f"{tops}</div>")
+
+
+def section_stub(s, href: str) -> str:
+    """A section named only, with a link to open it: what a page shows once it holds as much as it should."""
+    return (f'<div class="kb-section kb-stub"><div class="kb-heading">{go_link(href, text(s.heading[:MAX_HEADING_CHARS]))}'
+            "</div></div>")
+
+
+def filter_chips(chips_: list[tuple[str, str, str]]) -> str:
+    """Active filters as chips, each a link that removes it: (href, what, value)."""
+    if not chips_:
+        return ""
+    out = "".join(go_link(h, f"{text(what)}: {text(value)} <span aria-hidden=\"true\">✕</span>", "kb-chip",
+                          aria=f"Remove the filter {what}: {value}") for h, what, value in chips_)
+    return f'<div class="kb-active" aria-label="Active filters">{out}</div>'
 
 
 def histogram(hist, noun: str = "sections") -> str:
@@ -355,6 +435,7 @@ def resource(res, week_href=None) -> str:
 
 
 _STATIC = Path(__file__).resolve().parent / "static"
+FAVICON = str(_STATIC / "favicon.png")     # served by the app itself: no request to another host
 CSS = "<style>\n" + (_STATIC / "app.css").read_text(encoding="utf-8") + "</style>"
 # The app's one script (our own text, never post text), kb/app/static/app.js: in-app links (data-kb-go) navigate
 # through the browser history without reloading the page, so one Back returns; a results page's scroll position is

@@ -3,20 +3,25 @@ the page shown when there is no index yet."""
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from kb import backends
 from kb import topics as kbtopics
 from kb.app import data as appdata
 from kb.app import html as render
-from kb.app.corrections import topic_fixes
+from kb.app.corrections import corrections_list, removed_here
 from kb.app.loading import get_topics, model_ready, rebuild, settings, topics_error
 from kb.app.results import card_html, html, issue_meta, pager_html, topic_labeler
 from kb.app.urlstate import FILTERS, MAX_QUERY, P, bind, current, esc, href, param, post_href, results_state
+from kb.backends.filters import newest_first
 from kb.core.errors import IndexMissing, KbError
 from kb.query import browse
+from kb.query.explain import term_pattern
 
 PER_PAGE = {"issues": 25, "resources": 50, "topic": 20, "post": 100}
+PAGE_BUDGET = 2_000_000      # characters of sections' HTML on one post page before the rest are named only
 
 
 def view_topics(index, warm, d) -> str:
@@ -50,12 +55,14 @@ def topic_page(index, d, a, topic) -> str:
     head = (render.go_link(href(view="topics", topic=None), "← All topics", "kb-back")
             + f'<div class="kb-title">{render.text(topic.label)}</div>'
             + f'<div class="kb-described">Described as: {render.text(" · ".join(topic.phrases))}</div>')
-    if not rows:
-        html(head)
+    removed = [r for r in removed_here(index, topic.name) if r not in set(rows)]
+    if not rows and not removed:
+        html(head + corrections_block(topic))
         st.info("No section is assigned to this topic yet. Add phrases or keywords to the topics file.")
         return ""
     weeks = len({index.sections[r].post_path for r in rows})
-    page, pages, start, end = appdata.page_slice(len(rows), param("page"), PER_PAGE["topic"])
+    shown = newest_first(rows + removed, a.dates) if removed else rows
+    page, pages, start, end = appdata.page_slice(len(shown), param("page"), PER_PAGE["topic"])
     head += (f'<div class="kb-meta">{len(rows)} sections from {weeks} weekly issue{"s" if weeks != 1 else ""}, '
              "newest first.</div>")
     if page == 1:
@@ -66,15 +73,49 @@ def topic_page(index, d, a, topic) -> str:
                      "next year are not charted (a typo in the post's date?).</div>")
     html(head)
     labels = topic_labeler(index)
+    base = current()
     cards = []
-    for r in rows[start:end]:
+    for r in shown[start:end]:
         why = a.why(r, topic.name)
-        hit = browse.hit_for_row(index, r, score=why["z"], scores={"meaning (z)": why["z"], "similarity": why["similarity"],
-                                                             "keyword": why["keyword"]})
-        cards.append(card_html(index, hit, "", labels, fixes=topic_fixes(hit, current(), only=topic.name)))
-    pager = pager_html(len(rows), page, pages, start, end, "sections") if pages > 1 else ""
-    html('<div class="kb-results">' + "".join(cards) + "</div>" + pager)
+        hit = browse.hit_for_row(index, r, score=why["z"], scores={})
+        cards.append(card_html(index, hit, "", labels, base=base, only_topic=topic.name, removed=r in removed,
+                               why_html=render.why_topic(topic_reasons(index, topic, r, why), why)))
+    pager = pager_html(len(shown), page, pages, start, end, "sections") if pages > 1 else ""
+    html('<div class="kb-results">' + "".join(cards) + "</div>" + pager + corrections_block(topic))
     return results_state() + f"p{page}"
+
+
+def topic_reasons(index, topic, row: int, why: dict[str, float]) -> list[str]:
+    """Why a section belongs to a topic, in words: a correction, the topic's words it holds, how close it is in
+    meaning to the topic's description and to the topic's other sections."""
+    if why.get("corrected", 0) > 0:
+        return ["Someone added it to this topic by hand (a correction in the topics file)."]
+    if why.get("corrected", 0) < 0:
+        return ["Someone removed it from this topic (a correction in the topics file)."]
+    s = index.sections[row]
+    out = []
+    for kw in topic.keywords:
+        rx = term_pattern([kw])
+        where = [n for n, v in (("heading", s.heading), ("text", s.text[:20_000])) if rx is not None and rx.search(v or "")]
+        if where:
+            out.append(f"The topic's word “{kw}” is in its {' and '.join(where)}.")
+        if len(out) == 3:
+            break
+    meaning = why.get("meaning", why.get("z", 0.0))
+    out.append("Very close in meaning to how the topic is described." if meaning > 1.0 else
+               "Related in meaning to how the topic is described." if meaning > 0.0 else
+               "Not especially close in meaning to how the topic is described.")
+    if why.get("example", 0.0) > 0.0:
+        out.append("Close in meaning to other sections of this topic.")
+    if why.get("member", 1.0) == 0.0:
+        out.append("It is not in the topic now.")
+    return out
+
+
+def corrections_block(topic) -> str:
+    """The corrections of this topic in the topics file, each undoable."""
+    return ('<details class="kb-why kb-corrections"><summary>Corrections of this topic</summary>'
+            + corrections_list(get_topics(), only=topic.name) + "</details>")
 
 
 def view_issues(index, d) -> str:
@@ -116,26 +157,45 @@ def view_post(index, d, path: str) -> str:
     n = len(rows)
     parts = [back, f'<div class="kb-title">{render.text(p.title)}</div>',
              f'<div class="kb-meta">{render.text(issue_meta(p))}</div>{tags}']
-    intro = render.paragraph(render.join_wrapped(p.intro), "kb-body kb-intro") if p.intro and page == 1 else ""
+    intro = (render.paragraph(render.join_wrapped(p.intro[:render.MAX_SECTION_CHARS]), "kb-body kb-intro")
+             if p.intro and page == 1 else "")
+    draw = _bounded_sections(index, path, q)
     if target is not None and target in shown:
         i = shown.index(target)
         before = shown[:i]
         if before or intro:
-            names = " · ".join(index.sections[r].heading for r in before[:12]) + (" …" if len(before) > 12 else "")
+            names = " · ".join(index.sections[r].heading[:120] for r in before[:12]) + (" …" if len(before) > 12
+                                                                                          else "")
             label = (f"{len(before)} earlier section{'s' if len(before) != 1 else ''} of this issue"
                      if before else "The issue's introduction")
             parts.append(f'<details class="kb-earlier"><summary>{render.text(label)}'
                          f'{": " + render.text(names) if names else ""}</summary>{intro}'
-                         + "".join(render.section(index.sections[r], q) for r in before) + "</details>")
-        parts.append(render.section(index.sections[target], q, target=True))
-        parts += [render.section(index.sections[r], q) for r in shown[i + 1:]]
+                         + "".join(draw(r) for r in before) + "</details>")
+        parts.append(draw(target, True))
+        parts += [draw(r) for r in shown[i + 1:]]
     else:
         parts.append(intro)
-        parts += [render.section(index.sections[r], q) for r in shown]
+        parts += [draw(r) for r in shown]
     if pages > 1:
         parts.append(pager_html(n, page, pages, start, end, "sections"))
     html("".join(parts))
     return ""
+
+
+def _bounded_sections(index, path: str, q: str):
+    """draw(row, target=False) → a section's HTML; once a page holds PAGE_BUDGET characters, the sections after
+    it are named only, each a link that opens it (whatever a post holds, a page stays light)."""
+    used = [0]
+
+    def draw(r: int, target: bool = False) -> str:
+        s = index.sections[r]
+        if used[0] > PAGE_BUDGET and not target:
+            return render.section_stub(s, post_href(path, s.position))
+        out = render.section(s, q, target=target)
+        used[0] += len(out)
+        return out
+
+    return draw
 
 
 def view_resources(index, d) -> str:
@@ -180,10 +240,19 @@ def view_stats(index, d, ch) -> str:
     if s.skipped:
         with st.expander(f"{len(s.skipped)} file(s) skipped at the last build"):
             html("".join(render.paragraph(f"{name}: {reason}", "kb-meta") for name, reason in s.skipped.items()))
-    with st.expander("Folders (for the person who runs kb)"):
-        html(render.paragraph(f"Index: {backends.where(settings())}\nContent folder: {settings().content_dir}",
-                              "kb-meta"))
+    with st.expander("Topic corrections"):
+        html(corrections_list(get_topics()))
+    if show_paths():
+        with st.expander("Folders (KB_SHOW_PATHS is set)"):
+            html(render.paragraph(f"Index: {backends.where(settings())}\nContent folder: {settings().content_dir}",
+                                  "kb-meta"))
     return ""
+
+
+def show_paths() -> bool:
+    """Whether Stats names this machine's folders: only when the person who runs kb asks for it with
+    KB_SHOW_PATHS=1 (visitors never need them)."""
+    return os.environ.get("KB_SHOW_PATHS", "").strip().lower() in ("1", "true", "yes")
 
 
 def no_index(err: KbError) -> None:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from kb import topics as kbtopics
 from kb.app import html as render
-from kb.app.corrections import topic_fixes
+from kb.app.corrections import note_for, topic_fixes
 from kb.app.loading import get_topics
 from kb.app.urlstate import FILTERS, MODE_LABELS, current, esc, href, keep_page_context, post_href, set_params
 from kb.query import explain
@@ -16,15 +16,49 @@ def html(body: str) -> None:
     st.html(body)
 
 
+_NEAR = {"very close in meaning": "Very close in meaning to your search",
+         "close in meaning": "Related in meaning to your search",
+         "related in meaning": "Related in meaning to your search",
+         "only loosely related in meaning": "Only loosely related in meaning to your search",
+         "not close in meaning": "Not close in meaning to your search"}
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def plain_reasons(w: explain.Why) -> list[str]:
+    """Why a hit matched, in plain words: which of your words occur where, how close in meaning, its topics."""
+    out = ["Its resource is named exactly what you searched for."] if w.exact else []
+    if w.words:
+        out += [f"Your word “{word}” is in its {_and(where)}." for word, where in w.words]
+    out += [f"“{syn}”, a word that means the same, is in its {_and(where)}." for syn, where in w.via]
+    if not (w.words or w.via or w.exact):
+        out.append("None of your words is in it: it was found by meaning alone.")
+    if w.meaning:
+        out.append(_NEAR.get(w.meaning.split(" (")[0], w.meaning.split(" (")[0].capitalize()) + ".")
+    if w.weak:
+        out.append("A weak match: it shares little with your search.")
+    if w.topics:
+        out.append(f"Its topics: {', '.join(w.topics)}.")
+    return out
+
+
 def card_html(index, hit, query: str, labels, why: bool = True, base: dict | None = None,
-              fixes: list[tuple[str, str]] | None = None) -> str:
+              only_topic: str | None = None, why_html: str | None = None, removed: bool = False) -> str:
+    """A card with its actions: open in post, more like this, topic corrections (only `only_topic`'s on its page),
+    the note about a correction just made, and why it is here (`why_html`, else the search's reasons)."""
     base = current() if base is None else base
-    actions = [(post_href(hit.path, hit.position, base), "Open in post"),
-               (href(base, view="search", more=f"{hit.path}#{hit.position}"), "More like this")]
-    reasons = explain.why(hit, query, index.sections[hit.row], labels(hit.row)).lines() if why and query else None
-    if fixes is None:
-        fixes = topic_fixes(hit, base)
-    return render.card(hit, query, labels(hit.row), actions, why=why, reasons=reasons, fixes=fixes)
+    links = [(post_href(hit.path, hit.position, base), "Open in post"),
+             (href(base, view="search", more=f"{hit.path}#{hit.position}"), "More like this")]
+    if why_html is None:
+        why_html = ""
+        if why and query:
+            w = explain.why(hit, query, index.sections[hit.row], labels(hit.row))
+            why_html = render.why_table(hit, plain_reasons(w))
+    shown, folded = ([], []) if removed else topic_fixes(hit, base, only=only_topic)
+    acts = render.Actions(links, shown, folded, note_for(hit, base), why_html)
+    return render.card(hit, query, labels(hit.row), acts, removed=removed)
 
 
 def topic_labeler(index):
@@ -37,17 +71,20 @@ def topic_labeler(index):
 
 
 def results_html(index, hits, query: str, why: bool = True, more_href: str = "") -> str:
-    """The result list as one HTML element; weak matches (when the search marks them) under their own line."""
+    """The result list as one HTML element; weak matches (when the search marks them and there are good ones)
+    folded behind "Show N weak matches"; "Show more" keeps the reader's place."""
     labels = topic_labeler(index)
     base = current()
     strong = [h for h in hits if not render.is_weak(h)]
     weak = [h for h in hits if render.is_weak(h)]
-    parts = [card_html(index, h, query, labels, why, base) for h in strong]
-    if weak:
-        parts.append('<div class="kb-weakline">Weak matches: these share little with your query</div>')
-        parts += [card_html(index, h, query, labels, why, base) for h in weak]
+    parts = [card_html(index, h, query, labels, why, base) for h in (strong or weak)]
+    if strong and weak:
+        n = len(weak)
+        parts.append(f'<details class="kb-weakfold"><summary>Show {n} weak match{"es" if n != 1 else ""}'
+                     '</summary><div class="kb-weakline">These share little with your search.</div>'
+                     + "".join(card_html(index, h, query, labels, why, base) for h in weak) + "</details>")
     if more_href:
-        parts.append(f'<div class="kb-pager">{render.go_link(more_href, "Show more results")}</div>')
+        parts.append(f'<div class="kb-pager">{render.go_link(more_href, "Show more results", stay=True)}</div>')
     return '<div class="kb-results">' + "".join(parts) + "</div>"
 
 

@@ -26,6 +26,7 @@ from kb.app.urlstate import (
     esc,
     href,
     k_param,
+    page_title,
     param,
     post_href,
     query_param,
@@ -45,7 +46,7 @@ def search_page(index, warm, d: appdata.Derived) -> None:
     """The search page, which reruns alone when its box, mode or filters change: the page row and the warnings
     above it are not drawn again."""
     state = view_search(index, warm, d)
-    html(render.end_marker(uuid.uuid4().hex[:12], state))
+    html(render.end_marker(uuid.uuid4().hex[:12], state, page_title("search")))
 
 
 @dataclass
@@ -105,6 +106,8 @@ def view_search(index, warm, d: appdata.Derived) -> str:
              help="Hybrid: words and meaning together. Keyword: the exact words. Meaning: semantic similarity.")
         with st.popover("Filters" + (f" · {len(f.active)} on" if f.active else ""), icon=":material/tune:"):
             filters_form(d, labels, ts, f)
+    if f.active:
+        html(render.filter_chips(active_chips(f, labels)))
     if f.since and f.until and f.since > f.until:
         st.warning(f"The date range is reversed: From {f.since} is after Until {f.until}, so no section can match.")
         st.button("Swap the dates", on_click=set_params, kwargs={"since": f.until.isoformat(),
@@ -141,12 +144,44 @@ def show_results(index, warm, d: appdata.Derived, q: str, mode: str, f: Filters,
     if all(render.is_weak(h) for h in hits):
         st.info(f"No good match for “{esc(q)}”. The nearest sections are below; try other words, another mode or "
                 "fewer filters.")
-    weeks = len({h.path for h in hits})
-    st.caption(f"{len(hits)} result{'s' if len(hits) != 1 else ''} from {weeks} week{'s' if weeks != 1 else ''} · "
-               f"{MODE_LABELS[mode].lower()}" + (f" · {ms:.0f} ms" if ms is not None else ""))
-    more_h = href(view="search", k=min(MAX_K, k + DEFAULT_K)) if len(hits) == k and k < MAX_K else ""
+    count = st.empty()
+    strong = sum(1 for h in hits if not render.is_weak(h))
+    total = strong if strong < k else sum(1 for h in search(index, d, q, mode, MAX_K, filters)[0]
+                                          if not render.is_weak(h))
+    more_h = href(view="search", k=min(MAX_K, k + DEFAULT_K)) if total > strong and k < MAX_K else ""
     html(results_html(index, hits, q, more_href=more_h))
+    count.caption(totals(hits, total, mode, ms))
     return results_state()
+
+
+def totals(hits, total: int, mode: str, ms: float | None) -> str:
+    """'37 results · showing 10 · from 6 weeks · hybrid · 24 ms' (results: the good matches among the first
+    MAX_K; weak matches are counted apart)."""
+    strong = [h for h in hits if not render.is_weak(h)]
+    weak = len(hits) - len(strong)
+    if strong:
+        head = f"{total}{'+' if total >= MAX_K else ''} result{'s' if total != 1 else ''} · showing {len(strong)}"
+    else:
+        head = f"No good match · showing the {weak} nearest"
+    weeks = len({h.path for h in (strong or hits)})
+    return (f"{head} · from {weeks} week{'s' if weeks != 1 else ''} · {MODE_LABELS[mode].lower()}"
+            + (f" · {ms:.0f} ms" if ms is not None else ""))
+
+
+def active_chips(f: Filters, labels: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(href without it, what, value) for each active filter."""
+    out = []
+    if f.since:
+        out.append((href(view="search", since=None), "From", f.since.isoformat()))
+    if f.until:
+        out.append((href(view="search", until=None), "Until", f.until.isoformat()))
+    if f.week:
+        out.append((href(view="search", week=None), "Week", labels.get(f.week, f.week)))
+    for name, what, values in (("tag", "Tag", f.tags), ("cat", "Category", f.cats)):
+        out += [(href(view="search", **{name: [x for x in values if x != v]}), what, v) for v in values]
+    if f.topic:
+        out.append((href(view="search", topic=None), "Topic", f.topic.label))
+    return out
 
 
 def search(index, d: appdata.Derived, q: str, mode: str, k: int, filters: dict) -> tuple[list, float | None]:

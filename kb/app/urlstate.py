@@ -144,3 +144,14 @@ def post_href(path: str, position: int | None = None, base: dict | None = None, 
 def keep_page_context() -> dict:
     """Paging stays on the same page and sub-page (an open topic, a post, a resources filter)."""
     return {k: param(k) or None for k in ("view", "post", "topic", "rq")}
+
+
+def page_title(view: str, label: str = "") -> str:
+    """The browser tab's title: '트레이딩 — kb' for a search, 'NLP — Topics — kb' for a topic, 'Issues — kb'."""
+    if view == "search":
+        q = " ".join(param("q").split())
+        if param("more"):
+            return "More like this — kb"
+        return f"{q[:80]} — kb" if q else "Search — kb"
+    name = VIEWS.get(view, "Search")
+    return f"{' '.join(label.split())[:80]} — {name} — kb" if label else f"{name} — kb"
