@@ -742,7 +742,7 @@ def test_a_correction_keeps_the_card_with_its_undo_and_undo_restores_the_topics_
     assert (index_dir / "CURRENT").read_text() == version, "no rebuild"
     kept = [c for c in cards(at) if 'class="kb-card kb-removed"' in c]
     assert len(kept) == 1 and len(cards(at)) == n, "the card stays in place, marked"
-    assert "Removed from <b>Trading &#38; finance</b>" in kept[0] and 'data-kb-focus="1"' in kept[0]
+    assert "Removed from <b>Trading &#38; finance</b>." in kept[0] and 'data-kb-focus="1"' in kept[0]
     undo = links(kept[0], "Undo")[0]
     assert undo["fix"] == ["undo"]
     at = same_session(at, undo)

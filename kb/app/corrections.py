@@ -145,12 +145,12 @@ def note_for(hit, base: dict) -> str:
     focus = st.session_state.get("kb_focus_fix") == m.id
     dismiss = render.go_link(href(base, fixdone=m.id), "Dismiss", "kb-act", stay=True, focus=focus and m.undone)
     if m.undone:
-        said = f"Undone: {DONE[m.kind].lower()} <b>{render.text(m.label)}</b> is taken back."
+        said = f"<span>Undone: {DONE[m.kind].lower()} <b>{render.text(m.label)}</b> is taken back.</span>"
         return f'<div class="kb-undo" role="status">{said} {dismiss}</div>'
     undo = render.go_link(fix_href(base, "undo", m.topic, fixid=m.id), "Undo", "kb-act kb-undo-act", stay=True,
                           focus=focus, aria=f"Undo: {DONE[m.kind].lower()} {m.label}")
-    return (f'<div class="kb-undo" role="status">{DONE[m.kind]} <b>{render.text(m.label)}</b>. {undo} {dismiss}'
-            "</div>")
+    return (f'<div class="kb-undo" role="status"><span>{DONE[m.kind]} <b>{render.text(m.label)}</b>.</span> {undo} '
+            f"{dismiss}</div>")
 
 
 def removed_here(index, topic: str) -> list[int]:

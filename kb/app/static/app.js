@@ -21,7 +21,7 @@
   const scroller = () => document.querySelector('[data-testid="stMain"]') || document.scrollingElement;
   const end = () => document.querySelector('.kb-end');
   const typing = (el) => el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
-  let pending = null, stayY = null, lastRun = null, boxFocused = false;
+  let pending = null, stayY = null, lastRun = null;
 
   const save = () => {
     const e = end();
@@ -42,11 +42,17 @@
     if (want && !typing(document.activeElement)) { want.focus({preventScroll: true}); want.scrollIntoView({block: 'nearest'}); return; }
     const target = document.querySelector('.kb-target');
     if (target) { target.setAttribute('tabindex', '-1'); target.focus({preventScroll: true}); return; }
+    focusBox();
+  };
+  // Until the reader first clicks, taps or types, the search box holds the focus (a page drawn again keeps it).
+  let acted = false;
+  for (const t of ['mousedown', 'touchstart', 'keydown']) document.addEventListener(t, () => { acted = true; }, true);
+  const focusBox = () => {
     const box = document.querySelector(BOX);
-    if (box && !boxFocused && !typing(document.activeElement)) {
-      boxFocused = true;
-      box.focus({preventScroll: true});
-    }
+    if (!box || acted || document.querySelector('.kb-target, [data-kb-focus]')) return;
+    const now = document.activeElement;
+    if (now && now !== document.body) return;
+    box.focus({preventScroll: true});
   };
   const arrive = () => {
     const e = end();
@@ -97,7 +103,7 @@
   const popButton = () => document.querySelector('[data-testid="stPopover"] button');
   const focusables = (root) => [...root.querySelectorAll(
     'a[href], button:not([disabled]), input:not([disabled]), textarea, select, [tabindex]:not([tabindex="-1"])')]
-    .filter(el => el.offsetParent !== null);
+    .filter(el => el.offsetParent !== null && el.tabIndex >= 0 && el.type !== 'hidden');
   document.addEventListener('keydown', (ev) => {
     if (ev.key === '/' && !ev.ctrlKey && !ev.metaKey && !ev.altKey && !typing(ev.target)) {
       const box = document.querySelector(BOX);
@@ -110,24 +116,32 @@
       const button = popButton();
       setTimeout(() => { if (popover() && button) button.click(); if (button) button.focus(); }, 0);
     } else if (ev.key === 'Tab') {
-      const els = focusables(body);
-      if (!els.length) return;
-      const first = els[0], last = els[els.length - 1];
-      if (!body.contains(document.activeElement)) { ev.preventDefault(); first.focus(); }
-      else if (ev.shiftKey && document.activeElement === first) { ev.preventDefault(); last.focus(); }
-      else if (!ev.shiftKey && document.activeElement === last) { ev.preventDefault(); first.focus(); }
+      // A Tab that would leave the open popover wraps around inside it.
+      const back = ev.shiftKey, els = focusables(body);
+      const edge = back ? els[0] : els[els.length - 1];
+      if (els.length && (document.activeElement === edge || !body.contains(document.activeElement))) {
+        ev.preventDefault();
+        (back ? els[els.length - 1] : els[0]).focus();
+        return;
+      }
+      setTimeout(() => {
+        const open = popover();
+        if (!open || open.contains(document.activeElement)) return;
+        const els = focusables(open);
+        if (els.length) (back ? els[els.length - 1] : els[0]).focus();
+      }, 0);
     }
   }, true);
-  let wasOpen = false;
+  let movedInto = false;          // focus went into the popover that is open now
   const watchPopover = () => {
     const body = popover();
-    if (body && !wasOpen) {
-      const els = focusables(body);
-      if (els.length && !body.contains(document.activeElement)) els[0].focus();
-    }
-    wasOpen = !!body;
+    if (!body) { movedInto = false; return; }
+    if (movedInto) return;
+    const els = focusables(body);
+    if (!els.length) return;
+    movedInto = true;
+    if (!body.contains(document.activeElement)) els[0].focus();
   };
-
   let ticking = false;
   document.addEventListener('scroll', () => {
     if (ticking) return;
@@ -137,6 +151,7 @@
   new MutationObserver(() => {
     if (pending !== null) arrive();
     drawn();
+    focusBox();
     watchPopover();
   }).observe(document.body, {childList: true, subtree: true});
   drawn();
