@@ -790,3 +790,38 @@ def test_search_cards_offer_corrections_and_stats_lists_them_undoable(monkeypatc
     from kb import topics
 
     assert ref not in topics.load_topics(mine).get("mlops").include
+
+
+# ---- bounded pages (issue 21) ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def huge_post(tmp_path_factory):
+    """The seed post plus one whose first section holds 200,000 links and whose second holds 60,000 characters."""
+    root = tmp_path_factory.mktemp("huge")
+    content = root / "content"
+    shutil.copytree(ROOT / "content", content)
+    links_md = " ".join(f"[link {i}](https://example.com/r/{i})" for i in range(200_000))
+    words = ("트레이딩 봇 이야기 " * 6_000)[:60_000]
+    (content / "2021-01-02-weekly-ml-dl-news.md").write_text(
+        f"---\ntitle: Weekly ML/DL News (1월 1주차)\ndate: 2021-01-02\n---\n### Many links\n\n"
+        f"[참고링크](https://example.com/many)\n\n{links_md}\n\n### Long text\n\n[참고링크](https://example.com/long)\n\n"
+        f"{words}\n", encoding="utf-8")
+    build_index(Settings.load(content, root / "index"))
+    return content, root / "index"
+
+
+def test_a_post_with_200000_links_draws_a_light_page(monkeypatch, huge_post):
+    import time
+
+    content, index_dir = huge_post
+    run_app(monkeypatch, index_dir, content)                        # the server's first page (the index opens)
+    t0 = time.perf_counter()
+    at = run_app(monkeypatch, index_dir, content, view="issues", post="2021-01-02-weekly-ml-dl-news.md", sec="0")
+    took = time.perf_counter() - t0
+    drawn = page(at)
+    assert took < 20 and len(drawn.encode()) < 5_000_000, (took, len(drawn))
+    assert drawn.count('href="https://example.com/r/') == render.MAX_SECTION_LINKS - 1   # after its 참고링크
+    assert f"and {200_001 - render.MAX_SECTION_LINKS:,} more links, not shown" in drawn
+    assert "The section's source: " in drawn and 'href="https://example.com/many"' in drawn
+    rest = re.search(r"The rest of this section \(([\d,]+) characters\) is not shown", drawn)
+    assert rest and int(rest.group(1).replace(",", "")) > 50_000
