@@ -825,3 +825,71 @@ def test_a_post_with_200000_links_draws_a_light_page(monkeypatch, huge_post):
     assert "The section's source: " in drawn and 'href="https://example.com/many"' in drawn
     rest = re.search(r"The rest of this section \(([\d,]+) characters\) is not shown", drawn)
     assert rest and int(rest.group(1).replace(",", "")) > 50_000
+
+
+# ---- plain words, totals, chips, titles, operator-only paths (issue 19) -------------------------------------------
+
+def end_title(at: AppTest) -> str:
+    return html.unescape(re.search(r'data-title="([^"]*)"', page(at)).group(1))
+
+
+def test_why_this_result_speaks_plain_words_first_and_folds_the_numbers(monkeypatch, eval_corpus):
+    content, index_dir = eval_corpus
+    at = run_app(monkeypatch, index_dir, content, q="음성 인식")
+    why = cards(at)[0].split('<details class="kb-why">', 1)[1]
+    words, numbers = why.split('<details class="kb-nums"><summary>The numbers</summary>', 1)
+    plain_words = html.unescape(re.sub(r"<[^>]+>", " ", words))
+    assert "Your word “" in plain_words and "is in its" in plain_words
+    assert re.search(r"(Very close|Related|Only loosely related|Not close) in meaning to your search", plain_words)
+    assert "cosine" not in plain_words and "<table>" not in words and "<td>semantic</td>" in numbers
+    at = run_app(monkeypatch, index_dir, content, view="topics", topic="trading")
+    why = cards(at)[0].split('<summary>Why this topic</summary>', 1)[1]
+    words = html.unescape(re.sub(r"<[^>]+>", " ", why.split('<details class="kb-nums">')[0]))
+    assert "The topic's word “" in words or "in meaning to how the topic is described" in words
+    assert "hybrid" not in why.lower()                       # no footer about search legs on a topic page
+
+
+def test_totals_count_all_good_matches_and_weak_ones_are_folded(monkeypatch, eval_corpus, eval_index):
+    content, index_dir = eval_corpus
+    at = run_app(monkeypatch, index_dir, content, q="트레이딩", k="3")
+    said = next(c.value for c in at.caption if "results · showing" in c.value)
+    total, shown = map(int, re.match(r"(\d+)\+? results · showing (\d+)", said).groups())
+    strong_all = [h for h in eval_index.search("트레이딩", k=100) if not h.weak]
+    assert shown == 3 and total == len(strong_all) > 3
+    more = links(page(at), "Show more results")
+    assert more and more[0]["k"] == ["13"] and 'data-kb-stay="1"' in page(at)
+    at = run_app(monkeypatch, index_dir, content, q="트레이딩")
+    weak = [h for h in eval_index.search("트레이딩", k=10) if h.weak]
+    if weak:
+        assert f"<summary>Show {len(weak)} weak match" in page(at)
+
+
+def test_active_filters_are_chips_that_remove_themselves(monkeypatch, eval_corpus):
+    content, index_dir = eval_corpus
+    at = run_app(monkeypatch, index_dir, content, q="모델", tag=["NLP", "Speech"], since="2020-07-01")
+    chips_html = page(at).split('<div class="kb-active"', 1)[1].split("</div>", 1)[0]
+    assert chips_html.count('class="kb-chip"') == 3
+    drop_nlp = links(chips_html, 'Tag: NLP <span aria-hidden="true">✕</span>')
+    assert drop_nlp == [{"q": ["모델"], "tag": ["Speech"], "since": ["2020-07-01"]}]
+
+
+def test_each_view_has_its_own_title(monkeypatch, eval_corpus):
+    content, index_dir = eval_corpus
+    seen = {}
+    for name, params in (("search", {"q": "트레이딩"}), ("landing", {}), ("topics", {"view": "topics"}),
+                         ("topic", {"view": "topics", "topic": "nlp"}), ("issues", {"view": "issues"}),
+                         ("resources", {"view": "resources"}), ("stats", {"view": "stats"})):
+        seen[name] = end_title(run_app(monkeypatch, index_dir, content, **params))
+    assert seen["search"] == "트레이딩 — kb" and seen["topic"] == "NLP — Topics — kb"
+    assert len(set(seen.values())) == len(seen), seen
+
+
+def test_stats_names_folders_only_for_the_operator(monkeypatch, eval_corpus):
+    content, index_dir = eval_corpus
+    monkeypatch.delenv("KB_SHOW_PATHS", raising=False)
+    at = run_app(monkeypatch, index_dir, content, view="stats")
+    assert str(content) not in page(at) and str(index_dir) not in page(at)
+    assert not [e for e in at.expander if "Folders" in e.label]
+    monkeypatch.setenv("KB_SHOW_PATHS", "1")
+    at = run_app(monkeypatch, index_dir, content, view="stats")
+    assert render.text(str(index_dir)) in page(at)
