@@ -1,4 +1,4 @@
-"""One page draw of the app: the page frame (navigation row) first, then the index, the content check, a pending
+"""One page draw of the app below its frame (kb.app.frame): the index, the content check, a pending
 correction, and the current view; every error as one line, never a traceback."""
 
 from __future__ import annotations
@@ -14,19 +14,8 @@ from kb.app.loading import get_index, get_topics, settings
 from kb.app.pages import no_index, view_issues, view_resources, view_stats, view_topics
 from kb.app.results import html
 from kb.app.searchpage import search_page
-from kb.app.urlstate import SEARCH_KEYS, VIEWS, esc, href, page_title, param
+from kb.app.urlstate import VIEWS, esc, page_title, param
 from kb.core.errors import KbError
-
-
-def nav_items(view: str) -> list[tuple[str, str, bool]]:
-    return [(href(view=v, topic=None) if v == "topics" else href(view=v), label, v == view)
-            for v, label in VIEWS.items()]
-
-
-def nav_keep(view: str) -> str:
-    """What the page links carry over from the address bar: the search (query, mode, count, filters); the topic
-    filter only from the search page (leaving a topic page drops its topic)."""
-    return " ".join(SEARCH_KEYS + (("topic",) if view == "search" else ()))
 
 
 def label_for(view: str, d=None) -> str:
@@ -41,16 +30,9 @@ def label_for(view: str, d=None) -> str:
     return ""
 
 
-def main() -> None:
-    view = param("view", "search")
-    known = view in VIEWS
-    view_shown = view if known else "search"
-    st.set_page_config(page_title=page_title(view_shown, label_for(view_shown)), page_icon=render.FAVICON,
-                       layout="wide", initial_sidebar_state="collapsed")
-    st.html(render.CSS)
-    st.html(render.SCRIPT, unsafe_allow_javascript=True)
-    html(render.nav(nav_items(view_shown), keep=nav_keep(view_shown)))
-    if not known:
+def main(view: str) -> None:
+    """Everything below the frame (kb.app.frame.draw_frame drew it and read `view` from the URL)."""
+    if view not in VIEWS:
         st.warning(f"Unknown page {esc(view[:20])}; showing search.")
         view = "search"
     try:
@@ -86,10 +68,10 @@ def content_warning(index, view: str) -> None:
             st.warning(msg + " Rebuild the index on the Stats page to search the new posts.")
 
 
-def run() -> None:
-    """main(), with any error shown as one line."""
+def run(view: str) -> None:
+    """main(view), with any error shown as one line."""
     try:
-        main()
+        main(view)
     except KbError as err:
         st.error(f"kb: {esc(str(err))}")
     except Exception as err:  # noqa: BLE001 - people see one line, never a traceback
