@@ -552,3 +552,21 @@ def test_another_site_cannot_make_a_correction(browser, writable_server, foreign
     finally:
         ctx.close()
     assert (topics_file.read_bytes() if topics_file.exists() else None) == before
+
+
+def test_show_more_keeps_the_readers_place(page, server):
+    page.goto(f"{server}/?q={quote('딥러닝')}&mode=keyword&k=5")
+    wait_cards(page, 5)
+    more = page.get_by_role("link", name="Show more results")
+    more.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    top = scroll_top(page)
+    assert top > 200
+    n = page.locator(".kb-card").count()
+    run = run_id(page)
+    more.click()
+    settled(page, run)
+    page.wait_for_function(f"document.querySelectorAll('.kb-card').length > {n}", timeout=WAIT_MS)
+    page.wait_for_timeout(400)
+    assert abs(scroll_top(page) - top) < 60, (scroll_top(page), top)          # not back at the top
+    assert "k=15" in page.evaluate("location.href")
