@@ -893,3 +893,11 @@ def test_stats_names_folders_only_for_the_operator(monkeypatch, eval_corpus):
     monkeypatch.setenv("KB_SHOW_PATHS", "1")
     at = run_app(monkeypatch, index_dir, content, view="stats")
     assert render.text(str(index_dir)) in page(at)
+
+
+def test_a_huge_url_title_or_mention_list_cannot_make_a_row_heavy():
+    url = "https://example.com/" + "a" * 1_000_000
+    assert len(render.link(url, "x" * 1_000_000)) < 5_000
+    mentions = [browse.Mention(i, f"p{i}.md", "T", f"{i}주차", "2021-01-01", "h" * 100_000) for i in range(5_000)]
+    row = render.resource(browse.Resource("https://example.com/r", "t" * 1_000_000, mentions), lambda m: "?x=1")
+    assert len(row) < 20_000 and f"and {5_000 - render.MAX_MENTIONS:,} more weeks" in row

@@ -18,6 +18,12 @@ from pathlib import Path
 from kb.ingest.sections import GENERIC_ANCHOR_RE, is_web_url
 from kb.query.explain import match_terms, term_pattern
 
+MAX_SECTION_LINKS = 40        # links drawn per section; the rest are counted ("and 199,960 more links")
+MAX_SECTION_CHARS = 8_000     # characters of a section's commentary drawn; the rest are counted
+MAX_URL_CHARS = 2_000         # a longer URL is shown cut, as text (no browser needs a longer link)
+MAX_HEADING_CHARS = 300
+MAX_MENTIONS = 30             # weeks listed per resource; the rest are counted
+
 _PUNCT = {c: f"&#{ord(c)};" for c in string.punctuation}
 _MD_CHARS_RE = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:$&=])")
 
@@ -62,6 +68,9 @@ def highlight(s: str, query: str) -> str:
 
 def link(url: str, label: str | None = None, query: str = "") -> str:
     """A link if the URL is http(s), else the URL (or label) as plain text with the URL shown."""
+    if len(url or "") > MAX_URL_CHARS:             # no browser needs it; a post could make pages heavy with it
+        return f'{highlight((label or "")[:MAX_HEADING_CHARS], query)} <code class="kb-nolink">{text(url[:120])}… ({len(url):,} characters)</code>'
+    label = (label or "")[:MAX_HEADING_CHARS * 4]
     label_html = highlight(label, query) if label else text(url)
     if url and is_web_url(url):
         return f'<a href="{attr(url)}" target="_blank" rel="noopener noreferrer nofollow">{label_html}</a>'
@@ -320,7 +329,8 @@ def card(hit, query: str = "", topics: list[str] | None = None, acts: Actions | 
     """A result card: heading (linked to the resource when it is a web URL), post title · date, the snippet with
     the query's terms marked, other links, the section's topics, its actions and a correction's Undo."""
     acts = acts or Actions()
-    head = link(hit.url, hit.heading, query) if hit.url else highlight(hit.heading, query)
+    heading = hit.heading[:MAX_HEADING_CHARS]
+    head = link(hit.url, heading, query) if hit.url else highlight(heading, query)
     others = [lk for lk in hit.links if lk.url != hit.url][:4]
     more = ""
     if others:
@@ -340,15 +350,7 @@ def card(hit, query: str = "", topics: list[str] | None = None, acts: Actions | 
             f'{snip}{more}{acts.note}{foot}</div>')
 
 
-MAX_SECTION_LINKS = 40        # links drawn per section; the rest are counted ("and 199,960 more links")
-MAX_SECTION_CHARS = 8_000     # characters of a section's commentary drawn; the rest are counted
-MAX_URL_CHARS = 2_000         # a longer URL is shown cut, as text (no browser needs a longer link)
-MAX_HEADING_CHARS = 300
-
-
 def _bounded_link(lk) -> str:
-    if len(lk.url or "") > MAX_URL_CHARS:
-        return f'<code class="kb-nolink">{text(lk.url[:120])}… ({len(lk.url):,} characters)</code>'
     return link(lk.url, _link_label(lk)[:MAX_HEADING_CHARS])
 
 
@@ -425,12 +427,15 @@ def resource(res, week_href=None) -> str:
         if key in seen:
             continue
         seen.add(key)
-        label = text(" · ".join(x for x in (m.week, m.date) if x) or m.path)
-        weeks.append(go_link(week_href(m), label) if week_href else label)
-    where = "; ".join(text(m.heading) for m in res.mentions[:3])
+        if len(weeks) < MAX_MENTIONS:
+            label = text((" · ".join(x for x in (m.week, m.date) if x) or m.path)[:MAX_HEADING_CHARS])
+            weeks.append(go_link(week_href(m), label) if week_href else label)
+    if len(seen) > len(weeks):
+        weeks.append(f"and {len(seen) - len(weeks):,} more weeks")
+    where = "; ".join(text(m.heading[:MAX_HEADING_CHARS]) for m in res.mentions[:3])
     n = len(res.mentions)
-    return (f'<div class="kb-res"><div class="kb-heading">{link(res.url, res.title)}</div>'
-            f'<div class="kb-url">{text(res.url)}</div>'
+    return (f'<div class="kb-res"><div class="kb-heading">{link(res.url, res.title[:MAX_HEADING_CHARS])}</div>'
+            f'<div class="kb-url">{text(res.url[:MAX_URL_CHARS])}</div>'
             f'<div class="kb-meta">{n} mention{"" if n == 1 else "s"}: {", ".join(weeks)} — {where}</div></div>')
 
 
