@@ -239,6 +239,21 @@ def page_times(browser, base: str, paths: list[str], timeout_ms: int = 120_000) 
     return out
 
 
+HUGE_POST = "2021-01-02-weekly-ml-dl-news.md"
+
+
+def huge_post(content: Path, links: int = 200_000, chars: int = 60_000) -> Path:
+    """Write a post whose first section holds `links` links and whose second holds `chars` characters of text
+    (issue 21: a page must stay light whatever a post holds)."""
+    links_md = " ".join(f"[link {i}](https://example.com/r/{i})" for i in range(links))
+    words = ("트레이딩 봇 이야기 " * (chars // 10 + 1))[:chars]
+    path = content / HUGE_POST
+    path.write_text(f"---\ntitle: Weekly ML/DL News (1월 1주차)\ndate: 2021-01-02\n---\n### Many links\n\n"
+                    f"[참고링크](https://example.com/many)\n\n{links_md}\n\n### Long text\n\n"
+                    f"[참고링크](https://example.com/long)\n\n{words}\n", encoding="utf-8")
+    return path
+
+
 def scratch_index(tmp: Path) -> tuple[Path, Path]:
     """content/ + tests/eval/posts, built with the real model into tmp."""
     import shutil

@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import kb
+from benchmarks.browser import HUGE_POST, huge_post
 from kb.app import data as appdata
 from kb.app import html as render
 from kb.build.local import build_index
@@ -795,28 +796,23 @@ def test_search_cards_offer_corrections_and_stats_lists_them_undoable(monkeypatc
 # ---- bounded pages (issue 21) ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def huge_post(tmp_path_factory):
+def huge_corpus(tmp_path_factory):
     """The seed post plus one whose first section holds 200,000 links and whose second holds 60,000 characters."""
     root = tmp_path_factory.mktemp("huge")
     content = root / "content"
     shutil.copytree(ROOT / "content", content)
-    links_md = " ".join(f"[link {i}](https://example.com/r/{i})" for i in range(200_000))
-    words = ("트레이딩 봇 이야기 " * 6_000)[:60_000]
-    (content / "2021-01-02-weekly-ml-dl-news.md").write_text(
-        f"---\ntitle: Weekly ML/DL News (1월 1주차)\ndate: 2021-01-02\n---\n### Many links\n\n"
-        f"[참고링크](https://example.com/many)\n\n{links_md}\n\n### Long text\n\n[참고링크](https://example.com/long)\n\n"
-        f"{words}\n", encoding="utf-8")
+    huge_post(content)
     build_index(Settings.load(content, root / "index"))
     return content, root / "index"
 
 
-def test_a_post_with_200000_links_draws_a_light_page(monkeypatch, huge_post):
+def test_a_post_with_200000_links_draws_a_light_page(monkeypatch, huge_corpus):
     import time
 
-    content, index_dir = huge_post
+    content, index_dir = huge_corpus
     run_app(monkeypatch, index_dir, content)                        # the server's first page (the index opens)
     t0 = time.perf_counter()
-    at = run_app(monkeypatch, index_dir, content, view="issues", post="2021-01-02-weekly-ml-dl-news.md", sec="0")
+    at = run_app(monkeypatch, index_dir, content, view="issues", post=HUGE_POST, sec="0")
     took = time.perf_counter() - t0
     drawn = page(at)
     assert took < 20 and len(drawn.encode()) < 5_000_000, (took, len(drawn))

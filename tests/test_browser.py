@@ -570,3 +570,34 @@ def test_show_more_keeps_the_readers_place(page, server):
     page.wait_for_timeout(400)
     assert abs(scroll_top(page) - top) < 60, (scroll_top(page), top)          # not back at the top
     assert "k=15" in page.evaluate("location.href")
+
+
+@pytest.mark.slow
+def test_a_post_with_200000_links_draws_within_20_s_as_a_light_page(browser, tmp_path_factory):
+    import time
+
+    from benchmarks.browser import HUGE_POST, huge_post
+    from kb.build.local import build_index
+    from kb.core.config import Settings
+
+    root = tmp_path_factory.mktemp("huge")
+    content = root / "content"
+    shutil.copytree(ROOT / "content", content)
+    huge_post(content)
+    build_index(Settings.load(content, root / "index"))
+    with serve(root / "index", content, root / "streamlit.log") as base:
+        ctx, pg = _page(browser, DESKTOP)
+        try:
+            pg.goto(f"{base}/?view=stats")                          # the server's first page opens the index
+            settled(pg)
+            t0 = time.perf_counter()
+            pg.goto(f"{base}/?view=issues&post={HUGE_POST}&sec=0")
+            pg.locator(".kb-target").wait_for(timeout=20_000)
+            settled(pg)
+            took = time.perf_counter() - t0
+            size = pg.evaluate("document.documentElement.outerHTML.length")
+            assert took < 20 and size < 5_000_000, (took, size)
+            assert pg.get_by_text(re.compile(r"and 199,961 more links, not shown")).count() == 1
+            assert_no_error(pg)
+        finally:
+            ctx.close()
