@@ -449,7 +449,8 @@ def test_phone_tap_targets_are_44_px_high(phone, server, tmp_path):
     wait_cards(phone, 1)
     box = phone.locator(".kb-card").first.get_by_role("link", name="Open in post").bounding_box()
     assert box["height"] >= 44, box
-    heights = phone.locator(".kb-act, .kb-nav a, .kb-chip, .kb-why > summary").evaluate_all(
+    heights = phone.locator(".kb-act, .kb-nav a, .kb-chip, .kb-why > summary, [data-testid='stMain'] button, "
+                            "[data-testid='stMain'] input").evaluate_all(
         "els => els.filter(e => e.offsetParent).map(e => e.getBoundingClientRect().height)")
     assert heights and min(heights) >= 44, heights
     chip = phone.get_by_role("link", name="Remove the filter Tag: NLP")
