@@ -61,8 +61,8 @@ def can_correct() -> bool:
 
 def topic_fixes(hit, base: dict, only: str | None = None) -> tuple[list, list]:
     """(shown, folded) correction links for a card: "Not in <label>" for each of its topics, shown; "Add to
-    <label>" for the others, folded. On a topic page (`only`) just "Not in <that topic>". None when the app is
-    read-only or the topics file is broken."""
+    <label>" for the others, folded. On a topic page (`only`) just "Not in <that topic>". Neither when the app
+    is read-only or the topics file is broken."""
     ts = get_topics()
     if not can_correct():
         return [], []
