@@ -5,6 +5,7 @@ tests/eval/posts built first) and drives Debian's /usr/bin/chromium through Play
 
 * first page: a fresh tab opens the app (on a server that has not loaded the model yet, then again); time until the
   page frame (the navigation row; the sidebar in apps before it) is drawn, and until the search box takes input;
+* cold shared link: `?q=트레이딩` as the first page of a fresh server; time until the frame, the first result card;
 * typed queries: a query is typed into the search box and Enter pressed; the time runs from the Enter key (taken in
   the page, by a capture-phase keydown listener) until every new result card is drawn, in the order kb's own search
   returns them (the expected rows come from `Index.search` in this process, so a stale card never counts);
@@ -111,6 +112,23 @@ def first_frame(browser, base: str) -> dict[str, float]:
     box = (time.perf_counter() - t0) * 1000
     ctx.close()
     return {"frame_ms": round(frame), "search_box_ms": round(box)}
+
+
+def cold_link(browser, base: str, query: str = "트레이딩") -> dict[str, float]:
+    """A shared link opened in a fresh tab (on a server that has not loaded the model when it is the first page):
+    ms until the page frame, until the first result card is drawn."""
+    from urllib.parse import quote
+
+    ctx = browser.new_context(viewport=DESKTOP, locale="ko-KR")
+    page = ctx.new_page()
+    t0 = time.perf_counter()
+    page.goto(f"{base}/?q={quote(query)}", wait_until="commit")
+    page.locator(".kb-nav").first.wait_for(state="attached", timeout=180_000)
+    frame = (time.perf_counter() - t0) * 1000
+    page.locator(".kb-card").first.wait_for(timeout=180_000)
+    cards = (time.perf_counter() - t0) * 1000
+    ctx.close()
+    return {"frame_ms": round(frame), "results_ms": round(cards)}
 
 
 def typed_queries(browser, bases: dict[str, str], want: dict[str, list[int]], rounds: int) -> list[dict]:
@@ -221,6 +239,21 @@ def page_times(browser, base: str, paths: list[str], timeout_ms: int = 120_000) 
     return out
 
 
+HUGE_POST = "2021-01-02-weekly-ml-dl-news.md"
+
+
+def huge_post(content: Path, links: int = 200_000, chars: int = 60_000) -> Path:
+    """Write a post whose first section holds `links` links and whose second holds `chars` characters of text
+    (issue 21: a page must stay light whatever a post holds)."""
+    links_md = " ".join(f"[link {i}](https://example.com/r/{i})" for i in range(links))
+    words = ("트레이딩 봇 이야기 " * (chars // 10 + 1))[:chars]
+    path = content / HUGE_POST
+    path.write_text(f"---\ntitle: Weekly ML/DL News (1월 1주차)\ndate: 2021-01-02\n---\n### Many links\n\n"
+                    f"[참고링크](https://example.com/many)\n\n{links_md}\n\n### Long text\n\n"
+                    f"[참고링크](https://example.com/long)\n\n{words}\n", encoding="utf-8")
+    return path
+
+
 def scratch_index(tmp: Path) -> tuple[Path, Path]:
     """content/ + tests/eval/posts, built with the real model into tmp."""
     import shutil
@@ -327,12 +360,16 @@ def main(argv=None) -> int:
             try:
                 cold = {name: first_frame(browser, base) for name, base in bases.items()}   # first page: loads
                 warm = {name: first_frame(browser, base) for name, base in bases.items()}   # the model
+                link = {}
+                for i, (name, root) in enumerate(roots.items()):     # a shared link is a fresh server's first page
+                    with serve(index_dir, content, tmp / f"streamlit-link-{i}.log", root=root) as fresh:
+                        link[name] = cold_link(browser, fresh)
                 typed = typed_queries(browser, bases, want, args.rounds)
                 post_ms = [open_in_post(browser, bases["this"]) for _ in range(3)]
             finally:
                 browser.close()
     result = {
-        "first_page_cold": cold, "first_page_warm": warm,
+        "first_page_cold": cold, "first_page_warm": warm, "cold_shared_link": link,
         "typed_query_ms": {name: _summary([t for t in typed if t["app"] == name]) for name in roots},
         "open_in_post_ms": {"median": round(statistics.median(post_ms)) if None not in post_ms else None,
                             "samples": [None if x is None else round(x) for x in post_ms]},
@@ -342,6 +379,8 @@ def main(argv=None) -> int:
         c, w = cold[name], warm[name]
         print(f"first page [{name}]: fresh server: page frame {c['frame_ms']} ms, search box {c['search_box_ms']} ms; "
               f"warm server: {w['frame_ms']} ms, {w['search_box_ms']} ms")
+        print(f"cold shared link ?q=트레이딩 [{name}]: page frame {link[name]['frame_ms']} ms, first result "
+              f"{link[name]['results_ms']} ms")
     for name, t in result["typed_query_ms"].items():
         print(f"typed query → new cards drawn [{name}]: median {t['median']:.0f} ms, p90 {t['p90']:.0f} ms over "
               f"{t['samples']} ({args.rounds} rounds × {len(QUERIES)})")

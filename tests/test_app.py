@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import kb
+from benchmarks.browser import HUGE_POST, huge_post
 from kb.app import data as appdata
 from kb.app import html as render
 from kb.build.local import build_index
@@ -173,7 +174,7 @@ def test_deep_link_shows_trading_sections_from_several_weeks(monkeypatch, eval_c
     assert {"FinRL", "Freqtrade", "AI trading"} <= {s.heading for s in secs}
     assert any("<mark>트레이딩</mark>" in c for c in cards(at))
     assert at.text_input(key="w_q").value == "트레이딩" and at.segmented_control(key="w_mode").value == "hybrid"
-    assert any(c.value.startswith("10 results from") for c in at.caption)
+    assert any(re.match(r"\d+\+? results · showing \d+ · from \d+ weeks", c.value) for c in at.caption)
     assert len(at.html) <= 6                # frame, nav, script, the result list as ONE element, end marker
 
 
@@ -708,27 +709,191 @@ def test_an_off_topic_query_says_no_good_match_and_marks_weak_cards(monkeypatch,
     at = run_app(monkeypatch, index_dir, content, q="음성 인식")
     assert not any("No good match" in i.value for i in at.info)
     assert 'class="kb-card kb-weak"' not in cards(at)[0]
-    assert "Why this result" in cards(at)[0] and "is in the" in cards(at)[0]      # the reasons, in words
+    assert "Why this result" in cards(at)[0] and "is in its" in cards(at)[0]      # the reasons, in words
 
 
-def test_not_this_topic_on_a_topic_page_updates_the_file_and_the_page_without_a_rebuild(monkeypatch, eval_corpus,
-                                                                                          tmp_path):
+def same_session(at: AppTest, params: dict[str, list[str]]) -> AppTest:
+    """Follow an in-app link in the same browser session (as a click does)."""
+    for k in list(at.query_params):
+        del at.query_params[k]
+    for k, v in params.items():
+        at.query_params[k] = v if len(v) > 1 else v[0]
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def test_a_correction_keeps_the_card_with_its_undo_and_undo_restores_the_topics_file(monkeypatch, eval_corpus,
+                                                                                     tmp_path):
     content, index_dir = eval_corpus
     mine = tmp_path / "content"
     shutil.copytree(content, mine)                  # the corrections file goes to this copy's topics.toml
+    assert not (mine / "topics.toml").exists()
     at = run_app(monkeypatch, index_dir, mine, view="topics", topic="trading")
+    n = len(cards(at))
     first = cards(at)[0]
-    fix = links(first, "Not this topic")[0]
-    assert fix["fix"] == ["exclude"] and fix["fixtopic"] == ["trading"]
+    fix = links(first, render.text("Not in Trading & finance"))[0]          # named with the topic's label
+    assert fix["fix"] == ["exclude"] and fix["fixtopic"] == ["trading"] and len(fix["tok"][0]) >= 20
     ref = fix["ref"][0]
     version = (index_dir / "CURRENT").read_text()
-    at = run_app(monkeypatch, index_dir, mine, **{k: v[0] for k, v in fix.items()})
-    assert "fix" not in at.query_params
-    assert "Removed from topic" in page(at) and "Undo" in page(at)
+    at = same_session(at, fix)
+    assert "fix" not in at.query_params and "tok" not in at.query_params
     written = (mine / "topics.toml").read_text(encoding="utf-8")
     assert ref in written and "exclude" in written
-    assert all(ref not in c for c in cards(at)), "the section left the page"
     assert (index_dir / "CURRENT").read_text() == version, "no rebuild"
+    kept = [c for c in cards(at) if 'class="kb-card kb-removed"' in c]
+    assert len(kept) == 1 and len(cards(at)) == n, "the card stays in place, marked"
+    assert "Removed from <b>Trading &#38; finance</b>." in kept[0] and 'data-kb-focus="1"' in kept[0]
+    undo = links(kept[0], "Undo")[0]
+    assert undo["fix"] == ["undo"]
+    at = same_session(at, undo)
+    assert not (mine / "topics.toml").exists(), "Undo puts the topics file back as it was (here: none)"
+    assert "Undone" in page(at) and not any("kb-removed" in c for c in cards(at))
+    at = same_session(at, links(page(at), "Dismiss")[0])
+    assert "Undone" not in page(at)
     monkeypatch.setenv("KB_READ_ONLY", "1")
     at = run_app(monkeypatch, index_dir, mine, view="topics", topic="trading")
-    assert not links(cards(at)[0], "Not this topic")
+    assert not links(cards(at)[0], render.text("Not in Trading & finance"))
+
+
+def test_a_correction_link_from_another_session_or_site_changes_nothing(monkeypatch, eval_corpus, tmp_path):
+    content, index_dir = eval_corpus
+    mine = tmp_path / "content"
+    shutil.copytree(content, mine)
+    at = run_app(monkeypatch, index_dir, mine, view="topics", topic="trading")
+    fix = links(cards(at)[0], render.text("Not in Trading & finance"))[0]
+    other = follow(monkeypatch, index_dir, mine, fix)                  # a new session: another tab, another site
+    assert any("did not change the topics" in w.value for w in other.warning)
+    forged = {k: v for k, v in fix.items() if k != "tok"}
+    follow(monkeypatch, index_dir, mine, forged)
+    assert not (mine / "topics.toml").exists()
+    assert "fix" not in other.query_params
+
+
+def test_search_cards_offer_corrections_and_stats_lists_them_undoable(monkeypatch, eval_corpus, tmp_path):
+    content, index_dir = eval_corpus
+    mine = tmp_path / "content"
+    shutil.copytree(content, mine)
+    at = run_app(monkeypatch, index_dir, mine, q="트레이딩")
+    card = cards(at)[0]
+    nots = re.findall(r'class="kb-act kb-fix"[^>]*>Not in ([^<]*)</a>', card)
+    assert nots and render.text("Trading & finance") in nots                 # visible, one per topic of the card
+    assert '<details class="kb-add"><summary>Add to a topic…</summary>' in card
+    add = links(card, render.text("Add to MLOps & tools"))[0]
+    at = same_session(at, add)
+    assert "Added to <b>MLOps &#38; tools</b>" in cards(at)[0]
+    ref = add["ref"][0]
+    at = same_session(at, {"view": ["stats"]})
+    listed = page(at)
+    assert "Added to <b>MLOps &#38; tools</b>" in listed and render.text(ref[:200]) in listed
+    forget = [lk for lk in links(listed, "Undo") if lk.get("fix") == ["forget"]][0]
+    at = same_session(at, forget)
+    from kb import topics
+
+    assert ref not in topics.load_topics(mine).get("mlops").include
+
+
+# ---- bounded pages (issue 21) ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def huge_corpus(tmp_path_factory):
+    """The seed post plus one whose first section holds 200,000 links and whose second holds 60,000 characters."""
+    root = tmp_path_factory.mktemp("huge")
+    content = root / "content"
+    shutil.copytree(ROOT / "content", content)
+    huge_post(content)
+    build_index(Settings.load(content, root / "index"))
+    return content, root / "index"
+
+
+def test_a_post_with_200000_links_draws_a_light_page(monkeypatch, huge_corpus):
+    import time
+
+    content, index_dir = huge_corpus
+    run_app(monkeypatch, index_dir, content)                        # the server's first page (the index opens)
+    t0 = time.perf_counter()
+    at = run_app(monkeypatch, index_dir, content, view="issues", post=HUGE_POST, sec="0")
+    took = time.perf_counter() - t0
+    drawn = page(at)
+    assert took < 20 and len(drawn.encode()) < 5_000_000, (took, len(drawn))
+    assert drawn.count('href="https://example.com/r/') == render.MAX_SECTION_LINKS - 1   # after its 참고링크
+    assert f"and {200_001 - render.MAX_SECTION_LINKS:,} more links, not shown" in drawn
+    assert "The section's source: " in drawn and 'href="https://example.com/many"' in drawn
+    rest = re.search(r"The rest of this section \(([\d,]+) characters\) is not shown", drawn)
+    assert rest and int(rest.group(1).replace(",", "")) > 50_000
+
+
+# ---- plain words, totals, chips, titles, operator-only paths (issue 19) -------------------------------------------
+
+def end_title(at: AppTest) -> str:
+    return html.unescape(re.search(r'data-title="([^"]*)"', page(at)).group(1))
+
+
+def test_why_this_result_speaks_plain_words_first_and_folds_the_numbers(monkeypatch, eval_corpus):
+    content, index_dir = eval_corpus
+    at = run_app(monkeypatch, index_dir, content, q="음성 인식")
+    why = cards(at)[0].split('<details class="kb-why">', 1)[1]
+    words, numbers = why.split('<details class="kb-nums"><summary>The numbers</summary>', 1)
+    plain_words = html.unescape(re.sub(r"<[^>]+>", " ", words))
+    assert "Your word “" in plain_words and "is in its" in plain_words
+    assert re.search(r"(Very close|Related|Only loosely related|Not close) in meaning to your search", plain_words)
+    assert "cosine" not in plain_words and "<table>" not in words and "<td>semantic</td>" in numbers
+    at = run_app(monkeypatch, index_dir, content, view="topics", topic="trading")
+    why = cards(at)[0].split('<summary>Why this topic</summary>', 1)[1]
+    words = html.unescape(re.sub(r"<[^>]+>", " ", why.split('<details class="kb-nums">')[0]))
+    assert "The topic's word “" in words or "in meaning to how the topic is described" in words
+    assert "hybrid" not in why.lower()                       # no footer about search legs on a topic page
+
+
+def test_totals_count_all_good_matches_and_weak_ones_are_folded(monkeypatch, eval_corpus, eval_index):
+    content, index_dir = eval_corpus
+    at = run_app(monkeypatch, index_dir, content, q="트레이딩", k="3")
+    said = next(c.value for c in at.caption if "results · showing" in c.value)
+    total, shown = map(int, re.match(r"(\d+)\+? results · showing (\d+)", said).groups())
+    strong_all = [h for h in eval_index.search("트레이딩", k=100) if not h.weak]
+    assert shown == 3 and total == len(strong_all) > 3
+    more = links(page(at), "Show more results")
+    assert more and more[0]["k"] == ["13"] and 'data-kb-stay="1"' in page(at)
+    at = run_app(monkeypatch, index_dir, content, q="트레이딩")
+    weak = [h for h in eval_index.search("트레이딩", k=10) if h.weak]
+    if weak:
+        assert f"<summary>Show {len(weak)} weak match" in page(at)
+
+
+def test_active_filters_are_chips_that_remove_themselves(monkeypatch, eval_corpus):
+    content, index_dir = eval_corpus
+    at = run_app(monkeypatch, index_dir, content, q="모델", tag=["NLP", "Speech"], since="2020-07-01")
+    chips_html = page(at).split('<div class="kb-active"', 1)[1].split("</div>", 1)[0]
+    assert chips_html.count('class="kb-chip"') == 3
+    drop_nlp = links(chips_html, 'Tag: NLP <span aria-hidden="true">✕</span>')
+    assert drop_nlp == [{"q": ["모델"], "tag": ["Speech"], "since": ["2020-07-01"]}]
+
+
+def test_each_view_has_its_own_title(monkeypatch, eval_corpus):
+    content, index_dir = eval_corpus
+    seen = {}
+    for name, params in (("search", {"q": "트레이딩"}), ("landing", {}), ("topics", {"view": "topics"}),
+                         ("topic", {"view": "topics", "topic": "nlp"}), ("issues", {"view": "issues"}),
+                         ("resources", {"view": "resources"}), ("stats", {"view": "stats"})):
+        seen[name] = end_title(run_app(monkeypatch, index_dir, content, **params))
+    assert seen["search"] == "트레이딩 — kb" and seen["topic"] == "NLP — Topics — kb"
+    assert len(set(seen.values())) == len(seen), seen
+
+
+def test_stats_names_folders_only_for_the_operator(monkeypatch, eval_corpus):
+    content, index_dir = eval_corpus
+    monkeypatch.delenv("KB_SHOW_PATHS", raising=False)
+    at = run_app(monkeypatch, index_dir, content, view="stats")
+    assert str(content) not in page(at) and str(index_dir) not in page(at)
+    assert not [e for e in at.expander if "Folders" in e.label]
+    monkeypatch.setenv("KB_SHOW_PATHS", "1")
+    at = run_app(monkeypatch, index_dir, content, view="stats")
+    assert render.text(str(index_dir)) in page(at)
+
+
+def test_a_huge_url_title_or_mention_list_cannot_make_a_row_heavy():
+    url = "https://example.com/" + "a" * 1_000_000
+    assert len(render.link(url, "x" * 1_000_000)) < 5_000
+    mentions = [browse.Mention(i, f"p{i}.md", "T", f"{i}주차", "2021-01-01", "h" * 100_000) for i in range(5_000)]
+    row = render.resource(browse.Resource("https://example.com/r", "t" * 1_000_000, mentions), lambda m: "?x=1")
+    assert len(row) < 20_000 and f"and {5_000 - render.MAX_MENTIONS:,} more weeks" in row

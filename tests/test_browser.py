@@ -345,3 +345,260 @@ def test_an_over_long_query_link_is_cut_and_stays_cut(page, server):
     page.go_back()                                          # the long link is replaced, not kept behind the cut one
     page.wait_for_timeout(1000)
     assert len(page.evaluate("new URLSearchParams(location.search).get('q') || ''")) <= 500
+
+
+# ---- keyboard, titles, offline, tap targets (issue 19) ----------------------------------------------------------
+
+BOX = 'input[aria-label="Search every weekly issue"]'
+
+
+def focused(page) -> str:
+    return page.evaluate("() => { const a = document.activeElement; return a ? (a.getAttribute('aria-label') || "
+                         "a.className || a.tagName) : ''; }")
+
+
+def test_the_search_box_has_focus_on_load_and_after_slash(page, server):
+    page.goto(server)
+    page.locator(BOX).wait_for()
+    settled(page)
+    page.wait_for_function(f"document.activeElement === document.querySelector('{BOX}')", timeout=5_000)
+    page.keyboard.type("트레이딩")
+    page.keyboard.press("Enter")
+    wait_cards(page, 3)
+    page.locator(".kb-card").first.get_by_role("link", name="More like this").focus()
+    assert focused(page) != "Search every weekly issue"
+    page.keyboard.press("/")
+    assert focused(page) == "Search every weekly issue"
+    page.keyboard.type("/x")                                         # in the box, "/" is just a character
+    assert page.locator(BOX).input_value().endswith("/x")
+    assert page.evaluate("document.documentElement.lang") == "ko"
+
+
+def test_filters_popover_takes_the_focus_and_esc_closes_it(page, server):
+    page.goto(f"{server}/?q={quote('트레이딩')}")
+    wait_cards(page, 3)
+    button = page.get_by_role("button", name=re.compile("^Filters"))
+    button.click()
+    body = page.locator('[data-testid="stPopoverBody"]')
+    body.wait_for()
+    page.wait_for_function("document.querySelector('[data-testid=\"stPopoverBody\"]')"
+                           ".contains(document.activeElement)", timeout=5_000)
+    inside = "document.querySelector('[data-testid=\"stPopoverBody\"]').contains(document.activeElement)"
+    for _ in range(16):                                              # Tab stays inside the open popover
+        page.keyboard.press("Tab")
+        page.wait_for_function(inside, timeout=2_000)
+    for _ in range(3):
+        page.keyboard.press("Shift+Tab")
+        page.wait_for_function(inside, timeout=2_000)
+    page.keyboard.press("Escape")
+    page.wait_for_function("!document.querySelector('[data-testid=\"stPopoverBody\"]')", timeout=5_000)
+    assert page.evaluate("document.activeElement.dataset.testid") == "stPopoverButton"
+
+
+def test_focus_moves_to_the_opened_section_and_rings_are_visible(page, server):
+    page.goto(f"{server}/?q=SpeechBrain")
+    wait_cards(page, 1)
+    run = run_id(page)
+    link = page.locator(".kb-card").first.get_by_role("link", name="Open in post")
+    page.locator(".kb-card").first.get_by_role("link", name="More like this").focus()
+    page.keyboard.press("Shift+Tab")                                # reached by the keyboard
+    assert link.evaluate("e => e === document.activeElement")
+    ring = link.evaluate("e => getComputedStyle(e).outlineStyle + ' ' + getComputedStyle(e).outlineWidth")
+    assert ring.startswith("solid") and not ring.endswith(" 0px"), ring
+    page.keyboard.press("Enter")
+    settled(page, run)
+    page.wait_for_function("document.activeElement.classList.contains('kb-target')", timeout=5_000)
+
+
+def test_every_view_has_its_own_title(page, server):
+    titles = {}
+    for name, query in (("search", f"?q={quote('트레이딩')}"), ("topic", "?view=topics&topic=nlp"),
+                        ("topics", "?view=topics"), ("issues", "?view=issues"), ("resources", "?view=resources"),
+                        ("stats", "?view=stats"), ("post", f"?view=issues&post={POST}")):
+        page.goto(f"{server}/{query}")
+        settled(page)
+        page.wait_for_timeout(300)
+        titles[name] = page.title()
+    assert len(set(titles.values())) == len(titles), titles
+    assert titles["search"] == "트레이딩 — kb" and titles["topic"] == "NLP — Topics — kb", titles
+    page.goto(server)
+    box = page.locator(BOX)
+    box.fill("강화학습")
+    box.press("Enter")
+    page.wait_for_function("document.title === '강화학습 — kb'", timeout=WAIT_MS)   # a search that reran alone
+
+
+def test_no_request_goes_to_another_host(browser, server):
+    host = server.split("//", 1)[1]
+    seen = []
+    for viewport in (DESKTOP, PHONE):
+        ctx, pg = _page(browser, viewport)
+        pg.on("request", lambda r: seen.append(r.url))
+        for query in (f"?q={quote('트레이딩')}", "?view=topics&topic=trading", f"?view=issues&post={POST}&sec=5",
+                      "?view=resources", "?view=stats"):
+            pg.goto(f"{server}/{query}")
+            settled(pg)
+        pg.wait_for_timeout(1000)
+        ctx.close()
+    others = sorted({u for u in seen if u.split("//", 1)[-1].split("/", 1)[0] != host and not u.startswith("data:")})
+    assert len(seen) > 20 and not others, others
+
+
+def test_phone_tap_targets_are_44_px_high(phone, server, tmp_path):
+    phone.goto(f"{server}/?q={quote('트레이딩')}&tag=NLP")
+    wait_cards(phone, 1)
+    box = phone.locator(".kb-card").first.get_by_role("link", name="Open in post").bounding_box()
+    assert box["height"] >= 44, box
+    heights = phone.locator(".kb-act, .kb-nav a, .kb-chip, .kb-why > summary, [data-testid='stMain'] button, "
+                            "[data-testid='stMain'] input").evaluate_all(
+        "els => els.filter(e => e.offsetParent).map(e => e.getBoundingClientRect().height)")
+    assert heights and min(heights) >= 44, heights
+    chip = phone.get_by_role("link", name="Remove the filter Tag: NLP")
+    assert chip.count() == 1
+    run = run_id(phone)
+    chip.click()
+    settled(phone, run)
+    assert "tag=" not in phone.evaluate("location.href") and phone.locator(".kb-chip").count() == 0
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+# ---- corrections: in the page, with an Undo; never from another site (issues 19 and 21) ------------------------
+
+@pytest.fixture(scope="module")
+def writable_server(eval_corpus, tmp_path_factory):
+    """The eval index served with a copy of its content folder, which corrections may write to."""
+    content, index_dir = eval_corpus
+    mine = tmp_path_factory.mktemp("writable") / "content"
+    shutil.copytree(content, mine)
+    with serve(index_dir, mine, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as base:
+        yield base, mine
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_correction_shows_its_undo_in_view_and_undo_restores_the_topics_file(browser, writable_server, viewport,
+                                                                               tmp_path):
+    base, content = writable_server
+    topics_file = content / "topics.toml"
+    assert not topics_file.exists()
+    ctx, pg = _page(browser, viewport)
+    try:
+        pg.goto(f"{base}/?view=topics&topic=trading")
+        wait_cards(pg, 5)
+        card = pg.locator(".kb-card").nth(2)
+        card.scroll_into_view_if_needed()
+        heading = card.locator(".kb-heading").inner_text()
+        run = run_id(pg)
+        card.get_by_role("link", name="Not in Trading & finance").click()
+        settled(pg, run)
+        undo = pg.get_by_role("link", name="Undo: removed from Trading & finance")
+        undo.wait_for()
+        assert in_view(pg, undo), "the Undo is on screen, beside the card"
+        assert pg.locator(".kb-removed .kb-heading").inner_text() == heading
+        pg.wait_for_function("document.activeElement && document.activeElement.textContent === 'Undo'",
+                             timeout=5_000)
+        assert topics_file.exists() and "exclude" in topics_file.read_text(encoding="utf-8")
+        screenshot(pg, tmp_path, "screenshot-correction.png" if viewport == DESKTOP else "screenshot-correction-phone.png")
+        run = run_id(pg)
+        undo.click()
+        settled(pg, run)
+        pg.get_by_text("Undone").first.wait_for()
+        assert not topics_file.exists(), "Undo put the topics file back as it was"
+        assert_no_error(pg)
+    finally:
+        ctx.close()
+
+
+FOREIGN_FRAME = '<html><body><h1>Cat pictures</h1><iframe src="{url}" width="800" height="600"></iframe></body></html>'
+FOREIGN_NAV = '<html><body><script>location.href = {url!r};</script></body></html>'
+
+
+@pytest.fixture(scope="module")
+def foreign_site(tmp_path_factory):
+    """Pages on another origin (localhost on its own port; the app is at 127.0.0.1)."""
+    import http.server
+    import threading
+
+    root = tmp_path_factory.mktemp("foreign")
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **kw)  # noqa: E731
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    srv.RequestHandlerClass.log_message = lambda *a: None
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield root, f"http://localhost:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+
+
+def test_another_site_cannot_make_a_correction(browser, writable_server, foreign_site):
+    base, content = writable_server
+    root, origin = foreign_site
+    topics_file = content / "topics.toml"
+    before = topics_file.read_bytes() if topics_file.exists() else None
+    fix = f"{base}/?view=topics&topic=trading&fix=exclude&fixtopic=trading&ref=Backtrader&tok=guess"
+    (root / "frame.html").write_text(FOREIGN_FRAME.format(url=fix + "&x=frame"))
+    (root / "nav.html").write_text(FOREIGN_NAV.format(url=fix.replace("&tok=guess", "") + "&x=nav"))
+    ctx, pg = _page(browser, DESKTOP)
+    try:
+        pg.goto(f"{origin}/frame.html")
+        pg.wait_for_timeout(8_000)              # the framed app would have written within 1.5 s
+        framed = [f for f in pg.frames if f.url.startswith(base)]
+        if framed:                              # still framed: the app refuses to show itself there
+            assert framed[0].evaluate("getComputedStyle(document.documentElement).display") == "none"
+        pg.goto(f"{origin}/nav.html")
+        pg.wait_for_url(re.compile(r"127\.0\.0\.1"), timeout=WAIT_MS)
+        settled(pg)
+        pg.wait_for_timeout(1_500)
+        assert "fix=" not in pg.evaluate("location.href")
+        assert pg.get_by_text("did not change the topics").count() >= 1
+    finally:
+        ctx.close()
+    assert (topics_file.read_bytes() if topics_file.exists() else None) == before
+
+
+def test_show_more_keeps_the_readers_place(page, server):
+    page.goto(f"{server}/?q={quote('딥러닝')}&mode=keyword&k=5")
+    wait_cards(page, 5)
+    more = page.get_by_role("link", name="Show more results")
+    more.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    top = scroll_top(page)
+    assert top > 200
+    n = page.locator(".kb-card").count()
+    run = run_id(page)
+    more.click()
+    settled(page, run)
+    page.wait_for_function(f"document.querySelectorAll('.kb-card').length > {n}", timeout=WAIT_MS)
+    page.wait_for_timeout(400)
+    assert abs(scroll_top(page) - top) < 60, (scroll_top(page), top)          # not back at the top
+    assert "k=15" in page.evaluate("location.href")
+
+
+@pytest.mark.slow
+def test_a_post_with_200000_links_draws_within_20_s_as_a_light_page(browser, tmp_path_factory):
+    import time
+
+    from benchmarks.browser import HUGE_POST, huge_post
+    from kb.build.local import build_index
+    from kb.core.config import Settings
+
+    root = tmp_path_factory.mktemp("huge")
+    content = root / "content"
+    shutil.copytree(ROOT / "content", content)
+    huge_post(content)
+    build_index(Settings.load(content, root / "index"))
+    with serve(root / "index", content, root / "streamlit.log") as base:
+        ctx, pg = _page(browser, DESKTOP)
+        try:
+            pg.goto(f"{base}/?view=stats")                          # the server's first page opens the index
+            settled(pg)
+            t0 = time.perf_counter()
+            pg.goto(f"{base}/?view=issues&post={HUGE_POST}&sec=0")
+            pg.locator(".kb-target").wait_for(timeout=20_000)
+            settled(pg)
+            took = time.perf_counter() - t0
+            size = pg.evaluate("document.documentElement.outerHTML.length")
+            assert took < 20 and size < 5_000_000, (took, size)
+            assert pg.get_by_text(re.compile(r"and 199,961 more links, not shown")).count() == 1
+            assert_no_error(pg)
+        finally:
+            ctx.close()

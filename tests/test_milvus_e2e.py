@@ -174,6 +174,7 @@ def test_the_app_searches_milvus(eval_corpus, server, monkeypatch):
     expected = local_search(index_dir, "트레이딩")[0]["results"]
     assert len(cards) == len(expected) == 10
     assert all(h["heading"].split()[0] in c for h, c in zip(expected, cards, strict=True))
+    monkeypatch.setenv("KB_SHOW_PATHS", "1")              # the Stats page names the index for the operator only
     at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=300)
     at.query_params["view"] = "stats"
     at.run()

@@ -12,9 +12,17 @@ from __future__ import annotations
 import html
 import re
 import string
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from kb.ingest.sections import GENERIC_ANCHOR_RE, is_web_url
 from kb.query.explain import match_terms, term_pattern
+
+MAX_SECTION_LINKS = 40        # links drawn per section; the rest are counted ("and 199,960 more links")
+MAX_SECTION_CHARS = 8_000     # characters of a section's commentary drawn; the rest are counted
+MAX_URL_CHARS = 2_000         # a longer URL is shown cut, as text (no browser needs a longer link)
+MAX_HEADING_CHARS = 300
+MAX_MENTIONS = 30             # weeks listed per resource; the rest are counted
 
 _PUNCT = {c: f"&#{ord(c)};" for c in string.punctuation}
 _MD_CHARS_RE = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:$&=])")
@@ -60,6 +68,9 @@ def highlight(s: str, query: str) -> str:
 
 def link(url: str, label: str | None = None, query: str = "") -> str:
     """A link if the URL is http(s), else the URL (or label) as plain text with the URL shown."""
+    if len(url or "") > MAX_URL_CHARS:             # no browser needs it; a post could make pages heavy with it
+        return f'{highlight((label or "")[:MAX_HEADING_CHARS], query)} <code class="kb-nolink">{text(url[:120])}… ({len(url):,} characters)</code>'
+    label = (label or "")[:MAX_HEADING_CHARS * 4]
     label_html = highlight(label, query) if label else text(url)
     if url and is_web_url(url):
         return f'<a href="{attr(url)}" target="_blank" rel="noopener noreferrer nofollow">{label_html}</a>'
@@ -229,15 +240,19 @@ def meta_line(post_title: str, week: str, date: str) -> str:
 
 # ---- in-app links --------------------------------------------------------------------------------------------
 
-def go_link(href: str, label_html: str, cls: str = "", current: bool = False, keep: str = "") -> str:
+def go_link(href: str, label_html: str, cls: str = "", current: bool = False, keep: str = "", stay: bool = False,
+            focus: bool = False, aria: str = "") -> str:
     """A link to another state of the app (`?view=…`). With the app's script it navigates without a reload and
     makes exactly one browser-history entry, first copying the parameters named in `keep` (space-separated) from
-    the address bar, which a part of the page that reran alone may have changed; without the script it is an
-    ordinary link. `label_html` must be safe HTML."""
+    the address bar, which a part of the page that reran alone may have changed; `stay` keeps the reader's scroll
+    position (Show more, a correction); `focus` gives it the keyboard focus once drawn. Without the script it is
+    an ordinary link. `label_html` must be safe HTML."""
     c = f' class="{attr(cls)}"' if cls else ""
     cur = ' aria-current="page"' if current else ""
     kp = f' data-kb-keep="{attr(keep)}"' if keep else ""
-    return f'<a href="{attr(href)}" data-kb-go="1" target="_self"{c}{cur}{kp}>{label_html}</a>'
+    extra = (' data-kb-stay="1"' if stay else "") + (' data-kb-focus="1"' if focus else "")
+    extra += f' aria-label="{attr(aria)}"' if aria else ""
+    return f'<a href="{attr(href)}" data-kb-go="1" target="_self"{c}{cur}{kp}{extra}>{label_html}</a>'
 
 
 def nav(items: list[tuple[str, str, bool]], keep: str = "") -> str:
@@ -254,10 +269,12 @@ def pager(prev_href: str | None, next_href: str | None, where: str, prev_label: 
     return f'<div class="kb-pager">{left}<span class="kb-where">{text(where)}</span>{right}</div>'
 
 
-def end_marker(run: str, state: str = "") -> str:
-    """The last element of every page draw: tells the app's script that the page is complete (and, on a results
-    page, which results are shown, so their scroll position can be kept and restored)."""
-    return f'<div class="kb-end" data-run="{attr(run)}" data-state="{attr(state)}"></div>'
+def end_marker(run: str, state: str = "", title: str = "") -> str:
+    """The last element of every page draw: tells the app's script that the page is complete, the page's title
+    (a part of the page that reran alone cannot set it otherwise) and, on a results page, which results are
+    shown, so their scroll position can be kept and restored."""
+    t = f' data-title="{attr(title)}"' if title else ""
+    return f'<div class="kb-end" data-run="{attr(run)}" data-state="{attr(state)}"{t}></div>'
 
 
 # ---- cards, sections, resources -------------------------------------------------------------------------------
@@ -267,53 +284,119 @@ def is_weak(hit) -> bool:
     return bool(getattr(hit, "weak", False) or (hit.scores or {}).get("weak"))
 
 
+def _numbers(hit) -> str:
+    """Each leg's raw score and rank, and the final score: the numbers behind "Why this result"."""
+    rows = "".join(f"<tr><td>{text(leg)}</td><td>{v:.4f}</td><td>{hit.ranks.get(leg, '')}</td></tr>"
+                   for leg, v in hit.scores.items() if isinstance(v, int | float))
+    return (f'<details class="kb-nums"><summary>The numbers</summary><table><tr><th>leg</th><th>score</th>'
+            f'<th>rank</th></tr>{rows}</table><div class="kb-meta">Final score {hit.score:.4f}. Hybrid mixes the '
+            "keyword (BM25) and meaning (embedding) legs; exact_name pins a section whose resource name is the "
+            "query.</div></details>")
+
+
 def why_table(hit, reasons: list[str] | None = None) -> str:
-    """'Why this result': the reasons in words (kb.query.explain), then each leg's raw score and rank."""
+    """'Why this result': the reasons in plain words first, the numbers behind a toggle."""
     if not hit.scores and not reasons:
         return ""
     said = "".join(f"<li>{text(r)}</li>" for r in reasons or [])
-    rows = "".join(f"<tr><td>{text(leg)}</td><td>{v:.4f}</td><td>{hit.ranks.get(leg, '')}</td></tr>"
-                   for leg, v in hit.scores.items() if isinstance(v, int | float))
     return ('<details class="kb-why"><summary>Why this result</summary>'
-            + (f'<ul class="kb-reasons">{said}</ul>' if said else "")
-            + f'<table><tr><th>leg</th><th>score</th><th>rank</th></tr>{rows}</table><div class="kb-meta">Final '
-            f"score {hit.score:.4f}. Hybrid mixes the keyword (BM25) and meaning (embedding) legs; exact_name pins "
-            "a section whose resource name is the query.</div></details>")
+            + (f'<ul class="kb-reasons">{said}</ul>' if said else "") + _numbers(hit) + "</details>")
 
 
-def card(hit, query: str = "", topics: list[str] | None = None, actions: list[tuple[str, str]] | None = None,
-         why: bool = True, reasons: list[str] | None = None, fixes: list[tuple[str, str]] | None = None) -> str:
+def why_topic(reasons: list[str], numbers: dict[str, float]) -> str:
+    """'Why this topic' on a topic page: why the section belongs, in words, then the topic score's numbers."""
+    said = "".join(f"<li>{text(r)}</li>" for r in reasons)
+    rows = "".join(f"<tr><td>{text(k)}</td><td>{v:.3f}</td></tr>" for k, v in numbers.items())
+    return (f'<details class="kb-why"><summary>Why this topic</summary><ul class="kb-reasons">{said}</ul>'
+            f'<details class="kb-nums"><summary>The numbers</summary><table><tr><th>part</th><th>value</th></tr>'
+            f"{rows}</table></details></details>")
+
+
+@dataclass
+class Actions:
+    """What a card offers besides its text: in-app links (href, label), topic corrections shown as they are
+    ("Not in NLP"), more corrections folded ("Add to a topic…"), a note about a correction just made (safe
+    HTML: the Undo), and the reasons in words (safe HTML from why_table / why_topic)."""
+    links: list[tuple[str, str]] = field(default_factory=list)
+    fixes: list[tuple[str, str]] = field(default_factory=list)
+    more_fixes: list[tuple[str, str]] = field(default_factory=list)
+    note: str = ""
+    why: str = ""
+
+
+def card(hit, query: str = "", topics: list[str] | None = None, acts: Actions | None = None,
+         removed: bool = False) -> str:
     """A result card: heading (linked to the resource when it is a web URL), post title · date, the snippet with
-    the query's terms marked, other links, the section's topics, and in-app actions (href, label)."""
-    head = link(hit.url, hit.heading, query) if hit.url else highlight(hit.heading, query)
+    the query's terms marked, other links, the section's topics, its actions and a correction's Undo."""
+    acts = acts or Actions()
+    heading = hit.heading[:MAX_HEADING_CHARS]
+    head = link(hit.url, heading, query) if hit.url else highlight(heading, query)
     others = [lk for lk in hit.links if lk.url != hit.url][:4]
     more = ""
     if others:
         more = '<div class="kb-links">' + " · ".join(link(lk.url, _link_label(lk)) for lk in others) + "</div>"
     snip = f'<div class="kb-snippet">{highlight(snippet(hit.snippet), query)}</div>' if hit.snippet else ""
     tops = f'<div class="kb-chips" title="topics of this section">{chips(topics, "kb-topic")}</div>' if topics else ""
-    acts = "".join(go_link(h, text(lbl), "kb-act") for h, lbl in (actions or []))
-    fix = ""
-    if fixes:                   # topic corrections: (href, label) links, e.g. "Not NLP", "Add to Vision"
-        fix = ('<details class="kb-why"><summary>Topics…</summary><div class="kb-fixes">'
-               + " ".join(go_link(h, text(lbl), "kb-act") for h, lbl in fixes) + "</div></details>")
-    foot = f'{tops}<div class="kb-foot">{acts}{fix}{why_table(hit, reasons) if why else ""}</div>'
-    weak = " kb-weak" if is_weak(hit) else ""
-    return (f'<div class="kb-card{weak}" data-row="{int(hit.row)}"><div class="kb-heading">{head}</div>'
+    links = "".join(go_link(h, text(lbl), "kb-act") for h, lbl in acts.links)
+    fix = "".join(go_link(h, text(lbl), "kb-act kb-fix", stay=True) for h, lbl in acts.fixes)
+    if acts.more_fixes:
+        fix += ('<details class="kb-add"><summary>Add to a topic…</summary><div class="kb-fixes">'
+                + "".join(go_link(h, text(lbl), "kb-act kb-fix", stay=True) for h, lbl in acts.more_fixes)
+                + "</div></details>")
+    foot = f'{tops}<div class="kb-foot">{links}{fix}{acts.why}</div>'
+    cls = "kb-card" + (" kb-weak" if is_weak(hit) else "") + (" kb-removed" if removed else "")
+    return (f'<div class="{cls}" data-row="{int(hit.row)}"><div class="kb-heading">{head}</div>'
             f'<div class="kb-meta">{meta_line(hit.post_title, hit.week, hit.date)}</div>'
-            f'{snip}{more}{foot}</div>')
+            f'{snip}{more}{acts.note}{foot}</div>')
+
+
+def _bounded_link(lk) -> str:
+    return link(lk.url, _link_label(lk)[:MAX_HEADING_CHARS])
+
+
+def section_links(s) -> str:
+    """A section's links, at most MAX_SECTION_LINKS of them, then how many more there are and the section's main
+    link (its source): a post cannot make a page heavy."""
+    shown = s.links[:MAX_SECTION_LINKS]
+    out = " · ".join(_bounded_link(lk) for lk in shown)
+    rest = len(s.links) - len(shown)
+    if rest > 0:
+        src = f" The section's source: {_bounded_link(s.links[0])}." if s.links else ""
+        out += f'<div class="kb-meta kb-capped">and {rest:,} more link{"s" if rest != 1 else ""}, not shown.{src}</div>'
+    return out
 
 
 def section(s, query: str = "", target: bool = False, topics: list[str] | None = None) -> str:
-    """One section of a post, whole: heading, every link (web links clickable), the commentary as paragraphs and
-    lists, and its topics."""
-    head = highlight(s.heading, query)
-    links = " · ".join(link(lk.url, _link_label(lk)) for lk in s.links)
+    """One section of a post: heading, its links (web links clickable; at most MAX_SECTION_LINKS), the commentary
+    as paragraphs and lists (at most MAX_SECTION_CHARS), and its topics."""
+    head = highlight(s.heading[:MAX_HEADING_CHARS], query)
+    md = s.markdown or ""
+    cut_note = ""
+    if len(md) > MAX_SECTION_CHARS:
+        cut_note = (f'<div class="kb-meta kb-capped">The rest of this section ({len(md) - MAX_SECTION_CHARS:,} '
+                    "characters) is not shown; read it in the post's source.</div>")
+        md = md[:MAX_SECTION_CHARS]
     cls = "kb-section kb-target" if target else "kb-section"
     mark = '<div class="kb-here">▶ The section you opened</div>' if target else ""
     tops = f'<div class="kb-chips">{chips(topics, "kb-topic")}</div>' if topics else ""
     return (f'<div class="{cls}" id="kb-sec-{int(s.position)}">{mark}<div class="kb-heading">{head}</div>'
-            f'<div class="kb-links">{links}</div><div class="kb-body">{body(s.markdown, query)}</div>{tops}</div>')
+            f'<div class="kb-links">{section_links(s)}</div><div class="kb-body">{body(md, query)}{cut_note}</div>'
+            f"{tops}</div>")
+
+
+def section_stub(s, href: str) -> str:
+    """A section named only, with a link to open it: what a page shows once it holds as much as it should."""
+    return (f'<div class="kb-section kb-stub"><div class="kb-heading">{go_link(href, text(s.heading[:MAX_HEADING_CHARS]))}'
+            "</div></div>")
+
+
+def filter_chips(chips_: list[tuple[str, str, str]]) -> str:
+    """Active filters as chips, each a link that removes it: (href, what, value)."""
+    if not chips_:
+        return ""
+    out = "".join(go_link(h, f"{text(what)}: {text(value)} <span aria-hidden=\"true\">✕</span>", "kb-chip",
+                          aria=f"Remove the filter {what}: {value}") for h, what, value in chips_)
+    return f'<div class="kb-active" aria-label="Active filters">{out}</div>'
 
 
 def histogram(hist, noun: str = "sections") -> str:
@@ -344,154 +427,23 @@ def resource(res, week_href=None) -> str:
         if key in seen:
             continue
         seen.add(key)
-        label = text(" · ".join(x for x in (m.week, m.date) if x) or m.path)
-        weeks.append(go_link(week_href(m), label) if week_href else label)
-    where = "; ".join(text(m.heading) for m in res.mentions[:3])
+        if len(weeks) < MAX_MENTIONS:
+            label = text((" · ".join(x for x in (m.week, m.date) if x) or m.path)[:MAX_HEADING_CHARS])
+            weeks.append(go_link(week_href(m), label) if week_href else label)
+    if len(seen) > len(weeks):
+        weeks.append(f"and {len(seen) - len(weeks):,} more weeks")
+    where = "; ".join(text(m.heading[:MAX_HEADING_CHARS]) for m in res.mentions[:3])
     n = len(res.mentions)
-    return (f'<div class="kb-res"><div class="kb-heading">{link(res.url, res.title)}</div>'
-            f'<div class="kb-url">{text(res.url)}</div>'
+    return (f'<div class="kb-res"><div class="kb-heading">{link(res.url, res.title[:MAX_HEADING_CHARS])}</div>'
+            f'<div class="kb-url">{text(res.url[:MAX_URL_CHARS])}</div>'
             f'<div class="kb-meta">{n} mention{"" if n == 1 else "s"}: {", ".join(weeks)} — {where}</div></div>')
 
 
-CSS = """<style>
-.stApp { word-break: keep-all; overflow-wrap: break-word; }
-.stApp a { color: #1d4ed8; }
-[data-testid="stMainBlockContainer"] { padding-top: 0.9rem; padding-bottom: 3rem; max-width: 60rem; }
-[data-testid="stHeader"] { height: 2.6rem; min-height: 2.6rem; background: transparent; }
-[data-testid="stElementContainer"]:has(.kb-end), [data-testid="stElementContainer"]:has(.kb-js) { display: none; }
-.kb-nav { display: flex; gap: 0.2rem 0.9rem; align-items: baseline; flex-wrap: wrap; padding-right: 2.6rem;
-  font-size: 0.95rem; }
-.kb-nav a { text-decoration: none; color: inherit; padding: 0.15rem 0; border-bottom: 2px solid transparent; }
-.kb-nav a.kb-on { border-bottom-color: #f59e0b; font-weight: 600; }
-.kb-brand { font-weight: 700; font-size: 1.15rem; margin-right: 0.3rem; }
-.kb-card, .kb-res { line-height: 1.5; padding: 0.7rem 0.9rem; margin: 0 0 0.6rem 0; border: 1px solid #e5e7eb;
-  border-radius: 0.5rem; }
-.kb-res { padding: 0.45rem 0.7rem; }
-.kb-weak { opacity: 0.8; }
-.kb-weakline { color: #6b7280; font-size: 0.86rem; margin: 0.8rem 0 0.4rem 0; border-top: 1px dashed #d1d5db;
-  padding-top: 0.4rem; }
-.kb-heading { font-size: 1.06rem; font-weight: 600; line-height: 1.35; }
-.kb-heading a { text-decoration: none; }
-.kb-meta { color: #6b7280; font-size: 0.85rem; margin: 0.1rem 0 0.3rem 0; }
-.kb-snippet { font-size: 0.95rem; }
-.kb-body { font-size: 0.97rem; line-height: 1.65; }
-.kb-body p { margin: 0 0 0.55rem 0; }
-.kb-body ul { margin: 0 0 0.55rem 1.1rem; padding: 0; }
-.kb-body pre { white-space: pre-wrap; font-size: 0.85rem; background: #f9fafb; padding: 0.4rem; }
-.kb-sub { font-weight: 600; }
-.kb-links { font-size: 0.82rem; margin: 0.15rem 0; overflow-wrap: anywhere; }
-.kb-url { font-size: 0.78rem; color: #6b7280; overflow-wrap: anywhere; }
-.kb-foot { display: flex; flex-wrap: wrap; gap: 0.2rem 0.9rem; align-items: baseline; margin-top: 0.35rem;
-  font-size: 0.86rem; }
-.kb-act { text-decoration: none; white-space: nowrap; }
-.kb-why summary { cursor: pointer; color: #6b7280; }
-.kb-why table { font-size: 0.8rem; margin: 0.3rem 0; }
-.kb-why td, .kb-why th { padding: 0.1rem 0.6rem 0.1rem 0; text-align: left; }
-.kb-tag, .kb-topic { display: inline-block; font-size: 0.74rem; border-radius: 0.6rem; padding: 0 0.5rem;
-  margin: 0 0.25rem 0.15rem 0; white-space: nowrap; }
-.kb-tag { background: #eef2ff; color: #3730a3; }
-.kb-topic { background: #ecfdf5; color: #065f46; }
-.kb-section { border-left: 3px solid #e5e7eb; padding-left: 0.8rem; margin: 0.6rem 0 1.2rem 0; }
-.kb-target { border-left: 4px solid #f59e0b; background: #fffbeb; padding: 0.5rem 0.8rem; }
-.kb-here { font-size: 0.78rem; color: #b45309; font-weight: 600; }
-.kb-earlier > summary { cursor: pointer; color: #4b5563; font-size: 0.9rem; margin: 0.3rem 0; }
-.kb-back { display: inline-block; margin: 0.2rem 0 0.4rem 0; text-decoration: none; }
-.kb-title { font-size: 1.5rem; font-weight: 700; line-height: 1.3; margin: 0.2rem 0; }
-.kb-pager { display: flex; gap: 1rem; align-items: baseline; justify-content: center; margin: 0.8rem 0;
-  font-size: 0.9rem; }
-.kb-off { color: #9ca3af; }
-.kb-where { color: #6b7280; }
-.kb-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr)); gap: 0.6rem; }
-.kb-grid a { display: block; padding: 0.6rem 0.8rem; border: 1px solid #e5e7eb; border-radius: 0.5rem;
-  text-decoration: none; color: inherit; }
-.kb-grid a span { color: #6b7280; font-size: 0.85rem; }
-.kb-examples a { display: inline-block; margin: 0 0.4rem 0.4rem 0; padding: 0.15rem 0.7rem; border: 1px solid #e5e7eb;
-  border-radius: 1rem; text-decoration: none; color: inherit; }
-.kb-issue { padding: 0.5rem 0; border-bottom: 1px solid #f3f4f6; }
-.kb-issue a { font-weight: 600; text-decoration: none; }
-.kb-nolink { font-size: 0.78rem; }
-.kb-chart { margin: 0.4rem 0 0.8rem 0; }
-.kb-bars { display: flex; align-items: flex-end; gap: 2px; height: 64px; border-bottom: 1px solid #d1d5db; }
-.kb-bars span { flex: 1 1 0; background: #93c5fd; min-width: 1px; }
-.kb-axis { display: flex; justify-content: space-between; gap: 0.5rem; font-size: 0.75rem; color: #6b7280; }
-.kb-described { font-size: 0.85rem; color: #6b7280; margin-bottom: 0.3rem; }
-.kb-intro { margin: 0.3rem 0 0.8rem 0; }
-.kb-chips { font-size: 0.85rem; color: #6b7280; margin-top: 0.3rem; }
-mark { background: #fde68a; padding: 0 0.1rem; border-radius: 0.15rem; }
-@media (max-width: 640px) {
-  [data-testid="stMainBlockContainer"] { padding-left: 0.8rem; padding-right: 0.8rem; padding-top: 0.6rem; }
-  .kb-nav { font-size: 0.9rem; gap: 0.2rem 0.7rem; }
-  .kb-card { padding: 0.55rem 0.7rem; margin-bottom: 0.5rem; }
-  .kb-snippet { display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden; }
-  .kb-card .kb-links { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-  .kb-title { font-size: 1.25rem; }
-  [data-testid="stButtonGroup"] button { padding-left: 0.6rem; padding-right: 0.6rem; }
-  [data-testid="stPopoverButton"] { padding-left: 0.6rem; padding-right: 0.6rem; }
-}
-</style>"""
-
-# The app's one script (our own text, never post text): in-app links (data-kb-go) navigate through the browser
-# history without reloading the page, so one Back returns; a results page's scroll position is kept per results
-# state and restored when you come back to it; a page reached by a link starts at its top; and a change of mode,
-# result count or filter replaces the current history entry instead of adding one.
-SCRIPT = """<div class="kb-js"><script>
-(() => {
-  if (window.__kbNav) return;
-  window.__kbNav = true;
-  const KEY = 'kb-scroll:';
-  const NAV = ['view', 'post', 'sec', 'more', 'q', 'topic', 'page'];
-  const push = history.pushState.bind(history);
-  const scroller = () => document.querySelector('[data-testid="stMain"]') || document.scrollingElement;
-  const end = () => document.querySelector('.kb-end');
-  let pending = null;
-  const save = () => {
-    const e = end();
-    if (pending === null && e && e.dataset.state) {
-      try { sessionStorage.setItem(KEY + e.dataset.state, String(scroller().scrollTop)); } catch (err) {}
-    }
-  };
-  const leaving = () => { save(); const e = end(); pending = e ? e.dataset.run : ''; };
-  const arrive = () => {
-    const e = end();
-    if (pending === null || !e || e.dataset.run === pending) return;
-    pending = null;
-    let y = 0;
-    if (e.dataset.state) { try { y = Number(sessionStorage.getItem(KEY + e.dataset.state) || 0); } catch (err) {} }
-    const go = () => { scroller().scrollTop = y; };
-    go(); requestAnimationFrame(go); setTimeout(go, 120);
-  };
-  history.pushState = function (state, title, url) {
-    try {
-      const a = new URL(url, location.href), b = new URL(location.href);
-      if (a.pathname === b.pathname &&
-          (NAV.every(k => a.searchParams.getAll(k).join('\\u0000') === b.searchParams.getAll(k).join('\\u0000'))
-           || (b.searchParams.get('q') || '').length > 500)) {   // the app cut an over-long query: no way back to it
-        return history.replaceState(state, title, url);
-      }
-    } catch (err) {}
-    return push(state, title, url);
-  };
-  document.addEventListener('click', (ev) => {
-    const a = ev.target.closest && ev.target.closest('a[data-kb-go]');
-    if (!a || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
-    ev.preventDefault();
-    const url = new URL(a.getAttribute('href'), location.href), now = new URLSearchParams(location.search);
-    for (const k of (a.dataset.kbKeep || '').split(' ').filter(Boolean)) {
-      url.searchParams.delete(k);
-      for (const v of now.getAll(k)) url.searchParams.append(k, v);
-    }
-    leaving();
-    push({}, '', url.pathname + url.search);
-    window.dispatchEvent(new PopStateEvent('popstate', {state: {}}));
-  }, true);
-  window.addEventListener('popstate', () => { if (pending === null) leaving(); }, true);
-  let ticking = false;
-  document.addEventListener('scroll', () => {
-    if (ticking) return;
-    ticking = true;
-    requestAnimationFrame(() => { ticking = false; save(); });
-  }, true);
-  new MutationObserver(() => { if (pending !== null) arrive(); })
-    .observe(document.body, {childList: true, subtree: true});
-})();
-</script></div>"""
+_STATIC = Path(__file__).resolve().parent / "static"
+FAVICON = str(_STATIC / "favicon.png")     # served by the app itself: no request to another host
+CSS = "<style>\n" + (_STATIC / "app.css").read_text(encoding="utf-8") + "</style>"
+# The app's one script (our own text, never post text), kb/app/static/app.js: in-app links (data-kb-go) navigate
+# through the browser history without reloading the page, so one Back returns; a results page's scroll position is
+# kept per results state and restored when you come back to it; a change of mode, result count or filter replaces
+# the current history entry instead of adding one.
+SCRIPT = '<div class="kb-js"><script>\n' + (_STATIC / "app.js").read_text(encoding="utf-8") + "</script></div>"
