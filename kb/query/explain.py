@@ -13,8 +13,12 @@ from kb.text.glossary import expansion_terms
 
 _WORD_RE = re.compile(r"[가-힣]+|[A-Za-z0-9][A-Za-z0-9.+#_-]*[A-Za-z0-9+#]|[A-Za-z0-9]|[^\W\d_가-힣A-Za-z]+", re.U)
 # Korean particles and endings that follow a word in a query ("트레이딩을", "강화학습에서"): stripped to find the stem
-_PARTICLES = ("에서는", "으로는", "에서", "으로", "에게", "까지", "부터", "처럼", "이랑", "하고", "관련", "을", "를",
+PARTICLES = ("에서는", "으로는", "에서", "으로", "에게", "까지", "부터", "처럼", "이랑", "하고", "관련", "을", "를",
               "이", "가", "은", "는", "의", "에", "와", "과", "도", "로", "랑", "만")
+# Words too common to mark or explain: English function words (a highlighted "in" or "the" says nothing)
+STOP_WORDS = frozenset("""a an the in on of for to and or with by at from as is are was were be been it its this that
+these those into onto about over under than then via vs not no do does did how what which who whom why when where
+can could should would will i me my we our you your he she they them their his her""".split())
 _LATIN_PART_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # A Latin term matches from a word start, or from an inner case/digit boundary: "GPT" in "KorGPT2", "2" in "GPT2",
 # never "RL" inside "URL".
@@ -26,20 +30,21 @@ _CLOSENESS = ((0.08, "very close in meaning"), (0.05, "close in meaning"), (0.03
 
 def query_words(query: str) -> list[str]:
     """The query's own words to look for (Korean words also without a trailing particle; Latin words also as
-    their case/digit parts), longest first. One-character words count only when they are the whole query."""
+    their case/digit parts), longest first. One-character words count only when they are the whole query; English
+    stop-words ("in", "the", "a") never count."""
     words = _WORD_RE.findall(query or "")
     out: list[str] = []
     for w in words:
         out.append(w)
         if "가" <= w[0] <= "힣":
-            stem = next((w[: -len(p)] for p in _PARTICLES if w.endswith(p) and len(w) - len(p) >= 2), None)
+            stem = next((w[: -len(p)] for p in PARTICLES if w.endswith(p) and len(w) - len(p) >= 2), None)
             if stem:
                 out.append(stem)
         else:
             parts = _LATIN_PART_RE.findall(w)
             if len(parts) > 1:
                 out.extend(p for p in parts if len(p) >= 2)
-    keep = [t for t in dict.fromkeys(out) if len(t) >= 2 or len(words) == 1]
+    keep = [t for t in dict.fromkeys(out) if (len(t) >= 2 or len(words) == 1) and t.lower() not in STOP_WORDS]
     return sorted(keep, key=len, reverse=True)
 
 
