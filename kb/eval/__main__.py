@@ -36,6 +36,8 @@ def parse_args(argv=None):
                    help="hybrid: the smallest cosine spread min-max stretches to [0, 1] (default 0.12; 0 = plain min-max)")
     p.add_argument("--query-vector", choices=["mean", "spelled", "plain"],
                    help="how a short query's glossary synonyms enter its embedding (default: mean; see kb.embed.queryvec)")
+    p.add_argument("--full-match-bonus", type=float, help="hybrid: bonus of a section whose heading or first "
+                   "sentence holds every query word (default 0.15; 0 = off)")
     p.add_argument("--no-typos", action="store_true", help="turn typo tolerance off (kb.query.typos)")
     p.add_argument("--title-margin", type=float, help="margin a referenced-title vector must win by (default 0.03)")
     p.add_argument("--relevance", nargs="?", const=DEFAULT_OFFTOPIC, metavar="OFFTOPIC",
@@ -55,6 +57,8 @@ def main(argv=None) -> int:
     with opened_index(args.index_dir, args.posts, args.model, backend_settings(args)) as index:
         kw = {"fusion_method": args.fusion, "expand": not args.no_glossary}
         index.typos.enabled = not args.no_typos
+        if args.full_match_bonus is not None:
+            index.full_match_bonus = args.full_match_bonus
         if args.title_margin is not None:
             index.title_margin = args.title_margin
         if args.query_vector:

@@ -131,3 +131,39 @@ def why(hit: Hit, query: str, section: Section, topics: list[str] | None = None)
     if "semantic" in hit.scores and "background" in hit.scores:
         meaning = closeness(hit.scores["semantic"], hit.scores["background"])
     return Why(words, via, meaning, "exact_name" in hit.scores, hit.confidence, hit.weak, list(topics or []))
+
+
+def _alternatives(word: str) -> list[str]:
+    """A query word and what stands for it: its stem without a particle, its Latin parts, its glossary synonyms."""
+    return sorted(dict.fromkeys([*query_words(word), *synonyms(word)]), key=len, reverse=True)
+
+
+def content_words(query: str) -> list[str]:
+    """The query's words that carry meaning (stop-words and one-character words aside, unless alone)."""
+    words = _WORD_RE.findall(query or "")
+    return [w for w in dict.fromkeys(words) if (len(w) >= 2 or len(words) == 1) and w.lower() not in STOP_WORDS]
+
+
+def lead_sentence(section: Section) -> str:
+    text = (section.text or "").strip()
+    return re.split(r"(?<=[.!?。])\s+|\n+", text, maxsplit=1)[0] if text else ""
+
+
+def coverage_patterns(query: str, corrected: dict[str, str] | None = None) -> list[re.Pattern]:
+    """One pattern per content word of the query, matching it, its stem, parts or glossary synonyms (and its
+    spelling in `corrected`, {typo: correction}, with that spelling's own stem and synonyms)."""
+    out = []
+    for w in content_words(query):
+        alts = _alternatives(w) + (_alternatives(corrected[w]) if corrected and w in corrected else [])
+        if (rx := term_pattern(alts)) is not None:
+            out.append(rx)
+    return out
+
+
+def coverage(patterns: list[re.Pattern], section: Section) -> float:
+    """The share of the query's content words (coverage_patterns) found in the section's heading, resource names or
+    first sentence: 1.0 when the section's opening says everything the query asks."""
+    if not patterns:
+        return 0.0
+    where = "\n".join([section.heading, *section.names, lead_sentence(section)])
+    return sum(1 for rx in patterns if rx.search(where)) / len(patterns)

@@ -23,7 +23,7 @@ from kb.core.errors import BadQuery, ModelUnavailable
 from kb.core.types import Hit, KeywordQuery, Manifest, PostRecord, Section
 from kb.embed import queryvec
 from kb.embed.embedder import get_embedder
-from kb.query import fusion, relevance, typos
+from kb.query import explain, fusion, relevance, typos
 from kb.query.snippets import snippet, snippet_sentences
 from kb.storage import store
 from kb.text.glossary import EXPANSION_WEIGHT, expansion_terms
@@ -81,6 +81,7 @@ class Candidates:
     background: float | None = None        # the query's best cosine against everyday sentences (kb.query.relevance)
     query_vector: np.ndarray | None = None
     fix: typos.Correction | None = None    # the query with its typos corrected (kb.query.typos)
+    coverage: np.ndarray | None = None     # share of the query's words in the heading / first sentence (explain)
 
 
 class Index:
@@ -92,8 +93,8 @@ class Index:
         self.sections: Sequence[Section] = backend.sections     # row i = section i
         self.posts: Sequence[PostRecord] = backend.posts
         self._embedder = embedder
-        self.title_margin = TITLE_MARGIN
-        self.semantic_min_range = fusion.SEMANTIC_MIN_RANGE
+        self.title_margin, self.semantic_min_range = TITLE_MARGIN, fusion.SEMANTIC_MIN_RANGE
+        self.full_match_bonus = fusion.FULL_MATCH_BONUS        # kb.query.fusion
         self.typos = typos.Corrector(backend)      # typo tolerance; .enabled = False turns it off
 
     @property
@@ -166,7 +167,7 @@ class Index:
         if kq is not None:
             c.keyword, c.bm25 = self.keyword_evidence(kq, c.rows, fuzzy)
         c.query_vector, c.background = qv, bg
-        if qv is not None and mode != "keyword":
+        if qv is not None:
             c.semantic = self.semantic_scores(qv, c.rows)
             if mode == "semantic" and len(c.rows) > pool:
                 top = np.argpartition(-c.semantic, pool - 1)[:pool]
@@ -178,8 +179,7 @@ class Index:
     def search(self, query: str, mode: str = "hybrid", k: int = 10, since=None, until=None, tags=None,
                categories=None, post: str | None = None, rows=None, keyword_weight: float | None = None,
                fusion_method: str = "convex", expand: bool = True) -> Hits:
-        """Ranked sections for a query. Modes: hybrid (default), keyword, semantic. One hit per section; the list's
-        `did_you_mean` is the corrected query when typos were corrected and it matched clearly better.
+        """Ranked sections (one hit each) for a query in mode hybrid, keyword or semantic, and `did_you_mean` (see Hits).
         `expand=False` turns the glossary query expansion off (for evaluation)."""
         mode, k = check_mode(mode), clamp_k(k)
         fuse = fusion.method(fusion_method, keyword_weight, self.semantic_min_range) if mode == "hybrid" else None
@@ -188,14 +188,15 @@ class Index:
         if not q or len(self) == 0:
             return Hits()
         c = self.candidates(q, mode, f, min(len(self), max(100, 5 * k)), expand)
-        if len(c.rows) == 0:
+        if not len(c.rows):
             return Hits()
+        c.coverage = _coverage(self, q, c) if mode != "semantic" else None
         if mode == "keyword":
             final = c.keyword
         elif mode == "semantic":
             final = c.semantic.astype(np.float64)
         else:
-            final = fuse(c.keyword, c.bm25, c.semantic)
+            final = fuse(c.keyword, c.bm25, c.semantic) + self.full_match_bonus * (c.coverage >= 1.0)
         conf = confidence(self, q, c, expand)
         order = np.lexsort((-final, ~c.pinned))[:k]
         order = np.concatenate([order[conf[order] >= relevance.WEAK_BELOW], order[conf[order] < relevance.WEAK_BELOW]])
@@ -250,6 +251,13 @@ def _meaning(index: Index, q: str, fix: typos.Correction | None, f: Filters, poo
     return (qv2, bg2, rows2) if lead2 >= lead + typos.MEANING_GAIN else (qv, bg, rows)
 
 
+def _coverage(index: Index, q: str, c: Candidates) -> np.ndarray:
+    """Each candidate's share of the query's content words (or their synonyms, stems, corrected spellings) in its
+    heading, resource names or first sentence (kb.query.explain.coverage)."""
+    patterns = explain.coverage_patterns(q, dict(c.fix.words) if c.fix else None)
+    return np.array([explain.coverage(patterns, index.sections[int(r)]) for r in c.rows], dtype=np.float64)
+
+
 def confidence(index: Index, q: str, c: Candidates, expand: bool = True) -> np.ndarray:
     """Each candidate's confidence (kb.query.relevance). Keyword mode judges meaning too when the model loads."""
     semantic, background = c.semantic, c.background
@@ -260,7 +268,7 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True) -> np.n
             qv = None
         if qv is not None:
             semantic = index.semantic_scores(qv, c.rows)
-    return relevance.confidence(semantic, background, c.keyword, c.pinned)
+    return relevance.confidence(semantic, background, c.keyword, c.pinned, c.coverage)
 
 
 def _snippet(backend: Backend, s: Section, row: int, tokens: set[str], qv: np.ndarray | None) -> str:

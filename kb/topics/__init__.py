@@ -267,7 +267,7 @@ def _reference_topics(topics: Topics) -> tuple[Topic, ...]:
     return tuple(t for t in shipped if t.name not in names)
 
 
-def evidence(index, topics: Topics) -> topic_score.Evidence:
+def score_parts(index, topics: Topics) -> topic_score.Evidence:
     """The score's parts for every section and topic, example closeness left at 0 (see with_examples)."""
     n, t = len(index.sections), len(topics)
     sim = np.zeros((n, t), dtype=np.float32)
@@ -353,7 +353,7 @@ def assign(index, topics: Topics | None = None) -> Assignment:
         return _CACHE[key]
     thresholds = np.array([tp.threshold for tp in topics], dtype=np.float32)
     inc, exc, corrected = _corrections(index, topics)
-    first = evidence(index, topics)
+    first = score_parts(index, topics)
     s1 = topic_score.score(first, example=False)
     ev = with_examples(index, first, s1, thresholds, (inc, exc) if corrected else None)
     total = topic_score.score(ev)
@@ -531,7 +531,7 @@ def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dic
     fixed = topic_score.FIXED if fixed is None else fixed
     keep = {topic_score.FEATURES.index(f): w for f, w in fixed.items()}
     have, y = _label_matrix(index, topics, labels)
-    first = evidence(index, topics)
+    first = score_parts(index, topics)
     x0 = first.features(example=False)
     w, b = topic_score.fit_logistic(x0[have], y[have], fixed={**keep, topic_score.FEATURES.index("example"): 0.0})
     for _ in range(rounds):
@@ -543,14 +543,19 @@ def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dic
                            for t, bj in zip(topics, b, strict=True)}}
 
 
-def cross_validate(index, labels, topics: Topics | None = None, offsets=(0.0, 0.1, 0.2, 0.3, 0.4, 0.6), folds: int = 6,
+CV_OFFSETS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+
+
+def cross_validate(index, labels, topics: Topics | None = None, offsets=CV_OFFSETS, folds: int | None = 6,
                    seeds=(0, 1, 2), fixed: dict[str, float] | None = None) -> list[dict]:
     """Precision/recall when the weights and thresholds are fitted on other posts: posts split into `folds` groups
-    (per seed), fit on the rest (weights in `fixed` held, default topic_score.FIXED), score the group; thresholds
-    moved by each offset from the fitted logistic intercepts (fit() itself applies BALANCE_OFFSET). Returns one
-    {offset, precision, recall, f1} per offset."""
+    (per seed; folds=None: leave one post out, once), fit on the rest (weights in `fixed` held, default
+    topic_score.FIXED), score the group; thresholds moved by each offset from the fitted logistic intercepts
+    (fit() itself applies BALANCE_OFFSET). Returns one {offset, precision, recall, f1} per offset."""
     topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
     posts = sorted({post for post, _ in labels})
+    if folds is None or folds >= len(posts):
+        folds, seeds = len(posts), (0,)
     counts = {d: [0, 0, 0] for d in offsets}
     saved = dict(topic_score.WEIGHTS)
     try:
@@ -571,3 +576,9 @@ def cross_validate(index, labels, topics: Topics | None = None, offsets=(0.0, 0.
         topic_score.WEIGHTS.update(saved)
         _CACHE.clear()
     return [{"offset": d, **_prf(*counts[d])} for d in offsets]
+
+
+def recall_at_precision(cv: list[dict], floor: float = topic_score.PRECISION_FLOOR) -> dict | None:
+    """The cross-validated row with the best recall whose precision stays at or above `floor` (None if none does)."""
+    ok = [r for r in cv if r["precision"] >= floor]
+    return max(ok, key=lambda r: (r["recall"], r["precision"])) if ok else None
