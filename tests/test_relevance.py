@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb.query import relevance
+from kb.query import fusion, relevance
 from kb.query.index import MODES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,3 +179,19 @@ def test_the_apps_example_queries_get_confident_right_answers_on_the_bundled_pos
         top = seed_index.search(query, k=3)[0]
         assert top.heading == heading and not top.weak, (query, top.heading, top.confidence)
     assert all(q in placeholder() for q in example_queries()[:3])
+
+
+@pytest.mark.parametrize("query,heading", [("자연어 처리 lecture", "Deepmind UCL NLP course"),
+                                           ("reinforcement learning stocks", "AI trading"),
+                                           ("course 한글", "모두를 위한 딥러닝 시즌2")])
+def test_a_full_keyword_match_is_near_the_top_in_hybrid(eval_index, query, heading):
+    """Every query word (through the glossary: 자연어 처리 = NLP, lecture = course, stocks = 주식) is in the section's
+    heading or first sentence: hybrid puts it in the top 3, where the plain mix buried it."""
+    def rank(bonus: float) -> int:
+        eval_index.full_match_bonus = bonus
+        try:
+            return next((i for i, h in enumerate(eval_index.search(query, k=20), 1) if h.heading == heading), 99)
+        finally:
+            eval_index.full_match_bonus = fusion.FULL_MATCH_BONUS
+    assert rank(fusion.FULL_MATCH_BONUS) <= 3
+    assert rank(0.0) > 3

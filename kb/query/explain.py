@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from kb.core.types import Hit, Section
-from kb.text.glossary import expansion_terms
+from kb.text.glossary import GROUPS, expansion_terms, matched_groups
 
 _WORD_RE = re.compile(r"[가-힣]+|[A-Za-z0-9][A-Za-z0-9.+#_-]*[A-Za-z0-9+#]|[A-Za-z0-9]|[^\W\d_가-힣A-Za-z]+", re.U)
 # Korean particles and endings that follow a word in a query ("트레이딩을", "강화학습에서"): stripped to find the stem
@@ -150,14 +150,37 @@ def lead_sentence(section: Section) -> str:
 
 
 def coverage_patterns(query: str, corrected: dict[str, str] | None = None) -> list[re.Pattern]:
-    """One pattern per content word of the query, matching it, its stem, parts or glossary synonyms (and its
-    spelling in `corrected`, {typo: correction}, with that spelling's own stem and synonyms)."""
-    out = []
+    """One pattern per unit of the query: each glossary term it names (a multi-word one — "자연어 처리",
+    "reinforcement learning" — is one unit, met by any term of its group), then each remaining content word, met by
+    itself, its stem, parts or glossary synonyms (and its spelling in `corrected`, {typo: correction}, with that
+    spelling's own stem and synonyms)."""
+    out, taken = [], set()
+    for group in matched_groups(query):
+        term = _named_term(query, GROUPS[group])
+        if term is not None and (rx := term_pattern(list(GROUPS[group]))) is not None:
+            out.append(rx)
+            taken.update(w.lower() for w in term.split())
+            taken.add(term.replace(" ", "").lower())
     for w in content_words(query):
+        if w.lower() in taken or _strip_particle(w).lower() in taken:
+            continue
         alts = _alternatives(w) + (_alternatives(corrected[w]) if corrected and w in corrected else [])
         if (rx := term_pattern(alts)) is not None:
             out.append(rx)
     return out
+
+
+def _named_term(query: str, group: tuple[str, ...]) -> str | None:
+    """The longest term of a glossary group the query contains (spaces optional for Korean terms)."""
+    q = query.lower()
+    for t in sorted(group, key=len, reverse=True):
+        if t.lower() in q or ("가" <= t[0] <= "힣" and t.replace(" ", "") in q.replace(" ", "")):
+            return t
+    return None
+
+
+def _strip_particle(word: str) -> str:
+    return next((word[: -len(p)] for p in PARTICLES if word.endswith(p) and len(word) - len(p) >= 2), word)
 
 
 def coverage(patterns: list[re.Pattern], section: Section) -> float:
