@@ -161,14 +161,14 @@ class Index:
         kw_rows = self.backend.keyword_search(kq, f, pool)[0] if kq is not None else empty
         if fuzzy is not None:
             kw_rows = np.concatenate([kw_rows, self.backend.keyword_search(fuzzy.query, f, pool)[0]])
-        qv, bg, sem_rows = _meaning(self, q, fix, f, pool, expand) if mode != "keyword" else (None, None, empty)
+        qv = self.query_vector(q, expand) if mode != "keyword" else None
+        sem_rows = self.backend.vector_search(qv, f, pool) if qv is not None else empty
         pinned = self.pinned(q, f)
-        c = Candidates(np.unique(np.concatenate([kw_rows, sem_rows, pinned])).astype(np.int64), fix=fix)
+        c = Candidates(np.unique(np.concatenate([kw_rows, sem_rows, pinned])).astype(np.int64), fix=fix, query_vector=qv)
         if kq is not None:
             c.keyword, c.bm25 = self.keyword_evidence(kq, c.rows, fuzzy)
-        c.query_vector, c.background = qv, bg
         if qv is not None:
-            c.semantic = self.semantic_scores(qv, c.rows)
+            c.background, c.semantic = relevance.background_best(self.embedder, qv), self.semantic_scores(qv, c.rows)
             if mode == "semantic" and len(c.rows) > pool:
                 top = np.argpartition(-c.semantic, pool - 1)[:pool]
                 c.rows, c.semantic = c.rows[top], c.semantic[top]
@@ -236,21 +236,6 @@ class Index:
         return [i for i, s in enumerate(self.sections) if s.post_path == path]
 
 
-def _meaning(index: Index, q: str, fix: typos.Correction | None, f: Filters, pool: int,
-             expand: bool) -> tuple[np.ndarray, float, np.ndarray]:
-    """(query vector, its background cosine, vector candidates) for the query — or for its corrected spelling
-    when that is closer to the corpus by typos.MEANING_GAIN."""
-    qv = index.query_vector(q, expand)
-    bg, rows = relevance.background_best(index.embedder, qv), index.backend.vector_search(qv, f, pool)
-    if fix is None:
-        return qv, bg, rows
-    qv2 = index.query_vector(fix.fixed, expand)
-    bg2, rows2 = relevance.background_best(index.embedder, qv2), index.backend.vector_search(qv2, f, pool)
-    lead = float(index.semantic_scores(qv, rows[:5]).max(initial=-1.0)) - bg
-    lead2 = float(index.semantic_scores(qv2, rows2[:5]).max(initial=-1.0)) - bg2
-    return (qv2, bg2, rows2) if lead2 >= lead + typos.MEANING_GAIN else (qv, bg, rows)
-
-
 def _coverage(index: Index, q: str, c: Candidates) -> np.ndarray:
     """Each candidate's share of the query's content words (or their synonyms, stems, corrected spellings) in its
     heading, resource names or first sentence (kb.query.explain.coverage)."""
@@ -263,11 +248,11 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True) -> np.n
     semantic, background = c.semantic, c.background
     if semantic is None:
         try:
-            qv, background, _ = _meaning(index, q, c.fix, Filters(), 10, expand)
+            qv = index.query_vector(q, expand)
         except ModelUnavailable:
             qv = None
         if qv is not None:
-            semantic = index.semantic_scores(qv, c.rows)
+            background, semantic = relevance.background_best(index.embedder, qv), index.semantic_scores(qv, c.rows)
     return relevance.confidence(semantic, background, c.keyword, c.pinned, c.coverage)
 
 

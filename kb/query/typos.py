@@ -4,7 +4,9 @@ A Latin word of 5+ letters that no entry holds is corrected to the index term on
 the nearest and then most frequent; a Korean word (its trailing particle aside) with a character bigram no entry
 holds, to the spelling one jamo away whose bigrams all occur (kb.text.fuzzy). Words the index holds are never
 touched, so a query without typos is scored exactly as before. The keyword leg adds the corrected words' tokens
-at FUZZY_WEIGHT (exact beats fuzzy); the corrected query is offered as "Did you mean …".
+at FUZZY_WEIGHT (exact beats fuzzy); the corrected query is offered as "Did you mean …". The meaning leg keeps
+the query as typed (the model reads sub-words and copes with a typo; a "correction" of a real word the corpus
+lacks — "stock" → "stack" — would make an off-topic query look on-topic).
 """
 
 from __future__ import annotations
@@ -22,9 +24,6 @@ from kb.text.fuzzy import LatinLexicon, allowed_edits, hangul_bigrams, hangul_ca
 from kb.text.tokenize import tokenize
 
 FUZZY_WEIGHT = 0.8      # a corrected word's tokens count this much of an exact match
-# The meaning leg searches the corrected query when its best cosine over the background (kb.query.relevance)
-# beats the original's by this much.
-MEANING_GAIN = 0.005
 # "Did you mean" is offered when each corrected word occurs in one of this many best results.
 CONFIRM_TOP = 3
 _WORD_RE = re.compile(r"[A-Za-z]+|[가-힣]+")
