@@ -27,6 +27,8 @@ FUZZY_WEIGHT = 0.8      # a corrected word's tokens count this much of an exact 
 # "Did you mean" is offered when each corrected word occurs in one of this many best results.
 CONFIRM_TOP = 3
 _WORD_RE = re.compile(r"[A-Za-z]+|[가-힣]+")
+MAX_WORD = 24           # longer runs (no real word, or a pasted text) are not corrected
+MAX_WORDS = 32          # words of a query looked at, at most (a long pasted query costs no more than this)
 
 
 @dataclass
@@ -129,7 +131,8 @@ def _best(found: list[tuple[int, str]], ties: int) -> str:
 
 def correct(query: str, vocab: Vocabulary) -> Correction | None:
     """The query with every misspelled word corrected, or None when nothing was."""
-    fixed = {w: r for w in dict.fromkeys(_WORD_RE.findall(query)) if (r := correct_word(w, vocab)) is not None}
+    words = [w for w in dict.fromkeys(_WORD_RE.findall(query)) if len(w) <= MAX_WORD][:MAX_WORDS]
+    fixed = {w: r for w in words if (r := correct_word(w, vocab)) is not None}
     return Correction(query, _replace(query, fixed), list(fixed.items())) if fixed else None
 
 
