@@ -54,11 +54,13 @@ def main(argv=None) -> int:
     for q in args.queries:
         hits = index.search(q, mode=args.mode, k=args.k, since=args.since, until=args.until, tags=args.tag,
                             categories=args.category, rows=rows)
+        dym = getattr(hits, "did_you_mean", None)
         if args.json:
-            print(json.dumps({"query": q, "results": [h.to_json() for h in hits]}, ensure_ascii=False), flush=True)
+            print(json.dumps({"query": q, "did_you_mean": dym, "results": [h.to_json() for h in hits]},
+                             ensure_ascii=False), flush=True)
         else:
             print(format_hits(f"{q}  ({args.mode})", hits, explain=args.explain, why=_why(index, q, settings),
-                              empty_hint="try --mode semantic, or fewer filters"))
+                              empty_hint="try --mode semantic, or fewer filters", did_you_mean=dym))
     return 0
 
 

@@ -111,6 +111,77 @@ def test_snippets_are_cut_at_a_word_boundary():
     assert cut("short", 12) == "short"
 
 
+@pytest.mark.parametrize("typo,heading,meant", [("Humminngbird", "Hummingbird", "hummingbird"),
+                                                ("backtrrader", "Backtrader", "backtrader"),
+                                                ("트레니딩 책", "Machine Learning for Algorithmic Trading 2판", "트레이딩 책"),
+                                                ("음서 인식 책", "Speechbook", "음성 인식 책")])
+def test_a_typo_finds_what_the_right_spelling_finds_and_says_did_you_mean(eval_index, typo, heading, meant):
+    hits = eval_index.search(typo, k=5)
+    assert hits[0].heading == heading and not hits[0].weak, [h.heading for h in hits]
+    assert hits.did_you_mean == meant
+    keyword = eval_index.search(typo, mode="keyword", k=3)          # keyword mode alone: before, no match at all
+    right = [h.heading for h in eval_index.search(meant, mode="keyword", k=5)]
+    assert keyword[0].heading in right[:3] and len({h.heading for h in keyword} & set(right)) >= min(2, len(right))
+    assert keyword.did_you_mean == meant
+
+
+def _keyword_bm25(index, q: str, typos: bool) -> dict[int, float]:
+    index.typos.enabled = typos
+    try:
+        return {h.row: h.scores["bm25"] for h in index.search(q, mode="keyword", k=50)}
+    finally:
+        index.typos.enabled = True
+
+
+def test_typo_tolerance_leaves_exact_queries_as_they_were(eval_index):
+    """Words the index holds are never corrected: a clean query scores exactly as without typo tolerance; a word it
+    lacks only adds its nearest term's score (the exact part does not move) and an inflection is not suggested."""
+    for q in ["Korean translation of the official PyTorch", "트레이딩", "음성 인식 책", "Hummingbird"]:
+        assert eval_index.typos.correct(q) is None
+        assert _keyword_bm25(eval_index, q, True) == _keyword_bm25(eval_index, q, False)
+        assert eval_index.search(q, k=10).did_you_mean is None
+    q = "Rust 기반 빠른 subword tokenizer 학습"                   # "tokenizer" → the index's "tokenizers"
+    assert eval_index.typos.correct(q) is not None and eval_index.search(q, k=10).did_you_mean is None
+    on, off = _keyword_bm25(eval_index, q, True), _keyword_bm25(eval_index, q, False)
+    assert all(on[r] >= v - 1e-6 for r, v in off.items() if r in on)
+
+
+def test_exact_beats_fuzzy(eval_index):
+    """'transformers' is one edit from 'transformer': the section that holds the exact word ranks first."""
+    exact = eval_index.search("Efficient Transformers", mode="keyword", k=3)
+    assert exact[0].heading == "Efficient Transformers 서베이"
+    fuzzy = eval_index.search("Eficient Transformers", mode="keyword", k=3)
+    assert fuzzy[0].heading == "Efficient Transformers 서베이"
+    assert fuzzy[0].scores["bm25"] < exact[0].scores["bm25"]
+
+
+def test_an_off_topic_query_is_offered_no_correction(eval_index):
+    for q in ["부산 해운대 맛집 추천", "오늘 날씨 어때", "hotel deals in rome"]:
+        assert eval_index.search(q, k=10).did_you_mean is None
+
+
+def test_the_cli_says_did_you_mean(eval_corpus):
+    from fixtures.cli import run_kb
+
+    index_dir = eval_corpus[1]
+    proc = run_kb("search", "--index-dir", index_dir, "Humminngbird", timeout=120)
+    assert proc.returncode == 0 and "Did you mean: hummingbird?" in proc.stdout, proc.stdout + proc.stderr
+    proc = run_kb("search", "--index-dir", index_dir, "--json", "--mode", "keyword", "Humminngbird", "Hummingbird",
+                  timeout=120)
+    typo, exact = (json.loads(x) for x in proc.stdout.splitlines())
+    assert typo["did_you_mean"] == "hummingbird" and typo["results"][0]["heading"] == "Hummingbird"
+    assert exact["did_you_mean"] is None
+
+
+def test_the_apps_example_queries_get_confident_right_answers_on_the_bundled_posts(seed_index):
+    from kb.query.examples import EXAMPLES, example_queries, placeholder
+
+    for query, heading in EXAMPLES:
+        top = seed_index.search(query, k=3)[0]
+        assert top.heading == heading and not top.weak, (query, top.heading, top.confidence)
+    assert all(q in placeholder() for q in example_queries()[:3])
+
+
 @pytest.mark.parametrize("query,heading", [("자연어 처리 lecture", "Deepmind UCL NLP course"),
                                            ("reinforcement learning stocks", "AI trading"),
                                            ("course 한글", "모두를 위한 딥러닝 시즌2")])

@@ -49,3 +49,54 @@ def test_minmax_and_convex():
 def test_rrf_prefers_agreement():
     s = fusion.rrf(np.array([3.0, 2.0, 1.0]), np.array([0.9, 0.1, 0.5]))
     assert s.argmax() == 0
+
+
+def test_edit_distance_counts_a_swap_as_one_edit():
+    from kb.text.fuzzy import edit_distance
+
+    assert edit_distance("transformer", "transformer") == 0
+    assert edit_distance("tranformer", "transformer") == 1
+    assert edit_distance("transofrmer", "transformer") == 1
+    assert edit_distance("abcdef", "uvwxyz", limit=2) == 3          # capped at limit + 1
+
+
+def test_latin_lexicon_finds_near_terms_by_length_and_never_the_first_letter():
+    from kb.text.fuzzy import LatinLexicon
+
+    lex = LatinLexicon([("transformer", 5), ("transformers", 2), ("hummingbird", 1), ("korpora", 1), ("model", 9)])
+    assert lex.candidates("tranformer")[0] == (1, "transformer")
+    assert lex.candidates("hummingbrid")[0][1] == "hummingbird"
+    assert lex.candidates("transformer") == []                      # a known word is not corrected
+    assert lex.candidates("modl") == []                             # under 5 letters
+    assert lex.candidates("corpora") == []                          # a wrong first letter counts two edits
+    assert LatinLexicon([("interpretability", 1)]).candidates("interpretabilty")[0][1] == "interpretability"
+
+
+def test_hangul_words_are_corrected_one_jamo_away():
+    from kb.text.fuzzy import hangul_candidates, jamo_variants
+
+    assert len(set(jamo_variants("성"))) == 18 + 20 + 27
+    known = {"음성": 3, "성인": 1, "인식": 4, "분석": 5, "석기": 2}.get
+    assert hangul_candidates("음서", lambda b: known(b, 0))[0][1] == "음성"
+    assert hangul_candidates("분서기", lambda b: known(b, 0))[0][1] == "분석기"
+    assert hangul_candidates("음성", lambda b: known(b, 0)) == []
+
+
+def test_a_correction_suggests_only_real_typos_not_inflections():
+    from kb.query.typos import Vocabulary, correct, inflection
+
+    assert inflection("tutorials", "tutorial") and inflection("빠른", "빠르") and not inflection("음서", "음성")
+    vocab = Vocabulary({"transformer": 3, "tutorial": 2, "음성": 4, "인식": 3})
+    fix = correct("tranformer tutorials 음성 인싁", vocab)
+    assert fix.fixed == "transformer tutorial 음성 인식"
+    assert fix.suggestion() == "transformer tutorials 음성 인식"
+    assert correct("transformer 음성 인식", vocab) is None
+
+
+def test_stop_words_are_never_highlighted():
+    from kb.app import html as render
+    from kb.query.explain import match_terms
+
+    assert not {"in", "the", "a"} & {t.lower() for t in match_terms("speech recognition in the wild with a GPU")}
+    marked = render.highlight("A model in the wild", "model in the wild")
+    assert marked == "A <mark>model</mark> in the <mark>wild</mark>"

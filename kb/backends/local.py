@@ -335,6 +335,10 @@ class LocalBackend:
             sec[pick], title[pick] = both[:len(lr)], both[len(lr):]
         return sec, title
 
+    def vocabulary(self) -> dict[str, int]:
+        """Keyword terms → entries holding them (dead ones too): for typo corrections only (kb.query.typos)."""
+        return _vocabulary(self._v.segments)
+
 
 def open_local(index_dir: Path, model: str | None = None) -> LocalBackend:
     """The live build of an index folder, verified. Raises IndexMissing/Mismatch/Corrupt (one line each).
@@ -349,3 +353,11 @@ def _open_version(index_dir: Path, vdir: Path, model: str | None) -> LocalBacken
         store.check_embedder(manifest, model)
     store.verify_files(vdir, manifest)
     return LocalBackend(index_dir, open_version(vdir, manifest))
+
+
+def _vocabulary(segments: list[Segment]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in (seg.terms.table for seg in segments):
+        for term, n in zip(t.all_keys(), np.diff(np.asarray(t.ptr, dtype=np.int64)).tolist(), strict=True):
+            out[term] = out.get(term, 0) + n
+    return out

@@ -58,11 +58,14 @@ def _block(i: int, h: Hit, explain: bool, why: Callable[[Hit], list[str]] | None
 
 
 def format_hits(title: str, hits: Sequence[Hit], explain: bool = False, empty_hint: str = "",
-                why: Callable[[Hit], list[str]] | None = None) -> str:
-    """'# title — N results' then one numbered block per hit (heading, post and week, link, snippet); weak hits
-    come last under a 'weak matches' line, and a query with no confident hit says 'no good match'."""
+                why: Callable[[Hit], list[str]] | None = None, did_you_mean: str | None = None) -> str:
+    """'# title — N results' (then 'Did you mean: …?' when the query had typos) then one numbered block per hit
+    (heading, post and week, link, snippet); weak hits come last under a 'weak matches' line, and a query with no
+    confident hit says 'no good match'."""
     strong = [h for h in hits if not h.weak]
     lines = [f"# {visible(title)} — {len(strong)} result{'s' if len(strong) != 1 else ''}"]
+    if did_you_mean:
+        lines.append(f"    Did you mean: {visible(did_you_mean)}?")
     for i, h in enumerate(strong, 1):
         lines += _block(i, h, explain, why)
     weak = [h for h in hits if h.weak]

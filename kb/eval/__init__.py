@@ -168,3 +168,36 @@ def format_floor(result: dict[str, Floor]) -> str:
         if f.misses:
             lines.append(f"{mode}: on-topic with a weak top hit: {'; '.join(f.misses)}")
     return "\n".join(lines)
+
+
+@dataclass
+class Suggestions:
+    """How "Did you mean" behaves: on misspelled queries (with their intended spelling) and on clean ones."""
+    right: int          # misspelled queries offered exactly the intended query
+    wrong: int          # misspelled queries offered something else
+    none: int           # misspelled queries offered nothing
+    false: int          # clean queries offered a correction
+    clean: int          # clean queries asked
+    offered: list[str]  # "query → suggestion" of the wrong and false ones
+
+
+def suggestions(index, misspelled: list[dict], clean: list[dict], mode: str = "hybrid") -> Suggestions:
+    """Ask every query; a misspelled one (a "typo": [wrong, right] field) is right when the suggestion is the query
+    with that word put right (case aside)."""
+    s = Suggestions(0, 0, 0, 0, len(clean), [])
+    for q in misspelled:
+        got = index.search(q["query"], mode=mode, k=10).did_you_mean
+        want = q["query"].replace(q["typo"][0], q["typo"][1], 1).lower()
+        if got is None:
+            s.none += 1
+        elif got.lower() == want:
+            s.right += 1
+        else:
+            s.wrong += 1
+            s.offered.append(f"{q['query']} → {got}")
+    for q in clean:
+        got = index.search(q["query"], mode=mode, k=10).did_you_mean
+        if got is not None:
+            s.false += 1
+            s.offered.append(f"{q['query']} → {got}")
+    return s

@@ -9,12 +9,16 @@ import re
 from dataclasses import dataclass, field
 
 from kb.core.types import Hit, Section
-from kb.text.glossary import expansion_terms
+from kb.text.glossary import GROUPS, expansion_terms, matched_groups
 
 _WORD_RE = re.compile(r"[가-힣]+|[A-Za-z0-9][A-Za-z0-9.+#_-]*[A-Za-z0-9+#]|[A-Za-z0-9]|[^\W\d_가-힣A-Za-z]+", re.U)
 # Korean particles and endings that follow a word in a query ("트레이딩을", "강화학습에서"): stripped to find the stem
-_PARTICLES = ("에서는", "으로는", "에서", "으로", "에게", "까지", "부터", "처럼", "이랑", "하고", "관련", "을", "를",
+PARTICLES = ("에서는", "으로는", "에서", "으로", "에게", "까지", "부터", "처럼", "이랑", "하고", "관련", "을", "를",
               "이", "가", "은", "는", "의", "에", "와", "과", "도", "로", "랑", "만")
+# Words too common to mark or explain: English function words (a highlighted "in" or "the" says nothing)
+STOP_WORDS = frozenset("""a an the in on of for to and or with by at from as is are was were be been it its this that
+these those into onto about over under than then via vs not no do does did how what which who whom why when where
+can could should would will i me my we our you your he she they them their his her""".split())
 _LATIN_PART_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # A Latin term matches from a word start, or from an inner case/digit boundary: "GPT" in "KorGPT2", "2" in "GPT2",
 # never "RL" inside "URL".
@@ -26,20 +30,21 @@ _CLOSENESS = ((0.08, "very close in meaning"), (0.05, "close in meaning"), (0.03
 
 def query_words(query: str) -> list[str]:
     """The query's own words to look for (Korean words also without a trailing particle; Latin words also as
-    their case/digit parts), longest first. One-character words count only when they are the whole query."""
+    their case/digit parts), longest first. One-character words count only when they are the whole query; English
+    stop-words ("in", "the", "a") never count."""
     words = _WORD_RE.findall(query or "")
     out: list[str] = []
     for w in words:
         out.append(w)
         if "가" <= w[0] <= "힣":
-            stem = next((w[: -len(p)] for p in _PARTICLES if w.endswith(p) and len(w) - len(p) >= 2), None)
+            stem = next((w[: -len(p)] for p in PARTICLES if w.endswith(p) and len(w) - len(p) >= 2), None)
             if stem:
                 out.append(stem)
         else:
             parts = _LATIN_PART_RE.findall(w)
             if len(parts) > 1:
                 out.extend(p for p in parts if len(p) >= 2)
-    keep = [t for t in dict.fromkeys(out) if len(t) >= 2 or len(words) == 1]
+    keep = [t for t in dict.fromkeys(out) if (len(t) >= 2 or len(words) == 1) and t.lower() not in STOP_WORDS]
     return sorted(keep, key=len, reverse=True)
 
 
@@ -126,3 +131,62 @@ def why(hit: Hit, query: str, section: Section, topics: list[str] | None = None)
     if "semantic" in hit.scores and "background" in hit.scores:
         meaning = closeness(hit.scores["semantic"], hit.scores["background"])
     return Why(words, via, meaning, "exact_name" in hit.scores, hit.confidence, hit.weak, list(topics or []))
+
+
+def _alternatives(word: str) -> list[str]:
+    """A query word and what stands for it: its stem without a particle, its Latin parts, its glossary synonyms."""
+    return sorted(dict.fromkeys([*query_words(word), *synonyms(word)]), key=len, reverse=True)
+
+
+def content_words(query: str) -> list[str]:
+    """The query's words that carry meaning (stop-words and one-character words aside, unless alone)."""
+    words = _WORD_RE.findall(query or "")
+    return [w for w in dict.fromkeys(words) if (len(w) >= 2 or len(words) == 1) and w.lower() not in STOP_WORDS]
+
+
+def lead_sentence(section: Section) -> str:
+    text = (section.text or "").strip()
+    return re.split(r"(?<=[.!?。])\s+|\n+", text, maxsplit=1)[0] if text else ""
+
+
+def coverage_patterns(query: str, corrected: dict[str, str] | None = None) -> list[re.Pattern]:
+    """One pattern per unit of the query: each glossary term it names (a multi-word one — "자연어 처리",
+    "reinforcement learning" — is one unit, met by any term of its group), then each remaining content word, met by
+    itself, its stem, parts or glossary synonyms (and its spelling in `corrected`, {typo: correction}, with that
+    spelling's own stem and synonyms)."""
+    out, taken = [], set()
+    for group in matched_groups(query):
+        term = _named_term(query, GROUPS[group])
+        if term is not None and (rx := term_pattern(list(GROUPS[group]))) is not None:
+            out.append(rx)
+            taken.update(w.lower() for w in term.split())
+            taken.add(term.replace(" ", "").lower())
+    for w in content_words(query):
+        if w.lower() in taken or _strip_particle(w).lower() in taken:
+            continue
+        alts = _alternatives(w) + (_alternatives(corrected[w]) if corrected and w in corrected else [])
+        if (rx := term_pattern(alts)) is not None:
+            out.append(rx)
+    return out
+
+
+def _named_term(query: str, group: tuple[str, ...]) -> str | None:
+    """The longest term of a glossary group the query contains (spaces optional for Korean terms)."""
+    q = query.lower()
+    for t in sorted(group, key=len, reverse=True):
+        if t.lower() in q or ("가" <= t[0] <= "힣" and t.replace(" ", "") in q.replace(" ", "")):
+            return t
+    return None
+
+
+def _strip_particle(word: str) -> str:
+    return next((word[: -len(p)] for p in PARTICLES if word.endswith(p) and len(word) - len(p) >= 2), word)
+
+
+def coverage(patterns: list[re.Pattern], section: Section) -> float:
+    """The share of the query's content words (coverage_patterns) found in the section's heading, resource names or
+    first sentence: 1.0 when the section's opening says everything the query asks."""
+    if not patterns:
+        return 0.0
+    where = "\n".join([section.heading, *section.names, lead_sentence(section)])
+    return sum(1 for rx in patterns if rx.search(where)) / len(patterns)

@@ -22,6 +22,11 @@ KEYWORD_WEIGHT = 0.3
 # points is scaled as if it were this wide. Measured (docs/eval.md): 0.09–0.15 is a plateau, generic-word queries
 # ("X library", "X 강의") 0.873 → 0.918 nDCG@10, no query kind drops.
 SEMANTIC_MIN_RANGE = 0.12
+# A section whose heading, resource names or first sentence hold every query word (or its glossary synonym, stem or
+# corrected spelling) gets this much on top of the fused score: the keyword leg's evidence is capped at its weight
+# (0.3), so a full match the model ranks 20th would otherwise sit under nine sections that merely share the subject.
+# Measured per query kind in docs/eval.md ("A full keyword match is never buried").
+FULL_MATCH_BONUS = 0.3
 METHODS = ("convex", "convex-minmax", "rrf")
 RRF_K = 60
 

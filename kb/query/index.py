@@ -23,7 +23,7 @@ from kb.core.errors import BadQuery, ModelUnavailable
 from kb.core.types import Hit, KeywordQuery, Manifest, PostRecord, Section
 from kb.embed import queryvec
 from kb.embed.embedder import get_embedder
-from kb.query import fusion, relevance
+from kb.query import explain, fusion, relevance, typos
 from kb.query.snippets import snippet, snippet_sentences
 from kb.storage import store
 from kb.text.glossary import EXPANSION_WEIGHT, expansion_terms
@@ -64,6 +64,12 @@ def clamp_k(k) -> int:
     return max(1, min(k, MAX_K))
 
 
+class Hits(list):
+    """A search's hits, best first, and `did_you_mean`: the corrected query when the query had typos and the
+    corrected one matched clearly better (kb.query.typos), else None."""
+    did_you_mean: str | None = None
+
+
 @dataclass
 class Candidates:
     """Every candidate section of one query with its evidence from each leg (None: the leg did not run)."""
@@ -74,6 +80,8 @@ class Candidates:
     pinned: np.ndarray | None = None       # the query names this section exactly
     background: float | None = None        # the query's best cosine against everyday sentences (kb.query.relevance)
     query_vector: np.ndarray | None = None
+    fix: typos.Correction | None = None    # the query with its typos corrected (kb.query.typos)
+    coverage: np.ndarray | None = None     # share of the query's words in the heading / first sentence (explain)
 
 
 class Index:
@@ -85,8 +93,9 @@ class Index:
         self.sections: Sequence[Section] = backend.sections     # row i = section i
         self.posts: Sequence[PostRecord] = backend.posts
         self._embedder = embedder
-        self.title_margin = TITLE_MARGIN
-        self.semantic_min_range = fusion.SEMANTIC_MIN_RANGE
+        self.title_margin, self.semantic_min_range = TITLE_MARGIN, fusion.SEMANTIC_MIN_RANGE
+        self.full_match_bonus = fusion.FULL_MATCH_BONUS        # kb.query.fusion
+        self.typos = typos.Corrector(backend)      # typo tolerance; .enabled = False turns it off
 
     @property
     def version(self) -> str:
@@ -114,11 +123,15 @@ class Index:
         return self._embedder
 
     # ---- legs ---------------------------------------------------------------------------------------------------
-    def keyword_evidence(self, kq: KeywordQuery, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(scaled, raw) keyword evidence of the rows: raw BM25 (synonyms at half weight), and raw divided by the
-        query's attainable BM25, clipped to [0, 1]."""
+    def keyword_evidence(self, kq: KeywordQuery, rows: np.ndarray,
+                         fix: typos.Fuzzy | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scaled, raw) keyword evidence of the rows: raw BM25 (synonyms at half weight; corrected typos' tokens
+        at typos.FUZZY_WEIGHT), and raw divided by the query's attainable BM25, clipped to [0, 1]."""
         raw = self.backend.keyword_scores(kq, rows).astype(np.float32)
         bound = self.backend.keyword_bound(kq.tokens) or self.backend.keyword_bound(kq.extra)
+        if fix is not None:
+            raw = raw + np.float32(typos.FUZZY_WEIGHT) * self.backend.keyword_scores(fix.query, rows)
+            bound = self.backend.keyword_bound(fix.kept) + typos.FUZZY_WEIGHT * self.backend.keyword_bound(fix.query.tokens)
         scaled = np.clip(raw / bound, 0.0, 1.0) if bound > 0 else np.zeros_like(raw)
         return scaled, raw
 
@@ -140,20 +153,22 @@ class Index:
         return np.array(keep(f, self.sections, rows), dtype=np.int64)
 
     def candidates(self, q: str, mode: str, f: Filters, pool: int, expand: bool) -> Candidates:
-        """Ask each leg for candidates, then score every candidate on every leg that runs."""
+        """Ask each leg for candidates (typos corrected), then score every candidate on every leg that runs."""
         empty = np.zeros(0, dtype=np.int64)
+        fix = self.typos.correct(q)
         kq = keyword_query(q, expand) if mode != "semantic" else None
+        fuzzy = typos.fuzzy_query(kq, fix, keyword_query(fix.fixed, expand)) if kq is not None and fix else None
         kw_rows = self.backend.keyword_search(kq, f, pool)[0] if kq is not None else empty
+        if fuzzy is not None:
+            kw_rows = np.concatenate([kw_rows, self.backend.keyword_search(fuzzy.query, f, pool)[0]])
         qv = self.query_vector(q, expand) if mode != "keyword" else None
         sem_rows = self.backend.vector_search(qv, f, pool) if qv is not None else empty
         pinned = self.pinned(q, f)
-        c = Candidates(np.unique(np.concatenate([kw_rows, sem_rows, pinned])).astype(np.int64))
+        c = Candidates(np.unique(np.concatenate([kw_rows, sem_rows, pinned])).astype(np.int64), fix=fix, query_vector=qv)
         if kq is not None:
-            c.keyword, c.bm25 = self.keyword_evidence(kq, c.rows)
+            c.keyword, c.bm25 = self.keyword_evidence(kq, c.rows, fuzzy)
         if qv is not None:
-            c.query_vector = qv
-            c.background = relevance.background_best(self.embedder, qv)
-            c.semantic = self.semantic_scores(qv, c.rows)
+            c.background, c.semantic = relevance.background_best(self.embedder, qv), self.semantic_scores(qv, c.rows)
             if mode == "semantic" and len(c.rows) > pool:
                 top = np.argpartition(-c.semantic, pool - 1)[:pool]
                 c.rows, c.semantic = c.rows[top], c.semantic[top]
@@ -163,29 +178,31 @@ class Index:
     # ---- search -------------------------------------------------------------------------------------------------
     def search(self, query: str, mode: str = "hybrid", k: int = 10, since=None, until=None, tags=None,
                categories=None, post: str | None = None, rows=None, keyword_weight: float | None = None,
-               fusion_method: str = "convex", expand: bool = True) -> list[Hit]:
-        """Ranked sections for a query. Modes: hybrid (default), keyword, semantic. One hit per section.
+               fusion_method: str = "convex", expand: bool = True) -> Hits:
+        """Ranked sections (one hit each) for a query in mode hybrid, keyword or semantic, and `did_you_mean` (see Hits).
         `expand=False` turns the glossary query expansion off (for evaluation)."""
         mode, k = check_mode(mode), clamp_k(k)
         fuse = fusion.method(fusion_method, keyword_weight, self.semantic_min_range) if mode == "hybrid" else None
         f = parse_filters(since, until, tags, categories, post, rows)
         q = clean_query(query)
         if not q or len(self) == 0:
-            return []
+            return Hits()
         c = self.candidates(q, mode, f, min(len(self), max(100, 5 * k)), expand)
-        if len(c.rows) == 0:
-            return []
+        if not len(c.rows):
+            return Hits()
+        c.coverage = _coverage(self, q, c) if mode != "semantic" else None
         if mode == "keyword":
             final = c.keyword
         elif mode == "semantic":
             final = c.semantic.astype(np.float64)
         else:
-            final = fuse(c.keyword, c.bm25, c.semantic)
+            final = fuse(c.keyword, c.bm25, c.semantic) + self.full_match_bonus * (c.coverage >= 1.0)
         conf = confidence(self, q, c, expand)
         order = np.lexsort((-final, ~c.pinned))[:k]
         order = np.concatenate([order[conf[order] >= relevance.WEAK_BELOW], order[conf[order] < relevance.WEAK_BELOW]])
-        tokens = set(tokenize(q))
-        hits = []
+        hits = Hits()
+        hits.did_you_mean = typos.did_you_mean(self.backend, c.fix, c.rows[order], bool(conf[order[0]] >= relevance.WEAK_BELOW))
+        tokens = set(tokenize(q)) | (set(tokenize(c.fix.fixed)) if c.fix else set())
         for j in order:
             row = int(c.rows[j])
             h = self.hit(row, float(final[j]), *_evidence(c, j, mode, final),
@@ -219,6 +236,13 @@ class Index:
         return [i for i, s in enumerate(self.sections) if s.post_path == path]
 
 
+def _coverage(index: Index, q: str, c: Candidates) -> np.ndarray:
+    """Each candidate's share of the query's content words (or their synonyms, stems, corrected spellings) in its
+    heading, resource names or first sentence (kb.query.explain.coverage)."""
+    patterns = explain.coverage_patterns(q, dict(c.fix.words) if c.fix else None)
+    return np.array([explain.coverage(patterns, index.sections[int(r)]) for r in c.rows], dtype=np.float64)
+
+
 def confidence(index: Index, q: str, c: Candidates, expand: bool = True) -> np.ndarray:
     """Each candidate's confidence (kb.query.relevance). Keyword mode judges meaning too when the model loads."""
     semantic, background = c.semantic, c.background
@@ -229,7 +253,7 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True) -> np.n
             qv = None
         if qv is not None:
             background, semantic = relevance.background_best(index.embedder, qv), index.semantic_scores(qv, c.rows)
-    return relevance.confidence(semantic, background, c.keyword, c.pinned)
+    return relevance.confidence(semantic, background, c.keyword, c.pinned, c.coverage)
 
 
 def _snippet(backend: Backend, s: Section, row: int, tokens: set[str], qv: np.ndarray | None) -> str:

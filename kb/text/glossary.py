@@ -140,6 +140,13 @@ def expansion_terms(query: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def words() -> frozenset[str]:
+    """Every word of every glossary term, lower-cased (the domain's own vocabulary: a typo correction that is one
+    of them is preferred over one that is not)."""
+    return frozenset(w for group in GROUPS for t in group for w in _norm(t).split())
+
+
 def spell_out(query: str) -> str:
     """For a very short query, the query followed by its synonyms (for the embedding model); else the query."""
     if len(query.split()) > SHORT_QUERY_WORDS:

@@ -549,14 +549,19 @@ def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dic
                            for t, bj in zip(topics, b, strict=True)}}
 
 
-def cross_validate(index, labels, topics: Topics | None = None, offsets=(0.0, 0.1, 0.2, 0.3, 0.4, 0.6), folds: int = 6,
+CV_OFFSETS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+
+
+def cross_validate(index, labels, topics: Topics | None = None, offsets=CV_OFFSETS, folds: int | None = 6,
                    seeds=(0, 1, 2), fixed: dict[str, float] | None = None) -> list[dict]:
     """Precision/recall when the weights and thresholds are fitted on other posts: posts split into `folds` groups
-    (per seed), fit on the rest (weights in `fixed` held, default topic_score.FIXED), score the group; thresholds
-    moved by each offset from the fitted logistic intercepts (fit() itself applies BALANCE_OFFSET). Returns one
-    {offset, precision, recall, f1} per offset."""
+    (per seed; folds=None: leave one post out, once), fit on the rest (weights in `fixed` held, default
+    topic_score.FIXED), score the group; thresholds moved by each offset from the fitted logistic intercepts
+    (fit() itself applies BALANCE_OFFSET). Returns one {offset, precision, recall, f1} per offset."""
     topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
     posts = sorted({post for post, _ in labels})
+    if folds is None or folds >= len(posts):
+        folds, seeds = len(posts), (0,)
     counts = {d: [0, 0, 0] for d in offsets}
     saved = dict(topic_score.WEIGHTS)
     try:
@@ -577,3 +582,9 @@ def cross_validate(index, labels, topics: Topics | None = None, offsets=(0.0, 0.
         topic_score.WEIGHTS.update(saved)
         _CACHE.clear()
     return [{"offset": d, **_prf(*counts[d])} for d in offsets]
+
+
+def recall_at_precision(cv: list[dict], floor: float = topic_score.PRECISION_FLOOR) -> dict | None:
+    """The cross-validated row with the best recall whose precision stays at or above `floor` (None if none does)."""
+    ok = [r for r in cv if r["precision"] >= floor]
+    return max(ok, key=lambda r: (r["recall"], r["precision"])) if ok else None

@@ -27,6 +27,7 @@ from kb.topics import (
     load_labels,
     load_topics,
     matching_rows,
+    recall_at_precision,
     topic_hits,
 )
 from kb.topics import evidence as topic_evidence
@@ -55,11 +56,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "on its own index; 'all': every label, e.g. with --index-dir)")
     chk.add_argument("--fit", action="store_true", help="with --check: also print the fitted weights and thresholds")
     chk.add_argument("--cv", action="store_true", help="with --check: also cross-validate over the split's posts")
+    chk.add_argument("--lopo", action="store_true", help="with --check: cross-validate leaving one post out at a "
+                     "time, and name the threshold offset with the best recall at precision ≥ "
+                     f"{topic_score.PRECISION_FLOOR}")
     chk.add_argument("--without", action="append", choices=[f for f in topic_score.FEATURES if f != "tag"],
                      help="with --fit/--cv: hold this part of the score at weight 0 (what is it worth?)")
     chk.add_argument("--free-tag", action="store_true", help="with --fit/--cv: fit the post-tag weight too")
     chk.add_argument("--no-glossary", action="store_true", help="keywords without their glossary synonyms")
     chk.add_argument("--no-lead", action="store_true", help="no first-sentence field: the whole text is one field")
+    chk.add_argument("--no-implied", action="store_true", help="no language, form and named-tool evidence "
+                     "(kb.topics.evidence.implied_words)")
     add_backend_args(p)
     return p.parse_args(argv)
 
@@ -121,7 +127,7 @@ def _report_matches(index, a: Assignment, topic: Topic, refs: list[str]) -> None
 
 def _check(args, topics: Topics) -> int:
     splits = [args.split] if args.split else (["all"] if args.index_dir else list(SPLITS))
-    topic_evidence.OPTIONS.update(glossary=not args.no_glossary, lead=not args.no_lead)
+    topic_evidence.OPTIONS.update(glossary=not args.no_glossary, lead=not args.no_lead, implied=not args.no_implied)
     fixed = {} if args.free_tag else dict(topic_score.FIXED)
     fixed.update({f: 0.0 for f in args.without or []})
     out = {}
@@ -132,8 +138,10 @@ def _check(args, topics: Topics) -> int:
             out[split] = check(index, labels, topics)
             if args.fit:
                 out[split]["fit"] = fit(index, labels, topics, fixed=fixed)
-            if args.cv:
-                out[split]["cv"] = cross_validate(index, labels, topics, fixed=fixed)
+            if args.cv or args.lopo:
+                out[split]["cv"] = cross_validate(index, labels, topics, fixed=fixed,
+                                                  folds=None if args.lopo else 6)
+                out[split]["chosen"] = recall_at_precision(out[split]["cv"])
     if args.json:
         print(json.dumps(out if len(out) > 1 else out[splits[0]], ensure_ascii=False))
         return 0
@@ -149,8 +157,10 @@ def _check(args, topics: Topics) -> int:
             print(f"fitted weights: {r['fit']['weights']}")
             print(f"fitted thresholds: {r['fit']['thresholds']}")
         for row in r.get("cv", []):
-            print(f"cross-validated, threshold offset {row['offset']:.1f}: precision {row['precision']:.3f}  "
-                  f"recall {row['recall']:.3f}  F1 {row['f1']:.3f}")
+            print(f"cross-validated{' (leave one post out)' if args.lopo else ''}, threshold offset "
+                  f"{row['offset']:.1f}: precision {row['precision']:.3f}  recall {row['recall']:.3f}  F1 {row['f1']:.3f}")
+        if r.get("chosen"):
+            print(f"best recall at precision ≥ {topic_score.PRECISION_FLOOR}: offset {r['chosen']['offset']:.1f}")
     return 0
 
 

@@ -29,7 +29,7 @@ from kb.text.tokenize import tokenize
 
 GLOSSARY_WEIGHT = 0.5
 # Switches for measuring what each part is worth (`python -m kb.topics --check --cv --no-glossary / --no-lead`).
-OPTIONS = {"glossary": True, "lead": True}
+OPTIONS = {"glossary": True, "lead": True, "implied": True}
 MAX_GRAM = 4                      # Latin keywords of up to this many words
 _PARTICLES = ("으로", "에서", "까지", "부터", "처럼", "이다", "이나", "이랑", "을", "를", "이", "가", "은", "는", "의",
               "도", "과", "와", "에", "만", "들", "로")
@@ -46,7 +46,51 @@ _HOST_WORDS: list[tuple[re.Pattern, str]] = [(re.compile(p), w) for p, w in [
      r"|hanbit\.co\.kr|yes24\.com|aladin\.co\.kr|kyobobook\.co\.kr|gilbut\.co\.kr|amazon\.[a-z.]+)$", "book"),
     (r"(^|\.)(arxiv\.org|openreview\.net|aclanthology\.org|proceedings\.neurips\.cc)$", "paper"),
     (r"\.kr$", "korean"),
+    # Korean institutions and platforms outside .kr (general knowledge, the way a .kr host is)
+    (r"(^|\.)(naver\.com|navercorp\.com|kakao\.com|kakaocorp\.com|kakaobrain\.com|daum\.net|tistory\.com"
+     r"|wikidocs\.net|velog\.io|brunch\.co\.kr|edwith\.org|kaist\.edu|snu\.edu|postech\.edu|yonsei\.edu"
+     r"|ncsoft\.com|samsung\.com|lgresearch\.ai|upstage\.ai|scatterlab\.co\.kr)$", "korean"),
+    (r"(^|\.)(wikidocs\.net|gitbook\.io|leanpub\.com)$|^(book|books|d2l)\.", "book"),
+    (r"(^|\.)(edwith\.org|mooc\.|classcentral\.com|ocw\.mit\.edu)$", "course"),
 ]]
+# GitHub/Hugging Face owners that are Korean companies, labs or communities (the first path part of such a link)
+_KOREAN_OWNERS = frozenset("""naver navercorp naver-ai clovaai kakao kakaobrain kakaoenterprise skt sktbrain skt-ai
+ncsoft lg-ai-research samsung samsungsds-research-papers upstage upstageai tunib-ai scatterlab etri kaist kaist-ai
+snu snuailab postech yonsei korea-university monologg beomi haven-jeon sktelecom kor-ai ko-nlp kakaoenterprise
+pytorchkorea 9bow tensorflowkorea teddylee777 ratsgo""".split())
+# What a link's path says about the resource's form (URL shapes, any site)
+_PATH_WORDS: list[tuple[re.Pattern, str]] = [(re.compile(p), w) for p, w in [
+    (r"(^|/)(courses?|lectures?|syllabus|class|classes|mooc)(/|$|[-_.])", "course"),
+    (r"(^|/)(books?|ebooks?|textbooks?|chapters?)(/|$|[-_.])|(^|[-_/])book([-_/.]|$)", "book"),
+    (r"(^|/)(tutorials?|guides?)(/|$|[-_.])", "tutorial"),
+    (r"cheat-?sheets?", "cheatsheet"),
+    (r"(^|/)playlist(/|$)", "lecture"),
+]]
+# A course code in a heading, name or path ("CS231n", "cs224n", "6.S191", "EE 364"): the resource is a course
+_COURSE_CODE = re.compile(r"(?i)(?<![a-z0-9])(?:cs|ee|stat|stats|math|ece|cse|dl|ml|6\.s)\s?\d{3}[a-z]?(?![a-z0-9])")
+_HANGUL_CHARS = re.compile(r"[가-힣]")
+_LATIN_CHARS = re.compile(r"[A-Za-z]")
+HANGUL_TITLE_SHARE = 0.5   # a linked title at least this Hangul (of its letters) is Korean material
+
+# What a well-known tool does, in its topic's words (general knowledge of the ecosystem, not tied to any post): a
+# section that names the tool in its heading or resource names gets these words as implied link evidence.
+_TOOL_WORDS = {
+    "mlops": """mlflow kubeflow airflow dvc wandb neptune comet tensorboard optuna hyperopt nni ray-tune raytune
+        bentoml seldon kserve torchserve tfserving triton onnxruntime tensorrt openvino streamlit gradio
+        label-studio labelstudio labelbox prodigy cvat great-expectations evidently feast prefect dagster metaflow
+        zenml clearml polyaxon deepchecks whylogs pachyderm lakefs sagemaker vertex-ai
+        keras-tuner mlem kedro""",
+    "nlp": """spacy nltk gensim fasttext sentencepiece konlpy mecab khaiii kiwi soynlp fairseq allennlp flair stanza
+        word2vec glove""",
+    "computer vision": """opencv detectron detectron2 mmdetection yolo yolov5 timm albumentations torchvision kornia
+        imgaug segmentation-models stylegan""",
+    "speech": """librosa espnet kaldi whisper wav2vec speechbrain tacotron wavenet deepspeech torchaudio pyannote
+        magenta nemo""",
+    "reinforcement learning": """gym openai-gym stable-baselines stable-baselines3 rllib dopamine pettingzoo mujoco
+        dm-control""",
+    "trading": """zipline backtrader quantlib pyfolio alphalens qlib ccxt ta-lib yfinance pandas-datareader""",
+}
+_TOOLS = {tuple(t.split("-")): words for words, names in _TOOL_WORDS.items() for t in names.split()}
 
 
 def _norm(s: str) -> str:
@@ -68,7 +112,56 @@ def link_words(url: str) -> str:
         words.append("korean")
     if ("youtube." in host or host == "youtu.be") and ("playlist" in path or "list=" in (parts.query or "")):
         words.append("lecture")
-    return " ".join(words)
+    words += [w for rx, w in _PATH_WORDS if rx.search(path.lower())]
+    return " ".join(dict.fromkeys(words))
+
+
+def hangul_share(text: str) -> float:
+    """Hangul syllables over Hangul syllables plus Latin letters (0 when there are neither)."""
+    h, latin = len(_HANGUL_CHARS.findall(text or "")), len(_LATIN_CHARS.findall(text or ""))
+    return h / (h + latin) if h + latin else 0.0
+
+
+def implied_words(section) -> str:
+    """What a section's links, titles and names imply beyond their words: its language (a Korean owner or
+    institution in a link, a linked title mostly in Hangul → "korean"), its form (a course code → "course"; URL
+    shapes are in link_words) and what a named tool does (_TOOL_WORDS)."""
+    words = []
+    for link in section.links:
+        owner = _owner(link.url)
+        if owner in _KOREAN_OWNERS:
+            words.append("korean")
+        if link.text and hangul_share(link.text) >= HANGUL_TITLE_SHARE and not _generic_anchor(link.text):
+            words.append("korean")
+    if any(_COURSE_CODE.search(x) for x in [section.heading, *section.names, *(lk.url for lk in section.links)]):
+        words.append("course")
+    head = Text.of("\n".join([section.heading, *section.names]))
+    words += [w for key, w in _TOOLS.items() if tuple(_stem(x) for x in key) in head.grams]
+    return " ".join(dict.fromkeys(words))
+
+
+_GENERIC_ANCHORS = ("참고링크", "링크", "바로가기", "원문", "논문", "깃헙", "깃허브", "코드", "블로그", "홈페이지", "영상", "자료")
+
+
+def _generic_anchor(text: str) -> bool:
+    """An anchor like "참고링크" or "논문" names no title: its language says nothing about the resource."""
+    t = re.sub(r"\s+", "", text)
+    return len(t) <= 6 or any(t.startswith(a) for a in _GENERIC_ANCHORS)
+
+
+def _owner(url: str) -> str:
+    """The owner part of a GitHub / Hugging Face / GitLab link ("kakaobrain" in github.com/kakaobrain/pororo)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    if host not in ("github.com", "huggingface.co", "gitlab.com") and not host.endswith(".github.io"):
+        return ""
+    if host.endswith(".github.io"):
+        return host.split(".")[0]
+    first = (parts.path or "/").strip("/").split("/")[0]
+    return first.lower()
 
 
 def _stem(t: str) -> str:
@@ -194,6 +287,7 @@ class Fields:
     lead: Text            # the commentary's first sentence (which usually says what the resource is)
     body: Text            # the rest of the commentary (where passing mentions are)
     links: Text           # link words
+    implied: Text         # what links, titles and names imply: language, form, a named tool's use (implied_words)
     tags: frozenset       # the post's tags, normalised
 
 
@@ -202,20 +296,22 @@ _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n+")
 
 def fields(section) -> Fields:
     links = " ".join(link_words(link.url) for link in section.links)
+    implied = implied_words(section) if OPTIONS["implied"] else ""
     parts = [p for p in _SENTENCE_END.split(section.text or "") if p.strip()]
     lead, rest = (parts[0], " ".join(parts[1:])) if parts else ("", "")
     if not OPTIONS["lead"]:
         lead, rest = "", section.text or ""
     return Fields(Text.of("\n".join([section.heading, *section.names])), Text.of(lead), Text.of(rest),
-                  Text.of(links), frozenset(_norm(t) for t in section.tags))
+                  Text.of(links), Text.of(implied), frozenset(_norm(t) for t in section.tags))
 
 
-FIELDS = ("heading", "lead", "text", "link", "tag")
+FIELDS = ("heading", "lead", "text", "link", "implied", "tag")
 
 
 def keyword_evidence(sections_fields: list[Fields], keywords, names=(), weak=()) -> np.ndarray:
-    """(sections, 5): the best keyword weight found in the heading/names, the first sentence, the rest of the text
-    and the links, and 1 when the post is tagged with one of the keywords or the topic's name/label."""
+    """(sections, 6): the best keyword weight found in the heading/names, the first sentence, the rest of the text,
+    the links and the implied words, and 1 when the post is tagged with one of the keywords or the topic's
+    name/label."""
     m = matcher(keywords, weak)
     tag_words = {_norm(k) for k in (*keywords, *names)}
     out = np.zeros((len(sections_fields), len(FIELDS)), dtype=np.float32)
@@ -224,5 +320,6 @@ def keyword_evidence(sections_fields: list[Fields], keywords, names=(), weak=())
         out[i, 1] = m.score(f.lead)
         out[i, 2] = m.score(f.body)
         out[i, 3] = m.score(f.links)
-        out[i, 4] = float(not tag_words.isdisjoint(f.tags))
+        out[i, 4] = m.score(f.implied)
+        out[i, 5] = float(not tag_words.isdisjoint(f.tags))
     return out
