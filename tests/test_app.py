@@ -897,3 +897,24 @@ def test_a_huge_url_title_or_mention_list_cannot_make_a_row_heavy():
     mentions = [browse.Mention(i, f"p{i}.md", "T", f"{i}주차", "2021-01-01", "h" * 100_000) for i in range(5_000)]
     row = render.resource(browse.Resource("https://example.com/r", "t" * 1_000_000, mentions), lambda m: "?x=1")
     assert len(row) < 20_000 and f"and {5_000 - render.MAX_MENTIONS:,} more weeks" in row
+
+
+def test_the_landing_page_and_placeholder_show_the_confident_examples(monkeypatch, seed_index_dir, seed_index):
+    """The examples the app offers are kb.query.examples' (each confident on the bundled posts; test_relevance)."""
+    from kb.query.examples import example_queries, placeholder
+
+    at = run_app(monkeypatch, seed_index_dir, ROOT / "content")
+    for q in example_queries():
+        assert links(page(at), q) == [{"q": [q]}], q
+    assert at.text_input(key="w_q").placeholder == placeholder()
+    at = run_app(monkeypatch, seed_index_dir, ROOT / "content", q=example_queries()[0])
+    assert cards(at) and "No good match" not in "".join(i.value for i in at.info)
+
+
+def test_a_misspelled_query_says_did_you_mean_with_a_link(monkeypatch, seed_index_dir, seed_index):
+    at = run_app(monkeypatch, seed_index_dir, ROOT / "content", q="Humminngbird")
+    assert "Hummingbird" in cards(at)[0]
+    assert links(page(at), "hummingbird") == [{"q": ["hummingbird"]}], page(at)[:3000]   # hybrid: the default
+    assert "Did you mean" in page(at)
+    at = run_app(monkeypatch, seed_index_dir, ROOT / "content", q="Hummingbird")
+    assert "Did you mean" not in page(at)

@@ -34,11 +34,10 @@ from kb.app.urlstate import (
     set_params,
     typed_query,
 )
-from kb.query import browse
+from kb.query import browse, examples
 from kb.query.index import MODES
 
 MAX_WEEKS = 300          # weeks offered in the week filter (a selectbox of 20,000 would weigh on every page draw)
-EXAMPLES = ["트레이딩", "NLP 강의", "reinforcement learning library", "한국어 말뭉치"]
 
 
 @st.fragment
@@ -97,7 +96,7 @@ def view_search(index, warm, d: appdata.Derived) -> str:
     st.session_state["w_q"] = q
     st.text_input("Search every weekly issue", key="w_q", on_change=typed_query, max_chars=MAX_QUERY,
                   label_visibility="collapsed",
-                  placeholder="Search every weekly issue: 트레이딩 · NLP 강의 · that trading library from last summer")
+                  placeholder=examples.placeholder())
     f = read_filters(d, ts, labels)
     row = st.container(horizontal=True, vertical_alignment="center", gap="small")
     with row:
@@ -141,6 +140,8 @@ def show_results(index, warm, d: appdata.Derived, q: str, mode: str, f: Filters,
     if not hits:
         no_results(q, mode, bool(f.active))
         return ""
+    if hits.did_you_mean:
+        html(did_you_mean(hits.did_you_mean, mode))
     if all(render.is_weak(h) for h in hits):
         st.info(f"No good match for “{esc(q)}”. The nearest sections are below; try other words, another mode or "
                 "fewer filters.")
@@ -152,6 +153,12 @@ def show_results(index, warm, d: appdata.Derived, q: str, mode: str, f: Filters,
     html(results_html(index, hits, q, more_href=more_h))
     count.caption(totals(hits, total, mode, ms))
     return results_state()
+
+
+def did_you_mean(suggestion: str, mode: str) -> str:
+    """'Did you mean <corrected query>?', a link that searches for it (the search found the corrected words)."""
+    link = render.go_link(href(view="search", q=suggestion, mode=mode), render.text(suggestion))
+    return f'<p class="kb-dym">Did you mean {link}?</p>'
 
 
 def totals(hits, total: int, mode: str, ms: float | None) -> str:
@@ -239,13 +246,13 @@ def filters_form(d, labels, ts, f: Filters) -> None:
 def landing(d: appdata.Derived) -> None:
     s = d.stats
     span = f", {s.first_date} – {s.last_date}" if s.first_date else ""
-    examples = "".join(render.go_link(href(view="search", q=ex), render.text(ex)) for ex in EXAMPLES)
+    tried = "".join(render.go_link(href(view="search", q=ex), render.text(ex)) for ex in examples.example_queries())
     latest = "".join(
         f'<div class="kb-issue">{render.go_link(post_href(p.path), render.text(p.title))}'
         f'<div class="kb-meta">{render.text(issue_meta(p))}</div></div>' for p in d.posts[:3])
     html(f'<div class="kb-landing"><p>Search <b>{s.posts:,}</b> weekly issues ({s.sections:,} sections{span}) by '
          f'keyword, by meaning, or both.</p><div class="kb-meta">Try one of these:</div>'
-         f'<div class="kb-examples">{examples}</div><h3>Latest issues</h3>{latest}</div>')
+         f'<div class="kb-examples">{tried}</div><h3>Latest issues</h3>{latest}</div>')
 
 
 def view_more_like(index, warm, d, more: str) -> str:
