@@ -176,7 +176,8 @@ def test_language_form_and_named_tools_are_implied_words():
     playlist = _section("딥러닝 세미나 영상", [Link("https://www.youtube.com/playlist?list=PL0", "서울대 데이터마이닝 연구실 세미나 재생목록")])
     assert "korean" in implied(playlist) and "lecture" in topic_evidence.link_words(playlist.links[0].url)
     assert "korean" in implied(_section("Pororo", [Link("https://github.com/kakaobrain/pororo", "GitHub")]))
-    assert "korean" not in implied(_section("Acme: 강화학습 프레임워크", [Link("https://github.com/deepmind/acme", "참고링크")]))
+    assert "korean" in implied(_section("혼자 공부하는 머신러닝", [Link("https://example.com/b/1", "참고링크")]))
+    assert "korean" not in implied(_section("Acme RL framework", [Link("https://github.com/deepmind/acme", "참고링크")]))
     assert "course" in implied(_section("Stanford CS231n", [Link("https://cs231n.github.io/")]))
     assert "book" in topic_evidence.link_words("https://d2l.ai/chapter_introduction/index.html")
     assert "book" in topic_evidence.link_words("https://mml-book.github.io/book/mml-book.pdf")
@@ -280,11 +281,12 @@ def test_exclude_round_trip_writes_the_content_folder_and_moves_the_neighbours_w
 
 
 def test_an_included_section_teaches_the_topic_its_neighbour(eval_index, tmp_path):
+    # a wrong correction on purpose, to see the mechanism: KoBERT put in computer vision brings its near twin KcBERT
     before = _members(eval_index, topics.assign(eval_index, topics.load_topics(tmp_path)), "vision")
-    assert not {"SimCLR v2", "적은 데이터로 GAN 학습하기"} & before
-    topics.correct(tmp_path, "vision", include=["https://github.com/google-research/simclr/"])   # by URL
+    assert not {"KoBERT", "KcBERT"} & before
+    topics.correct(tmp_path, "vision", include=["https://github.com/SKTBrain/KoBERT"])   # by URL
     after = _members(eval_index, topics.assign(eval_index, topics.load_topics(tmp_path)), "vision")
-    assert after - before == {"SimCLR v2", "적은 데이터로 GAN 학습하기"}   # the GAN section came along
+    assert after - before == {"KoBERT", "KcBERT"}   # the neighbour came along
 
 
 def test_corrections_keep_the_users_file_and_toggle_between_lists(tmp_path):
@@ -447,3 +449,12 @@ def test_implied_evidence_is_found_on_sections_no_tuning_saw(unseen_index, headi
     finally:
         topic_evidence.OPTIONS["implied"] = True
     assert why["score"] > without["score"] + 1.0
+
+
+def test_a_korean_heading_is_evidence_not_membership(eval_index):
+    """A heading mostly in Hangul implies "korean", but a Korean description of a foreign resource stays out of the
+    Korean-language topic: the other evidence decides (the fitted weight of implied words)."""
+    a = topics.assign(eval_index, topics.load_topics())
+    row = next(r for r, s in enumerate(eval_index.sections) if s.heading == "Acme: 강화학습 프레임워크")
+    assert "korean" in topic_evidence.implied_words(eval_index.sections[row])
+    assert [t.name for t in a.topics_of(row)] == ["rl"]

@@ -123,10 +123,10 @@ def hangul_share(text: str) -> float:
 
 
 def implied_words(section) -> str:
-    """What a section's links, titles and names imply beyond their words: its language (a Korean owner or
-    institution in a link, a linked title mostly in Hangul → "korean"), its form (a course code → "course"; URL
+    """What a section's links, titles and names imply beyond their words: its language (a heading or a linked
+    title mostly in Hangul, a Korean owner or institution in a link → "korean"), its form (a course code → "course"; URL
     shapes are in link_words) and what a named tool does (_TOOL_WORDS)."""
-    words = []
+    words = ["korean"] if hangul_share(section.heading) >= HANGUL_TITLE_SHARE else []
     for link in section.links:
         owner = _owner(link.url)
         if owner in _KOREAN_OWNERS:

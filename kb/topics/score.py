@@ -37,17 +37,18 @@ EXAMPLE_K = 3
 MAX_EXAMPLES = 64
 FEATURES = ("meaning", "heading", "lead", "text", "link", "implied", "tag", "example")
 # Fitted on every labelled post (see the module docstring); the thresholds live in kb/topics/default.toml.
-WEIGHTS = {"meaning": 2.01, "heading": 0.78, "lead": 2.78, "text": 1.6, "link": 1.35, "implied": 1.88, "tag": 0.0,
-           "example": 3.17}
+WEIGHTS = {"meaning": 2.01, "heading": 0.71, "lead": 2.67, "text": 1.63, "link": 1.21, "implied": 1.79, "tag": 0.0,
+           "example": 3.25}
 # The fitted thresholds are the logistic intercepts lowered by this much: the offset with the best recall at
 # PRECISION_FLOOR when every labelled post is left out in turn (`python -m kb.topics --check --split all
-# --index-dir DIR --lopo`: offset 0 → P 0.979 / R 0.939, 0.4 → 0.963 / 0.955, 0.6 → 0.944 / 0.967).
-BALANCE_OFFSET = 0.4
-# The precision the offset must keep, leaving one post out on an index of all 25 labelled posts. Above the 0.92 a
-# new corpus must reach because a small index of unseen posts loses precision at the same offset (fitted on the
-# tuning posts, scored on an index of the held-out posts alone: offset 0.3 → P 0.955, 0.4 → 0.928, 0.6 → 0.915;
-# docs/eval.md).
-PRECISION_FLOOR = 0.95
+# --index-dir DIR --lopo`: offset 0.4 → P 0.971 / R 0.951, 0.6 → 0.948 / 0.963, 0.8 → 0.930 / 0.975).
+BALANCE_OFFSET = 0.6
+# The precision the offset must keep, leaving one post out on an index of all 25 labelled posts: the 0.92 a new
+# corpus must reach, plus 0.01. Not higher: on posts written by others kb's topic pages have been more precise and
+# less complete than on our own labels (the previous round's outside check: P 0.976 / R 0.784 where our own
+# held-out split said 0.924 / 0.897), so a floor above the target trades recall users miss for precision they
+# already have (docs/eval.md).
+PRECISION_FLOOR = 0.93
 FIXED = {"tag": 0.0}        # weights the fit keeps as they are: post tags measured no help (docs/eval.md)
 DEFAULT_THRESHOLD = 3.05     # for a topic without a fitted threshold: about the median of the shipped ones
 
