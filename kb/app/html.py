@@ -17,6 +17,7 @@ from pathlib import Path
 
 from kb.ingest.sections import GENERIC_ANCHOR_RE, is_web_url
 from kb.query.explain import match_terms, term_pattern
+from kb.text.words import cut  # noqa: F401 - the app's pages cut text with render.cut
 
 MAX_SECTION_LINKS = 40        # links drawn per section; the rest are counted ("and 199,960 more links")
 MAX_SECTION_CHARS = 8_000     # characters of a section's commentary drawn; the rest are counted
@@ -191,21 +192,6 @@ def body(markdown: str, query: str = "") -> str:
     if items:
         html_parts.append("<ul>" + "".join(items) + "</ul>")
     return "".join(html_parts)
-
-
-def cut(s: str, width: int) -> str:
-    """At most `width` characters, cut after a sentence if one ends in the last third, else between words."""
-    s = " ".join((s or "").split())
-    if len(s) <= width:
-        return s
-    head = s[: width - 1]
-    ends = [m.end() for m in re.finditer(r"[.!?。](?=\s)", head)]
-    if ends and ends[-1] >= width * 2 // 3:
-        return head[: ends[-1]]
-    space = head.rfind(" ")
-    if space >= width // 2:
-        head = head[:space]
-    return head.rstrip(" ,;:·-") + "…"
 
 
 def snippet(s: str) -> str:

@@ -10,16 +10,14 @@ from dataclasses import dataclass, field
 
 from kb.core.types import Hit, Section
 from kb.text.glossary import GROUPS, expansion_terms, matched_groups
+from kb.text.tokenize import LATIN_PARTS_RE
+from kb.text.words import PARTICLES
 
 _WORD_RE = re.compile(r"[가-힣]+|[A-Za-z0-9][A-Za-z0-9.+#_-]*[A-Za-z0-9+#]|[A-Za-z0-9]|[^\W\d_가-힣A-Za-z]+", re.U)
-# Korean particles and endings that follow a word in a query ("트레이딩을", "강화학습에서"): stripped to find the stem
-PARTICLES = ("에서는", "으로는", "에서", "으로", "에게", "까지", "부터", "처럼", "이랑", "하고", "관련", "을", "를",
-              "이", "가", "은", "는", "의", "에", "와", "과", "도", "로", "랑", "만")
 # Words too common to mark or explain: English function words (a highlighted "in" or "the" says nothing)
 STOP_WORDS = frozenset("""a an the in on of for to and or with by at from as is are was were be been it its this that
 these those into onto about over under than then via vs not no do does did how what which who whom why when where
 can could should would will i me my we our you your he she they them their his her""".split())
-_LATIN_PART_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # A Latin term matches from a word start, or from an inner case/digit boundary: "GPT" in "KorGPT2", "2" in "GPT2",
 # never "RL" inside "URL".
 _LATIN_START = r"(?:(?<![A-Za-z0-9])|(?-i:(?<=[a-z])(?=[A-Z]))|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z]))"
@@ -41,7 +39,7 @@ def query_words(query: str) -> list[str]:
             if stem:
                 out.append(stem)
         else:
-            parts = _LATIN_PART_RE.findall(w)
+            parts = LATIN_PARTS_RE.findall(w)
             if len(parts) > 1:
                 out.extend(p for p in parts if len(p) >= 2)
     keep = [t for t in dict.fromkeys(out) if (len(t) >= 2 or len(words) == 1) and t.lower() not in STOP_WORDS]

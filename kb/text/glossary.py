@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
+
+from kb.text.words import norm
 
 GROUPS: list[tuple[str, ...]] = [
     ("nlp", "natural language processing", "자연어 처리", "자연어처리", "자연어", "언어 모델", "language model"),
@@ -94,13 +95,9 @@ SHORT_QUERY_WORDS = 2
 _TERM_INDEX: list[tuple[str, int, re.Pattern | None]] = []   # (normalised term, group, whole-word pattern if Latin)
 
 
-def _norm(s: str) -> str:
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", s).lower()).strip()
-
-
 for _g, _terms in enumerate(GROUPS):
     for _t in _terms:
-        _n = _norm(_t)
+        _n = norm(_t)
         _latin = None if re.search(r"[가-힣]", _t) else re.compile(rf"(?<![a-z0-9]){re.escape(_n)}(?![a-z0-9])")
         _TERM_INDEX.append((_n, _g, _latin))
 _TERM_INDEX.sort(key=lambda t: -len(t[0]))
@@ -109,7 +106,7 @@ _TERM_INDEX.sort(key=lambda t: -len(t[0]))
 def matched_groups(query: str) -> list[int]:
     """Glossary groups named in the query: Korean terms match inside words (particles follow them),
     Latin terms match whole words only."""
-    return list(_matched_groups(_norm(query)))
+    return list(_matched_groups(norm(query)))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -130,11 +127,11 @@ def _matched_groups(q: str) -> tuple[int, ...]:
 
 def expansion_terms(query: str) -> list[str]:
     """Synonyms of the glossary terms in the query that the query does not already contain."""
-    q = _norm(query)
+    q = norm(query)
     out: list[str] = []
     for g in matched_groups(query):
         for t in GROUPS[g]:
-            nt = _norm(t)
+            nt = norm(t)
             if nt not in q and nt not in out:
                 out.append(nt)
     return out
@@ -144,7 +141,7 @@ def expansion_terms(query: str) -> list[str]:
 def words() -> frozenset[str]:
     """Every word of every glossary term, lower-cased (the domain's own vocabulary: a typo correction that is one
     of them is preferred over one that is not)."""
-    return frozenset(w for group in GROUPS for t in group for w in _norm(t).split())
+    return frozenset(w for group in GROUPS for t in group for w in norm(t).split())
 
 
 def spell_out(query: str) -> str:

@@ -15,7 +15,7 @@ import unicodedata
 TOKENIZER_NAME = "hangul-bigram+latin-parts/v1"
 
 _RUN_RE = re.compile(r"[가-힣]+|[A-Za-z0-9]+(?:[.+#][A-Za-z0-9]+)*\+*|[^\W\d_가-힣A-Za-z]+", re.U)
-_PARTS_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+LATIN_PARTS_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")   # "KorGPT2" -> Kor, GPT, 2
 MAX_QUERY_CHARS = 2000
 
 
@@ -39,7 +39,7 @@ def tokenize(text: str) -> list[str]:
             if any(ch in run for ch in ".+#"):
                 out.extend(p.lower() for p in re.split(r"[.+#]+", run) if p)
             else:
-                parts = _PARTS_RE.findall(run)
+                parts = LATIN_PARTS_RE.findall(run)
                 if len(parts) > 1:
                     out.extend(p.lower() for p in parts)
         else:

@@ -18,7 +18,6 @@ Matching rules (the same for every topic, shipped or user-written):
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -26,13 +25,12 @@ import numpy as np
 
 from kb.text.glossary import GROUPS
 from kb.text.tokenize import tokenize
+from kb.text.words import PARTICLES, norm, split_sentences
 
 GLOSSARY_WEIGHT = 0.5
 # Switches for measuring what each part is worth (`python -m kb.topics --check --cv --no-glossary / --no-lead`).
 OPTIONS = {"glossary": True, "lead": True, "implied": True}
 MAX_GRAM = 4                      # Latin keywords of up to this many words
-_PARTICLES = ("으로", "에서", "까지", "부터", "처럼", "이다", "이나", "이랑", "을", "를", "이", "가", "은", "는", "의",
-              "도", "과", "와", "에", "만", "들", "로")
 _HANGUL = re.compile(r"[가-힣]")
 _LATIN_WORD = re.compile(r"[a-z0-9]+(?:[.+#][a-z0-9]+)*\+*")
 _LATIN_RUN = re.compile(r"[A-Za-z0-9]")
@@ -91,10 +89,6 @@ _TOOL_WORDS = {
     "trading": """zipline backtrader quantlib pyfolio alphalens qlib ccxt ta-lib yfinance pandas-datareader""",
 }
 _TOOLS = {tuple(t.split("-")): words for words, names in _TOOL_WORDS.items() for t in names.split()}
-
-
-def _norm(s: str) -> str:
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", s).lower()).strip()
 
 
 def link_words(url: str) -> str:
@@ -173,7 +167,7 @@ def _stem(t: str) -> str:
 
 
 def _latin_key(term: str) -> tuple[str, ...]:
-    return tuple(_stem(x) for x in _LATIN_WORD.findall(_norm(term)))[:MAX_GRAM]
+    return tuple(_stem(x) for x in _LATIN_WORD.findall(norm(term)))[:MAX_GRAM]
 
 
 # Multi-word Latin glossary terms: a word inside one of them belongs to that term ("speech" in "hate speech",
@@ -213,7 +207,7 @@ class Text:
             spots = [p for p, x in enumerate(toks) if x == t]
             if all(p in covered for p in spots):
                 inside[t] = set().union(*(covered[p] for p in spots))
-        return cls(_norm(text), frozenset(grams), inside)
+        return cls(norm(text), frozenset(grams), inside)
 
 
 @dataclass(frozen=True)
@@ -241,20 +235,20 @@ class Matcher:
 
 
 def _korean_part(term: str) -> str:
-    t = _norm(term).replace(" ", "")
+    t = norm(term).replace(" ", "")
     body = r"\s*".join(re.escape(c) for c in t)     # "언어 모델" also meets "언어모델"
     if len(t) == 1:
-        return rf"(?<![가-힣]){body}(?=$|[^가-힣]|(?:{'|'.join(_PARTICLES)})(?![가-힣]))"
+        return rf"(?<![가-힣]){body}(?=$|[^가-힣]|(?:{'|'.join(PARTICLES)})(?![가-힣]))"
     return body
 
 
 def synonyms(keyword: str) -> list[str]:
     """Glossary terms in the groups that contain the keyword (the keyword itself excluded)."""
-    k = _norm(keyword)
+    k = norm(keyword)
     out: list[str] = []
     for group in GROUPS:
-        if k in {_norm(t) for t in group}:
-            out += [t for t in group if _norm(t) != k and t not in out]
+        if k in {norm(t) for t in group}:
+            out += [t for t in group if norm(t) != k and t not in out]
     return out
 
 
@@ -291,18 +285,17 @@ class Fields:
     tags: frozenset       # the post's tags, normalised
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n+")
 
 
 def fields(section) -> Fields:
     links = " ".join(link_words(link.url) for link in section.links)
     implied = implied_words(section) if OPTIONS["implied"] else ""
-    parts = [p for p in _SENTENCE_END.split(section.text or "") if p.strip()]
+    parts = split_sentences(section.text)
     lead, rest = (parts[0], " ".join(parts[1:])) if parts else ("", "")
     if not OPTIONS["lead"]:
         lead, rest = "", section.text or ""
     return Fields(Text.of("\n".join([section.heading, *section.names])), Text.of(lead), Text.of(rest),
-                  Text.of(links), Text.of(implied), frozenset(_norm(t) for t in section.tags))
+                  Text.of(links), Text.of(implied), frozenset(norm(t) for t in section.tags))
 
 
 FIELDS = ("heading", "lead", "text", "link", "implied", "tag")
@@ -313,7 +306,7 @@ def keyword_evidence(sections_fields: list[Fields], keywords, names=(), weak=())
     the links and the implied words, and 1 when the post is tagged with one of the keywords or the topic's
     name/label."""
     m = matcher(keywords, weak)
-    tag_words = {_norm(k) for k in (*keywords, *names)}
+    tag_words = {norm(k) for k in (*keywords, *names)}
     out = np.zeros((len(sections_fields), len(FIELDS)), dtype=np.float32)
     for i, f in enumerate(sections_fields):
         out[i, 0] = m.score(f.head)
