@@ -276,3 +276,64 @@ def test_a_key_table_finds_every_key_with_its_postings(tmp_path):
     write_postings(tmp_path, "e", [], values=False)
     empty = KeyTable(tmp_path, "e", values=False)
     assert len(empty) == 0 and empty.find("a") == -1
+
+
+FILTER_CASES = [{"since": "2015-04-01", "until": "2015-09-30"}, {"tags": ["NLP"]}, {"categories": ["paper"]},
+                {"since": "2015-07-01", "tags": ["NLP", "Vision"]}]
+
+
+def exact_filtered_rows(backend, qv: np.ndarray, m: np.ndarray, k: int) -> list[int]:
+    """The rows of the best k entries among those passing the mask, by exact inner product over every entry (ties to
+    the earlier entry): what a search of an index holding only the filtered sections would give."""
+    n = len(m)
+    sec, title = backend.entry_vectors(np.arange(n))
+    scores = np.concatenate([sec @ qv, title @ qv])
+    ok = np.flatnonzero(np.concatenate([m, m]))
+    best = ok[np.lexsort((ok, -scores[ok]))][:k]
+    return list(dict.fromkeys((best % n).tolist()))
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_a_filtered_search_returns_what_an_unfiltered_search_then_the_filter_returns(tmp_path, corpus, fake_embedder,
+                                                                                    monkeypatch, kind):
+    """Filters go into FAISS (an ID selector over a flat or IVF index, dead rows left out): the vector leg's rows
+    under a filter are the exact best entries among the filtered ones, and every hit and score of a filtered
+    semantic or keyword search is that of the unfiltered search with the filter applied afterwards."""
+    from kb.storage import vector
+
+    if kind == "ivf":
+        monkeypatch.setattr(vector, "IVF_MIN_ENTRIES", 200)
+    monkeypatch.setattr(kbuild, "DELTA_MAX_FRACTION", 0.25)
+    settings = Settings.load(corpus, tmp_path / "index")
+    build_index(settings, embedder=fake_embedder)
+    gain_a_section(sorted(corpus.glob("*.md"))[3], "kbdeltatoken")        # a delta segment; the base has dead rows
+    build_index(settings, embedder=fake_embedder)
+    index = kb.open_index(tmp_path / "index", embedder=fake_embedder)
+    backend = index.backend
+    assert [s.vector_index().kind for s in backend.segments] == [kind, "flat"]
+    assert sum(backend._dead) > 0
+    n = len(index)
+    for case in FILTER_CASES:
+        f = parse_filters(**case)
+        m = backend.mask(f)
+        assert 10 < int(m.sum()) < n, case                                   # the filter keeps some, not all
+        for q in QUERIES:
+            qv = fake_embedder.embed_query(q)
+            for limit in (5, 20):
+                got = backend.vector_search(qv, f, limit).tolist()
+                want = exact_filtered_rows(backend, qv, m, 2 * limit)
+                assert all(m[got])
+                if kind == "flat":
+                    assert got == want, (case, q, limit)
+                else:                                 # IVF proposes: its rows hold the exact best ones
+                    assert set(want[:limit]) <= set(got), (case, q, limit)
+            for mode in ("semantic", "keyword"):
+                # (a cosine may differ in its last float32 bit: BLAS sums a batch of 10 rows and one of n apart)
+                filtered = {h.row: h.score for h in index.search(q, mode=mode, k=10, **case)}
+                after = sorted(((-round(h.score, 6), h.row, h.score) for h in index.search(q, mode=mode, k=n)
+                                if m[h.row]))[:10]
+                assert sorted(filtered) == sorted(r for _, r, _ in after), (case, q, mode)
+                assert all(abs(filtered[r] - score) < 1e-6 for _, r, score in after), (case, q, mode)
+    few = parse_filters(post=index.sections[0].post_path)                  # fewer rows than asked for: all of them
+    assert backend.vector_search(fake_embedder.embed_query("x"), few, 50).tolist() == np.flatnonzero(
+        backend.mask(few)).tolist()

@@ -37,7 +37,6 @@ from kb.storage.keyword import KeywordLeg
 from kb.storage.segment import Segment
 from kb.storage.tables import RowFile, load_array
 
-EXACT_FILTERED_ROWS = 20_000   # a filter that keeps at most this many sections is searched exactly
 TIE_MARGIN = 64                # extra entries asked of each segment, so equal scores at the cut are all seen
 POSTS = "posts.jsonl"
 
@@ -209,7 +208,7 @@ class LocalBackend:
             self._dead.append(2 * int((~alive).sum()))
         self.keyword = KeywordLeg([seg.terms for seg in version.segments], live)
         self._post_of_row: np.ndarray | None = None
-        self._masks: OrderedDict[str, np.ndarray | None] = OrderedDict()     # explicit cache: last few filters
+        self._masks: OrderedDict = OrderedDict()          # explicit cache: the last few filters' masks
         self._dense: OrderedDict[tuple, np.ndarray] = OrderedDict()         # explicit cache: last few queries
 
     @property
@@ -233,13 +232,20 @@ class LocalBackend:
             self._post_of_row = np.repeat(np.arange(len(self.posts), dtype=np.int64), np.diff(self._v.post_rows))
         return self._post_of_row
 
+    @staticmethod
+    def _mask_key(f: Filters) -> str:
+        return repr((f.since, f.until, sorted(f.tags), sorted(f.categories), f.post,
+                     None if f.rows is None else sorted(f.rows)))
+
+    def _remember(self, key, value) -> None:
+        self._masks[key] = value
+        while len(self._masks) > 16:
+            self._masks.popitem(last=False)
+
     def mask(self, f: Filters) -> np.ndarray | None:
-        key = repr((f.since, f.until, sorted(f.tags), sorted(f.categories), f.post,
-                    None if f.rows is None else sorted(f.rows)))
+        key = self._mask_key(f)
         if key not in self._masks:
-            self._masks[key] = self._mask(f)
-            while len(self._masks) > 8:
-                self._masks.popitem(last=False)
+            self._remember(key, self._mask(f))
         return self._masks[key]
 
     def _mask(self, f: Filters) -> np.ndarray | None:
@@ -294,31 +300,52 @@ class LocalBackend:
 
     # ---- vector leg ---------------------------------------------------------------------------------------------
     def vector_search(self, qv: np.ndarray, filters: Filters, limit: int) -> np.ndarray:
-        """The best 2·limit entries (8·limit under a filter) over all segments, ties to the earlier entry, as rows.
-        Each segment is asked for enough entries to cover its dead ones, so with exact (flat) segments the rows are
-        exactly those one index of the live entries would give; IVF segments propose, the query layer re-scores."""
+        """The best 2·limit entries over all segments, ties to the earlier entry, as rows. A filter is pushed into
+        each segment's FAISS index (kb.storage.vector: an ID selector over the entries that pass it), so the rows are
+        those an index holding only the filtered sections would give; a filter keeping at most `limit` sections
+        gives them all. Each segment is asked for enough entries to cover its dead ones, so with exact (flat)
+        segments the rows are exactly those one index of the live entries would give; IVF segments propose, the
+        query layer re-scores."""
         m = self.mask(filters)
-        if m is not None and m.sum() <= max(EXACT_FILTERED_ROWS, limit):
+        if m is not None and int(np.count_nonzero(m)) <= limit:
             return np.flatnonzero(m)
-        k = limit * 2 if m is None else limit * 8
+        allowed = None if m is None else self._allowed(filters, m)
+        k = limit * 2
         n = self._n
         scores, entries = [], []
         for s, seg in enumerate(self._v.segments):
             dead, vi = self._dead[s], seg.vector_index()
-            sc, ids = vi.search(qv, k + (dead if vi.kind == "flat" else min(dead, k)) + TIE_MARGIN)
+            if allowed is None:
+                sc, ids = vi.search(qv, k + (dead if vi.kind == "flat" else min(dead, k)) + TIE_MARGIN)
+            elif allowed[s] is None:
+                continue
+            else:
+                sc, ids = vi.search(qv, k + TIE_MARGIN, allowed[s])
             title = ids >= seg.m
             logical = self._logical[self._v.seg_start[s] + ids - seg.m * title]
             keep = logical >= 0
             scores.append(sc[keep])
             entries.append(logical[keep] + n * title[keep])
+        if not scores:
+            return np.zeros(0, dtype=np.int64)
         sc, entry = np.concatenate(scores), np.concatenate(entries)
         best = np.lexsort((entry, -sc))[:k]
-        found = np.fromiter(dict.fromkeys((entry[best] % n).tolist()), dtype=np.int64) if n else entry[:0]
-        if m is not None:
-            found = found[m[found]]
-            if len(found) < limit:
-                return np.flatnonzero(m)
-        return found
+        return np.fromiter(dict.fromkeys((entry[best] % n).tolist()), dtype=np.int64) if n else entry[:0]
+
+    def _allowed(self, filters: Filters, m: np.ndarray) -> list[np.ndarray | None]:
+        """Per segment, the entries a filter keeps (its live rows' section and title entries), None where it keeps
+        none; cached with the filter's mask."""
+        key = ("entries", self._mask_key(filters))
+        if key not in self._masks:
+            keep = np.zeros(self._v.total, dtype=bool)
+            live = self._logical >= 0
+            keep[live] = m[self._logical[live]]
+            out = []
+            for s in range(len(self._v.segments)):
+                rows = keep[self._v.seg_start[s]:self._v.seg_start[s + 1]]
+                out.append(np.concatenate([rows, rows]) if rows.any() else None)
+            self._remember(key, out)
+        return self._masks[key]
 
     def sentence_vectors(self, row: int) -> np.ndarray | None:
         """Vectors of section `row`'s snippet sentences (kb.query.snippets; float16), or None for a row out of range."""

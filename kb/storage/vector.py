@@ -142,19 +142,38 @@ class VectorIndex:
         vectors = safeio.load_npy(vectors_path, mmap=True).view(np.ndarray)
         return cls(vectors, None, nprobe, safeio.open_file(ann_path) if ann_path is not None else None)
 
-    def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k entries by inner product: (scores, ids), best first; ids are valid entry rows."""
+    def search(self, q: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k entries by inner product: (scores, ids), best first; ids are valid entry rows. `allowed` (a boolean
+        mask over the entries) restricts the search to its entries inside FAISS (an ID selector), so a filter
+        costs about what an unfiltered search costs; an IVF then probes nprobe / (share allowed) lists, which
+        keeps the number of codes compared about constant and finds the allowed neighbours the probes would miss."""
         n = len(self.vectors) if self.ann is None else self.ann.ntotal
         if n == 0 or k <= 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         if self.ann is None:
-            s = np.asarray(self.vectors @ np.asarray(q, dtype=np.float32), dtype=np.float32)
-            top = np.argpartition(-s, k - 1)[:k] if k < n else np.arange(n)
+            ids = np.arange(n) if allowed is None else np.flatnonzero(allowed[:n])
+            s = np.asarray(self.vectors[ids] @ np.asarray(q, dtype=np.float32), dtype=np.float32)
+            top = np.argpartition(-s, k - 1)[:k] if k < len(s) else np.arange(len(s))
             top = top[np.argsort(-s[top], kind="stable")]
-            return s[top], top.astype(np.int64)
-        scores, ids = self.ann.search(np.ascontiguousarray(q[None, :], dtype=np.float32), min(k, n))
+            return s[top], ids[top].astype(np.int64)
+        params = None if allowed is None else self._params(allowed)
+        scores, ids = self.ann.search(np.ascontiguousarray(q[None, :], dtype=np.float32), min(k, n), params=params)
         keep = (ids[0] >= 0) & (ids[0] < len(self.vectors))
         return scores[0][keep], ids[0][keep]
+
+    def _params(self, allowed: np.ndarray):
+        """FAISS search parameters restricting a search to the allowed entries (a bitmap selector)."""
+        faiss = _faiss()
+        bits = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
+        sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+        if not hasattr(self.ann, "nprobe"):
+            params = faiss.SearchParameters(sel=sel)
+        else:
+            share = max(int(np.count_nonzero(allowed)), 1) / max(len(allowed), 1)
+            params = faiss.SearchParametersIVF(sel=sel, nprobe=min(self.ann.nlist, math.ceil(self.nprobe / share)))
+        params.bits = bits                   # the selector reads the array: keep it alive with the parameters
+        params.selector = sel
+        return params
 
     def score(self, q: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Exact inner products for given entry rows."""
