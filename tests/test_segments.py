@@ -330,8 +330,8 @@ def test_a_filtered_search_returns_what_an_unfiltered_search_then_the_filter_ret
             for mode in ("semantic", "keyword"):
                 # (a cosine may differ in its last float32 bit: BLAS sums a batch of 10 rows and one of n apart)
                 filtered = {h.row: h.score for h in index.search(q, mode=mode, k=10, **case)}
-                after = sorted(((-round(h.score, 6), h.row, h.score) for h in index.search(q, mode=mode, k=n)
-                                if m[h.row]))[:10]
+                after = sorted((-round(h.score, 6), h.row, h.score) for h in index.search(q, mode=mode, k=n)
+                                if m[h.row])[:10]
                 assert sorted(filtered) == sorted(r for _, r, _ in after), (case, q, mode)
                 assert all(abs(filtered[r] - score) < 1e-6 for _, r, score in after), (case, q, mode)
     few = parse_filters(post=index.sections[0].post_path)                  # fewer rows than asked for: all of them
