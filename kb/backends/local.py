@@ -187,6 +187,55 @@ def filter_mask(f: Filters, posts: Sequence[PostRecord], post_of_row, n: int) ->
     return rows_mask(f, m)
 
 
+class FilterMasks:
+    """A version's filters as masks: over the sections table's rows, and per segment over the entries a vector search
+    may return. An explicit cache holds the last few filters' masks."""
+
+    KEEP = 16
+
+    def __init__(self, version: Version, posts: Sequence[PostRecord], logical: np.ndarray):
+        self._v, self._posts, self._logical = version, posts, logical
+        self._post_of_row: np.ndarray | None = None
+        self._cache: OrderedDict = OrderedDict()
+
+    def post_of_row(self) -> np.ndarray:
+        """Row → its post's position in the posts table."""
+        if self._post_of_row is None:
+            self._post_of_row = np.repeat(np.arange(len(self._posts), dtype=np.int64), np.diff(self._v.post_rows))
+        return self._post_of_row
+
+    @staticmethod
+    def key(f: Filters) -> str:
+        return repr((f.since, f.until, sorted(f.tags), sorted(f.categories), f.post,
+                     None if f.rows is None else sorted(f.rows)))
+
+    def _cached(self, key, compute):
+        if key not in self._cache:
+            self._cache[key] = compute()
+            while len(self._cache) > self.KEEP:
+                self._cache.popitem(last=False)
+        return self._cache[key]
+
+    def mask(self, f: Filters) -> np.ndarray | None:
+        """Row mask (None: no filter)."""
+        return self._cached(self.key(f), lambda: filter_mask(f, self._posts, self.post_of_row, len(self._v.phys)))
+
+    def allowed(self, f: Filters) -> list[np.ndarray | None]:
+        """Per segment, the entries an active filter keeps (its live rows' section and title entries), None where
+        it keeps none."""
+        def compute():
+            m = self.mask(f)
+            keep = np.zeros(self._v.total, dtype=bool)
+            live = self._logical >= 0
+            keep[live] = m[self._logical[live]]
+            out = []
+            for s in range(len(self._v.segments)):
+                rows = keep[self._v.seg_start[s]:self._v.seg_start[s + 1]]
+                out.append(np.concatenate([rows, rows]) if rows.any() else None)
+            return out
+        return self._cached(("entries", self.key(f)), compute)
+
+
 class LocalBackend:
     """A mapped index version. Read-only after open; safe for concurrent searches."""
 
@@ -207,8 +256,7 @@ class LocalBackend:
             live.append(None if alive.all() else np.concatenate([alive, alive]))
             self._dead.append(2 * int((~alive).sum()))
         self.keyword = KeywordLeg([seg.terms for seg in version.segments], live)
-        self._post_of_row: np.ndarray | None = None
-        self._masks: OrderedDict = OrderedDict()          # explicit cache: the last few filters' masks
+        self._masks = FilterMasks(version, self.posts, self._logical)
         self._dense: OrderedDict[tuple, np.ndarray] = OrderedDict()         # explicit cache: last few queries
 
     @property
@@ -227,29 +275,10 @@ class LocalBackend:
 
     # ---- filters --------------------------------------------------------------------------------------------------
     def post_of_row(self) -> np.ndarray:
-        """Row → its post's position in the posts table."""
-        if self._post_of_row is None:
-            self._post_of_row = np.repeat(np.arange(len(self.posts), dtype=np.int64), np.diff(self._v.post_rows))
-        return self._post_of_row
-
-    @staticmethod
-    def _mask_key(f: Filters) -> str:
-        return repr((f.since, f.until, sorted(f.tags), sorted(f.categories), f.post,
-                     None if f.rows is None else sorted(f.rows)))
-
-    def _remember(self, key, value) -> None:
-        self._masks[key] = value
-        while len(self._masks) > 16:
-            self._masks.popitem(last=False)
+        return self._masks.post_of_row()
 
     def mask(self, f: Filters) -> np.ndarray | None:
-        key = self._mask_key(f)
-        if key not in self._masks:
-            self._remember(key, self._mask(f))
-        return self._masks[key]
-
-    def _mask(self, f: Filters) -> np.ndarray | None:
-        return filter_mask(f, self.posts, self.post_of_row, self._n)
+        return self._masks.mask(f)
 
     # ---- exact names --------------------------------------------------------------------------------------------
     def name_rows(self, key: str) -> np.ndarray:
@@ -309,7 +338,7 @@ class LocalBackend:
         m = self.mask(filters)
         if m is not None and int(np.count_nonzero(m)) <= limit:
             return np.flatnonzero(m)
-        allowed = None if m is None else self._allowed(filters, m)
+        allowed = None if m is None else self._masks.allowed(filters)
         k = limit * 2
         n = self._n
         scores, entries = [], []
@@ -331,21 +360,6 @@ class LocalBackend:
         sc, entry = np.concatenate(scores), np.concatenate(entries)
         best = np.lexsort((entry, -sc))[:k]
         return np.fromiter(dict.fromkeys((entry[best] % n).tolist()), dtype=np.int64) if n else entry[:0]
-
-    def _allowed(self, filters: Filters, m: np.ndarray) -> list[np.ndarray | None]:
-        """Per segment, the entries a filter keeps (its live rows' section and title entries), None where it keeps
-        none; cached with the filter's mask."""
-        key = ("entries", self._mask_key(filters))
-        if key not in self._masks:
-            keep = np.zeros(self._v.total, dtype=bool)
-            live = self._logical >= 0
-            keep[live] = m[self._logical[live]]
-            out = []
-            for s in range(len(self._v.segments)):
-                rows = keep[self._v.seg_start[s]:self._v.seg_start[s + 1]]
-                out.append(np.concatenate([rows, rows]) if rows.any() else None)
-            self._remember(key, out)
-        return self._masks[key]
 
     def sentence_vectors(self, row: int) -> np.ndarray | None:
         """Vectors of section `row`'s snippet sentences (kb.query.snippets; float16), or None for a row out of range."""
