@@ -1,9 +1,9 @@
 """Vector leg: FAISS inner-product search over L2-normalised vectors (row i = entry i of one segment).
 
-The build saves a FAISS index as `ann.faiss` next to the exact float32 vectors (`vectors.npy`, also the source of
-reused vectors on rebuilds): an exact flat inner-product index for small collections, and above IVF_MIN_ENTRIES an
+The build saves a FAISS index as `ann.faiss` next to the vectors (`vectors.npy`: float16, the source of exact
+scores — computed in float32 from those values — and of reused vectors on rebuilds): an exact flat inner-product index for small collections, and above IVF_MIN_ENTRIES an
 IVF index holding 8-bit scalar-quantised codes (a quarter of the vectors' size). The IVF only proposes candidates:
-the query layer re-scores every candidate exactly from the memory-mapped float32 vectors, so scores and ranking
+the query layer re-scores every candidate exactly from the stored vectors, so scores and ranking
 are those of exact search whenever the true neighbours are among the candidates. nlist ≈ 2·√n lists with
 IVF_NPROBE probes keeps recall@10 against exact search ≥ 0.99 at 200k entries (`python -m benchmarks.bench`,
 BENCHMARKS.md). Search memory-maps both files: only the pages a query touches are read.
@@ -152,7 +152,7 @@ class VectorIndex:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         if self.ann is None:
             ids = np.arange(n) if allowed is None else np.flatnonzero(allowed[:n])
-            s = np.asarray(self.vectors[ids] @ np.asarray(q, dtype=np.float32), dtype=np.float32)
+            s = np.asarray(self.vectors[ids].astype(np.float32) @ np.asarray(q, dtype=np.float32), dtype=np.float32)
             top = np.argpartition(-s, k - 1)[:k] if k < len(s) else np.arange(len(s))
             top = top[np.argsort(-s[top], kind="stable")]
             return s[top], ids[top].astype(np.int64)
@@ -179,4 +179,5 @@ class VectorIndex:
         """Exact inner products for given entry rows."""
         if len(ids) == 0:
             return np.zeros(0, np.float32)
-        return np.asarray(self.vectors[np.sort(ids)] @ q, dtype=np.float32)[np.argsort(np.argsort(ids))]
+        rows = self.vectors[np.sort(ids)].astype(np.float32)
+        return np.asarray(rows @ q, dtype=np.float32)[np.argsort(np.argsort(ids))]
