@@ -24,6 +24,7 @@ from kb.embed.embedder import passive_openmp
 
 IVF_MIN_ENTRIES = 50_000
 IVF_NPROBE = 128
+ADD_ROWS = 16_384
 
 
 def ivf_nlist(n: int) -> int:
@@ -38,7 +39,8 @@ def _faiss():
 
 
 def build_ann(vectors: np.ndarray):
-    """The FAISS index for a collection: exact (flat) below IVF_MIN_ENTRIES, IVF above."""
+    """The FAISS index for a collection (float32 or the stored float16 vectors): exact (flat) below IVF_MIN_ENTRIES,
+    IVF above."""
     if len(vectors) >= IVF_MIN_ENTRIES:
         return build_ivf(vectors)
     index = _faiss().IndexFlatIP(vectors.shape[1])
@@ -82,7 +84,8 @@ def build_ivf(vectors: np.ndarray, seed: int = 0, codes: str = "sq8"):
     rng = np.random.default_rng(seed)
     sample = vectors[rng.choice(n, size=min(n, nlist * 40), replace=False)]
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    for a in range(0, n, ADD_ROWS):                  # float32 copies of a run at a time, not of every vector
+        index.add(np.ascontiguousarray(vectors[a:a + ADD_ROWS], dtype=np.float32))
     return index
 
 
