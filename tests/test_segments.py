@@ -338,3 +338,22 @@ def test_a_filtered_search_returns_what_an_unfiltered_search_then_the_filter_ret
     few = parse_filters(post=index.sections[0].post_path)                  # fewer rows than asked for: all of them
     assert backend.vector_search(fake_embedder.embed_query("x"), few, 50).tolist() == np.flatnonzero(
         backend.mask(few)).tolist()
+
+
+def test_cached_keyword_columns_score_as_computed_ones(fake_index):
+    """kb.storage.keyword keeps the last tokens' columns within a byte budget: cached, evicted or off, a query's
+    scores are the same bits."""
+    from kb.storage.keyword import KeywordLeg
+
+    leg = fake_index.backend.keyword
+    queries = [kb.text.tokenize.tokenize_query(q) for q in QUERIES + ["모델 모델 모델"]]
+    fresh = KeywordLeg(leg.segments, leg.live)
+    fresh.cache_bytes = 0
+    want = [fresh.scores(t) for t in queries]
+    small = KeywordLeg(leg.segments, leg.live)
+    small.cache_bytes = 4096                                           # evicts as it goes
+    for _ in range(2):
+        for t, w in zip(queries, want, strict=True):
+            assert all(np.array_equal(a, b) for a, b in zip(small.scores(t), w, strict=True))
+            assert all(np.array_equal(a, b) for a, b in zip(leg.scores(t), w, strict=True))
+    assert 0 < small._cached <= 4096 and all(col == [] for col in fresh._columns.values())   # off: only misses kept

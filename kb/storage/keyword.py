@@ -17,6 +17,8 @@ instead of min-max stretching whatever matched best (which over-rates a lone inc
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -26,6 +28,9 @@ from kb.storage.tables import KeyTable, load_array, postings_from_lists, save_ar
 
 BM25_K1 = 1.2
 BM25_B = 0.75
+# Columns kept per process: a token's column costs 8 bytes a posting (entry, score); the most common Hangul bigram
+# at 100k sections has ~70k postings (0.55 MB).
+COLUMN_CACHE_BYTES = 32 << 20
 TERMS = "terms"
 
 
@@ -76,6 +81,11 @@ class KeywordLeg:
         self._dead = [None if m is None else np.flatnonzero(~m) for m in live]
         self._norm: list[np.ndarray | None] = [None] * len(segments)
         self._max: dict[str, float] = {}
+        # explicit cache: the last tokens' columns (their scores are fixed for this set of segments), by bytes
+        self.cache_bytes = COLUMN_CACHE_BYTES
+        self._columns: OrderedDict[str, list] = OrderedDict()
+        self._cached = 0
+        self._lock = threading.Lock()
 
     def _norms(self, s: int) -> np.ndarray:
         if self._norm[s] is None:
@@ -96,7 +106,29 @@ class KeywordLeg:
 
     def column(self, token: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
         """The token's scores: [(segment, entries, float32 scores)] (empty if it occurs in no live entry). The
-        entries are the token's postings as stored; a dead entry among them scores 0."""
+        entries are the token's postings as stored; a dead entry among them scores 0. Kept in a small cache."""
+        with self._lock:
+            col = self._columns.get(token)
+            if col is not None:
+                self._columns.move_to_end(token)
+                return col
+        col = self._column(token)
+        size = sum(doc.nbytes + sc.nbytes for _, doc, sc in col)
+        if size <= self.cache_bytes // 4:
+            with self._lock:
+                if token not in self._columns:
+                    self._columns[token] = col
+                    self._cached += size
+                while self._cached > self.cache_bytes:
+                    self._cached -= sum(d.nbytes + c.nbytes for _, d, c in self._columns.popitem(last=False)[1])
+        return col
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._columns.clear()
+            self._cached = 0
+
+    def _column(self, token: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
         found, df = [], 0
         for s, seg in enumerate(self.segments):
             i = seg.table.find(token)
