@@ -232,13 +232,14 @@ def _variants(cases: dict[str, dict]) -> list[tuple[str, str, dict]]:
 
 
 def _time_variants(idx, variants, queries, rounds: int, fresh: bool = False) -> dict[str, list[float]]:
-    """Each query through every variant in turn (so all variants share the same moments of the machine's load).
+    """Every variant over the queries, round after round (so all variants share the machine's load of each round;
+    40 queries apart, no variant finds the previous one's per-query keyword scores in the backend's 4-query cache).
     `fresh`: the keyword leg's token columns are dropped before each query (kb.storage.keyword's cache)."""
     times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
     leg = getattr(idx.backend, "keyword", None)
     for _ in range(rounds):
-        for q in queries:
-            for name, mode, f in variants:
+        for name, mode, f in variants:
+            for q in queries:
                 if fresh and leg is not None:
                     leg.clear_cache()
                 t0 = time.perf_counter()
