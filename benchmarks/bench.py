@@ -236,12 +236,12 @@ def _time_variants(idx, variants, queries, rounds: int, fresh: bool = False) -> 
     40 queries apart, no variant finds the previous one's per-query keyword scores in the backend's 4-query cache).
     `fresh`: the keyword leg's token columns are dropped before each query (kb.storage.keyword's cache)."""
     times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
-    leg = getattr(idx.backend, "keyword", None)
+    clear = getattr(getattr(idx.backend, "keyword", None), "clear_cache", None)   # the local backend's
     for _ in range(rounds):
         for name, mode, f in variants:
             for q in queries:
-                if fresh and leg is not None:
-                    leg.clear_cache()
+                if fresh and clear is not None:
+                    clear()
                 t0 = time.perf_counter()
                 idx.search(q, mode=mode, k=10, **f)
                 times[name].append((time.perf_counter() - t0) * 1000)
