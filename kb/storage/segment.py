@@ -33,7 +33,7 @@ from kb.core import safeio
 from kb.core.errors import IndexCorrupt
 from kb.core.types import Section
 from kb.ingest.entries import iter_entry_tokens
-from kb.storage import store, tables
+from kb.storage import tables
 from kb.storage.keyword import SegmentTerms, new_terms, write_terms
 from kb.storage.store import REBUILD
 from kb.storage.tables import (
@@ -238,7 +238,8 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
             keys, kid, doc, _ = postings_from_lists((name_keys(s) for s in secs), count=False)
             name_parts.append((keys, kid, start + doc, None))
     save_array(folder / "vectors.npy", vectors)             # the first np.save of a build (tests/fixtures/faults)
-    store.write_json(folder / FORMAT, {"rows": "zlib"})
+    with safeio.create_new(folder / FORMAT) as f:          # (store.write_json is the manifest's alone)
+        f.write(b'{"rows":"zlib"}')
     save_array(folder / "hashes.npy", hashes)
     _write_sentences(folder, sentence_runs, dim)
     term_parts, old_names = [], []
