@@ -289,7 +289,7 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
         vectors = embed_entries(embedder, texts + sentences, hashes, lookup, dim, todo, progress)
         s_hashes = np.array(hashes[len(texts):], dtype="S16").reshape(-1)
         new = NewRows(corpus.sections, vectors[:len(texts)], np.array(hashes[:len(texts)], dtype="S16").reshape(-1),
-                      vectors[len(texts):].astype(np.float16), starts, s_hashes)
+                      vectors[len(texts):], starts, s_hashes)
         todo = [i for i in todo if i < len(texts)]                # entries; sentences are counted apart
         plan = _plan(prev, corpus, new)
         n = len(plan.phys)
@@ -342,9 +342,9 @@ def _vector_lookup(prev: Previous, hashes: list[bytes], sentence_hashes: list[by
 
 def embed_entries(embedder, texts: list[str], hashes: list[bytes], lookup: dict, dim: int, todo: list[int],
                   progress: Progress | None) -> np.ndarray:
-    """Vectors for every text: reused by text hash from the previous build, the rest (`todo`) embedded in
-    batches."""
-    vectors = np.zeros((len(texts), dim), dtype=np.float32)
+    """Vectors for every text, as float16 (what segments store): reused by text hash from the previous build, the
+    rest (`todo`) embedded in batches."""
+    vectors = np.zeros((len(texts), dim), dtype=np.float16)
     for i, h in enumerate(hashes):
         found = lookup.get(h)
         if found is not None:

@@ -135,7 +135,7 @@ class Segment:
 class NewRows:
     """Sections parsed by this build with their entries' vectors and text hashes (k section entries, then k titles)."""
     sections: list[Section]
-    vectors: np.ndarray
+    vectors: np.ndarray              # float16, as stored
     hashes: np.ndarray
     sentence_vectors: np.ndarray     # float16, the sections' snippet sentences, section after section
     sentence_starts: np.ndarray      # k + 1 offsets into sentence_vectors
