@@ -357,3 +357,49 @@ def test_cached_keyword_columns_score_as_computed_ones(fake_index):
             assert all(np.array_equal(a, b) for a, b in zip(small.scores(t), w, strict=True))
             assert all(np.array_equal(a, b) for a, b in zip(leg.scores(t), w, strict=True))
     assert 0 < small._cached <= 4096 and all(col == [] for col in fresh._columns.values())   # off: only misses kept
+
+
+def as_written_before_segment_json(seg: Path) -> None:
+    """Turn a segment into what kb wrote before segment.json: plain JSON rows, float32 vectors, uint32 frequencies."""
+    import zlib
+
+    from kb.storage.tables import RowFile
+
+    rows = RowFile(seg / "sections.jsonl", compressed=True)
+    plain = [zlib.decompress(rows.raw(i)) + b"\n" for i in range(len(rows))]
+    del rows
+    (seg / "sections.jsonl").write_bytes(b"".join(plain))
+    np.save(seg / "sections.off.npy", np.concatenate([[0], np.cumsum([len(x) for x in plain])]).astype(np.int64))
+    np.save(seg / "vectors.npy", np.load(seg / "vectors.npy").astype(np.float32))
+    np.save(seg / "terms.val.npy", np.load(seg / "terms.val.npy").astype(np.uint32))
+    (seg / "segment.json").unlink()
+
+
+def test_segments_written_before_segment_json_are_read_and_compacted(tmp_path, corpus, fake_embedder, monkeypatch):
+    """An index written before compressed rows and float16 vectors answers as it did, and a rebuild reuses its
+    vectors and rewrites its rows compressed (no schema change, nothing embedded again)."""
+    import json
+
+    settings = Settings.load(corpus, tmp_path / "index")
+    build_index(settings, embedder=fake_embedder)
+    vdir = live(tmp_path / "index")
+    before, rows_before = answers(tmp_path / "index", fake_embedder), tables(tmp_path / "index")
+    seg = vdir / store.read_manifest(vdir).segments[0]["name"]
+    as_written_before_segment_json(seg)
+    m = json.loads((vdir / "manifest.json").read_text(encoding="utf-8"))
+    m["files"] = store.checksum_tree(vdir)
+    m["manifest_sha256"] = store.manifest_digest(m)
+    (vdir / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    index = kb.open_index(tmp_path / "index", embedder=fake_embedder)
+    assert not index.backend.segments[0].rows.compressed and index.backend.segments[0].vectors.dtype == np.float32
+    assert answers(tmp_path / "index", fake_embedder) == before and tables(tmp_path / "index") == rows_before
+    monkeypatch.setattr(kbuild, "DELTA_MAX_FRACTION", 0.0)                 # the next rebuild compacts
+    gain_a_section(sorted(corpus.glob("*.md"))[2], "kbcompacttoken")
+    report = build_index(settings, embedder=fake_embedder)
+    assert report.embedded == 2                                            # the new section's two entries
+    index = kb.open_index(tmp_path / "index", embedder=fake_embedder)
+    (only,) = index.backend.segments
+    assert only.rows.compressed and only.vectors.dtype == np.float16
+    assert index.search("kbcompacttoken", mode="keyword", k=1)[0].heading == "kbcompacttoken notes"
+    kept = [s for s in index.sections if s.heading != "kbcompacttoken notes"]
+    assert [s.to_dict() for s in kept] == rows_before[0]
