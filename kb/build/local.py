@@ -291,6 +291,7 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
         new = NewRows(corpus.sections, vectors[:len(texts)], np.array(hashes[:len(texts)], dtype="S16").reshape(-1),
                       vectors[len(texts):], starts, s_hashes)
         todo = [i for i in todo if i < len(texts)]                # entries; sentences are counted apart
+        del texts, sentences, hashes, lookup, vectors              # the new rows hold what the segment needs
         plan = _plan(prev, corpus, new)
         n = len(plan.phys)
         manifest = Manifest(
