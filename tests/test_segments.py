@@ -244,7 +244,8 @@ def test_verify_on_the_command_line_and_damage_found_lazily(tmp_path, corpus, fa
     vdir = live(index_dir)
     rows = vdir / store.read_manifest(vdir).segments[0]["name"] / "sections.jsonl"
     data = bytearray(rows.read_bytes())
-    data[data.index(b"\n") + 1] = ord("[")                 # row 1 no longer opens with '{': same size
+    row1 = int(np.load(rows.with_name("sections.off.npy"))[1])
+    data[row1 + 2] ^= 0xFF                                 # row 1's compressed bytes fail zlib's check: same size
     rows.write_bytes(bytes(data))
     assert_one_line_error(run_kb("index", "--index-dir", index_dir, "--verify", timeout=120), "sections.jsonl", "--full")
     monkeypatch.setattr(store, "VERIFY_ALL_BYTES", 0)      # as in a large index: big files are checked by size only
@@ -276,3 +277,129 @@ def test_a_key_table_finds_every_key_with_its_postings(tmp_path):
     write_postings(tmp_path, "e", [], values=False)
     empty = KeyTable(tmp_path, "e", values=False)
     assert len(empty) == 0 and empty.find("a") == -1
+
+
+FILTER_CASES = [{"since": "2015-04-01", "until": "2015-09-30"}, {"tags": ["NLP"]}, {"categories": ["paper"]},
+                {"since": "2015-07-01", "tags": ["NLP", "Vision"]}]
+
+
+def exact_filtered_rows(backend, qv: np.ndarray, m: np.ndarray, k: int) -> list[int]:
+    """The rows of the best k entries among those passing the mask, by exact inner product over every entry (ties to
+    the earlier entry): what a search of an index holding only the filtered sections would give."""
+    n = len(m)
+    sec, title = backend.entry_vectors(np.arange(n))
+    scores = np.concatenate([sec @ qv, title @ qv])
+    ok = np.flatnonzero(np.concatenate([m, m]))
+    best = ok[np.lexsort((ok, -scores[ok]))][:k]
+    return list(dict.fromkeys((best % n).tolist()))
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_a_filtered_search_returns_what_an_unfiltered_search_then_the_filter_returns(tmp_path, corpus, fake_embedder,
+                                                                                    monkeypatch, kind):
+    """Filters go into FAISS (an ID selector over a flat or IVF index, dead rows left out): the vector leg's rows
+    under a filter are the exact best entries among the filtered ones, and every hit and score of a filtered
+    semantic or keyword search is that of the unfiltered search with the filter applied afterwards."""
+    from kb.storage import vector
+
+    if kind == "ivf":
+        monkeypatch.setattr(vector, "IVF_MIN_ENTRIES", 200)
+    monkeypatch.setattr(kbuild, "DELTA_MAX_FRACTION", 0.25)
+    settings = Settings.load(corpus, tmp_path / "index")
+    build_index(settings, embedder=fake_embedder)
+    gain_a_section(sorted(corpus.glob("*.md"))[3], "kbdeltatoken")        # a delta segment; the base has dead rows
+    build_index(settings, embedder=fake_embedder)
+    index = kb.open_index(tmp_path / "index", embedder=fake_embedder)
+    backend = index.backend
+    assert [s.vector_index().kind for s in backend.segments] == [kind, "flat"]
+    assert sum(backend._dead) > 0
+    n = len(index)
+    for case in FILTER_CASES:
+        f = parse_filters(**case)
+        m = backend.mask(f)
+        assert 10 < int(m.sum()) < n, case                                   # the filter keeps some, not all
+        for q in QUERIES:
+            qv = fake_embedder.embed_query(q)
+            for limit in (5, 20):
+                got = backend.vector_search(qv, f, limit).tolist()
+                want = exact_filtered_rows(backend, qv, m, 2 * limit)
+                assert all(m[got])
+                if kind == "flat":
+                    assert got == want, (case, q, limit)
+                else:                                 # IVF proposes: its rows hold the exact best ones
+                    assert set(want[:limit]) <= set(got), (case, q, limit)
+            for mode in ("semantic", "keyword"):
+                # (a cosine may differ in its last float32 bit: BLAS sums a batch of 10 rows and one of n apart)
+                filtered = {h.row: h.score for h in index.search(q, mode=mode, k=10, **case)}
+                after = sorted((-round(h.score, 6), h.row, h.score) for h in index.search(q, mode=mode, k=n)
+                                if m[h.row])[:10]
+                assert sorted(filtered) == sorted(r for _, r, _ in after), (case, q, mode)
+                assert all(abs(filtered[r] - score) < 1e-6 for _, r, score in after), (case, q, mode)
+    few = parse_filters(post=index.sections[0].post_path)                  # fewer rows than asked for: all of them
+    assert backend.vector_search(fake_embedder.embed_query("x"), few, 50).tolist() == np.flatnonzero(
+        backend.mask(few)).tolist()
+
+
+def test_cached_keyword_columns_score_as_computed_ones(fake_index):
+    """kb.storage.keyword keeps the last tokens' columns within a byte budget: cached, evicted or off, a query's
+    scores are the same bits."""
+    from kb.storage.keyword import KeywordLeg
+
+    leg = fake_index.backend.keyword
+    queries = [kb.text.tokenize.tokenize_query(q) for q in QUERIES + ["모델 모델 모델"]]
+    fresh = KeywordLeg(leg.segments, leg.live)
+    fresh.cache_bytes = 0
+    want = [fresh.scores(t) for t in queries]
+    small = KeywordLeg(leg.segments, leg.live)
+    small.cache_bytes = 4096                                           # evicts as it goes
+    for _ in range(2):
+        for t, w in zip(queries, want, strict=True):
+            assert all(np.array_equal(a, b) for a, b in zip(small.scores(t), w, strict=True))
+            assert all(np.array_equal(a, b) for a, b in zip(leg.scores(t), w, strict=True))
+    assert 0 < small._cached <= 4096 and all(col == [] for col in fresh._columns.values())   # off: only misses kept
+
+
+def as_written_before_segment_json(seg: Path) -> None:
+    """Turn a segment into what kb wrote before segment.json: plain JSON rows, float32 vectors, uint32 frequencies."""
+    import zlib
+
+    from kb.storage.tables import RowFile
+
+    rows = RowFile(seg / "sections.jsonl", compressed=True)
+    plain = [zlib.decompress(rows.raw(i)) + b"\n" for i in range(len(rows))]
+    del rows
+    (seg / "sections.jsonl").write_bytes(b"".join(plain))
+    np.save(seg / "sections.off.npy", np.concatenate([[0], np.cumsum([len(x) for x in plain])]).astype(np.int64))
+    np.save(seg / "vectors.npy", np.load(seg / "vectors.npy").astype(np.float32))
+    np.save(seg / "terms.val.npy", np.load(seg / "terms.val.npy").astype(np.uint32))
+    (seg / "segment.json").unlink()
+
+
+def test_segments_written_before_segment_json_are_read_and_compacted(tmp_path, corpus, fake_embedder, monkeypatch):
+    """An index written before compressed rows and float16 vectors answers as it did, and a rebuild reuses its
+    vectors and rewrites its rows compressed (no schema change, nothing embedded again)."""
+    import json
+
+    settings = Settings.load(corpus, tmp_path / "index")
+    build_index(settings, embedder=fake_embedder)
+    vdir = live(tmp_path / "index")
+    before, rows_before = answers(tmp_path / "index", fake_embedder), tables(tmp_path / "index")
+    seg = vdir / store.read_manifest(vdir).segments[0]["name"]
+    as_written_before_segment_json(seg)
+    m = json.loads((vdir / "manifest.json").read_text(encoding="utf-8"))
+    m["files"] = store.checksum_tree(vdir)
+    m["manifest_sha256"] = store.manifest_digest(m)
+    (vdir / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    index = kb.open_index(tmp_path / "index", embedder=fake_embedder)
+    assert not index.backend.segments[0].rows.compressed and index.backend.segments[0].vectors.dtype == np.float32
+    assert answers(tmp_path / "index", fake_embedder) == before and tables(tmp_path / "index") == rows_before
+    monkeypatch.setattr(kbuild, "DELTA_MAX_FRACTION", 0.0)                 # the next rebuild compacts
+    gain_a_section(sorted(corpus.glob("*.md"))[2], "kbcompacttoken")
+    report = build_index(settings, embedder=fake_embedder)
+    assert report.embedded == 2                                            # the new section's two entries
+    index = kb.open_index(tmp_path / "index", embedder=fake_embedder)
+    (only,) = index.backend.segments
+    assert only.rows.compressed and only.vectors.dtype == np.float16
+    assert index.search("kbcompacttoken", mode="keyword", k=1)[0].heading == "kbcompacttoken notes"
+    kept = [s for s in index.sections if s.heading != "kbcompacttoken notes"]
+    assert [s.to_dict() for s in kept] == rows_before[0]

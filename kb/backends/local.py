@@ -38,7 +38,6 @@ from kb.storage.keyword import KeywordLeg
 from kb.storage.segment import Segment
 from kb.storage.tables import RowFile, load_array
 
-EXACT_FILTERED_ROWS = 20_000   # a filter that keeps at most this many sections is searched exactly
 TIE_MARGIN = 64                # extra entries asked of each segment, so equal scores at the cut are all seen
 POSTS = "posts.jsonl"
 
@@ -189,6 +188,44 @@ def filter_mask(f: Filters, posts: Sequence[PostRecord], post_of_row, n: int) ->
     return rows_mask(f, m)
 
 
+class FilterMasks:
+    """A version's filters as masks: over the sections table's rows, and per segment over the entries a vector search
+    may return. An explicit cache holds the last few filters' masks."""
+
+
+    def __init__(self, version: Version, posts: Sequence[PostRecord], logical: np.ndarray):
+        self._v, self._posts, self._logical = version, posts, logical
+        self._post_of_row: np.ndarray | None = None
+        self._rows = MaskCache(lambda f: filter_mask(f, self._posts, self.post_of_row, len(self._v.phys)))
+        self._entries = MaskCache(self._entries_of)
+
+    def post_of_row(self) -> np.ndarray:
+        """Row → its post's position in the posts table."""
+        if self._post_of_row is None:
+            self._post_of_row = np.repeat(np.arange(len(self._posts), dtype=np.int64), np.diff(self._v.post_rows))
+        return self._post_of_row
+
+    def mask(self, f: Filters) -> np.ndarray | None:
+        """Row mask (None: no filter)."""
+        return self._rows.get(f)
+
+    def allowed(self, f: Filters) -> list[np.ndarray | None]:
+        """Per segment, the entries an active filter keeps (its live rows' section and title entries), None where
+        it keeps none."""
+        return self._entries.get(f)
+
+    def _entries_of(self, f: Filters) -> list[np.ndarray | None]:
+        m = self.mask(f)
+        keep = np.zeros(self._v.total, dtype=bool)
+        live = self._logical >= 0
+        keep[live] = m[self._logical[live]]
+        out = []
+        for s in range(len(self._v.segments)):
+            rows = keep[self._v.seg_start[s]:self._v.seg_start[s + 1]]
+            out.append(np.concatenate([rows, rows]) if rows.any() else None)
+        return out
+
+
 class LocalBackend:
     """A mapped index version. Read-only after open; safe for concurrent searches."""
 
@@ -209,8 +246,7 @@ class LocalBackend:
             live.append(None if alive.all() else np.concatenate([alive, alive]))
             self._dead.append(2 * int((~alive).sum()))
         self.keyword = KeywordLeg([seg.terms for seg in version.segments], live)
-        self._post_of_row: np.ndarray | None = None
-        self._masks = MaskCache(self._mask)
+        self._masks = FilterMasks(version, self.posts, self._logical)
         self._dense: OrderedDict[tuple, np.ndarray] = OrderedDict()         # explicit cache: last few queries
 
     @property
@@ -229,16 +265,10 @@ class LocalBackend:
 
     # ---- filters --------------------------------------------------------------------------------------------------
     def post_of_row(self) -> np.ndarray:
-        """Row → its post's position in the posts table."""
-        if self._post_of_row is None:
-            self._post_of_row = np.repeat(np.arange(len(self.posts), dtype=np.int64), np.diff(self._v.post_rows))
-        return self._post_of_row
+        return self._masks.post_of_row()
 
     def mask(self, f: Filters) -> np.ndarray | None:
-        return self._masks.get(f)
-
-    def _mask(self, f: Filters) -> np.ndarray | None:
-        return filter_mask(f, self.posts, self.post_of_row, self._n)
+        return self._masks.mask(f)
 
     # ---- exact names --------------------------------------------------------------------------------------------
     def name_rows(self, key: str) -> np.ndarray:
@@ -289,31 +319,37 @@ class LocalBackend:
 
     # ---- vector leg ---------------------------------------------------------------------------------------------
     def vector_search(self, qv: np.ndarray, filters: Filters, limit: int) -> np.ndarray:
-        """The best 2·limit entries (8·limit under a filter) over all segments, ties to the earlier entry, as rows.
-        Each segment is asked for enough entries to cover its dead ones, so with exact (flat) segments the rows are
-        exactly those one index of the live entries would give; IVF segments propose, the query layer re-scores."""
+        """The best 2·limit entries over all segments, ties to the earlier entry, as rows. A filter is pushed into
+        each segment's FAISS index (kb.storage.vector: an ID selector over the entries that pass it), so the rows are
+        those an index holding only the filtered sections would give; a filter keeping at most `limit` sections
+        gives them all. Each segment is asked for enough entries to cover its dead ones, so with exact (flat)
+        segments the rows are exactly those one index of the live entries would give; IVF segments propose, the
+        query layer re-scores."""
         m = self.mask(filters)
-        if m is not None and m.sum() <= max(EXACT_FILTERED_ROWS, limit):
+        if m is not None and int(np.count_nonzero(m)) <= limit:
             return np.flatnonzero(m)
-        k = limit * 2 if m is None else limit * 8
+        allowed = None if m is None else self._masks.allowed(filters)
+        k = limit * 2
         n = self._n
         scores, entries = [], []
         for s, seg in enumerate(self._v.segments):
             dead, vi = self._dead[s], seg.vector_index()
-            sc, ids = vi.search(qv, k + (dead if vi.kind == "flat" else min(dead, k)) + TIE_MARGIN)
+            if allowed is None:
+                sc, ids = vi.search(qv, k + (dead if vi.kind == "flat" else min(dead, k)) + TIE_MARGIN)
+            elif allowed[s] is None:
+                continue
+            else:
+                sc, ids = vi.search(qv, k + TIE_MARGIN, allowed[s])
             title = ids >= seg.m
             logical = self._logical[self._v.seg_start[s] + ids - seg.m * title]
             keep = logical >= 0
             scores.append(sc[keep])
             entries.append(logical[keep] + n * title[keep])
+        if not scores:
+            return np.zeros(0, dtype=np.int64)
         sc, entry = np.concatenate(scores), np.concatenate(entries)
         best = np.lexsort((entry, -sc))[:k]
-        found = np.fromiter(dict.fromkeys((entry[best] % n).tolist()), dtype=np.int64) if n else entry[:0]
-        if m is not None:
-            found = found[m[found]]
-            if len(found) < limit:
-                return np.flatnonzero(m)
-        return found
+        return np.fromiter(dict.fromkeys((entry[best] % n).tolist()), dtype=np.int64) if n else entry[:0]
 
     def sentence_vectors(self, row: int) -> np.ndarray | None:
         """Vectors of section `row`'s snippet sentences (kb.query.snippets; float16), or None for a row out of range."""

@@ -114,11 +114,11 @@ def _known_file(corpus: Corpus, previous, pf: PostFile, h: str, by_hash: dict[st
 
 
 def embed_with_reuse(embedder, texts: list[str], hashes: list[bytes], known: Callable[[bytes], np.ndarray | None],
-                     dim: int, progress: Progress | None = None) -> tuple[np.ndarray, list[int]]:
-    """(vectors of every text, the indexes embedded): a text whose hash `known` gives a vector of this dimension
-    reuses it, the rest are embedded in batches of EMBED_BATCH (progress(done, total) after each; (0, 0) when
-    nothing was embedded)."""
-    vectors = np.zeros((len(texts), dim), dtype=np.float32)
+                     dim: int, progress: Progress | None = None, dtype=np.float32) -> tuple[np.ndarray, list[int]]:
+    """(vectors of every text as `dtype`, the indexes embedded): a text whose hash `known` gives a vector of this
+    dimension reuses it, the rest are embedded in batches of EMBED_BATCH (progress(done, total) after each; (0, 0)
+    when nothing was embedded)."""
+    vectors = np.zeros((len(texts), dim), dtype=dtype)
     todo = []
     for i, h in enumerate(hashes):
         v = known(h)

@@ -234,11 +234,13 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
             embedder = embedder or get_embedder(settings.model)
         name, dim = (embedder.name, embedder.dim) if embedder is not None else (
             prev.manifest.embedder_name, prev.manifest.embedder_dim)
-        vectors, _ = embed_with_reuse(embedder, texts + sentences, hashes, partial(_stored, lookup), dim, progress)
+        vectors, _ = embed_with_reuse(embedder, texts + sentences, hashes, partial(_stored, lookup), dim, progress,
+                                      dtype=np.float16)     # what segments store: one rounding, no float32 copy
         s_hashes = np.array(hashes[len(texts):], dtype="S16").reshape(-1)
         new = NewRows(corpus.sections, vectors[:len(texts)], np.array(hashes[:len(texts)], dtype="S16").reshape(-1),
-                      vectors[len(texts):].astype(np.float16), starts, s_hashes)
+                      vectors[len(texts):], starts, s_hashes)
         todo = [i for i in todo if i < len(texts)]                # entries; sentences are counted apart
+        del texts, sentences, hashes, lookup, vectors              # the new rows hold what the segment needs
         plan = _plan(prev, corpus, new)
         n = len(plan.phys)
         manifest = Manifest(

@@ -17,6 +17,8 @@ instead of min-max stretching whatever matched best (which over-rates a lone inc
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -26,6 +28,9 @@ from kb.storage.tables import KeyTable, load_array, postings_from_lists, save_ar
 
 BM25_K1 = 1.2
 BM25_B = 0.75
+# Columns kept per process: a token's column costs 8 bytes a posting (entry, score); the most common Hangul bigram
+# at 100k sections has ~70k postings (0.55 MB).
+COLUMN_CACHE_BYTES = 32 << 20
 TERMS = "terms"
 
 
@@ -71,38 +76,82 @@ class KeywordLeg:
             self.num_docs += len(dl) if m is None else int(m.sum())
             total += int(dl.sum() if m is None else dl[m].sum())
         self.avgdl = total / self.num_docs if self.num_docs else 1.0
+        # dead entries, sorted (postings are sorted by entry): counted out of a token's df by binary search, and
+        # given an infinite length norm so that they score exactly 0 without filtering every posting list
+        self._dead = [None if m is None else np.flatnonzero(~m) for m in live]
         self._norm: list[np.ndarray | None] = [None] * len(segments)
         self._max: dict[str, float] = {}
+        # explicit cache: the last tokens' columns (their scores are fixed for this set of segments), by bytes
+        self.cache_bytes = COLUMN_CACHE_BYTES
+        self._columns: OrderedDict[str, list] = OrderedDict()
+        self._cached = 0
+        self._lock = threading.Lock()
 
     def _norms(self, s: int) -> np.ndarray:
         if self._norm[s] is None:
             dl = np.asarray(self.segments[s].doclen, dtype=np.float64)
-            self._norm[s] = BM25_K1 * ((1 - BM25_B) + BM25_B * dl / self.avgdl)
+            norm = BM25_K1 * ((1 - BM25_B) + BM25_B * dl / self.avgdl)
+            if self._dead[s] is not None:
+                norm[self._dead[s]] = np.inf
+            self._norm[s] = norm
         return self._norm[s]
 
+    def _live_count(self, s: int, doc: np.ndarray) -> int:
+        dead = self._dead[s]
+        if dead is None or not len(dead) or not len(doc):
+            return len(doc)
+        pos = np.searchsorted(doc, dead)
+        hit = pos < len(doc)
+        return len(doc) - int(np.count_nonzero(doc[pos[hit]] == dead[hit]))
+
     def column(self, token: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
-        """The token's scores: [(segment, entries, float32 scores)] over live entries (empty if it occurs nowhere)."""
+        """The token's scores: [(segment, entries, float32 scores)] (empty if it occurs in no live entry). The
+        entries are the token's postings as stored; a dead entry among them scores 0. Kept in a small cache."""
+        with self._lock:
+            col = self._columns.get(token)
+            if col is not None:
+                self._columns.move_to_end(token)
+                return col
+        col = self._column(token)
+        size = sum(doc.nbytes + sc.nbytes for _, doc, sc in col)
+        if size <= self.cache_bytes // 4:
+            with self._lock:
+                if token not in self._columns:
+                    self._columns[token] = col
+                    self._cached += size
+                while self._cached > self.cache_bytes:
+                    self._cached -= sum(d.nbytes + c.nbytes for _, d, c in self._columns.popitem(last=False)[1])
+        return col
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._columns.clear()
+            self._cached = 0
+
+    def _column(self, token: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
         found, df = [], 0
         for s, seg in enumerate(self.segments):
             i = seg.table.find(token)
             if i < 0:
                 continue
             doc, tf = seg.table.postings(i)
-            m = self.live[s]
-            if m is not None:
-                keep = m[doc]
-                doc, tf = doc[keep], tf[keep]
-            if len(doc):
-                found.append((s, np.asarray(doc, dtype=np.int64), tf))
-                df += len(doc)
+            live = self._live_count(s, doc)
+            if live:
+                found.append((s, doc, tf))
+                df += live
         if not df:
             self._max[token] = 0.0
             return []
         idf = float(np.float32(math.log(1 + (self.num_docs - df + 0.5) / (df + 0.5))))
         out = []
         for s, doc, tf in found:
-            tf64 = np.asarray(tf, dtype=np.float64)
-            out.append((s, doc, (idf * (tf64 / (self._norms(s)[doc] + tf64))).astype(np.float32)))
+            # idf · tf / (norm + tf) in float64, rounded to float32 (bm25s's arithmetic; + and · commute exactly)
+            tf64 = tf.astype(np.float64)
+            x = self._norms(s)[doc]
+            x += tf64
+            np.divide(tf64, x, out=x)
+            x *= idf
+            out.append((s, doc, x.astype(np.float32)))
         self._max[token] = float(max(float(sc.max()) for _, _, sc in out))
         return out
 

@@ -6,8 +6,12 @@ it keeps and writes only the new one, so editing one post of 10,000 writes a few
 
 Files of a segment folder (m rows, 2m entries: entry i is row i's section, entry m+i its referenced title):
 
-    sections.jsonl, sections.off.npy   the rows (Section as JSON, one a line) and their byte offsets
-    vectors.npy                        (2m, dim) float32, L2-normalised; memory-mapped for exact re-scoring
+    segment.json                       the segment's own format: {"rows": "zlib"} (absent in segments written before
+                                       it: plain rows, float32 vectors)
+    sections.jsonl, sections.off.npy   the rows (Section as JSON, each zlib-compressed, one a line) and their byte
+                                       offsets
+    vectors.npy                        (2m, dim) float16, L2-normalised (as float32) before rounding; memory-mapped
+                                       for exact re-scoring (in float32 from these values)
     hashes.npy                         (2m,) S16: sha256[:16] of each entry text, to reuse vectors on rebuilds
     doclen.npy, terms.*                keyword postings (kb.storage.keyword): token → entries and term frequencies
     names.*                            exact-name keys (kb.text.names) → rows
@@ -25,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.core import safeio
 from kb.core.errors import IndexCorrupt
 from kb.core.types import Section
 from kb.ingest.entries import iter_entry_tokens
@@ -46,6 +51,7 @@ from kb.storage.vector import VectorIndex, build_ann, save_ann
 from kb.text.names import name_keys
 
 SECTIONS = "sections.jsonl"
+FORMAT = "segment.json"
 # A segment whose vectors.npy holds at least this much is read with pread in a search (kb.storage.tables.RowReader: its
 # mapped pages would grow the process by up to the file's size); a smaller one is read through its map.
 PREAD_MIN_BYTES = 64 << 20
@@ -70,7 +76,7 @@ class Segment:
     def __init__(self, folder: Path, search: bool = True):
         self.folder = folder
         self.name = folder.name
-        self.rows = RowFile(folder / SECTIONS)
+        self.rows = RowFile(folder / SECTIONS, compressed=_row_format(folder) == "zlib")
         self.m = len(self.rows)
         self.index = VectorIndex.load(folder / "vectors.npy", folder / "ann.faiss" if search else None)
         self.vectors = self.index.vectors
@@ -117,7 +123,7 @@ class Segment:
     def entry_vectors(self, entries: np.ndarray) -> np.ndarray:
         """Vectors of the given entries (float32), in the given order."""
         if self.vector_rows is not None:
-            return self.vector_rows.take(entries)
+            return self.vector_rows.take(entries).astype(np.float32)
         entries = np.asarray(entries, dtype=np.int64)
         order = np.argsort(entries, kind="stable")              # sorted reads: sequential on a memory-mapped file
         out = np.empty((len(entries), self.vectors.shape[1]), dtype=np.float32)
@@ -129,7 +135,7 @@ class Segment:
 class NewRows:
     """Sections parsed by this build with their entries' vectors and text hashes (k section entries, then k titles)."""
     sections: list[Section]
-    vectors: np.ndarray
+    vectors: np.ndarray              # float16, as stored
     hashes: np.ndarray
     sentence_vectors: np.ndarray     # float16, the sections' snippet sentences, section after section
     sentence_starts: np.ndarray      # k + 1 offsets into sentence_vectors
@@ -171,12 +177,34 @@ def _write_sentences(folder: Path, runs: list[tuple[np.ndarray, np.ndarray, np.n
     save_array(folder / SENTENCE_STARTS, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
 
+def _compressed_rows(p: Piece):
+    """A piece's rows for write_rows, compressed: an old segment's compressed rows are copied as they are."""
+    if isinstance(p[0], Segment):
+        seg, rows = p[0], p[1]
+        return (seg.rows, rows) if seg.rows.compressed else [tables.compress_row(seg.rows.raw(int(i))) for i in rows]
+    new, lo, hi = p
+    return [tables.compress_row(section_line(s)) for s in new.sections[lo:hi]]
+
+
+def _row_format(folder: Path) -> str:
+    """How the segment stores its rows: "zlib", or "plain" for a segment written before segment.json existed."""
+    try:
+        d = safeio.read_json(folder / FORMAT, 4096)
+    except FileNotFoundError:
+        return "plain"
+    except (OSError, ValueError) as err:
+        raise ValueError(f"segment {folder.name}: unreadable {FORMAT}") from err
+    if not isinstance(d, dict) or d.get("rows") not in ("zlib", "plain"):
+        raise ValueError(f"segment {folder.name}: unknown row format")
+    return d["rows"]
+
+
 def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
     """Write a segment made of `pieces` (in row order) into the new folder; returns its row count."""
     folder.mkdir()
     m = sum(_rows(p) for p in pieces)
     starts = np.cumsum([0] + [_rows(p) for p in pieces])
-    vectors = np.empty((2 * m, dim), dtype=np.float32)
+    vectors = np.empty((2 * m, dim), dtype=np.float16)      # as stored: ~1e-5 off a float32 cosine, half the bytes
     hashes = np.empty(2 * m, dtype="S16")
     doclen = np.zeros(2 * m, dtype=np.int32)
     entry_maps: dict[int, tuple[Segment, np.ndarray]] = {}      # old segment → old entry → new entry (-1: not kept)
@@ -210,6 +238,8 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
             keys, kid, doc, _ = postings_from_lists((name_keys(s) for s in secs), count=False)
             name_parts.append((keys, kid, start + doc, None))
     save_array(folder / "vectors.npy", vectors)             # the first np.save of a build (tests/fixtures/faults)
+    with safeio.create_new(folder / FORMAT) as f:          # (store.write_json is the manifest's alone)
+        f.write(b'{"rows":"zlib"}')
     save_array(folder / "hashes.npy", hashes)
     _write_sentences(folder, sentence_runs, dim)
     term_parts, old_names = [], []
@@ -221,7 +251,6 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
         old_names.append((keys, kid, rmap[doc], None))
     write_terms(folder, term_parts + new_parts, doclen)
     write_postings(folder, NAMES, old_names + name_parts, values=False)
-    tables.write_rows(folder / SECTIONS, [(p[0].rows, p[1]) if isinstance(p[0], Segment)
-                                          else [section_line(s) for s in p[0].sections[p[1]:p[2]]] for p in pieces])
+    tables.write_rows(folder / SECTIONS, [_compressed_rows(p) for p in pieces])
     save_ann(build_ann(vectors), folder / "ann.faiss")
     return m

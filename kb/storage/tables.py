@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import zlib
 from array import array
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -166,15 +167,23 @@ def off_path(path: Path) -> Path:
     return path.with_name(path.name.rsplit(".", 1)[0] + ".off.npy")
 
 
+def compress_row(line: bytes) -> bytes:
+    """A row for a compressed row file: zlib at level 9. A section's row holds its text twice (plain and as
+    markdown) and compresses to ~45% on its own, with no shared dictionary, so rows copy between files as they are."""
+    return zlib.compress(line, 9)
+
+
 def json_line(obj) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class RowFile:
-    """A written row file, mapped: len(), the raw bytes of a row or a run of rows, a decoded row."""
+    """A written row file, mapped: len(), the raw bytes of a row or a run of rows, a decoded row. `compressed`: each
+    row is stored zlib-compressed (write_rows' rows then hold compressed bytes; see compress_row)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, compressed: bool = False):
         self.path = path
+        self.compressed = compressed
         self.data = map_bytes(path)
         self.offsets = load_array(off_path(path))
         if (self.offsets.ndim != 1 or len(self.offsets) < 1 or int(self.offsets[0]) != 0
@@ -193,8 +202,8 @@ class RowFile:
 
     def get(self, i: int) -> dict:
         try:
-            obj = json.loads(self.raw(i))
-        except (ValueError, UnicodeDecodeError):
+            obj = json.loads(zlib.decompress(self.raw(i)) if self.compressed else self.raw(i))
+        except (ValueError, UnicodeDecodeError, zlib.error):
             raise IndexCorrupt(_rebuild_hint(self.path)) from None
         if not isinstance(obj, dict):
             raise IndexCorrupt(_rebuild_hint(self.path))
@@ -280,7 +289,7 @@ def _write_keys(folder: Path, name: str, keys: Sequence[str]) -> None:
 
 
 def write_postings(folder: Path, name: str, parts: list[tuple[list[str], np.ndarray, np.ndarray, np.ndarray | None]],
-                   values: bool, doc_dtype=np.int32, val_dtype=np.uint32) -> None:
+                   values: bool, doc_dtype=np.int32, val_dtype=None) -> None:
     """Write a key table from parts, each (keys, key index per posting, doc per posting, value per posting).
     Postings with doc < 0 are dropped (rows that do not go into the new table); keys left without postings are
     dropped; within a key, postings are sorted by doc. Docs must be unique per key across the parts."""
@@ -314,7 +323,9 @@ def write_postings(folder: Path, name: str, parts: list[tuple[list[str], np.ndar
     save_array(folder / f"{name}.ptr.npy", ptr)
     save_array(folder / f"{name}.doc.npy", doc.astype(doc_dtype))
     if values:
-        val = np.concatenate(vals)[order] if vals else np.zeros(0)
+        val = np.concatenate(vals)[order] if vals else np.zeros(0, dtype=np.uint8)
+        if val_dtype is None:                                   # the smallest unsigned type that holds them
+            val_dtype = np.min_scalar_type(max(int(val.max()) if len(val) else 0, 0))
         save_array(folder / f"{name}.val.npy", val.astype(val_dtype))
 
 

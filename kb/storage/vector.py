@@ -1,9 +1,9 @@
 """Vector leg: FAISS inner-product search over L2-normalised vectors (row i = entry i of one segment).
 
-The build saves a FAISS index as `ann.faiss` next to the exact float32 vectors (`vectors.npy`, also the source of
-reused vectors on rebuilds): an exact flat inner-product index for small collections, and above IVF_MIN_ENTRIES an
+The build saves a FAISS index as `ann.faiss` next to the vectors (`vectors.npy`: float16, the source of exact
+scores — computed in float32 from those values — and of reused vectors on rebuilds): an exact flat inner-product index for small collections, and above IVF_MIN_ENTRIES an
 IVF index holding 8-bit scalar-quantised codes (a quarter of the vectors' size). The IVF only proposes candidates:
-the query layer re-scores every candidate exactly from the memory-mapped float32 vectors, so scores and ranking
+the query layer re-scores every candidate exactly from the stored vectors, so scores and ranking
 are those of exact search whenever the true neighbours are among the candidates. nlist ≈ 2·√n lists with
 IVF_NPROBE probes keeps recall@10 against exact search ≥ 0.99 at 200k entries (`python -m benchmarks.bench`,
 BENCHMARKS.md). Search memory-maps both files: only the pages a query touches are read.
@@ -24,6 +24,12 @@ from kb.embed.embedder import passive_openmp
 
 IVF_MIN_ENTRIES = 50_000
 IVF_NPROBE = 128
+# A filter keeping under FILTERED_SHARE of the entries probes FILTERED_NPROBE_FACTOR times more lists: its best
+# entries lie farther from the query. Measured at 200k entries (BENCHMARKS.md): a date window keeping 10% gave
+# recall@10 0.9975 at nprobe 128 and 1.0 at 256; probing every list costs 5-10x more (the selector checks each code).
+FILTERED_SHARE = 0.05
+FILTERED_NPROBE_FACTOR = 4
+ADD_ROWS = 16_384
 
 
 def ivf_nlist(n: int) -> int:
@@ -38,7 +44,8 @@ def _faiss():
 
 
 def build_ann(vectors: np.ndarray):
-    """The FAISS index for a collection: exact (flat) below IVF_MIN_ENTRIES, IVF above."""
+    """The FAISS index for a collection (float32 or the stored float16 vectors): exact (flat) below IVF_MIN_ENTRIES,
+    IVF above."""
     if len(vectors) >= IVF_MIN_ENTRIES:
         return build_ivf(vectors)
     index = _faiss().IndexFlatIP(vectors.shape[1])
@@ -82,7 +89,8 @@ def build_ivf(vectors: np.ndarray, seed: int = 0, codes: str = "sq8"):
     rng = np.random.default_rng(seed)
     sample = vectors[rng.choice(n, size=min(n, nlist * 40), replace=False)]
     index.train(np.ascontiguousarray(sample, dtype=np.float32))
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    for a in range(0, n, ADD_ROWS):                  # float32 copies of a run at a time, not of every vector
+        index.add(np.ascontiguousarray(vectors[a:a + ADD_ROWS], dtype=np.float32))
     return index
 
 
@@ -142,22 +150,43 @@ class VectorIndex:
         vectors = safeio.load_npy(vectors_path, mmap=True).view(np.ndarray)
         return cls(vectors, None, nprobe, safeio.open_file(ann_path) if ann_path is not None else None)
 
-    def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k entries by inner product: (scores, ids), best first; ids are valid entry rows."""
+    def search(self, q: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k entries by inner product: (scores, ids), best first; ids are valid entry rows. `allowed` (a boolean
+        mask over the entries) restricts the search to its entries inside FAISS (an ID selector), so a filter
+        costs about what an unfiltered search costs; an IVF probes more lists for a narrow filter
+        (FILTERED_NPROBE_FACTOR)."""
         n = len(self.vectors) if self.ann is None else self.ann.ntotal
         if n == 0 or k <= 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         if self.ann is None:
-            s = np.asarray(self.vectors @ np.asarray(q, dtype=np.float32), dtype=np.float32)
-            top = np.argpartition(-s, k - 1)[:k] if k < n else np.arange(n)
+            ids = np.arange(n) if allowed is None else np.flatnonzero(allowed[:n])
+            s = np.asarray(self.vectors[ids].astype(np.float32) @ np.asarray(q, dtype=np.float32), dtype=np.float32)
+            top = np.argpartition(-s, k - 1)[:k] if k < len(s) else np.arange(len(s))
             top = top[np.argsort(-s[top], kind="stable")]
-            return s[top], top.astype(np.int64)
-        scores, ids = self.ann.search(np.ascontiguousarray(q[None, :], dtype=np.float32), min(k, n))
+            return s[top], ids[top].astype(np.int64)
+        params = None if allowed is None else self._params(allowed)
+        scores, ids = self.ann.search(np.ascontiguousarray(q[None, :], dtype=np.float32), min(k, n), params=params)
         keep = (ids[0] >= 0) & (ids[0] < len(self.vectors))
         return scores[0][keep], ids[0][keep]
+
+    def _params(self, allowed: np.ndarray):
+        """FAISS search parameters restricting a search to the allowed entries (a bitmap selector)."""
+        faiss = _faiss()
+        bits = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
+        sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+        if not hasattr(self.ann, "nprobe"):
+            params = faiss.SearchParameters(sel=sel)
+        else:
+            share = int(np.count_nonzero(allowed)) / max(len(allowed), 1)
+            nprobe = self.nprobe * (FILTERED_NPROBE_FACTOR if share < FILTERED_SHARE else 1)
+            params = faiss.SearchParametersIVF(sel=sel, nprobe=min(self.ann.nlist, nprobe))
+        params.bits = bits                   # the selector reads the array: keep it alive with the parameters
+        params.selector = sel
+        return params
 
     def score(self, q: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Exact inner products for given entry rows."""
         if len(ids) == 0:
             return np.zeros(0, np.float32)
-        return np.asarray(self.vectors[np.sort(ids)] @ q, dtype=np.float32)[np.argsort(np.argsort(ids))]
+        rows = self.vectors[np.sort(ids)].astype(np.float32)
+        return np.asarray(rows @ q, dtype=np.float32)[np.argsort(np.argsort(ids))]
