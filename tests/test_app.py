@@ -389,7 +389,8 @@ def test_issues_list_newest_first_and_one_post(monkeypatch, eval_corpus, eval_in
     at = run_app(monkeypatch, index_dir, content, view="issues")
     keys = re.findall(r'<a href="\?view=issues&amp;post=([^"&]+)"', page(at))
     assert len(keys) == 9
-    dates = [browse.post(eval_index, k).date for k in keys]
+    by_path = {p.path: p for p in eval_index.posts}
+    dates = [by_path[k].date for k in keys]
     assert dates == sorted(dates, reverse=True)
     assert 'Weekly ML/DL News (3월 3주차)</a><div class="kb-meta">2021-03-20 · 8 sections</div>' in html.unescape(page(at))
     at = run_app(monkeypatch, index_dir, content, view="issues", post=keys[-1])

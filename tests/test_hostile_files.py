@@ -629,40 +629,31 @@ def test_topics_file_dev_zero_ends_in_one_line(seed_index_dir, tmp_path):
         topics.load_topics(path=big)
 
 
-# ---- bounded chart and pages (library helpers for the app) ---------------------------------------------------------
+# ---- bounded chart and pages (the app's helpers) -----------------------------------------------------------------
 
-def _fake_index(dates: list[str]):
-    return SimpleNamespace(sections=[SimpleNamespace(date=d) for d in dates])
+def test_the_chart_stays_bounded_over_any_date_span():
+    from datetime import date
 
+    from kb.app import data as appdata
 
-def test_monthly_counts_stay_bounded_over_any_date_span():
-    idx = _fake_index(["0001-01-01", "9999-12-31", "2020-06-27", "2020-06-30", ""])
-    counts = topics.monthly_counts(idx, range(5))
-    assert len(counts) <= topics.MAX_BARS and sum(n for _, n in counts) == 4
-    assert counts[0][0] == "0000" and counts[-1][0] == "9900"               # centuries
-    idx = _fake_index(["2020-01-05", "2020-03-01", "2020-03-31"])
-    assert topics.monthly_counts(idx, range(3)) == [("2020-01", 1), ("2020-02", 0), ("2020-03", 2)]
-    idx = _fake_index(["2000-01-01", "2019-12-31"])                           # 240 months → 20 years or 80 quarters
-    counts = topics.monthly_counts(idx, range(2))
-    assert len(counts) == 80 and counts[0] == ("2000-01", 1) and counts[-1] == ("2019-10", 1)
-    assert topics.monthly_counts(idx, range(2), max_bars=10) == [(str(y), 0 if 2000 < y < 2018 else 1)
-                                                                 for y in range(2000, 2020, 2)]
-    assert topics.monthly_counts(_fake_index([""]), [0]) == []
+    h = appdata.histogram(["0001-01-01", "9999-12-31", "2020-06-27", "2020-06-30", ""], today=date(2026, 1, 1))
+    assert h.left_out == 2 and h.bars == [("2020-06", 2)]
+    h = appdata.histogram(["2020-01-05", "2020-03-01", "2020-03-31"], today=date(2026, 1, 1))
+    assert h.bars == [("2020-01", 1), ("2020-02", 0), ("2020-03", 2)]
+    h = appdata.histogram(["1970-01-01", "2026-12-31"], today=date(2026, 1, 1))     # 684 months → per year
+    assert h.unit == "year" and len(h.bars) == 57 and sum(n for _, n in h.bars) == 2
 
 
-def test_paginate_takes_anything_a_url_holds():
-    items = list(range(20001))
-    p = browse.paginate(items, "3")
-    assert p.items == list(range(100, 150)) and (p.number, p.pages, p.total) == (3, 401, 20001)
-    assert p.has_prev and p.has_next and p.start == 100
+def test_a_page_parameter_takes_anything_a_url_holds():
+    from kb.app import data as appdata
+
+    assert appdata.page_slice(20001, "3", 50) == (3, 401, 100, 150)
     for junk in ("", "x", "-1", "0", "1e3", "9" * 10000, None, "٣", " 2 "):
-        page = browse.paginate(items, junk)
-        assert 1 <= page.number <= page.pages and len(page.items) <= browse.PAGE_SIZE
-    assert browse.paginate(items, "999999").number == 401 and browse.paginate(items, "999999").items == [20000]
-    assert browse.paginate(items, " 2 ").number == 2
-    empty = browse.paginate([], 5)
-    assert (empty.items, empty.number, empty.pages, empty.has_next) == ([], 1, 1, False)
-    assert browse.paginate(items, 1, size=10 ** 9).size == browse.MAX_PAGE_SIZE
+        page, pages, start, end = appdata.page_slice(20001, junk, 50)
+        assert 1 <= page <= pages and 0 <= end - start <= 50
+    assert appdata.page_slice(20001, "999999", 50) == (401, 401, 20000, 20001)
+    assert appdata.page_slice(20001, " 2 ", 50)[0] == 2
+    assert appdata.page_slice(0, 5, 50) == (1, 1, 0, 0)
 
 
 def test_kb_errors_stay_one_line():

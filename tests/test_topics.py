@@ -199,16 +199,6 @@ def test_editing_the_topics_changes_the_assignment_without_a_rebuild(eval_index,
     assert "KoBERT" not in headings
 
 
-def test_monthly_counts_cover_every_month_between_first_and_last(eval_index):
-    a = topics.assign(eval_index, topics.load_topics())
-    rows = a.rows("trading")
-    counts = topics.monthly_counts(eval_index, rows)
-    months = [m for m, _ in counts]
-    assert months[0] == "2020-06" and months[-1] == "2021-01"
-    assert len(months) == 8 and ("2020-11", 0) in counts
-    assert sum(c for _, c in counts) == len(rows)
-
-
 def test_cli_lists_topics_and_a_topic_newest_first(eval_corpus, eval_index, capsys):
     content, index_dir = eval_corpus
     assert topics_cli.main(["--index-dir", str(index_dir), "--content", str(content), "--json"]) == 0

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from kb.backends.protocol import version_key
 from kb.core.errors import KbError
 from kb.query import browse
 
@@ -72,7 +73,7 @@ _LOCK = threading.Lock()
 
 def derived(index) -> Derived:
     """The app's view of an index version, built on first use and kept while the version is among the last two."""
-    key = (index.backend.name, str(getattr(index.backend, "index_dir", "")), index.version)
+    key = version_key(index.backend)
     with _LOCK:
         if key in _DERIVED:
             _DERIVED.move_to_end(key)
@@ -186,7 +187,7 @@ def content_changes(index, content_dir, max_age: float = 60.0) -> browse.Content
     shows within that time); 0 lists them now. The content is hashed only when a file's name, size or mtime moved
     (and once per index version, at its first check)."""
     content_dir = Path(content_dir)
-    key = (index.backend.name, str(getattr(index.backend, "index_dir", "")), index.version, str(content_dir))
+    key = (*version_key(index.backend), str(content_dir))
     seen = _SEEN.get(key)
     if max_age <= 0 or seen is None or _folder_times(f for f, _ in seen.folders) != seen.folders:
         return _check(index, content_dir, key, seen).changes
@@ -239,13 +240,16 @@ def histogram(dates, today: date | None = None) -> Histogram:
 
 # ---- pages ----------------------------------------------------------------------------------------------------
 
+def page_number(value) -> int:
+    """A page number from anything a URL can hold ('3', '', 'x', '-1', a 10,000-digit string): 1 unless it is a
+    plain positive number of at most 9 digits (page_slice clamps it to the last page)."""
+    s = str(value if value is not None else "").strip()
+    return int(s) if s.isascii() and s.isdigit() and 0 < len(s) <= 9 and int(s) > 0 else 1
+
+
 def page_slice(total: int, page, per_page: int) -> tuple[int, int, int, int]:
     """(page, pages, start, end) for 1-based `page` (clamped; anything unparsable is page 1)."""
     pages = max(1, -(-total // per_page))
-    try:
-        page = int(page)
-    except (TypeError, ValueError):
-        page = 1
-    page = min(max(page, 1), pages)
+    page = min(page_number(page), pages)
     start = (page - 1) * per_page
     return page, pages, start, min(total, start + per_page)

@@ -1,17 +1,9 @@
-"""The local backend: a verified index folder (kb.storage.store) whose segments (kb.storage.segment) are memory-mapped, not read.
+"""The local backend: a verified index folder (kb.storage.store) whose segments (kb.storage.segment) are read lazily.
 
 `open_local(index_dir)` finds the live version, checks its manifest and the files it lists, and maps the version's
 files; the object then answers kb.backends.protocol's protocol. Nothing proportional to the corpus is parsed at open: the
-sections table is decoded row by row when rows are asked for, the vectors, postings, name keys and IVF lists are
-paged in as queries touch them. The version's files:
-
-    manifest.json                     kb.storage.store: schema, embedder, counts, segments, checksums of every file
-    rows.npy                          row i of the sections table → its row in the concatenated segments
-    post_rows.npy                     post j (posts.jsonl order) has rows post_rows[j]..post_rows[j+1]-1
-    posts.jsonl, posts.off.npy        the posts table (PostRecord as JSON, one a line)
-    content.json                      the post files' stats when the build hashed them (kb.build.local: unchanged files
-                                      are not read again)
-    seg-*/                            one or two segments (kb.storage.segment)
+sections table is decoded row by row when rows are asked for; postings and name keys are memory-mapped; the FAISS
+index is read whole on the first vector search; candidates' vectors are read by map, or by pread in large segments. The version's files: kb/storage/FORMAT.md.
 
 Rows of the sections table are in content order (the order a full build gives them), whatever segment holds them;
 segment rows no row points at are dead (their post changed or went) and are left out of both legs and of the
@@ -232,7 +224,7 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, index_dir: Path, version: Version):
-        self.index_dir = index_dir
+        self.index_dir, self.location = index_dir, str(index_dir)
         self.version_dir = version.folder
         self.manifest = version.manifest
         self._v = version

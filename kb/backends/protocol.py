@@ -25,6 +25,7 @@ B = TypeVar("B")
 
 class Backend(Protocol):
     name: str                       # "local", "milvus", ...
+    location: str                   # where the entries live: the index folder, or the Milvus URI and collection
     manifest: Manifest
     sections: Sequence[Section]     # the sections table: row i = section i
     posts: Sequence[PostRecord]     # the posts table
@@ -66,8 +67,21 @@ class Backend(Protocol):
         """(section-entry vectors, title-entry vectors) of the given rows: float32, L2-normalised."""
         ...
 
-    # Optional: `sentence_vectors(row) -> np.ndarray | None`, the vectors of a section's snippet sentences
-    # (kb.query.snippets.snippet_sentences), lets the query layer pick a snippet by meaning; without it, by words.
+    def sentence_vectors(self, row: int) -> np.ndarray | None:
+        """The vectors of a section's snippet sentences (kb.query.snippets.snippet_sentences), or None when the
+        backend keeps none for it: the query layer then picks a snippet by words only."""
+        ...
+
+    def vocabulary(self) -> dict[str, int]:
+        """Every keyword-index term with its document frequency (kb.query.typos corrects misspelled words to
+        them); empty when the backend cannot list its terms (then there is no typo tolerance)."""
+        ...
+
+
+def version_key(backend: Backend) -> tuple[str, str, str]:
+    """(kind, location, version): the same key means the same published build, so caches of what is derived
+    from an index (the app's pages, topic assignments) are keyed by it."""
+    return backend.name, backend.location, backend.version
 
 
 def open_retrying(locate: Callable[[], T], open_at: Callable[[T], B], attempts: int = 3) -> B:

@@ -4,7 +4,6 @@ index stats, and whether the content folder has changed since the index was buil
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -21,18 +20,6 @@ def hit_for_row(index, row: int, score: float = 0.0, scores: dict | None = None,
     return index.hit(row, score, scores, snippet=snippet)
 
 
-def row_of(index, path: str, position) -> int | None:
-    """The row of section `position` of post `path`, or None."""
-    try:
-        position = int(position)
-    except (TypeError, ValueError):
-        return None
-    for r in index.post_sections(path):
-        if index.sections[r].position == position:
-            return r
-    return None
-
-
 def newest_first(index, rows) -> list[int]:
     """Rows by date, newest first; undated last; within a date in reading order."""
     return order_newest_first(rows, [s.date or "" for s in index.sections])
@@ -43,53 +30,6 @@ def filtered_rows(index, since=None, until=None, tags=None, categories=None, pos
     m = mask(parse_filters(since, until, tags, categories, post, rows), index.sections)
     picked = range(len(index.sections)) if m is None else [int(r) for r in m.nonzero()[0]]
     return newest_first(index, picked)
-
-
-# ---- pages ----------------------------------------------------------------------------------------------------
-
-PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a long list (posts, resources, a topic's sections)."""
-    items: list
-    number: int          # 1-based, always a real page
-    pages: int           # at least 1, even for an empty list
-    total: int           # items in the whole list
-    size: int            # items per page
-
-    @property
-    def start(self) -> int:
-        """0-based index in the whole list of this page's first item."""
-        return (self.number - 1) * self.size
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-
-def page_number(value) -> int:
-    """A page number from anything a URL can hold ('3', '', 'x', '-1', a 10,000-digit string): 1 unless it is a
-    plain positive number of at most 9 digits (clamping to the last page is paginate's job)."""
-    s = str(value if value is not None else "").strip()
-    return int(s) if s.isascii() and s.isdigit() and 0 < len(s) <= 9 and int(s) > 0 else 1
-
-
-def paginate(items: Sequence, page=1, size: int = PAGE_SIZE) -> Page:
-    """The requested page of items (page as page_number reads it, clamped to 1..pages; size to 1..MAX_PAGE_SIZE).
-    Only the page's items are copied, so a 20,000-post list costs one slice per page."""
-    size = max(1, min(int(size), MAX_PAGE_SIZE))
-    total = len(items)
-    pages = max(1, -(-total // size))
-    number = min(page_number(page), pages)
-    start = (number - 1) * size
-    return Page(list(items[start:start + size]), number, pages, total, size)
 
 
 # ---- posts ----------------------------------------------------------------------------------------------------
@@ -126,14 +66,6 @@ def posts(index) -> list[PostInfo]:
     out.sort(key=lambda p: p.path)
     out.sort(key=lambda p: p.date, reverse=True)
     return [p for p in out if p.date] + [p for p in out if not p.date]
-
-
-def post(index, path: str) -> PostInfo | None:
-    """One post by its path (as stored in the index), or None."""
-    for p in index.posts:
-        if p.path == path:
-            return _post_info(p, index.post_sections(path))
-    return None
 
 
 def facets(index) -> tuple[list[str], list[str]]:

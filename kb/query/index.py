@@ -260,8 +260,7 @@ def _snippet(backend: Backend, s: Section, row: int, tokens: set[str], qv: np.nd
     """The hit's snippet: by shared words, else by meaning when the backend stores sentence vectors."""
     closeness = None
     if qv is not None and not any(tokens & set(tokenize(x)) for x in snippet_sentences(s)):
-        vectors = getattr(backend, "sentence_vectors", None)
-        found = vectors(row) if vectors is not None else None
+        found = backend.sentence_vectors(row)
         if found is not None and len(found):
             closeness = np.asarray(found, dtype=np.float32) @ qv
     return snippet(s, tokens, closeness=closeness)

@@ -80,8 +80,8 @@ class Vocabulary:
 
 
 class Corrector:
-    """Corrects queries against one backend's vocabulary, listed on first use (a backend without a `vocabulary()`
-    method corrects nothing)."""
+    """Corrects queries against one backend's vocabulary, listed on first use (a backend whose `vocabulary()` is empty
+    corrects nothing)."""
 
     def __init__(self, backend, enabled: bool = True):
         self.backend = backend
@@ -90,8 +90,7 @@ class Corrector:
 
     def vocabulary(self) -> Vocabulary:
         if self._vocabulary is None:
-            listing = getattr(self.backend, "vocabulary", None)
-            self._vocabulary = Vocabulary(listing() if listing is not None else {})
+            self._vocabulary = Vocabulary(self.backend.vocabulary())
         return self._vocabulary
 
     def correct(self, query: str) -> Correction | None:

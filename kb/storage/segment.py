@@ -4,21 +4,7 @@ A version (kb.storage.store) is one or two segments — a large base and a small
 written — and a map from the sections table's rows to segment rows (kb.backends.local). A rebuild hard-links the segments
 it keeps and writes only the new one, so editing one post of 10,000 writes a few files, not the whole index.
 
-Files of a segment folder (m rows, 2m entries: entry i is row i's section, entry m+i its referenced title):
-
-    segment.json                       the segment's own format: {"rows": "zlib"} (absent in segments written before
-                                       it: plain rows, float32 vectors)
-    sections.jsonl, sections.off.npy   the rows (Section as JSON, each zlib-compressed, one a line) and their byte
-                                       offsets
-    vectors.npy                        (2m, dim) float16, L2-normalised (as float32) before rounding; memory-mapped
-                                       for exact re-scoring (in float32 from these values)
-    hashes.npy                         (2m,) S16: sha256[:16] of each entry text, to reuse vectors on rebuilds
-    doclen.npy, terms.*                keyword postings (kb.storage.keyword): token → entries and term frequencies
-    names.*                            exact-name keys (kb.text.names) → rows
-    sentences.npy                      float16 vectors of every row's snippet sentences (kb.query.snippets), row after row
-    sentence_starts.npy                (m+1,) int64: row i's sentences are sentences.npy[starts[i]:starts[i+1]]
-    sentence_hashes.npy                S16 text hashes of the sentences, to reuse their vectors on rebuilds
-    ann.faiss                          FAISS over the 2m entries: flat, or IVF with 8-bit codes (kb.storage.vector)
+The files of a segment folder: kb/storage/FORMAT.md.
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
 """The index folder on disk: versioned builds, a manifest that checksums every file, atomic swaps and a lock.
 
-Layout of `index/`::
-
-    CURRENT            one line: the name of the live version folder (replaced atomically with os.replace)
-    v-<time>-<id>/     a complete build: manifest.json (size + sha256 of every other file, and a sha256 of
-                       itself), rows.npy, post_rows.npy, posts.jsonl/.off.npy, content.json and one or two segment folders
-                       seg-<id>/ (kb.storage.segment: sections, vectors, keyword postings, names, ann.faiss; kb.backends.local
-                       describes them); a file the manifest does not list is an error
-    .lock              held (flock) by the one running rebuild
-    .tmp-*/            a build being written; never read; removed by the next rebuild
+The folder's layout, file by file: kb/storage/FORMAT.md.
 
 A rebuild writes a whole new version folder aside, fsyncs it, then swaps CURRENT: readers see the old build or
 the new one, never a mix and never nothing. A crash at any moment leaves CURRENT pointing at the last good build;

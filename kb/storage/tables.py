@@ -8,8 +8,7 @@
   reading them all. kb uses it for the keyword vocabulary (postings: entry, term frequency) and for exact resource
   names (postings: section rows).
 
-Both are written once and never changed, so a later build can hard-link them; `merge_postings` builds a new key
-table from parts of old ones and new lists without decoding anything but keys.
+Both are written once and never changed, so a later build can hard-link them.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.backends.filters import newest_first
+from kb.backends.protocol import version_key
 from kb.core import safeio
 from kb.core.config import read_only_env
 from kb.core.errors import BadQuery, BadTopics, ReadOnly
@@ -245,7 +246,7 @@ def _phrase_vectors(index, phrases: tuple[str, ...]) -> np.ndarray:
 
 
 def _section_fields(index) -> list:
-    key = (index.backend.name, str(getattr(index.backend, "index_dir", "")), index.version, id(index.sections), tuple(topic_evidence.OPTIONS.items()))
+    key = (*version_key(index.backend), id(index.sections), tuple(topic_evidence.OPTIONS.items()))
     out = _FIELDS.get(key)
     if out is None:
         out = [topic_evidence.fields(s) for s in index.sections]
@@ -282,7 +283,7 @@ def score_parts(index, topics: Topics) -> topic_score.Evidence:
 def _topic_columns(index, topic: Topic) -> tuple[np.ndarray, np.ndarray]:
     """(best cosine to the phrases, keyword evidence) of every section for one topic; cached per index version and
     topic description, so a correction (which changes neither) rescores without recomputing them."""
-    key = (index.backend.name, str(getattr(index.backend, "index_dir", "")), index.version, index.model_name, topic.name, topic.label, topic.phrases, topic.keywords,
+    key = (*version_key(index.backend), index.model_name, topic.name, topic.label, topic.phrases, topic.keywords,
            topic.weak_keywords, tuple(topic_evidence.OPTIONS.items()))
     cols = _COLUMNS.get(key)
     if cols is None:
@@ -346,7 +347,7 @@ def assign(index, topics: Topics | None = None) -> Assignment:
     the corrections. Cached per index version and topics file (corrections included): no rebuild is needed."""
     if topics is None:
         topics = load_topics(index.manifest.content_dir or None)
-    key = (index.backend.name, str(getattr(index.backend, "index_dir", "")), index.version, index.model_name, topics.signature(), tuple(topic_evidence.OPTIONS.items()),
+    key = (*version_key(index.backend), index.model_name, topics.signature(), tuple(topic_evidence.OPTIONS.items()),
            tuple(topic_score.WEIGHTS.items()))
     if key in _CACHE:
         _CACHE.move_to_end(key)
@@ -364,36 +365,6 @@ def assign(index, topics: Topics | None = None) -> Assignment:
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return result
-
-
-MAX_BARS = 120
-_PERIODS = (1, 3, 6, 12, 24, 60, 120, 240, 600, 1200, 2400, 6000, 12000)    # months per bar
-
-
-def monthly_counts(index, rows, max_bars: int = MAX_BARS) -> list[tuple[str, int]]:
-    """[(period, sections)] from the first to the last dated row (empty periods included), at most max_bars bars:
-    months ("YYYY-MM") when the span allows, else quarters or half-years (labelled by their first month, "YYYY-MM"),
-    else 1, 2, 5, 10, … years (labelled by their first year, "YYYY"). Dates 0001 and 9999 give 100 century bars,
-    not 120,000 month bars; the work is linear in the rows, never in the span."""
-    counts: dict[int, int] = {}
-    for r in rows:
-        d = index.sections[r].date or ""
-        if len(d) >= 7 and d[:4].isdigit() and d[5:7].isdigit():
-            m = int(d[:4]) * 12 + int(d[5:7]) - 1
-            counts[m] = counts.get(m, 0) + 1
-    if not counts:
-        return []
-    first, last = min(counts), max(counts)
-    size = next((p for p in _PERIODS if last // p - first // p + 1 <= max(1, max_bars)), _PERIODS[-1])
-    bars: dict[int, int] = {}
-    for m, n in counts.items():
-        bars[m // size] = bars.get(m // size, 0) + n
-    out = []
-    for b in range(first // size, last // size + 1):
-        start = b * size
-        label = f"{start // 12:04d}" if size >= 12 else f"{start // 12:04d}-{start % 12 + 1:02d}"
-        out.append((label, bars.get(b, 0)))
-    return out
 
 
 def topic_hits(index, name: str, topics: Topics | None = None, k: int | None = None):

@@ -101,6 +101,7 @@ class MilvusBackend:
     def __init__(self, uri: str, client, alias: str, phys: str, layout: dict, stats: KeywordStats,
                  sections: list[Section], posts: list[PostRecord]):
         self.uri, self.client, self.alias, self.phys = uri, client, alias, phys
+        self.location = f"{uri} {alias}"
         self.layout = layout                # the manifest as stored in Milvus (generations, blob parts, garbage)
         self.manifest = Manifest.from_dict({**layout, "posts": {p: v["hash"] for p, v in layout["posts"].items()}})
         self.stats, self.sections, self.posts = stats, sections, posts
@@ -212,6 +213,10 @@ class MilvusBackend:
         while len(self._vectors) > VECTOR_CACHE:
             self._vectors.popitem(last=False)
         return out[: len(rows)], out[len(rows):]
+
+    def vocabulary(self) -> dict[str, int]:
+        """Milvus keeps no listable term table: no typo tolerance on this backend."""
+        return {}
 
     def sentence_vectors(self, row: int) -> np.ndarray | None:
         """Vectors of section `row`'s snippet sentences (kb.query.snippets), fetched per post on first use."""
