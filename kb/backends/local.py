@@ -30,7 +30,11 @@ from kb.storage.keyword import KeywordLeg
 from kb.storage.segment import Segment
 from kb.storage.tables import RowFile, load_array
 
-TIE_MARGIN = 64                # extra entries asked of each segment, so equal scores at the cut are all seen
+# Entries asked of each segment beyond 2·limit (a section has two entries, so 2·limit entries hold at least `limit`
+# sections): equal scores at the cut come from entries with the same text (a post copied into two files, a repeated
+# heading), and the extra 64 keep such a run whole, so which of them is returned does not depend on FAISS's order.
+TIE_MARGIN = 64
+ENTRIES_PER_SECTION = 2        # kb.ingest.entries: the section entry and its referenced-title entry
 POSTS = "posts.jsonl"
 
 
@@ -321,7 +325,7 @@ class LocalBackend:
         if m is not None and int(np.count_nonzero(m)) <= limit:
             return np.flatnonzero(m)
         allowed = None if m is None else self._masks.allowed(filters)
-        k = limit * 2
+        k = limit * ENTRIES_PER_SECTION
         n = self._n
         scores, entries = [], []
         for s, seg in enumerate(self._v.segments):

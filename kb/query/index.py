@@ -35,6 +35,11 @@ MAX_K = 1000
 # A referenced-title vector (short: "Fastbook (fastai/fastbook)") scores high against any short query; it must beat
 # its section's own vector by this margin to count. Measured on tests/eval: margin 0 → semantic nDCG 0.84, 0.03 → 0.90.
 TITLE_MARGIN = 0.03
+# Candidates each leg brings: at 100k sections a pool of 100 gives keyword and meaning the same top 10 as a pool of
+# 2,000 on 40 of 40 bench queries (a pool of 30: meaning 39 of 40); hybrid min-max-scales the meaning leg over the
+# pool, so there the pool is part of the ranking and stays at the size every eval figure was measured with
+# (`python -m benchmarks.pool --index W/index`, BENCHMARKS.md).
+MIN_POOL, POOL_PER_RESULT = 100, 5
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")   # and lone surrogates (undecodable argv bytes)
 
 
@@ -187,7 +192,7 @@ class Index:
         q = clean_query(query)
         if not q or len(self) == 0:
             return Hits()
-        c = self.candidates(q, mode, f, min(len(self), max(100, 5 * k)), expand)
+        c = self.candidates(q, mode, f, min(len(self), max(MIN_POOL, POOL_PER_RESULT * k)), expand)
         if not len(c.rows):
             return Hits()
         c.coverage = _coverage(self, q, c) if mode != "semantic" else None
