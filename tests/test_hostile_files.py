@@ -20,7 +20,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +27,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from fixtures.cli import ROOT, assert_no_traceback, assert_one_line_error, kb_env, run_kb
+from fixtures.cli import ROOT, assert_no_traceback, assert_one_line_error, kb_env, run_kb, run_measured
 
 import kb
 from kb import topics
@@ -118,22 +117,6 @@ def index_files(index_dir: Path) -> list[str]:
     v = version_of(index_dir)
     return ["CURRENT"] + sorted(f"{v}/{p.relative_to(index_dir / v).as_posix()}"
                                 for p in (index_dir / v).rglob("*") if p.is_file())
-
-
-def run_measured(cmd: list[str], tmp: Path, timeout: float = 300) -> tuple[SimpleNamespace, int]:
-    """Run a command; return what it printed and its own peak resident memory in KB (os.wait4's rusage, so no
-    other child of this test process counts)."""
-    out, err = tmp / "measured.out", tmp / "measured.err"
-    with open(out, "w") as fo, open(err, "w") as fe:
-        p = subprocess.Popen(cmd, stdout=fo, stderr=fe, cwd=ROOT, env=kb_env())
-        timer = threading.Timer(timeout, p.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(p.pid, 0)
-        finally:
-            timer.cancel()
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return SimpleNamespace(returncode=p.returncode, stdout=out.read_text(), stderr=err.read_text()), usage.ru_maxrss
 
 
 @contextmanager

@@ -16,10 +16,9 @@ import time
 import tomllib
 from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from fixtures.cli import ROOT, assert_no_traceback, kb_env, run_kb
+from fixtures.cli import ROOT, assert_no_traceback, kb_env, run_kb, run_measured
 
 import kb
 from kb import topics
@@ -35,22 +34,6 @@ SEED = ROOT / "content"
 EVAL_POSTS = ROOT / "tests" / "eval" / "posts"
 LIMIT = 60                                   # seconds any one command may take here (they take 2-10 s)
 QUERY = "강화학습 트레이딩"
-
-
-def run_measured(cmd: list[str], tmp: Path, env: dict | None = None, timeout: float = 300
-                 ) -> tuple[SimpleNamespace, int]:
-    """Run a command; return what it printed and its own peak resident memory in KB (os.wait4's rusage)."""
-    out, err = tmp / "measured.out", tmp / "measured.err"
-    with open(out, "w") as fo, open(err, "w") as fe:
-        p = subprocess.Popen(cmd, stdout=fo, stderr=fe, cwd=ROOT, env=env or kb_env())
-        timer = threading.Timer(timeout, p.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(p.pid, 0)
-        finally:
-            timer.cancel()
-    code = os.waitstatus_to_exitcode(status)
-    return SimpleNamespace(returncode=code, stdout=out.read_text(), stderr=err.read_text()), usage.ru_maxrss
 
 
 @contextmanager

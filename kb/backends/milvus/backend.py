@@ -215,8 +215,8 @@ class MilvusBackend:
         return out[: len(rows)], out[len(rows):]
 
     def vocabulary(self) -> dict[str, int]:
-        """Milvus keeps no listable term table: no typo tolerance on this backend."""
-        return {}
+        """Every term with its document frequency, read back from the generation's BM25 statistics."""
+        return self.stats.vocabulary()
 
     def sentence_vectors(self, row: int) -> np.ndarray | None:
         """Vectors of section `row`'s snippet sentences (kb.query.snippets), fetched per post on first use."""

@@ -4,6 +4,7 @@ as the local backend's."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 
@@ -37,6 +38,15 @@ class KeywordStats:
             idf[t] = bm25_idf(len(docs), len(docs_of))
             best[t] = float(bm25_terms(idf[t], np.array(tfs), lengths[docs_of], avgdl).max())
         return cls(idf, best, avgdl, len(docs))
+
+    def vocabulary(self) -> dict[str, int]:
+        """{term: document frequency}: idf = ln(1 + (N − df + 0.5)/(df + 0.5)) solved for df (kb.query.typos)."""
+        out = {}
+        for t, idf in self.idf.items():
+            r = math.expm1(idf)
+            if t:
+                out[t] = max(1, round((self.n_docs + 0.5 - 0.5 * r) / (r + 1)))
+        return out
 
     def to_json(self) -> dict:
         return {"idf": self.idf, "max": self.token_max, "avgdl": self.avgdl, "n_docs": self.n_docs}

@@ -272,8 +272,10 @@ def _write_generation(w: _Write, reuse: dict[bytes, np.ndarray], embedder, previ
     texts = entry_texts(todo)
     sentences = [x for s in todo for x in snippet_sentences(s)]
     hashes = [text_hash(t) for t in texts + sentences]
+    # rounded to float16 as the local index stores them, so both backends score from the same values
     vectors, embedded = embed_with_reuse(embedder, texts + sentences, hashes, reuse.get, embedder.dim,
-                                         w.job.progress)
+                                         w.job.progress, dtype=np.float16)
+    vectors = vectors.astype(np.float32)
     entries_embedded = sum(1 for i in embedded if i < len(texts))        # sentences are counted apart
     all_tokens = entry_tokens(corpus.sections)
     n, index = len(corpus.sections), {id(s): i for i, s in enumerate(corpus.sections)}
