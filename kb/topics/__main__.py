@@ -52,7 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     chk.add_argument("--check", action="store_true", help="precision/recall/F1 per topic and micro against the "
                      "labels; without --index-dir, on a scratch index of each split's posts (tune, then heldout)")
     chk.add_argument("--labels", metavar="FILE", default=str(LABELS_FILE), help=f"labels (default {LABELS_FILE})")
-    chk.add_argument("--split", choices=[*SPLITS, "all"], help="only this split (default: tune and heldout, each "
+    chk.add_argument("--split", choices=[*SPLITS, "all"], help="only this split (default: every split, each "
                      "on its own index; 'all': every label, e.g. with --index-dir)")
     chk.add_argument("--fit", action="store_true", help="with --check: also print the fitted weights and thresholds")
     chk.add_argument("--cv", action="store_true", help="with --check: also cross-validate over the split's posts")
