@@ -329,17 +329,21 @@ def _edit_post(path: Path, token: str) -> None:
                     encoding="utf-8")
 
 
-def start_server(data_dir: Path, timeout: float = 60) -> tuple[subprocess.Popen, str]:
-    """Start `milvus-lite server` (the one installed next to this Python) on a free loopback port; returns
-    (process, http URI) once it accepts connections. Its output goes to <data_dir>.log next to the folder."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def start_server(data_dir: Path, timeout: float = 60, port: int | None = None, ready=None,
+                 log_suffix: str = ".log") -> tuple[subprocess.Popen, str]:
+    """Start `milvus-lite server` (the one installed next to this Python) on `port` (default: a free loopback
+    port); returns (process, http URI) once it accepts connections, or once `ready(uri)` is true. Its output goes
+    to <data_dir><log_suffix> next to the folder."""
+    if port is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
     exe = shutil.which("milvus-lite", path=str(Path(sys.executable).parent)) or shutil.which("milvus-lite")
     if exe is None:
         raise RuntimeError("milvus-lite is not installed (pip install -e '.[milvus]')")
     Path(data_dir).mkdir(parents=True, exist_ok=True)
-    log = Path(data_dir).with_name(Path(data_dir).name + ".log")
+    log = Path(data_dir).with_name(Path(data_dir).name + log_suffix)
     with open(log, "wb") as out:
         proc = subprocess.Popen([exe, "server", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port",
                                  str(port)], stdout=out, stderr=subprocess.STDOUT)
@@ -347,10 +351,16 @@ def start_server(data_dir: Path, timeout: float = 60) -> tuple[subprocess.Popen,
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"milvus-lite server exited: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.2)
+        if ready(uri) if ready is not None else _accepts(port):
+            return proc, uri
+        time.sleep(0.2)
     proc.kill()
     raise RuntimeError("milvus-lite server did not start in time")
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
