@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import time
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import pytest
 from fixtures.cli import assert_no_traceback, assert_one_line_error, run_kb, stop
+from fixtures.limits import time_limit
 from fixtures.messy import huge_post, make_messy_content, png_bytes, post
 
 import kb
@@ -40,19 +39,10 @@ def bad_reason(tmp_path: Path, name: str, data: bytes) -> str:
     return msg
 
 
-@contextmanager
 def hang_guard(seconds: int = 60):
     """Fail instead of hanging: the inputs below take well under a second with linear parsing, and minutes (or,
     before the fix, hours) with a regex that rescans the rest of the text. Not a speed benchmark."""
-    def boom(*_):
-        raise TimeoutError(f"parser still busy after {seconds}s: super-linear on this input")
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
+    return time_limit(seconds, "parser still busy (super-linear on this input)")
 
 
 # ---- bad posts: named with the reason ------------------------------------------------------------------------

@@ -21,13 +21,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from fixtures.cli import ROOT, assert_no_traceback, assert_one_line_error, kb_env, run_kb, run_measured
+from fixtures.limits import time_limit, tmpfs
 
 import kb
 from kb import topics
@@ -117,21 +117,6 @@ def index_files(index_dir: Path) -> list[str]:
     v = version_of(index_dir)
     return ["CURRENT"] + sorted(f"{v}/{p.relative_to(index_dir / v).as_posix()}"
                                 for p in (index_dir / v).rglob("*") if p.is_file())
-
-
-@contextmanager
-def time_limit(seconds: int):
-    import signal
-
-    def boom(*_):
-        raise TimeoutError(f"still blocked after {seconds}s")
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 # ---- kb.core.safeio ----------------------------------------------------------------------------------------------------
@@ -445,24 +430,12 @@ def test_a_raw_faiss_write_error_is_one_line_and_the_partial_build_is_removed(tm
     assert kb.open_index(index_copy).search("트레이딩", mode="keyword")
 
 
-@contextmanager
-def tmpfs(mountpoint: Path, size: str):
-    mountpoint.mkdir(parents=True, exist_ok=True)
-    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)],
-                        capture_output=True).returncode == 0 if shutil.which("mount") else False
-    try:
-        yield ok
-    finally:
-        if ok and subprocess.run(["umount", str(mountpoint)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
-
-
 @pytest.mark.slow
 def test_a_disk_that_fills_while_faiss_writes_is_the_disk_is_full(tmp_path, seed_index_dir):
     """A real full disk (tmpfs) exactly when the FAISS file is written: the same line as any full disk, no raw
     FAISS 'close error', no partial build left, the old index serves."""
     mnt = tmp_path / "mnt"
-    with tmpfs(mnt, "16m") as mounted:
+    with tmpfs(mnt, "size=16m") as mounted:
         if not mounted:
             pytest.skip("cannot mount a tmpfs here (needs CAP_SYS_ADMIN)")
         index_dir = mnt / "index"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.cli import ROOT, assert_no_traceback, assert_one_line_error, kb_env, run_kb, start_kb
+from fixtures.limits import tmpfs
 
 import kb
 from kb.build.local import build_index
@@ -366,20 +367,6 @@ def test_a_lock_left_by_a_killed_rebuild_does_not_block_the_next(tmp_path, live,
 
 # ---- full disk, read-only folder --------------------------------------------------------------------------------------
 
-@contextmanager
-def tmpfs(mountpoint: Path, size: str):
-    """A real small filesystem (needs root and CAP_SYS_ADMIN); yields False where mounting is not allowed."""
-    mountpoint.mkdir(parents=True, exist_ok=True)
-    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)],
-                        capture_output=True).returncode == 0 if shutil.which("mount") else False
-    try:
-        yield ok
-    finally:
-        if ok:
-            if subprocess.run(["umount", str(mountpoint)], capture_output=True).returncode != 0:
-                subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
-
-
 def _fill(folder: Path, leave: int) -> Path:
     """Fill the filesystem, then free `leave` bytes."""
     filler = folder / "filler"
@@ -397,7 +384,7 @@ def _fill(folder: Path, leave: int) -> Path:
 
 def test_a_full_disk_mid_build_is_one_line_and_the_old_index_serves(tmp_path, corpora):
     mnt = tmp_path / "mnt"
-    with tmpfs(mnt, "8m") as mounted:
+    with tmpfs(mnt, "size=8m") as mounted:
         index_dir = mnt / "index" if mounted else tmp_path / "index"
         shutil.copytree(corpora["golden"], index_dir, symlinks=True)
         if mounted:                                   # the kernel says ENOSPC part-way through the new build
@@ -418,7 +405,7 @@ def test_a_full_disk_mid_build_is_one_line_and_the_old_index_serves(tmp_path, co
 
 def test_a_read_only_index_folder_is_one_line_and_the_old_index_serves(tmp_path, corpora):
     mnt = tmp_path / "mnt"
-    with tmpfs(mnt, "32m") as mounted:
+    with tmpfs(mnt, "size=32m") as mounted:
         if not mounted:
             pytest.skip("cannot mount a tmpfs here (needs CAP_SYS_ADMIN); the mid-build case below still runs")
         index_dir = mnt / "index"

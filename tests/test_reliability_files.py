@@ -14,11 +14,11 @@ import sys
 import threading
 import time
 import tomllib
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from fixtures.cli import ROOT, assert_no_traceback, kb_env, run_kb, run_measured
+from fixtures.limits import tmpfs
 
 import kb
 from kb import topics
@@ -34,18 +34,6 @@ SEED = ROOT / "content"
 EVAL_POSTS = ROOT / "tests" / "eval" / "posts"
 LIMIT = 60                                   # seconds any one command may take here (they take 2-10 s)
 QUERY = "강화학습 트레이딩"
-
-
-@contextmanager
-def tmpfs(mountpoint: Path, options: str):
-    mountpoint.mkdir(parents=True, exist_ok=True)
-    ok = shutil.which("mount") is not None and subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mountpoint)], capture_output=True).returncode == 0
-    try:
-        yield ok
-    finally:
-        if ok and subprocess.run(["umount", str(mountpoint)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
 
 
 # ---- the derived-file cache ---------------------------------------------------------------------------------------
