@@ -119,6 +119,17 @@ def fake_index(tmp_path_factory, fake_embedder):
 REAL_FIXTURES = {"seed_index_dir", "seed_index", "eval_corpus", "eval_index"}
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One milvus-lite server on 127.0.0.1 per test module (the Milvus tests); yields its URI."""
+    from fixtures.cli import stop
+    from fixtures.milvus import start_server
+
+    proc, uri = start_server(tmp_path_factory.mktemp("milvus-data"))
+    yield uri
+    stop(proc)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if REAL_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("browser"):

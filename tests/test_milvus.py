@@ -3,7 +3,6 @@ a crashed sync, alias switching, filters, and kb's own BM25 numbers."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -13,21 +12,20 @@ import pytest
 pytest.importorskip("pymilvus", reason="the Milvus backend needs the .[milvus] extra (pymilvus, milvus-lite)")
 pytest.importorskip("milvus_lite", reason="the Milvus backend needs the .[milvus] extra (pymilvus, milvus-lite)")
 
+from fixtures.milvus import FakeEmbedder, copy_posts, fresh_name, sync  # noqa: E402
+
 from kb.backends import milvus as M  # noqa: E402
 from kb.backends.filters import Filters  # noqa: E402
 from kb.backends.milvus import schema  # noqa: E402
 from kb.backends.milvus import sync as milvus_sync
 from kb.backends.milvus.keywords import KeywordStats  # noqa: E402
 from kb.build.content import load_corpus  # noqa: E402
-from kb.core.config import Settings  # noqa: E402
 from kb.core.errors import IndexMismatch, IndexMissing  # noqa: E402
 from kb.core.types import KeywordQuery  # noqa: E402
 from kb.ingest.entries import entry_tokens  # noqa: E402
 from kb.query.snippets import snippet_sentences  # noqa: E402
 from kb.storage.keyword import KeywordLeg, SegmentTerms, new_terms, write_terms  # noqa: E402
 from kb.text.tokenize import tokenize_query  # noqa: E402
-from tests.fixtures.cli import stop  # noqa: E402
-from tests.fixtures.milvus import FakeEmbedder, start_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTS = sorted((ROOT / "tests" / "eval" / "posts").glob("*.md")) + sorted((ROOT / "content").glob("*.md"))
@@ -37,33 +35,14 @@ def Q(tokens, extra=()):  # noqa: N802 - reads like the dataclass it builds
     return KeywordQuery(list(tokens), list(extra))
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    proc, uri = start_server(tmp_path_factory.mktemp("milvus-data"))
-    yield uri
-    stop(proc)
-
-
 @pytest.fixture
 def content(tmp_path) -> Path:
-    d = tmp_path / "content"
-    d.mkdir()
-    for p in POSTS:
-        shutil.copy(p, d / p.name)
-    return d
-
-
-_n = iter(range(10_000))
+    return copy_posts(tmp_path, POSTS)
 
 
 @pytest.fixture
 def name() -> str:
-    return f"kbtest{next(_n)}"
-
-
-def sync(content: Path, uri: str, name: str, emb=None, **kw):
-    return M.sync_milvus(Settings.load(content, content.parent / "unused-index"), uri, name,
-                         embedder=emb or FakeEmbedder(), **kw)
+    return fresh_name("kbtest")
 
 
 def local_keyword_leg(docs: list[list[str]], folder: Path) -> KeywordLeg:

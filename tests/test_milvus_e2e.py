@@ -20,21 +20,13 @@ import pytest
 pytest.importorskip("pymilvus", reason="the Milvus backend needs the .[milvus] extra (pymilvus, milvus-lite)")
 pytest.importorskip("milvus_lite", reason="the Milvus backend needs the .[milvus] extra (pymilvus, milvus-lite)")
 
-from tests.fixtures.cli import ROOT, assert_no_traceback, assert_one_line_error, kb_env, run_kb, start_kb, stop  # noqa: E402,E501
-from tests.fixtures.milvus import start_server  # noqa: E402
+from fixtures.cli import ROOT, assert_no_traceback, assert_one_line_error, kb_env, run_kb, start_kb  # noqa: E402,E501
 
 pytestmark = pytest.mark.slow
 
 QUERIES = ["주문장 데이터로 가격 등락 예측하는 신경망 논문", "대조학습 이미지 분류", "NeRF", "GPT-3 few-shot",
            "강화학습 트레이딩", "graph neural network", "Kaggle 대회 솔루션", "한국어 언어모델", "pytorch lightning",
            "transformer 어텐션 설명"]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    proc, uri = start_server(tmp_path_factory.mktemp("milvus-e2e"))
-    yield uri
-    stop(proc)
 
 
 def index(content: Path, uri: str, name: str, *extra: str):

@@ -5,7 +5,6 @@ long-lived backend, two syncs at once (the lease), malformed URIs; and every fai
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -18,49 +17,38 @@ import pytest
 pytest.importorskip("pymilvus", reason="the Milvus backend needs the .[milvus] extra (pymilvus, milvus-lite)")
 pytest.importorskip("milvus_lite", reason="the Milvus backend needs the .[milvus] extra (pymilvus, milvus-lite)")
 
+from fixtures.cli import assert_one_line_error, kb_env, stop  # noqa: E402
+from fixtures.milvus import (  # noqa: E402
+    FakeEmbedder,
+    SlowEmbedder,
+    copy_posts,
+    fresh_name,
+    restart_server,
+    start_server,
+    sync,
+)
+
 from kb.backends import milvus as M  # noqa: E402
 from kb.backends.filters import Filters  # noqa: E402
 from kb.backends.milvus import schema  # noqa: E402
 from kb.backends.milvus.lease import Lease  # noqa: E402
-from kb.core.config import Settings  # noqa: E402
 from kb.core.errors import BadQuery, IndexCorrupt, IndexLocked  # noqa: E402
 from kb.core.types import KeywordQuery  # noqa: E402
 from kb.text.tokenize import tokenize_query  # noqa: E402
-from tests.fixtures.cli import assert_one_line_error, kb_env, stop  # noqa: E402
-from tests.fixtures.milvus import FakeEmbedder, SlowEmbedder, restart_server, start_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTS = sorted((ROOT / "tests" / "eval" / "posts").glob("*.md"))[:6] + sorted((ROOT / "content").glob("*.md"))
 QUERY = "GPT 트레이딩 강화학습"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    proc, uri = start_server(tmp_path_factory.mktemp("milvus-recovery"))
-    yield uri
-    stop(proc)
-
-
 @pytest.fixture
 def content(tmp_path) -> Path:
-    d = tmp_path / "content"
-    d.mkdir()
-    for p in POSTS:
-        shutil.copy(p, d / p.name)
-    return d
-
-
-_n = iter(range(10_000))
+    return copy_posts(tmp_path, POSTS)
 
 
 @pytest.fixture
 def name() -> str:
-    return f"kbrec{next(_n)}"
-
-
-def sync(content: Path, uri: str, name: str, emb=None, **kw):
-    return M.sync_milvus(Settings.load(content, content.parent / "unused-index"), uri, name,
-                         embedder=emb or FakeEmbedder(), **kw)
+    return fresh_name("kbrec")
 
 
 def answers(uri: str, name: str) -> list[tuple[str, str]]:
