@@ -60,36 +60,48 @@ def test_edit_distance_counts_a_swap_as_one_edit():
     assert edit_distance("abcdef", "uvwxyz", limit=2) == 3          # capped at limit + 1
 
 
-def test_latin_lexicon_finds_near_terms_by_length_and_never_the_first_letter():
-    from kb.text.fuzzy import LatinLexicon
+def test_latin_lexicon_finds_near_terms_by_length_and_ranks_a_wrong_first_letter_behind():
+    from kb.text.fuzzy import FIRST_LETTER_COST, LatinLexicon
 
-    lex = LatinLexicon([("transformer", 5), ("transformers", 2), ("hummingbird", 1), ("korpora", 1), ("model", 9)])
+    lex = LatinLexicon([("transformer", 5), ("transformers", 2), ("hummingbird", 1), ("korpora", 1), ("model", 9),
+                        ("book", 3), ("look", 9)])
     assert lex.candidates("tranformer")[0] == (1, "transformer")
     assert lex.candidates("hummingbrid")[0][1] == "hummingbird"
     assert lex.candidates("transformer") == []                      # a known word is not corrected
-    assert lex.candidates("modl") == []                             # under 5 letters
-    assert lex.candidates("corpora") == []                          # a wrong first letter counts two edits
+    assert lex.candidates("mdl") == []                              # under 4 letters
+    assert lex.candidates("modl") == [(1, "model")]                 # 4 letters: one edit
+    assert lex.candidates("ransformer") == [(1 + FIRST_LETTER_COST, "transformer")]   # the first letter: one edit
+    assert lex.candidates("bookk") == [(1, "book")]
+    assert lex.candidates("corpora") == [(1 + FIRST_LETTER_COST, "korpora")]
+    assert lex.candidates("tranformerss")[0] == (2, "transformers")  # 8+ letters: two edits
     assert LatinLexicon([("interpretability", 1)]).candidates("interpretabilty")[0][1] == "interpretability"
 
 
-def test_hangul_words_are_corrected_one_jamo_away():
-    from kb.text.fuzzy import hangul_candidates, jamo_variants
+def test_hangul_words_are_corrected_within_a_few_jamo_keys():
+    from kb.text.fuzzy import HangulLexicon, keys, syllable_distance
 
-    assert len(set(jamo_variants("성"))) == 18 + 20 + 27
-    known = {"음성": 3, "성인": 1, "인식": 4, "분석": 5, "석기": 2}.get
-    assert hangul_candidates("음서", lambda b: known(b, 0))[0][1] == "음성"
-    assert hangul_candidates("분서기", lambda b: known(b, 0))[0][1] == "분석기"
-    assert hangul_candidates("음성", lambda b: known(b, 0)) == []
+    assert keys("과") == "ㄱㅗㅏ" and keys("닭") == "ㄷㅏㄹㄱ"
+    assert syllable_distance("움", "음") == 0.75                    # ㅜ and ㅡ are neighbouring keys
+    assert syllable_distance("모", "도") == 1 and syllable_distance("과", "고") == 1
+    df = {"음성": 3, "성인": 1, "인식": 4, "분석": 5, "석기": 2, "강화": 6, "화학": 3, "학습": 9, "모음": 2, "도움": 5}
+    lex = HangulLexicon(lambda b: df.get(b, 0), df)
+    assert lex.candidates("음서")[0][1] == "음성"
+    assert lex.candidates("분서기")[0][1] == "분석기"
+    assert lex.candidates("강화학슴")[0][1] == "강화학습"            # a final consonant slip
+    assert lex.candidates("강화습")[0][1] == "강화학습"              # a dropped syllable (3+ syllables)
+    assert lex.candidates("강호학숩")[0][1] == "강화학습"            # two keys wrong in a word of 4 syllables
+    assert lex.candidates("모움")[0][1] == "모음"                    # the neighbouring key before the more frequent
+    assert lex.candidates("음성") == []
 
 
 def test_a_correction_suggests_only_real_typos_not_inflections():
     from kb.query.typos import Vocabulary, correct, inflection
 
     assert inflection("tutorials", "tutorial") and inflection("빠른", "빠르") and not inflection("음서", "음성")
-    vocab = Vocabulary({"transformer": 3, "tutorial": 2, "음성": 4, "인식": 3})
-    fix = correct("tranformer tutorials 음성 인싁", vocab)
-    assert fix.fixed == "transformer tutorial 음성 인식"
-    assert fix.suggestion() == "transformer tutorials 음성 인식"
+    vocab = Vocabulary({"transformer": 3, "slide": 2, "음성": 4, "인식": 3})
+    fix = correct("tranformer slides 음성 인싁", vocab)
+    assert fix.fixed == "transformer slide 음성 인식"
+    assert fix.suggestion() == "transformer slides 음성 인식"
     assert correct("transformer 음성 인식", vocab) is None
 
 

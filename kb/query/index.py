@@ -131,12 +131,12 @@ class Index:
     def keyword_evidence(self, kq: KeywordQuery, rows: np.ndarray,
                          fix: typos.Fuzzy | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(scaled, raw) keyword evidence of the rows: raw BM25 (synonyms at half weight; corrected typos' tokens
-        at typos.FUZZY_WEIGHT), and raw divided by the query's attainable BM25, clipped to [0, 1]."""
+        at typos.FUZZY_WEIGHT or FAR_WEIGHT), and raw divided by the query's attainable BM25, clipped to [0, 1]."""
         raw = self.backend.keyword_scores(kq, rows).astype(np.float32)
-        bound = self.backend.keyword_bound(kq.tokens) or self.backend.keyword_bound(kq.extra)
+        bound = self.backend.keyword_bound(kq.tokens if fix is None else fix.kept) or self.backend.keyword_bound(kq.extra)
         if fix is not None:
-            raw = raw + np.float32(typos.FUZZY_WEIGHT) * self.backend.keyword_scores(fix.query, rows)
-            bound = self.backend.keyword_bound(fix.kept) + typos.FUZZY_WEIGHT * self.backend.keyword_bound(fix.query.tokens)
+            more, more_bound = fix.scores(self.backend, rows)
+            raw, bound = raw + more, bound + more_bound
         scaled = np.clip(raw / bound, 0.0, 1.0) if bound > 0 else np.zeros_like(raw)
         return scaled, raw
 
@@ -162,10 +162,10 @@ class Index:
         empty = np.zeros(0, dtype=np.int64)
         fix = self.typos.correct(q)
         kq = keyword_query(q, expand) if mode != "semantic" else None
-        fuzzy = typos.fuzzy_query(kq, fix, keyword_query(fix.fixed, expand)) if kq is not None and fix else None
+        fuzzy = typos.fuzzy_query(kq, fix, lambda t: keyword_query(t, expand)) if kq is not None and fix else None
         kw_rows = self.backend.keyword_search(kq, f, pool)[0] if kq is not None else empty
         if fuzzy is not None:
-            kw_rows = np.concatenate([kw_rows, self.backend.keyword_search(fuzzy.query, f, pool)[0]])
+            kw_rows = np.concatenate([kw_rows, fuzzy.search(self.backend, f, pool)])
         qv = self.query_vector(q, expand) if mode != "keyword" else None
         sem_rows = self.backend.vector_search(qv, f, pool) if qv is not None else empty
         pinned = self.pinned(q, f)

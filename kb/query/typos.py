@@ -1,32 +1,45 @@
 """Typo tolerance for a query: the words the index has never seen, corrected to the nearest terms it has.
 
-A Latin word of 5+ letters that no entry holds is corrected to the index term one edit away (two from 9 letters),
+A Latin word of 4+ letters that no entry holds is corrected to the index term one edit away (two from 8 letters),
 the nearest and then most frequent; a Korean word (its trailing particle aside) with a character bigram no entry
-holds, to the spelling one jamo away whose bigrams all occur (kb.text.fuzzy). Words the index holds are never
-touched, so a query without typos is scored exactly as before. The keyword leg adds the corrected words' tokens
-at FUZZY_WEIGHT (exact beats fuzzy); the corrected query is offered as "Did you mean …". The meaning leg keeps
+holds, to the spelling a jamo key or two away (or a syllable dropped) whose bigrams all occur (kb.text.fuzzy).
+Words the index holds are never touched, so a query without typos is scored exactly as before. The keyword leg
+adds the corrected words' tokens at FUZZY_WEIGHT, or FAR_WEIGHT for a farther correction (two edits, a wrong first
+letter): exact beats fuzzy, near beats far. The corrected query is offered as "Did you mean …". The meaning leg keeps
 the query as typed (the model reads sub-words and copes with a typo; a "correction" of a real word the corpus
 lacks — "stock" → "stack" — would make an off-topic query look on-topic).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from kb.backends.filters import Filters
 from kb.core.types import KeywordQuery
 from kb.query.explain import PARTICLES
 from kb.text import glossary
-from kb.text.fuzzy import LatinLexicon, allowed_edits, hangul_bigrams, hangul_candidates, is_hangul
+from kb.text.fuzzy import (
+    LATIN_OPEN,
+    NEIGHBOUR_COST,
+    HangulLexicon,
+    LatinLexicon,
+    allowed_edits,
+    hangul_bigrams,
+    is_hangul,
+)
 from kb.text.tokenize import tokenize
 
 FUZZY_WEIGHT = 0.8      # a corrected word's tokens count this much of an exact match
+FAR_WEIGHT = 0.6        # ... a correction costing more than one edit (two edits, a wrong first letter)
 # "Did you mean" is offered when each corrected word occurs in one of this many best results.
 CONFIRM_TOP = 3
 _WORD_RE = re.compile(r"[A-Za-z]+|[가-힣]+")
+ATTEST_TRIES = 24       # Hangul candidates checked for occurring in a section, nearest first
 MAX_WORD = 24           # longer runs (no real word, or a pasted text) are not corrected
 MAX_WORDS = 32          # words of a query looked at, at most (a long pasted query costs no more than this)
 
@@ -37,6 +50,11 @@ class Correction:
     query: str
     fixed: str
     words: list[tuple[str, str]] = field(default_factory=list)
+    costs: dict[str, float] = field(default_factory=dict)     # wrong word → its correction's cost in edits
+
+    def weight(self, wrong: str) -> float:
+        """How much a corrected word's tokens count: FUZZY_WEIGHT for one edit, FAR_WEIGHT beyond."""
+        return FUZZY_WEIGHT if self.costs.get(wrong, 1.0) <= 1.0 else FAR_WEIGHT
 
     def suggestion(self) -> str | None:
         """The query with the corrections that are not mere inflections applied ("Did you mean"), or None."""
@@ -65,18 +83,35 @@ def _replace(query: str, words: dict[str, str]) -> str:
 class Vocabulary:
     """A backend's keyword terms and their document frequencies, for looking up corrections (built on first use)."""
 
-    def __init__(self, terms: dict[str, int]):
+    def __init__(self, terms: dict[str, int], attested: Callable[[str], bool] | None = None):
         self.df = terms
+        self._attested = attested
         self._latin: LatinLexicon | None = None
+        self._hangul: HangulLexicon | None = None
 
     @property
     def latin(self) -> LatinLexicon:
+        """The index's Latin terms and the glossary's words (the domain's vocabulary, so that a misspelled ML word
+        the posts never use, "pretrainning", still finds its glossary synonyms; such a word has document
+        frequency 0 and loses a tie to an index term)."""
         if self._latin is None:
-            self._latin = LatinLexicon(self.df.items())
+            extra = ((w, 0) for w in glossary.words() if w.isascii() and w.isalpha() and w not in self.df)
+            self._latin = LatinLexicon(itertools.chain(self.df.items(), extra))
         return self._latin
+
+    @property
+    def hangul(self) -> HangulLexicon:
+        if self._hangul is None:
+            self._hangul = HangulLexicon(self.known, self.df)
+        return self._hangul
 
     def known(self, term: str) -> int:
         return self.df.get(term, 0)
+
+    def attested(self, spelling: str) -> bool:
+        """Whether a Hangul spelling occurs in a section as typed (its bigrams all being known is not enough:
+        "다운다로드" has four known bigrams and occurs nowhere); True when the vocabulary has no sections."""
+        return self._attested is None or self._attested(spelling)
 
 
 class Corrector:
@@ -90,12 +125,18 @@ class Corrector:
 
     def vocabulary(self) -> Vocabulary:
         if self._vocabulary is None:
-            self._vocabulary = Vocabulary(self.backend.vocabulary())
+            self._vocabulary = Vocabulary(self.backend.vocabulary(), lambda w: attested(self.backend, w))
         return self._vocabulary
 
     def correct(self, query: str) -> Correction | None:
         """The query with its misspelled words corrected to index terms, or None."""
         return correct(query, self.vocabulary()) if self.enabled else None
+
+
+def attested(backend, spelling: str) -> bool:
+    """Whether the spelling occurs in the heading or text of one of the sections that best match its bigrams."""
+    rows = backend.keyword_search(KeywordQuery(hangul_bigrams(spelling)), Filters(), 20)[0]
+    return any(spelling in (s := backend.sections[int(r)]).heading or spelling in s.text for r in rows)
 
 
 def _stem(word: str) -> tuple[str, str]:
@@ -106,50 +147,79 @@ def _stem(word: str) -> tuple[str, str]:
     return word, ""
 
 
-def correct_word(word: str, vocab: Vocabulary) -> str | None:
-    """The word's correction, or None when the index holds it (or nothing is near enough)."""
+def correct_word(word: str, vocab: Vocabulary) -> tuple[str, float] | None:
+    """(the word's correction, its cost in edits), or None when the index holds it (or nothing is near enough)."""
     if word.isascii():
         low = word.lower()
         if not allowed_edits(low) or vocab.known(low):
             return None
         found = vocab.latin.candidates(low)
-        return _best(found, 1) if found else None
+        if len(low) < LATIN_OPEN:
+            found = [(c, t) for c, t in found if t in glossary.words()]
+        return _best(found) if found else None
     stem, particle = _stem(word)
     if len(stem) < 2 or all(vocab.known(b) for b in hangul_bigrams(stem)):
         return None
-    found = hangul_candidates(stem, vocab.known)
-    return _best(found, 0) + particle if found else None
+    found = [(c, t) for c, t in vocab.hangul.candidates(stem)[:ATTEST_TRIES] if vocab.attested(t)]
+    if not found:
+        return None
+    right, cost = _best(found)
+    return right + particle, cost
 
 
-def _best(found: list[tuple[int, str]], ties: int) -> str:
-    """The first of the candidates (best first), except that a glossary word among those as near (Latin: the same
-    edit distance; Korean, ties=0: any) wins: the domain's vocabulary is the likelier intended word."""
-    near = [t for d, t in found if not ties or d == found[0][0]]
-    return next((t for t in near if t in glossary.words()), found[0][1])
+def _best(found: list[tuple[float, str]]) -> tuple[str, float]:
+    """(spelling, cost) of the first of the candidates (cheapest first), except that a glossary word as near wins
+    (the domain's vocabulary is the likelier intended word), also over one nearer only by a neighbouring key
+    ("강이" → "강의", not "같이")."""
+    best = found[0][0]
+    near = [(t, d) for d, t in found if d <= best + 1 - NEIGHBOUR_COST]
+    return next(((t, d) for t, d in near if t in glossary.words()), (found[0][1], best))
 
 
 def correct(query: str, vocab: Vocabulary) -> Correction | None:
     """The query with every misspelled word corrected, or None when nothing was."""
     words = [w for w in dict.fromkeys(_WORD_RE.findall(query)) if len(w) <= MAX_WORD][:MAX_WORDS]
-    fixed = {w: r for w in words if (r := correct_word(w, vocab)) is not None}
-    return Correction(query, _replace(query, fixed), list(fixed.items())) if fixed else None
+    found = {w: r for w in words if (r := correct_word(w, vocab)) is not None}
+    fixed = {w: r for w, (r, _) in found.items()}
+    return Correction(query, _replace(query, fixed), list(fixed.items()),
+                      {w: c for w, (_, c) in found.items()}) if fixed else None
 
 
 @dataclass
 class Fuzzy:
-    """The keyword leg's extra question for a corrected query: the tokens (and glossary synonyms) the correction
-    brings, and `kept`, the original tokens that still count towards the attainable score."""
-    query: KeywordQuery
+    """The keyword leg's extra questions for a corrected query: (the tokens and glossary synonyms a group of
+    corrections brings, their weight), and `kept`, the original tokens that still count towards the attainable
+    score."""
+    parts: list[tuple[KeywordQuery, float]]
     kept: list[str]
 
+    def search(self, backend, f, pool: int) -> np.ndarray:
+        """The rows each part finds (keyword leg candidates)."""
+        return np.concatenate([backend.keyword_search(q, f, pool)[0] for q, _ in self.parts])
 
-def fuzzy_query(kq: KeywordQuery, fix: Correction, fixed: KeywordQuery) -> Fuzzy:
-    """What the corrected query asks beyond the original (`kq`; `fixed` is the corrected query's KeywordQuery)."""
+    def scores(self, backend, rows: np.ndarray) -> tuple[np.ndarray, float]:
+        """(weighted BM25 the corrections add to each row, what they add to the attainable score)."""
+        raw = np.zeros(len(rows), dtype=np.float32)
+        bound = 0.0
+        for q, w in self.parts:
+            raw += np.float32(w) * backend.keyword_scores(q, rows)
+            bound += w * (backend.keyword_bound(q.tokens) or backend.keyword_bound(q.extra))
+        return raw, bound
+
+
+def fuzzy_query(kq: KeywordQuery, fix: Correction, keyword_query: Callable[[str], KeywordQuery]) -> Fuzzy:
+    """What the corrected query asks beyond the original (`kq`), one part per correction weight
+    (`keyword_query(text)` is the KeywordQuery of a text)."""
     have = set(kq.tokens) | set(kq.extra)
-    tokens = [t for t in fixed.tokens if t not in have]
-    extra = [t for t in fixed.extra if t not in have and t not in tokens]
+    parts = []
+    for w in sorted({fix.weight(x) for x, _ in fix.words}, reverse=True):
+        fixed = keyword_query(_replace(fix.query, {x: r for x, r in fix.words if fix.weight(x) == w}))
+        tokens = [t for t in fixed.tokens if t not in have]
+        extra = [t for t in fixed.extra if t not in have and t not in tokens]
+        have |= set(tokens) | set(extra)
+        parts.append((KeywordQuery(tokens, extra, fixed.extra_weight), w))
     wrong = {t for w, _ in fix.words for t in tokenize(w)}
-    return Fuzzy(KeywordQuery(tokens, extra, fixed.extra_weight), [t for t in kq.tokens if t not in wrong])
+    return Fuzzy(parts, [t for t in kq.tokens if t not in wrong])
 
 
 def did_you_mean(backend, fix: Correction | None, rows: Sequence[int], confident: bool) -> str | None:

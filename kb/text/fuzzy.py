@@ -1,23 +1,40 @@
-"""Spelling tolerance for words: which vocabulary terms lie within one edit of a misspelled word.
+"""Spelling tolerance for words: which vocabulary terms lie within a few edits of a misspelled word.
 
-Latin words: a term within one edit (insert, delete, substitute, swap two neighbours) of a word of 5+ letters, two
-edits from 9 letters (the lengths Meilisearch and Typesense use); a wrong first letter counts as two edits, as in
-Meilisearch (people rarely mistype it, and "corpora" is not a typo of "korpora"). Candidates come from a deletion index (SymSpell:
+Latin words: a term within one edit (insert, delete, substitute, swap two neighbours) of a word of 4+ letters, two
+edits from 8 letters (Typesense corrects from 4 letters, Meilisearch from 5; two edits: 7 and 9). A wrong first
+letter is one edit but costs half an edit more in the ranking (FIRST_LETTER_COST), so a term that keeps the first
+letter wins a tie; the query layer weighs such a correction lower. Candidates come from a deletion index (SymSpell:
 each term and its one-letter deletions), then the true edit distance decides.
-Hangul words: a syllable with one jamo changed (its initial, vowel or final; adding or dropping a final counts as
-one), since a Korean typo is one key of a jamo keyboard ("분서기" for "분석기").
+Hangul words: an edit distance over the keys of a jamo keyboard (ㅘ is ㅗ+ㅏ, ㄺ is ㄹ+ㄱ): one key for a word of two
+or three syllables, two from four; from three syllables a dropped syllable, or one typed twice, counts as one
+(any other extra syllable is not undone: "주문장" is a word, not a typo of "문장"), a neighbouring key on the
+two-set keyboard as 0.75 (so "모움" is "모음", ㅜ beside ㅡ, before "도움"). The vocabulary holds character
+bigrams, so a candidate spelling must have every bigram in it, and the search walks only through known bigrams.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
+from functools import lru_cache
 
-LATIN_MIN = 5          # letters a Latin word needs before a one-edit typo is corrected
-LATIN_TWO_EDITS = 9    # ... and before two edits are
+LATIN_MIN = 4          # letters a Latin word needs before a one-edit typo is corrected
+LATIN_OPEN = 5         # ... to any term (a 4-letter word only to the domain's words: many real words are one edit apart)
+LATIN_TWO_EDITS = 8    # ... and before two edits are
+FIRST_LETTER_COST = 0.5  # a changed first letter ranks behind other corrections as near
+HANGUL_TWO_EDITS = 4   # syllables a Hangul word needs before two keys may be wrong
+HANGUL_DROP_MIN = 3    # ... before a syllable may have been dropped (or typed twice)
+SYLLABLE_COST = 1      # a dropped syllable, or one typed twice, in keys
+NEIGHBOUR_COST = 0.75  # hitting a neighbouring key instead of the right one, in keys
 _LATIN_RE = re.compile(r"[a-z]+")
 _HANGUL_BASE, _HANGUL_LAST = 0xAC00, 0xD7A3
+# the keys of each initial, vowel and final of a Unicode syllable (compound vowels and finals are two keys)
+_LEADS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
+_VOWELS = ["ㅏ", "ㅐ", "ㅑ", "ㅒ", "ㅓ", "ㅔ", "ㅕ", "ㅖ", "ㅗ", "ㅗㅏ", "ㅗㅐ", "ㅗㅣ", "ㅛ", "ㅜ", "ㅜㅓ", "ㅜㅔ", "ㅜㅣ",
+           "ㅠ", "ㅡ", "ㅡㅣ", "ㅣ"]
+_TAILS = ["", "ㄱ", "ㄲ", "ㄱㅅ", "ㄴ", "ㄴㅈ", "ㄴㅎ", "ㄷ", "ㄹ", "ㄹㄱ", "ㄹㅁ", "ㄹㅂ", "ㄹㅅ", "ㄹㅌ", "ㄹㅍ", "ㄹㅎ",
+          "ㅁ", "ㅂ", "ㅂㅅ", "ㅅ", "ㅆ", "ㅇ", "ㅈ", "ㅊ", "ㅋ", "ㅌ", "ㅍ", "ㅎ"]
 
 
 def edit_distance(a: str, b: str, limit: int = 2) -> int:
@@ -61,9 +78,10 @@ class LatinLexicon:
                 for d in _deletions(term):
                     self._by_deletion[d].append(term)
 
-    def candidates(self, word: str) -> list[tuple[int, str]]:
-        """(distance, term) of the vocabulary terms within the word's allowed edits, nearest then most frequent
-        first. Empty for a word the vocabulary holds or too short to correct."""
+    def candidates(self, word: str) -> list[tuple[float, str]]:
+        """(cost, term) of the vocabulary terms within the word's allowed edits, cheapest then most frequent first;
+        the cost is the edit distance, plus FIRST_LETTER_COST when the first letter differs. Empty for a word the
+        vocabulary holds or too short to correct."""
         limit = allowed_edits(word)
         if not limit or word in self.df:
             return []
@@ -72,47 +90,111 @@ class LatinLexicon:
         near |= {k for k in keys if k in self.df}                # term = word minus a letter
         for k in keys:                                           # a substitution or a swap
             near.update(self._by_deletion.get(k, ()))
-        found = [(edit_distance(word, t, limit) + (word[0] != t[0]), t) for t in near]   # a first letter: 2 edits
-        return sorted(((d, t) for d, t in found if d <= limit), key=lambda x: (x[0], -self.df[x[1]], x[1]))
+        found = [(edit_distance(word, t, limit), t) for t in near]
+        out = [(d + FIRST_LETTER_COST * (word[0] != t[0]), t) for d, t in found if d <= limit]
+        return sorted(out, key=lambda x: (x[0], -self.df[x[1]], x[1]))
 
 
 def is_hangul(ch: str) -> bool:
     return _HANGUL_BASE <= ord(ch) <= _HANGUL_LAST
 
 
-def jamo_variants(syllable: str) -> Iterator[str]:
-    """Every syllable one jamo away: another initial (19), vowel (21) or final (28, none included)."""
+@lru_cache(maxsize=8192)
+def keys(syllable: str) -> str:
+    """The jamo keys that type a syllable ("과" → "ㄱㅗㅏ"); any other character is itself."""
+    if not is_hangul(syllable):
+        return syllable
     code = ord(syllable) - _HANGUL_BASE
-    lead, vowel, tail = code // 588, (code % 588) // 28, code % 28
-    for x in range(19):
-        if x != lead:
-            yield chr(_HANGUL_BASE + (x * 21 + vowel) * 28 + tail)
-    for x in range(21):
-        if x != vowel:
-            yield chr(_HANGUL_BASE + (lead * 21 + x) * 28 + tail)
-    for x in range(28):
-        if x != tail:
-            yield chr(_HANGUL_BASE + (lead * 21 + vowel) * 28 + x)
+    return _LEADS[code // 588] + _VOWELS[(code % 588) // 28] + _TAILS[code % 28]
+
+
+def _key_positions() -> dict[str, tuple[float, float]]:
+    """(x, y) of each jamo on the standard two-set (2-beolsik) keyboard; a shifted jamo sits on its base key."""
+    rows = ("ㅂㅈㄷㄱㅅㅛㅕㅑㅐㅔ", "ㅁㄴㅇㄹㅎㅗㅓㅏㅣ", "ㅋㅌㅊㅍㅠㅜㅡ")
+    pos = {k: (c + (0.0, 0.25, 0.75)[r], float(r)) for r, row in enumerate(rows) for c, k in enumerate(row)}
+    for shifted, base in zip("ㅃㅉㄸㄲㅆㅒㅖ", "ㅂㅈㄷㄱㅅㅐㅔ", strict=True):
+        pos[shifted] = pos[base]
+    return pos
+
+
+_KEY_AT = _key_positions()
+
+
+def _key_cost(a: str, b: str) -> float:
+    """Substituting jamo key b for a: NEIGHBOUR_COST for a neighbouring key (or the same key shifted), else 1."""
+    pa, pb = _KEY_AT.get(a), _KEY_AT.get(b)
+    near = pa is not None and pb is not None and (pa[0] - pb[0]) ** 2 + (pa[1] - pb[1]) ** 2 <= 1.6
+    return NEIGHBOUR_COST if near else 1.0
+
+
+@lru_cache(maxsize=65536)
+def syllable_distance(a: str, b: str) -> float:
+    """Weighted edit distance between two syllables' jamo keys: inserting, deleting or swapping a key costs 1,
+    hitting a neighbouring key NEIGHBOUR_COST (a slip of the finger is likelier than a far key)."""
+    x, y = keys(a), keys(b)
+    prev = [float(j) for j in range(len(y) + 1)]
+    for i in range(1, len(x) + 1):
+        cur = [float(i)] + [0.0] * len(y)
+        for j in range(1, len(y) + 1):
+            sub = 0.0 if x[i - 1] == y[j - 1] else _key_cost(x[i - 1], y[j - 1])
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + sub)
+        prev = cur
+    return prev[-1]
 
 
 def hangul_bigrams(word: str) -> list[str]:
     return [word[i:i + 2] for i in range(len(word) - 1)]
 
 
-def hangul_candidates(word: str, known: Callable[[str], int]) -> list[tuple[int, str]]:
-    """(−smallest document frequency of its bigrams, spelling) of each spelling one jamo away from a Hangul word of
-    2+ syllables whose character bigrams are all in the vocabulary (`known(bigram)` → document frequency, 0 if
-    absent), most frequent first. Empty when the word's own bigrams are all known."""
-    grams = hangul_bigrams(word)
-    if len(word) < 2 or all(known(b) for b in grams):
-        return []
-    out = []
-    for i, ch in enumerate(word):
-        if not is_hangul(ch):
-            continue
-        for v in jamo_variants(ch):
-            spelled = word[:i] + v + word[i + 1:]
-            counts = [known(b) for b in hangul_bigrams(spelled)]
-            if all(counts):
-                out.append((-min(counts), spelled))
-    return sorted(out)
+def hangul_limit(word: str) -> int:
+    """Keys a Hangul word may be off by: 1 for two or three syllables, 2 from four."""
+    return 2 if len(word) >= HANGUL_TWO_EDITS else 1 if len(word) >= 2 else 0
+
+
+class HangulLexicon:
+    """The Hangul character bigrams of a vocabulary, by first and by second syllable, with document frequencies."""
+
+    def __init__(self, known: Callable[[str], int], bigrams: Iterable[str]):
+        self.known = known
+        self.after: dict[str, list[str]] = defaultdict(list)
+        self.before: dict[str, list[str]] = defaultdict(list)
+        for b in bigrams:
+            if len(b) == 2 and is_hangul(b[0]) and is_hangul(b[1]):
+                self.after[b[0]].append(b[1])
+                self.before[b[1]].append(b[0])
+
+    def candidates(self, word: str) -> list[tuple[float, str]]:
+        """(key edits, spelling) of the spellings within the word's limit (hangul_limit) whose bigrams are all known,
+        nearest then most frequent (its rarest bigram) first. Empty when the word's own bigrams are all known."""
+        limit = hangul_limit(word)
+        if not limit or all(self.known(b) for b in hangul_bigrams(word)):
+            return []
+        found: dict[str, float] = {}
+        self._walk(word, 0, "", 0.0, limit, found)
+        out = [(c, s) for s, c in found.items() if len(s) >= 2 and s != word]
+        # nearest; then the longer (a dropped syllable put back keeps all that was typed); then the most frequent
+        return sorted(out, key=lambda x: (x[0], -len(x[1]), -min(self.known(b) for b in hangul_bigrams(x[1])), x[1]))
+
+    def _walk(self, word: str, i: int, out: str, cost: float, limit: int, found: dict[str, float]) -> None:
+        """Extend `out` (a known spelling of word[:i]) by keeping, replacing, dropping or inserting a syllable."""
+        if i == len(word):
+            if cost < found.get(out, limit + 1):
+                found[out] = cost
+            if cost + SYLLABLE_COST <= limit and out and len(word) >= HANGUL_DROP_MIN:     # the last one dropped
+                for s in self.after.get(out[-1], ()):
+                    found.setdefault(out + s, cost + SYLLABLE_COST)
+            return
+        ch, prev = word[i], out[-1:] if out else ""
+        nxt = word[i + 1] if i + 1 < len(word) else ""
+        if not prev or self.known(prev + ch):
+            self._walk(word, i + 1, out + ch, cost, limit, found)
+        options = self.after.get(prev, ()) if prev else self.before.get(nxt, ())
+        for s in options:                                       # a wrong syllable
+            if s != ch and cost + (d := syllable_distance(ch, s)) <= limit:
+                self._walk(word, i + 1, out + s, cost + d, limit, found)
+        if cost + SYLLABLE_COST <= limit and len(word) >= HANGUL_DROP_MIN:
+            if ch in (prev, nxt):                                                       # a syllable typed twice
+                self._walk(word, i + 1, out, cost + SYLLABLE_COST, limit, found)
+            for s in (self.after.get(prev, ()) if prev else self.before.get(ch, ())):  # a dropped one
+                if self.known(s + ch):
+                    self._walk(word, i + 1, out + s + ch, cost + SYLLABLE_COST, limit, found)
