@@ -160,6 +160,11 @@ class E5Embedder:
         rows = self._m.passage(cut) if self.engine == "onnx" else np.vstack([self._m.passage(t) for t in cut])
         return _normalise(rows)
 
+    def whole_word(self, word: str) -> bool:
+        """Whether the model reads the word as one token of its vocabulary (a common word of some language, not a
+        typo): "query: " ends in a lone word-start piece that a whole word replaces, so the count stays the same."""
+        return self._m.token_count(word, True) == self._m.token_count("", True)
+
     def embed_query(self, text: str) -> np.ndarray:
         key = (text or " ")[:MAX_QUERY_CHARS]
         v = self.queries.get(key)

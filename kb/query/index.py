@@ -258,7 +258,11 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True) -> np.n
             qv = None
         if qv is not None:
             background, semantic = relevance.background_best(index.embedder, qv), index.semantic_scores(qv, c.rows)
-    return relevance.confidence(semantic, background, c.keyword, c.pinned, c.coverage)
+    conf = relevance.confidence(semantic, background, c.keyword, c.pinned, c.coverage)
+    meant = typos.meaning_as_meant(index, c.fix, c.rows, expand) if semantic is not None else None
+    if meant is not None:           # a misspelled query is as sure as the query it meant (kb.query.typos)
+        conf = np.maximum(conf, relevance.confidence(*meant, c.keyword, c.pinned, c.coverage))
+    return conf
 
 
 def _snippet(backend: Backend, s: Section, row: int, tokens: set[str], qv: np.ndarray | None) -> str:

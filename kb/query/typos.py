@@ -21,6 +21,7 @@ import numpy as np
 
 from kb.backends.filters import Filters
 from kb.core.types import KeywordQuery
+from kb.query import relevance
 from kb.query.explain import PARTICLES
 from kb.text import glossary
 from kb.text.fuzzy import (
@@ -109,7 +110,7 @@ class Vocabulary:
         return self.df.get(term, 0)
 
     def attested(self, spelling: str) -> bool:
-        """Whether a Hangul spelling occurs in a section as typed (its bigrams all being known is not enough:
+        """Whether a Hangul spelling starts a word of a section (its bigrams all being known is not enough:
         "다운다로드" has four known bigrams and occurs nowhere); True when the vocabulary has no sections."""
         return self._attested is None or self._attested(spelling)
 
@@ -134,9 +135,11 @@ class Corrector:
 
 
 def attested(backend, spelling: str) -> bool:
-    """Whether the spelling occurs in the heading or text of one of the sections that best match its bigrams."""
+    """Whether the spelling starts a word in the heading or text of one of the sections that best match its bigrams
+    ("려울" is in "어려울" but is no word)."""
     rows = backend.keyword_search(KeywordQuery(hangul_bigrams(spelling)), Filters(), 20)[0]
-    return any(spelling in (s := backend.sections[int(r)]).heading or spelling in s.text for r in rows)
+    start = re.compile(r"(?<![가-힣])" + re.escape(spelling))
+    return any(start.search((s := backend.sections[int(r)]).heading) or start.search(s.text) for r in rows)
 
 
 def _stem(word: str) -> tuple[str, str]:
@@ -220,6 +223,28 @@ def fuzzy_query(kq: KeywordQuery, fix: Correction, keyword_query: Callable[[str]
         parts.append((KeywordQuery(tokens, extra, fixed.extra_weight), w))
     wrong = {t for w, _ in fix.words for t in tokenize(w)}
     return Fuzzy(parts, [t for t in kq.tokens if t not in wrong])
+
+
+def surely_typos(fix: Correction, embedder) -> dict[str, str]:
+    """The corrections sure enough to stand for what the user meant: no inflection, one edit at most (not a wrong
+    first letter, not two edits), a Latin word of LATIN_OPEN+ letters, and a word the embedding model does not
+    read as one whole word of its vocabulary ("drive", "cook", "부산" are words, and "dive", "book", "분산" are
+    not what their user meant). Empty when the model cannot tell (no `whole_word`)."""
+    whole = getattr(embedder, "whole_word", None)
+    if whole is None:
+        return {}
+    return {w: r for w, r in fix.words if not inflection(w, r) and fix.costs.get(w, 2.0) <= 1.0
+            and (len(w) >= LATIN_OPEN or not w.isascii()) and not whole(w)}
+
+
+def meaning_as_meant(index, fix: Correction | None, rows: np.ndarray, expand: bool = True):
+    """(cosine per row, best background cosine) of the query with its sure corrections (surely_typos) applied, for
+    the relevance floor: a misspelled query is as sure as the query it meant. None without a sure correction."""
+    sure = surely_typos(fix, index.embedder) if fix is not None else {}
+    if not sure:
+        return None
+    qv = index.query_vector(_replace(fix.query, sure), expand)
+    return index.semantic_scores(qv, rows), relevance.background_best(index.embedder, qv)
 
 
 def did_you_mean(backend, fix: Correction | None, rows: Sequence[int], confident: bool) -> str | None:
