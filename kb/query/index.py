@@ -133,10 +133,9 @@ class Index:
         """(scaled, raw) keyword evidence of the rows: raw BM25 (synonyms at half weight; corrected typos' tokens
         at typos.FUZZY_WEIGHT or FAR_WEIGHT), and raw divided by the query's attainable BM25, clipped to [0, 1]."""
         raw = self.backend.keyword_scores(kq, rows).astype(np.float32)
-        bound = self.backend.keyword_bound(kq.tokens if fix is None else fix.kept) or self.backend.keyword_bound(kq.extra)
+        bound = typos.attainable(self.backend, kq, fix)
         if fix is not None:
-            more, more_bound = fix.scores(self.backend, rows)
-            raw, bound = raw + more, bound + more_bound
+            raw = raw + fix.scores(self.backend, rows)
         scaled = np.clip(raw / bound, 0.0, 1.0) if bound > 0 else np.zeros_like(raw)
         return scaled, raw
 

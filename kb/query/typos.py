@@ -200,14 +200,12 @@ class Fuzzy:
         """The rows each part finds (keyword leg candidates)."""
         return np.concatenate([backend.keyword_search(q, f, pool)[0] for q, _ in self.parts])
 
-    def scores(self, backend, rows: np.ndarray) -> tuple[np.ndarray, float]:
-        """(weighted BM25 the corrections add to each row, what they add to the attainable score)."""
+    def scores(self, backend, rows: np.ndarray) -> np.ndarray:
+        """The weighted BM25 the corrections add to each row."""
         raw = np.zeros(len(rows), dtype=np.float32)
-        bound = 0.0
         for q, w in self.parts:
             raw += np.float32(w) * backend.keyword_scores(q, rows)
-            bound += w * (backend.keyword_bound(q.tokens) or backend.keyword_bound(q.extra))
-        return raw, bound
+        return raw
 
 
 def fuzzy_query(kq: KeywordQuery, fix: Correction, keyword_query: Callable[[str], KeywordQuery]) -> Fuzzy:
@@ -235,6 +233,18 @@ def surely_typos(fix: Correction, embedder) -> dict[str, str]:
         return {}
     return {w: r for w, r in fix.words if not inflection(w, r) and fix.costs.get(w, 2.0) <= 1.0
             and (len(w) >= LATIN_OPEN or not w.isascii()) and not whole(w)}
+
+
+def attainable(backend, kq: KeywordQuery, fix: Fuzzy | None = None) -> float:
+    """The query's attainable BM25, what the keyword leg divides by: its tokens' (with a correction: the tokens
+    kept plus each group of corrected ones at its weight); for each part whose tokens the index holds none of,
+    its glossary synonyms' (a Korean blog that never writes "cryptocurrency" or "exchange" writes "암호화폐 거래소")."""
+    def bound(q: KeywordQuery, tokens: list[str]) -> float:
+        return backend.keyword_bound(tokens) or backend.keyword_bound(q.extra)
+
+    if fix is None:
+        return bound(kq, kq.tokens)
+    return bound(kq, fix.kept) + sum(w * bound(q, q.tokens) for q, w in fix.parts)
 
 
 def meaning_as_meant(index, fix: Correction | None, rows: np.ndarray, expand: bool = True):
