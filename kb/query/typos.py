@@ -259,18 +259,23 @@ def meaning_as_meant(index, fix: Correction | None, rows: np.ndarray, expand: bo
 
 def did_you_mean(backend, fix: Correction | None, rows: Sequence[int], confident: bool) -> str | None:
     """The corrected query (Correction.suggestion) when the best hit is confident and every corrected
-    word (all of its tokens) occurs in one of the best CONFIRM_TOP rows: what the user meant is what the
-    results are about. None otherwise."""
+    word (all of its tokens, or all of one of its glossary synonyms') occurs in one of the best CONFIRM_TOP rows:
+    what the user meant is what the results are about ("libary" → "library" in a blog that writes "라이브러리").
+    None otherwise."""
     suggestion = fix.suggestion() if fix is not None else None
     if suggestion is None or not len(rows) or not confident:
         return None
     top = np.asarray(rows[: CONFIRM_TOP], dtype=np.int64)
     for wrong, right in fix.words:
-        if inflection(wrong, right):
-            continue
-        have = np.ones(len(top), dtype=bool)
-        for t in tokenize(right):
-            have &= backend.keyword_scores(KeywordQuery([t]), top) > 0
-        if not have.any():
+        if not inflection(wrong, right) and not any(_in_rows(backend, t, top)
+                                                    for t in [right, *glossary.expansion_terms(right)]):
             return None
     return suggestion
+
+
+def _in_rows(backend, text: str, rows: np.ndarray) -> bool:
+    """Whether one of the rows holds every token of the text."""
+    have = np.ones(len(rows), dtype=bool)
+    for t in tokenize(text):
+        have &= backend.keyword_scores(KeywordQuery([t]), rows) > 0
+    return bool(have.any())
