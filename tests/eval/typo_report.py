@@ -1,6 +1,6 @@
 """Per-kind report on a misspelled query set: hybrid nDCG@10, top hybrid hit confident, keyword MRR@10, and how
-"Did you mean" behaves (offered; offered the intended query, for lines with an `"intended"` field; offered on a
-line without one, where nothing is misspelled: Konglish, spacing).
+"Did you mean" behaves: offered at all; offered the intended query (the line's `"intended"`, or its query with
+its `"typo": [wrong, right]` put right); offered where nothing is misspelled (`"intended": null`: Konglish, spacing).
 
     python tests/eval/typo_report.py --queries tests/eval/typos_human.jsonl [--index-dir DIR] [--posts DIR ...]
 """
@@ -23,17 +23,17 @@ def measure(index, q: dict) -> dict:
     rel = {(r["post"], r["heading"]) for r in q["relevant"]}
     hy = index.search(q["query"], mode="hybrid", k=10)
     kw = index.search(q["query"], mode="keyword", k=10)
-    want = q.get("intended")
+    want = q["intended"] if "intended" in q else q["query"].replace(*q["typo"], 1) if "typo" in q else ""
     dym = hy.did_you_mean
     return {"ndcg": metrics(_ranked(hy), rel)[1], "confident": float(bool(hy) and not hy[0].weak),
             "kw_mrr": metrics(_ranked(kw), rel)[0], "offered": float(dym is not None),
-            "right": float(want is not None and dym is not None and dym.lower() == want.lower()),
+            "right": float(bool(want) and dym is not None and dym.lower() == want.lower()),
             "false": float(want is None and dym is not None), "typo": float(want is not None)}
 
 
 def report(rows: dict[str, list[dict]]) -> str:
-    lines = ["| kind | n | hybrid nDCG@10 | confident top | keyword MRR@10 | did you mean: right / offered (typos) "
-             "| offered without a typo |", "|---|---|---|---|---|---|---|"]
+    lines = ["| kind | n | hybrid nDCG@10 | confident top | keyword MRR@10 | did you mean: right / offered, of the "
+             "misspelled | offered where nothing is misspelled |", "|---|---|---|---|---|---|---|"]
     for kind in sorted(rows, key=lambda k: (k == "all", k)):
         r = rows[kind]
         n = len(r)
