@@ -172,7 +172,7 @@ class Index:
         if kq is not None:
             c.keyword, c.bm25 = self.keyword_evidence(kq, c.rows, fuzzy)
         if qv is not None:
-            c.background, c.semantic = relevance.background_best(self.embedder, qv), self.semantic_scores(qv, c.rows)
+            c.background, c.semantic = relevance.background_best(self.embedder, qv), typos.cosines(self, qv, fix, c.rows, expand)
             if mode == "semantic" and len(c.rows) > pool:
                 top = np.argpartition(-c.semantic, pool - 1)[:pool]
                 c.rows, c.semantic = c.rows[top], c.semantic[top]

@@ -247,6 +247,16 @@ def attainable(backend, kq: KeywordQuery, fix: Fuzzy | None = None) -> float:
     return bound(kq, fix.kept) + sum(w * bound(q, q.tokens) for q, w in fix.parts)
 
 
+def cosines(index, qv: np.ndarray, fix: Correction | None, rows: np.ndarray, expand: bool = True) -> np.ndarray:
+    """The meaning leg's cosine per row: the typed query's, or the query's with its sure corrections applied
+    (surely_typos) where that is closer — the model reads "objetc detection libary" as noise."""
+    typed = index.semantic_scores(qv, rows)
+    sure = surely_typos(fix, index.embedder) if fix is not None else {}
+    if not sure:
+        return typed
+    return np.maximum(typed, index.semantic_scores(index.query_vector(_replace(fix.query, sure), expand), rows))
+
+
 def meaning_as_meant(index, fix: Correction | None, rows: np.ndarray, expand: bool = True):
     """(cosine per row, best background cosine) of the query with its sure corrections (surely_typos) applied, for
     the relevance floor: a misspelled query is as sure as the query it meant. None without a sure correction."""
