@@ -1,13 +1,14 @@
 """Typo tolerance for a query: the words the index has never seen, corrected to the nearest terms it has.
 
-A Latin word of 4+ letters that no entry holds is corrected to the index term one edit away (two from 8 letters),
-the nearest and then most frequent; a Korean word (its trailing particle aside) with a character bigram no entry
-holds, to the spelling a jamo key or two away (or a syllable dropped) whose bigrams all occur (kb.text.fuzzy).
-Words the index holds are never touched, so a query without typos is scored exactly as before. The keyword leg
-adds the corrected words' tokens at FUZZY_WEIGHT, or FAR_WEIGHT for a farther correction (two edits, a wrong first
-letter): exact beats fuzzy, near beats far. The corrected query is offered as "Did you mean …". The meaning leg keeps
-the query as typed (the model reads sub-words and copes with a typo; a "correction" of a real word the corpus
-lacks — "stock" → "stack" — would make an off-topic query look on-topic).
+A Latin word of 4+ letters that no entry holds is corrected to the index term or glossary word one edit away (two
+from 8 letters; a 4-letter word only to a glossary word), the nearest and then most frequent; a Korean word (its
+trailing particle aside) with a character bigram no entry holds, to the spelling a jamo key or two away (or with a
+dropped syllable) whose bigrams all occur and which starts a word of some section (kb.text.fuzzy). Words the index
+holds are never touched, so a query without typos is scored exactly as before. The keyword leg adds the corrected
+words' tokens at FUZZY_WEIGHT, or FAR_WEIGHT for a farther correction (two edits, a wrong first letter): exact
+beats fuzzy, near beats far. The corrected query is offered as "Did you mean …". The meaning leg and the relevance
+floor follow only sure corrections (surely_typos): a "correction" of a real word the corpus lacks — "stock" →
+"stack", "drive" → "dive" — would make an off-topic query look on-topic.
 """
 
 from __future__ import annotations
