@@ -41,7 +41,7 @@ FAR_WEIGHT = 0.6        # ... a correction costing more than one edit (two edits
 # "Did you mean" is offered when each corrected word occurs in one of this many best results.
 CONFIRM_TOP = 3
 _WORD_RE = re.compile(r"[A-Za-z]+|[가-힣]+")
-ATTEST_TRIES = 24       # Hangul candidates checked for occurring in a section, nearest first
+ATTEST_TRIES = 8         # Hangul candidates checked for occurring as a word, nearest first (docs/eval.md)
 MAX_WORD = 24           # longer runs (no real word, or a pasted text) are not corrected
 MAX_WORDS = 32          # words of a query looked at, at most (a long pasted query costs no more than this)
 
@@ -164,11 +164,23 @@ def correct_word(word: str, vocab: Vocabulary) -> tuple[str, float] | None:
     stem, particle = _stem(word)
     if len(stem) < 2 or all(vocab.known(b) for b in hangul_bigrams(stem)):
         return None
-    found = [(c, t) for c, t in vocab.hangul.candidates(stem)[:ATTEST_TRIES] if vocab.attested(t)]
+    found = _attested(vocab.hangul.candidates(stem)[:ATTEST_TRIES], vocab)
     if not found:
         return None
     right, cost = _best(found)
     return right + particle, cost
+
+
+def _attested(candidates: list[tuple[float, str]], vocab: Vocabulary) -> list[tuple[float, str]]:
+    """The candidates (cheapest first) that occur as words, checked in order until none left could still win
+    (_best: as near as the first found, or nearer only by a neighbouring key)."""
+    out: list[tuple[float, str]] = []
+    for c, t in candidates:
+        if out and c > out[0][0] + 1 - NEIGHBOUR_COST:
+            break
+        if vocab.attested(t):
+            out.append((c, t))
+    return out
 
 
 def _best(found: list[tuple[float, str]]) -> tuple[str, float]:
