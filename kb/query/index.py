@@ -166,7 +166,7 @@ class Index:
         if fuzzy is not None:
             kw_rows = np.concatenate([kw_rows, fuzzy.search(self.backend, f, pool)])
         qv = self.query_vector(q, expand) if mode != "keyword" else None
-        sem_rows = self.backend.vector_search(qv, f, pool) if qv is not None else empty
+        sem_rows = typos.vector_rows(self, qv, fix, f, pool, expand) if qv is not None else empty
         pinned = self.pinned(q, f)
         c = Candidates(np.unique(np.concatenate([kw_rows, sem_rows, pinned])).astype(np.int64), fix=fix, query_vector=qv)
         if kq is not None:

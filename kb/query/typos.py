@@ -260,24 +260,33 @@ def attainable(backend, kq: KeywordQuery, fix: Fuzzy | None = None) -> float:
     return bound(kq, fix.kept) + sum(w * bound(q, q.tokens) for q, w in fix.parts)
 
 
+def _meant_vector(index, fix: Correction | None, expand: bool) -> np.ndarray | None:
+    """The embedding of the query with its sure corrections applied (surely_typos), or None."""
+    sure = surely_typos(fix, index.embedder) if fix is not None else {}
+    return index.query_vector(_replace(fix.query, sure), expand) if sure else None
+
+
+def vector_rows(index, qv: np.ndarray, fix: Correction | None, f, pool: int, expand: bool = True) -> np.ndarray:
+    """The meaning leg's candidates: the typed query's nearest sections and, with a sure correction, the
+    corrected query's."""
+    rows = index.backend.vector_search(qv, f, pool)
+    meant = _meant_vector(index, fix, expand)
+    return rows if meant is None else np.concatenate([rows, index.backend.vector_search(meant, f, pool)])
+
+
 def cosines(index, qv: np.ndarray, fix: Correction | None, rows: np.ndarray, expand: bool = True) -> np.ndarray:
     """The meaning leg's cosine per row: the typed query's, or the query's with its sure corrections applied
     (surely_typos) where that is closer — the model reads "objetc detection libary" as noise."""
     typed = index.semantic_scores(qv, rows)
-    sure = surely_typos(fix, index.embedder) if fix is not None else {}
-    if not sure:
-        return typed
-    return np.maximum(typed, index.semantic_scores(index.query_vector(_replace(fix.query, sure), expand), rows))
+    meant = _meant_vector(index, fix, expand)
+    return typed if meant is None else np.maximum(typed, index.semantic_scores(meant, rows))
 
 
 def meaning_as_meant(index, fix: Correction | None, rows: np.ndarray, expand: bool = True):
     """(cosine per row, best background cosine) of the query with its sure corrections (surely_typos) applied, for
     the relevance floor: a misspelled query is as sure as the query it meant. None without a sure correction."""
-    sure = surely_typos(fix, index.embedder) if fix is not None else {}
-    if not sure:
-        return None
-    qv = index.query_vector(_replace(fix.query, sure), expand)
-    return index.semantic_scores(qv, rows), relevance.background_best(index.embedder, qv)
+    qv = _meant_vector(index, fix, expand)
+    return None if qv is None else (index.semantic_scores(qv, rows), relevance.background_best(index.embedder, qv))
 
 
 def did_you_mean(backend, fix: Correction | None, rows: Sequence[int], confident: bool) -> str | None:
