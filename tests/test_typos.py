@@ -70,3 +70,12 @@ def test_off_topic_queries_that_look_like_typos_stay_quiet(eval_index, q):
         hits = eval_index.search(q, mode=mode, k=10)
         assert not [h.heading for h in hits if not h.weak], mode
         assert hits.did_you_mean is None
+
+
+def test_the_model_tells_whole_words_from_typos(eval_index):
+    """What makes a correction sure (typos.surely_typos): the model reads a real word as one token of its vocabulary."""
+    whole = eval_index.embedder.whole_word
+    assert whole("drive") and whole("cook") and whole("부산")
+    assert not whole("pretrainning") and not whole("objetc") and not whole("강화학슴")
+    fix = eval_index.typos.correct("learning to drive a car with objetc")
+    assert dict(fix.words)["drive"] == "dive" and typos.surely_typos(fix, eval_index.embedder) == {"objetc": "object"}
