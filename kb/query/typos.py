@@ -162,8 +162,8 @@ def correct_word(word: str, vocab: Vocabulary) -> tuple[str, float] | None:
             found = [(c, t) for c, t in found if t in glossary.words()]
         return _best(found) if found else None
     stem, particle = _stem(word)
-    if len(stem) < 2 or all(vocab.known(b) for b in hangul_bigrams(stem)):
-        return None
+    if len(stem) < 2 or all(vocab.known(b) for b in hangul_bigrams(stem)) or stem in glossary.words():
+        return None                                # a glossary word is a word ("객체" is not "개체" misspelled)
     found = _attested(vocab.hangul.candidates(stem)[:ATTEST_TRIES], vocab)
     if not found:
         return None
@@ -290,19 +290,17 @@ def meaning_as_meant(index, fix: Correction | None, rows: np.ndarray, expand: bo
 
 
 def did_you_mean(backend, fix: Correction | None, rows: Sequence[int], confident: bool) -> str | None:
-    """The corrected query (Correction.suggestion) when the best hit is confident and every corrected
-    word (all of its tokens, or all of one of its glossary synonyms') occurs in one of the best CONFIRM_TOP rows:
-    what the user meant is what the results are about ("libary" → "library" in a blog that writes "라이브러리").
-    None otherwise."""
-    suggestion = fix.suggestion() if fix is not None else None
-    if suggestion is None or not len(rows) or not confident:
+    """The query with the corrections the results confirm (Correction.suggestion of those) when the best hit is
+    confident: a correction is confirmed when all the tokens of the corrected word, or of one of its glossary
+    synonyms, occur in one of the best CONFIRM_TOP rows (what the user meant is what the results are about;
+    "libary" → "library" in a blog that writes "라이브러리"). A correction the results do not bear out (a real word
+    the index lacks, "이해" → "비해") is left as typed. None when no correction is confirmed."""
+    if fix is None or not len(rows) or not confident:
         return None
     top = np.asarray(rows[: CONFIRM_TOP], dtype=np.int64)
-    for wrong, right in fix.words:
-        if not inflection(wrong, right) and not any(_in_rows(backend, t, top)
-                                                    for t in [right, *glossary.expansion_terms(right)]):
-            return None
-    return suggestion
+    sure = [(w, r) for w, r in fix.words if not inflection(w, r)
+            and any(_in_rows(backend, t, top) for t in [r, *glossary.expansion_terms(r)])]
+    return Correction(fix.query, fix.fixed, sure).suggestion() if sure else None
 
 
 def _in_rows(backend, text: str, rows: np.ndarray) -> bool:
