@@ -133,10 +133,9 @@ class Index:
         """(scaled, raw) keyword evidence of the rows: raw BM25 (synonyms at half weight; corrected typos' tokens
         at typos.FUZZY_WEIGHT), and raw divided by the query's attainable BM25, clipped to [0, 1]."""
         raw = self.backend.keyword_scores(kq, rows).astype(np.float32)
-        bound = self.backend.keyword_bound(kq.tokens) or self.backend.keyword_bound(kq.extra)
+        bound = typos.attainable(self.backend, kq, fix)
         if fix is not None:
             raw = raw + np.float32(typos.FUZZY_WEIGHT) * self.backend.keyword_scores(fix.query, rows)
-            bound = self.backend.keyword_bound(fix.kept) + typos.FUZZY_WEIGHT * self.backend.keyword_bound(fix.query.tokens)
         scaled = np.clip(raw / bound, 0.0, 1.0) if bound > 0 else np.zeros_like(raw)
         return scaled, raw
 

@@ -1,7 +1,8 @@
 """Typo tolerance for a query: the words the index has never seen, corrected to the nearest terms it has.
 
-A Latin word of 5+ letters that no entry holds is corrected to the index term one edit away (two from 9 letters),
-the nearest and then most frequent; a Korean word (its trailing particle aside) with a character bigram no entry
+A Latin word of 5+ letters that no entry holds is corrected to the index term or glossary word (kb.text.glossary:
+the keyword leg reaches the posts through its synonyms) one edit away (two from 9 letters), the nearest and then
+most frequent; a Korean word (its trailing particle aside) with a character bigram no entry
 holds, to the spelling one jamo away whose bigrams all occur (kb.text.fuzzy). Words the index holds are never
 touched, so a query without typos is scored exactly as before. The keyword leg adds the corrected words' tokens
 at FUZZY_WEIGHT (exact beats fuzzy); the corrected query is offered as "Did you mean …". The meaning leg keeps
@@ -11,6 +12,7 @@ lacks — "stock" → "stack" — would make an off-topic query look on-topic).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -71,8 +73,12 @@ class Vocabulary:
 
     @property
     def latin(self) -> LatinLexicon:
+        """The index's Latin terms plus the glossary's words (document frequency 0): a glossary word the posts
+        never spell in Latin ("tracking", "morphological" in a Korean blog) still reaches them through its
+        synonyms ("실험 추적", "형태소 분석기"), so a typo of it is corrected to it."""
         if self._latin is None:
-            self._latin = LatinLexicon(self.df.items())
+            extra = ((w, 0) for w in glossary.words() if w not in self.df)
+            self._latin = LatinLexicon(itertools.chain(self.df.items(), extra))
         return self._latin
 
     def known(self, term: str) -> int:
@@ -150,6 +156,16 @@ def fuzzy_query(kq: KeywordQuery, fix: Correction, fixed: KeywordQuery) -> Fuzzy
     extra = [t for t in fixed.extra if t not in have and t not in tokens]
     wrong = {t for w, _ in fix.words for t in tokenize(w)}
     return Fuzzy(KeywordQuery(tokens, extra, fixed.extra_weight), [t for t in kq.tokens if t not in wrong])
+
+
+def attainable(backend, kq: KeywordQuery, fix: Fuzzy | None = None) -> float:
+    """The query's attainable BM25, what the keyword leg divides by: its tokens' (with a correction: the tokens
+    kept plus the corrected ones at FUZZY_WEIGHT); when the index holds none of them, its glossary synonyms'
+    (a Korean blog that never writes "cryptocurrency" or "exchange" writes "암호화폐 거래소")."""
+    if fix is None:
+        return backend.keyword_bound(kq.tokens) or backend.keyword_bound(kq.extra)
+    return (backend.keyword_bound(fix.kept) + FUZZY_WEIGHT * backend.keyword_bound(fix.query.tokens)
+            or backend.keyword_bound(kq.extra) + FUZZY_WEIGHT * backend.keyword_bound(fix.query.extra))
 
 
 def did_you_mean(backend, fix: Correction | None, rows: Sequence[int], confident: bool) -> str | None:
