@@ -18,6 +18,7 @@ thresholds were chosen).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -230,6 +231,7 @@ def matching_rows(index, ref: str) -> list[int]:
 _PHRASES: dict[tuple[str, str], np.ndarray] = {}
 _FIELDS: dict[tuple[str, int], list] = {}
 _CACHE: OrderedDict[tuple, Assignment] = OrderedDict()
+_VECTORS: dict = {}              # the section vectors while an assign() or fit() runs (_vectors_held)
 _CACHE_SIZE = 4
 _COLUMNS: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 _COLUMNS_SIZE = 64
@@ -314,7 +316,27 @@ def with_examples(index, ev: topic_score.Evidence, first_score: np.ndarray, thre
 
 
 def _section_vectors(index) -> np.ndarray:
-    return np.asarray(index.backend.entry_vectors(np.arange(len(index.sections)))[0], dtype=np.float32)
+    """Every section's vector; read once per assign() or fit() (at 100k sections a read costs seconds), not kept
+    after it (that would hold another copy of the vectors in memory)."""
+    key = (*version_key(index.backend), id(index.sections))
+    if _VECTORS.get("key") != key or "vec" not in _VECTORS:
+        vec = np.asarray(index.backend.entry_vectors(np.arange(len(index.sections)))[0], dtype=np.float32)
+        if _VECTORS.get("depth"):
+            _VECTORS.update(key=key, vec=vec)
+        return vec
+    return _VECTORS["vec"]
+
+
+@contextlib.contextmanager
+def _vectors_held():
+    """Within this block _section_vectors reads the vectors once and reuses them."""
+    _VECTORS["depth"] = _VECTORS.get("depth", 0) + 1
+    try:
+        yield
+    finally:
+        _VECTORS["depth"] -= 1
+        if not _VECTORS["depth"]:
+            _VECTORS.clear()
 
 
 def _corrections(index, topics: Topics) -> tuple[list[list[int]], list[list[int]], dict]:
@@ -354,9 +376,10 @@ def assign(index, topics: Topics | None = None) -> Assignment:
         return _CACHE[key]
     thresholds = np.array([tp.threshold for tp in topics], dtype=np.float32)
     inc, exc, corrected = _corrections(index, topics)
-    first = score_parts(index, topics)
-    s1 = topic_score.score(first, example=False)
-    ev = with_examples(index, first, s1, thresholds, (inc, exc) if corrected else None)
+    with _vectors_held():
+        first = score_parts(index, topics)
+        s1 = topic_score.score(first, example=False)
+        ev = with_examples(index, first, s1, thresholds, (inc, exc) if corrected else None)
     total = topic_score.score(ev)
     member = _apply(total >= thresholds, inc, exc)
     result = Assignment(topics, ev.similarity, ev.meaning, ev.words[..., :4].max(axis=-1), member,
@@ -510,13 +533,14 @@ def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dic
     fixed = topic_score.FIXED if fixed is None else fixed
     keep = {topic_score.FEATURES.index(f): w for f, w in fixed.items()}
     have, y = _label_matrix(index, topics, labels)
-    first = score_parts(index, topics)
-    x0 = first.features(example=False)
-    w, b = topic_score.fit_logistic(x0[have], y[have], fixed={**keep, topic_score.FEATURES.index("example"): 0.0})
-    for _ in range(rounds):
-        weights = dict(zip(topic_score.FEATURES, w.tolist(), strict=True))
-        ev = with_examples(index, first, topic_score.score(first, weights, example=False), -b)
-        w, b = topic_score.fit_logistic(ev.features()[have], y[have], fixed=keep)
+    with _vectors_held():
+        first = score_parts(index, topics)
+        x0 = first.features(example=False)
+        w, b = topic_score.fit_logistic(x0[have], y[have], fixed={**keep, topic_score.FEATURES.index("example"): 0.0})
+        for _ in range(rounds):
+            weights = dict(zip(topic_score.FEATURES, w.tolist(), strict=True))
+            ev = with_examples(index, first, topic_score.score(first, weights, example=False), -b)
+            w, b = topic_score.fit_logistic(ev.features()[have], y[have], fixed=keep)
     return {"weights": {f: round(float(v), 2) for f, v in zip(topic_score.FEATURES, w, strict=True)},
             "thresholds": {t.name: round(float(-bj - topic_score.BALANCE_OFFSET), 2)
                            for t, bj in zip(topics, b, strict=True)}}
@@ -530,12 +554,14 @@ def cross_validate(index, labels, topics: Topics | None = None, offsets=CV_OFFSE
     """Precision/recall when the weights and thresholds are fitted on other posts: posts split into `folds` groups
     (per seed; folds=None: leave one post out, once), fit on the rest (weights in `fixed` held, default
     topic_score.FIXED), score the group; thresholds moved by each offset from the fitted logistic intercepts
-    (fit() itself applies BALANCE_OFFSET). Returns one {offset, precision, recall, f1} per offset."""
+    (fit() itself applies BALANCE_OFFSET). Returns one {offset, precision, recall, f1, topics} per offset
+    (topics: the same three per topic)."""
     topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
     posts = sorted({post for post, _ in labels})
     if folds is None or folds >= len(posts):
         folds, seeds = len(posts), (0,)
     counts = {d: [0, 0, 0] for d in offsets}
+    per_topic: dict = {d: {} for d in offsets}
     saved = dict(topic_score.WEIGHTS)
     try:
         for seed in seeds:
@@ -550,11 +576,15 @@ def cross_validate(index, labels, topics: Topics | None = None, offsets=CV_OFFSE
                                                       + topic_score.BALANCE_OFFSET - d) for t in topics)
                     c = check(index, {k: v for k, v in labels.items() if k[0] in held}, Topics(moved, topics.source))
                     counts[d] = [a + c[k] for a, k in zip(counts[d], ("tp", "fp", "fn"), strict=True)]
+                    for name, tc in c["topics"].items():
+                        old = per_topic[d].get(name, (0, 0, 0))
+                        per_topic[d][name] = tuple(a + tc[k] for a, k in zip(old, ("tp", "fp", "fn"), strict=True))
     finally:
         topic_score.WEIGHTS.clear()
         topic_score.WEIGHTS.update(saved)
         _CACHE.clear()
-    return [{"offset": d, **_prf(*counts[d])} for d in offsets]
+    return [{"offset": d, **_prf(*counts[d]), "topics": {n: _prf(*c) for n, c in per_topic[d].items()}}
+            for d in offsets]
 
 
 def recall_at_precision(cv: list[dict], floor: float = topic_score.PRECISION_FLOOR) -> dict | None:

@@ -160,7 +160,9 @@ def _check(args, topics: Topics) -> int:
             print(f"cross-validated{' (leave one post out)' if args.lopo else ''}, threshold offset "
                   f"{row['offset']:.1f}: precision {row['precision']:.3f}  recall {row['recall']:.3f}  F1 {row['f1']:.3f}")
         if r.get("chosen"):
-            print(f"best recall at precision ≥ {topic_score.PRECISION_FLOOR}: offset {r['chosen']['offset']:.1f}")
+            c = r["chosen"]
+            print(f"best recall at precision ≥ {topic_score.PRECISION_FLOOR}: offset {c['offset']:.1f}; per topic "
+                  "there: " + ", ".join(f"{n} {t['precision']:.2f}/{t['recall']:.2f}" for n, t in c["topics"].items()))
     return 0
 
 

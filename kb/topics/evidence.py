@@ -17,6 +17,7 @@ Matching rules (the same for every topic, shipped or user-written):
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -88,7 +89,29 @@ _TOOL_WORDS = {
         dm-control""",
     "trading": """zipline backtrader quantlib pyfolio alphalens qlib ccxt ta-lib yfinance pandas-datareader""",
 }
-_TOOLS = {tuple(t.split("-")): words for words, names in _TOOL_WORDS.items() for t in names.split()}
+# What a well-known model or architecture is, the same way (a resource named after one is about its field): whole
+# names, and families by their prefix (`yolo` meets YOLOX and YOLOv7, `convnext` ConvNeXt V2). Not ViT and VITS:
+# a plural s is dropped before matching, so the two would be one name (a vision and a speech model).
+_MODEL_WORDS = {
+    "computer vision": """deit swin mobilevit resnext regnet detr mask-rcnn faster-rcnn retinanet unet u-net
+        segformer segment-anything nerf instant-ngp gaussian-splatting biggan dall-e stable-diffusion imagen
+        controlnet simclr moco byol clip""",
+    "nlp": """bert roberta albert electra xlnet gpt chatgpt t5 bart bloom codex copilot hyperclova sbert
+        sentence-bert clip nemo""",
+    "speech": """fastpitch hifi-gan hifigan melgan waveglow glow-tts conformer citrinet hubert coqui""",
+}
+_MODEL_FAMILIES = {
+    "computer vision": "yolo convnext resnet efficientnet mobilenet stylegan dalle",
+    "nlp": "llama kogpt kobert koelectra",
+    "speech": "tacotron fastspeech wav2vec",
+}
+_TOOLS: dict[tuple[str, ...], list[str]] = {}
+for _table in (_TOOL_WORDS, _MODEL_WORDS):
+    for _words, _names in _table.items():
+        for _t in _names.split():
+            _TOOLS.setdefault(tuple(_t.split("-")), []).append(_words)      # CLIP: images and text
+_FAMILIES = [(re.compile(rf"(?<![a-z0-9])(?:{'|'.join(names.split())})[a-z0-9]*"), words)
+             for words, names in _MODEL_FAMILIES.items()]
 
 
 def link_words(url: str) -> str:
@@ -116,10 +139,10 @@ def hangul_share(text: str) -> float:
     return h / (h + latin) if h + latin else 0.0
 
 
-def implied_words(section) -> str:
+def implied_words(section, head: Text | None = None) -> str:
     """What a section's links, titles and names imply beyond their words: its language (a heading or a linked
     title mostly in Hangul, a Korean owner or institution in a link → "korean"), its form (a course code → "course"; URL
-    shapes are in link_words) and what a named tool does (_TOOL_WORDS)."""
+    shapes are in link_words) and what a named tool or model does or is (_TOOL_WORDS, _MODEL_WORDS)."""
     words = ["korean"] if hangul_share(section.heading) >= HANGUL_TITLE_SHARE else []
     for link in section.links:
         owner = _owner(link.url)
@@ -129,8 +152,9 @@ def implied_words(section) -> str:
             words.append("korean")
     if any(_COURSE_CODE.search(x) for x in [section.heading, *section.names, *(lk.url for lk in section.links)]):
         words.append("course")
-    head = Text.of("\n".join([section.heading, *section.names]))
-    words += [w for key, w in _TOOLS.items() if tuple(_stem(x) for x in key) in head.grams]
+    head = head or Text.of("\n".join([section.heading, *section.names]))
+    words += [w for key, ws in _stemmed_tools().items() if key in head.grams for w in ws]
+    words += [w for rx, w in _FAMILIES if rx.search(head.text)]
     return " ".join(dict.fromkeys(words))
 
 
@@ -158,6 +182,16 @@ def _owner(url: str) -> str:
     return first.lower()
 
 
+@functools.cache
+def _stemmed_tools() -> dict[tuple[str, ...], list[str]]:
+    """_TOOLS with its names stemmed the way Text.of stems a field's words."""
+    out: dict[tuple[str, ...], list[str]] = {}
+    for key, ws in _TOOLS.items():
+        out.setdefault(tuple(_stem(x) for x in key), []).extend(ws)
+    return out
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def _stem(t: str) -> str:
     if len(t) > 3 and t.endswith("es") and t[-3] in "sxz":
         return t[:-2]
@@ -289,13 +323,14 @@ class Fields:
 
 def fields(section) -> Fields:
     links = " ".join(link_words(link.url) for link in section.links)
-    implied = implied_words(section) if OPTIONS["implied"] else ""
+    head = Text.of("\n".join([section.heading, *section.names]))
+    implied = implied_words(section, head) if OPTIONS["implied"] else ""
     parts = split_sentences(section.text)
     lead, rest = (parts[0], " ".join(parts[1:])) if parts else ("", "")
     if not OPTIONS["lead"]:
         lead, rest = "", section.text or ""
-    return Fields(Text.of("\n".join([section.heading, *section.names])), Text.of(lead), Text.of(rest),
-                  Text.of(links), Text.of(implied), frozenset(norm(t) for t in section.tags))
+    return Fields(head, Text.of(lead), Text.of(rest), Text.of(links), Text.of(implied),
+                  frozenset(norm(t) for t in section.tags))
 
 
 FIELDS = ("heading", "lead", "text", "link", "implied", "tag")
