@@ -66,6 +66,8 @@ _PATH_WORDS: list[tuple[re.Pattern, str]] = [(re.compile(p), w) for p, w in [
     (r"(^|/)playlist(/|$)", "lecture"),
 ]]
 # A course code in a heading, name or path ("CS231n", "cs224n", "6.S191", "EE 364"): the resource is a course
+# ... or a course's own kind of name in a heading or name ("MLOps Zoomcamp", "Deep Learning Bootcamp", "Summer School")
+_COURSE_NAME = re.compile(r"(?i)(?<![a-z])(?:boot|zoom)camp|summer school|winter school|study jam")
 _COURSE_CODE = re.compile(r"(?i)(?<![a-z0-9])(?:cs|ee|stat|stats|math|ece|cse|dl|ml|6\.s)\s?\d{3}[a-z]?(?![a-z0-9])")
 _HANGUL_CHARS = re.compile(r"[가-힣]")
 _LATIN_CHARS = re.compile(r"[A-Za-z]")
@@ -80,7 +82,7 @@ _TOOL_WORDS = {
         zenml clearml polyaxon deepchecks whylogs pachyderm lakefs sagemaker vertex-ai
         keras-tuner mlem kedro""",
     "nlp": """spacy nltk gensim fasttext sentencepiece konlpy mecab khaiii kiwi soynlp fairseq allennlp flair stanza
-        word2vec glove""",
+        word2vec glove huggingface hugging-face""",
     "computer vision": """opencv detectron detectron2 mmdetection yolo yolov5 timm albumentations torchvision kornia
         imgaug segmentation-models stylegan""",
     "speech": """librosa espnet kaldi whisper wav2vec speechbrain tacotron wavenet deepspeech torchaudio pyannote
@@ -151,6 +153,8 @@ def implied_words(section, head: Text | None = None) -> str:
         if link.text and hangul_share(link.text) >= HANGUL_TITLE_SHARE and not _generic_anchor(link.text):
             words.append("korean")
     if any(_COURSE_CODE.search(x) for x in [section.heading, *section.names, *(lk.url for lk in section.links)]):
+        words.append("course")
+    if any(_COURSE_NAME.search(x) for x in [section.heading, *section.names]):
         words.append("course")
     head = head or Text.of("\n".join([section.heading, *section.names]))
     words += [w for key, ws in _stemmed_tools().items() if key in head.grams for w in ws]
