@@ -560,8 +560,7 @@ def cross_validate(index, labels, topics: Topics | None = None, offsets=CV_OFFSE
     posts = sorted({post for post, _ in labels})
     if folds is None or folds >= len(posts):
         folds, seeds = len(posts), (0,)
-    counts = {d: [0, 0, 0] for d in offsets}
-    per_topic: dict = {d: {} for d in offsets}
+    counts: dict = {}
     saved = dict(topic_score.WEIGHTS)
     try:
         for seed in seeds:
@@ -570,21 +569,50 @@ def cross_validate(index, labels, topics: Topics | None = None, offsets=CV_OFFSE
             for f in range(folds):
                 held = set(order[f::folds])
                 r = fit(index, {k: v for k, v in labels.items() if k[0] not in held}, topics, fixed=fixed)
-                topic_score.WEIGHTS.update(r["weights"])
-                for d in offsets:
-                    moved = tuple(dataclasses.replace(t, threshold=r["thresholds"][t.name]
-                                                      + topic_score.BALANCE_OFFSET - d) for t in topics)
-                    c = check(index, {k: v for k, v in labels.items() if k[0] in held}, Topics(moved, topics.source))
-                    counts[d] = [a + c[k] for a, k in zip(counts[d], ("tp", "fp", "fn"), strict=True)]
-                    for name, tc in c["topics"].items():
-                        old = per_topic[d].get(name, (0, 0, 0))
-                        per_topic[d][name] = tuple(a + tc[k] for a, k in zip(old, ("tp", "fp", "fn"), strict=True))
+                _count_offsets(counts, r, index, {k: v for k, v in labels.items() if k[0] in held}, topics, offsets)
     finally:
         topic_score.WEIGHTS.clear()
         topic_score.WEIGHTS.update(saved)
         _CACHE.clear()
-    return [{"offset": d, **_prf(*counts[d]), "topics": {n: _prf(*c) for n, c in per_topic[d].items()}}
-            for d in offsets]
+    return offset_rows(counts, offsets)
+
+
+def transfer(fit_index, fit_labels, index, labels, topics: Topics | None = None, offsets=CV_OFFSETS,
+             fixed: dict[str, float] | None = None, counts: dict | None = None) -> list[dict]:
+    """Precision/recall on posts indexed on their own (`index`, `labels`) with the weights and thresholds fitted on
+    other posts (`fit_index`, `fit_labels`), at each threshold offset — what a new corpus meets: its own small
+    index, whose example closeness has only its own sections to draw on. `counts` (from an earlier call) adds up
+    several such pairs. Returns rows like cross_validate's."""
+    topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
+    counts = {} if counts is None else counts
+    saved = dict(topic_score.WEIGHTS)
+    try:
+        r = fit(fit_index, fit_labels, topics, fixed=fixed)
+        _count_offsets(counts, r, index, labels, topics, offsets)
+    finally:
+        topic_score.WEIGHTS.clear()
+        topic_score.WEIGHTS.update(saved)
+        _CACHE.clear()
+    return offset_rows(counts, offsets)
+
+
+def _count_offsets(counts: dict, fitted: dict, index, labels, topics: Topics, offsets) -> None:
+    """Add the assignment's tp/fp/fn (micro and per topic) at each offset to counts[offset][topic or None]."""
+    topic_score.WEIGHTS.update(fitted["weights"])
+    for d in offsets:
+        moved = tuple(dataclasses.replace(t, threshold=fitted["thresholds"][t.name] + topic_score.BALANCE_OFFSET - d)
+                      for t in topics)
+        c = check(index, labels, Topics(moved, topics.source))
+        at = counts.setdefault(d, {})
+        for name, tc in [(None, c), *c["topics"].items()]:
+            old = at.get(name, (0, 0, 0))
+            at[name] = tuple(a + tc[k] for a, k in zip(old, ("tp", "fp", "fn"), strict=True))
+
+
+def offset_rows(counts: dict, offsets) -> list[dict]:
+    """cross_validate/transfer rows from summed counts (counts[offset][topic or None] = (tp, fp, fn))."""
+    return [{"offset": d, **_prf(*counts[d][None]),
+             "topics": {n: _prf(*c) for n, c in counts[d].items() if n is not None}} for d in offsets]
 
 
 def recall_at_precision(cv: list[dict], floor: float = topic_score.PRECISION_FLOOR) -> dict | None:

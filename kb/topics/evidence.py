@@ -343,15 +343,69 @@ FIELDS = ("heading", "lead", "text", "link", "implied", "tag")
 def keyword_evidence(sections_fields: list[Fields], keywords, names=(), weak=()) -> np.ndarray:
     """(sections, 6): the best keyword weight found in the heading/names, the first sentence, the rest of the text,
     the links and the implied words, and 1 when the post is tagged with one of the keywords or the topic's
-    name/label."""
+    name/label. Computed a field at a time over every section (Matcher.score's rules): Korean terms by one regex
+    pass over the field's text of all sections, Latin terms by set intersections."""
     m = matcher(keywords, weak)
     tag_words = {norm(k) for k in (*keywords, *names)}
+    joined = _joined(sections_fields)
     out = np.zeros((len(sections_fields), len(FIELDS)), dtype=np.float32)
-    for i, f in enumerate(sections_fields):
-        out[i, 0] = m.score(f.head)
-        out[i, 1] = m.score(f.lead)
-        out[i, 2] = m.score(f.body)
-        out[i, 3] = m.score(f.links)
-        out[i, 4] = m.score(f.implied)
-        out[i, 5] = float(not tag_words.isdisjoint(f.tags))
+    for col, attr in enumerate(_TEXT_FIELDS):
+        out[:, col] = np.maximum(joined.korean(attr, m.korean), _latin_best(sections_fields, attr, m.latin))
+    out[:, 5] = [not tag_words.isdisjoint(f.tags) for f in sections_fields]
     return out
+
+
+_TEXT_FIELDS = ("head", "lead", "body", "links", "implied")
+_SEP = "\x00"        # between sections' texts: no keyword pattern (Hangul, spaces) reaches over it
+
+
+class _Joined:
+    """One field's normalised text of every section, joined, with where each section starts."""
+
+    def __init__(self, sections_fields: list[Fields]):
+        self.fields = sections_fields
+        self._text: dict[str, tuple[str, np.ndarray]] = {}
+
+    def korean(self, attr: str, patterns) -> np.ndarray:
+        """Per section, the best weight of the Korean patterns found in the field."""
+        best = np.zeros(len(self.fields), dtype=np.float32)
+        if not patterns or not self.fields:
+            return best
+        if attr not in self._text:
+            texts = [getattr(f, attr).text for f in self.fields]
+            starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
+            self._text[attr] = (_SEP.join(texts), starts)
+        text, starts = self._text[attr]
+        for pattern, w in patterns:
+            at = [hit.start() for hit in pattern.finditer(text)]
+            if at:
+                rows = np.searchsorted(starts, np.asarray(at), side="right") - 1
+                best[rows] = np.maximum(best[rows], w)
+        return best
+
+
+_JOINED: dict = {}
+
+
+def _joined(sections_fields: list[Fields]) -> _Joined:
+    """The _Joined of these fields, kept for the last list asked about (every topic of an assignment asks)."""
+    if _JOINED.get("of") is not sections_fields:
+        _JOINED.clear()
+        _JOINED.update(of=sections_fields, joined=_Joined(sections_fields))
+    return _JOINED["joined"]
+
+
+def _latin_best(sections_fields: list[Fields], attr: str, latin: dict) -> np.ndarray:
+    """Per section, the best weight of the Latin terms among the field's word n-grams (a word that occurs only
+    inside a multi-word glossary term the topic does not know does not count)."""
+    best = np.zeros(len(sections_fields), dtype=np.float32)
+    if not latin:
+        return best
+    terms = set(latin)
+    for i, f in enumerate(sections_fields):
+        field = getattr(f, attr)
+        common = terms.intersection(field.grams)
+        if common:
+            best[i] = max((latin[g] for g in common if not (len(g) == 1 and g[0] in field.inside
+                                                             and field.inside[g[0]].isdisjoint(latin))), default=0.0)
+    return best
