@@ -197,11 +197,10 @@ def _check(args, topics: Topics) -> int:
             print(f"fitted thresholds: {r['fit']['thresholds']}")
         for row in r.get("cv", []):
             print(f"cross-validated{' (leave one post out)' if args.lopo else ''}, threshold offset "
-                  f"{row['offset']:.1f}: precision {row['precision']:.3f}  recall {row['recall']:.3f}  F1 {row['f1']:.3f}")
+                  f"{row['offset']:.1f}: precision {row['precision']:.3f}  recall {row['recall']:.3f}  F1 {row['f1']:.3f}"
+                  "  (" + ", ".join(f"{n} {t['precision']:.2f}/{t['recall']:.2f}" for n, t in row["topics"].items()) + ")")
         if r.get("chosen"):
-            c = r["chosen"]
-            print(f"best recall at precision ≥ {topic_score.PRECISION_FLOOR}: offset {c['offset']:.1f}; per topic "
-                  "there: " + ", ".join(f"{n} {t['precision']:.2f}/{t['recall']:.2f}" for n, t in c["topics"].items()))
+            print(f"best recall at precision ≥ {topic_score.PRECISION_FLOOR}: offset {r['chosen']['offset']:.1f}")
     return 0
 
 
