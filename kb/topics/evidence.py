@@ -157,7 +157,8 @@ def implied_words(section, head: Text | None = None) -> str:
     if any(_COURSE_NAME.search(x) for x in [section.heading, *section.names]):
         words.append("course")
     head = head or Text.of("\n".join([section.heading, *section.names]))
-    words += [w for key, ws in _stemmed_tools().items() if key in head.grams for w in ws]
+    tools = _stemmed_tools()
+    words += [w for key in sorted(head.grams & tools.keys()) for w in tools[key]]
     words += [w for rx, w in _FAMILIES if rx.search(head.text)]
     return " ".join(dict.fromkeys(words))
 
