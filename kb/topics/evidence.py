@@ -99,7 +99,7 @@ _MODEL_WORDS = {
         segformer segment-anything nerf instant-ngp gaussian-splatting biggan dall-e stable-diffusion imagen
         controlnet simclr moco byol clip""",
     "nlp": """bert roberta albert electra xlnet gpt chatgpt t5 bart bloom codex copilot hyperclova sbert
-        sentence-bert clip nemo""",
+        sentence-bert nemo""",
     "speech": """fastpitch hifi-gan hifigan melgan waveglow glow-tts conformer citrinet hubert coqui""",
 }
 _MODEL_FAMILIES = {
