@@ -63,16 +63,17 @@ class LatinLexicon:
 
     def candidates(self, word: str) -> list[tuple[int, str]]:
         """(distance, term) of the vocabulary terms within the word's allowed edits, nearest then most frequent
-        first. Empty for a word the vocabulary holds or too short to correct."""
+        first. Empty for a word the vocabulary holds (a term of document frequency 0 — a glossary word the index
+        lacks — is a target, not a reason to stop) or too short to correct."""
         limit = allowed_edits(word)
-        if not limit or word in self.df:
+        if not limit or self.df.get(word, 0) > 0:
             return []
         near = set(self._by_deletion.get(word, ()))              # word = term minus a letter
         keys = _deletions(word)
         near |= {k for k in keys if k in self.df}                # term = word minus a letter
         for k in keys:                                           # a substitution or a swap
             near.update(self._by_deletion.get(k, ()))
-        found = [(edit_distance(word, t, limit) + (word[0] != t[0]), t) for t in near]   # a first letter: 2 edits
+        found = [(edit_distance(word, t, limit) + (word[0] != t[0]), t) for t in near if t != word]   # first letter: 2
         return sorted(((d, t) for d, t in found if d <= limit), key=lambda x: (x[0], -self.df[x[1]], x[1]))
 
 
