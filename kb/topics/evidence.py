@@ -107,11 +107,20 @@ _MODEL_FAMILIES = {
     "nlp": "llama kogpt kobert koelectra",
     "speech": "tacotron fastspeech wav2vec",
 }
-_TOOLS: dict[tuple[str, ...], list[str]] = {}
-for _table in (_TOOL_WORDS, _MODEL_WORDS):
-    for _words, _names in _table.items():
-        for _t in _names.split():
-            _TOOLS.setdefault(tuple(_t.split("-")), []).append(_words)      # CLIP: images and text
+
+
+def _name_table(*tables: dict[str, str]) -> dict[tuple[str, ...], list[str]]:
+    """name (its words) → the topic words it implies, from tables of {topic words: names}; a name may imply
+    several."""
+    out: dict[tuple[str, ...], list[str]] = {}
+    for table in tables:
+        for words, names in table.items():
+            for name in names.split():
+                out.setdefault(tuple(name.split("-")), []).append(words)
+    return out
+
+
+_TOOLS = _name_table(_TOOL_WORDS, _MODEL_WORDS)
 _FAMILIES = [(re.compile(rf"(?<![a-z0-9])(?:{'|'.join(names.split())})[a-z0-9]*"), words)
              for words, names in _MODEL_FAMILIES.items()]
 
