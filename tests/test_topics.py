@@ -16,6 +16,7 @@ from kb.core.types import Link, Section
 from kb.topics import __main__ as topics_cli
 from kb.topics import edit as topic_edit
 from kb.topics import evidence as topic_evidence
+from kb.topics import score as topic_score
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "tests" / "eval" / "topic_labels.jsonl"
@@ -91,6 +92,25 @@ def test_check_reports_precision_and_recall_per_topic_against_the_labels(eval_in
     # measured 0.955 / 0.894 on this index (the old keyword+z-score assignment: 0.83 / 0.84 on partial labels)
     assert r["precision"] >= 0.9 and r["recall"] >= 0.85, r
     assert r["tp"] == sum(t["tp"] for t in r["topics"].values())
+
+
+def test_transfer_scores_posts_with_weights_fitted_on_other_posts_and_adds_up(eval_index):
+    """kb.topics.transfer (what `--check --by-split` sums): fit on some posts, score others, per offset and topic;
+    the shipped weights are left as they were."""
+    labels = topics.load_labels(LABELS)
+    posts = sorted({p for p, _ in labels if any(s.post_path.endswith(p) for s in eval_index.sections)})
+    fit_on = {k: v for k, v in labels.items() if k[0] in posts[::2]}
+    score_on = {k: v for k, v in labels.items() if k[0] in posts[1::2]}
+    saved = dict(topic_score.WEIGHTS)
+    counts: dict = {}
+    once = topics.transfer(eval_index, fit_on, eval_index, score_on, topics.load_topics(), counts=counts)
+    assert topic_score.WEIGHTS == saved
+    assert [r["offset"] for r in once] == list(topics.CV_OFFSETS)
+    assert all(set(r["topics"]) <= REQUIRED and 0 <= r["precision"] <= 1 and 0 < r["recall"] <= 1 for r in once)
+    assert [r["recall"] for r in once] == sorted(r["recall"] for r in once)       # a lower threshold finds more
+    tp = counts[0.4][None][0]
+    topics.transfer(eval_index, fit_on, eval_index, score_on, topics.load_topics(), counts=counts)
+    assert counts[0.4][None][0] == 2 * tp > 0
 
 
 def test_labels_cover_every_section_of_every_eval_post_for_every_topic():
