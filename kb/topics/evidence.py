@@ -242,11 +242,13 @@ class Text:
             seg = [_stem(t) for t in seg]
             base = len(toks)
             toks += seg
-            grams.update((t,) for t in seg)
-            for n in range(2, MAX_GRAM + 1):
-                for i in range(len(seg) - n + 1):
-                    g = tuple(seg[i:i + n])
-                    grams.add(g)
+            grams.update(zip(seg, strict=True))
+            for n in range(2, min(MAX_GRAM, len(seg)) + 1):
+                ngrams = list(zip(*(seg[k:] for k in range(n)), strict=False))      # every n words in a row
+                grams.update(ngrams)
+                if _MULTI.isdisjoint(ngrams):
+                    continue
+                for i, g in enumerate(ngrams):
                     if g in _MULTI:
                         for p in range(base + i, base + i + n):
                             covered.setdefault(p, set()).add(g)
