@@ -196,3 +196,59 @@ def test_a_full_keyword_match_is_near_the_top_in_hybrid(eval_index, query, headi
             eval_index.full_match_bonus = fusion.FULL_MATCH_BONUS
     assert rank(fusion.FULL_MATCH_BONUS) <= 3
     assert rank(0.0) > 3
+
+
+KOREAN_ONLY_POST = """---
+title: 위클리 ML 소식
+date: 2022.03.05 12:00:00
+tags:
+- ML
+---
+
+이번주 소식입니다.
+
+### 모비딕
+
+[참고링크](https://github.com/example/mobydick)
+
+머신러닝 실험 추적을 위한 대시보드 도구. 하이퍼파라미터와 지표를 한곳에서 비교할 수 있다.
+
+### 코인봇
+
+[참고링크](https://github.com/example/coinbot)
+
+여러 암호화폐 거래소의 시세를 한꺼번에 받아오는 라이브러리.
+
+### 오늘의 요리
+
+[참고링크](https://example.com/recipe)
+
+주말에 만들어 본 된장찌개 이야기.
+"""
+
+
+@pytest.fixture(scope="module")
+def korean_only_index(tmp_path_factory):
+    """A post that never spells its English words (written for this test; no tuning saw it)."""
+    import kb
+    from kb.build.local import build_index
+    from kb.core.config import Settings
+
+    tmp = tmp_path_factory.mktemp("korean-only")
+    (tmp / "content").mkdir()
+    (tmp / "content" / "2022-03-05-weekly-ml-dl-news.md").write_text(KOREAN_ONLY_POST, encoding="utf-8")
+    build_index(Settings.load(tmp / "content", tmp / "index"))
+    return kb.open_index(tmp / "index")
+
+
+@pytest.mark.parametrize("typo,meant,heading", [("experiment trackng", "experiment tracking", "모비딕"),
+                                                ("cryptocurency exchange", "cryptocurrency exchange", "코인봇")])
+def test_a_typo_of_a_glossary_word_the_posts_never_spell_reaches_them_in_keyword_mode(korean_only_index, typo,
+                                                                                     meant, heading):
+    """The posts say "실험 추적", "암호화폐 거래소"; the misspelled English word is corrected to the glossary word
+    and reaches them through its synonyms, as the right spelling does."""
+    fix = korean_only_index.typos.correct(typo)
+    assert fix is not None and fix.fixed == meant
+    for q in (meant, typo):
+        hits = korean_only_index.search(q, mode="keyword", k=3)
+        assert hits and hits[0].heading == heading and hits[0].scores["keyword"] > 0, (q, [h.heading for h in hits])

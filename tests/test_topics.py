@@ -16,6 +16,7 @@ from kb.core.types import Link, Section
 from kb.topics import __main__ as topics_cli
 from kb.topics import edit as topic_edit
 from kb.topics import evidence as topic_evidence
+from kb.topics import score as topic_score
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "tests" / "eval" / "topic_labels.jsonl"
@@ -91,6 +92,25 @@ def test_check_reports_precision_and_recall_per_topic_against_the_labels(eval_in
     # measured 0.955 / 0.894 on this index (the old keyword+z-score assignment: 0.83 / 0.84 on partial labels)
     assert r["precision"] >= 0.9 and r["recall"] >= 0.85, r
     assert r["tp"] == sum(t["tp"] for t in r["topics"].values())
+
+
+def test_transfer_scores_posts_with_weights_fitted_on_other_posts_and_adds_up(eval_index):
+    """kb.topics.transfer (what `--check --by-split` sums): fit on some posts, score others, per offset and topic;
+    the shipped weights are left as they were."""
+    labels = topics.load_labels(LABELS)
+    posts = sorted({p for p, _ in labels if any(s.post_path.endswith(p) for s in eval_index.sections)})
+    fit_on = {k: v for k, v in labels.items() if k[0] in posts[::2]}
+    score_on = {k: v for k, v in labels.items() if k[0] in posts[1::2]}
+    saved = dict(topic_score.WEIGHTS)
+    counts: dict = {}
+    once = topics.transfer(eval_index, fit_on, eval_index, score_on, topics.load_topics(), counts=counts)
+    assert topic_score.WEIGHTS == saved
+    assert [r["offset"] for r in once] == list(topics.CV_OFFSETS)
+    assert all(set(r["topics"]) <= REQUIRED and 0 <= r["precision"] <= 1 and 0 < r["recall"] <= 1 for r in once)
+    assert [r["recall"] for r in once] == sorted(r["recall"] for r in once)       # a lower threshold finds more
+    tp = counts[0.4][None][0]
+    topics.transfer(eval_index, fit_on, eval_index, score_on, topics.load_topics(), counts=counts)
+    assert counts[0.4][None][0] == 2 * tp > 0
 
 
 def test_labels_cover_every_section_of_every_eval_post_for_every_topic():
@@ -448,3 +468,78 @@ def test_a_korean_heading_is_evidence_not_membership(eval_index):
     row = next(r for r, s in enumerate(eval_index.sections) if s.heading == "Acme: 강화학습 프레임워크")
     assert "korean" in topic_evidence.implied_words(eval_index.sections[row])
     assert [t.name for t in a.topics_of(row)] == ["rl"]
+
+
+MODELS_POST = """---
+title: 위클리 소식
+date: 2021.09.04 12:00:00
+categories:
+- news
+tags:
+- ML
+---
+
+이번주 소식입니다.
+
+### EfficientNetV2
+
+[참고링크](https://github.com/google/automl/tree/master/efficientnetv2)
+
+구글이 공개한 더 작고 빠른 모델. ImageNet 정확도는 올랐는데 학습 속도는 이전 버전보다 몇 배 빨라졌고 파라미터 수는 줄었다.
+
+### FastSpeech 2
+
+[참고링크](https://github.com/ming024/FastSpeech2)
+
+비자기회귀 방식이라 생성 속도가 빠르고, 이전 버전보다 학습도 단순해졌다. 데모 페이지에서 오디오 샘플을 들어볼 수 있다.
+
+### RoBERTa
+
+[참고링크](https://github.com/pytorch/fairseq/tree/main/examples/roberta)
+
+페이스북이 공개한 사전학습 모델. 학습 데이터와 학습 시간을 늘리고 몇 가지 설정을 바꾼 것만으로 성능이 크게 올랐다.
+
+### Deep Learning Summer School 2021
+
+[참고링크](https://example.org/dlss2021)
+
+올해 여름학교 발표 영상이 모두 공개됐다. 연사 라인업이 화려하다.
+"""
+
+
+@pytest.fixture(scope="module")
+def models_index(tmp_path_factory):
+    """A post written for this test (no tuning saw it): resources named after what they are, with commentary that
+    never names their field."""
+    import kb
+    from kb.build.local import build_index
+    from kb.core.config import Settings
+
+    tmp = tmp_path_factory.mktemp("models")
+    content = tmp / "content"
+    content.mkdir()
+    (content / "2021-09-04-weekly-ml-dl-news.md").write_text(MODELS_POST, encoding="utf-8")
+    for p in (ROOT / "content").glob("*.md"):
+        (content / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+    build_index(Settings.load(content, tmp / "index"))
+    return kb.open_index(tmp / "index")
+
+
+@pytest.mark.parametrize("heading,topic,joins", [
+    ("EfficientNetV2", "vision", True),                            # a model family, by its prefix
+    ("FastSpeech 2", "speech", True),
+    ("Deep Learning Summer School 2021", "courses-books", True),   # a course's own kind of name
+    ("RoBERTa", "nlp", False),     # the name counts, but nothing else in the section says language: not enough
+])
+def test_what_a_named_model_is_places_it_on_sections_no_tuning_saw(models_index, heading, topic, joins):
+    ts = topics.load_topics(path=topics.DEFAULT_FILE)
+    row = next(i for i, s in enumerate(models_index.sections) if s.heading == heading)
+    a = topics.assign(models_index, ts)
+    assert a.why(row, topic)["implied"] == 1.0
+    assert (topic in {t.name for t in a.topics_of(row)}) == joins, a.why(row, topic)
+    topic_evidence.OPTIONS["implied"] = False
+    try:
+        without = topics.assign(models_index, ts).why(row, topic)
+    finally:
+        topic_evidence.OPTIONS["implied"] = True
+    assert a.why(row, topic)["score"] > without["score"] + 1.0          # most of the fitted weight of one implied word

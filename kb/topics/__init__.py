@@ -6,7 +6,8 @@ include/exclude corrections (see kb/topics/default.toml, the shipped default; a 
 replaces it). Every section gets one score per topic from its meaning, its words and the topic's examples
 (kb.topics.score, kb.topics.evidence) and joins every topic whose threshold it reaches (multi-label); corrections
 then force sections in or out and teach the topic by example. Measured against tests/eval/topic_labels.jsonl:
-precision 0.94 / recall 0.95 on the tuning posts, 0.92 / 0.90 on held-out posts (docs/eval.md). Assignments are
+precision 0.94 / recall 0.95 when each split's posts are indexed on their own and scored with weights fitted on
+the other splits (`python -m kb.topics --check --by-split`, docs/eval.md). Assignments are
 computed on first use and cached per index version and topics file, never stored in the index, so editing the
 file or correcting a page needs no rebuild.
 
@@ -18,6 +19,7 @@ thresholds were chosen).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -230,6 +232,7 @@ def matching_rows(index, ref: str) -> list[int]:
 _PHRASES: dict[tuple[str, str], np.ndarray] = {}
 _FIELDS: dict[tuple[str, int], list] = {}
 _CACHE: OrderedDict[tuple, Assignment] = OrderedDict()
+_VECTORS: dict = {}              # the section vectors while an assign() or fit() runs (_vectors_held)
 _CACHE_SIZE = 4
 _COLUMNS: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 _COLUMNS_SIZE = 64
@@ -314,7 +317,27 @@ def with_examples(index, ev: topic_score.Evidence, first_score: np.ndarray, thre
 
 
 def _section_vectors(index) -> np.ndarray:
-    return np.asarray(index.backend.entry_vectors(np.arange(len(index.sections)))[0], dtype=np.float32)
+    """Every section's vector; read once per assign() or fit() (at 100k sections a read costs seconds), not kept
+    after it (that would hold another copy of the vectors in memory)."""
+    key = (*version_key(index.backend), id(index.sections))
+    if _VECTORS.get("key") != key or "vec" not in _VECTORS:
+        vec = np.asarray(index.backend.entry_vectors(np.arange(len(index.sections)))[0], dtype=np.float32)
+        if _VECTORS.get("depth"):
+            _VECTORS.update(key=key, vec=vec)
+        return vec
+    return _VECTORS["vec"]
+
+
+@contextlib.contextmanager
+def _vectors_held():
+    """Within this block _section_vectors reads the vectors once and reuses them."""
+    _VECTORS["depth"] = _VECTORS.get("depth", 0) + 1
+    try:
+        yield
+    finally:
+        _VECTORS["depth"] -= 1
+        if not _VECTORS["depth"]:
+            _VECTORS.clear()
 
 
 def _corrections(index, topics: Topics) -> tuple[list[list[int]], list[list[int]], dict]:
@@ -354,9 +377,10 @@ def assign(index, topics: Topics | None = None) -> Assignment:
         return _CACHE[key]
     thresholds = np.array([tp.threshold for tp in topics], dtype=np.float32)
     inc, exc, corrected = _corrections(index, topics)
-    first = score_parts(index, topics)
-    s1 = topic_score.score(first, example=False)
-    ev = with_examples(index, first, s1, thresholds, (inc, exc) if corrected else None)
+    with _vectors_held():
+        first = score_parts(index, topics)
+        s1 = topic_score.score(first, example=False)
+        ev = with_examples(index, first, s1, thresholds, (inc, exc) if corrected else None)
     total = topic_score.score(ev)
     member = _apply(total >= thresholds, inc, exc)
     result = Assignment(topics, ev.similarity, ev.meaning, ev.words[..., :4].max(axis=-1), member,
@@ -510,13 +534,14 @@ def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dic
     fixed = topic_score.FIXED if fixed is None else fixed
     keep = {topic_score.FEATURES.index(f): w for f, w in fixed.items()}
     have, y = _label_matrix(index, topics, labels)
-    first = score_parts(index, topics)
-    x0 = first.features(example=False)
-    w, b = topic_score.fit_logistic(x0[have], y[have], fixed={**keep, topic_score.FEATURES.index("example"): 0.0})
-    for _ in range(rounds):
-        weights = dict(zip(topic_score.FEATURES, w.tolist(), strict=True))
-        ev = with_examples(index, first, topic_score.score(first, weights, example=False), -b)
-        w, b = topic_score.fit_logistic(ev.features()[have], y[have], fixed=keep)
+    with _vectors_held():
+        first = score_parts(index, topics)
+        x0 = first.features(example=False)
+        w, b = topic_score.fit_logistic(x0[have], y[have], fixed={**keep, topic_score.FEATURES.index("example"): 0.0})
+        for _ in range(rounds):
+            weights = dict(zip(topic_score.FEATURES, w.tolist(), strict=True))
+            ev = with_examples(index, first, topic_score.score(first, weights, example=False), -b)
+            w, b = topic_score.fit_logistic(ev.features()[have], y[have], fixed=keep)
     return {"weights": {f: round(float(v), 2) for f, v in zip(topic_score.FEATURES, w, strict=True)},
             "thresholds": {t.name: round(float(-bj - topic_score.BALANCE_OFFSET), 2)
                            for t, bj in zip(topics, b, strict=True)}}
@@ -530,12 +555,13 @@ def cross_validate(index, labels, topics: Topics | None = None, offsets=CV_OFFSE
     """Precision/recall when the weights and thresholds are fitted on other posts: posts split into `folds` groups
     (per seed; folds=None: leave one post out, once), fit on the rest (weights in `fixed` held, default
     topic_score.FIXED), score the group; thresholds moved by each offset from the fitted logistic intercepts
-    (fit() itself applies BALANCE_OFFSET). Returns one {offset, precision, recall, f1} per offset."""
+    (fit() itself applies BALANCE_OFFSET). Returns one {offset, precision, recall, f1, topics} per offset
+    (topics: the same three per topic)."""
     topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
     posts = sorted({post for post, _ in labels})
     if folds is None or folds >= len(posts):
         folds, seeds = len(posts), (0,)
-    counts = {d: [0, 0, 0] for d in offsets}
+    counts: dict = {}
     saved = dict(topic_score.WEIGHTS)
     try:
         for seed in seeds:
@@ -544,17 +570,50 @@ def cross_validate(index, labels, topics: Topics | None = None, offsets=CV_OFFSE
             for f in range(folds):
                 held = set(order[f::folds])
                 r = fit(index, {k: v for k, v in labels.items() if k[0] not in held}, topics, fixed=fixed)
-                topic_score.WEIGHTS.update(r["weights"])
-                for d in offsets:
-                    moved = tuple(dataclasses.replace(t, threshold=r["thresholds"][t.name]
-                                                      + topic_score.BALANCE_OFFSET - d) for t in topics)
-                    c = check(index, {k: v for k, v in labels.items() if k[0] in held}, Topics(moved, topics.source))
-                    counts[d] = [a + c[k] for a, k in zip(counts[d], ("tp", "fp", "fn"), strict=True)]
+                _count_offsets(counts, r, index, {k: v for k, v in labels.items() if k[0] in held}, topics, offsets)
     finally:
         topic_score.WEIGHTS.clear()
         topic_score.WEIGHTS.update(saved)
         _CACHE.clear()
-    return [{"offset": d, **_prf(*counts[d])} for d in offsets]
+    return offset_rows(counts, offsets)
+
+
+def transfer(fit_index, fit_labels, index, labels, topics: Topics | None = None, offsets=CV_OFFSETS,
+             fixed: dict[str, float] | None = None, counts: dict | None = None) -> list[dict]:
+    """Precision/recall on posts indexed on their own (`index`, `labels`) with the weights and thresholds fitted on
+    other posts (`fit_index`, `fit_labels`), at each threshold offset — what a new corpus meets: its own small
+    index, whose example closeness has only its own sections to draw on. `counts` (from an earlier call) adds up
+    several such pairs. Returns rows like cross_validate's."""
+    topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
+    counts = {} if counts is None else counts
+    saved = dict(topic_score.WEIGHTS)
+    try:
+        r = fit(fit_index, fit_labels, topics, fixed=fixed)
+        _count_offsets(counts, r, index, labels, topics, offsets)
+    finally:
+        topic_score.WEIGHTS.clear()
+        topic_score.WEIGHTS.update(saved)
+        _CACHE.clear()
+    return offset_rows(counts, offsets)
+
+
+def _count_offsets(counts: dict, fitted: dict, index, labels, topics: Topics, offsets) -> None:
+    """Add the assignment's tp/fp/fn (micro and per topic) at each offset to counts[offset][topic or None]."""
+    topic_score.WEIGHTS.update(fitted["weights"])
+    for d in offsets:
+        moved = tuple(dataclasses.replace(t, threshold=fitted["thresholds"][t.name] + topic_score.BALANCE_OFFSET - d)
+                      for t in topics)
+        c = check(index, labels, Topics(moved, topics.source))
+        at = counts.setdefault(d, {})
+        for name, tc in [(None, c), *c["topics"].items()]:
+            old = at.get(name, (0, 0, 0))
+            at[name] = tuple(a + tc[k] for a, k in zip(old, ("tp", "fp", "fn"), strict=True))
+
+
+def offset_rows(counts: dict, offsets) -> list[dict]:
+    """cross_validate/transfer rows from summed counts (counts[offset][topic or None] = (tp, fp, fn))."""
+    return [{"offset": d, **_prf(*counts[d][None]),
+             "topics": {n: _prf(*c) for n, c in counts[d].items() if n is not None}} for d in offsets]
 
 
 def recall_at_precision(cv: list[dict], floor: float = topic_score.PRECISION_FLOOR) -> dict | None:

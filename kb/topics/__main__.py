@@ -14,6 +14,7 @@ from kb.core.errors import BadQuery, ReadOnly
 from kb.eval import opened_index
 from kb.query.index import open_index
 from kb.topics import (
+    CV_OFFSETS,
     LABELS_FILE,
     SPLITS,
     Assignment,
@@ -27,8 +28,10 @@ from kb.topics import (
     load_labels,
     load_topics,
     matching_rows,
+    offset_rows,
     recall_at_precision,
     topic_hits,
+    transfer,
 )
 from kb.topics import evidence as topic_evidence
 from kb.topics import score as topic_score
@@ -58,6 +61,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     chk.add_argument("--cv", action="store_true", help="with --check: also cross-validate over the split's posts")
     chk.add_argument("--lopo", action="store_true", help="with --check: cross-validate leaving one post out at a "
                      "time, and name the threshold offset with the best recall at precision ≥ "
+                     f"{topic_score.PRECISION_FLOOR}")
+    chk.add_argument("--by-split", action="store_true", help="with --check: leave one split out at a time — fit on "
+                     "an index of the other splits' posts, score the split on an index of its own posts (what new "
+                     "posts meet) — and name the threshold offset with the best recall at precision ≥ "
                      f"{topic_score.PRECISION_FLOOR}")
     chk.add_argument("--without", action="append", choices=[f for f in topic_score.FEATURES if f != "tag"],
                      help="with --fit/--cv: hold this part of the score at weight 0 (what is it worth?)")
@@ -125,11 +132,43 @@ def _report_matches(index, a: Assignment, topic: Topic, refs: list[str]) -> None
                                              "file; it applies when such a section is indexed)"), file=sys.stderr)
 
 
+def _by_split(args, topics: Topics, fixed: dict) -> int:
+    """--check --by-split: every split scored on its own index with weights fitted on the others (kb.topics.transfer)."""
+    counts: dict = {}
+    per_split = {}
+    for split in SPLITS:
+        others = [s for s in SPLITS if s != split]
+        fit_labels = {k: v for s in others for k, v in load_labels(Path(args.labels), s).items()}
+        labels = load_labels(Path(args.labels), split)
+        settings = backend_settings(args)
+        with opened_index(None, [p for s in others for p in SPLITS[s]], settings=settings) as fit_index, \
+                opened_index(None, SPLITS[split], settings=settings) as index:
+            transfer(fit_index, fit_labels, index, labels, topics, fixed=fixed, counts=counts)
+            per_split[split] = transfer(fit_index, fit_labels, index, labels, topics, fixed=fixed)
+    rows = offset_rows(counts, CV_OFFSETS)
+    chosen = recall_at_precision(rows)
+    if args.json:
+        print(json.dumps({"by_split": per_split, "all": rows, "chosen": chosen}, ensure_ascii=False))
+        return 0
+    for split, r in per_split.items():
+        print(f"{split}, fitted on the other splits: " + "  ".join(
+            f"{x['offset']:.1f}: {x['precision']:.3f}/{x['recall']:.3f}" for x in r))
+    for x in rows:
+        print(f"every split on its own index, threshold offset {x['offset']:.1f}: precision {x['precision']:.3f}  "
+              f"recall {x['recall']:.3f}  F1 {x['f1']:.3f}  (" + ", ".join(
+                  f"{n} {t['precision']:.2f}/{t['recall']:.2f}" for n, t in x["topics"].items()) + ")")
+    if chosen:
+        print(f"best recall at precision ≥ {topic_score.PRECISION_FLOOR}: offset {chosen['offset']:.1f}")
+    return 0
+
+
 def _check(args, topics: Topics) -> int:
     splits = [args.split] if args.split else (["all"] if args.index_dir else list(SPLITS))
     topic_evidence.OPTIONS.update(glossary=not args.no_glossary, lead=not args.no_lead, implied=not args.no_implied)
     fixed = {} if args.free_tag else dict(topic_score.FIXED)
     fixed.update({f: 0.0 for f in args.without or []})
+    if args.by_split:
+        return _by_split(args, topics, fixed)
     out = {}
     for split in splits:
         labels = load_labels(Path(args.labels), None if split == "all" else split)
@@ -158,7 +197,8 @@ def _check(args, topics: Topics) -> int:
             print(f"fitted thresholds: {r['fit']['thresholds']}")
         for row in r.get("cv", []):
             print(f"cross-validated{' (leave one post out)' if args.lopo else ''}, threshold offset "
-                  f"{row['offset']:.1f}: precision {row['precision']:.3f}  recall {row['recall']:.3f}  F1 {row['f1']:.3f}")
+                  f"{row['offset']:.1f}: precision {row['precision']:.3f}  recall {row['recall']:.3f}  F1 {row['f1']:.3f}"
+                  "  (" + ", ".join(f"{n} {t['precision']:.2f}/{t['recall']:.2f}" for n, t in row["topics"].items()) + ")")
         if r.get("chosen"):
             print(f"best recall at precision ≥ {topic_score.PRECISION_FLOOR}: offset {r['chosen']['offset']:.1f}")
     return 0

@@ -17,6 +17,7 @@ Matching rules (the same for every topic, shipped or user-written):
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -65,6 +66,8 @@ _PATH_WORDS: list[tuple[re.Pattern, str]] = [(re.compile(p), w) for p, w in [
     (r"(^|/)playlist(/|$)", "lecture"),
 ]]
 # A course code in a heading, name or path ("CS231n", "cs224n", "6.S191", "EE 364"): the resource is a course
+# ... or a course's own kind of name in a heading or name ("MLOps Zoomcamp", "Deep Learning Bootcamp", "Summer School")
+_COURSE_NAME = re.compile(r"(?i)(?<![a-z])(?:boot|zoom)camp|summer school|winter school|study jam")
 _COURSE_CODE = re.compile(r"(?i)(?<![a-z0-9])(?:cs|ee|stat|stats|math|ece|cse|dl|ml|6\.s)\s?\d{3}[a-z]?(?![a-z0-9])")
 _HANGUL_CHARS = re.compile(r"[가-힣]")
 _LATIN_CHARS = re.compile(r"[A-Za-z]")
@@ -79,7 +82,7 @@ _TOOL_WORDS = {
         zenml clearml polyaxon deepchecks whylogs pachyderm lakefs sagemaker vertex-ai
         keras-tuner mlem kedro""",
     "nlp": """spacy nltk gensim fasttext sentencepiece konlpy mecab khaiii kiwi soynlp fairseq allennlp flair stanza
-        word2vec glove""",
+        word2vec glove huggingface hugging-face""",
     "computer vision": """opencv detectron detectron2 mmdetection yolo yolov5 timm albumentations torchvision kornia
         imgaug segmentation-models stylegan""",
     "speech": """librosa espnet kaldi whisper wav2vec speechbrain tacotron wavenet deepspeech torchaudio pyannote
@@ -88,7 +91,38 @@ _TOOL_WORDS = {
         dm-control""",
     "trading": """zipline backtrader quantlib pyfolio alphalens qlib ccxt ta-lib yfinance pandas-datareader""",
 }
-_TOOLS = {tuple(t.split("-")): words for words, names in _TOOL_WORDS.items() for t in names.split()}
+# What a well-known model or architecture is, the same way (a resource named after one is about its field): whole
+# names, and families by their prefix (`yolo` meets YOLOX and YOLOv7, `convnext` ConvNeXt V2). Not ViT and VITS:
+# a plural s is dropped before matching, so the two would be one name (a vision and a speech model).
+_MODEL_WORDS = {
+    "computer vision": """deit swin mobilevit resnext regnet detr mask-rcnn faster-rcnn retinanet unet u-net
+        segformer segment-anything nerf instant-ngp gaussian-splatting biggan dall-e stable-diffusion imagen
+        controlnet simclr moco byol clip""",
+    "nlp": """bert roberta albert electra xlnet gpt chatgpt t5 bart bloom codex copilot hyperclova sbert
+        sentence-bert nemo""",
+    "speech": """fastpitch hifi-gan hifigan melgan waveglow glow-tts conformer citrinet hubert coqui""",
+}
+_MODEL_FAMILIES = {
+    "computer vision": "yolo convnext resnet efficientnet mobilenet stylegan dalle",
+    "nlp": "llama kogpt kobert koelectra",
+    "speech": "tacotron fastspeech wav2vec",
+}
+
+
+def _name_table(*tables: dict[str, str]) -> dict[tuple[str, ...], list[str]]:
+    """name (its words) → the topic words it implies, from tables of {topic words: names}; a name may imply
+    several."""
+    out: dict[tuple[str, ...], list[str]] = {}
+    for table in tables:
+        for words, names in table.items():
+            for name in names.split():
+                out.setdefault(tuple(name.split("-")), []).append(words)
+    return out
+
+
+_TOOLS = _name_table(_TOOL_WORDS, _MODEL_WORDS)
+_FAMILIES = [(re.compile(rf"(?<![a-z0-9])(?:{'|'.join(names.split())})[a-z0-9]*"), words)
+             for words, names in _MODEL_FAMILIES.items()]
 
 
 def link_words(url: str) -> str:
@@ -116,10 +150,10 @@ def hangul_share(text: str) -> float:
     return h / (h + latin) if h + latin else 0.0
 
 
-def implied_words(section) -> str:
+def implied_words(section, head: Text | None = None) -> str:
     """What a section's links, titles and names imply beyond their words: its language (a heading or a linked
     title mostly in Hangul, a Korean owner or institution in a link → "korean"), its form (a course code → "course"; URL
-    shapes are in link_words) and what a named tool does (_TOOL_WORDS)."""
+    shapes are in link_words) and what a named tool or model does or is (_TOOL_WORDS, _MODEL_WORDS)."""
     words = ["korean"] if hangul_share(section.heading) >= HANGUL_TITLE_SHARE else []
     for link in section.links:
         owner = _owner(link.url)
@@ -129,8 +163,12 @@ def implied_words(section) -> str:
             words.append("korean")
     if any(_COURSE_CODE.search(x) for x in [section.heading, *section.names, *(lk.url for lk in section.links)]):
         words.append("course")
-    head = Text.of("\n".join([section.heading, *section.names]))
-    words += [w for key, w in _TOOLS.items() if tuple(_stem(x) for x in key) in head.grams]
+    if any(_COURSE_NAME.search(x) for x in [section.heading, *section.names]):
+        words.append("course")
+    head = head or Text.of("\n".join([section.heading, *section.names]))
+    tools = _stemmed_tools()
+    words += [w for key in sorted(head.grams & tools.keys()) for w in tools[key]]
+    words += [w for rx, w in _FAMILIES if rx.search(head.text)]
     return " ".join(dict.fromkeys(words))
 
 
@@ -158,6 +196,16 @@ def _owner(url: str) -> str:
     return first.lower()
 
 
+@functools.cache
+def _stemmed_tools() -> dict[tuple[str, ...], list[str]]:
+    """_TOOLS with its names stemmed the way Text.of stems a field's words."""
+    out: dict[tuple[str, ...], list[str]] = {}
+    for key, ws in _TOOLS.items():
+        out.setdefault(tuple(_stem(x) for x in key), []).extend(ws)
+    return out
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def _stem(t: str) -> str:
     if len(t) > 3 and t.endswith("es") and t[-3] in "sxz":
         return t[:-2]
@@ -194,11 +242,13 @@ class Text:
             seg = [_stem(t) for t in seg]
             base = len(toks)
             toks += seg
-            grams.update((t,) for t in seg)
-            for n in range(2, MAX_GRAM + 1):
-                for i in range(len(seg) - n + 1):
-                    g = tuple(seg[i:i + n])
-                    grams.add(g)
+            grams.update(zip(seg, strict=True))
+            for n in range(2, min(MAX_GRAM, len(seg)) + 1):
+                ngrams = list(zip(*(seg[k:] for k in range(n)), strict=False))      # every n words in a row
+                grams.update(ngrams)
+                if _MULTI.isdisjoint(ngrams):
+                    continue
+                for i, g in enumerate(ngrams):
                     if g in _MULTI:
                         for p in range(base + i, base + i + n):
                             covered.setdefault(p, set()).add(g)
@@ -289,13 +339,14 @@ class Fields:
 
 def fields(section) -> Fields:
     links = " ".join(link_words(link.url) for link in section.links)
-    implied = implied_words(section) if OPTIONS["implied"] else ""
+    head = Text.of("\n".join([section.heading, *section.names]))
+    implied = implied_words(section, head) if OPTIONS["implied"] else ""
     parts = split_sentences(section.text)
     lead, rest = (parts[0], " ".join(parts[1:])) if parts else ("", "")
     if not OPTIONS["lead"]:
         lead, rest = "", section.text or ""
-    return Fields(Text.of("\n".join([section.heading, *section.names])), Text.of(lead), Text.of(rest),
-                  Text.of(links), Text.of(implied), frozenset(norm(t) for t in section.tags))
+    return Fields(head, Text.of(lead), Text.of(rest), Text.of(links), Text.of(implied),
+                  frozenset(norm(t) for t in section.tags))
 
 
 FIELDS = ("heading", "lead", "text", "link", "implied", "tag")
@@ -304,15 +355,69 @@ FIELDS = ("heading", "lead", "text", "link", "implied", "tag")
 def keyword_evidence(sections_fields: list[Fields], keywords, names=(), weak=()) -> np.ndarray:
     """(sections, 6): the best keyword weight found in the heading/names, the first sentence, the rest of the text,
     the links and the implied words, and 1 when the post is tagged with one of the keywords or the topic's
-    name/label."""
+    name/label. Computed a field at a time over every section (Matcher.score's rules): Korean terms by one regex
+    pass over the field's text of all sections, Latin terms by set intersections."""
     m = matcher(keywords, weak)
     tag_words = {norm(k) for k in (*keywords, *names)}
+    joined = _joined(sections_fields)
     out = np.zeros((len(sections_fields), len(FIELDS)), dtype=np.float32)
-    for i, f in enumerate(sections_fields):
-        out[i, 0] = m.score(f.head)
-        out[i, 1] = m.score(f.lead)
-        out[i, 2] = m.score(f.body)
-        out[i, 3] = m.score(f.links)
-        out[i, 4] = m.score(f.implied)
-        out[i, 5] = float(not tag_words.isdisjoint(f.tags))
+    for col, attr in enumerate(_TEXT_FIELDS):
+        out[:, col] = np.maximum(joined.korean(attr, m.korean), _latin_best(sections_fields, attr, m.latin))
+    out[:, 5] = [not tag_words.isdisjoint(f.tags) for f in sections_fields]
     return out
+
+
+_TEXT_FIELDS = ("head", "lead", "body", "links", "implied")
+_SEP = "\x00"        # between sections' texts: no keyword pattern (Hangul, spaces) reaches over it
+
+
+class _Joined:
+    """One field's normalised text of every section, joined, with where each section starts."""
+
+    def __init__(self, sections_fields: list[Fields]):
+        self.fields = sections_fields
+        self._text: dict[str, tuple[str, np.ndarray]] = {}
+
+    def korean(self, attr: str, patterns) -> np.ndarray:
+        """Per section, the best weight of the Korean patterns found in the field."""
+        best = np.zeros(len(self.fields), dtype=np.float32)
+        if not patterns or not self.fields:
+            return best
+        if attr not in self._text:
+            texts = [getattr(f, attr).text for f in self.fields]
+            starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
+            self._text[attr] = (_SEP.join(texts), starts)
+        text, starts = self._text[attr]
+        for pattern, w in patterns:
+            at = [hit.start() for hit in pattern.finditer(text)]
+            if at:
+                rows = np.searchsorted(starts, np.asarray(at), side="right") - 1
+                best[rows] = np.maximum(best[rows], w)
+        return best
+
+
+_JOINED: dict = {}
+
+
+def _joined(sections_fields: list[Fields]) -> _Joined:
+    """The _Joined of these fields, kept for the last list asked about (every topic of an assignment asks)."""
+    if _JOINED.get("of") is not sections_fields:
+        _JOINED.clear()
+        _JOINED.update(of=sections_fields, joined=_Joined(sections_fields))
+    return _JOINED["joined"]
+
+
+def _latin_best(sections_fields: list[Fields], attr: str, latin: dict) -> np.ndarray:
+    """Per section, the best weight of the Latin terms among the field's word n-grams (a word that occurs only
+    inside a multi-word glossary term the topic does not know does not count)."""
+    best = np.zeros(len(sections_fields), dtype=np.float32)
+    if not latin:
+        return best
+    terms = set(latin)
+    for i, f in enumerate(sections_fields):
+        field = getattr(f, attr)
+        common = terms.intersection(field.grams)
+        if common:
+            best[i] = max((latin[g] for g in common if not (len(g) == 1 and g[0] in field.inside
+                                                             and field.inside[g[0]].isdisjoint(latin))), default=0.0)
+    return best
