@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from kb.core.types import Section
@@ -18,10 +20,12 @@ def snippet_sentences(s: Section) -> list[str]:
     return parts[:MAX_SENTENCES] if len(parts) > 1 else []
 
 
-def snippet(s: Section, tokens: set[str], width: int = 220, closeness: np.ndarray | None = None) -> str:
+def snippet(s: Section, tokens: set[str], width: int = 220,
+            closeness: np.ndarray | Callable[[], np.ndarray | None] | None = None) -> str:
     """The sentence of the commentary that shares most tokens with the query; when no word matches, the one
-    closest in meaning (`closeness`: the query's cosine with each of snippet_sentences(s)); else the opening.
-    Cut at a word boundary to ≤ width characters."""
+    closest in meaning (`closeness`: the query's cosine with each of snippet_sentences(s), or a function giving it,
+    called only then); else the opening. Each sentence is tokenized once. Cut at a word boundary to ≤ width
+    characters."""
     text = s.text.strip()
     if not text:
         return ""
@@ -32,6 +36,8 @@ def snippet(s: Section, tokens: set[str], width: int = 220, closeness: np.ndarra
         top = max(scored)
         if top[0] > 0:
             best = top[2]
-        elif closeness is not None and len(closeness):
-            best = parts[int(np.argmax(closeness))]
+        elif closeness is not None:
+            closeness = closeness() if callable(closeness) else closeness
+            if closeness is not None and len(closeness):
+                best = parts[int(np.argmax(closeness))]
     return cut(best, width)
