@@ -100,3 +100,56 @@ def test_stop_words_are_never_highlighted():
     assert not {"in", "the", "a"} & {t.lower() for t in match_terms("speech recognition in the wild with a GPU")}
     marked = render.highlight("A model in the wild", "model in the wild")
     assert marked == "A <mark>model</mark> in the <mark>wild</mark>"
+
+
+def _sentences_to_check() -> list[str]:
+    """Sentences of the bundled posts and of the messy fixtures, and text that case-folds or normalises unusually."""
+    from pathlib import Path
+
+    from kb.text.words import split_sentences
+
+    root = Path(__file__).resolve().parent.parent
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in sorted((root / "content").glob("*.md"))]
+    texts.append((root / "tests" / "fixtures" / "messy.py").read_text(encoding="utf-8"))
+    texts += ["ΟΔΟΣA and ὈΔΟΣ.", "İstanbul İI GPT-4o", "ＧＰＴ２ ｋｏｒＢＥＲＴ ㄱㅏ 한글ﾊﾝｸﾞﾙ", "ǅemal ﬁne-tuning Straße",
+              "KorGPT2와 fast.ai C++ C# node.js 3.14e5"]
+    return [x for t in texts for x in split_sentences(t)]
+
+
+def test_shared_counter_counts_exactly_the_shared_tokens():
+    """The snippet's token count (kb.text.tokenize.shared_counter) is len(tokens & set(tokenize(x))) on every sentence,
+    for queries of Hangul bigrams and lone syllables, Latin words and parts, and other scripts."""
+    from kb.text.tokenize import shared_counter
+
+    sentences = _sentences_to_check()
+    assert len(sentences) > 200
+    queries = ["트레이딩 GPT2", "fast.ai 강화학습", "İstanbul ΟΔΟΣ", "Straße bert", "한글 kor 책", "gpt ai 데이터 모델 c++",
+               "ＧＰＴ２ ㄱㅏ"]
+    matched = 0
+    for q in queries:
+        tokens = set(tokenize(q))
+        count = shared_counter(tokens)
+        for x in sentences:
+            want = len(tokens & set(tokenize(x)))
+            assert count(x) == want, (q, x)
+            matched += want > 0
+    assert matched > 50
+
+
+def test_snippets_are_those_of_tokenizing_every_sentence():
+    """The snippet is the sentence sharing most query tokens, exactly as when every sentence is tokenized."""
+    from kb.core.types import Section
+    from kb.query.snippets import snippet
+    from kb.text.words import cut, split_sentences
+
+    sentences = _sentences_to_check()
+    sections = [Section(post_path="p", position=0, heading="h", text=" ".join(sentences[i:i + 6]), markdown="",
+                        links=[], url="", names=[], post_title="t", date="", week="", tags=[], categories=[])
+                for i in range(0, len(sentences), 6)]
+    for q in ("트레이딩 GPT2", "fast.ai 강화학습", "İstanbul", "데이터 모델", "pytorch 논문"):
+        tokens = set(tokenize(q))
+        for s in sections:
+            parts = split_sentences(s.text)
+            top = max((len(tokens & set(tokenize(x))), -i, x) for i, x in enumerate(parts))
+            want = cut(top[2] if top[0] > 0 else parts[0], 220)
+            assert snippet(s, tokens) == want

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from kb.core.types import Section
-from kb.text.tokenize import tokenize
+from kb.text.tokenize import shared_counter
 from kb.text.words import cut, split_sentences
 
 MAX_SENTENCES = 8          # sentences per section that get a vector (the snippet candidates)
@@ -24,15 +24,15 @@ def snippet(s: Section, tokens: set[str], width: int = 220,
             closeness: np.ndarray | Callable[[], np.ndarray | None] | None = None) -> str:
     """The sentence of the commentary that shares most tokens with the query; when no word matches, the one
     closest in meaning (`closeness`: the query's cosine with each of snippet_sentences(s), or a function giving it,
-    called only then); else the opening. Each sentence is tokenized once. Cut at a word boundary to ≤ width
-    characters."""
+    called only then); else the opening. Cut at a word boundary to ≤ width characters."""
     text = s.text.strip()
     if not text:
         return ""
     parts = split_sentences(text)
     best = parts[0] if parts else text
     if tokens and len(parts) > 1:
-        scored = [(len(tokens & set(tokenize(x))), -i, x) for i, x in enumerate(parts)]
+        shared = shared_counter(tokens)                 # len(tokens & set(tokenize(x))), mostly without tokenizing
+        scored = [(shared(x), -i, x) for i, x in enumerate(parts)]
         top = max(scored)
         if top[0] > 0:
             best = top[2]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 TOKENIZER_NAME = "hangul-bigram+latin-parts/v1"
 
@@ -50,3 +51,26 @@ def tokenize(text: str) -> list[str]:
 def tokenize_query(text: str) -> list[str]:
     """Query tokens: the same tokenizer on at most MAX_QUERY_CHARS characters, duplicates removed."""
     return list(dict.fromkeys(tokenize(text[:MAX_QUERY_CHARS])))
+
+
+
+_HANGUL_RE = re.compile(r"[가-힣]+")
+
+
+def shared_counter(tokens: set[str]) -> Callable[[str], int]:
+    """A function giving len(tokens & set(tokenize(text))), exactly, mostly without tokenizing `text`: a Hangul
+    bigram is among a text's tokens exactly when it is a substring of NFKC(text) (two adjacent syllables are always in
+    one run), and a Latin/digit token or a lone syllable can be among them only when it is a substring of
+    NFKC(text).lower() (each comes from it character by character); the text is tokenized only when such a one is.
+    Tokens of other scripts (case folding depends on context there) always tokenize."""
+    bigrams = [t for t in tokens if len(t) == 2 and _HANGUL_RE.fullmatch(t)]
+    rest = [t for t in tokens if t not in bigrams]
+    checkable = all(t.isascii() or _HANGUL_RE.fullmatch(t) for t in rest)
+
+    def count(text: str) -> int:
+        low = unicodedata.normalize("NFKC", text).lower()
+        n = sum(1 for t in bigrams if t in low)
+        maybe = [t for t in rest if t in low] if checkable else rest
+        return n + (len(set(maybe) & set(tokenize(text))) if maybe else 0)
+
+    return count
