@@ -409,3 +409,22 @@ def test_segments_written_before_segment_json_are_read_and_compacted(tmp_path, c
     assert index.search("kbcompacttoken", mode="keyword", k=1)[0].heading == "kbcompacttoken notes"
     kept = [s for s in index.sections if s.heading != "kbcompacttoken notes"]
     assert [s.to_dict() for s in kept] == rows_before[0]
+
+
+def test_postings_are_the_same_whatever_the_chunk(monkeypatch):
+    """A build turns key ids into postings a chunk at a time (tables.POSTINGS_CHUNK): the postings, their order and
+    the term counts do not depend on where the chunks end."""
+    import random
+
+    from kb.storage import tables as tbl
+
+    rng = random.Random(1)
+    lists = [[rng.choice("abcdefghij") * rng.randint(1, 2) for _ in range(rng.randint(0, 30))] for _ in range(3000)]
+    monkeypatch.setattr(tbl, "POSTINGS_CHUNK", 1 << 30)
+    whole = tbl.postings_from_lists(iter(lists), count=True)
+    monkeypatch.setattr(tbl, "POSTINGS_CHUNK", 97)
+    chunked = tbl.postings_from_lists(iter(lists), count=True)
+    assert whole[0] == chunked[0] and all(np.array_equal(a, b) for a, b in zip(whole[1:], chunked[1:], strict=True))
+    keys, kid, doc, tf = whole
+    want = sorted((d, keys.index(k), ks.count(k)) for d, ks in enumerate(lists) for k in set(ks))
+    assert list(zip(doc.tolist(), kid.tolist(), tf.tolist(), strict=True)) == want

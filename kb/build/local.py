@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import json
 import logging
 import os
@@ -40,7 +41,7 @@ from kb.core.config import Settings, canonical_model
 from kb.core.errors import ContentMissing, IndexMissing, KbError
 from kb.core.types import Manifest, PostRecord, Section
 from kb.embed.embedder import get_embedder
-from kb.ingest.entries import entry_texts
+from kb.ingest.entries import EntryTexts
 from kb.ingest.posts import PostFile, find_post_files
 from kb.query.snippets import snippet_sentences
 from kb.storage import store, tables
@@ -226,9 +227,9 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
             err = ContentMissing(f"no indexable post in {content_dir} ({len(corpus.skipped)} skipped)")
             err.skipped = corpus.skipped          # so the CLI can still name every bad file
             raise err
-        texts = entry_texts(corpus.sections)
+        texts = EntryTexts(corpus.sections)                   # made when asked for (hashed once, new ones embedded)
         sentences, starts = _sentences(corpus.sections)
-        hashes = [text_hash(t) for t in texts + sentences]
+        hashes = [text_hash(t) for t in itertools.chain(texts, sentences)]
         lookup = _vector_lookup(prev, hashes[:len(texts)], hashes[len(texts):]) if prev else {}
         todo = [i for i, h in enumerate(hashes) if h not in lookup]
         if todo or prev is None:

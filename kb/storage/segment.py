@@ -231,7 +231,7 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
     row_maps: dict[int, tuple[Segment, np.ndarray]] = {}
     new_parts: list[tuple] = []
     name_parts: list[tuple] = []
-    sentence_runs = [_sentence_run(p) for p in pieces]          # (counts, float16 vectors, hashes) in row order
+    sentence_runs = [_sentence_run(p) for p in pieces]          # (counts, codes, hashes, scales) in row order
     for p, start in zip(pieces, starts[:-1].tolist(), strict=True):
         k = _rows(p)
         dest = np.concatenate([start + np.arange(k), m + start + np.arange(k)])
@@ -263,6 +263,7 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
         f.write(b'{"rows":"zlib","sentences":"int8"}')
     save_array(folder / "hashes.npy", hashes)
     _write_sentences(folder, sentence_runs, dim)
+    del sentence_runs
     term_parts, old_names = [], []
     for seg, emap in entry_maps.values():
         keys, kid, doc, val = seg.terms.table.coo()
@@ -270,7 +271,9 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
     for seg, rmap in row_maps.values():
         keys, kid, doc, _ = seg.names.coo()
         old_names.append((keys, kid, rmap[doc], None))
-    write_terms(folder, term_parts + new_parts, doclen)
+    term_parts += new_parts
+    del new_parts
+    write_terms(folder, term_parts, doclen)                 # empties term_parts as it reads them
     write_postings(folder, NAMES, old_names + name_parts, values=False)
     tables.write_rows(folder / SECTIONS, [_compressed_rows(p) for p in pieces])
     save_ann(build_ann(vectors), folder / "ann.faiss")

@@ -307,10 +307,11 @@ def write_postings(folder: Path, name: str, parts: list[tuple[list[str], np.ndar
                    values: bool, doc_dtype=np.int32, val_dtype=None) -> None:
     """Write a key table from parts, each (keys, key index per posting, doc per posting, value per posting).
     Postings with doc < 0 are dropped (rows that do not go into the new table); keys left without postings are
-    dropped; within a key, postings are sorted by doc. Docs must be unique per key across the parts."""
+    dropped; within a key, postings are sorted by doc. Docs must be unique per key across the parts. A list of
+    parts is emptied as it is read (what it held can be freed before the postings are sorted)."""
     names: dict[str, int] = {}
     kids, docs, vals = [], [], []
-    for keys, kid, doc, val in parts:                          # int32 ids: 8.4M postings at 100k sections
+    for keys, kid, doc, val in _drain(parts):                  # int32 ids: 8.4M postings at 100k sections
         keep = np.asarray(doc) >= 0
         if not keep.any():
             continue
@@ -345,6 +346,16 @@ def write_postings(folder: Path, name: str, parts: list[tuple[list[str], np.ndar
         save_array(folder / f"{name}.val.npy", val.astype(val_dtype))
 
 
+def _drain(parts):
+    """The parts in order; a list is emptied as it is read."""
+    if not isinstance(parts, list):
+        yield from parts
+        return
+    parts.reverse()
+    while parts:
+        yield parts.pop()
+
+
 def _concat(arrays: list[np.ndarray], empty_dtype) -> np.ndarray:
     return np.concatenate(arrays) if arrays else np.zeros(0, dtype=empty_dtype)
 
@@ -359,21 +370,37 @@ def _by_key_then_doc(kid: np.ndarray, doc: np.ndarray) -> np.ndarray:
     return np.argsort(key, kind="stable")
 
 
+# Key ids gathered before they are turned into postings: bounds a build's arrays (every token of 100k sections is ~30M).
+POSTINGS_CHUNK = 1 << 21
+
+
 def postings_from_lists(lists: Iterable[Sequence[str]], count: bool
                         ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray | None]:
     """A part for write_postings from one list of keys per doc, read once (a generator is fine: only ids are
-    kept): (keys, key index, doc, count of the key in the doc when `count`, else each key once per doc)."""
+    kept): (keys, key index, doc, count of the key in the doc when `count`, else each key once per doc), sorted by
+    doc, then key index."""
     vocab: dict[str, int] = {}
-    ids = array("q")
-    lens = array("q")
     setdefault = vocab.setdefault
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    ids, lens, first = array("q"), array("q"), 0
     for keys in lists:
         lens.append(len(keys))
         ids.extend([setdefault(k, len(vocab)) for k in keys])
+        if len(ids) >= POSTINGS_CHUNK:
+            out.append(_unique_pairs(ids, lens, first, len(vocab)))
+            ids, lens, first = array("q"), array("q"), first + len(lens)
+    out.append(_unique_pairs(ids, lens, first, len(vocab)))
+    kid, doc, counts = (np.concatenate([o[k] for o in out]) for k in range(3))
+    return list(vocab), kid, doc, (counts if count else None)
+
+
+def _unique_pairs(ids: array, lens: array, first: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(key index, doc, count) of each distinct (doc, key) among docs first.. holding the key ids `ids` (`lens` of
+    them each), sorted by doc, then key index; int32."""
     kid = np.frombuffer(ids, dtype=np.int64) if len(ids) else np.zeros(0, np.int64)
     lens_a = np.frombuffer(lens, dtype=np.int64) if len(lens) else np.zeros(0, np.int64)
-    doc = np.repeat(np.arange(len(lens_a), dtype=np.int64), lens_a)
-    width = max(1, len(vocab))
-    pair, counts = np.unique(doc * width + kid, return_counts=True)
-    keys = list(vocab)
-    return keys, (pair % width).astype(np.int32), (pair // width).astype(np.int32), (counts.astype(np.int32) if count else None)
+    width = max(1, width)
+    pair = np.repeat(np.arange(len(lens_a), dtype=np.int64) * width, lens_a)
+    pair += kid
+    pair, counts = np.unique(pair, return_counts=True)
+    return ((pair % width).astype(np.int32), (pair // width + first).astype(np.int32), counts.astype(np.int32))
