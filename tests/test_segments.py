@@ -428,3 +428,22 @@ def test_postings_are_the_same_whatever_the_chunk(monkeypatch):
     keys, kid, doc, tf = whole
     want = sorted((d, keys.index(k), ks.count(k)) for d, ks in enumerate(lists) for k in set(ks))
     assert list(zip(doc.tolist(), kid.tolist(), tf.tolist(), strict=True)) == want
+
+
+def test_sentence_codes_are_close_and_survive_reuse():
+    """8-bit sentence codes (kb.storage.codes): each value within half a step of its own row's scale, and a decoded
+    row quantised again gives the same codes and scale (a rebuild reusing a vector stores it unchanged)."""
+    from kb.storage.codes import dequantise, quantise
+
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal((3000, 384)).astype(np.float32)
+    v[::7, 5] *= 40                                               # an outlier dimension in some rows
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    v[11] = 0                                                     # an all-zero row
+    codes, scales = quantise(v.astype(np.float16))
+    assert codes.dtype == np.int8 and scales.dtype == np.float32 and codes.shape == v.shape
+    back = dequantise(codes, scales)
+    assert np.all(np.abs(back - v.astype(np.float16).astype(np.float32)) <= scales[:, None] / 2 + 1e-7)
+    assert not back[11].any()
+    again = quantise(back)
+    assert np.array_equal(again[0], codes) and np.array_equal(again[1], scales)
