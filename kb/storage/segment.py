@@ -72,8 +72,7 @@ class Segment:
         self.names = KeyTable(folder, NAMES, values=False)
         self.sentence_starts = load_array(folder / SENTENCE_STARTS, mmap_mode=None).astype(np.int64, copy=False)
         self.sentence_vectors = load_array(folder / SENTENCE_VECTORS)    # int8 codes, or float16 (older segments)
-        self.sentence_scales = (load_array(folder / SENTENCE_SCALES, mmap_mode=None) if fmt["sentences"] == "int8"
-                                else None)
+        self.sentence_scales = load_array(folder / SENTENCE_SCALES) if fmt["sentences"] == "int8" else None
         # a search in a large segment reads vector rows with pread (tables.RowReader), not through the map
         large = search and self.vectors.nbytes >= PREAD_MIN_BYTES
         self.vector_rows = RowReader(folder / "vectors.npy") if large else None

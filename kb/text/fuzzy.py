@@ -104,15 +104,18 @@ def hangul_candidates(word: str, known: Callable[[str], int]) -> list[tuple[int,
     2+ syllables whose character bigrams are all in the vocabulary (`known(bigram)` → document frequency, 0 if
     absent), most frequent first. Empty when the word's own bigrams are all known."""
     grams = hangul_bigrams(word)
-    if len(word) < 2 or all(known(b) for b in grams):
+    own = [known(b) for b in grams]
+    if len(word) < 2 or all(own):
         return []
+    missing = [j for j, c in enumerate(own) if not c]
     out = []
     for i, ch in enumerate(word):
-        if not is_hangul(ch):
+        # a change at i touches bigrams i-1 and i only: a spelling that keeps an unknown bigram is never a candidate
+        if not is_hangul(ch) or any(j not in (i - 1, i) for j in missing):
             continue
         for v in jamo_variants(ch):
             spelled = word[:i] + v + word[i + 1:]
-            counts = [known(b) for b in hangul_bigrams(spelled)]
+            counts = [known(spelled[j:j + 2]) if j in (i - 1, i) else own[j] for j in range(len(grams))]
             if all(counts):
                 out.append((-min(counts), spelled))
     return sorted(out)
