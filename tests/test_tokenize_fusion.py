@@ -185,3 +185,27 @@ def test_hangul_candidates_are_those_of_trying_every_spelling():
         assert got == plain(w, lambda b: vocab.get(b, 0)), w
         found += bool(got)
     assert found > 100
+
+
+def test_best_sentence_is_the_first_of_those_sharing_most_tokens():
+    """kb.query.snippets.best_sentence tokenizes only sentences that could still win; its answer is the plain one:
+    the earliest sentence with the most shared tokens, None when none shares any."""
+    import random
+
+    from kb.query.snippets import best_sentence
+
+    sentences = _sentences_to_check()
+    rng = random.Random(7)
+    queries = ["트레이딩 GPT2", "fast.ai 강화학습", "데이터 모델 ai", "pytorch 논문 코드", "한글 kor 책", "İstanbul ΟΔΟΣ",
+               "데이터셋 공개 hugging face"]
+    decided = 0
+    for _ in range(400):
+        parts = rng.sample(sentences, rng.randint(2, 9))
+        parts += rng.sample(parts, rng.randint(0, 2))               # repeated sentences: ties
+        for q in queries:
+            tokens = set(tokenize(q))
+            counts = [len(tokens & set(tokenize(x))) for x in parts]
+            want = counts.index(max(counts)) if max(counts) > 0 else None
+            assert best_sentence(parts, tokens) == want, (q, parts)
+            decided += want is not None
+    assert decided > 300

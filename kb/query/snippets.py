@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from kb.core.types import Section
-from kb.text.tokenize import shared_counter
+from kb.text.tokenize import SharedTokens
 from kb.text.words import cut, split_sentences
 
 MAX_SENTENCES = 8          # sentences per section that get a vector (the snippet candidates)
@@ -31,13 +31,30 @@ def snippet(s: Section, tokens: set[str], width: int = 220,
     parts = split_sentences(text)
     best = parts[0] if parts else text
     if tokens and len(parts) > 1:
-        shared = shared_counter(tokens)                 # len(tokens & set(tokenize(x))), mostly without tokenizing
-        scored = [(shared(x), -i, x) for i, x in enumerate(parts)]
-        top = max(scored)
-        if top[0] > 0:
-            best = top[2]
+        top = best_sentence(parts, tokens)
+        if top is not None:
+            best = parts[top]
         elif closeness is not None:
             closeness = closeness() if callable(closeness) else closeness
             if closeness is not None and len(closeness):
                 best = parts[int(np.argmax(closeness))]
     return cut(best, width)
+
+
+def best_sentence(parts: list[str], tokens: set[str]) -> int | None:
+    """The index of the sentence sharing most of the query's tokens (the earliest of equals), None when none shares
+    one. Sentences are checked best bound first (kb.text.tokenize.SharedTokens), so only those that could still win
+    are tokenized."""
+    shared = SharedTokens(tokens)
+    bounds = [shared.bound(x) for x in parts]
+    best, best_i = 0, None
+    for i in sorted(range(len(parts)), key=lambda j: (-bounds[j][0] - len(bounds[j][1]), j)):
+        n, maybe = bounds[i]
+        if n + len(maybe) < best:
+            break                                       # no later sentence can share more
+        if n + len(maybe) == best and (best == 0 or i > best_i):
+            continue
+        exact = n + shared.confirm(maybe, parts[i])
+        if exact > best or (exact == best and exact > 0 and i < best_i):
+            best, best_i = exact, i
+    return best_i
