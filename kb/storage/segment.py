@@ -230,7 +230,6 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
     row_maps: dict[int, tuple[Segment, np.ndarray]] = {}
     new_parts: list[tuple] = []
     name_parts: list[tuple] = []
-    sentence_runs = [_sentence_run(p) for p in pieces]          # (counts, codes, hashes, scales) in row order
     for p, start in zip(pieces, starts[:-1].tolist(), strict=True):
         k = _rows(p)
         dest = np.concatenate([start + np.arange(k), m + start + np.arange(k)])
@@ -261,8 +260,7 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
     with safeio.create_new(folder / FORMAT) as f:          # (store.write_json is the manifest's alone)
         f.write(b'{"rows":"zlib","sentences":"int8"}')
     save_array(folder / "hashes.npy", hashes)
-    _write_sentences(folder, sentence_runs, dim)
-    del sentence_runs
+    _write_sentences(folder, [_sentence_run(p) for p in pieces], dim)     # (counts, codes, hashes, scales) by row
     term_parts, old_names = [], []
     for seg, emap in entry_maps.values():
         keys, kid, doc, val = seg.terms.table.coo()
