@@ -58,12 +58,16 @@ def _wrap(mod, name: str, sampler: Sampler, t0: float) -> None:
     setattr(mod, name, timed)
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.buildmem", description=__doc__)
     p.add_argument("--content", required=True, type=Path)
     p.add_argument("--index", required=True, type=Path)
     p.add_argument("--pool-index", required=True, type=Path, help="an index of real e5 vectors (W/sample-index)")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     emb = PooledEmbedder(all_vectors(kb.open_index(args.pool_index)))
     sampler, t0 = Sampler(), time.perf_counter()
     for mod, name in STAGES:
