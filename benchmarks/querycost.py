@@ -161,8 +161,9 @@ def measure_query_cost(work: Path, posts: int, rounds: int, log, runs: int = 5, 
     log(f"query cost: {posts} posts, {corpus.sections} sections, real model …")
     report = build_index(_settings(corpus.folder, work / "qc-index"), full=True)
     log(f"  built in {report.seconds:.1f} s")
-    from kb.build.local import entry_texts, load_corpus
+    from kb.build.local import load_corpus
     from kb.embed.embedder import E5Embedder
+    from kb.ingest.entries import entry_texts
 
     cut = E5Embedder(cache_size=0)
     texts = [cut.truncate(t) for t in entry_texts(load_corpus(corpus.folder).sections)[:2 * passages:2]]

@@ -97,3 +97,23 @@ def test_semantic_scores_use_a_title_only_when_it_wins_by_the_margin(fake_index)
     sec, title = fake_index.backend.entry_vectors(rows)
     got = fake_index.semantic_scores(qv, rows)
     assert np.allclose(got, np.maximum(sec @ qv, title @ qv - fake_index.title_margin), atol=1e-6)
+
+
+def test_keyword_mode_judges_only_its_top_k_and_answers_as_when_it_judged_every_candidate(fake_index, monkeypatch):
+    """Keyword mode ranks by keyword evidence alone, so it computes coverage and confidence (which reads candidates'
+    vectors) for its top k only: hits, scores, weak flags and snippets are those of judging all; confidence is the
+    same to float32 rounding (BLAS sums a matrix-vector product of 10 rows and of 100 in different orders)."""
+    from kb.query import index as qi
+
+    queries = ["트레이딩 라이브러리", "모델", "reinforcement learning", "파이썬 백테스팅 트레이딩", "GPT2 한국어"]
+    got = [[(h.row, h.score, h.scores, h.confidence, h.weak, h.snippet) for h in fake_index.search(q, mode="keyword", k=k)]
+           for q in queries for k in (1, 5, 30)]
+    calls = []
+    every_cov, every_conf = qi._coverage, qi.confidence
+    monkeypatch.setattr(qi, "_coverage", lambda index, q, c, only=None: calls.append(only) or every_cov(index, q, c))
+    monkeypatch.setattr(qi, "confidence", lambda index, q, c, expand=True, only=None: every_conf(index, q, c, expand))
+    want = [[(h.row, h.score, h.scores, h.confidence, h.weak, h.snippet) for h in fake_index.search(q, mode="keyword", k=k)]
+            for q in queries for k in (1, 5, 30)]
+    assert all(len(g) for g in got) and [[h[:3] + h[4:] for h in g] for g in got] == [[h[:3] + h[4:] for h in g] for g in want]
+    assert np.allclose([h[3] for g in got for h in g], [h[3] for g in want for h in g], rtol=0, atol=1e-6)
+    assert all(only is not None for only in calls)                 # the top-k path was the one replaced

@@ -360,9 +360,11 @@ def test_cached_keyword_columns_score_as_computed_ones(fake_index):
 
 
 def as_written_before_segment_json(seg: Path) -> None:
-    """Turn a segment into what kb wrote before segment.json: plain JSON rows, float32 vectors, uint32 frequencies."""
+    """Turn a segment into what kb wrote before segment.json: plain JSON rows, float32 vectors, uint32 frequencies,
+    float16 sentence vectors (no 8-bit codes)."""
     import zlib
 
+    from kb.storage.codes import dequantise
     from kb.storage.tables import RowFile
 
     rows = RowFile(seg / "sections.jsonl", compressed=True)
@@ -372,6 +374,9 @@ def as_written_before_segment_json(seg: Path) -> None:
     np.save(seg / "sections.off.npy", np.concatenate([[0], np.cumsum([len(x) for x in plain])]).astype(np.int64))
     np.save(seg / "vectors.npy", np.load(seg / "vectors.npy").astype(np.float32))
     np.save(seg / "terms.val.npy", np.load(seg / "terms.val.npy").astype(np.uint32))
+    floats = dequantise(np.load(seg / "sentences.npy"), np.load(seg / "sentence_scales.npy")).astype(np.float16)
+    np.save(seg / "sentences.npy", floats)
+    (seg / "sentence_scales.npy").unlink()
     (seg / "segment.json").unlink()
 
 
@@ -392,6 +397,7 @@ def test_segments_written_before_segment_json_are_read_and_compacted(tmp_path, c
     (vdir / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
     index = kb.open_index(tmp_path / "index", embedder=fake_embedder)
     assert not index.backend.segments[0].rows.compressed and index.backend.segments[0].vectors.dtype == np.float32
+    assert index.backend.segments[0].sentence_scales is None
     assert answers(tmp_path / "index", fake_embedder) == before and tables(tmp_path / "index") == rows_before
     monkeypatch.setattr(kbuild, "DELTA_MAX_FRACTION", 0.0)                 # the next rebuild compacts
     gain_a_section(sorted(corpus.glob("*.md"))[2], "kbcompacttoken")
@@ -399,7 +405,45 @@ def test_segments_written_before_segment_json_are_read_and_compacted(tmp_path, c
     assert report.embedded == 2                                            # the new section's two entries
     index = kb.open_index(tmp_path / "index", embedder=fake_embedder)
     (only,) = index.backend.segments
-    assert only.rows.compressed and only.vectors.dtype == np.float16
+    assert only.rows.compressed and only.vectors.dtype == np.float16 and only.sentence_vectors.dtype == np.int8
     assert index.search("kbcompacttoken", mode="keyword", k=1)[0].heading == "kbcompacttoken notes"
     kept = [s for s in index.sections if s.heading != "kbcompacttoken notes"]
     assert [s.to_dict() for s in kept] == rows_before[0]
+
+
+def test_postings_are_the_same_whatever_the_chunk(monkeypatch):
+    """A build turns key ids into postings a chunk at a time (tables.POSTINGS_CHUNK): the postings, their order and
+    the term counts do not depend on where the chunks end."""
+    import random
+
+    from kb.storage import tables as tbl
+
+    rng = random.Random(1)
+    lists = [[rng.choice("abcdefghij") * rng.randint(1, 2) for _ in range(rng.randint(0, 30))] for _ in range(3000)]
+    monkeypatch.setattr(tbl, "POSTINGS_CHUNK", 1 << 30)
+    whole = tbl.postings_from_lists(iter(lists), count=True)
+    monkeypatch.setattr(tbl, "POSTINGS_CHUNK", 97)
+    chunked = tbl.postings_from_lists(iter(lists), count=True)
+    assert whole[0] == chunked[0] and all(np.array_equal(a, b) for a, b in zip(whole[1:], chunked[1:], strict=True))
+    keys, kid, doc, tf = whole
+    want = sorted((d, keys.index(k), ks.count(k)) for d, ks in enumerate(lists) for k in set(ks))
+    assert list(zip(doc.tolist(), kid.tolist(), tf.tolist(), strict=True)) == want
+
+
+def test_sentence_codes_are_close_and_survive_reuse():
+    """8-bit sentence codes (kb.storage.codes): each value within half a step of its own row's scale, and a decoded
+    row quantised again gives the same codes and scale (a rebuild reusing a vector stores it unchanged)."""
+    from kb.storage.codes import dequantise, quantise
+
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal((3000, 384)).astype(np.float32)
+    v[::7, 5] *= 40                                               # an outlier dimension in some rows
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    v[11] = 0                                                     # an all-zero row
+    codes, scales = quantise(v.astype(np.float16))
+    assert codes.dtype == np.int8 and scales.dtype == np.float32 and codes.shape == v.shape
+    back = dequantise(codes, scales)
+    assert np.all(np.abs(back - v.astype(np.float16).astype(np.float32)) <= scales[:, None] / 2 + 1e-7)
+    assert not back[11].any()
+    again = quantise(back)
+    assert np.array_equal(again[0], codes) and np.array_equal(again[1], scales)

@@ -112,3 +112,112 @@ def test_stop_words_are_never_highlighted():
     assert not {"in", "the", "a"} & {t.lower() for t in match_terms("speech recognition in the wild with a GPU")}
     marked = render.highlight("A model in the wild", "model in the wild")
     assert marked == "A <mark>model</mark> in the <mark>wild</mark>"
+
+
+def _sentences_to_check() -> list[str]:
+    """Sentences of the bundled posts and of the messy fixtures, and text that case-folds or normalises unusually."""
+    from pathlib import Path
+
+    from kb.text.words import split_sentences
+
+    root = Path(__file__).resolve().parent.parent
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in sorted((root / "content").glob("*.md"))]
+    texts.append((root / "tests" / "fixtures" / "messy.py").read_text(encoding="utf-8"))
+    texts += ["ΟΔΟΣA and ὈΔΟΣ.", "İstanbul İI GPT-4o", "ＧＰＴ２ ｋｏｒＢＥＲＴ ㄱㅏ 한글ﾊﾝｸﾞﾙ", "ǅemal ﬁne-tuning Straße",
+              "KorGPT2와 fast.ai C++ C# node.js 3.14e5"]
+    return [x for t in texts for x in split_sentences(t)]
+
+
+def test_shared_counter_counts_exactly_the_shared_tokens():
+    """The snippet's token count (kb.text.tokenize.shared_counter) is len(tokens & set(tokenize(x))) on every sentence,
+    for queries of Hangul bigrams and lone syllables, Latin words and parts, and other scripts."""
+    from kb.text.tokenize import shared_counter
+
+    sentences = _sentences_to_check()
+    assert len(sentences) > 200
+    queries = ["트레이딩 GPT2", "fast.ai 강화학습", "İstanbul ΟΔΟΣ", "Straße bert", "한글 kor 책", "gpt ai 데이터 모델 c++",
+               "ＧＰＴ２ ㄱㅏ"]
+    matched = 0
+    for q in queries:
+        tokens = set(tokenize(q))
+        count = shared_counter(tokens)
+        for x in sentences:
+            want = len(tokens & set(tokenize(x)))
+            assert count(x) == want, (q, x)
+            matched += want > 0
+    assert matched > 50
+
+
+def test_snippets_are_those_of_tokenizing_every_sentence():
+    """The snippet is the sentence sharing most query tokens, exactly as when every sentence is tokenized."""
+    from kb.core.types import Section
+    from kb.query.snippets import snippet
+    from kb.text.words import cut, split_sentences
+
+    sentences = _sentences_to_check()
+    sections = [Section(post_path="p", position=0, heading="h", text=" ".join(sentences[i:i + 6]), markdown="",
+                        links=[], url="", names=[], post_title="t", date="", week="", tags=[], categories=[])
+                for i in range(0, len(sentences), 6)]
+    for q in ("트레이딩 GPT2", "fast.ai 강화학습", "İstanbul", "데이터 모델", "pytorch 논문"):
+        tokens = set(tokenize(q))
+        for s in sections:
+            parts = split_sentences(s.text)
+            top = max((len(tokens & set(tokenize(x))), -i, x) for i, x in enumerate(parts))
+            want = cut(top[2] if top[0] > 0 else parts[0], 220)
+            assert snippet(s, tokens) == want
+
+
+def test_hangul_candidates_are_those_of_trying_every_spelling():
+    """hangul_candidates skips spellings that keep an unknown bigram: its answer is that of looking up every bigram of
+    every spelling one jamo away (the plain algorithm, written out here)."""
+    import random
+
+    from kb.text.fuzzy import hangul_bigrams, hangul_candidates, is_hangul, jamo_variants
+
+    def plain(word, known):
+        if len(word) < 2 or all(known(b) for b in hangul_bigrams(word)):
+            return []
+        out = []
+        for i, ch in enumerate(word):
+            for v in (jamo_variants(ch) if is_hangul(ch) else ()):
+                spelled = word[:i] + v + word[i + 1:]
+                counts = [known(b) for b in hangul_bigrams(spelled)]
+                if all(counts):
+                    out.append((-min(counts), spelled))
+        return sorted(out)
+
+    rng = random.Random(3)
+    words = ["분석기", "음성인식", "강화학습", "트레이딩", "데이터셋", "자연어처리", "딥러닝", "라이브러리", "음서", "a분서기"]
+    vocab = {b: rng.randint(1, 50) for w in words for b in hangul_bigrams(w)}
+    typos = [w[:i] + v + w[i + 1:] for w in words for i in range(len(w)) if is_hangul(w[i])
+             for v in list(jamo_variants(w[i]))[::9]]
+    found = 0
+    for w in words + typos:
+        got = hangul_candidates(w, lambda b: vocab.get(b, 0))
+        assert got == plain(w, lambda b: vocab.get(b, 0)), w
+        found += bool(got)
+    assert found > 100
+
+
+def test_best_sentence_is_the_first_of_those_sharing_most_tokens():
+    """kb.query.snippets.best_sentence tokenizes only sentences that could still win; its answer is the plain one:
+    the earliest sentence with the most shared tokens, None when none shares any."""
+    import random
+
+    from kb.query.snippets import best_sentence
+
+    sentences = _sentences_to_check()
+    rng = random.Random(7)
+    queries = ["트레이딩 GPT2", "fast.ai 강화학습", "데이터 모델 ai", "pytorch 논문 코드", "한글 kor 책", "İstanbul ΟΔΟΣ",
+               "데이터셋 공개 hugging face"]
+    decided = 0
+    for _ in range(400):
+        parts = rng.sample(sentences, rng.randint(2, 9))
+        parts += rng.sample(parts, rng.randint(0, 2))               # repeated sentences: ties
+        for q in queries:
+            tokens = set(tokenize(q))
+            counts = [len(tokens & set(tokenize(x))) for x in parts]
+            want = counts.index(max(counts)) if max(counts) > 0 else None
+            assert best_sentence(parts, tokens) == want, (q, parts)
+            decided += want is not None
+    assert decided > 300

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import json
 import logging
 import os
@@ -40,10 +41,11 @@ from kb.core.config import Settings, canonical_model
 from kb.core.errors import ContentMissing, IndexMissing, KbError
 from kb.core.types import Manifest, PostRecord, Section
 from kb.embed.embedder import get_embedder
-from kb.ingest.entries import entry_texts
+from kb.ingest.entries import EntryTexts
 from kb.ingest.posts import PostFile, find_post_files
 from kb.query.snippets import snippet_sentences
 from kb.storage import store, tables
+from kb.storage.codes import quantise
 from kb.storage.segment import NewRows, Piece, Segment, write_segment
 from kb.storage.tables import json_line, save_array
 from kb.storage.vector import IVF_MIN_ENTRIES
@@ -225,22 +227,22 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
             err = ContentMissing(f"no indexable post in {content_dir} ({len(corpus.skipped)} skipped)")
             err.skipped = corpus.skipped          # so the CLI can still name every bad file
             raise err
-        texts = entry_texts(corpus.sections)
+        texts = EntryTexts(corpus.sections)                   # made when asked for (hashed once, new ones embedded)
         sentences, starts = _sentences(corpus.sections)
-        hashes = [text_hash(t) for t in texts + sentences]
+        hashes = [text_hash(t) for t in itertools.chain(texts, sentences)]
         lookup = _vector_lookup(prev, hashes[:len(texts)], hashes[len(texts):]) if prev else {}
         todo = [i for i, h in enumerate(hashes) if h not in lookup]
         if todo or prev is None:
             embedder = embedder or get_embedder(settings.model)
         name, dim = (embedder.name, embedder.dim) if embedder is not None else (
             prev.manifest.embedder_name, prev.manifest.embedder_dim)
-        vectors, _ = embed_with_reuse(embedder, texts + sentences, hashes, partial(_stored, lookup), dim, progress,
-                                      dtype=np.float16)     # what segments store: one rounding, no float32 copy
+        vectors, codes, scales = _embed(embedder, texts, sentences, hashes, partial(_stored, lookup), dim,
+                                        len(todo), progress)
         s_hashes = np.array(hashes[len(texts):], dtype="S16").reshape(-1)
-        new = NewRows(corpus.sections, vectors[:len(texts)], np.array(hashes[:len(texts)], dtype="S16").reshape(-1),
-                      vectors[len(texts):], starts, s_hashes)
+        new = NewRows(corpus.sections, vectors, np.array(hashes[:len(texts)], dtype="S16").reshape(-1),
+                      codes, starts, s_hashes, scales)
         todo = [i for i in todo if i < len(texts)]                # entries; sentences are counted apart
-        del texts, sentences, hashes, lookup, vectors              # the new rows hold what the segment needs
+        del texts, sentences, hashes, lookup, vectors, codes       # the new rows hold what the segment needs
         plan = _plan(prev, corpus, new)
         n = len(plan.phys)
         manifest = Manifest(
@@ -253,6 +255,36 @@ def build_index(settings: Settings, *, full: bool = False, embedder=None, progre
         final = _write_and_publish(index_dir, prev, corpus, plan, manifest, stats, t0)
     return BuildReport(len(corpus.order), n, len(todo), 2 * n - len(todo), corpus.skipped,
                        time.perf_counter() - t0, False, final.name)
+
+
+# Snippet sentences embedded (as float16) before they are turned into 8-bit codes: bounds the float copy.
+SENTENCE_CHUNK = 32768
+
+
+def _embed(embedder, texts: list[str], sentences: list[str], hashes: list[bytes], known, dim: int, total: int,
+           progress: Progress | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(float16 entry vectors, int8 codes and scales of the sentence vectors: kb.storage.codes), reusing what `known`
+    gives by hash; progress counts every text embedded (`total` expected), entries and sentences together."""
+    done = 0
+
+    def report(d: int, t: int) -> None:
+        if t and progress:
+            progress(done + d, max(total, done + d))
+
+    vectors, got = embed_with_reuse(embedder, texts, hashes[:len(texts)], known, dim, report,
+                                    dtype=np.float16)     # what segments store: one rounding, no float32 copy
+    done += len(got)
+    codes = np.empty((len(sentences), dim), dtype=np.int8)
+    scales = np.empty(len(sentences), dtype=np.float32)
+    for a in range(0, len(sentences), SENTENCE_CHUNK):
+        b = min(a + SENTENCE_CHUNK, len(sentences))
+        floats, got = embed_with_reuse(embedder, sentences[a:b], hashes[len(texts) + a:len(texts) + b], known, dim,
+                                       report, dtype=np.float16)
+        codes[a:b], scales[a:b] = quantise(floats)
+        done += len(got)
+    if progress and not total:
+        progress(0, 0)
+    return vectors, codes, scales
 
 
 def _sentences(sections: list[Section]) -> tuple[list[str], np.ndarray]:
@@ -270,16 +302,19 @@ def _unchanged(state: dict[str, str], prev: Manifest) -> bool:
     return prev.tokenizer == TOKENIZER_NAME and state == prev.known_files
 
 
-def _stored(lookup: dict[bytes, tuple[np.ndarray, int]], h: bytes) -> np.ndarray | None:
+def _stored(lookup: dict[bytes, tuple[np.ndarray | Segment, int]], h: bytes) -> np.ndarray | None:
     found = lookup.get(h)
-    return None if found is None else found[0][found[1]]
+    if found is None:
+        return None
+    src, i = found
+    return src.sentences(i, i + 1)[0] if isinstance(src, Segment) else src[i]
 
 
 def _vector_lookup(prev: Previous, hashes: list[bytes], sentence_hashes: list[bytes]
-                   ) -> dict[bytes, tuple[np.ndarray, int]]:
-    """Text hash → (stored vectors, row) for those of `hashes` (entries) and `sentence_hashes` (snippet sentences)
-    the previous build stored, dead rows included."""
-    out: dict[bytes, tuple[np.ndarray, int]] = {}
+                   ) -> dict[bytes, tuple[np.ndarray | Segment, int]]:
+    """Text hash → (stored vectors, row) for those of `hashes` (entries), (segment, sentence) for those of
+    `sentence_hashes` (snippet sentences) the previous build stored, dead rows included."""
+    out: dict[bytes, tuple[np.ndarray | Segment, int]] = {}
     if not prev.segments or not (hashes or sentence_hashes):
         return out
     for want, stored_of in ((hashes, Segment.hashes), (sentence_hashes, Segment.sentence_hashes)):
@@ -288,7 +323,7 @@ def _vector_lookup(prev: Previous, hashes: list[bytes], sentence_hashes: list[by
         want_a = np.array(want, dtype="S16")
         for seg in prev.segments:
             stored = stored_of(seg)
-            vectors = seg.vectors if stored_of is Segment.hashes else seg.sentence_vectors
+            vectors = seg.vectors if stored_of is Segment.hashes else seg
             for i in np.flatnonzero(np.isin(stored, want_a)).tolist():
                 # numpy's S16 drops trailing NUL bytes on read: pad back, or ~1 hash in 256 never matches
                 out.setdefault(bytes(stored[i]).ljust(16, b"\0"), (vectors, i))
@@ -333,7 +368,10 @@ def _plan(prev: Previous | None, corpus: Corpus, new: NewRows) -> Plan:
             phys[a:a + len(src[1])] = src[1]
             continue
         if src[0] == "new":
-            pieces.append((new, src[1], src[2]))
+            if pieces and pieces[-1][0] is new and pieces[-1][2] == src[1]:     # consecutive new rows: one piece
+                pieces[-1] = (new, pieces[-1][1], src[2])
+            else:
+                pieces.append((new, src[1], src[2]))
             k = src[2] - src[1]
         else:
             seg = v.segments[src[0]]

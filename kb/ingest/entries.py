@@ -7,7 +7,7 @@ every per-section score is the better of a section's two entries.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from kb.core.types import Section
 from kb.text.tokenize import tokenize
@@ -25,6 +25,26 @@ def title_text(s: Section) -> str:
 def entry_texts(sections: list[Section]) -> list[str]:
     """Texts of the 2n entries, in entry order (what the embedder sees)."""
     return [passage_text(s) for s in sections] + [title_text(s) for s in sections]
+
+
+class EntryTexts(Sequence[str]):
+    """entry_texts made one at a time when asked for: a build hashes each text once and embeds only the new ones,
+    without holding every text (at 100k sections they are ~200 MB of strings)."""
+
+    def __init__(self, sections: list[Section]):
+        self.sections = sections
+
+    def __len__(self) -> int:
+        return 2 * len(self.sections)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self.sections)
+        if not -2 * n <= i < 2 * n:
+            raise IndexError(i)
+        i %= 2 * n
+        return passage_text(self.sections[i]) if i < n else title_text(self.sections[i - n])
 
 
 def entry_tokens(sections: list[Section]) -> list[list[str]]:

@@ -24,7 +24,7 @@ from kb.core.types import Hit, KeywordQuery, Manifest, PostRecord, Section
 from kb.embed import queryvec
 from kb.embed.embedder import get_embedder
 from kb.query import explain, fusion, relevance, typos
-from kb.query.snippets import snippet, snippet_sentences
+from kb.query.snippets import snippet
 from kb.storage import store
 from kb.text.glossary import EXPANSION_WEIGHT, expansion_terms
 from kb.text.names import normalise_name
@@ -194,14 +194,10 @@ class Index:
         c = self.candidates(q, mode, f, min(len(self), max(MIN_POOL, POOL_PER_RESULT * k)), expand)
         if not len(c.rows):
             return Hits()
-        c.coverage = _coverage(self, q, c) if mode != "semantic" else None
-        if mode == "keyword":
-            final = c.keyword
-        elif mode == "semantic":
-            final = c.semantic.astype(np.float64)
-        else:
-            final = fuse(c.keyword, c.bm25, c.semantic) + self.full_match_bonus * (c.coverage >= 1.0)
-        conf = confidence(self, q, c, expand)
+        top = np.lexsort((-c.keyword, ~c.pinned))[:k] if mode == "keyword" else None    # needs no coverage
+        c.coverage = _coverage(self, q, c, top) if mode != "semantic" else None
+        final = _final(c, mode, fuse, self.full_match_bonus)
+        conf = confidence(self, q, c, expand, top)
         order = np.lexsort((-final, ~c.pinned))[:k]
         order = np.concatenate([order[conf[order] >= relevance.WEAK_BELOW], order[conf[order] < relevance.WEAK_BELOW]])
         hits = Hits()
@@ -240,15 +236,30 @@ class Index:
         return [i for i, s in enumerate(self.sections) if s.post_path == path]
 
 
-def _coverage(index: Index, q: str, c: Candidates) -> np.ndarray:
+def _final(c: Candidates, mode: str, fuse, full_match_bonus: float) -> np.ndarray:
+    """Each candidate's score in the mode: scaled keyword, cosine, or fused (+ the bonus when its opening says all)."""
+    if mode == "keyword":
+        return c.keyword
+    if mode == "semantic":
+        return c.semantic.astype(np.float64)
+    return fuse(c.keyword, c.bm25, c.semantic) + full_match_bonus * (c.coverage >= 1.0)
+
+
+def _coverage(index: Index, q: str, c: Candidates, only: np.ndarray | None = None) -> np.ndarray:
     """Each candidate's share of the query's content words (or their synonyms, stems, corrected spellings) in its
-    heading, resource names or first sentence (kb.query.explain.coverage)."""
+    heading, resource names or first sentence (kb.query.explain.coverage); given `only` (candidate positions), just
+    theirs, the others 0."""
     patterns = explain.coverage_patterns(q, dict(c.fix.words) if c.fix else None)
-    return np.array([explain.coverage(patterns, index.sections[int(r)]) for r in c.rows], dtype=np.float64)
+    at = np.arange(len(c.rows)) if only is None else only
+    out = np.zeros(len(c.rows), dtype=np.float64)
+    out[at] = [explain.coverage(patterns, index.sections[int(r)]) for r in c.rows[at]]
+    return out
 
 
-def confidence(index: Index, q: str, c: Candidates, expand: bool = True) -> np.ndarray:
-    """Each candidate's confidence (kb.query.relevance). Keyword mode judges meaning too when the model loads."""
+def confidence(index: Index, q: str, c: Candidates, expand: bool = True, only: np.ndarray | None = None) -> np.ndarray:
+    """Each candidate's confidence (kb.query.relevance). Keyword mode judges meaning too when the model loads.
+    Given `only` (candidate positions), just theirs (confidence is per candidate), the others 0."""
+    at = np.arange(len(c.rows)) if only is None else only
     semantic, background = c.semantic, c.background
     if semantic is None:
         try:
@@ -256,22 +267,25 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True) -> np.n
         except ModelUnavailable:
             qv = None
         if qv is not None:
-            background, semantic = relevance.background_best(index.embedder, qv), index.semantic_scores(qv, c.rows)
-    conf = relevance.confidence(semantic, background, c.keyword, c.pinned, c.coverage)
-    meant = typos.meaning_as_meant(index, c.fix, c.rows, expand) if semantic is not None else None
+            background, semantic = relevance.background_best(index.embedder, qv), index.semantic_scores(qv, c.rows[at])
+    else:
+        semantic = semantic[at]
+    part = [None if x is None else x[at] for x in (c.keyword, c.pinned, c.coverage)]
+    out = np.zeros(len(c.rows), dtype=np.float64)
+    out[at] = relevance.confidence(semantic, background, *part)
+    meant = typos.meaning_as_meant(index, c.fix, c.rows[at], expand) if semantic is not None else None
     if meant is not None:           # a misspelled query is as sure as the query it meant (kb.query.typos)
-        conf = np.maximum(conf, relevance.confidence(*meant, c.keyword, c.pinned, c.coverage))
-    return conf
+        out[at] = np.maximum(out[at], relevance.confidence(*meant, *part))
+    return out
 
 
 def _snippet(backend: Backend, s: Section, row: int, tokens: set[str], qv: np.ndarray | None) -> str:
-    """The hit's snippet: by shared words, else by meaning when the backend stores sentence vectors."""
-    closeness = None
-    if qv is not None and not any(tokens & set(tokenize(x)) for x in snippet_sentences(s)):
+    """The hit's snippet: by shared words, else by meaning when the backend stores sentence vectors (read only then)."""
+    def closeness() -> np.ndarray | None:
         found = backend.sentence_vectors(row)
-        if found is not None and len(found):
-            closeness = np.asarray(found, dtype=np.float32) @ qv
-    return snippet(s, tokens, closeness=closeness)
+        return np.asarray(found, dtype=np.float32) @ qv if found is not None and len(found) else None
+
+    return snippet(s, tokens, closeness=closeness if qv is not None else None)
 
 
 def _opening(s: Section) -> str:

@@ -32,6 +32,10 @@ BM25_B = 0.75
 # at 100k sections has ~70k postings (0.55 MB).
 COLUMN_CACHE_BYTES = 32 << 20
 TERMS = "terms"
+# A token whose postings cover more than 1/DENSE_ADD_SHARE of a segment's entries is added to the scores as a dense
+# column (its contributions scattered into zeros) instead of by an indexed add: at 200k entries 146 vs 234 µs for 60k
+# postings, 80 vs 86 µs for 20k (an indexed add reads, adds and writes back through the index).
+DENSE_ADD_SHARE = 10
 
 
 def entry_lists(tokens: Iterable[Sequence[str]], lengths: list[int]) -> Iterable[Sequence[str]]:
@@ -163,7 +167,12 @@ class KeywordLeg:
             if not t:
                 continue
             for s, doc, sc in self.column(t):
-                out[s][doc] += sc                  # a token's postings name each entry once
+                if len(doc) * DENSE_ADD_SHARE < len(out[s]):
+                    out[s][doc] += sc              # a token's postings name each entry once
+                else:                              # a common token: a dense column added (x + 0 = x: the same sums)
+                    dense = np.zeros(len(out[s]), dtype=np.float32)
+                    dense[doc] = sc
+                    out[s] += dense
         return out
 
     def token_max(self, token: str) -> float:

@@ -19,7 +19,7 @@ from kb.core import safeio
 from kb.core.errors import IndexCorrupt
 from kb.core.types import Section
 from kb.ingest.entries import iter_entry_tokens
-from kb.storage import tables
+from kb.storage import codes, tables
 from kb.storage.keyword import SegmentTerms, new_terms, write_terms
 from kb.storage.store import REBUILD
 from kb.storage.tables import (
@@ -44,6 +44,7 @@ PREAD_MIN_BYTES = 64 << 20
 SENTENCE_VECTORS = "sentences.npy"
 SENTENCE_STARTS = "sentence_starts.npy"
 SENTENCE_HASHES = "sentence_hashes.npy"
+SENTENCE_SCALES = "sentence_scales.npy"
 NAMES = "names"
 _SECTION_FIELDS = [f.name for f in fields(Section)]
 
@@ -62,14 +63,16 @@ class Segment:
     def __init__(self, folder: Path, search: bool = True):
         self.folder = folder
         self.name = folder.name
-        self.rows = RowFile(folder / SECTIONS, compressed=_row_format(folder) == "zlib")
+        fmt = _format(folder)
+        self.rows = RowFile(folder / SECTIONS, compressed=fmt["rows"] == "zlib")
         self.m = len(self.rows)
         self.index = VectorIndex.load(folder / "vectors.npy", folder / "ann.faiss" if search else None)
         self.vectors = self.index.vectors
         self.terms = SegmentTerms(folder)
         self.names = KeyTable(folder, NAMES, values=False)
         self.sentence_starts = load_array(folder / SENTENCE_STARTS, mmap_mode=None).astype(np.int64, copy=False)
-        self.sentence_vectors = load_array(folder / SENTENCE_VECTORS)
+        self.sentence_vectors = load_array(folder / SENTENCE_VECTORS)    # int8 codes, or float16 (older segments)
+        self.sentence_scales = load_array(folder / SENTENCE_SCALES) if fmt["sentences"] == "int8" else None
         # a search in a large segment reads vector rows with pread (tables.RowReader), not through the map
         large = search and self.vectors.nbytes >= PREAD_MIN_BYTES
         self.vector_rows = RowReader(folder / "vectors.npy") if large else None
@@ -81,7 +84,9 @@ class Segment:
         if (self.vectors.ndim != 2 or len(self.vectors) != 2 * self.m or len(self.terms.doclen) != 2 * self.m
                 or len(st) != self.m + 1 or int(st[0]) != 0 or bool(np.any(np.diff(st) < 0))
                 or self.sentence_vectors.ndim != 2 or int(st[-1]) != len(self.sentence_vectors)
-                or self.sentence_vectors.shape[1] != self.vectors.shape[1]):
+                or self.sentence_vectors.shape[1] != self.vectors.shape[1]
+                or self.sentence_vectors.dtype.kind != ("i" if self.sentence_scales is not None else "f")
+                or (self.sentence_scales is not None and self.sentence_scales.shape != (int(st[-1]),))):
             raise ValueError(f"segment {self.name} is inconsistent")
 
     def vector_index(self) -> VectorIndex:
@@ -102,9 +107,20 @@ class Segment:
         return load_array(self.folder / SENTENCE_HASHES)
 
     def sentences_of(self, i: int) -> np.ndarray:
-        """Row i's snippet-sentence vectors (float16)."""
+        """Row i's snippet-sentence vectors (float32)."""
         a, b = int(self.sentence_starts[i]), int(self.sentence_starts[i + 1])
-        return self.sentence_rows.run(a, b) if self.sentence_rows is not None else self.sentence_vectors[a:b]
+        return self.sentences(a, b)
+
+    def sentences(self, a: int, b: int) -> np.ndarray:
+        """Snippet-sentence vectors a..b-1 of the segment (float32, decoded from their 8-bit codes)."""
+        v = self.sentence_rows.run(a, b) if self.sentence_rows is not None else self.sentence_vectors[a:b]
+        return codes.dequantise(v, self.sentence_scales[a:b]) if self.sentence_scales is not None else v.astype(np.float32)
+
+    def sentence_codes(self, picks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(int8 codes, float32 scales) of the given sentences (an older segment's float16 vectors are quantised)."""
+        if self.sentence_scales is not None:
+            return self.sentence_vectors[picks], self.sentence_scales[picks]
+        return codes.quantise(self.sentence_vectors[picks])
 
     def entry_vectors(self, entries: np.ndarray) -> np.ndarray:
         """Vectors of the given entries (float32), in the given order."""
@@ -123,9 +139,10 @@ class NewRows:
     sections: list[Section]
     vectors: np.ndarray              # float16, as stored
     hashes: np.ndarray
-    sentence_vectors: np.ndarray     # float16, the sections' snippet sentences, section after section
+    sentence_vectors: np.ndarray     # int8 codes of the sections' snippet sentences, section after section
     sentence_starts: np.ndarray      # k + 1 offsets into sentence_vectors
     sentence_hashes: np.ndarray
+    sentence_scales: np.ndarray      # float32, one per sentence (kb.storage.codes)
 
     def entry(self, lo: int, hi: int) -> np.ndarray:
         """Entry positions of sections lo..hi-1: their section entries, then their title entries."""
@@ -141,24 +158,27 @@ def _rows(p: Piece) -> int:
     return len(p[1]) if isinstance(p[0], Segment) else p[2] - p[1]
 
 
-def _sentence_run(p: Piece) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A piece's snippet sentences: (count per row, their float16 vectors, their hashes), in row order."""
+def _sentence_run(p: Piece) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A piece's snippet sentences: (count per row, their int8 codes, their hashes, their scales), in row order."""
     if isinstance(p[0], Segment):
         seg, rows = p[0], np.asarray(p[1], dtype=np.int64)
         a, b = seg.sentence_starts[rows], seg.sentence_starts[rows + 1]
         counts = b - a
         ends = np.cumsum(counts)
         picks = np.repeat(a - (ends - counts), counts) + np.arange(int(ends[-1]) if len(ends) else 0)
-        return counts, seg.sentence_vectors[picks], seg.sentence_hashes()[picks]
+        q, scales = seg.sentence_codes(picks)
+        return counts, q, seg.sentence_hashes()[picks], scales
     new, lo, hi = p
     a, b = int(new.sentence_starts[lo]), int(new.sentence_starts[hi])
-    return np.diff(new.sentence_starts[lo:hi + 1]), new.sentence_vectors[a:b], new.sentence_hashes[a:b]
+    return (np.diff(new.sentence_starts[lo:hi + 1]), new.sentence_vectors[a:b], new.sentence_hashes[a:b],
+            new.sentence_scales[a:b])
 
 
-def _write_sentences(folder: Path, runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], dim: int) -> None:
+def _write_sentences(folder: Path, runs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], dim: int
+                     ) -> None:
     counts = np.concatenate([r[0] for r in runs] + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
-    save_array(folder / SENTENCE_VECTORS,
-               np.concatenate([r[1] for r in runs] + [np.zeros((0, dim), dtype=np.float16)]).astype(np.float16))
+    tables.save_runs(folder / SENTENCE_VECTORS, [r[1] for r in runs], np.int8, (dim,))    # no concatenated copy
+    save_array(folder / SENTENCE_SCALES, np.concatenate([r[3] for r in runs] + [np.zeros(0, dtype=np.float32)]))
     save_array(folder / SENTENCE_HASHES, np.concatenate([r[2] for r in runs] + [np.zeros(0, dtype="S16")]))
     save_array(folder / SENTENCE_STARTS, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
@@ -172,17 +192,29 @@ def _compressed_rows(p: Piece):
     return [tables.compress_row(section_line(s)) for s in new.sections[lo:hi]]
 
 
-def _row_format(folder: Path) -> str:
-    """How the segment stores its rows: "zlib", or "plain" for a segment written before segment.json existed."""
+def _whole_new(pieces: Sequence[Piece], m: int) -> np.ndarray | None:
+    """The new rows' float16 vectors when the segment is exactly all of them in order (their entry order is the
+    segment's), else None."""
+    if len(pieces) == 1 and isinstance(pieces[0][0], NewRows) and pieces[0][1] == 0 and pieces[0][2] == m == len(
+            pieces[0][0].sections) and pieces[0][0].vectors.dtype == np.float16:
+        return np.ascontiguousarray(pieces[0][0].vectors)
+    return None
+
+
+def _format(folder: Path) -> dict[str, str]:
+    """How the segment stores its rows ("zlib", or "plain" for a segment written before segment.json existed) and its
+    sentence vectors ("int8" codes with scales, or "float16" for a segment written before the codes)."""
     try:
         d = safeio.read_json(folder / FORMAT, 4096)
     except FileNotFoundError:
-        return "plain"
+        return {"rows": "plain", "sentences": "float16"}
     except (OSError, ValueError) as err:
         raise ValueError(f"segment {folder.name}: unreadable {FORMAT}") from err
     if not isinstance(d, dict) or d.get("rows") not in ("zlib", "plain"):
         raise ValueError(f"segment {folder.name}: unknown row format")
-    return d["rows"]
+    if d.setdefault("sentences", "float16") not in ("int8", "float16"):
+        raise ValueError(f"segment {folder.name}: unknown sentence format")
+    return d
 
 
 def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
@@ -190,14 +222,14 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
     folder.mkdir()
     m = sum(_rows(p) for p in pieces)
     starts = np.cumsum([0] + [_rows(p) for p in pieces])
-    vectors = np.empty((2 * m, dim), dtype=np.float16)      # as stored: ~1e-5 off a float32 cosine, half the bytes
+    whole = _whole_new(pieces, m)               # a full build: the new rows' vectors are the segment's, as they are
+    vectors = whole if whole is not None else np.empty((2 * m, dim), dtype=np.float16)   # ~1e-5 off a float32 cosine
     hashes = np.empty(2 * m, dtype="S16")
     doclen = np.zeros(2 * m, dtype=np.int32)
     entry_maps: dict[int, tuple[Segment, np.ndarray]] = {}      # old segment → old entry → new entry (-1: not kept)
     row_maps: dict[int, tuple[Segment, np.ndarray]] = {}
     new_parts: list[tuple] = []
     name_parts: list[tuple] = []
-    sentence_runs = [_sentence_run(p) for p in pieces]          # (counts, float16 vectors, hashes) in row order
     for p, start in zip(pieces, starts[:-1].tolist(), strict=True):
         k = _rows(p)
         dest = np.concatenate([start + np.arange(k), m + start + np.arange(k)])
@@ -215,19 +247,20 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
         else:
             new, lo, hi = p
             src = new.entry(lo, hi)
-            vectors[dest] = new.vectors[src]
+            if whole is None:
+                vectors[dest] = new.vectors[src]
             hashes[dest] = new.hashes[src]
             secs = new.sections[lo:hi]
             part, lens = new_terms(iter_entry_tokens(secs))
             doclen[dest] = lens
-            new_parts.append((*part[:2], dest[part[2]], part[3]))
+            new_parts.append((*part[:2], dest[part[2]].astype(np.int32), part[3]))
             keys, kid, doc, _ = postings_from_lists((name_keys(s) for s in secs), count=False)
             name_parts.append((keys, kid, start + doc, None))
     save_array(folder / "vectors.npy", vectors)             # the first np.save of a build (tests/fixtures/faults)
     with safeio.create_new(folder / FORMAT) as f:          # (store.write_json is the manifest's alone)
-        f.write(b'{"rows":"zlib"}')
+        f.write(b'{"rows":"zlib","sentences":"int8"}')
     save_array(folder / "hashes.npy", hashes)
-    _write_sentences(folder, sentence_runs, dim)
+    _write_sentences(folder, [_sentence_run(p) for p in pieces], dim)     # (counts, codes, hashes, scales) by row
     term_parts, old_names = [], []
     for seg, emap in entry_maps.values():
         keys, kid, doc, val = seg.terms.table.coo()
@@ -235,7 +268,9 @@ def write_segment(folder: Path, pieces: Sequence[Piece], dim: int) -> int:
     for seg, rmap in row_maps.values():
         keys, kid, doc, _ = seg.names.coo()
         old_names.append((keys, kid, rmap[doc], None))
-    write_terms(folder, term_parts + new_parts, doclen)
+    term_parts += new_parts
+    del new_parts
+    write_terms(folder, term_parts, doclen)                 # empties term_parts as it reads them
     write_postings(folder, NAMES, old_names + name_parts, values=False)
     tables.write_rows(folder / SECTIONS, [_compressed_rows(p) for p in pieces])
     save_ann(build_ann(vectors), folder / "ann.faiss")

@@ -77,6 +77,22 @@ def save_array(path: Path, a: np.ndarray) -> None:
         np.save(f, np.ascontiguousarray(a))
 
 
+def save_runs(path: Path, runs: Sequence[np.ndarray], dtype, row_shape: tuple[int, ...]) -> None:
+    """Write the runs (arrays of rows of `row_shape`) as one new .npy file of `dtype`, one run at a time: the same file
+    as save_array of their concatenation, without holding it."""
+    dtype = np.dtype(dtype)
+    n = sum(len(r) for r in runs)
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n, *row_shape)}
+    with safeio.create_new(path) as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        for r in runs:
+            r = np.ascontiguousarray(r, dtype=dtype)
+            if r.shape[1:] != row_shape:
+                raise ValueError(f"{path.name}: a run of shape {r.shape} among rows of {row_shape}")
+            if r.size:
+                f.write(memoryview(r).cast("B"))
+
+
 class RowReader:
     """Rows of a 2-D .npy file read with pread, never mapped: the pages stay in the shared page cache and the
     process holds only the rows it asked for. Why not the memory map: a query reads ~600 scattered vector rows, and
@@ -291,25 +307,27 @@ def write_postings(folder: Path, name: str, parts: list[tuple[list[str], np.ndar
                    values: bool, doc_dtype=np.int32, val_dtype=None) -> None:
     """Write a key table from parts, each (keys, key index per posting, doc per posting, value per posting).
     Postings with doc < 0 are dropped (rows that do not go into the new table); keys left without postings are
-    dropped; within a key, postings are sorted by doc. Docs must be unique per key across the parts."""
+    dropped; within a key, postings are sorted by doc. Docs must be unique per key across the parts. A list of
+    parts is emptied as it is read (what it held can be freed before the postings are sorted)."""
     names: dict[str, int] = {}
     kids, docs, vals = [], [], []
-    for keys, kid, doc, val in parts:
+    for keys, kid, doc, val in _drain(parts):                  # int32 ids: 8.4M postings at 100k sections
         keep = np.asarray(doc) >= 0
         if not keep.any():
             continue
-        local = np.array([names.setdefault(k, len(names)) for k in keys], dtype=np.int64)
+        local = np.array([names.setdefault(k, len(names)) for k in keys], dtype=np.int32)
         kids.append(local[np.asarray(kid)[keep]])
-        docs.append(np.asarray(doc, dtype=np.int64)[keep])
+        docs.append(np.asarray(doc)[keep].astype(np.int32))
         if values:
             vals.append(np.asarray(val)[keep])
     ordered = sorted(names)                                    # str order = UTF-8 byte order
-    rank = np.empty(len(names), dtype=np.int64)
+    rank = np.empty(len(names), dtype=np.int32)
     if names:
         rank[[names[k] for k in ordered]] = np.arange(len(ordered))
-    kid = rank[np.concatenate(kids)] if kids else np.zeros(0, np.int64)
-    doc = np.concatenate(docs) if docs else np.zeros(0, np.int64)
-    order = np.lexsort((doc, kid))
+    kid = rank[_concat(kids, np.int32)]
+    doc = _concat(docs, np.int32)
+    del kids, docs
+    order = _by_key_then_doc(kid, doc)
     kid, doc = kid[order], doc[order]
     used = np.bincount(kid, minlength=len(ordered)) > 0 if len(ordered) else np.zeros(0, bool)
     if not used.all():                                          # keys whose every posting was dropped
@@ -322,27 +340,67 @@ def write_postings(folder: Path, name: str, parts: list[tuple[list[str], np.ndar
     save_array(folder / f"{name}.ptr.npy", ptr)
     save_array(folder / f"{name}.doc.npy", doc.astype(doc_dtype))
     if values:
-        val = np.concatenate(vals)[order] if vals else np.zeros(0, dtype=np.uint8)
+        val = _concat(vals, np.uint8)[order]
         if val_dtype is None:                                   # the smallest unsigned type that holds them
             val_dtype = np.min_scalar_type(max(int(val.max()) if len(val) else 0, 0))
         save_array(folder / f"{name}.val.npy", val.astype(val_dtype))
 
 
+def _drain(parts):
+    """The parts in order; a list is emptied as it is read."""
+    if not isinstance(parts, list):
+        yield from parts
+        return
+    parts.reverse()
+    while parts:
+        yield parts.pop()
+
+
+def _concat(arrays: list[np.ndarray], empty_dtype) -> np.ndarray:
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=empty_dtype)
+
+
+def _by_key_then_doc(kid: np.ndarray, doc: np.ndarray) -> np.ndarray:
+    """The order sorting postings by key, then doc (np.lexsort((doc, kid)) with one int64 sort key)."""
+    if not len(kid):
+        return np.zeros(0, dtype=np.int64)
+    key = kid.astype(np.int64)
+    key *= int(doc.max()) + 1
+    key += doc
+    return np.argsort(key, kind="stable")
+
+
+# Key ids gathered before they are turned into postings: bounds a build's arrays (every token of 100k sections is ~30M).
+POSTINGS_CHUNK = 1 << 21
+
+
 def postings_from_lists(lists: Iterable[Sequence[str]], count: bool
                         ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray | None]:
     """A part for write_postings from one list of keys per doc, read once (a generator is fine: only ids are
-    kept): (keys, key index, doc, count of the key in the doc when `count`, else each key once per doc)."""
+    kept): (keys, key index, doc, count of the key in the doc when `count`, else each key once per doc), sorted by
+    doc, then key index."""
     vocab: dict[str, int] = {}
-    ids = array("q")
-    lens = array("q")
     setdefault = vocab.setdefault
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    ids, lens, first = array("q"), array("q"), 0
     for keys in lists:
         lens.append(len(keys))
         ids.extend([setdefault(k, len(vocab)) for k in keys])
+        if len(ids) >= POSTINGS_CHUNK:
+            out.append(_unique_pairs(ids, lens, first, len(vocab)))
+            ids, lens, first = array("q"), array("q"), first + len(lens)
+    out.append(_unique_pairs(ids, lens, first, len(vocab)))
+    kid, doc, counts = (np.concatenate([o[k] for o in out]) for k in range(3))
+    return list(vocab), kid, doc, (counts if count else None)
+
+
+def _unique_pairs(ids: array, lens: array, first: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(key index, doc, count) of each distinct (doc, key) among docs first.. holding the key ids `ids` (`lens` of
+    them each), sorted by doc, then key index; int32."""
     kid = np.frombuffer(ids, dtype=np.int64) if len(ids) else np.zeros(0, np.int64)
     lens_a = np.frombuffer(lens, dtype=np.int64) if len(lens) else np.zeros(0, np.int64)
-    doc = np.repeat(np.arange(len(lens_a), dtype=np.int64), lens_a)
-    width = max(1, len(vocab))
-    pair, counts = np.unique(doc * width + kid, return_counts=True)
-    keys = list(vocab)
-    return keys, pair % width, pair // width, (counts if count else None)
+    width = max(1, width)
+    pair = np.repeat(np.arange(len(lens_a), dtype=np.int64) * width, lens_a)
+    pair += kid
+    pair, counts = np.unique(pair, return_counts=True)
+    return ((pair % width).astype(np.int32), (pair // width + first).astype(np.int32), counts.astype(np.int32))
