@@ -53,7 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     fix.add_argument("--forget", action="append", metavar="HEADING_OR_URL", help="drop an include/exclude")
     chk = p.add_argument_group("checking against labelled sections")
     chk.add_argument("--check", action="store_true", help="precision/recall/F1 per topic and micro against the "
-                     "labels; without --index-dir, on a scratch index of each split's posts (tune, then heldout)")
+                     "labels; without --index-dir, on a scratch index of each split's posts (tune, heldout, external, external2)")
     chk.add_argument("--labels", metavar="FILE", default=str(LABELS_FILE), help=f"labels (default {LABELS_FILE})")
     chk.add_argument("--split", choices=[*SPLITS, "all"], help="only this split (default: every split, each "
                      "on its own index; 'all': every label, e.g. with --index-dir)")
@@ -143,8 +143,12 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
         settings = backend_settings(args)
         with opened_index(None, [p for s in others for p in SPLITS[s]], settings=settings) as fit_index, \
                 opened_index(None, SPLITS[split], settings=settings) as index:
-            transfer(fit_index, fit_labels, index, labels, topics, fixed=fixed, counts=counts)
-            per_split[split] = transfer(fit_index, fit_labels, index, labels, topics, fixed=fixed)
+            own: dict = {}
+            per_split[split] = transfer(fit_index, fit_labels, index, labels, topics, fixed=fixed, counts=own)
+        for d, at in own.items():           # one fit per split, its counts added to the sum over splits
+            for name, c in at.items():
+                old = counts.setdefault(d, {}).get(name, (0, 0, 0))
+                counts[d][name] = tuple(a + b for a, b in zip(old, c, strict=True))
     rows = offset_rows(counts, CV_OFFSETS)
     chosen = recall_at_precision(rows)
     if args.json:

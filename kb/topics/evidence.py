@@ -81,8 +81,8 @@ _TOOL_WORDS = {
         label-studio labelstudio labelbox prodigy cvat great-expectations evidently feast prefect dagster metaflow
         zenml clearml polyaxon deepchecks whylogs pachyderm lakefs sagemaker vertex-ai
         keras-tuner mlem kedro""",
-    "nlp": """spacy nltk gensim fasttext sentencepiece konlpy mecab khaiii kiwi soynlp fairseq allennlp flair stanza
-        word2vec glove huggingface hugging-face""",
+    "nlp": """spacy nltk gensim fasttext sentencepiece konlpy mecab khaiii kiwi kiwipiepy soynlp hanspell pykospacing
+        kss klue korquad fairseq allennlp flair stanza word2vec glove huggingface hugging-face""",
     "computer vision": """opencv detectron detectron2 mmdetection yolo yolov5 timm albumentations torchvision kornia
         imgaug segmentation-models stylegan""",
     "speech": """librosa espnet kaldi whisper wav2vec speechbrain tacotron wavenet deepspeech torchaudio pyannote
@@ -90,6 +90,9 @@ _TOOL_WORDS = {
     "reinforcement learning": """gym openai-gym stable-baselines stable-baselines3 rllib dopamine pettingzoo mujoco
         dm-control""",
     "trading": """zipline backtrader quantlib pyfolio alphalens qlib ccxt ta-lib yfinance pandas-datareader""",
+    # tools made for the Korean language (a Korean morphological analyser is Korean material whatever its README's
+    # language)
+    "korean": """konlpy khaiii kiwi kiwipiepy soynlp hanspell pykospacing kss klue korquad hyperclova""",
 }
 # What a well-known model or architecture is, the same way (a resource named after one is about its field): whole
 # names, and families by their prefix (`yolo` meets YOLOX and YOLOv7, `convnext` ConvNeXt V2). Not ViT and VITS:
@@ -99,12 +102,13 @@ _MODEL_WORDS = {
         segformer segment-anything nerf instant-ngp gaussian-splatting biggan dall-e stable-diffusion imagen
         controlnet simclr moco byol clip""",
     "nlp": """bert roberta albert electra xlnet gpt chatgpt t5 bart bloom codex copilot hyperclova sbert
-        sentence-bert nemo""",
+        sentence-bert nemo alpaca vicuna falcon palm chinchilla gopher flan-t5 pythia dolly bard claude""",
     "speech": """fastpitch hifi-gan hifigan melgan waveglow glow-tts conformer citrinet hubert coqui""",
 }
 _MODEL_FAMILIES = {
     "computer vision": "yolo convnext resnet efficientnet mobilenet stylegan dalle",
-    "nlp": "llama kogpt kobert koelectra",
+    "nlp": "llama kogpt kobert koelectra mistral mixtral qwen gemma",
+    "korean": "kogpt kobert koelectra kcbert kcelectra koalpaca",
     "speech": "tacotron fastspeech wav2vec",
 }
 
