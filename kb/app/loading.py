@@ -1,9 +1,12 @@
-"""What the app loads once per server and index version: settings, the index (with the model warmed up behind
-it), the topics file; and the rebuild that replaces them."""
+"""What the app loads once per server and index version: settings, the index (with the model, then the topic
+assignment, warmed up behind it), the topics file; and the rebuild that replaces them."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import streamlit as st
 
@@ -19,24 +22,47 @@ def settings() -> Settings:
     return Settings.load()
 
 
-def _warm_up(index, content_dir: str) -> None:
-    """Load the model, run one search and assign topics, off the page's thread, so the first page does not wait."""
+# How long a page that drew its results without topics keeps waiting to add them (the assignment of 100k sections
+# took 50 s, BENCHMARKS.md "The app at 100k sections"), and how often that wait lets a new query interrupt it.
+TOPICS_FOLLOW_S = 600.0
+TICK_S = 0.2
+
+
+@dataclass
+class Warm:
+    """The warm-up of one opened index, in a background thread: `model` is set once the model has answered a
+    search, `topics` once the topics file's assignment is computed (each also when that failed: the page that
+    needs it then meets the error itself)."""
+    model: threading.Event = field(default_factory=threading.Event)
+    topics: threading.Event = field(default_factory=threading.Event)
+
+
+def _warm_up(index, content_dir: str, warm: Warm) -> None:
+    """Load the model with one search, then the app's derived data, then assign topics (50 s at 100k sections),
+    off the page's thread: no page waits for what it does not draw."""
     try:
         index.search("트레이딩 trading", k=1)
+    except Exception:  # noqa: BLE001 - a page that needs the model reports the problem itself
+        pass
+    finally:
+        warm.model.set()
+    try:
+        appdata.derived(index)
         topics, _ = appdata.topics(content_dir)
         if topics is not None:
             kbtopics.assign(index, topics)
-        appdata.derived(index)
-    except Exception:  # noqa: BLE001 - a page that needs the model reports the problem itself
+    except Exception:  # noqa: BLE001 - a page that needs the topics reports the problem itself
         pass
+    finally:
+        warm.topics.set()
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def load_index(where: str, version: str, content_dir: str):
     """Open the index (once per server and index version) and start warming up the model behind it."""
     index = kb.open_index(settings=settings())
-    warm = threading.Thread(target=_warm_up, args=(index, content_dir), name="kb-warm-up", daemon=True)
-    warm.start()
+    warm = Warm()
+    threading.Thread(target=_warm_up, args=(index, content_dir, warm), name="kb-warm-up", daemon=True).start()
     return index, warm
 
 
@@ -47,11 +73,56 @@ def get_index():
         return load_index(backends.where(s), version, str(s.content_dir))
 
 
-def model_ready(warm: threading.Thread) -> None:
-    """Wait (behind a spinner) for the background warm-up: the model and topic assignment are needed from here."""
-    if warm.is_alive():
+def model_ready(warm: Warm) -> None:
+    """Wait (behind a spinner) for the model: a search needs it from here (topics are not waited for)."""
+    if not warm.model.is_set():
         with st.spinner("Loading the search model (once per server, a few seconds)…"):
-            warm.join()
+            warm.model.wait()
+
+
+def assignment(index, warm: Warm, wait: bool = False):
+    """The topic assignment of the topics file (kb.topics.Assignment); None while the background warm-up is still
+    computing it (unless `wait`: then behind a spinner) and when the topics file is broken."""
+    ts = get_topics()
+    if ts is None:
+        return None
+    if not warm.topics.is_set():
+        if not wait:
+            return None
+        with st.spinner("Sorting the sections into topics (once per index version; about a minute at 100,000 "
+                        "sections)…"):
+            warm.topics.wait()
+    return kbtopics.assign(index, ts)
+
+
+def draw_with_topics(index, warm: Warm, draw: Callable[[object], None]) -> Callable[[], None] | None:
+    """draw(a) into a placeholder now, `a` being the topic assignment if it is ready, else None (cards without
+    their topics); in that case also returns the redraw that fills them in (for when_topics_ready)."""
+    box = st.empty()
+    a = assignment(index, warm)
+    with box.container():
+        draw(a)
+    if a is not None or get_topics() is None:
+        return None
+
+    def redraw() -> None:
+        with box.container():
+            draw(assignment(index, warm))
+
+    return redraw
+
+
+def when_topics_ready(warm: Warm, redraw: Callable[[], None]) -> None:
+    """Call redraw() once the background assignment is done, for a page that drew its results without topics.
+    Waits at most TOPICS_FOLLOW_S, after everything else on the page is drawn; an empty placeholder is written
+    every TICK_S, the point at which Streamlit lets a new query (a rerun) stop this wait."""
+    tick = st.empty()
+    deadline = time.monotonic() + TOPICS_FOLLOW_S
+    while not warm.topics.wait(TICK_S):
+        if time.monotonic() > deadline:
+            return
+        tick.empty()
+    redraw()
 
 
 def get_topics():
