@@ -658,3 +658,17 @@ def test_a_cold_link_shows_results_before_the_topics_and_adds_them_after(page, s
     assert page.locator(".kb-card .kb-fix").count() > 0
     assert "Acme: 강화학습 프레임워크" in page.locator(".kb-card .kb-heading").all_inner_texts()[:3]
     assert_no_error(page)
+
+
+def test_text_being_typed_survives_the_topics_arriving(page, slow_topics_server):
+    page.goto(f"{slow_topics_server}/?q={quote('트레이딩')}")
+    wait_cards(page, 3)
+    assert page.locator(".kb-card .kb-topic").count() == 0
+    box = page.get_by_label("Search every weekly issue")
+    box.click()
+    box.fill("")
+    box.type("speech synth")                                  # typed, Enter not pressed yet
+    page.locator(".kb-card .kb-topic").first.wait_for(timeout=(SLOW_ASSIGN_S + 60) * 1000)
+    assert box.input_value() == "speech synth"
+    assert page.evaluate("document.activeElement && document.activeElement.getAttribute('aria-label')") == \
+        "Search every weekly issue"

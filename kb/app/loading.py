@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import gc
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -23,10 +21,7 @@ def settings() -> Settings:
     return Settings.load()
 
 
-# How long a page that drew its results without topics keeps waiting to add them (the assignment of 100k sections
-# took 50 s, BENCHMARKS.md "The app at 100k sections"), and how often that wait lets a new query interrupt it.
-TOPICS_FOLLOW_S = 600.0
-TICK_S = 0.2
+TICK_S = 1.0            # how often a page drawn without its topics looks whether they are assigned
 
 
 @dataclass
@@ -101,34 +96,13 @@ def assignment(index, warm: Warm, wait: bool = False):
     return kbtopics.assign(index, ts)
 
 
-def draw_with_topics(index, warm: Warm, draw: Callable[[object], None]) -> Callable[[], None] | None:
-    """draw(a) into a placeholder now, `a` being the topic assignment if it is ready, else None (cards without
-    their topics); in that case also returns the redraw that fills them in (for when_topics_ready)."""
-    box = st.empty()
-    a = assignment(index, warm)
-    with box.container():
-        draw(a)
-    if a is not None or get_topics() is None:
-        return None
-
-    def redraw() -> None:
-        with box.container():
-            draw(assignment(index, warm))
-
-    return redraw
-
-
-def when_topics_ready(warm: Warm, redraw: Callable[[], None]) -> None:
-    """Call redraw() once the background assignment is done, for a page that drew its results without topics.
-    Waits at most TOPICS_FOLLOW_S, after everything else on the page is drawn; an empty placeholder is written
-    every TICK_S, the point at which Streamlit lets a new query (a rerun) stop this wait."""
-    tick = st.empty()
-    deadline = time.monotonic() + TOPICS_FOLLOW_S
-    while not warm.topics.wait(TICK_S):
-        if time.monotonic() > deadline:
-            return
-        tick.empty()
-    redraw()
+@st.fragment(run_every=TICK_S)
+def topics_watcher(warm: Warm) -> None:
+    """Drawn (invisible) on a page whose results were drawn before the topics were assigned: every TICK_S it looks
+    whether they are, and then draws the page again, with them. It runs as its own small rerun, so a query typed
+    meanwhile is answered at once; the page drawn again no longer holds it, which ends its ticks."""
+    if warm.topics.is_set():
+        st.rerun()
 
 
 def get_topics():
