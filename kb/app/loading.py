@@ -37,9 +37,11 @@ def _warm_up(index, content_dir: str, warm: Warm) -> None:
     """Load the model with one search, then the app's derived data, then assign topics (50 s at 100k sections),
     off the page's thread: no page waits for what it does not draw.
 
-    Then what it loaded is moved out of the garbage collector's sight (gc.freeze): those objects live as long as
-    the index, and at 100k sections they are ~2 million, which each full collection scanned while every thread
-    of the server stood still (2.8 s a collection here; typed queries took 1-18 s in the browser)."""
+    The garbage collector is off meanwhile, and what the warm-up loaded is then moved out of its sight
+    (gc.freeze): those objects live as long as the index, and at 100k sections they are ~2 million, which every
+    full collection scanned while every thread of the server stood still (2.8 s a collection here; typed queries
+    took 1-18 s in the browser). Cyclic garbage other threads make during the warm-up is frozen with them."""
+    gc.disable()
     try:
         index.search("트레이딩 trading", k=1)
     except Exception:  # noqa: BLE001 - a page that needs the model reports the problem itself
@@ -55,6 +57,7 @@ def _warm_up(index, content_dir: str, warm: Warm) -> None:
         pass
     finally:
         gc.freeze()
+        gc.enable()
         warm.topics.set()
 
 
