@@ -14,6 +14,7 @@ from kb import backends
 from kb import build as kbbuild
 from kb import topics as kbtopics
 from kb.app import data as appdata
+from kb.app import warmstart
 from kb.core.config import Settings
 
 
@@ -43,6 +44,7 @@ def _warm_up(index, content_dir: str, warm: Warm) -> None:
     took 1-18 s in the browser). Cyclic garbage other threads make during the warm-up is frozen with them."""
     gc.disable()
     try:
+        warmstart.wait()                      # the model app.py started loading: never created twice
         index.search("트레이딩 trading", k=1)
     except Exception:  # noqa: BLE001 - a page that needs the model reports the problem itself
         pass
