@@ -40,8 +40,9 @@ def _warm_up(index, content_dir: str, warm: Warm) -> None:
 
     The garbage collector is off meanwhile, and what the warm-up loaded is then moved out of its sight
     (gc.freeze): those objects live as long as the index, and at 100k sections they are ~2 million, which every
-    full collection scanned while every thread of the server stood still (2.8 s a collection here; typed queries
-    took 1-18 s in the browser). Cyclic garbage other threads make during the warm-up is frozen with them."""
+    full collection scanned while every thread of the server stood still (2.8 s a collection; a typed query
+    waited 1-5 s for them, BENCHMARKS.md). Frozen objects are still freed when nothing refers to them any more
+    (an old index version); only cyclic garbage made during the warm-up stays."""
     gc.disable()
     try:
         warmstart.wait()                      # the model app.py started loading: never created twice
