@@ -1010,3 +1010,22 @@ def test_rows_by_post_from_the_row_map_match_the_sections_table(monkeypatch, tmp
     for i, s in enumerate(index.sections):
         by_table.setdefault(s.post_path, []).append(i)
     assert browse.rows_by_post(index) == by_table and len(by_table) == 6
+
+
+def test_the_bundled_model_starts_loading_once_and_no_other_model_is_loaded_ahead(monkeypatch):
+    from kb.app import warmstart
+    from kb.core.config import DEFAULT_MODEL
+    from kb.embed import embedder
+
+    monkeypatch.setattr(warmstart, "_STARTED", {})
+    monkeypatch.setattr(embedder, "_CACHE", {})                           # no model loaded in this process yet
+    monkeypatch.setenv("KB_MODEL", "sentence-transformers/all-MiniLM-L6-v2")
+    warmstart.start()
+    assert warmstart._STARTED == {}, "a sentence-transformers model may not be the index's: not loaded ahead"
+    monkeypatch.delenv("KB_MODEL")
+    warmstart.start()
+    warmstart.start()
+    assert list(warmstart._STARTED) == [DEFAULT_MODEL]
+    warmstart.wait()
+    assert not warmstart._STARTED[DEFAULT_MODEL].is_alive()
+    assert list(embedder._CACHE) == [DEFAULT_MODEL]                        # loaded by the thread, and only it
