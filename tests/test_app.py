@@ -963,12 +963,28 @@ def test_results_are_drawn_while_topics_are_assigned_and_get_their_topics_after(
     assert len(warms) == 1 and warms[0].model.is_set() and not warms[0].topics.is_set()
     assert rows(at) == [h.row for h in eval_index.search("트레이딩", k=10)]
     assert not any(topic_chips(c) or "kb-fix" in c for c in cards(at)), "no topics before they are assigned"
-    gate.set()                                         # (in a browser the page's watcher reruns it by itself)
+    gate.set()
     assert warms[0].topics.wait(120)
     at.run()
     assert_clean(at)
     trading = render.text("Trading & finance")
     assert trading in topic_chips(cards(at)[0]) and "kb-fix" in cards(at)[0]
+
+
+def test_topics_assigned_within_the_follow_are_added_to_the_cards_in_place(monkeypatch, eval_corpus, tmp_path,
+                                                                           slow_topics):
+    from kb.app import loading
+
+    gate, warms = slow_topics
+    content, index_dir = eval_corpus
+    mine = tmp_path / "content"
+    shutil.copytree(content, mine)
+    monkeypatch.setattr(loading, "TOPICS_FOLLOW_S", 30.0)
+    threading.Timer(3.0, gate.set).start()
+    at = run_app(monkeypatch, index_dir, mine, q="트레이딩")        # draws, waits for the topics, draws again
+    assert warms[0].topics.is_set()
+    assert render.text("Trading & finance") in topic_chips(cards(at)[0])
+    assert sum(1 for h in at.html if h.value.startswith('<div class="kb-results">')) == 1, "replaced, not drawn twice"
 
 
 def test_the_topic_filter_and_the_topics_page_wait_for_the_assignment(monkeypatch, eval_corpus, eval_index,

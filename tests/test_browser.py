@@ -641,34 +641,22 @@ def slow_topics_server(eval_corpus, tmp_path):
         yield base
 
 
-def test_a_cold_link_shows_results_before_the_topics_and_adds_them_after(page, slow_topics_server):
+def test_a_cold_link_shows_results_before_the_topics_and_the_next_query_has_them(page, slow_topics_server):
     t0 = time.monotonic()
     page.goto(f"{slow_topics_server}/?q={quote('트레이딩')}")
     headings = wait_cards(page, 10)
     assert time.monotonic() - t0 < SLOW_ASSIGN_S - 5, "the results waited for the topic assignment"
     assert {"FinRL", "Freqtrade"} <= set(headings)
     assert page.locator(".kb-card .kb-topic").count() == 0 and page.locator(".kb-card .kb-fix").count() == 0
-    box = page.get_by_label("Search every weekly issue")      # a query typed meanwhile is answered at once
+    box = page.get_by_label("Search every weekly issue")      # a query typed meanwhile is answered soon
     box.fill("강화학습 프레임워크")
     box.press("Enter")
     page.locator(".kb-card .kb-heading", has_text="Acme: 강화학습 프레임워크").first.wait_for()
     assert time.monotonic() - t0 < SLOW_ASSIGN_S - 2
-    page.locator(".kb-card .kb-topic").first.wait_for(timeout=(SLOW_ASSIGN_S + 60) * 1000)   # no action needed
-    assert time.monotonic() - t0 >= SLOW_ASSIGN_S
+    page.wait_for_timeout(max(0.0, SLOW_ASSIGN_S + 3 - (time.monotonic() - t0)) * 1000)   # the topics are in
+    box.fill("트레이딩")
+    box.press("Enter")
+    page.locator(".kb-card .kb-topic").first.wait_for()
     assert page.locator(".kb-card .kb-fix").count() > 0
-    assert "Acme: 강화학습 프레임워크" in page.locator(".kb-card .kb-heading").all_inner_texts()[:3]
+    assert {"FinRL", "Freqtrade"} <= set(page.locator(".kb-card .kb-heading").all_inner_texts())
     assert_no_error(page)
-
-
-def test_text_being_typed_survives_the_topics_arriving(page, slow_topics_server):
-    page.goto(f"{slow_topics_server}/?q={quote('트레이딩')}")
-    wait_cards(page, 3)
-    assert page.locator(".kb-card .kb-topic").count() == 0
-    box = page.get_by_label("Search every weekly issue")
-    box.click()
-    box.fill("")
-    box.type("speech synth")                                  # typed, Enter not pressed yet
-    page.locator(".kb-card .kb-topic").first.wait_for(timeout=(SLOW_ASSIGN_S + 60) * 1000)
-    assert box.input_value() == "speech synth"
-    assert page.evaluate("document.activeElement && document.activeElement.getAttribute('aria-label')") == \
-        "Search every weekly issue"

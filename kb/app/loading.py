@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -22,7 +24,10 @@ def settings() -> Settings:
     return Settings.load()
 
 
-TICK_S = 1.0            # how often a page drawn without its topics looks whether they are assigned
+# How long a page whose results were drawn before the topics were assigned waits to add them: the assignment of
+# the bundled content takes ~1 s after the model (its topic phrases embedded); 100k sections take a minute or more.
+TOPICS_FOLLOW_S = 2.0
+TICK_S = 0.2
 
 
 @dataclass
@@ -102,13 +107,35 @@ def assignment(index, warm: Warm, wait: bool = False):
     return kbtopics.assign(index, ts)
 
 
-@st.fragment(run_every=TICK_S)
-def topics_watcher(warm: Warm) -> None:
-    """Drawn (invisible) on a page whose results were drawn before the topics were assigned: every TICK_S it looks
-    whether they are, and then draws the page again, with them. It runs as its own small rerun, so a query typed
-    meanwhile is answered at once; the page drawn again no longer holds it, which ends its ticks."""
-    if warm.topics.is_set():
-        st.rerun()
+def draw_with_topics(index, warm: Warm, draw: Callable[[object], None]) -> Callable[[], None] | None:
+    """draw(a) into a placeholder now, `a` being the topic assignment if it is ready, else None (cards without
+    their topics); in that case also returns the redraw that fills them in (for when_topics_ready)."""
+    box = st.empty()
+    a = assignment(index, warm)
+    with box.container():
+        draw(a)
+    if a is not None or get_topics() is None:
+        return None
+
+    def redraw() -> None:
+        with box.container():
+            draw(assignment(index, warm))
+
+    return redraw
+
+
+def when_topics_ready(warm: Warm, redraw: Callable[[], None]) -> None:
+    """Call redraw() if the background assignment is done within TOPICS_FOLLOW_S, for a page that drew its results
+    without topics (after everything else on it is drawn). The wait is short because a query typed meanwhile waits
+    for it (Streamlit queues a fragment's rerun behind a running script); a page of a larger index gets its topics
+    at the next query. An empty placeholder written every TICK_S lets a move to another page stop the wait."""
+    tick = st.empty()
+    deadline = time.monotonic() + TOPICS_FOLLOW_S
+    while not warm.topics.wait(TICK_S):
+        if time.monotonic() > deadline:
+            return
+        tick.empty()
+    redraw()
 
 
 def get_topics():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -11,7 +12,7 @@ import streamlit as st
 
 from kb.app import data as appdata
 from kb.app import html as render
-from kb.app.loading import assignment, get_topics, model_ready, topics_error, topics_watcher
+from kb.app.loading import assignment, draw_with_topics, get_topics, model_ready, topics_error, when_topics_ready
 from kb.app.results import card_html, html, issue_meta, no_results, results_html
 from kb.app.urlstate import (
     DEFAULT_K,
@@ -46,13 +47,13 @@ MAX_WEEKS = 300          # weeks offered in the week filter (a selectbox of 20,0
 def search_page(index, warm, d: appdata.Derived) -> None:
     """The search page, which reruns alone when its box, mode or filters change: the page row and the warnings
     above it are not drawn again. Results drawn before the topics were assigned get them once they are."""
-    state, waiting = view_search(index, warm, d)
+    state, redraw = view_search(index, warm, d)
     html(render.end_marker(uuid.uuid4().hex[:12], state, page_title("search")))
-    if waiting:
-        topics_watcher(warm)
+    if redraw is not None:
+        when_topics_ready(warm, redraw)
 
 
-Drawn = tuple[str, bool]     # the results state (kb.app.urlstate.results_state); drawn before topics were assigned
+Drawn = tuple[str, Callable[[], None] | None]      # the results state (kb.app.urlstate.results_state), the redraw
 
 
 @dataclass
@@ -90,7 +91,7 @@ def read_filters(d: appdata.Derived, ts, labels: dict[str, str]) -> Filters:
 
 def view_search(index, warm, d: appdata.Derived) -> Drawn:
     """The search page; returns the results state (for keeping its scroll position, "" when it shows none) and
-    whether its cards were drawn before the topics were assigned (so without them)."""
+    the redraw that adds the cards' topics when they were drawn before the topics were assigned."""
     more = param("more")
     if more:
         return view_more_like(index, warm, d, more)
@@ -119,7 +120,7 @@ def view_search(index, warm, d: appdata.Derived) -> Drawn:
         st.warning(f"The date range is reversed: From {f.since} is after Until {f.until}, so no section can match.")
         st.button("Swap the dates", on_click=set_params, kwargs={"since": f.until.isoformat(),
                                                                   "until": f.since.isoformat()})
-        return "", False
+        return "", None
     return show_results(index, warm, d, q, mode, f)
 
 
@@ -139,16 +140,15 @@ def show_results(index, warm, d: appdata.Derived, q: str, mode: str, f: Filters)
             st.caption(f"{len(picked)} section(s) match the filters, newest first. Type a query to rank them.")
             hits = [browse.hit_for_row(index, r) for r in picked[:k]]
             more_h = href(view="search", k=min(MAX_K, k + DEFAULT_K)) if len(picked) > k and k < MAX_K else ""
-            a = assignment(index, warm)
-            html(results_html(index, hits, "", a, why=False, more_href=more_h))
-            return results_state(), lacks_topics(a)
+            return results_state(), draw_with_topics(
+                index, warm, lambda a: html(results_html(index, hits, "", a, why=False, more_href=more_h)))
         landing(d)
-        return "", False
+        return "", None
     model_ready(warm)
     hits, ms = search(index, d, q, mode, k, filters)
     if not hits:
         no_results(q, mode, bool(f.active))
-        return "", False
+        return "", None
     if hits.did_you_mean:
         html(did_you_mean(hits.did_you_mean, mode))
     if all(render.is_weak(h) for h in hits):
@@ -159,10 +159,9 @@ def show_results(index, warm, d: appdata.Derived, q: str, mode: str, f: Filters)
     total = strong if strong < k else sum(1 for h in search(index, d, q, mode, max(k, COUNT_K), filters)[0]
                                           if not render.is_weak(h))
     more_h = href(view="search", k=min(MAX_K, k + DEFAULT_K)) if total > strong and k < MAX_K else ""
-    a = assignment(index, warm)
-    html(results_html(index, hits, q, a, more_href=more_h))
+    redraw = draw_with_topics(index, warm, lambda a: html(results_html(index, hits, q, a, more_href=more_h)))
     count.caption(totals(hits, total, mode, ms))
-    return results_state(), lacks_topics(a)
+    return results_state(), redraw
 
 
 def did_you_mean(suggestion: str, mode: str) -> str:
@@ -271,16 +270,14 @@ def view_more_like(index, warm, d, more: str) -> Drawn:
     html(render.go_link(href(view="search", more=None), "← Back to the results", "kb-back"))
     if row is None:
         st.warning("That section is not in the index any more (the index was rebuilt?). Search again.")
-        return "", False
+        return "", None
     model_ready(warm)
     st.subheader("More like this")
-    a = assignment(index, warm)
-    html(card_html(index, browse.hit_for_row(index, row), param("q"), a, why=False))
-    st.caption("Nearest sections by meaning (embedding similarity):")
-    html(results_html(index, index.more_like(row, k=k_param()), "", a))
-    return results_state(), lacks_topics(a)
+    hit, similar = browse.hit_for_row(index, row), index.more_like(row, k=k_param())
 
+    def draw(a) -> None:
+        html(card_html(index, hit, param("q"), a, why=False))
+        st.caption("Nearest sections by meaning (embedding similarity):")
+        html(results_html(index, similar, "", a))
 
-def lacks_topics(a) -> bool:
-    """Whether cards drawn with assignment `a` miss topics that a working topics file will give them."""
-    return a is None and get_topics() is not None
+    return results_state(), draw_with_topics(index, warm, draw)
