@@ -8,7 +8,8 @@ tests/eval/posts built first) and drives Debian's /usr/bin/chromium through Play
 * cold shared link: `?q=트레이딩` as the first page of a fresh server; time until the frame, the first result card;
 * typed queries: a query is typed into the search box and Enter pressed; the time runs from the Enter key (taken in
   the page, by a capture-phase keydown listener) until every new result card is drawn, in the order kb's own search
-  returns them (the expected rows come from `Index.search` in this process, so a stale card never counts);
+  returns them (the expected rows come from `Index.search` in this process, so a stale card never counts); with
+  --after-topics only once the server has assigned its sections to topics (a minute or more at 100k sections);
 * open in post: from a result card, "Open in post" until the opened section's heading is on screen.
 
 Each figure is printed; with --json the last line is one JSON object. The machine is shared: quote medians from one
@@ -129,6 +130,17 @@ def cold_link(browser, base: str, query: str = "트레이딩") -> dict[str, floa
     cards = (time.perf_counter() - t0) * 1000
     ctx.close()
     return {"frame_ms": round(frame), "results_ms": round(cards)}
+
+
+def topics_assigned(browser, base: str) -> float:
+    """Open the Topics page (it waits for the server's topic assignment) and wait until it is drawn; seconds."""
+    ctx = browser.new_context(viewport=DESKTOP, locale="ko-KR")
+    page = ctx.new_page()
+    t0 = time.perf_counter()
+    page.goto(f"{base}/?view=topics")
+    page.locator(".kb-grid").wait_for(timeout=900_000)
+    ctx.close()
+    return time.perf_counter() - t0
 
 
 def typed_queries(browser, bases: dict[str, str], want: dict[str, list[int]], rounds: int) -> list[dict]:
@@ -281,6 +293,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    "every query into both, alternating (repeatable)")
     p.add_argument("--many-posts", type=int, metavar="N", help="instead: build N one-section posts (pooled vectors) "
                    "and time whole pages of the long lists (issues, resources, a topic, the search page)")
+    p.add_argument("--cold-links", type=int, default=1, metavar="N", help="open the cold shared link on N fresh "
+                   "servers per app, the apps alternating (medians; default 1)")
+    p.add_argument("--after-topics", action="store_true", help="type the queries only once each server has assigned "
+                   "its sections to topics (its Topics page is drawn): the steady state, not the first minute")
     p.add_argument("--json", action="store_true", help="end with one JSON line of every figure")
     return p.parse_args(argv)
 
@@ -360,10 +376,15 @@ def main(argv=None) -> int:
             try:
                 cold = {name: first_frame(browser, base) for name, base in bases.items()}   # first page: loads
                 warm = {name: first_frame(browser, base) for name, base in bases.items()}   # the model
-                link = {}
-                for i, (name, root) in enumerate(roots.items()):     # a shared link is a fresh server's first page
-                    with serve(index_dir, content, tmp / f"streamlit-link-{i}.log", root=root) as fresh:
-                        link[name] = cold_link(browser, fresh)
+                links: dict[str, list[dict]] = {name: [] for name in roots}
+                for r in range(args.cold_links):            # a shared link is a fresh server's first page
+                    for i, (name, root) in enumerate(list(roots.items())[::-1 if r % 2 else 1]):
+                        with serve(index_dir, content, tmp / f"streamlit-link-{i}.log", root=root) as fresh:
+                            links[name].append(cold_link(browser, fresh))
+                link = {name: {k: round(statistics.median(x[k] for x in got)) for k in got[0]} | {"samples": got}
+                        for name, got in links.items()}
+                waited = {name: round(topics_assigned(browser, base), 1) for name, base in bases.items()
+                          if args.after_topics}
                 typed = typed_queries(browser, bases, want, args.rounds)
                 post_ms = [open_in_post(browser, bases["this"]) for _ in range(3)]
             finally:
@@ -373,7 +394,7 @@ def main(argv=None) -> int:
         "typed_query_ms": {name: _summary([t for t in typed if t["app"] == name]) for name in roots},
         "open_in_post_ms": {"median": round(statistics.median(post_ms)) if None not in post_ms else None,
                             "samples": [None if x is None else round(x) for x in post_ms]},
-        "load_1m": [round(load, 2), round(os.getloadavg()[0], 2)],
+        "load_1m": [round(load, 2), round(os.getloadavg()[0], 2)], "waited_for_topics_s": waited,
     }
     for name in roots:
         c, w = cold[name], warm[name]
@@ -381,6 +402,8 @@ def main(argv=None) -> int:
               f"warm server: {w['frame_ms']} ms, {w['search_box_ms']} ms")
         print(f"cold shared link ?q=트레이딩 [{name}]: page frame {link[name]['frame_ms']} ms, first result "
               f"{link[name]['results_ms']} ms")
+    for name, s in waited.items():
+        print(f"[{name}] waited {s} s more for the topic assignment before typing")
     for name, t in result["typed_query_ms"].items():
         print(f"typed query → new cards drawn [{name}]: median {t['median']:.0f} ms, p90 {t['p90']:.0f} ms over "
               f"{t['samples']} ({args.rounds} rounds × {len(QUERIES)})")

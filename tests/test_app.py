@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 import shutil
+import threading
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -919,3 +920,128 @@ def test_a_misspelled_query_says_did_you_mean_with_a_link(monkeypatch, seed_inde
     assert "Did you mean" in page(at)
     at = run_app(monkeypatch, seed_index_dir, ROOT / "content", q="Hummingbird")
     assert "Did you mean" not in page(at)
+
+
+# ---- cold start: nothing waits for what it does not draw (issue 19) ------------------------------------------
+
+@pytest.fixture
+def slow_topics(monkeypatch):
+    """kb.topics.assign held back until the test opens the gate (as the 50 s of 100k sections would hold it), and
+    the warm-up of every index the app opens: (gate, warm-ups)."""
+    from kb import topics
+    from kb.app import loading
+
+    gate = threading.Event()
+    real_assign, real_warm_up = topics.assign, loading._warm_up
+    warms: list = []
+
+    def slow_assign(index, ts=None):
+        assert gate.wait(120), "the test never opened the gate"
+        return real_assign(index, ts)
+
+    def warm_up(index, content_dir, warm):
+        warms.append(warm)
+        real_warm_up(index, content_dir, warm)
+
+    monkeypatch.setattr(topics, "assign", slow_assign)
+    monkeypatch.setattr(loading, "_warm_up", warm_up)
+    yield gate, warms
+    gate.set()
+
+
+def topic_chips(card: str) -> list[str]:
+    return re.findall(r'<span class="kb-topic">([^<]*)</span>', card)
+
+
+def test_results_are_drawn_while_topics_are_assigned_and_get_their_topics_after(monkeypatch, eval_corpus,
+                                                                                eval_index, tmp_path, slow_topics):
+    gate, warms = slow_topics
+    content, index_dir = eval_corpus
+    mine = tmp_path / "content"
+    shutil.copytree(content, mine)                     # a content folder the app has not opened: a fresh warm-up
+    at = run_app(monkeypatch, index_dir, mine, q="트레이딩")
+    assert len(warms) == 1 and warms[0].model.is_set() and not warms[0].topics.is_set()
+    assert rows(at) == [h.row for h in eval_index.search("트레이딩", k=10)]
+    assert not any(topic_chips(c) or "kb-fix" in c for c in cards(at)), "no topics before they are assigned"
+    gate.set()
+    assert warms[0].topics.wait(120)
+    at.run()
+    assert_clean(at)
+    trading = render.text("Trading & finance")
+    assert trading in topic_chips(cards(at)[0]) and "kb-fix" in cards(at)[0]
+
+
+def test_topics_assigned_within_the_follow_are_added_to_the_cards_in_place(monkeypatch, eval_corpus, tmp_path,
+                                                                           slow_topics):
+    from kb.app import loading
+
+    gate, warms = slow_topics
+    content, index_dir = eval_corpus
+    mine = tmp_path / "content"
+    shutil.copytree(content, mine)
+    monkeypatch.setattr(loading, "TOPICS_FOLLOW_S", 30.0)
+    threading.Timer(3.0, gate.set).start()
+    at = run_app(monkeypatch, index_dir, mine, q="트레이딩")        # draws, waits for the topics, draws again
+    assert warms[0].topics.is_set()
+    assert render.text("Trading & finance") in topic_chips(cards(at)[0])
+    assert sum(1 for h in at.html if h.value.startswith('<div class="kb-results">')) == 1, "replaced, not drawn twice"
+
+
+def test_the_topic_filter_and_the_topics_page_wait_for_the_assignment(monkeypatch, eval_corpus, eval_index,
+                                                                      tmp_path, slow_topics):
+    from kb import topics
+
+    gate, warms = slow_topics
+    content, index_dir = eval_corpus
+    mine = tmp_path / "content"
+    shutil.copytree(content, mine)
+    threading.Timer(2.0, gate.set).start()
+    at = run_app(monkeypatch, index_dir, mine, q="모델", topic="trading")
+    members = set(topics.assign(eval_index).rows("trading"))
+    assert rows(at) and set(rows(at)) <= members
+    at = run_app(monkeypatch, index_dir, mine, view="topics")
+    assert re.search(r"\d+ sections", page(at))
+
+
+def test_rows_by_post_from_the_row_map_match_the_sections_table(monkeypatch, tmp_path, content_copy):
+    """The posts' rows come from the backend's row → post map; after an incremental build (a changed post, new
+    posts: a base segment with dead rows and a delta) they are still the rows the sections table names."""
+    from kb.build import local as kbuild
+
+    monkeypatch.setattr(kbuild, "DELTA_MAX_FRACTION", 100.0)               # keep the base segment
+    content, index_dir = content_copy, tmp_path / "index"
+    posts = sorted(EVAL_POSTS.glob("*.md"))
+    for p in posts[:3]:
+        shutil.copy(p, content / p.name)
+    build_index(Settings.load(content, index_dir))
+    for p in posts[3:5]:
+        shutil.copy(p, content / p.name)
+    changed = content / posts[1].name
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n\n### 새 섹션\n\n새로 추가된 섹션이다.\n",
+                       encoding="utf-8")
+    build_index(Settings.load(content, index_dir))
+    index = kb.open_index(index_dir)
+    assert len(index.backend.segments) == 2
+    by_table: dict[str, list[int]] = {}
+    for i, s in enumerate(index.sections):
+        by_table.setdefault(s.post_path, []).append(i)
+    assert browse.rows_by_post(index) == by_table and len(by_table) == 6
+
+
+def test_the_bundled_model_starts_loading_once_and_no_other_model_is_loaded_ahead(monkeypatch):
+    from kb.app import warmstart
+    from kb.core.config import DEFAULT_MODEL
+    from kb.embed import embedder
+
+    monkeypatch.setattr(warmstart, "_STARTED", {})
+    monkeypatch.setattr(embedder, "_CACHE", {})                           # no model loaded in this process yet
+    monkeypatch.setenv("KB_MODEL", "sentence-transformers/all-MiniLM-L6-v2")
+    warmstart.start()
+    assert warmstart._STARTED == {}, "a sentence-transformers model may not be the index's: not loaded ahead"
+    monkeypatch.delenv("KB_MODEL")
+    warmstart.start()
+    warmstart.start()
+    assert list(warmstart._STARTED) == [DEFAULT_MODEL]
+    warmstart.wait()
+    assert not warmstart._STARTED[DEFAULT_MODEL].is_alive()
+    assert list(embedder._CACHE) == [DEFAULT_MODEL]                        # loaded by the thread, and only it

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -602,3 +603,60 @@ def test_a_post_with_200000_links_draws_within_20_s_as_a_light_page(browser, tmp
             assert_no_error(pg)
         finally:
             ctx.close()
+
+
+# ---- cold start: results do not wait for the topic assignment (issue 19) ---------------------------------------
+
+SLOW_ASSIGN_S = 20           # the topic assignment held back this long, the first time (100k sections: ~50 s)
+SLOW_TOPICS_APP = '''"""app.py, with kb.topics.assign taking {delay} s longer the first time it runs."""
+import sys
+import time
+
+sys.path.insert(0, {root!r})
+from kb import topics
+
+if not getattr(topics.assign, "kb_slowed", False):
+    real, first = topics.assign, [True]
+
+    def assign(index, ts=None):
+        if first.pop() if first else False:
+            time.sleep({delay})
+        return real(index, ts)
+
+    assign.kb_slowed = True
+    topics.assign = assign
+exec(compile(open({app!r}, encoding="utf-8").read(), {app!r}, "exec"))
+'''
+
+
+@pytest.fixture
+def slow_topics_server(eval_corpus, tmp_path):
+    """A fresh server of the eval corpus whose first topic assignment takes SLOW_ASSIGN_S longer."""
+    content, index_dir = eval_corpus
+    app_dir = tmp_path / "slow-topics"
+    shutil.copytree(ROOT / ".streamlit", app_dir / ".streamlit")
+    (app_dir / "app.py").write_text(SLOW_TOPICS_APP.format(delay=SLOW_ASSIGN_S, root=str(ROOT),
+                                                           app=str(ROOT / "app.py")), encoding="utf-8")
+    with serve(index_dir, content, tmp_path / "streamlit.log", root=app_dir) as base:
+        yield base
+
+
+def test_a_cold_link_shows_results_before_the_topics_and_the_next_query_has_them(page, slow_topics_server):
+    t0 = time.monotonic()
+    page.goto(f"{slow_topics_server}/?q={quote('트레이딩')}")
+    headings = wait_cards(page, 10)
+    assert time.monotonic() - t0 < SLOW_ASSIGN_S - 5, "the results waited for the topic assignment"
+    assert {"FinRL", "Freqtrade"} <= set(headings)
+    assert page.locator(".kb-card .kb-topic").count() == 0 and page.locator(".kb-card .kb-fix").count() == 0
+    box = page.get_by_label("Search every weekly issue")      # a query typed meanwhile is answered soon
+    box.fill("강화학습 프레임워크")
+    box.press("Enter")
+    page.locator(".kb-card .kb-heading", has_text="Acme: 강화학습 프레임워크").first.wait_for()
+    assert time.monotonic() - t0 < SLOW_ASSIGN_S - 2
+    page.wait_for_timeout(max(0.0, SLOW_ASSIGN_S + 3 - (time.monotonic() - t0)) * 1000)   # the topics are in
+    box.fill("트레이딩")
+    box.press("Enter")
+    page.locator(".kb-card .kb-topic").first.wait_for()
+    assert page.locator(".kb-card .kb-fix").count() > 0
+    assert {"FinRL", "Freqtrade"} <= set(page.locator(".kb-card .kb-heading").all_inner_texts())
+    assert_no_error(page)

@@ -17,7 +17,7 @@ import streamlit as st
 
 from kb import topics as kbtopics
 from kb.app import html as render
-from kb.app.loading import get_index, get_topics, settings
+from kb.app.loading import get_topics, settings
 from kb.app.urlstate import current, href, param, set_params
 from kb.core.errors import KbError, ReadOnly
 from kb.topics import edit as topic_edit
@@ -59,17 +59,17 @@ def can_correct() -> bool:
     return not settings().read_only and get_topics() is not None
 
 
-def topic_fixes(hit, base: dict, only: str | None = None) -> tuple[list, list]:
-    """(shown, folded) correction links for a card: "Not in <label>" for each of its topics, shown; "Add to
-    <label>" for the others, folded. On a topic page (`only`) just "Not in <that topic>". Neither when the app
-    is read-only or the topics file is broken."""
+def topic_fixes(hit, base: dict, a, only: str | None = None) -> tuple[list, list]:
+    """(shown, folded) correction links for a card, by the topic assignment `a`: "Not in <label>" for each of its
+    topics, shown; "Add to <label>" for the others, folded. On a topic page (`only`) just "Not in <that topic>".
+    Neither when the app is read-only or the topics file is broken."""
     ts = get_topics()
     if not can_correct():
         return [], []
     ref = hit.url or hit.heading
     if only is not None:
         return [(fix_href(base, "exclude", only, ref), f"Not in {ts.get(only).label}")], []
-    mine = {t.name for t in kbtopics.assign(get_index()[0], ts).topics_of(hit.row)}
+    mine = {t.name for t in a.topics_of(hit.row)}
     return ([(fix_href(base, "exclude", t.name, ref), f"Not in {t.label}") for t in ts if t.name in mine],
             [(fix_href(base, "include", t.name, ref), f"Add to {t.label}") for t in ts if t.name not in mine])
 

@@ -69,22 +69,25 @@ class Derived:
 
 _DERIVED: OrderedDict[str, Derived] = OrderedDict()
 _LOCK = threading.Lock()
+_BUILDING = threading.Lock()      # held while a Derived is built
 
 
 def derived(index) -> Derived:
-    """The app's view of an index version, built on first use and kept while the version is among the last two."""
+    """The app's view of an index version, built on first use and kept while the version is among the last two.
+    Built once: a second caller (the page and the warm-up thread) waits for the first instead of building it too."""
     key = version_key(index.backend)
-    with _LOCK:
-        if key in _DERIVED:
-            _DERIVED.move_to_end(key)
-            return _DERIVED[key]
-    posts = browse.posts(index)
-    tags, cats = browse.facets(index)
-    d = Derived(posts, {p.path: p for p in posts}, tags, cats, browse.stats(index))
-    with _LOCK:
-        _DERIVED[key] = d
-        while len(_DERIVED) > 2:
-            _DERIVED.popitem(last=False)
+    with _BUILDING:
+        with _LOCK:
+            if key in _DERIVED:
+                _DERIVED.move_to_end(key)
+                return _DERIVED[key]
+        posts = browse.posts(index)
+        tags, cats = browse.facets(index)
+        d = Derived(posts, {p.path: p for p in posts}, tags, cats, browse.stats(index))
+        with _LOCK:
+            _DERIVED[key] = d
+            while len(_DERIVED) > 2:
+                _DERIVED.popitem(last=False)
     return d
 
 

@@ -12,8 +12,8 @@ from kb import topics as kbtopics
 from kb.app import data as appdata
 from kb.app import html as render
 from kb.app.corrections import corrections_list, removed_here
-from kb.app.loading import get_topics, model_ready, rebuild, settings, topics_error
-from kb.app.results import card_html, html, issue_meta, pager_html, topic_labeler
+from kb.app.loading import assignment, get_topics, rebuild, settings, topics_error
+from kb.app.results import card_html, html, issue_meta, pager_html
 from kb.app.urlstate import FILTERS, MAX_QUERY, P, bind, current, esc, href, param, post_href, results_state
 from kb.backends.filters import newest_first
 from kb.core.errors import IndexMissing, KbError
@@ -31,8 +31,7 @@ def view_topics(index, warm, d) -> str:
         st.caption("Fix the topics.toml file in the content folder, or delete it to use the shipped topics; search "
                    "works meanwhile.")
         return ""
-    model_ready(warm)
-    a = kbtopics.assign(index, ts)
+    a = assignment(index, warm, wait=True)
     name = param("topic")
     if name:
         topic = ts.find(name)
@@ -72,13 +71,12 @@ def topic_page(index, d, a, topic) -> str:
             head += (f'<div class="kb-meta">{hist.left_out} section(s) dated outside {appdata.PLAUSIBLE_FROM.year}–'
                      "next year are not charted (a typo in the post's date?).</div>")
     html(head)
-    labels = topic_labeler(index)
     base = current()
     cards = []
     for r in shown[start:end]:
         why = a.why(r, topic.name)
         hit = browse.hit_for_row(index, r, score=why["z"], scores={})
-        cards.append(card_html(index, hit, "", labels, base=base, only_topic=topic.name, removed=r in removed,
+        cards.append(card_html(index, hit, "", a, base=base, only_topic=topic.name, removed=r in removed,
                                why_html=render.why_topic(topic_reasons(index, topic, r, why), why)))
     pager = pager_html(len(shown), page, pages, start, end, "sections") if pages > 1 else ""
     html('<div class="kb-results">' + "".join(cards) + "</div>" + pager + corrections_block(topic))

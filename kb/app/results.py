@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kb import topics as kbtopics
 from kb.app import html as render
 from kb.app.corrections import note_for, topic_fixes
-from kb.app.loading import get_topics
 from kb.app.urlstate import FILTERS, MODE_LABELS, current, esc, href, keep_page_context, post_href, set_params
 from kb.query import explain
 
@@ -44,45 +42,42 @@ def plain_reasons(w: explain.Why) -> list[str]:
     return out
 
 
-def card_html(index, hit, query: str, labels, why: bool = True, base: dict | None = None,
+def card_html(index, hit, query: str, a, why: bool = True, base: dict | None = None,
               only_topic: str | None = None, why_html: str | None = None, removed: bool = False) -> str:
     """A card with its actions: open in post, more like this, topic corrections (only `only_topic`'s on its page),
-    the note about a correction just made, and why it is here (`why_html`, else the search's reasons)."""
+    the note about a correction just made, and why it is here (`why_html`, else the search's reasons). `a` is the
+    topic assignment; None (still being computed) draws the card without its topics and their corrections."""
     base = current() if base is None else base
     links = [(post_href(hit.path, hit.position, base), "Open in post"),
              (href(base, view="search", more=f"{hit.path}#{hit.position}"), "More like this")]
+    labels = topic_labels(a, hit.row)
     if why_html is None:
         why_html = ""
         if why and query:
-            w = explain.why(hit, query, index.sections[hit.row], labels(hit.row))
+            w = explain.why(hit, query, index.sections[hit.row], labels)
             why_html = render.why_table(hit, plain_reasons(w))
-    shown, folded = ([], []) if removed else topic_fixes(hit, base, only=only_topic)
+    shown, folded = ([], []) if removed or a is None else topic_fixes(hit, base, a, only=only_topic)
     acts = render.Actions(links, shown, folded, note_for(hit, base), why_html)
-    return render.card(hit, query, labels(hit.row), acts, removed=removed)
+    return render.card(hit, query, labels, acts, removed=removed)
 
 
-def topic_labeler(index):
-    """row → the labels of the section's topics (empty when the topics file is broken)."""
-    ts = get_topics()
-    if ts is None:
-        return lambda row: []
-    a = kbtopics.assign(index, ts)
-    return lambda row: [t.label for t in a.topics_of(row)]
+def topic_labels(a, row: int) -> list[str]:
+    """The labels of a section's topics ([] without an assignment)."""
+    return [] if a is None else [t.label for t in a.topics_of(row)]
 
 
-def results_html(index, hits, query: str, why: bool = True, more_href: str = "") -> str:
+def results_html(index, hits, query: str, a, why: bool = True, more_href: str = "") -> str:
     """The result list as one HTML element; weak matches (when the search marks them and there are good ones)
-    folded behind "Show N weak matches"; "Show more" keeps the reader's place."""
-    labels = topic_labeler(index)
+    folded behind "Show N weak matches"; "Show more" keeps the reader's place. `a`: as in card_html."""
     base = current()
     strong = [h for h in hits if not render.is_weak(h)]
     weak = [h for h in hits if render.is_weak(h)]
-    parts = [card_html(index, h, query, labels, why, base) for h in (strong or weak)]
+    parts = [card_html(index, h, query, a, why, base) for h in (strong or weak)]
     if strong and weak:
         n = len(weak)
         parts.append(f'<details class="kb-weakfold"><summary>Show {n} weak match{"es" if n != 1 else ""}'
                      '</summary><div class="kb-weakline">These share little with your search.</div>'
-                     + "".join(card_html(index, h, query, labels, why, base) for h in weak) + "</details>")
+                     + "".join(card_html(index, h, query, a, why, base) for h in weak) + "</details>")
     if more_href:
         parts.append(f'<div class="kb-pager">{render.go_link(more_href, "Show more results", stay=True)}</div>')
     return '<div class="kb-results">' + "".join(parts) + "</div>"

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 import streamlit as st
 
-from kb import topics as kbtopics
 from kb.app import data as appdata
 from kb.app import html as render
-from kb.app.loading import get_topics, model_ready, topics_error
-from kb.app.results import card_html, html, issue_meta, no_results, results_html, topic_labeler
+from kb.app.loading import assignment, draw_with_topics, get_topics, model_ready, topics_error, when_topics_ready
+from kb.app.results import card_html, html, issue_meta, no_results, results_html
 from kb.app.urlstate import (
     DEFAULT_K,
     FILTERS,
@@ -46,9 +46,14 @@ MAX_WEEKS = 300          # weeks offered in the week filter (a selectbox of 20,0
 @st.fragment
 def search_page(index, warm, d: appdata.Derived) -> None:
     """The search page, which reruns alone when its box, mode or filters change: the page row and the warnings
-    above it are not drawn again."""
-    state = view_search(index, warm, d)
+    above it are not drawn again. Results drawn before the topics were assigned get them once they are."""
+    state, redraw = view_search(index, warm, d)
     html(render.end_marker(uuid.uuid4().hex[:12], state, page_title("search")))
+    if redraw is not None:
+        when_topics_ready(warm, redraw)
+
+
+Drawn = tuple[str, Callable[[], None] | None]      # the results state (kb.app.urlstate.results_state), the redraw
 
 
 @dataclass
@@ -84,8 +89,9 @@ def read_filters(d: appdata.Derived, ts, labels: dict[str, str]) -> Filters:
                    [c for c in P.get_all("cat") if c in d.categories], topic, k_param())
 
 
-def view_search(index, warm, d: appdata.Derived) -> str:
-    """The search page; returns the results state (for keeping its scroll position), or "" when it shows none."""
+def view_search(index, warm, d: appdata.Derived) -> Drawn:
+    """The search page; returns the results state (for keeping its scroll position, "" when it shows none) and
+    the redraw that adds the cards' topics when they were drawn before the topics were assigned."""
     more = param("more")
     if more:
         return view_more_like(index, warm, d, more)
@@ -114,16 +120,16 @@ def view_search(index, warm, d: appdata.Derived) -> str:
         st.warning(f"The date range is reversed: From {f.since} is after Until {f.until}, so no section can match.")
         st.button("Swap the dates", on_click=set_params, kwargs={"since": f.until.isoformat(),
                                                                   "until": f.since.isoformat()})
-        return ""
-    return show_results(index, warm, d, q, mode, f, ts)
+        return "", None
+    return show_results(index, warm, d, q, mode, f)
 
 
-def show_results(index, warm, d: appdata.Derived, q: str, mode: str, f: Filters, ts) -> str:
+def show_results(index, warm, d: appdata.Derived, q: str, mode: str, f: Filters) -> Drawn:
     """The results of the query (or, with no query, the sections the filters pick, or the landing page)."""
     rows = None
     if f.topic:
-        model_ready(warm)
-        rows = kbtopics.assign(index, ts).rows(f.topic.name)
+        a = assignment(index, warm, wait=True)
+        rows = a.rows(f.topic.name) if a is not None else []
     filters = {"since": f.since, "until": f.until, "tags": f.tags, "categories": f.cats, "post": f.week or None,
                "rows": rows}
     k = f.k
@@ -134,15 +140,15 @@ def show_results(index, warm, d: appdata.Derived, q: str, mode: str, f: Filters,
             st.caption(f"{len(picked)} section(s) match the filters, newest first. Type a query to rank them.")
             hits = [browse.hit_for_row(index, r) for r in picked[:k]]
             more_h = href(view="search", k=min(MAX_K, k + DEFAULT_K)) if len(picked) > k and k < MAX_K else ""
-            html(results_html(index, hits, "", why=False, more_href=more_h))
-            return results_state()
+            return results_state(), draw_with_topics(
+                index, warm, lambda a: html(results_html(index, hits, "", a, why=False, more_href=more_h)))
         landing(d)
-        return ""
+        return "", None
     model_ready(warm)
     hits, ms = search(index, d, q, mode, k, filters)
     if not hits:
         no_results(q, mode, bool(f.active))
-        return ""
+        return "", None
     if hits.did_you_mean:
         html(did_you_mean(hits.did_you_mean, mode))
     if all(render.is_weak(h) for h in hits):
@@ -153,9 +159,9 @@ def show_results(index, warm, d: appdata.Derived, q: str, mode: str, f: Filters,
     total = strong if strong < k else sum(1 for h in search(index, d, q, mode, max(k, COUNT_K), filters)[0]
                                           if not render.is_weak(h))
     more_h = href(view="search", k=min(MAX_K, k + DEFAULT_K)) if total > strong and k < MAX_K else ""
-    html(results_html(index, hits, q, more_href=more_h))
+    redraw = draw_with_topics(index, warm, lambda a: html(results_html(index, hits, q, a, more_href=more_h)))
     count.caption(totals(hits, total, mode, ms))
-    return results_state()
+    return results_state(), redraw
 
 
 def did_you_mean(suggestion: str, mode: str) -> str:
@@ -258,17 +264,20 @@ def landing(d: appdata.Derived) -> None:
          f'<div class="kb-examples">{tried}</div><h3>Latest issues</h3>{latest}</div>')
 
 
-def view_more_like(index, warm, d, more: str) -> str:
+def view_more_like(index, warm, d, more: str) -> Drawn:
     path, _, pos = more.rpartition("#")
     row = d.row_of(index, path, pos)
     html(render.go_link(href(view="search", more=None), "← Back to the results", "kb-back"))
     if row is None:
         st.warning("That section is not in the index any more (the index was rebuilt?). Search again.")
-        return ""
+        return "", None
     model_ready(warm)
     st.subheader("More like this")
-    labels = topic_labeler(index)
-    html(card_html(index, browse.hit_for_row(index, row), param("q"), labels, why=False))
-    st.caption("Nearest sections by meaning (embedding similarity):")
-    html(results_html(index, index.more_like(row, k=k_param()), ""))
-    return results_state()
+    hit, similar = browse.hit_for_row(index, row), index.more_like(row, k=k_param())
+
+    def draw(a) -> None:
+        html(card_html(index, hit, param("q"), a, why=False))
+        st.caption("Nearest sections by meaning (embedding similarity):")
+        html(results_html(index, similar, "", a))
+
+    return results_state(), draw_with_topics(index, warm, draw)

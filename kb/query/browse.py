@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
+
 from kb.backends.filters import mask, parse_filters
 from kb.backends.filters import newest_first as order_newest_first
 from kb.core.types import Hit, PostRecord
@@ -57,11 +59,30 @@ def _post_info(p: PostRecord, rows: list[int]) -> PostInfo:
                     categories=list(p.categories), intro=p.intro, toc=list(p.toc), rows=rows)
 
 
+def rows_by_post(index) -> dict[str, list[int]]:
+    """Post path → its section rows, in reading order. A backend that maps rows to posts (post_of_row: the local
+    one) answers without decoding a single section (at 100k sections decoding them all took 6.8 s); another is
+    read from its sections table."""
+    post_of_row = getattr(index.backend, "post_of_row", None)
+    if post_of_row is None:
+        by_post: dict[str, list[int]] = {}
+        for i, s in enumerate(index.sections):
+            by_post.setdefault(s.post_path, []).append(i)
+        return by_post
+    owner = np.asarray(post_of_row())                         # row → its post's position in the posts table
+    order = np.argsort(owner, kind="stable").tolist()         # rows grouped by post, each in reading order
+    counts = np.bincount(owner, minlength=len(index.posts)).tolist()
+    out, start = {}, 0
+    for p, n in zip(index.posts, counts, strict=True):
+        if n:
+            out[p.path] = order[start:start + n]
+        start += n
+    return out
+
+
 def posts(index) -> list[PostInfo]:
     """All indexed posts, newest first (undated last, then by path)."""
-    by_post: dict[str, list[int]] = {}
-    for i, s in enumerate(index.sections):
-        by_post.setdefault(s.post_path, []).append(i)
+    by_post = rows_by_post(index)
     out = [_post_info(p, by_post.get(p.path, [])) for p in index.posts]
     out.sort(key=lambda p: p.path)
     out.sort(key=lambda p: p.date, reverse=True)
