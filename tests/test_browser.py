@@ -134,7 +134,10 @@ def test_deep_link_shows_trading_sections_from_several_weeks(page, server, tmp_p
                                                                   "자동매매"}, marks
     href = page.locator(".kb-card .kb-heading a").first.get_attribute("href")
     assert href.startswith("https://")
-    assert page.get_by_label("Search every weekly issue").input_value() == "트레이딩"
+    from playwright.sync_api import expect
+
+    # the box holds the link's query once the run that drew the cards has finished (it may lag the cards)
+    expect(page.get_by_label("Search every weekly issue")).to_have_value("트레이딩", timeout=WAIT_MS)
     assert_no_error(page)
     screenshot(page, tmp_path, "screenshot.png")
 

@@ -167,38 +167,6 @@ def test_snippets_are_those_of_tokenizing_every_sentence():
             assert snippet(s, tokens) == want
 
 
-def test_hangul_candidates_are_those_of_trying_every_spelling():
-    """hangul_candidates skips spellings that keep an unknown bigram: its answer is that of looking up every bigram of
-    every spelling one jamo away (the plain algorithm, written out here)."""
-    import random
-
-    from kb.text.fuzzy import hangul_bigrams, hangul_candidates, is_hangul, jamo_variants
-
-    def plain(word, known):
-        if len(word) < 2 or all(known(b) for b in hangul_bigrams(word)):
-            return []
-        out = []
-        for i, ch in enumerate(word):
-            for v in (jamo_variants(ch) if is_hangul(ch) else ()):
-                spelled = word[:i] + v + word[i + 1:]
-                counts = [known(b) for b in hangul_bigrams(spelled)]
-                if all(counts):
-                    out.append((-min(counts), spelled))
-        return sorted(out)
-
-    rng = random.Random(3)
-    words = ["분석기", "음성인식", "강화학습", "트레이딩", "데이터셋", "자연어처리", "딥러닝", "라이브러리", "음서", "a분서기"]
-    vocab = {b: rng.randint(1, 50) for w in words for b in hangul_bigrams(w)}
-    typos = [w[:i] + v + w[i + 1:] for w in words for i in range(len(w)) if is_hangul(w[i])
-             for v in list(jamo_variants(w[i]))[::9]]
-    found = 0
-    for w in words + typos:
-        got = hangul_candidates(w, lambda b: vocab.get(b, 0))
-        assert got == plain(w, lambda b: vocab.get(b, 0)), w
-        found += bool(got)
-    assert found > 100
-
-
 def test_best_sentence_is_the_first_of_those_sharing_most_tokens():
     """kb.query.snippets.best_sentence tokenizes only sentences that could still win; its answer is the plain one:
     the earliest sentence with the most shared tokens, None when none shares any."""
