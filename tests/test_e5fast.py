@@ -90,7 +90,8 @@ def fast(weights):
 
 
 def _eval_texts() -> list[str]:
-    from kb.build.local import entry_texts, load_corpus
+    from kb.build.content import load_corpus
+    from kb.ingest.entries import entry_texts
 
     return entry_texts(load_corpus(ROOT / "tests" / "eval" / "posts").sections)
 
