@@ -79,3 +79,17 @@ def test_the_model_tells_whole_words_from_typos(eval_index):
     assert not whole("pretrainning") and not whole("objetc") and not whole("강화학슴")
     fix = eval_index.typos.correct("learning to drive a car with objetc")
     assert dict(fix.words)["drive"] == "dive" and typos.surely_typos(fix, eval_index.embedder) == {"objetc": "object"}
+
+
+def test_the_did_you_mean_report_judges_intended_and_typo_lines_and_skips_the_rest():
+    """kb.eval.suggestions reads both eval formats: "intended" (hand-written set) and "typo": [wrong, right]."""
+    from types import SimpleNamespace
+
+    from kb.eval import suggestions
+
+    answers = {"objetc detection": "object detection", "데이턱로 예측": "데이터로 예측", "스피치브레인": "x"}
+    index = SimpleNamespace(search=lambda q, mode, k: SimpleNamespace(did_you_mean=answers.get(q)))
+    s = suggestions(index, [{"query": "objetc detection", "intended": "Object detection"},
+                            {"query": "데이턱로 예측", "typo": ["데이턱로", "데이터로"]},
+                            {"query": "스피치브레인", "intended": None}], [{"query": "clean query"}])
+    assert (s.right, s.wrong, s.none, s.false) == (2, 0, 0, 0)

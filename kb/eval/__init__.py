@@ -182,12 +182,18 @@ class Suggestions:
 
 
 def suggestions(index, misspelled: list[dict], clean: list[dict], mode: str = "hybrid") -> Suggestions:
-    """Ask every query; a misspelled one (a "typo": [wrong, right] field) is right when the suggestion is the query
-    with that word put right (case aside)."""
+    """Ask every query; a misspelled one is right when the suggestion is the query it meant (case aside): its
+    `"intended"` field, or the query with its `"typo": [wrong, right]` put right. A line saying neither (or
+    `"intended": null`) is not judged."""
     s = Suggestions(0, 0, 0, 0, len(clean), [])
     for q in misspelled:
+        if q.get("intended"):
+            want = q["intended"].lower()
+        elif q.get("typo"):
+            want = q["query"].replace(q["typo"][0], q["typo"][1], 1).lower()
+        else:
+            continue
         got = index.search(q["query"], mode=mode, k=10).did_you_mean
-        want = q["query"].replace(q["typo"][0], q["typo"][1], 1).lower()
         if got is None:
             s.none += 1
         elif got.lower() == want:
