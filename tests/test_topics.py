@@ -415,14 +415,18 @@ tags:
 @pytest.fixture(scope="module")
 def unseen_index(tmp_path_factory):
     """A small index of a post no tuning saw (with the seed post), as an acceptance check would build."""
+    return _index_with_seed(tmp_path_factory.mktemp("unseen"), "2021-05-01-weekly-ml-dl-news.md", UNSEEN_POST)
+
+
+def _index_with_seed(tmp: Path, name: str, post: str):
+    """An index of one post written for a test, next to the seed post."""
     import kb
     from kb.build.local import build_index
     from kb.core.config import Settings
 
-    tmp = tmp_path_factory.mktemp("unseen")
     content = tmp / "content"
     content.mkdir()
-    (content / "2021-05-01-weekly-ml-dl-news.md").write_text(UNSEEN_POST, encoding="utf-8")
+    (content / name).write_text(post, encoding="utf-8")
     for p in (ROOT / "content").glob("*.md"):
         (content / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
     build_index(Settings.load(content, tmp / "index"))
@@ -511,18 +515,7 @@ tags:
 def models_index(tmp_path_factory):
     """A post written for this test (no tuning saw it): resources named after what they are, with commentary that
     never names their field."""
-    import kb
-    from kb.build.local import build_index
-    from kb.core.config import Settings
-
-    tmp = tmp_path_factory.mktemp("models")
-    content = tmp / "content"
-    content.mkdir()
-    (content / "2021-09-04-weekly-ml-dl-news.md").write_text(MODELS_POST, encoding="utf-8")
-    for p in (ROOT / "content").glob("*.md"):
-        (content / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
-    build_index(Settings.load(content, tmp / "index"))
-    return kb.open_index(tmp / "index")
+    return _index_with_seed(tmp_path_factory.mktemp("models"), "2021-09-04-weekly-ml-dl-news.md", MODELS_POST)
 
 
 @pytest.mark.parametrize("heading,topic,joins", [
