@@ -375,17 +375,12 @@ def test_concurrent_corrections_lose_nothing(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["topics.toml"]
 
 
-UNSEEN_POST = """---
-title: Weekly ML/DL News (테스트 주차)
-date: 2021.05.01 12:00:00
-categories:
-- news
-tags:
-- ML
----
+def _front(title: str, date: str) -> str:
+    """A weekly post's front matter and intro, for the posts these tests write."""
+    return f"---\ntitle: {title}\ndate: {date} 12:00:00\ncategories:\n- news\ntags:\n- ML\n---\n\n이번주 소식입니다.\n"
 
-이번주 소식입니다.
 
+UNSEEN_POST = _front("Weekly ML/DL News (테스트 주차)", "2021.05.01") + """
 ### 데이터마이닝 연구실 세미나
 
 [서울대학교 데이터마이닝 연구실 세미나 재생목록](https://www.youtube.com/playlist?list=PLexampleSeminar01)
@@ -474,17 +469,7 @@ def test_a_korean_heading_is_evidence_not_membership(eval_index):
     assert [t.name for t in a.topics_of(row)] == ["rl"]
 
 
-MODELS_POST = """---
-title: 위클리 소식
-date: 2021.09.04 12:00:00
-categories:
-- news
-tags:
-- ML
----
-
-이번주 소식입니다.
-
+MODELS_POST = _front("위클리 소식", "2021.09.04") + """
 ### EfficientNetV2
 
 [참고링크](https://github.com/google/automl/tree/master/efficientnetv2)
