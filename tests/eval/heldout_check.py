@@ -15,7 +15,6 @@ from tests/eval/S.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -23,6 +22,8 @@ import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
+
+from kb.eval import metrics
 
 EVAL = Path(__file__).resolve().parent
 
@@ -88,19 +89,17 @@ def topics(run, labels: list[dict], index: Path, verbose: bool) -> None:
             print("     missed:", [h for _, h, _ in missed], " extra:", [h for _, h, _ in extra])
 
 
-def _gains(results: list[dict], relevant: list[dict]) -> list[int]:
-    rel = {(r["post"], r["heading"]) for r in relevant}
-    return [int((h["path"], h["heading"]) in rel) for h in results[:10]]
+def _scores(results: list[dict], relevant: list[dict]) -> tuple[float, float, float]:
+    """(MRR@10, nDCG@10, recall@5) of a CLI answer, by kb.eval's own arithmetic."""
+    return metrics([(h["path"], h["heading"]) for h in results], {(r["post"], r["heading"]) for r in relevant})
 
 
 def ndcg(results: list[dict], relevant: list[dict]) -> float:
-    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(_gains(results, relevant)))
-    ideal = sum(1 / math.log2(i + 2) for i in range(min(len(relevant), 10)))
-    return dcg / ideal if ideal else 0.0
+    return _scores(results, relevant)[1]
 
 
 def mrr(results: list[dict], relevant: list[dict]) -> float:
-    return next((1 / (i + 1) for i, g in enumerate(_gains(results, relevant)) if g), 0.0)
+    return _scores(results, relevant)[0]
 
 
 def confident_top(r: dict) -> bool:
