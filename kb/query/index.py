@@ -23,7 +23,7 @@ from kb.core.errors import BadQuery, ModelUnavailable
 from kb.core.types import Hit, KeywordQuery, Manifest, PostRecord, Section
 from kb.embed import queryvec
 from kb.embed.embedder import get_embedder
-from kb.query import explain, fusion, relevance, typos
+from kb.query import explain, facets, fusion, relevance, typos
 from kb.query.snippets import snippet
 from kb.storage import store
 from kb.text.glossary import EXPANSION_WEIGHT, expansion_terms
@@ -100,6 +100,7 @@ class Index:
         self._embedder = embedder
         self.title_margin, self.semantic_min_range = TITLE_MARGIN, fusion.SEMANTIC_MIN_RANGE
         self.full_match_bonus = fusion.FULL_MATCH_BONUS        # kb.query.fusion
+        self.facet_bonus: float | None = None                  # None: kb.query.facets.FACET_BONUS; 0 turns facets off
         self.typos = typos.Corrector(backend)      # typo tolerance; .enabled = False turns it off
 
     @property
@@ -197,6 +198,8 @@ class Index:
         top = np.lexsort((-c.keyword, ~c.pinned))[:k] if mode == "keyword" else None    # needs no coverage
         c.coverage = _coverage(self, q, c, top) if mode != "semantic" else None
         final = _final(c, mode, fuse, self.full_match_bonus)
+        if mode == "hybrid" and (lift := facets.boost(self, q, c.rows, self.facet_bonus, c.fix and c.fix.fixed)) is not None:
+            final = final + lift                    # the query names a topic (kb.query.facets)
         conf = confidence(self, q, c, expand, top)
         order = np.lexsort((-final, ~c.pinned))[:k]
         order = np.concatenate([order[conf[order] >= relevance.WEAK_BELOW], order[conf[order] < relevance.WEAK_BELOW]])

@@ -5,6 +5,7 @@ one model load; the indexes are built once into --work and reused.
 
     python tests/eval/rank_report.py [--work DIR] [--mode hybrid] [--floor] [--set kb.query.fusion.NAME=VALUE]
     python tests/eval/rank_report.py --sweep kb.query.fusion.NAME=V1,V2,...     # leave one set out
+    python tests/eval/rank_report.py --floor --sweep kb.query.relevance.NAME=V1,V2,...   # the floor per value
 
 `--set` overrides a module constant for the run (a sweep measures a parameter without editing the code).
 `--sweep` scores every value on every set and then, for each set left out, picks the value with the best mean
@@ -24,17 +25,17 @@ from kb.query.index import open_index
 
 ROOT = Path(__file__).resolve().parents[2]
 EVAL = ROOT / "tests" / "eval"
-# set name → (post folders, [(query file, label)], off-topic file)
+# set name → (post folders, [(query file, kind prefix)], off-topic files)
 SETS = {
     "ours": ([ROOT / "content", EVAL / "posts"],
              [(EVAL / "queries.jsonl", ""), (EVAL / "short.jsonl", ""), (EVAL / "typos.jsonl", "typo-")],
-             EVAL / "offtopic.jsonl"),
+             [EVAL / "offtopic.jsonl", EVAL / "offtopic_lookalikes.jsonl"]),
     "external": ([EVAL / "topic_posts" / "external"],
                  [(EVAL / "external" / "queries.jsonl", ""), (EVAL / "external" / "typos.jsonl", "typo-")],
-                 EVAL / "external" / "offtopic.jsonl"),
+                 [EVAL / "external" / "offtopic.jsonl"]),
     "external2": ([EVAL / "topic_posts" / "external2"],
                   [(EVAL / "external2" / "queries.jsonl", ""), (EVAL / "external2" / "typos.jsonl", "typo-")],
-                  EVAL / "external2" / "offtopic.jsonl"),
+                  [EVAL / "external2" / "offtopic.jsonl"]),
 }
 
 
@@ -87,13 +88,41 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def loud(idx: dict, mode: str) -> dict[str, tuple[int, list[str]]]:
+    """Per set: (off-topic queries asked, those with a confident hit)."""
+    out = {}
+    for name, (_, _, files) in SETS.items():
+        off = [q for f in files for q in load_queries(f)]
+        out[name] = (len(off), [q["query"] for q in off
+                                if any(not h.weak for h in idx[name].search(q["query"], mode=mode, k=10))])
+    return out
+
+
 def floor(idx: dict, mode: str) -> str:
-    lines = []
-    for name, (_, _, offtopic) in SETS.items():
-        off = load_queries(offtopic)
-        loud = [q["query"] for q in off if any(not h.weak for h in idx[name].search(q["query"], mode=mode, k=10))]
-        lines.append(f"{name}: off-topic with no confident hit {len(off) - len(loud)}/{len(off)}"
-                     + (f" (confident: {'; '.join(loud)})" if loud else ""))
+    return "\n".join(f"{name}: off-topic with no confident hit {n - len(bad)}/{n}" + (f" (confident: {'; '.join(bad)})" if bad else "")
+                     for name, (n, bad) in loud(idx, mode).items())
+
+
+def floor_sweep(idx: dict, spec: str, mode: str) -> str:
+    """Per value: each set's on-topic top hits confident (clean, misspelled) and off-topic queries quiet."""
+    target, values = spec.split("=", 1)
+    module, attr = target.rsplit(".", 1)
+    mod = importlib.import_module(module)
+    shipped = getattr(mod, attr)
+    lines = [f"| {attr} | " + " | ".join(f"{n}: confident clean / misspelled, quiet off-topic" for n in SETS) + " |",
+             "|---|" + "---|" * len(SETS)]
+    for v in [float(x) for x in values.split(",")]:
+        setattr(mod, attr, v)
+        res, off = run(idx, mode), loud(idx, mode)
+        cells = []
+        for name, rows in res.items():
+            clean = [c for kind, _, c in rows if not kind.startswith("typo")]
+            typo = [c for kind, _, c in rows if kind.startswith("typo")]
+            n, bad = off[name]
+            cells.append(f"{sum(clean)}/{len(clean)} / {sum(typo)}/{len(typo)}, {n - len(bad)}/{n}")
+        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+        print(lines[-1], file=sys.stderr)
+    setattr(mod, attr, shipped)
     return "\n".join(lines)
 
 
@@ -113,11 +142,13 @@ def sweep(idx: dict, spec: str, mode: str) -> str:
         scores[v] = {name: clean_mean(rows) for name, rows in run(idx, mode).items()}
         print(f"{attr}={v}: " + ", ".join(f"{n} {s:.3f}" for n, s in scores[v].items()), file=sys.stderr)
     setattr(mod, attr, shipped)
-    lines = [f"| left out | {attr} fitted on the others | its nDCG@10 there | at {shipped} |", "|---|---|---|---|"]
+    first = next(iter(scores))
+    lines = [f"| left out | {attr} fitted on the others | its nDCG@10 there | at {first} | at {shipped} (shipped) |",
+             "|---|---|---|---|---|"]
     for out in SETS:
         best = max(scores, key=lambda v: sum(s for n, s in scores[v].items() if n != out))
-        lines.append(f"| {out} | {best} | {scores[best][out]:.3f} | "
-                     f"{scores[shipped][out]:.3f} |" if shipped in scores else f"| {out} | {best} | {scores[best][out]:.3f} | — |")
+        at = f"{scores[shipped][out]:.3f}" if shipped in scores else "—"
+        lines.append(f"| {out} | {best} | {scores[best][out]:.3f} | {scores[first][out]:.3f} | {at} |")
     return "\n".join(lines)
 
 
@@ -133,7 +164,7 @@ def main(argv=None) -> int:
         override(a)
     idx = indexes(Path(args.work))
     if args.sweep:
-        print(sweep(idx, args.sweep, args.mode))
+        print(floor_sweep(idx, args.sweep, args.mode) if args.floor else sweep(idx, args.sweep, args.mode))
         return 0
     print(table(run(idx, args.mode)))
     if args.floor:

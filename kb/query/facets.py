@@ -1,0 +1,112 @@
+"""Topic facets: a short query that names a topic ("강화학습", "퀀트 트레이딩", "LLM 강의") lifts the sections kb.topics
+assigned to that topic, as a search engine lifts a facet the query names.
+
+A topic-like query has many relevant sections, and many never say the topic's word (Stable-Baselines3 under
+"강화학습", a Korean LLM under "한국어 언어모델"); the topic assignment already knows them from their meaning, names
+and links. A query names a topic when it holds the topic's label or one of its keywords (not a weak one): Latin
+ones as whole words, Korean ones anywhere in a word (spaces aside), a one-syllable Korean keyword only as a word.
+Only queries of at most MAX_WORDS words are read so: a longer one is a description, not a topic.
+
+The assignment comes from kb.topics.assign (the content folder's topics file, else the shipped one), computed
+once per index version and kept in memory and on disk (kb.core.diskcache: a bit per section and topic), so only
+the first topic-naming query after a build pays for it. Measured in docs/eval.md ("Topic facets").
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+
+import numpy as np
+
+from kb import topics as kbtopics
+from kb.backends.protocol import version_key
+from kb.core import diskcache
+from kb.core.errors import BadTopics
+from kb.topics import evidence as topic_evidence
+from kb.topics import score as topic_score
+
+# Added to the fused score of a section in every topic the query names (in part of them: that share of it).
+# `python tests/eval/rank_report.py --sweep kb.query.facets.FACET_BONUS=0,0.1,0.2,0.25,0.3,0.4`: fitted on two
+# labelled sets and scored on the third, 0.3–0.4 each time; topic queries 0.77–0.87 → 0.91–0.99 nDCG@10, no query
+# lower anywhere (docs/eval.md, "Topic facets").
+FACET_BONUS = 0.3
+MAX_WORDS = 3
+
+_LOCK = threading.Lock()
+_MEMBERS: dict[tuple, tuple[tuple[str, ...], np.ndarray]] = {}     # explicit cache: assignment key → (names, members)
+_CACHE_SIZE = 4
+_WORD_RE = re.compile(r"\S+")
+
+
+def named_topics(query: str, topics) -> list[str]:
+    """The names of the topics a short query names by label or keyword, in file order."""
+    words = _WORD_RE.findall(query or "")
+    if not words or len(words) > MAX_WORDS:
+        return []
+    return [t.name for t in topics if any(_names(query, words, k) for k in (t.label, *t.keywords))]
+
+
+def _names(query: str, words: list[str], term: str) -> bool:
+    term = term.strip().lower()
+    if not term:
+        return False
+    q = query.lower()
+    if term[0].isascii():
+        return re.search(r"(?<![a-z0-9])" + re.escape(term) + r"(?![a-z0-9])", q) is not None
+    if len(term) == 1:
+        return any(w.lower() == term for w in words)
+    return term in q or term.replace(" ", "") in q.replace(" ", "")
+
+
+def _key(index, topics) -> tuple:
+    return (*version_key(index.backend), index.model_name, topics.signature(),
+            tuple(topic_evidence.OPTIONS.items()), tuple(topic_score.WEIGHTS.items()))
+
+
+def members(index, topics) -> np.ndarray:
+    """(sections, topics) booleans: the topic assignment of the index (memory, then disk, then kb.topics.assign)."""
+    key = _key(index, topics)
+    with _LOCK:
+        found = _MEMBERS.get(key)
+    if found is not None:
+        return found[1]
+    n, m = len(index.sections), len(topics)
+
+    def build() -> bytes:
+        return np.packbits(kbtopics.assign(index, topics).member.astype(bool), axis=None).tobytes()
+
+    def parse(payload: bytes) -> np.ndarray:
+        bits = np.unpackbits(np.frombuffer(payload, dtype=np.uint8))
+        if len(bits) < n * m:
+            raise ValueError("short topic membership entry")
+        return bits[: n * m].reshape(n, m).astype(bool)
+
+    disk_key = diskcache.key(repr(key), diskcache.source_of(kbtopics, topic_evidence, topic_score, sys.modules[__name__]))
+    member = diskcache.get_or_build("topic-members", disk_key, build, parse)
+    with _LOCK:
+        _MEMBERS[key] = (topics.names, member)
+        while len(_MEMBERS) > _CACHE_SIZE:
+            _MEMBERS.pop(next(iter(_MEMBERS)))
+    return member
+
+
+def boost(index, query: str, rows: np.ndarray, bonus: float | None = None,
+          corrected: str | None = None) -> np.ndarray | None:
+    """bonus × the share of the topics the query names (as typed, or with its typos `corrected`) that each row's
+    section is in; None when it names none (or the topics file cannot be read: search never fails for it)."""
+    b = FACET_BONUS if bonus is None else bonus
+    if b <= 0 or not len(rows) or len(_WORD_RE.findall(query or "")) > MAX_WORDS:
+        return None
+    try:
+        topics = kbtopics.load_topics(index.manifest.content_dir or None)
+    except BadTopics:
+        return None
+    named = named_topics(query, topics)
+    if corrected:
+        named += [t for t in named_topics(corrected, topics) if t not in named]
+    if not named:
+        return None
+    cols = [topics.names.index(name) for name in named]
+    return b * members(index, topics)[np.asarray(rows, dtype=np.int64)][:, cols].mean(axis=1)
