@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import sys
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,43 +36,76 @@ FACET_BONUS = 0.3
 MAX_WORDS = 3
 
 _LOCK = threading.Lock()
-_MEMBERS: dict[tuple, tuple[tuple[str, ...], np.ndarray]] = {}     # explicit cache: assignment key → (names, members)
+_MEMBERS: dict[tuple, np.ndarray] = {}     # explicit cache: assignment key → members
 _CACHE_SIZE = 4
+_LOADED: dict[tuple, Loaded] = {}         # explicit cache: (topics file, size, mtime) → what was read from it
 _WORD_RE = re.compile(r"\S+")
 
 
-def named_topics(query: str, topics) -> list[str]:
+@dataclass(frozen=True)
+class Loaded:
+    """A topics file as facets use it: the topics, their signature, and per topic what names it (matchers)."""
+    topics: kbtopics.Topics
+    signature: str
+    matchers: tuple
+
+
+def named_topics(query: str, topics: kbtopics.Topics, matchers: tuple | None = None) -> list[str]:
     """The names of the topics a short query names by label or keyword, in file order."""
-    words = _WORD_RE.findall(query or "")
+    words = [w.lower() for w in _WORD_RE.findall(query or "")]
     if not words or len(words) > MAX_WORDS:
         return []
-    return [t.name for t in topics if any(_names(query, words, k) for k in (t.label, *t.keywords))]
+    q = " ".join(words)
+    bare = q.replace(" ", "")
+    return [name for name, latin, korean, single in (matchers or _matchers(topics))
+            if (latin is not None and latin.search(q)) or any(t in bare for t in korean) or single & set(words)]
 
 
-def _names(query: str, words: list[str], term: str) -> bool:
-    term = term.strip().lower()
-    if not term:
-        return False
-    q = query.lower()
-    if term[0].isascii():
-        return re.search(r"(?<![a-z0-9])" + re.escape(term) + r"(?![a-z0-9])", q) is not None
-    if len(term) == 1:
-        return any(w.lower() == term for w in words)
-    return term in q or term.replace(" ", "") in q.replace(" ", "")
+def _matchers(topics: kbtopics.Topics) -> tuple:
+    """Per topic, what names it: one pattern of its Latin terms (whole words), its Korean terms without spaces
+    (anywhere), its one-syllable Korean terms (as words)."""
+    out = []
+    for t in topics:
+        terms = [x.strip().lower() for x in (t.label, *t.keywords) if x.strip()]
+        latin = [x for x in terms if x[0].isascii()]
+        rx = re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, latin)) + r")(?![a-z0-9])") if latin else None
+        korean = tuple(x.replace(" ", "") for x in terms if not x[0].isascii() and len(x) > 1)
+        out.append((t.name, rx, korean, frozenset(x for x in terms if not x[0].isascii() and len(x) == 1)))
+    return tuple(out)
 
 
-def _key(index, topics) -> tuple:
-    return (*version_key(index.backend), index.model_name, topics.signature(),
+def _topics(content_dir) -> Loaded:
+    """The topics file in use (kb.topics.topics_file), read again only when its size or modification time moved."""
+    path = kbtopics.topics_file(content_dir)
+    try:
+        st = path.stat()
+    except OSError:
+        kbtopics.load_topics(path=path)                 # raises BadTopics naming the problem
+        raise BadTopics(f"cannot read the topics file {path}") from None
+    stamp = (str(path), st.st_size, st.st_mtime_ns)
+    with _LOCK:
+        found = _LOADED.get(stamp)
+    if found is None:
+        topics = kbtopics.load_topics(path=path)
+        found = Loaded(topics, topics.signature(), _matchers(topics))
+        with _LOCK:
+            _LOADED.clear()
+            _LOADED[stamp] = found
+    return found
+
+
+def _key(index, loaded: Loaded) -> tuple:
+    return (*version_key(index.backend), index.model_name, loaded.signature,
             tuple(topic_evidence.OPTIONS.items()), tuple(topic_score.WEIGHTS.items()))
 
 
-def members(index, topics) -> np.ndarray:
+def members(index, loaded: Loaded) -> np.ndarray:
     """(sections, topics) booleans: the topic assignment of the index (memory, then disk, then kb.topics.assign)."""
-    key = _key(index, topics)
+    key, topics = _key(index, loaded), loaded.topics
     with _LOCK:
         found = _MEMBERS.get(key)
     if found is not None:
-        return found[1]
+        return found
     n, m = len(index.sections), len(topics)
 
     def build() -> bytes:
@@ -86,7 +120,7 @@ def members(index, topics) -> np.ndarray:
     disk_key = diskcache.key(repr(key), diskcache.source_of(kbtopics, topic_evidence, topic_score, sys.modules[__name__]))
     member = diskcache.get_or_build("topic-members", disk_key, build, parse)
     with _LOCK:
-        _MEMBERS[key] = (topics.names, member)
+        _MEMBERS[key] = member
         while len(_MEMBERS) > _CACHE_SIZE:
             _MEMBERS.pop(next(iter(_MEMBERS)))
     return member
@@ -100,13 +134,13 @@ def boost(index, query: str, rows: np.ndarray, bonus: float | None = None,
     if b <= 0 or not len(rows) or len(_WORD_RE.findall(query or "")) > MAX_WORDS:
         return None
     try:
-        topics = kbtopics.load_topics(index.manifest.content_dir or None)
+        loaded = _topics(index.manifest.content_dir or None)
     except BadTopics:
         return None
-    named = named_topics(query, topics)
+    named = named_topics(query, loaded.topics, loaded.matchers)
     if corrected:
-        named += [t for t in named_topics(corrected, topics) if t not in named]
+        named += [t for t in named_topics(corrected, loaded.topics, loaded.matchers) if t not in named]
     if not named:
         return None
-    cols = [topics.names.index(name) for name in named]
-    return b * members(index, topics)[np.asarray(rows, dtype=np.int64)][:, cols].mean(axis=1)
+    cols = [loaded.topics.names.index(name) for name in named]
+    return b * members(index, loaded)[np.asarray(rows, dtype=np.int64)][:, cols].mean(axis=1)

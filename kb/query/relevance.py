@@ -26,7 +26,10 @@ KEYWORD_BONUS = 0.02     # × the hit's keyword evidence in [0, 1] (hybrid)
 # heading, resource names or first sentence (kb.query.explain.coverage): a hit whose opening says what the query
 # asks. Only a full match counts: a partial one is what an off-topic query sharing one generic word gets
 # ("요리 강의", "여행 책 추천", "stock car racing"; docs/eval.md).
-COVERAGE_BONUS = 0.02
+COVERAGE_BONUS = 0.04
+# added to the candidate both legs rank first (the best cosine and the best keyword evidence, > 0): two independent
+# kinds of evidence agreeing on one section (docs/eval.md, "A floor that trusts right answers").
+AGREEMENT_BONUS = 0.005
 SCALE = 0.01             # logistic slope of the confidence around the threshold
 KEYWORD_ONLY_MIN = 0.5   # keyword mode (no meaning): confident when the hit matches half of what the query could
 WEAK_BELOW = 0.5         # confidence under this → the hit is weak
@@ -73,7 +76,7 @@ def background_best(embedder, qv: np.ndarray) -> float:
 def confidence(semantic: np.ndarray | None, background: float | None, keyword: np.ndarray | None,
                pinned: np.ndarray, coverage: np.ndarray | None = None) -> np.ndarray:
     """Confidence in [0, 1] per candidate: a logistic of (cosine − background + KEYWORD_BONUS·keyword
-    + COVERAGE_BONUS·[coverage = 1] − MARGIN) when there is a meaning leg, of (keyword − KEYWORD_ONLY_MIN) in keyword mode;
+    + COVERAGE_BONUS·[coverage = 1] + AGREEMENT_BONUS·[first in both legs] − MARGIN) when there is a meaning leg, of (keyword − KEYWORD_ONLY_MIN) in keyword mode;
     an exact name is certain."""
     if semantic is not None and background is not None:
         evidence = semantic.astype(np.float64) - background - MARGIN
@@ -81,6 +84,8 @@ def confidence(semantic: np.ndarray | None, background: float | None, keyword: n
             evidence = evidence + KEYWORD_BONUS * np.clip(keyword, 0.0, 1.0)
         if coverage is not None:
             evidence = evidence + COVERAGE_BONUS * (coverage >= 1.0)
+        if keyword is not None and len(semantic) and keyword.max() > 0:
+            evidence = evidence + AGREEMENT_BONUS * ((semantic == semantic.max()) & (keyword == keyword.max()))
         conf = 1.0 / (1.0 + np.exp(-evidence / SCALE))
     elif keyword is not None:
         conf = 1.0 / (1.0 + np.exp(-(np.clip(keyword, 0.0, 1.0) - KEYWORD_ONLY_MIN) / 0.1))

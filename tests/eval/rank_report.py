@@ -28,7 +28,8 @@ EVAL = ROOT / "tests" / "eval"
 # set name → (post folders, [(query file, kind prefix)], off-topic files)
 SETS = {
     "ours": ([ROOT / "content", EVAL / "posts"],
-             [(EVAL / "queries.jsonl", ""), (EVAL / "short.jsonl", ""), (EVAL / "typos.jsonl", "typo-")],
+             [(EVAL / "queries.jsonl", ""), (EVAL / "short.jsonl", ""), (EVAL / "typos.jsonl", "typo-"),
+              (EVAL / "typos_human.jsonl", "typo-human-")],
              [EVAL / "offtopic.jsonl", EVAL / "offtopic_lookalikes.jsonl"]),
     "external": ([EVAL / "topic_posts" / "external"],
                  [(EVAL / "external" / "queries.jsonl", ""), (EVAL / "external" / "typos.jsonl", "typo-")],
