@@ -62,3 +62,12 @@ def test_a_topic_query_finds_the_topics_sections_that_never_say_its_words(eval_i
     assert len(silent & top) >= 3
     assert len(silent & top) > len(silent & without)
     assert len(members & top) >= 9                                     # the first page is the topic's
+
+
+def test_a_lifted_hit_says_why(eval_index):
+    hits = eval_index.search("MLOps", k=10)
+    lifted = [h for h in hits if "topic_facet" in h.scores]
+    assert lifted and all(h.scores["topic_facet"] == pytest.approx(facets.FACET_BONUS) for h in lifted)
+    why = explain.why(lifted[0], "MLOps", eval_index.sections[lifted[0].row])
+    assert "The query names a topic this section is in." in why.lines()
+    assert not any("topic_facet" in h.scores for h in eval_index.search("MLOps", mode="semantic", k=10))

@@ -87,6 +87,7 @@ class Candidates:
     query_vector: np.ndarray | None = None
     fix: typos.Correction | None = None    # the query with its typos corrected (kb.query.typos)
     coverage: np.ndarray | None = None     # share of the query's words in the heading / first sentence (explain)
+    facet: np.ndarray | None = None        # the lift of the topics the query names (kb.query.facets), hybrid only
 
 
 class Index:
@@ -198,8 +199,8 @@ class Index:
         top = np.lexsort((-c.keyword, ~c.pinned))[:k] if mode == "keyword" else None    # needs no coverage
         c.coverage = _coverage(self, q, c, top) if mode != "semantic" else None
         final = _final(c, mode, fuse, self.full_match_bonus)
-        if mode == "hybrid" and (lift := facets.boost(self, q, c.rows, self.facet_bonus, c.fix and c.fix.fixed)) is not None:
-            final = final + lift                    # the query names a topic (kb.query.facets)
+        c.facet = facets.boost(self, q, c.rows, self.facet_bonus, c.fix and c.fix.fixed) if mode == "hybrid" else None
+        final = final if c.facet is None else final + c.facet        # the query names a topic (kb.query.facets)
         conf = confidence(self, q, c, expand, top)
         order = np.lexsort((-final, ~c.pinned))[:k]
         order = np.concatenate([order[conf[order] >= relevance.WEAK_BELOW], order[conf[order] < relevance.WEAK_BELOW]])
@@ -273,7 +274,8 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True, only: n
             background, semantic = relevance.background_best(index.embedder, qv), index.semantic_scores(qv, c.rows[at])
     else:
         semantic = semantic[at]
-    part = [None if x is None else x[at] for x in (c.keyword, c.pinned, c.coverage)]
+    agree = relevance.first_in_both(c.semantic, c.keyword)         # both legs ran over every candidate: hybrid
+    part = [None if x is None else x[at] for x in (c.keyword, c.pinned, c.coverage, agree)]
     out = np.zeros(len(c.rows), dtype=np.float64)
     out[at] = relevance.confidence(semantic, background, *part)
     meant = typos.meaning_as_meant(index, c.fix, c.rows[at], expand) if semantic is not None else None
@@ -317,6 +319,8 @@ def _evidence(c: Candidates, j: int, mode: str, final: np.ndarray) -> tuple[dict
         scores["background"] = c.background
     if mode == "hybrid":
         scores["hybrid"] = float(final[j])
+    if c.facet is not None and c.facet[j] > 0:
+        scores["topic_facet"] = float(c.facet[j])
     if c.pinned[j]:
         scores["exact_name"] = 1.0
     return scores, ranks

@@ -73,19 +73,26 @@ def background_best(embedder, qv: np.ndarray) -> float:
     return float((background_vectors(embedder) @ qv).max())
 
 
+def first_in_both(semantic: np.ndarray | None, keyword: np.ndarray | None) -> np.ndarray | None:
+    """Over all of a query's candidates: the one(s) with both the best cosine and the best keyword evidence (> 0)."""
+    if semantic is None or keyword is None or not len(semantic) or keyword.max() <= 0:
+        return None
+    return (semantic == semantic.max()) & (keyword == keyword.max())
+
+
 def confidence(semantic: np.ndarray | None, background: float | None, keyword: np.ndarray | None,
-               pinned: np.ndarray, coverage: np.ndarray | None = None) -> np.ndarray:
+               pinned: np.ndarray, coverage: np.ndarray | None = None, agree: np.ndarray | None = None) -> np.ndarray:
     """Confidence in [0, 1] per candidate: a logistic of (cosine − background + KEYWORD_BONUS·keyword
-    + COVERAGE_BONUS·[coverage = 1] + AGREEMENT_BONUS·[first in both legs] − MARGIN) when there is a meaning leg, of (keyword − KEYWORD_ONLY_MIN) in keyword mode;
-    an exact name is certain."""
+    + COVERAGE_BONUS·[coverage = 1] + AGREEMENT_BONUS·[agree: first_in_both] − MARGIN) when there is a meaning leg,
+    of (keyword − KEYWORD_ONLY_MIN) in keyword mode; an exact name is certain."""
     if semantic is not None and background is not None:
         evidence = semantic.astype(np.float64) - background - MARGIN
         if keyword is not None:
             evidence = evidence + KEYWORD_BONUS * np.clip(keyword, 0.0, 1.0)
         if coverage is not None:
             evidence = evidence + COVERAGE_BONUS * (coverage >= 1.0)
-        if keyword is not None and len(semantic) and keyword.max() > 0:
-            evidence = evidence + AGREEMENT_BONUS * ((semantic == semantic.max()) & (keyword == keyword.max()))
+        if agree is not None:
+            evidence = evidence + AGREEMENT_BONUS * agree
         conf = 1.0 / (1.0 + np.exp(-evidence / SCALE))
     elif keyword is not None:
         conf = 1.0 / (1.0 + np.exp(-(np.clip(keyword, 0.0, 1.0) - KEYWORD_ONLY_MIN) / 0.1))
