@@ -71,3 +71,14 @@ def test_a_lifted_hit_says_why(eval_index):
     why = explain.why(lifted[0], "MLOps", eval_index.sections[lifted[0].row])
     assert "The query names a topic this section is in." in why.lines()
     assert not any("topic_facet" in h.scores for h in eval_index.search("MLOps", mode="semantic", k=10))
+
+
+def test_an_index_whose_topics_are_not_ready_ranks_without_facets(eval_index):
+    """The app sorts sections into topics behind the page: until that is done, search does not wait for it."""
+    try:
+        eval_index.facets_ready = lambda: False
+        assert not any("topic_facet" in h.scores for h in eval_index.search("MLOps", k=10))
+        eval_index.facets_ready = lambda: True
+        assert any("topic_facet" in h.scores for h in eval_index.search("MLOps", k=10))
+    finally:
+        eval_index.facets_ready = None

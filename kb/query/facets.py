@@ -9,7 +9,9 @@ Only queries of at most MAX_WORDS words are read so: a longer one is a descripti
 
 The assignment comes from kb.topics.assign (the content folder's topics file, else the shipped one), computed
 once per index version and kept in memory and on disk (kb.core.diskcache: a bit per section and topic), so only
-the first topic-naming query after a build pays for it. Measured in docs/eval.md ("Topic facets").
+the first topic-naming query after a build pays for it (6 s at 10,000 sections). An index whose `facets_ready`
+is set (the app, which sorts sections into topics behind the page) skips facets until it returns True: search
+never waits for topics. Measured in docs/eval.md ("Topic facets").
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ def boost(index, query: str, rows: np.ndarray, bonus: float | None = None,
     named = named_topics(query, loaded.topics, loaded.matchers)
     if corrected:
         named += [t for t in named_topics(corrected, loaded.topics, loaded.matchers) if t not in named]
-    if not named:
+    if not named or (index.facets_ready is not None and not index.facets_ready()):
         return None
     cols = [loaded.topics.names.index(name) for name in named]
     return b * members(index, loaded)[np.asarray(rows, dtype=np.int64)][:, cols].mean(axis=1)

@@ -102,6 +102,7 @@ class Index:
         self.title_margin, self.semantic_min_range = TITLE_MARGIN, fusion.SEMANTIC_MIN_RANGE
         self.full_match_bonus = fusion.FULL_MATCH_BONUS        # kb.query.fusion
         self.facet_bonus: float | None = None                  # None: kb.query.facets.FACET_BONUS; 0 turns facets off
+        self.facets_ready = None        # given (the app: topics warm up behind it), facets wait for nothing until True
         self.typos = typos.Corrector(backend)      # typo tolerance; .enabled = False turns it off
 
     @property
