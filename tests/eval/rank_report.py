@@ -65,7 +65,7 @@ def per_query(index, queries: list[dict], prefix: str, mode: str) -> list[tuple[
         ranked = [(Path(h.path).name, h.heading) for h in hits]
         nd = metrics(ranked, {(r["post"], r["heading"]) for r in q["relevant"]})[1]
         kind = q.get("kind", "?")
-        out.append((kind if kind.startswith(prefix) else prefix + kind, nd, bool(hits) and not hits[0].weak))
+        out.append((kind if kind.startswith(prefix.rstrip("-")) else prefix + kind, nd, bool(hits) and not hits[0].weak))
     return out
 
 
