@@ -256,3 +256,24 @@ def test_a_typo_of_a_glossary_word_the_posts_never_spell_reaches_them_in_keyword
     for q in (meant, typo):
         hits = korean_only_index.search(q, mode="keyword", k=3)
         assert hits and hits[0].heading == heading and hits[0].scores["keyword"] > 0, (q, [h.heading for h in hits])
+
+
+def test_the_floor_trusts_a_full_keyword_match(eval_index, monkeypatch):
+    """"text to speech": Glow-TTS's opening names it (via the glossary), though its cosine is under the query's best
+    everyday sentence's; a full match is evidence an off-topic query borrowing one ML word does not have."""
+    top = eval_index.search("text to speech", k=5)[0]
+    assert top.heading == "Glow-TTS" and not top.weak
+    monkeypatch.setattr(relevance, "COVERAGE_BONUS", 0.02)        # the weight before issue 17's fourth pass
+    assert eval_index.search("text to speech", k=5)[0].weak
+
+
+def test_the_floor_counts_both_legs_agreeing_only_for_the_candidate_first_in_both():
+    semantic, keyword, pinned = np.array([0.85, 0.84, 0.83]), np.array([0.9, 0.95, 0.0]), np.zeros(3, dtype=bool)
+    assert relevance.first_in_both(semantic, keyword) is not None and not relevance.first_in_both(semantic, keyword).any()
+    keyword[0] = 1.0
+    agree = relevance.first_in_both(semantic, keyword)
+    assert agree.tolist() == [True, False, False]
+    assert relevance.first_in_both(semantic, np.zeros(3)) is None          # no keyword evidence: nothing agrees
+    alone = relevance.confidence(semantic, 0.82, keyword, pinned)
+    both = relevance.confidence(semantic, 0.82, keyword, pinned, None, agree)
+    assert both[0] > alone[0] and np.array_equal(both[1:], alone[1:])
