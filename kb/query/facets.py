@@ -11,7 +11,7 @@ The assignment comes from kb.topics.assign (the content folder's topics file, el
 once per index version and kept in memory and on disk (kb.core.diskcache: a bit per section and topic), so only
 the first topic-naming query after a build pays for it (6 s at 10,000 sections). An index whose `facets_ready`
 is set (the app, which sorts sections into topics behind the page) skips facets until it returns True: search
-never waits for topics. Measured in docs/eval.md ("Topic facets").
+never waits for topics. Measured in docs/eval.md ("Issue 17, fourth pass").
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from kb.topics import score as topic_score
 # Added to the fused score of a section in every topic the query names (in part of them: that share of it).
 # `python tests/eval/rank_report.py --sweep kb.query.facets.FACET_BONUS=0,0.1,0.2,0.25,0.3,0.4`: fitted on two
 # labelled sets and scored on the third, 0.3–0.4 each time; topic queries 0.77–0.87 → 0.91–0.99 nDCG@10, no query
-# lower anywhere (docs/eval.md, "Topic facets").
+# lower anywhere (docs/eval.md, "Issue 17, fourth pass").
 FACET_BONUS = 0.3
 MAX_WORDS = 3
 
@@ -81,9 +81,8 @@ def _topics(content_dir) -> Loaded:
     path = kbtopics.topics_file(content_dir)
     try:
         st = path.stat()
-    except OSError:
-        kbtopics.load_topics(path=path)                 # raises BadTopics naming the problem
-        raise BadTopics(f"cannot read the topics file {path}") from None
+    except OSError as err:
+        raise BadTopics(f"cannot read the topics file {path}: {err.strerror or err}") from None
     stamp = (str(path), st.st_size, st.st_mtime_ns)
     with _LOCK:
         found = _LOADED.get(stamp)

@@ -1,7 +1,8 @@
 """Query → Hits: the query layer over a retrieval backend (kb.backends.protocol) — modes, filters, fusion, exact names.
 
 `Index.search` reads: clean the query → ask the keyword leg and the vector leg for candidates (filters pushed down
-to the backend) → score every candidate exactly on both legs → fuse → pin exact names → build hits. The embedding
+to the backend) → score every candidate exactly on both legs → fuse (and lift the topics a short query names,
+kb.query.facets) → pin exact names → build hits. The embedding
 model loads on the first semantic/hybrid query, once per process (kb.embed.embedder's cache).
 """
 

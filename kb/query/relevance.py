@@ -25,10 +25,12 @@ KEYWORD_BONUS = 0.02     # × the hit's keyword evidence in [0, 1] (hybrid)
 # added when every word of the query (through glossary synonyms, stems and typo corrections) is in the hit's
 # heading, resource names or first sentence (kb.query.explain.coverage): a hit whose opening says what the query
 # asks. Only a full match counts: a partial one is what an off-topic query sharing one generic word gets
-# ("요리 강의", "여행 책 추천", "stock car racing"; docs/eval.md).
+# ("요리 강의", "여행 책 추천", "stock car racing"; docs/eval.md). 0.02 → 0.04 in issue 17's fourth pass: a right
+# full match whose cosine sits under the background's turns confident, no off-topic query of the 97 moves up to 0.05.
 COVERAGE_BONUS = 0.04
 # added to the candidate both legs rank first (the best cosine and the best keyword evidence, > 0): two independent
-# kinds of evidence agreeing on one section (docs/eval.md, "A floor that trusts right answers").
+# kinds of evidence agreeing on one section. 0.005–0.01 adds a right answer, 0.015 lets a look-alike off-topic
+# query through (docs/eval.md, "Issue 17, fourth pass").
 AGREEMENT_BONUS = 0.005
 SCALE = 0.01             # logistic slope of the confidence around the threshold
 KEYWORD_ONLY_MIN = 0.5   # keyword mode (no meaning): confident when the hit matches half of what the query could
