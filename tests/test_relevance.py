@@ -185,17 +185,21 @@ def test_the_apps_example_queries_get_confident_right_answers_on_the_bundled_pos
 @pytest.mark.parametrize("query,heading", [("자연어 처리 lecture", "Deepmind UCL NLP course"),
                                            ("reinforcement learning stocks", "AI trading"),
                                            ("course 한글", "모두를 위한 딥러닝 시즌2")])
-def test_a_full_keyword_match_is_near_the_top_in_hybrid(eval_index, query, heading):
+def test_a_full_keyword_match_is_near_the_top_in_hybrid(eval_index, query, heading, monkeypatch):
     """Every query word (through the glossary: 자연어 처리 = NLP, lecture = course, stocks = 주식) is in the section's
-    heading or first sentence: hybrid puts it in the top 3, where the plain mix buried it."""
-    def rank(bonus: float) -> int:
-        eval_index.full_match_bonus = bonus
+    heading or first sentence: hybrid puts it in the top 3 although the meaning leg ranks it lower, where the plain
+    mix (no full-match bonus in the ranking or the floor, no topic facets) buried it."""
+    def hit(bonus: float, facet_bonus: float | None = None):
+        eval_index.full_match_bonus, eval_index.facet_bonus = bonus, facet_bonus
         try:
-            return next((i for i, h in enumerate(eval_index.search(query, k=20), 1) if h.heading == heading), 99)
+            return next(((i, h) for i, h in enumerate(eval_index.search(query, k=20), 1) if h.heading == heading),
+                        (99, None))
         finally:
-            eval_index.full_match_bonus = fusion.FULL_MATCH_BONUS
-    assert rank(fusion.FULL_MATCH_BONUS) <= 3
-    assert rank(0.0) > 3
+            eval_index.full_match_bonus, eval_index.facet_bonus = fusion.FULL_MATCH_BONUS, None
+    rank, found = hit(fusion.FULL_MATCH_BONUS)
+    assert rank <= 3 and found.ranks["semantic"] > 3
+    monkeypatch.setattr(relevance, "COVERAGE_BONUS", 0.0)       # confident hits are listed first
+    assert hit(0.0, 0.0)[0] > 3
 
 
 KOREAN_ONLY_POST = """---
@@ -252,3 +256,24 @@ def test_a_typo_of_a_glossary_word_the_posts_never_spell_reaches_them_in_keyword
     for q in (meant, typo):
         hits = korean_only_index.search(q, mode="keyword", k=3)
         assert hits and hits[0].heading == heading and hits[0].scores["keyword"] > 0, (q, [h.heading for h in hits])
+
+
+def test_the_floor_trusts_a_full_keyword_match(eval_index, monkeypatch):
+    """"text to speech": Glow-TTS's opening names it (via the glossary), though its cosine is under the query's best
+    everyday sentence's; a full match is evidence an off-topic query borrowing one ML word does not have."""
+    top = eval_index.search("text to speech", k=5)[0]
+    assert top.heading == "Glow-TTS" and not top.weak
+    monkeypatch.setattr(relevance, "COVERAGE_BONUS", 0.02)        # the weight before issue 17's fourth pass
+    assert eval_index.search("text to speech", k=5)[0].weak
+
+
+def test_the_floor_counts_both_legs_agreeing_only_for_the_candidate_first_in_both():
+    semantic, keyword, pinned = np.array([0.85, 0.84, 0.83]), np.array([0.9, 0.95, 0.0]), np.zeros(3, dtype=bool)
+    assert relevance.first_in_both(semantic, keyword) is not None and not relevance.first_in_both(semantic, keyword).any()
+    keyword[0] = 1.0
+    agree = relevance.first_in_both(semantic, keyword)
+    assert agree.tolist() == [True, False, False]
+    assert relevance.first_in_both(semantic, np.zeros(3)) is None          # no keyword evidence: nothing agrees
+    alone = relevance.confidence(semantic, 0.82, keyword, pinned)
+    both = relevance.confidence(semantic, 0.82, keyword, pinned, None, agree)
+    assert both[0] > alone[0] and np.array_equal(both[1:], alone[1:])

@@ -74,6 +74,7 @@ def load_index(where: str, version: str, content_dir: str):
     """Open the index (once per server and index version) and start warming up the model behind it."""
     index = kb.open_index(settings=settings())
     warm = Warm()
+    index.facets_ready = warm.topics.is_set            # topic facets (kb.query.facets) never make a search wait
     threading.Thread(target=_warm_up, args=(index, content_dir, warm), name="kb-warm-up", daemon=True).start()
     return index, warm
 

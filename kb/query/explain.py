@@ -75,6 +75,7 @@ class Why:
     via: list[tuple[str, list[str]]] = field(default_factory=list)         # (synonym, where it occurs)
     meaning: str = ""
     exact: bool = False
+    facet: bool = False                     # the query names a topic the section is in (kb.query.facets)
     confidence: float = 1.0
     weak: bool = False
     topics: list[str] = field(default_factory=list)
@@ -91,6 +92,8 @@ class Why:
             out.append("No query word occurs in it: found by meaning alone.")
         if self.meaning:
             out.append(self.meaning[0].upper() + self.meaning[1:] + ".")
+        if self.facet:
+            out.append("The query names a topic this section is in.")
         out.append(("A weak match" if self.weak else "A confident match") + f" (confidence {self.confidence:.2f}).")
         if self.topics:
             out.append(f"Topics: {', '.join(self.topics)}.")
@@ -128,7 +131,8 @@ def why(hit: Hit, query: str, section: Section, topics: list[str] | None = None)
     meaning = ""
     if "semantic" in hit.scores and "background" in hit.scores:
         meaning = closeness(hit.scores["semantic"], hit.scores["background"])
-    return Why(words, via, meaning, "exact_name" in hit.scores, hit.confidence, hit.weak, list(topics or []))
+    return Why(words, via, meaning, "exact_name" in hit.scores, "topic_facet" in hit.scores, hit.confidence, hit.weak,
+               list(topics or []))
 
 
 def _alternatives(word: str) -> list[str]:

@@ -1,7 +1,8 @@
 """Query → Hits: the query layer over a retrieval backend (kb.backends.protocol) — modes, filters, fusion, exact names.
 
 `Index.search` reads: clean the query → ask the keyword leg and the vector leg for candidates (filters pushed down
-to the backend) → score every candidate exactly on both legs → fuse → pin exact names → build hits. The embedding
+to the backend) → score every candidate exactly on both legs → fuse (and lift the topics a short query names,
+kb.query.facets) → pin exact names → build hits. The embedding
 model loads on the first semantic/hybrid query, once per process (kb.embed.embedder's cache).
 """
 
@@ -23,7 +24,7 @@ from kb.core.errors import BadQuery, ModelUnavailable
 from kb.core.types import Hit, KeywordQuery, Manifest, PostRecord, Section
 from kb.embed import queryvec
 from kb.embed.embedder import get_embedder
-from kb.query import explain, fusion, relevance, typos
+from kb.query import explain, facets, fusion, relevance, typos
 from kb.query.snippets import snippet
 from kb.storage import store
 from kb.text.glossary import EXPANSION_WEIGHT, expansion_terms
@@ -87,6 +88,7 @@ class Candidates:
     query_vector: np.ndarray | None = None
     fix: typos.Correction | None = None    # the query with its typos corrected (kb.query.typos)
     coverage: np.ndarray | None = None     # share of the query's words in the heading / first sentence (explain)
+    facet: np.ndarray | None = None        # the lift of the topics the query names (kb.query.facets), hybrid only
 
 
 class Index:
@@ -100,6 +102,8 @@ class Index:
         self._embedder = embedder
         self.title_margin, self.semantic_min_range = TITLE_MARGIN, fusion.SEMANTIC_MIN_RANGE
         self.full_match_bonus = fusion.FULL_MATCH_BONUS        # kb.query.fusion
+        self.facet_bonus: float | None = None                  # None: kb.query.facets.FACET_BONUS; 0 turns facets off
+        self.facets_ready = None        # given (the app: topics warm up behind it), facets wait for nothing until True
         self.typos = typos.Corrector(backend)      # typo tolerance; .enabled = False turns it off
 
     @property
@@ -197,6 +201,8 @@ class Index:
         top = np.lexsort((-c.keyword, ~c.pinned))[:k] if mode == "keyword" else None    # needs no coverage
         c.coverage = _coverage(self, q, c, top) if mode != "semantic" else None
         final = _final(c, mode, fuse, self.full_match_bonus)
+        c.facet = facets.boost(self, q, c.rows, self.facet_bonus, c.fix and c.fix.fixed) if mode == "hybrid" else None
+        final = final if c.facet is None else final + c.facet        # the query names a topic (kb.query.facets)
         conf = confidence(self, q, c, expand, top)
         order = np.lexsort((-final, ~c.pinned))[:k]
         order = np.concatenate([order[conf[order] >= relevance.WEAK_BELOW], order[conf[order] < relevance.WEAK_BELOW]])
@@ -270,7 +276,8 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True, only: n
             background, semantic = relevance.background_best(index.embedder, qv), index.semantic_scores(qv, c.rows[at])
     else:
         semantic = semantic[at]
-    part = [None if x is None else x[at] for x in (c.keyword, c.pinned, c.coverage)]
+    agree = relevance.first_in_both(c.semantic, c.keyword)         # both legs ran over every candidate: hybrid
+    part = [None if x is None else x[at] for x in (c.keyword, c.pinned, c.coverage, agree)]
     out = np.zeros(len(c.rows), dtype=np.float64)
     out[at] = relevance.confidence(semantic, background, *part)
     meant = typos.meaning_as_meant(index, c.fix, c.rows[at], expand) if semantic is not None else None
@@ -314,6 +321,8 @@ def _evidence(c: Candidates, j: int, mode: str, final: np.ndarray) -> tuple[dict
         scores["background"] = c.background
     if mode == "hybrid":
         scores["hybrid"] = float(final[j])
+    if c.facet is not None and c.facet[j] > 0:
+        scores["topic_facet"] = float(c.facet[j])
     if c.pinned[j]:
         scores["exact_name"] = 1.0
     return scores, ranks

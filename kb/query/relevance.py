@@ -25,8 +25,13 @@ KEYWORD_BONUS = 0.02     # × the hit's keyword evidence in [0, 1] (hybrid)
 # added when every word of the query (through glossary synonyms, stems and typo corrections) is in the hit's
 # heading, resource names or first sentence (kb.query.explain.coverage): a hit whose opening says what the query
 # asks. Only a full match counts: a partial one is what an off-topic query sharing one generic word gets
-# ("요리 강의", "여행 책 추천", "stock car racing"; docs/eval.md).
-COVERAGE_BONUS = 0.02
+# ("요리 강의", "여행 책 추천", "stock car racing"; docs/eval.md). 0.02 → 0.04 in issue 17's fourth pass: a right
+# full match whose cosine sits under the background's turns confident, no off-topic query of the 97 moves up to 0.05.
+COVERAGE_BONUS = 0.04
+# added to the candidate both legs rank first (the best cosine and the best keyword evidence, > 0): two independent
+# kinds of evidence agreeing on one section. 0.005–0.01 adds a right answer, 0.015 lets a look-alike off-topic
+# query through (docs/eval.md, "Issue 17, fourth pass").
+AGREEMENT_BONUS = 0.005
 SCALE = 0.01             # logistic slope of the confidence around the threshold
 KEYWORD_ONLY_MIN = 0.5   # keyword mode (no meaning): confident when the hit matches half of what the query could
 WEAK_BELOW = 0.5         # confidence under this → the hit is weak
@@ -70,17 +75,26 @@ def background_best(embedder, qv: np.ndarray) -> float:
     return float((background_vectors(embedder) @ qv).max())
 
 
+def first_in_both(semantic: np.ndarray | None, keyword: np.ndarray | None) -> np.ndarray | None:
+    """Over all of a query's candidates: the one(s) with both the best cosine and the best keyword evidence (> 0)."""
+    if semantic is None or keyword is None or not len(semantic) or keyword.max() <= 0:
+        return None
+    return (semantic == semantic.max()) & (keyword == keyword.max())
+
+
 def confidence(semantic: np.ndarray | None, background: float | None, keyword: np.ndarray | None,
-               pinned: np.ndarray, coverage: np.ndarray | None = None) -> np.ndarray:
+               pinned: np.ndarray, coverage: np.ndarray | None = None, agree: np.ndarray | None = None) -> np.ndarray:
     """Confidence in [0, 1] per candidate: a logistic of (cosine − background + KEYWORD_BONUS·keyword
-    + COVERAGE_BONUS·[coverage = 1] − MARGIN) when there is a meaning leg, of (keyword − KEYWORD_ONLY_MIN) in keyword mode;
-    an exact name is certain."""
+    + COVERAGE_BONUS·[coverage = 1] + AGREEMENT_BONUS·[agree: first_in_both] − MARGIN) when there is a meaning leg,
+    of (keyword − KEYWORD_ONLY_MIN) in keyword mode; an exact name is certain."""
     if semantic is not None and background is not None:
         evidence = semantic.astype(np.float64) - background - MARGIN
         if keyword is not None:
             evidence = evidence + KEYWORD_BONUS * np.clip(keyword, 0.0, 1.0)
         if coverage is not None:
             evidence = evidence + COVERAGE_BONUS * (coverage >= 1.0)
+        if agree is not None:
+            evidence = evidence + AGREEMENT_BONUS * agree
         conf = 1.0 / (1.0 + np.exp(-evidence / SCALE))
     elif keyword is not None:
         conf = 1.0 / (1.0 + np.exp(-(np.clip(keyword, 0.0, 1.0) - KEYWORD_ONLY_MIN) / 0.1))

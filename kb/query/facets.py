@@ -1,0 +1,147 @@
+"""Topic facets: a short query that names a topic ("강화학습", "퀀트 트레이딩", "LLM 강의") lifts the sections kb.topics
+assigned to that topic, as a search engine lifts a facet the query names.
+
+A topic-like query has many relevant sections, and many never say the topic's word (Stable-Baselines3 under
+"강화학습", a Korean LLM under "한국어 언어모델"); the topic assignment already knows them from their meaning, names
+and links. A query names a topic when it holds the topic's label or one of its keywords (not a weak one): Latin
+ones as whole words, Korean ones anywhere in a word (spaces aside), a one-syllable Korean keyword only as a word.
+Only queries of at most MAX_WORDS words are read so: a longer one is a description, not a topic.
+
+The assignment comes from kb.topics.assign (the content folder's topics file, else the shipped one), computed
+once per index version and kept in memory and on disk (kb.core.diskcache: a bit per section and topic), so only
+the first topic-naming query after a build pays for it (6 s at 10,000 sections). An index whose `facets_ready`
+is set (the app, which sorts sections into topics behind the page) skips facets until it returns True: search
+never waits for topics. Measured in docs/eval.md ("Issue 17, fourth pass").
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from kb import topics as kbtopics
+from kb.backends.protocol import version_key
+from kb.core import diskcache
+from kb.core.errors import BadTopics
+from kb.topics import evidence as topic_evidence
+from kb.topics import score as topic_score
+
+# Added to the fused score of a section in every topic the query names (in part of them: that share of it).
+# `python tests/eval/rank_report.py --sweep kb.query.facets.FACET_BONUS=0,0.1,0.2,0.25,0.3,0.4`: fitted on two
+# labelled sets and scored on the third, 0.3–0.4 each time; topic queries 0.77–0.87 → 0.91–0.99 nDCG@10, no query
+# lower anywhere (docs/eval.md, "Issue 17, fourth pass").
+FACET_BONUS = 0.3
+MAX_WORDS = 3
+
+_LOCK = threading.Lock()
+_MEMBERS: dict[tuple, np.ndarray] = {}     # explicit cache: assignment key → members
+_CACHE_SIZE = 4
+_LOADED: dict[tuple, Loaded] = {}         # explicit cache: (topics file, size, mtime) → what was read from it
+_WORD_RE = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A topics file as facets use it: the topics, their signature, and per topic what names it (matchers)."""
+    topics: kbtopics.Topics
+    signature: str
+    matchers: tuple
+
+
+def named_topics(query: str, topics: kbtopics.Topics, matchers: tuple | None = None) -> list[str]:
+    """The names of the topics a short query names by label or keyword, in file order."""
+    words = [w.lower() for w in _WORD_RE.findall(query or "")]
+    if not words or len(words) > MAX_WORDS:
+        return []
+    q = " ".join(words)
+    bare = q.replace(" ", "")
+    return [name for name, latin, korean, single in (matchers or _matchers(topics))
+            if (latin is not None and latin.search(q)) or any(t in bare for t in korean) or single & set(words)]
+
+
+def _matchers(topics: kbtopics.Topics) -> tuple:
+    """Per topic, what names it: one pattern of its Latin terms (whole words), its Korean terms without spaces
+    (anywhere), its one-syllable Korean terms (as words)."""
+    out = []
+    for t in topics:
+        terms = [x.strip().lower() for x in (t.label, *t.keywords) if x.strip()]
+        latin = [x for x in terms if x[0].isascii()]
+        rx = re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, latin)) + r")(?![a-z0-9])") if latin else None
+        korean = tuple(x.replace(" ", "") for x in terms if not x[0].isascii() and len(x) > 1)
+        out.append((t.name, rx, korean, frozenset(x for x in terms if not x[0].isascii() and len(x) == 1)))
+    return tuple(out)
+
+
+def _topics(content_dir) -> Loaded:
+    """The topics file in use (kb.topics.topics_file), read again only when its size or modification time moved."""
+    path = kbtopics.topics_file(content_dir)
+    try:
+        st = path.stat()
+    except OSError as err:
+        raise BadTopics(f"cannot read the topics file {path}: {err.strerror or err}") from None
+    stamp = (str(path), st.st_size, st.st_mtime_ns)
+    with _LOCK:
+        found = _LOADED.get(stamp)
+    if found is None:
+        topics = kbtopics.load_topics(path=path)
+        found = Loaded(topics, topics.signature(), _matchers(topics))
+        with _LOCK:
+            _LOADED.clear()
+            _LOADED[stamp] = found
+    return found
+
+
+def _key(index, loaded: Loaded) -> tuple:
+    return (*version_key(index.backend), index.model_name, loaded.signature,
+            tuple(topic_evidence.OPTIONS.items()), tuple(topic_score.WEIGHTS.items()))
+
+
+def members(index, loaded: Loaded) -> np.ndarray:
+    """(sections, topics) booleans: the topic assignment of the index (memory, then disk, then kb.topics.assign)."""
+    key, topics = _key(index, loaded), loaded.topics
+    with _LOCK:
+        found = _MEMBERS.get(key)
+    if found is not None:
+        return found
+    n, m = len(index.sections), len(topics)
+
+    def build() -> bytes:
+        return np.packbits(kbtopics.assign(index, topics).member.astype(bool), axis=None).tobytes()
+
+    def parse(payload: bytes) -> np.ndarray:
+        bits = np.unpackbits(np.frombuffer(payload, dtype=np.uint8))
+        if len(bits) < n * m:
+            raise ValueError("short topic membership entry")
+        return bits[: n * m].reshape(n, m).astype(bool)
+
+    disk_key = diskcache.key(repr(key), diskcache.source_of(kbtopics, topic_evidence, topic_score, sys.modules[__name__]))
+    member = diskcache.get_or_build("topic-members", disk_key, build, parse)
+    with _LOCK:
+        _MEMBERS[key] = member
+        while len(_MEMBERS) > _CACHE_SIZE:
+            _MEMBERS.pop(next(iter(_MEMBERS)))
+    return member
+
+
+def boost(index, query: str, rows: np.ndarray, bonus: float | None = None,
+          corrected: str | None = None) -> np.ndarray | None:
+    """bonus × the share of the topics the query names (as typed, or with its typos `corrected`) that each row's
+    section is in; None when it names none (or the topics file cannot be read: search never fails for it)."""
+    b = FACET_BONUS if bonus is None else bonus
+    if b <= 0 or not len(rows) or len(_WORD_RE.findall(query or "")) > MAX_WORDS:
+        return None
+    try:
+        loaded = _topics(index.manifest.content_dir or None)
+    except BadTopics:
+        return None
+    named = named_topics(query, loaded.topics, loaded.matchers)
+    if corrected:
+        named += [t for t in named_topics(corrected, loaded.topics, loaded.matchers) if t not in named]
+    if not named or (index.facets_ready is not None and not index.facets_ready()):
+        return None
+    cols = [loaded.topics.names.index(name) for name in named]
+    return b * members(index, loaded)[np.asarray(rows, dtype=np.int64)][:, cols].mean(axis=1)

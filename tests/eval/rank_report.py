@@ -1,0 +1,177 @@
+"""Ranking and the relevance floor per query kind over every labelled query set, each set on an index of its own
+posts: kb's own (the seed post and tests/eval/posts: queries.jsonl, short.jsonl, typos.jsonl), the first helper's
+(tests/eval/topic_posts/external: external/queries.jsonl, typos.jsonl) and the second's (external2). One process,
+one model load; the indexes are built once into --work and reused.
+
+    python tests/eval/rank_report.py [--work DIR] [--mode hybrid] [--floor] [--set kb.query.fusion.NAME=VALUE]
+    python tests/eval/rank_report.py --sweep kb.query.fusion.NAME=V1,V2,...     # leave one set out
+    python tests/eval/rank_report.py --floor --sweep kb.query.relevance.NAME=V1,V2,...   # the floor per value
+
+`--set` overrides a module constant for the run (a sweep measures a parameter without editing the code).
+`--sweep` scores every value on every set and then, for each set left out, picks the value with the best mean
+hybrid nDCG@10 over the other sets and reports the left-out set's score at it, against the shipped value's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from kb.eval import build_eval_index, load_queries, metrics
+from kb.query.index import open_index
+
+ROOT = Path(__file__).resolve().parents[2]
+EVAL = ROOT / "tests" / "eval"
+# set name → (post folders, [(query file, kind prefix)], off-topic files)
+SETS = {
+    "ours": ([ROOT / "content", EVAL / "posts"],
+             [(EVAL / "queries.jsonl", ""), (EVAL / "short.jsonl", ""), (EVAL / "typos.jsonl", "typo-"),
+              (EVAL / "typos_human.jsonl", "typo-human-")],
+             [EVAL / "offtopic.jsonl", EVAL / "offtopic_lookalikes.jsonl"]),
+    "external": ([EVAL / "topic_posts" / "external"],
+                 [(EVAL / "external" / "queries.jsonl", ""), (EVAL / "external" / "typos.jsonl", "typo-")],
+                 [EVAL / "external" / "offtopic.jsonl"]),
+    "external2": ([EVAL / "topic_posts" / "external2"],
+                  [(EVAL / "external2" / "queries.jsonl", ""), (EVAL / "external2" / "typos.jsonl", "typo-")],
+                  [EVAL / "external2" / "offtopic.jsonl"]),
+}
+
+
+def indexes(work: Path) -> dict:
+    out = {}
+    for name, (posts, _, _) in SETS.items():
+        where = work / name / "index"
+        if not (where / "CURRENT").exists():
+            print(build_eval_index(posts, where).summary(), file=sys.stderr)
+        out[name] = open_index(where)
+    return out
+
+
+def override(assignment: str) -> None:
+    """`module.NAME=VALUE`: set a float constant of a kb module for this run."""
+    target, value = assignment.split("=", 1)
+    module, attr = target.rsplit(".", 1)
+    setattr(importlib.import_module(module), attr, float(value))
+
+
+def per_query(index, queries: list[dict], prefix: str, mode: str) -> list[tuple[str, float, bool]]:
+    """(kind, nDCG@10, top hit confident) per query."""
+    out = []
+    for q in queries:
+        hits = index.search(q["query"], mode=mode, k=10)
+        ranked = [(Path(h.path).name, h.heading) for h in hits]
+        nd = metrics(ranked, {(r["post"], r["heading"]) for r in q["relevant"]})[1]
+        kind = q.get("kind", "?")
+        out.append((kind if kind.startswith(prefix.rstrip("-")) else prefix + kind, nd, bool(hits) and not hits[0].weak))
+    return out
+
+
+def run(idx: dict, mode: str) -> dict[str, list[tuple[str, float, bool]]]:
+    return {name: [r for path, prefix in SETS[name][1] for r in per_query(idx[name], load_queries(path), prefix, mode)]
+            for name in SETS}
+
+
+def table(result: dict) -> str:
+    lines = ["| set | kind | n | nDCG@10 | top hit confident |", "|---|---|---|---|---|"]
+    for name, rows in result.items():
+        kinds = defaultdict(list)
+        for kind, nd, conf in rows:
+            kinds[kind].append((nd, conf))
+            if not kind.startswith("typo"):
+                kinds["all (clean)"].append((nd, conf))
+        for kind in sorted(kinds):
+            v = kinds[kind]
+            lines.append(f"| {name} | {kind} | {len(v)} | {sum(x for x, _ in v) / len(v):.3f} | "
+                         f"{sum(c for _, c in v)}/{len(v)} |")
+    return "\n".join(lines)
+
+
+def loud(idx: dict, mode: str) -> dict[str, tuple[int, list[str]]]:
+    """Per set: (off-topic queries asked, those with a confident hit)."""
+    out = {}
+    for name, (_, _, files) in SETS.items():
+        off = [q for f in files for q in load_queries(f)]
+        out[name] = (len(off), [q["query"] for q in off
+                                if any(not h.weak for h in idx[name].search(q["query"], mode=mode, k=10))])
+    return out
+
+
+def floor(idx: dict, mode: str) -> str:
+    return "\n".join(f"{name}: off-topic with no confident hit {n - len(bad)}/{n}" + (f" (confident: {'; '.join(bad)})" if bad else "")
+                     for name, (n, bad) in loud(idx, mode).items())
+
+
+def floor_sweep(idx: dict, spec: str, mode: str) -> str:
+    """Per value: each set's on-topic top hits confident (clean, misspelled) and off-topic queries quiet."""
+    target, values = spec.split("=", 1)
+    module, attr = target.rsplit(".", 1)
+    mod = importlib.import_module(module)
+    shipped = getattr(mod, attr)
+    lines = [f"| {attr} | " + " | ".join(f"{n}: confident clean / misspelled, quiet off-topic" for n in SETS) + " |",
+             "|---|" + "---|" * len(SETS)]
+    for v in [float(x) for x in values.split(",")]:
+        setattr(mod, attr, v)
+        res, off = run(idx, mode), loud(idx, mode)
+        cells = []
+        for name, rows in res.items():
+            clean = [c for kind, _, c in rows if not kind.startswith("typo")]
+            typo = [c for kind, _, c in rows if kind.startswith("typo")]
+            n, bad = off[name]
+            cells.append(f"{sum(clean)}/{len(clean)} / {sum(typo)}/{len(typo)}, {n - len(bad)}/{n}")
+        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+        print(lines[-1], file=sys.stderr)
+    setattr(mod, attr, shipped)
+    return "\n".join(lines)
+
+
+def clean_mean(rows) -> float:
+    v = [nd for kind, nd, _ in rows if not kind.startswith("typo")]
+    return sum(v) / len(v)
+
+
+def sweep(idx: dict, spec: str, mode: str) -> str:
+    target, values = spec.split("=", 1)
+    module, attr = target.rsplit(".", 1)
+    mod = importlib.import_module(module)
+    shipped = getattr(mod, attr)
+    scores = {}
+    for v in [float(x) for x in values.split(",")]:
+        setattr(mod, attr, v)
+        scores[v] = {name: clean_mean(rows) for name, rows in run(idx, mode).items()}
+        print(f"{attr}={v}: " + ", ".join(f"{n} {s:.3f}" for n, s in scores[v].items()), file=sys.stderr)
+    setattr(mod, attr, shipped)
+    first = next(iter(scores))
+    lines = [f"| left out | {attr} fitted on the others | its nDCG@10 there | at {first} | at {shipped} (shipped) |",
+             "|---|---|---|---|---|"]
+    for out in SETS:
+        best = max(scores, key=lambda v: sum(s for n, s in scores[v].items() if n != out))
+        at = f"{scores[shipped][out]:.3f}" if shipped in scores else "—"
+        lines.append(f"| {out} | {best} | {scores[best][out]:.3f} | {scores[first][out]:.3f} | {at} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python tests/eval/rank_report.py")
+    p.add_argument("--work", default="/tmp/kb-rank-report", help="where the three indexes are built and kept")
+    p.add_argument("--mode", default="hybrid", choices=["hybrid", "keyword", "semantic"])
+    p.add_argument("--floor", action="store_true", help="also the off-topic queries of each set")
+    p.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE")
+    p.add_argument("--sweep", metavar="MODULE.NAME=V1,V2,...")
+    args = p.parse_args(argv)
+    for a in args.set:
+        override(a)
+    idx = indexes(Path(args.work))
+    if args.sweep:
+        print(floor_sweep(idx, args.sweep, args.mode) if args.floor else sweep(idx, args.sweep, args.mode))
+        return 0
+    print(table(run(idx, args.mode)))
+    if args.floor:
+        print(floor(idx, args.mode))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
