@@ -82,3 +82,20 @@ def test_an_index_whose_topics_are_not_ready_ranks_without_facets(eval_index):
         assert any("topic_facet" in h.scores for h in eval_index.search("MLOps", k=10))
     finally:
         eval_index.facets_ready = None
+
+
+def test_a_large_index_uses_a_stored_assignment_only(eval_index, tmp_path, monkeypatch):
+    """Above COMPUTE_LIMIT sections a search never computes the assignment; once the app or `python -m kb.topics`
+    stored it (facets.warm), a search in a new process (here: an empty memory cache) finds it on disk."""
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(facets, "COMPUTE_LIMIT", 0)
+    monkeypatch.setattr(facets, "_MEMBERS", {})
+    rows = np.arange(len(eval_index))
+    assert facets.boost(eval_index, "MLOps", rows) is None
+    assert not any("topic_facet" in h.scores for h in eval_index.search("MLOps", k=10))
+    facets.warm(eval_index)
+    assert list(tmp_path.glob("topic-members-*"))
+    monkeypatch.setattr(facets, "_MEMBERS", {})
+    lift = facets.boost(eval_index, "MLOps", rows)
+    assert lift is not None and lift.max() == facets.FACET_BONUS
+    assert any("topic_facet" in h.scores for h in eval_index.search("MLOps", k=10))

@@ -18,6 +18,7 @@ from kb import topics as kbtopics
 from kb.app import data as appdata
 from kb.app import warmstart
 from kb.core.config import Settings
+from kb.query import facets
 
 
 def settings() -> Settings:
@@ -61,6 +62,7 @@ def _warm_up(index, content_dir: str, warm: Warm) -> None:
         topics, _ = appdata.topics(content_dir)
         if topics is not None:
             kbtopics.assign(index, topics)
+            facets.warm(index)              # stored for searches in other processes (kb.query.facets)
     except Exception:  # noqa: BLE001 - a page that needs the topics reports the problem itself
         pass
     finally:

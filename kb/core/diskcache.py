@@ -81,6 +81,19 @@ def get_or_build(name: str, k: str, build: Callable[[], bytes], parse: Callable[
     return parse(data)
 
 
+def get(name: str, k: str, parse: Callable[[bytes], T]) -> T | None:
+    """parse(the cached payload for (name, key)); None when there is none or it fails a check."""
+    folder = cache_dir()
+    if folder is None:
+        return None
+    path = folder / f"{name}-{k}{SUFFIX}"
+    try:
+        payload = _read(path, name, k)
+        return None if payload is None else parse(payload)
+    except (OSError, ValueError):
+        return None
+
+
 def _digest(name: str, k: str, payload: bytes) -> bytes:
     h = hashlib.sha256(f"{name}\0{k}\0".encode())
     h.update(payload)

@@ -9,9 +9,10 @@ Only queries of at most MAX_WORDS words are read so: a longer one is a descripti
 
 The assignment comes from kb.topics.assign (the content folder's topics file, else the shipped one), computed
 once per index version and kept in memory and on disk (kb.core.diskcache: a bit per section and topic), so only
-the first topic-naming query after a build pays for it (6 s at 10,000 sections). An index whose `facets_ready`
-is set (the app, which sorts sections into topics behind the page) skips facets until it returns True: search
-never waits for topics. Measured in docs/eval.md ("Issue 17, fourth pass").
+the first topic-naming query after a build pays for it (6 s at 10,000 sections); above COMPUTE_LIMIT sections a
+search uses a stored assignment only (the app and `python -m kb.topics` store it). An index whose
+`facets_ready` is set (the app, which sorts sections into topics behind the page) skips facets until it returns
+True: search never waits for topics. Measured in docs/eval.md ("Issue 17, fourth pass").
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ from kb.topics import score as topic_score
 # lower anywhere (docs/eval.md, "Issue 17, fourth pass").
 FACET_BONUS = 0.3
 MAX_WORDS = 3
+# Up to this many sections a search that finds no stored assignment computes it (~0.6 ms a section: 6 s at
+# 10,000, once per index version); above it, facets wait until the app or `python -m kb.topics` has sorted the
+# sections into topics (they store the assignment for every later process).
+COMPUTE_LIMIT = 10_000
 
 _LOCK = threading.Lock()
 _MEMBERS: dict[tuple, np.ndarray] = {}     # explicit cache: assignment key → members
@@ -100,8 +105,9 @@ def _key(index, loaded: Loaded) -> tuple:
             tuple(topic_evidence.OPTIONS.items()), tuple(topic_score.WEIGHTS.items()))
 
 
-def members(index, loaded: Loaded) -> np.ndarray:
-    """(sections, topics) booleans: the topic assignment of the index (memory, then disk, then kb.topics.assign)."""
+def members(index, loaded: Loaded, compute: bool = True) -> np.ndarray | None:
+    """(sections, topics) booleans: the topic assignment of the index (memory, then disk, then kb.topics.assign;
+    None when it is in neither and `compute` is false)."""
     key, topics = _key(index, loaded), loaded.topics
     with _LOCK:
         found = _MEMBERS.get(key)
@@ -119,7 +125,12 @@ def members(index, loaded: Loaded) -> np.ndarray:
         return bits[: n * m].reshape(n, m).astype(bool)
 
     disk_key = diskcache.key(repr(key), diskcache.source_of(kbtopics, topic_evidence, topic_score, sys.modules[__name__]))
-    member = diskcache.get_or_build("topic-members", disk_key, build, parse)
+    if compute:
+        member = diskcache.get_or_build("topic-members", disk_key, build, parse)
+    else:
+        member = diskcache.get("topic-members", disk_key, parse)
+        if member is None:
+            return None
     with _LOCK:
         _MEMBERS[key] = member
         while len(_MEMBERS) > _CACHE_SIZE:
@@ -143,5 +154,17 @@ def boost(index, query: str, rows: np.ndarray, bonus: float | None = None,
         named += [t for t in named_topics(corrected, loaded.topics, loaded.matchers) if t not in named]
     if not named or (index.facets_ready is not None and not index.facets_ready()):
         return None
+    member = members(index, loaded, compute=index.facets_ready is not None or len(index.sections) <= COMPUTE_LIMIT)
+    if member is None:
+        return None
     cols = [loaded.topics.names.index(name) for name in named]
-    return b * members(index, loaded)[np.asarray(rows, dtype=np.int64)][:, cols].mean(axis=1)
+    return b * member[np.asarray(rows, dtype=np.int64)][:, cols].mean(axis=1)
+
+
+def warm(index) -> None:
+    """Compute and store the assignment facets use (the app's warm-up and `python -m kb.topics` call it), so that
+    searches in later processes find it; never raises for an unreadable topics file."""
+    try:
+        members(index, _topics(index.manifest.content_dir or None))
+    except BadTopics:
+        pass

@@ -12,6 +12,7 @@ from kb.cli.args import ArgumentParser, add_backend_args, backend_settings, k_va
 from kb.cli.term import format_hits, visible, visible_name
 from kb.core.errors import BadQuery, ReadOnly
 from kb.eval import opened_index
+from kb.query import facets
 from kb.query.index import open_index
 from kb.topics import (
     CV_OFFSETS,
@@ -87,6 +88,8 @@ def main(argv=None) -> int:
         return _check(args, topics)
     index = index or open_index(settings=settings)
     a = assign(index, topics)
+    if args.topics_file is None:
+        facets.warm(index)                  # later searches' topic facets find the assignment (kb.query.facets)
     if corrections:
         _report_matches(index, a, topics.get(args.topic), corrections)
     if args.topic is None:
