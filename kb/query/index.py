@@ -275,6 +275,9 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True, only: n
     out[at] = relevance.confidence(semantic, background, *part)
     meant = typos.meaning_as_meant(index, c.fix, c.rows[at], expand) if semantic is not None else None
     if meant is not None:           # a misspelled query is as sure as the query it meant (kb.query.typos)
+        if part[0] is not None:     # ... in its words too: the meant query's keyword evidence, at full weight
+            text = typos.meant_text(c.fix, index.embedder)
+            part[0] = np.maximum(part[0], index.keyword_evidence(keyword_query(text, expand), c.rows[at])[0])
         out[at] = np.maximum(out[at], relevance.confidence(*meant, *part))
     return out
 

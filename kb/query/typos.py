@@ -32,6 +32,8 @@ from kb.text.fuzzy import (
     LatinLexicon,
     allowed_edits,
     hangul_bigrams,
+    hangul_distance,
+    hangul_limit,
     is_hangul,
 )
 from kb.text.tokenize import tokenize
@@ -90,6 +92,7 @@ class Vocabulary:
         self._attested = attested
         self._latin: LatinLexicon | None = None
         self._hangul: HangulLexicon | None = None
+        self._glossary_hangul: list[str] | None = None
 
     @property
     def latin(self) -> LatinLexicon:
@@ -109,6 +112,16 @@ class Vocabulary:
 
     def known(self, term: str) -> int:
         return self.df.get(term, 0)
+
+    def glossary_hangul(self, stem: str) -> list[tuple[float, str]]:
+        """(key edits, word) of the glossary's Hangul words within the stem's limit (hangul_limit), nearest first:
+        the domain's words, reached through their synonyms where the index never writes them ("강확학습" →
+        "강화학습" on posts that only say "reinforcement learning")."""
+        if self._glossary_hangul is None:
+            self._glossary_hangul = sorted(w for w in glossary.words() if len(w) >= 2 and all(map(is_hangul, w)))
+        limit = hangul_limit(stem)
+        found = [(hangul_distance(stem, w, limit), w) for w in self._glossary_hangul if w != stem]
+        return sorted((d, w) for d, w in found if d <= limit)
 
     def attested(self, spelling: str) -> bool:
         """Whether a Hangul spelling starts a word of a section (its bigrams all being known is not enough:
@@ -164,7 +177,8 @@ def correct_word(word: str, vocab: Vocabulary) -> tuple[str, float] | None:
     stem, particle = _stem(word)
     if len(stem) < 2 or all(vocab.known(b) for b in hangul_bigrams(stem)) or stem in glossary.words():
         return None                                # a glossary word is a word ("객체" is not "개체" misspelled)
-    found = _attested(vocab.hangul.candidates(stem)[:ATTEST_TRIES], vocab)
+    found = sorted(_attested(vocab.hangul.candidates(stem)[:ATTEST_TRIES], vocab) + vocab.glossary_hangul(stem),
+                   key=lambda x: x[0])
     if not found:
         return None
     right, cost = _best(found)
@@ -260,10 +274,16 @@ def attainable(backend, kq: KeywordQuery, fix: Fuzzy | None = None) -> float:
     return bound(kq, fix.kept) + sum(w * bound(q, q.tokens) for q, w in fix.parts)
 
 
+def meant_text(fix: Correction | None, embedder) -> str | None:
+    """The query with its sure corrections applied (surely_typos), or None without one."""
+    sure = surely_typos(fix, embedder) if fix is not None else {}
+    return _replace(fix.query, sure) if sure else None
+
+
 def _meant_vector(index, fix: Correction | None, expand: bool) -> np.ndarray | None:
     """The embedding of the query with its sure corrections applied (surely_typos), or None."""
-    sure = surely_typos(fix, index.embedder) if fix is not None else {}
-    return index.query_vector(_replace(fix.query, sure), expand) if sure else None
+    text = meant_text(fix, index.embedder)
+    return index.query_vector(text, expand) if text is not None else None
 
 
 def vector_rows(index, qv: np.ndarray, fix: Correction | None, f, pool: int, expand: bool = True) -> np.ndarray:
