@@ -218,10 +218,8 @@ def correct(query: str, vocab: Vocabulary) -> Correction | None:
 @dataclass
 class Fuzzy:
     """The keyword leg's extra questions for a corrected query: (the tokens and glossary synonyms a group of
-    corrections brings, their weight), and `kept`, the original tokens that still count towards the attainable
-    score."""
+    corrections brings, their weight)."""
     parts: list[tuple[KeywordQuery, float]]
-    kept: list[str]
 
     def search(self, backend, f, pool: int) -> np.ndarray:
         """The rows each part finds (keyword leg candidates)."""
@@ -246,8 +244,7 @@ def fuzzy_query(kq: KeywordQuery, fix: Correction, keyword_query: Callable[[str]
         extra = [t for t in fixed.extra if t not in have and t not in tokens]
         have |= set(tokens) | set(extra)
         parts.append((KeywordQuery(tokens, extra, fixed.extra_weight), w))
-    wrong = {t for w, _ in fix.words for t in tokenize(w)}
-    return Fuzzy(parts, [t for t in kq.tokens if t not in wrong])
+    return Fuzzy(parts)
 
 
 def surely_typos(fix: Correction, embedder) -> dict[str, str]:
@@ -263,15 +260,14 @@ def surely_typos(fix: Correction, embedder) -> dict[str, str]:
 
 
 def attainable(backend, kq: KeywordQuery, fix: Fuzzy | None = None) -> float:
-    """The query's attainable BM25, what the keyword leg divides by: its tokens' (with a correction: the tokens
-    kept plus each group of corrected ones at its weight); for each part whose tokens the index holds none of,
-    its glossary synonyms' (a Korean blog that never writes "cryptocurrency" or "exchange" writes "암호화폐 거래소")."""
+    """The query's attainable BM25, what the keyword leg divides by: its tokens' (all of them, as the raw score
+    counts them: also the tokens of a misspelled word the index holds, "러닝" of "깁러닝"), plus with a correction
+    each group of corrected tokens' at its weight; for each part whose tokens the index holds none of, its
+    glossary synonyms' (a Korean blog that never writes "cryptocurrency" or "exchange" writes "암호화폐 거래소")."""
     def bound(q: KeywordQuery, tokens: list[str]) -> float:
         return backend.keyword_bound(tokens) or backend.keyword_bound(q.extra)
 
-    if fix is None:
-        return bound(kq, kq.tokens)
-    return bound(kq, fix.kept) + sum(w * bound(q, q.tokens) for q, w in fix.parts)
+    return bound(kq, kq.tokens) + (sum(w * bound(q, q.tokens) for q, w in fix.parts) if fix is not None else 0.0)
 
 
 def meant_text(fix: Correction | None, embedder) -> str | None:
