@@ -201,7 +201,9 @@ class Index:
         order = np.lexsort((-final, ~c.pinned))[:k]
         order = np.concatenate([order[conf[order] >= relevance.WEAK_BELOW], order[conf[order] < relevance.WEAK_BELOW]])
         hits = Hits()
-        hits.did_you_mean = typos.did_you_mean(self.backend, c.fix, c.rows[order], bool(conf[order[0]] >= relevance.WEAK_BELOW))
+        covered = c.coverage is not None and bool((c.coverage[order[: typos.CONFIRM_TOP]] >= 1.0).any())
+        hits.did_you_mean = typos.did_you_mean(self.backend, c.fix, c.rows[order],
+                                               bool(conf[order[0]] >= relevance.WEAK_BELOW), covered)
         tokens = set(tokenize(q)) | (set(tokenize(c.fix.fixed)) if c.fix else set())
         for j in order:
             row = int(c.rows[j])
@@ -247,12 +249,15 @@ def _final(c: Candidates, mode: str, fuse, full_match_bonus: float) -> np.ndarra
 
 def _coverage(index: Index, q: str, c: Candidates, only: np.ndarray | None = None) -> np.ndarray:
     """Each candidate's share of the query's content words (or their synonyms, stems, corrected spellings) in its
-    heading, resource names or first sentence (kb.query.explain.coverage); given `only` (candidate positions), just
-    theirs, the others 0."""
-    patterns = explain.coverage_patterns(q, dict(c.fix.words) if c.fix else None)
+    heading, resource names or first sentence (kb.query.explain.coverage), or of the corrected query's where that is
+    more (its glossary terms of several words, "객체 탐지" met by "object detection", are units the typed words
+    do not name); given `only` (candidate positions), just theirs, the others 0."""
+    sets = [explain.coverage_patterns(q, dict(c.fix.words) if c.fix else None)]
+    if c.fix is not None:
+        sets.append(explain.coverage_patterns(c.fix.fixed))
     at = np.arange(len(c.rows)) if only is None else only
     out = np.zeros(len(c.rows), dtype=np.float64)
-    out[at] = [explain.coverage(patterns, index.sections[int(r)]) for r in c.rows[at]]
+    out[at] = [max(explain.coverage(p, index.sections[int(r)]) for p in sets) for r in c.rows[at]]
     return out
 
 

@@ -305,17 +305,20 @@ def meaning_as_meant(index, fix: Correction | None, rows: np.ndarray, expand: bo
     return None if qv is None else (index.semantic_scores(qv, rows), relevance.background_best(index.embedder, qv))
 
 
-def did_you_mean(backend, fix: Correction | None, rows: Sequence[int], confident: bool) -> str | None:
+def did_you_mean(backend, fix: Correction | None, rows: Sequence[int], confident: bool,
+                 covered: bool = False) -> str | None:
     """The query with the corrections the results confirm (Correction.suggestion of those) when the best hit is
     confident: a correction is confirmed when all the tokens of the corrected word, or of one of its glossary
     synonyms, occur in one of the best CONFIRM_TOP rows (what the user meant is what the results are about;
-    "libary" → "library" in a blog that writes "라이브러리"). A correction the results do not bear out (a real word
-    the index lacks, "이해" → "비해") is left as typed. None when no correction is confirmed."""
+    "libary" → "library" in a blog that writes "라이브러리"), and every correction is when one of those rows is
+    `covered`, saying all the corrected query says in its heading or first sentence ("컴퓨토 비전" → "컴퓨터 비전"
+    on a post that says "computer vision"). A correction the results do not bear out (a real word the index lacks,
+    "이해" → "비해") is left as typed. None when no correction is confirmed."""
     if fix is None or not len(rows) or not confident:
         return None
     top = np.asarray(rows[: CONFIRM_TOP], dtype=np.int64)
     sure = [(w, r) for w, r in fix.words if not inflection(w, r)
-            and any(_in_rows(backend, t, top) for t in [r, *glossary.expansion_terms(r)])]
+            and (covered or any(_in_rows(backend, t, top) for t in [r, *glossary.expansion_terms(r)]))]
     return Correction(fix.query, fix.fixed, sure).suggestion() if sure else None
 
 
