@@ -3,12 +3,14 @@
 A Latin word of 4+ letters that no entry holds is corrected to the index term or glossary word one edit away (two
 from 8 letters; a 4-letter word only to a glossary word), the nearest and then most frequent; a Korean word (its
 trailing particle aside) with a character bigram no entry holds, to the spelling a jamo key or two away (or with a
-dropped syllable) whose bigrams all occur and which starts a word of some section (kb.text.fuzzy). Words the index
+dropped syllable) whose bigrams all occur and which starts a word of some section (kb.text.fuzzy), or to a Hangul
+glossary word as near (reached through its synonyms where the posts never write it). Words the index
 holds are never touched, so a query without typos is scored exactly as before. The keyword leg adds the corrected
 words' tokens at FUZZY_WEIGHT, or FAR_WEIGHT for a farther correction (two edits, a wrong first letter): exact
-beats fuzzy, near beats far. The corrected query is offered as "Did you mean …". The meaning leg and the relevance
-floor follow only sure corrections (surely_typos): a "correction" of a real word the corpus lacks — "stock" →
-"stack", "drive" → "dive" — would make an off-topic query look on-topic.
+beats fuzzy, near beats far. The corrected query is offered as "Did you mean …". The meaning leg (which then
+reads the corrected query instead of the typed one) and the relevance floor (which then judges the corrected
+query's meaning and words) follow only sure corrections (surely_typos): a "correction" of a real word the corpus
+lacks — "stock" → "stack", "drive" → "dive" — would make an off-topic query look on-topic.
 """
 
 from __future__ import annotations
@@ -291,11 +293,11 @@ def vector_rows(index, qv: np.ndarray, fix: Correction | None, f, pool: int, exp
 
 
 def cosines(index, qv: np.ndarray, fix: Correction | None, rows: np.ndarray, expand: bool = True) -> np.ndarray:
-    """The meaning leg's cosine per row: the typed query's, or the query's with its sure corrections applied
-    (surely_typos) where that is closer — the model reads "objetc detection libary" as noise."""
-    typed = index.semantic_scores(qv, rows)
+    """The meaning leg's cosine per row: the typed query's, or with a sure correction (surely_typos) the corrected
+    query's — the model reads "objetc detection libary" as noise, and "ransformer" nearer some sections than
+    "transformer" is, so the better of the two would keep the typo's reading where it happens to be closer."""
     meant = _meant_vector(index, fix, expand)
-    return typed if meant is None else np.maximum(typed, index.semantic_scores(meant, rows))
+    return index.semantic_scores(qv if meant is None else meant, rows)
 
 
 def meaning_as_meant(index, fix: Correction | None, rows: np.ndarray, expand: bool = True):
