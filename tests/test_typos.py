@@ -216,3 +216,14 @@ def test_a_misspelled_query_finds_in_keyword_mode_what_the_right_spelling_finds(
     typed = eval_index.search(typo, mode="keyword", k=3)
     assert all(h.scores["keyword"] < 1.0 for h in typed), [(h.heading, h.scores["keyword"]) for h in typed]
     assert set(_top(eval_index, typo, "keyword")) == set(_top(eval_index, meant, "keyword"))
+
+
+def test_the_meaning_leg_follows_a_wrong_first_letter_the_results_confirm(eval_index):
+    """"ransformer" is no sure correction (a wrong first letter), and the model reads it nearer ViT than
+    "transformer" is; once the confident results confirm "transformer", hybrid ranks as for the right spelling."""
+    typo, meant = "ransformer based object detection without anchor boxes", "transformer based object detection " \
+        "without anchor boxes"
+    fix = eval_index.typos.correct(typo)
+    assert typos.surely_typos(fix, eval_index.embedder) == {}
+    hits = eval_index.search(typo, k=3)
+    assert hits.did_you_mean == meant and _top(eval_index, typo)[0] == _top(eval_index, meant)[0] == "DETR"

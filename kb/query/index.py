@@ -198,12 +198,15 @@ class Index:
         c.coverage = _coverage(self, q, c, top) if mode != "semantic" else None
         final = _final(c, mode, fuse, self.full_match_bonus)
         conf = confidence(self, q, c, expand, top)
-        order = np.lexsort((-final, ~c.pinned))[:k]
-        order = np.concatenate([order[conf[order] >= relevance.WEAK_BELOW], order[conf[order] < relevance.WEAK_BELOW]])
+        order = _order(final, c.pinned, conf, k)
         hits = Hits()
         covered = c.coverage is not None and bool((c.coverage[order[: typos.CONFIRM_TOP]] >= 1.0).any())
-        hits.did_you_mean = typos.did_you_mean(self.backend, c.fix, c.rows[order],
-                                               bool(conf[order[0]] >= relevance.WEAK_BELOW), covered)
+        confirmed = typos.confirmed(self.backend, c.fix, c.rows[order], conf[order[0]] >= relevance.WEAK_BELOW, covered)
+        hits.did_you_mean = typos.did_you_mean(c.fix, confirmed)
+        if c.semantic is not None and (sem := typos.as_confirmed(self, c, confirmed, expand)) is not None:
+            c.semantic = sem                # the meaning leg follows the corrections the results confirm
+            final = _final(c, mode, fuse, self.full_match_bonus)
+            order = _order(final, c.pinned, conf, k)
         tokens = set(tokenize(q)) | (set(tokenize(c.fix.fixed)) if c.fix else set())
         for j in order:
             row = int(c.rows[j])
@@ -236,6 +239,12 @@ class Index:
 
     def post_sections(self, path: str) -> list[int]:
         return [i for i, s in enumerate(self.sections) if s.post_path == path]
+
+
+def _order(final: np.ndarray, pinned: np.ndarray, conf: np.ndarray, k: int) -> np.ndarray:
+    """The k best candidates: exact names first, then by score; confident ones before weak ones."""
+    order = np.lexsort((-final, ~pinned))[:k]
+    return np.concatenate([order[conf[order] >= relevance.WEAK_BELOW], order[conf[order] < relevance.WEAK_BELOW]])
 
 
 def _final(c: Candidates, mode: str, fuse, full_match_bonus: float) -> np.ndarray:

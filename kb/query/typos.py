@@ -307,21 +307,37 @@ def meaning_as_meant(index, fix: Correction | None, rows: np.ndarray, expand: bo
     return None if qv is None else (index.semantic_scores(qv, rows), relevance.background_best(index.embedder, qv))
 
 
-def did_you_mean(backend, fix: Correction | None, rows: Sequence[int], confident: bool,
-                 covered: bool = False) -> str | None:
-    """The query with the corrections the results confirm (Correction.suggestion of those) when the best hit is
-    confident: a correction is confirmed when all the tokens of the corrected word, or of one of its glossary
-    synonyms, occur in one of the best CONFIRM_TOP rows (what the user meant is what the results are about;
-    "libary" → "library" in a blog that writes "라이브러리"), and every correction is when one of those rows is
-    `covered`, saying all the corrected query says in its heading or first sentence ("컴퓨토 비전" → "컴퓨터 비전"
-    on a post that says "computer vision"). A correction the results do not bear out (a real word the index lacks,
-    "이해" → "비해") is left as typed. None when no correction is confirmed."""
+def confirmed(backend, fix: Correction | None, rows: Sequence[int], confident: bool,
+              covered: bool = False) -> list[tuple[str, str]]:
+    """The corrections the results confirm, when the best hit is confident: a correction is confirmed when all the
+    tokens of the corrected word, or of one of its glossary synonyms, occur in one of the best CONFIRM_TOP rows
+    (what the user meant is what the results are about; "libary" → "library" in a blog that writes "라이브러리"),
+    and every correction is when one of those rows is `covered`, saying all the corrected query says in its heading
+    or first sentence ("컴퓨토 비전" → "컴퓨터 비전" on a post that says "computer vision"). A correction the results
+    do not bear out (a real word the index lacks, "이해" → "비해") is left out; so is an inflection."""
     if fix is None or not len(rows) or not confident:
-        return None
+        return []
     top = np.asarray(rows[: CONFIRM_TOP], dtype=np.int64)
-    sure = [(w, r) for w, r in fix.words if not inflection(w, r)
+    return [(w, r) for w, r in fix.words if not inflection(w, r)
             and (covered or any(_in_rows(backend, t, top) for t in [r, *glossary.expansion_terms(r)]))]
-    return Correction(fix.query, fix.fixed, sure).suggestion() if sure else None
+
+
+def did_you_mean(fix: Correction | None, words: list[tuple[str, str]]) -> str | None:
+    """"Did you mean": the query with the corrections the results confirm (`confirmed`) applied, or None."""
+    return Correction(fix.query, fix.fixed, words).suggestion() if fix is not None and words else None
+
+
+def as_confirmed(index, c, words: list[tuple[str, str]], expand: bool = True) -> np.ndarray | None:
+    """The meaning leg's cosine per candidate (`c.rows`) of the query with the confirmed corrections (`words`)
+    applied, when some are not sure by themselves (a wrong first letter, two edits, a 4-letter word: "ransformer",
+    "txet"); None when there are none. A word the model reads whole is never followed ("racing" is not "tracing");
+    the floor keeps judging by the typed and the surely corrected query."""
+    whole = getattr(index.embedder, "whole_word", None)
+    sure = surely_typos(c.fix, index.embedder) if c.fix is not None else {}
+    more = {w: r for w, r in words if w not in sure and whole is not None and not whole(w)}
+    if not more:
+        return None
+    return index.semantic_scores(index.query_vector(_replace(c.fix.query, {**sure, **more}), expand), c.rows)
 
 
 def _in_rows(backend, text: str, rows: np.ndarray) -> bool:
