@@ -257,16 +257,16 @@ def _final(c: Candidates, mode: str, fuse, full_match_bonus: float) -> np.ndarra
 
 
 def _coverage(index: Index, q: str, c: Candidates, only: np.ndarray | None = None) -> np.ndarray:
-    """Each candidate's share of the query's content words (or their synonyms, stems, corrected spellings) in its
-    heading, resource names or first sentence (kb.query.explain.coverage), or of the corrected query's where that is
-    more (its glossary terms of several words, "객체 탐지" met by "object detection", are units the typed words
-    do not name); given `only` (candidate positions), just theirs, the others 0."""
-    sets = [explain.coverage_patterns(q, dict(c.fix.words) if c.fix else None)]
-    if c.fix is not None:
-        sets.append(explain.coverage_patterns(c.fix.fixed))
+    """Each candidate's share of the query's content words (or their synonyms, stems, typed or corrected spellings)
+    in its heading, resource names or first sentence (kb.query.explain.coverage); a corrected query's units are the
+    corrected query's (its glossary terms of several words, "객체 탐지" met by "object detection", are units the
+    typed words do not name). Given `only` (candidate positions), just theirs, the others 0."""
+    fix = c.fix
+    patterns = explain.coverage_patterns(fix.fixed, {r: w for w, r in fix.words}) if fix else \
+        explain.coverage_patterns(q)
     at = np.arange(len(c.rows)) if only is None else only
     out = np.zeros(len(c.rows), dtype=np.float64)
-    out[at] = [max(explain.coverage(p, index.sections[int(r)]) for p in sets) for r in c.rows[at]]
+    out[at] = [explain.coverage(patterns, index.sections[int(r)]) for r in c.rows[at]]
     return out
 
 

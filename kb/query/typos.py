@@ -121,8 +121,10 @@ class Vocabulary:
         "강화학습" on posts that only say "reinforcement learning")."""
         if self._glossary_hangul is None:
             self._glossary_hangul = sorted(w for w in glossary.words() if len(w) >= 2 and all(map(is_hangul, w)))
-        limit = hangul_limit(stem)
-        found = [(hangul_distance(stem, w, limit), w) for w in self._glossary_hangul if w != stem]
+        limit, have = hangul_limit(stem), set(stem)
+        differ = int(limit / NEIGHBOUR_COST)          # syllables of a word within the limit not in the stem, at most
+        found = [(hangul_distance(stem, w, limit), w) for w in self._glossary_hangul
+                 if w != stem and abs(len(w) - len(stem)) <= limit and len(set(w) - have) <= differ]
         return sorted((d, w) for d, w in found if d <= limit)
 
     def attested(self, spelling: str) -> bool:
