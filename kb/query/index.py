@@ -202,7 +202,7 @@ class Index:
         hits = Hits()
         covered = c.coverage is not None and bool((c.coverage[order[: typos.CONFIRM_TOP]] >= 1.0).any())
         confirmed = typos.confirmed(self.backend, c.fix, c.rows[order], conf[order[0]] >= relevance.WEAK_BELOW, covered)
-        hits.did_you_mean = typos.did_you_mean(c.fix, confirmed)
+        hits.did_you_mean = typos.did_you_mean(c.fix, confirmed, _whole_word(self))
         if c.semantic is not None and (sem := typos.as_confirmed(self, c, confirmed, expand)) is not None:
             c.semantic = sem                # the meaning leg follows the corrections the results confirm
             final = _final(c, mode, fuse, self.full_match_bonus)
@@ -239,6 +239,14 @@ class Index:
 
     def post_sections(self, path: str) -> list[int]:
         return [i for i, s in enumerate(self.sections) if s.post_path == path]
+
+
+def _whole_word(index: Index):
+    """The embedder's whole_word (kb.query.typos.surely_typos), or None when it has none or cannot load."""
+    try:
+        return getattr(index.embedder, "whole_word", None)
+    except ModelUnavailable:
+        return None
 
 
 def _order(final: np.ndarray, pinned: np.ndarray, conf: np.ndarray, k: int) -> np.ndarray:

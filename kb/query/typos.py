@@ -324,8 +324,12 @@ def confirmed(backend, fix: Correction | None, rows: Sequence[int], confident: b
             and (covered or any(_in_rows(backend, t, top) for t in [r, *glossary.expansion_terms(r)]))]
 
 
-def did_you_mean(fix: Correction | None, words: list[tuple[str, str]]) -> str | None:
-    """"Did you mean": the query with the corrections the results confirm (`confirmed`) applied, or None."""
+def did_you_mean(fix: Correction | None, words: list[tuple[str, str]],
+                 whole: Callable[[str], bool] | None = None) -> str | None:
+    """"Did you mean": the query with the corrections the results confirm (`confirmed`) applied, or None. A word
+    the model reads whole (`whole`, E5Embedder.whole_word) is left as typed: it is a word, likely what the user
+    meant, even where a best hit holds its neighbour ("validate table columns" is not "stable" misspelled)."""
+    words = [(w, r) for w, r in words if whole is None or not whole(w)]
     return Correction(fix.query, fix.fixed, words).suggestion() if fix is not None and words else None
 
 
