@@ -9,6 +9,7 @@ QWERTY neighbour hit instead (also the first letter), a neighbour hit as well as
 meant (`"intended"`) and the slip's kind (`"kind"`: `slip-en-swap`, `slip-ko-vowel`, …).
 
     python tests/eval/make_slips.py tests/eval/queries.jsonl tests/eval/external/queries.jsonl ...
+    python tests/eval/make_slips.py --seed 18 tests/eval/queries.jsonl ...     # another draw: slips-18.jsonl
 """
 
 from __future__ import annotations
@@ -90,13 +91,17 @@ def slips(lines: list[dict], rnd: random.Random) -> list[dict]:
     return out
 
 
-def main(paths: list[str]) -> None:
+def main(argv: list[str]) -> None:
+    """`--seed N` (default SEED) writes slips-N.jsonl instead of slips.jsonl: another draw, for a fresh check."""
+    seed = int(argv[argv.index("--seed") + 1]) if "--seed" in argv else SEED
+    paths = [a for i, a in enumerate(argv) if a != "--seed" and (i == 0 or argv[i - 1] != "--seed")]
+    name = "slips.jsonl" if seed == SEED else f"slips-{seed}.jsonl"
     for p in map(Path, paths):
         lines = [json.loads(x) for x in p.read_text(encoding="utf-8").splitlines() if x.strip()]
-        out = slips(lines, random.Random(f"{SEED}:{p.parent.name}"))
-        (p.parent / "slips.jsonl").write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in out),
-                                              encoding="utf-8")
-        print(f"{p.parent / 'slips.jsonl'}: {len(out)} queries")
+        out = slips(lines, random.Random(f"{seed}:{p.parent.name}"))
+        (p.parent / name).write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in out),
+                                     encoding="utf-8")
+        print(f"{p.parent / name}: {len(out)} queries")
 
 
 if __name__ == "__main__":
