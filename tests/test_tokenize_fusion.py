@@ -111,6 +111,18 @@ def test_hangul_glossary_words_are_measured_as_the_index_spellings_are():
     assert correct_word("강화학습", vocab) is None and correct_word("음악", vocab) is None   # glossary words are words
 
 
+def test_did_you_mean_leaves_words_the_model_reads_whole_as_typed():
+    """The confirmed corrections are offered, but a typed word the model knows whole stays as the user wrote it."""
+    from kb.query.typos import Vocabulary, correct, did_you_mean
+
+    fix = correct("validate table columns by value ranhes", Vocabulary({"stable": 2, "ranges": 1, "columns": 1}))
+    assert dict(fix.words) == {"table": "stable", "ranhes": "ranges"}
+    assert did_you_mean(fix, fix.words) == "validate stable columns by value ranges"
+    assert did_you_mean(fix, fix.words, whole=lambda w: w == "table") == "validate table columns by value ranges"
+    assert did_you_mean(fix, [("table", "stable")], whole=lambda w: w == "table") is None
+    assert did_you_mean(None, []) is None
+
+
 def test_a_correction_suggests_only_real_typos_not_inflections():
     from kb.query.typos import Vocabulary, correct, inflection
 

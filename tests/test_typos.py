@@ -77,7 +77,7 @@ def test_off_topic_queries_that_look_like_typos_stay_quiet(eval_index, q):
 def test_the_model_tells_whole_words_from_typos(eval_index):
     """What makes a correction sure (typos.surely_typos): the model reads a real word as one token of its vocabulary."""
     whole = eval_index.embedder.whole_word
-    assert whole("drive") and whole("cook") and whole("부산")
+    assert whole("drive") and whole("cook") and whole("부산") and whole("table")     # "table" → "stable" is no typo
     assert not whole("pretrainning") and not whole("objetc") and not whole("강화학슴")
     fix = eval_index.typos.correct("learning to drive a car with objetc")
     assert dict(fix.words)["drive"] == "dive" and typos.surely_typos(fix, eval_index.embedder) == {"objetc": "object"}
