@@ -922,6 +922,14 @@ def test_a_misspelled_query_says_did_you_mean_with_a_link(monkeypatch, seed_inde
     assert "Did you mean" not in page(at)
 
 
+def test_a_hangul_typo_says_did_you_mean_with_a_link_and_a_confident_first_card(monkeypatch, seed_index_dir,
+                                                                                 seed_index):
+    """"트레이딘": a final consonant slip of "트레이딩"; the first card is the trading section, not folded as weak."""
+    at = run_app(monkeypatch, seed_index_dir, ROOT / "content", q="트레이딘")
+    assert "AI trading" in cards(at)[0] and "No good match" not in "".join(i.value for i in at.info)
+    assert links(page(at), "트레이딩") == [{"q": ["트레이딩"]}] and "Did you mean" in page(at)
+
+
 # ---- cold start: nothing waits for what it does not draw (issue 19) ------------------------------------------
 
 @pytest.fixture

@@ -94,6 +94,35 @@ def test_hangul_words_are_corrected_within_a_few_jamo_keys():
     assert lex.candidates("음성") == []
 
 
+def test_hangul_glossary_words_are_measured_as_the_index_spellings_are():
+    """hangul_distance counts what HangulLexicon's walk counts: a jamo key per syllable slip, a dropped syllable or
+    one typed twice from three syllables, no other extra syllable undone."""
+    from kb.query.typos import Vocabulary, correct_word
+    from kb.text.fuzzy import hangul_distance
+
+    assert hangul_distance("강확학습", "강화학습", 2) == 1                   # a final added
+    assert hangul_distance("객제", "객체", 1) == 1 and hangul_distance("생셩", "생성", 1) == 0.75   # ㅕ beside ㅓ
+    assert hangul_distance("강화습", "강화학습", 2) == 1                     # a dropped syllable
+    assert hangul_distance("자동매매매", "자동매매", 2) == 1                 # one typed twice
+    assert hangul_distance("주문장", "문장", 1) > 1                          # a word, not "문장" misspelled
+    assert hangul_distance("학습", "학", 1) > 1                              # two syllables: nothing dropped
+    vocab = Vocabulary({"학습": 3})                                          # posts that never write "강화"
+    assert correct_word("강확학습을", vocab) == ("강화학습을", 1)               # a glossary word, particle kept
+    assert correct_word("강화학습", vocab) is None and correct_word("음악", vocab) is None   # glossary words are words
+
+
+def test_did_you_mean_leaves_words_the_model_reads_whole_as_typed():
+    """The confirmed corrections are offered, but a typed word the model knows whole stays as the user wrote it."""
+    from kb.query.typos import Vocabulary, correct, did_you_mean
+
+    fix = correct("validate table columns by value ranhes", Vocabulary({"stable": 2, "ranges": 1, "columns": 1}))
+    assert dict(fix.words) == {"table": "stable", "ranhes": "ranges"}
+    assert did_you_mean(fix, fix.words) == "validate stable columns by value ranges"
+    assert did_you_mean(fix, fix.words, whole=lambda w: w == "table") == "validate table columns by value ranges"
+    assert did_you_mean(fix, [("table", "stable")], whole=lambda w: w == "table") is None
+    assert did_you_mean(None, []) is None
+
+
 def test_a_correction_suggests_only_real_typos_not_inflections():
     from kb.query.typos import Vocabulary, correct, inflection
 

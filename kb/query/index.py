@@ -204,10 +204,15 @@ class Index:
         c.facet = facets.boost(self, q, c.rows, self.facet_bonus, c.fix and c.fix.fixed) if mode == "hybrid" else None
         final = final if c.facet is None else final + c.facet        # the query names a topic (kb.query.facets)
         conf = confidence(self, q, c, expand, top)
-        order = np.lexsort((-final, ~c.pinned))[:k]
-        order = np.concatenate([order[conf[order] >= relevance.WEAK_BELOW], order[conf[order] < relevance.WEAK_BELOW]])
+        order = _order(final, c.pinned, conf, k)
         hits = Hits()
-        hits.did_you_mean = typos.did_you_mean(self.backend, c.fix, c.rows[order], bool(conf[order[0]] >= relevance.WEAK_BELOW))
+        covered = c.coverage is not None and bool((c.coverage[order[: typos.CONFIRM_TOP]] >= 1.0).any())
+        confirmed = typos.confirmed(self.backend, c.fix, c.rows[order], conf[order[0]] >= relevance.WEAK_BELOW, covered)
+        hits.did_you_mean = typos.did_you_mean(c.fix, confirmed, _whole_word(self))
+        if c.semantic is not None and (sem := typos.as_confirmed(self, c, confirmed, expand)) is not None:
+            c.semantic = sem                # the meaning leg follows the corrections the results confirm
+            final = _final(c, mode, fuse, self.full_match_bonus)
+            order = _order(final, c.pinned, conf, k)
         tokens = set(tokenize(q)) | (set(tokenize(c.fix.fixed)) if c.fix else set())
         for j in order:
             row = int(c.rows[j])
@@ -242,6 +247,20 @@ class Index:
         return [i for i, s in enumerate(self.sections) if s.post_path == path]
 
 
+def _whole_word(index: Index):
+    """The embedder's whole_word (kb.query.typos.surely_typos), or None when it has none or cannot load."""
+    try:
+        return getattr(index.embedder, "whole_word", None)
+    except ModelUnavailable:
+        return None
+
+
+def _order(final: np.ndarray, pinned: np.ndarray, conf: np.ndarray, k: int) -> np.ndarray:
+    """The k best candidates: exact names first, then by score; confident ones before weak ones."""
+    order = np.lexsort((-final, ~pinned))[:k]
+    return np.concatenate([order[conf[order] >= relevance.WEAK_BELOW], order[conf[order] < relevance.WEAK_BELOW]])
+
+
 def _final(c: Candidates, mode: str, fuse, full_match_bonus: float) -> np.ndarray:
     """Each candidate's score in the mode: scaled keyword, cosine, or fused (+ the bonus when its opening says all)."""
     if mode == "keyword":
@@ -252,10 +271,13 @@ def _final(c: Candidates, mode: str, fuse, full_match_bonus: float) -> np.ndarra
 
 
 def _coverage(index: Index, q: str, c: Candidates, only: np.ndarray | None = None) -> np.ndarray:
-    """Each candidate's share of the query's content words (or their synonyms, stems, corrected spellings) in its
-    heading, resource names or first sentence (kb.query.explain.coverage); given `only` (candidate positions), just
-    theirs, the others 0."""
-    patterns = explain.coverage_patterns(q, dict(c.fix.words) if c.fix else None)
+    """Each candidate's share of the query's content words (or their synonyms, stems, typed or corrected spellings)
+    in its heading, resource names or first sentence (kb.query.explain.coverage); a corrected query's units are the
+    corrected query's (its glossary terms of several words, "객체 탐지" met by "object detection", are units the
+    typed words do not name). Given `only` (candidate positions), just theirs, the others 0."""
+    fix = c.fix
+    patterns = explain.coverage_patterns(fix.fixed, {r: w for w, r in fix.words}) if fix else \
+        explain.coverage_patterns(q)
     at = np.arange(len(c.rows)) if only is None else only
     out = np.zeros(len(c.rows), dtype=np.float64)
     out[at] = [explain.coverage(patterns, index.sections[int(r)]) for r in c.rows[at]]
@@ -282,6 +304,9 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True, only: n
     out[at] = relevance.confidence(semantic, background, *part)
     meant = typos.meaning_as_meant(index, c.fix, c.rows[at], expand) if semantic is not None else None
     if meant is not None:           # a misspelled query is as sure as the query it meant (kb.query.typos)
+        if part[0] is not None:     # ... in its words too: the meant query's keyword evidence, at full weight
+            text = typos.meant_text(c.fix, index.embedder)
+            part[0] = np.maximum(part[0], index.keyword_evidence(keyword_query(text, expand), c.rows[at])[0])
         out[at] = np.maximum(out[at], relevance.confidence(*meant, *part))
     return out
 

@@ -3,12 +3,14 @@
 A Latin word of 4+ letters that no entry holds is corrected to the index term or glossary word one edit away (two
 from 8 letters; a 4-letter word only to a glossary word), the nearest and then most frequent; a Korean word (its
 trailing particle aside) with a character bigram no entry holds, to the spelling a jamo key or two away (or with a
-dropped syllable) whose bigrams all occur and which starts a word of some section (kb.text.fuzzy). Words the index
+dropped syllable) whose bigrams all occur and which starts a word of some section (kb.text.fuzzy), or to a Hangul
+glossary word as near (reached through its synonyms where the posts never write it). Words the index
 holds are never touched, so a query without typos is scored exactly as before. The keyword leg adds the corrected
 words' tokens at FUZZY_WEIGHT, or FAR_WEIGHT for a farther correction (two edits, a wrong first letter): exact
-beats fuzzy, near beats far. The corrected query is offered as "Did you mean …". The meaning leg and the relevance
-floor follow only sure corrections (surely_typos): a "correction" of a real word the corpus lacks — "stock" →
-"stack", "drive" → "dive" — would make an off-topic query look on-topic.
+beats fuzzy, near beats far. The corrected query is offered as "Did you mean …". The meaning leg (which then
+reads the corrected query instead of the typed one) and the relevance floor (which then judges the corrected
+query's meaning and words) follow only sure corrections (surely_typos): a "correction" of a real word the corpus
+lacks — "stock" → "stack", "drive" → "dive" — would make an off-topic query look on-topic.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from kb.text.fuzzy import (
     LatinLexicon,
     allowed_edits,
     hangul_bigrams,
+    hangul_distance,
+    hangul_limit,
     is_hangul,
 )
 from kb.text.tokenize import tokenize
@@ -90,6 +94,7 @@ class Vocabulary:
         self._attested = attested
         self._latin: LatinLexicon | None = None
         self._hangul: HangulLexicon | None = None
+        self._glossary_hangul: list[str] | None = None
 
     @property
     def latin(self) -> LatinLexicon:
@@ -109,6 +114,18 @@ class Vocabulary:
 
     def known(self, term: str) -> int:
         return self.df.get(term, 0)
+
+    def glossary_hangul(self, stem: str) -> list[tuple[float, str]]:
+        """(key edits, word) of the glossary's Hangul words within the stem's limit (hangul_limit), nearest first:
+        the domain's words, reached through their synonyms where the index never writes them ("강확학습" →
+        "강화학습" on posts that only say "reinforcement learning")."""
+        if self._glossary_hangul is None:
+            self._glossary_hangul = sorted(w for w in glossary.words() if len(w) >= 2 and all(map(is_hangul, w)))
+        limit, have = hangul_limit(stem), set(stem)
+        differ = int(limit / NEIGHBOUR_COST)          # syllables of a word within the limit not in the stem, at most
+        found = [(hangul_distance(stem, w, limit), w) for w in self._glossary_hangul
+                 if w != stem and abs(len(w) - len(stem)) <= limit and len(set(w) - have) <= differ]
+        return sorted((d, w) for d, w in found if d <= limit)
 
     def attested(self, spelling: str) -> bool:
         """Whether a Hangul spelling starts a word of a section (its bigrams all being known is not enough:
@@ -164,7 +181,8 @@ def correct_word(word: str, vocab: Vocabulary) -> tuple[str, float] | None:
     stem, particle = _stem(word)
     if len(stem) < 2 or all(vocab.known(b) for b in hangul_bigrams(stem)) or stem in glossary.words():
         return None                                # a glossary word is a word ("객체" is not "개체" misspelled)
-    found = _attested(vocab.hangul.candidates(stem)[:ATTEST_TRIES], vocab)
+    found = sorted(_attested(vocab.hangul.candidates(stem)[:ATTEST_TRIES], vocab) + vocab.glossary_hangul(stem),
+                   key=lambda x: x[0])
     if not found:
         return None
     right, cost = _best(found)
@@ -204,10 +222,8 @@ def correct(query: str, vocab: Vocabulary) -> Correction | None:
 @dataclass
 class Fuzzy:
     """The keyword leg's extra questions for a corrected query: (the tokens and glossary synonyms a group of
-    corrections brings, their weight), and `kept`, the original tokens that still count towards the attainable
-    score."""
+    corrections brings, their weight)."""
     parts: list[tuple[KeywordQuery, float]]
-    kept: list[str]
 
     def search(self, backend, f, pool: int) -> np.ndarray:
         """The rows each part finds (keyword leg candidates)."""
@@ -232,8 +248,7 @@ def fuzzy_query(kq: KeywordQuery, fix: Correction, keyword_query: Callable[[str]
         extra = [t for t in fixed.extra if t not in have and t not in tokens]
         have |= set(tokens) | set(extra)
         parts.append((KeywordQuery(tokens, extra, fixed.extra_weight), w))
-    wrong = {t for w, _ in fix.words for t in tokenize(w)}
-    return Fuzzy(parts, [t for t in kq.tokens if t not in wrong])
+    return Fuzzy(parts)
 
 
 def surely_typos(fix: Correction, embedder) -> dict[str, str]:
@@ -249,21 +264,26 @@ def surely_typos(fix: Correction, embedder) -> dict[str, str]:
 
 
 def attainable(backend, kq: KeywordQuery, fix: Fuzzy | None = None) -> float:
-    """The query's attainable BM25, what the keyword leg divides by: its tokens' (with a correction: the tokens
-    kept plus each group of corrected ones at its weight); for each part whose tokens the index holds none of,
-    its glossary synonyms' (a Korean blog that never writes "cryptocurrency" or "exchange" writes "암호화폐 거래소")."""
+    """The query's attainable BM25, what the keyword leg divides by: its tokens' (all of them, as the raw score
+    counts them: also the tokens of a misspelled word the index holds, "러닝" of "깁러닝"), plus with a correction
+    each group of corrected tokens' at its weight; for each part whose tokens the index holds none of, its
+    glossary synonyms' (a Korean blog that never writes "cryptocurrency" or "exchange" writes "암호화폐 거래소")."""
     def bound(q: KeywordQuery, tokens: list[str]) -> float:
         return backend.keyword_bound(tokens) or backend.keyword_bound(q.extra)
 
-    if fix is None:
-        return bound(kq, kq.tokens)
-    return bound(kq, fix.kept) + sum(w * bound(q, q.tokens) for q, w in fix.parts)
+    return bound(kq, kq.tokens) + (sum(w * bound(q, q.tokens) for q, w in fix.parts) if fix is not None else 0.0)
+
+
+def meant_text(fix: Correction | None, embedder) -> str | None:
+    """The query with its sure corrections applied (surely_typos), or None without one."""
+    sure = surely_typos(fix, embedder) if fix is not None else {}
+    return _replace(fix.query, sure) if sure else None
 
 
 def _meant_vector(index, fix: Correction | None, expand: bool) -> np.ndarray | None:
     """The embedding of the query with its sure corrections applied (surely_typos), or None."""
-    sure = surely_typos(fix, index.embedder) if fix is not None else {}
-    return index.query_vector(_replace(fix.query, sure), expand) if sure else None
+    text = meant_text(fix, index.embedder)
+    return index.query_vector(text, expand) if text is not None else None
 
 
 def vector_rows(index, qv: np.ndarray, fix: Correction | None, f, pool: int, expand: bool = True) -> np.ndarray:
@@ -275,11 +295,11 @@ def vector_rows(index, qv: np.ndarray, fix: Correction | None, f, pool: int, exp
 
 
 def cosines(index, qv: np.ndarray, fix: Correction | None, rows: np.ndarray, expand: bool = True) -> np.ndarray:
-    """The meaning leg's cosine per row: the typed query's, or the query's with its sure corrections applied
-    (surely_typos) where that is closer — the model reads "objetc detection libary" as noise."""
-    typed = index.semantic_scores(qv, rows)
+    """The meaning leg's cosine per row: the typed query's, or with a sure correction (surely_typos) the corrected
+    query's — the model reads "objetc detection libary" as noise, and "ransformer" nearer some sections than
+    "transformer" is, so the better of the two would keep the typo's reading where it happens to be closer."""
     meant = _meant_vector(index, fix, expand)
-    return typed if meant is None else np.maximum(typed, index.semantic_scores(meant, rows))
+    return index.semantic_scores(qv if meant is None else meant, rows)
 
 
 def meaning_as_meant(index, fix: Correction | None, rows: np.ndarray, expand: bool = True):
@@ -289,18 +309,41 @@ def meaning_as_meant(index, fix: Correction | None, rows: np.ndarray, expand: bo
     return None if qv is None else (index.semantic_scores(qv, rows), relevance.background_best(index.embedder, qv))
 
 
-def did_you_mean(backend, fix: Correction | None, rows: Sequence[int], confident: bool) -> str | None:
-    """The query with the corrections the results confirm (Correction.suggestion of those) when the best hit is
-    confident: a correction is confirmed when all the tokens of the corrected word, or of one of its glossary
-    synonyms, occur in one of the best CONFIRM_TOP rows (what the user meant is what the results are about;
-    "libary" → "library" in a blog that writes "라이브러리"). A correction the results do not bear out (a real word
-    the index lacks, "이해" → "비해") is left as typed. None when no correction is confirmed."""
+def confirmed(backend, fix: Correction | None, rows: Sequence[int], confident: bool,
+              covered: bool = False) -> list[tuple[str, str]]:
+    """The corrections the results confirm, when the best hit is confident: a correction is confirmed when all the
+    tokens of the corrected word, or of one of its glossary synonyms, occur in one of the best CONFIRM_TOP rows
+    (what the user meant is what the results are about; "libary" → "library" in a blog that writes "라이브러리"),
+    and every correction is when one of those rows is `covered`, saying all the corrected query says in its heading
+    or first sentence ("컴퓨토 비전" → "컴퓨터 비전" on a post that says "computer vision"). A correction the results
+    do not bear out (a real word the index lacks, "이해" → "비해") is left out; so is an inflection."""
     if fix is None or not len(rows) or not confident:
-        return None
+        return []
     top = np.asarray(rows[: CONFIRM_TOP], dtype=np.int64)
-    sure = [(w, r) for w, r in fix.words if not inflection(w, r)
-            and any(_in_rows(backend, t, top) for t in [r, *glossary.expansion_terms(r)])]
-    return Correction(fix.query, fix.fixed, sure).suggestion() if sure else None
+    return [(w, r) for w, r in fix.words if not inflection(w, r)
+            and (covered or any(_in_rows(backend, t, top) for t in [r, *glossary.expansion_terms(r)]))]
+
+
+def did_you_mean(fix: Correction | None, words: list[tuple[str, str]],
+                 whole: Callable[[str], bool] | None = None) -> str | None:
+    """"Did you mean": the query with the corrections the results confirm (`confirmed`) applied, or None. A word
+    the model reads whole (`whole`, E5Embedder.whole_word) is left as typed: it is a word, likely what the user
+    meant, even where a best hit holds its neighbour ("validate table columns" is not "stable" misspelled)."""
+    words = [(w, r) for w, r in words if whole is None or not whole(w)]
+    return Correction(fix.query, fix.fixed, words).suggestion() if fix is not None and words else None
+
+
+def as_confirmed(index, c, words: list[tuple[str, str]], expand: bool = True) -> np.ndarray | None:
+    """The meaning leg's cosine per candidate (`c.rows`) of the query with the confirmed corrections (`words`)
+    applied, when some are not sure by themselves (a wrong first letter, two edits, a 4-letter word: "ransformer",
+    "txet"); None when there are none. A word the model reads whole is never followed ("racing" is not "tracing");
+    the floor keeps judging by the typed and the surely corrected query."""
+    whole = getattr(index.embedder, "whole_word", None)
+    sure = surely_typos(c.fix, index.embedder) if c.fix is not None else {}
+    more = {w: r for w, r in words if w not in sure and whole is not None and not whole(w)}
+    if not more:
+        return None
+    return index.semantic_scores(index.query_vector(_replace(c.fix.query, {**sure, **more}), expand), c.rows)
 
 
 def _in_rows(backend, text: str, rows: np.ndarray) -> bool:

@@ -142,6 +142,27 @@ def syllable_distance(a: str, b: str) -> float:
     return prev[-1]
 
 
+def hangul_distance(a: str, b: str, limit: float) -> float:
+    """Weighted edit distance from a typed Hangul word `a` to a word `b`, syllable by syllable, as HangulLexicon
+    counts it: syllable_distance for a changed syllable; from HANGUL_DROP_MIN syllables SYLLABLE_COST for a dropped
+    syllable or one typed twice (no other extra syllable is undone). Capped at limit + 1."""
+    far = limit + 1
+    drop = SYLLABLE_COST if len(a) >= HANGUL_DROP_MIN else far
+    if abs(len(a) - len(b)) * drop > limit:
+        return far
+    prev = [j * drop for j in range(len(b) + 1)]
+    for i in range(1, len(a) + 1):
+        twice = drop if i > 1 and a[i - 1] == a[i - 2] else far
+        cur = [prev[0] + twice] + [0.0] * len(b)
+        for j in range(1, len(b) + 1):
+            sub = 0.0 if a[i - 1] == b[j - 1] else syllable_distance(a[i - 1], b[j - 1])
+            cur[j] = min(prev[j] + twice, cur[j - 1] + drop, prev[j - 1] + sub)
+        if min(cur) > limit:
+            return far
+        prev = cur
+    return min(prev[-1], far)
+
+
 def hangul_bigrams(word: str) -> list[str]:
     return [word[i:i + 2] for i in range(len(word) - 1)]
 
