@@ -200,26 +200,17 @@ class Index:
             return Hits()
         top = np.lexsort((-c.keyword, ~c.pinned))[:k] if mode == "keyword" else None    # needs no coverage
         c.coverage = _coverage(self, q, c, top) if mode != "semantic" else None
-        final = _final(c, mode, fuse, self.full_match_bonus)
         c.facet = facets.boost(self, q, c.rows, self.facet_bonus, c.fix and c.fix.fixed) if mode == "hybrid" else None
-        final = final if c.facet is None else final + c.facet        # the query names a topic (kb.query.facets)
+        final = _final(c, mode, fuse, self.full_match_bonus)
         conf = confidence(self, q, c, expand, top)
         order = _order(final, c.pinned, conf, k)
-        hits = Hits()
-        covered = c.coverage is not None and bool((c.coverage[order[: typos.CONFIRM_TOP]] >= 1.0).any())
-        confirmed = typos.confirmed(self.backend, c.fix, c.rows[order], conf[order[0]] >= relevance.WEAK_BELOW, covered)
-        hits.did_you_mean = typos.did_you_mean(c.fix, confirmed, _whole_word(self))
+        confirmed = _confirmed(self, c, conf, order)
         if c.semantic is not None and (sem := typos.as_confirmed(self, c, confirmed, expand)) is not None:
             c.semantic = sem                # the meaning leg follows the corrections the results confirm
             final = _final(c, mode, fuse, self.full_match_bonus)
             order = _order(final, c.pinned, conf, k)
-        tokens = set(tokenize(q)) | (set(tokenize(c.fix.fixed)) if c.fix else set())
-        for j in order:
-            row = int(c.rows[j])
-            h = self.hit(row, float(final[j]), *_evidence(c, j, mode, final),
-                         snippet=_snippet(self.backend, self.sections[row], row, tokens, c.query_vector))
-            h.confidence, h.weak = float(conf[j]), bool(conf[j] < relevance.WEAK_BELOW)
-            hits.append(h)
+        hits = _hits(self, q, c, order, final, conf, mode)
+        hits.did_you_mean = typos.did_you_mean(c.fix, confirmed, _whole_word(self))
         return hits
 
     def hit(self, row: int, score: float = 0.0, scores: dict | None = None, ranks: dict | None = None,
@@ -247,6 +238,27 @@ class Index:
         return [i for i, s in enumerate(self.sections) if s.post_path == path]
 
 
+def _hits(index: Index, q: str, c: Candidates, order: np.ndarray, final: np.ndarray, conf: np.ndarray,
+          mode: str) -> Hits:
+    """The ordered candidates as Hits, each with its evidence, snippet and confidence."""
+    hits = Hits()
+    tokens = set(tokenize(q)) | (set(tokenize(c.fix.fixed)) if c.fix else set())
+    for j in order:
+        row = int(c.rows[j])
+        h = index.hit(row, float(final[j]), *_evidence(c, j, mode, final),
+                      snippet=_snippet(index.backend, index.sections[row], row, tokens, c.query_vector))
+        h.confidence, h.weak = float(conf[j]), bool(conf[j] < relevance.WEAK_BELOW)
+        hits.append(h)
+    return hits
+
+
+def _confirmed(index: Index, c: Candidates, conf: np.ndarray, order: np.ndarray):
+    """The corrections the results confirm (kb.query.typos.confirmed): a confident first hit, or one of the first
+    CONFIRM_TOP covering the whole corrected query."""
+    covered = c.coverage is not None and bool((c.coverage[order[: typos.CONFIRM_TOP]] >= 1.0).any())
+    return typos.confirmed(index.backend, c.fix, c.rows[order], conf[order[0]] >= relevance.WEAK_BELOW, covered)
+
+
 def _whole_word(index: Index):
     """The embedder's whole_word (kb.query.typos.surely_typos), or None when it has none or cannot load."""
     try:
@@ -262,12 +274,14 @@ def _order(final: np.ndarray, pinned: np.ndarray, conf: np.ndarray, k: int) -> n
 
 
 def _final(c: Candidates, mode: str, fuse, full_match_bonus: float) -> np.ndarray:
-    """Each candidate's score in the mode: scaled keyword, cosine, or fused (+ the bonus when its opening says all)."""
+    """Each candidate's score in the mode: scaled keyword, cosine, or fused (+ the bonus when its opening says all,
+    + the lift of the topics the query names)."""
     if mode == "keyword":
         return c.keyword
     if mode == "semantic":
         return c.semantic.astype(np.float64)
-    return fuse(c.keyword, c.bm25, c.semantic) + full_match_bonus * (c.coverage >= 1.0)
+    fused = fuse(c.keyword, c.bm25, c.semantic) + full_match_bonus * (c.coverage >= 1.0)
+    return fused if c.facet is None else fused + c.facet          # the query names a topic (kb.query.facets)
 
 
 def _coverage(index: Index, q: str, c: Candidates, only: np.ndarray | None = None) -> np.ndarray:
