@@ -73,12 +73,18 @@ def test_a_lifted_hit_says_why(eval_index):
     assert not any("topic_facet" in h.scores for h in eval_index.search("MLOps", mode="semantic", k=10))
 
 
-def test_an_index_whose_topics_are_not_ready_ranks_without_facets(eval_index):
-    """The app sorts sections into topics behind the page: until that is done, search does not wait for it."""
+def test_an_index_whose_topics_are_not_ready_uses_a_stored_assignment_only(eval_index, tmp_path, monkeypatch):
+    """The app sorts sections into topics behind the page: until that is done, search does not wait for it; an
+    assignment an earlier process stored is used at once."""
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(facets, "_MEMBERS", {})
     try:
         eval_index.facets_ready = lambda: False
         assert not any("topic_facet" in h.scores for h in eval_index.search("MLOps", k=10))
         eval_index.facets_ready = lambda: True
+        assert any("topic_facet" in h.scores for h in eval_index.search("MLOps", k=10))
+        monkeypatch.setattr(facets, "_MEMBERS", {})                 # a new process: only the disk has it
+        eval_index.facets_ready = lambda: False
         assert any("topic_facet" in h.scores for h in eval_index.search("MLOps", k=10))
     finally:
         eval_index.facets_ready = None

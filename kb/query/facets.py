@@ -11,8 +11,8 @@ The assignment comes from kb.topics.assign (the content folder's topics file, el
 once per index version and kept in memory and on disk (kb.core.diskcache: a bit per section and topic), so only
 the first topic-naming query after a build pays for it (6 s at 10,000 sections); above COMPUTE_LIMIT sections a
 search uses a stored assignment only (the app and `python -m kb.topics` store it). An index whose
-`facets_ready` is set (the app, which sorts sections into topics behind the page) skips facets until it returns
-True: search never waits for topics. Measured in docs/eval.md ("Issue 17, fourth pass").
+`facets_ready` is set (the app, which sorts sections into topics behind the page) uses only a stored assignment
+until it returns True: search never waits for topics. Measured in docs/eval.md ("Issue 17, fourth pass").
 """
 
 from __future__ import annotations
@@ -152,9 +152,13 @@ def boost(index, query: str, rows: np.ndarray, bonus: float | None = None,
     named = named_topics(query, loaded.topics, loaded.matchers)
     if corrected:
         named += [t for t in named_topics(corrected, loaded.topics, loaded.matchers) if t not in named]
-    if not named or (index.facets_ready is not None and not index.facets_ready()):
+    if not named:
         return None
-    member = members(index, loaded, compute=index.facets_ready is not None or len(index.sections) <= COMPUTE_LIMIT)
+    if index.facets_ready is not None:             # the app: computed behind the page; until then only a stored one
+        compute = bool(index.facets_ready())
+    else:
+        compute = len(index.sections) <= COMPUTE_LIMIT
+    member = members(index, loaded, compute=compute)
     if member is None:
         return None
     cols = [loaded.topics.names.index(name) for name in named]
