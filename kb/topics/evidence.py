@@ -30,7 +30,7 @@ from kb.text.words import PARTICLES, norm, split_sentences
 
 GLOSSARY_WEIGHT = 0.5
 # Switches for measuring what each part is worth (`python -m kb.topics --check --cv --no-glossary / --no-lead`).
-OPTIONS = {"glossary": True, "lead": True, "implied": True}
+OPTIONS = {"glossary": True, "lead": True, "implied": True, "lead_names": True, "korean_makers": True}
 MAX_GRAM = 4                      # Latin keywords of up to this many words
 _HANGUL = re.compile(r"[가-힣]")
 _LATIN_WORD = re.compile(r"[a-z0-9]+(?:[.+#][a-z0-9]+)*\+*")
@@ -142,8 +142,9 @@ def link_words(url: str) -> str:
     words += [w for rx, w in _HOST_WORDS if rx.search(host)]
     if re.search(r"(^|\.)ko\.", host) or re.search(r"(^|/)ko(/|$)", path):
         words.append("korean")
-    if ("youtube." in host or host == "youtu.be") and ("playlist" in path or "list=" in (parts.query or "")):
-        words.append("lecture")
+    if ("youtube." in host or host == "youtu.be") and ("playlist" in path or "list=" in (parts.query or "")
+                                                       or re.match(r"/(@|c/|channel/|user/)", path)):
+        words.append("lecture")          # a playlist or a channel: a video series
     words += [w for rx, w in _PATH_WORDS if rx.search(path.lower())]
     return " ".join(dict.fromkeys(words))
 
@@ -154,14 +155,14 @@ def hangul_share(text: str) -> float:
     return h / (h + latin) if h + latin else 0.0
 
 
-def implied_words(section, head: Text | None = None) -> str:
+def implied_words(section, head: Text | None = None, lead: Text | None = None) -> str:
     """What a section's links, titles and names imply beyond their words: its language (a heading or a linked
     title mostly in Hangul, a Korean owner or institution in a link → "korean"), its form (a course code → "course"; URL
     shapes are in link_words) and what a named tool or model does or is (_TOOL_WORDS, _MODEL_WORDS)."""
     words = ["korean"] if hangul_share(section.heading) >= HANGUL_TITLE_SHARE else []
     for link in section.links:
         owner = _owner(link.url)
-        if owner in _KOREAN_OWNERS:
+        if owner in _KOREAN_OWNERS or (OPTIONS["korean_makers"] and _KOREAN_OWNER_NAME.search(owner)):
             words.append("korean")
         if link.text and hangul_share(link.text) >= HANGUL_TITLE_SHARE and not _generic_anchor(link.text):
             words.append("korean")
@@ -170,10 +171,22 @@ def implied_words(section, head: Text | None = None) -> str:
     if any(_COURSE_NAME.search(x) for x in [section.heading, *section.names]):
         words.append("course")
     head = head or Text.of("\n".join([section.heading, *section.names]))
+    if OPTIONS["korean_makers"] and any(_KOREAN_MAKER.search(x) for x in (section.heading, lead.text if lead else "")):
+        words.append("korean")
     tools = _stemmed_tools()
-    words += [w for key in sorted(head.grams & tools.keys()) for w in tools[key]]
-    words += [w for rx, w in _FAMILIES if rx.search(head.text)]
+    named = [head, lead] if lead is not None and OPTIONS["lead_names"] else [head]
+    for f in named:
+        words += [w for key in sorted(f.grams & tools.keys()) for w in tools[key]]
+        words += [w for rx, w in _FAMILIES if rx.search(f.text)]
     return " ".join(dict.fromkeys(words))
+
+
+# A GitHub owner named after Korea ("sharebook-kr", "korea-ai", "kor-nlp")
+_KOREAN_OWNER_NAME = re.compile(r"(^|[-_])(kr|kor|korea|korean)([-_]|$)|^korea")
+# A Korean maker named in Hangul: a university ("고려대", "서울대학교", "카이스트"), its lab or professor, a Korean
+# company's research team — the resource comes from Korea, in the words of its own language
+_KOREAN_MAKER = re.compile(r"[가-힣]{1,4}대(?:학교)?\s?(?:[가-힣A-Za-z]+\s)?(?:교수|연구실|연구진|연구팀|랩|강의)"
+                           r"|카이스트|포스텍|국내\s?(?:연구진|연구팀|저자|개발자|기업)")
 
 
 _GENERIC_ANCHORS = ("참고링크", "링크", "바로가기", "원문", "논문", "깃헙", "깃허브", "코드", "블로그", "홈페이지", "영상", "자료")
@@ -344,12 +357,13 @@ class Fields:
 def fields(section) -> Fields:
     links = " ".join(link_words(link.url) for link in section.links)
     head = Text.of("\n".join([section.heading, *section.names]))
-    implied = implied_words(section, head) if OPTIONS["implied"] else ""
     parts = split_sentences(section.text)
     lead, rest = (parts[0], " ".join(parts[1:])) if parts else ("", "")
     if not OPTIONS["lead"]:
         lead, rest = "", section.text or ""
-    return Fields(head, Text.of(lead), Text.of(rest), Text.of(links), Text.of(implied),
+    lead_text = Text.of(lead)
+    implied = implied_words(section, head, lead_text) if OPTIONS["implied"] else ""
+    return Fields(head, lead_text, Text.of(rest), Text.of(links), Text.of(implied),
                   frozenset(norm(t) for t in section.tags))
 
 
