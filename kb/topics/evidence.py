@@ -142,11 +142,31 @@ def link_words(url: str) -> str:
     words += [w for rx, w in _HOST_WORDS if rx.search(host)]
     if re.search(r"(^|\.)ko\.", host) or re.search(r"(^|/)ko(/|$)", path):
         words.append("korean")
-    if ("youtube." in host or host == "youtu.be") and ("playlist" in path or "list=" in (parts.query or "")
-                                                       or re.match(r"/(@|c/|channel/|user/)", path)):
-        words.append("lecture")          # a playlist or a channel: a video series
+    if _video_series(host, path, parts.query or ""):
+        words.append("lecture")
     words += [w for rx, w in _PATH_WORDS if rx.search(path.lower())]
     return " ".join(dict.fromkeys(words))
+
+
+def _video_series(host: str, path: str, query: str) -> bool:
+    """A YouTube playlist or channel: a series of videos, not one."""
+    return ("youtube." in host or host == "youtu.be") and (
+        "playlist" in path or "list=" in query or bool(re.match(r"/(@|c/|channel/|user/)", path)))
+
+
+def video_series(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return _video_series((parts.hostname or "").lower().removeprefix("www."), parts.path or "", parts.query or "")
+
+
+def korean_maker(section, lead: str = "") -> bool:
+    """The section names a Korean maker in Hangul (a university, its lab or professor, a Korean research team) in
+    its heading, its first sentence or a linked title."""
+    titles = [lk.text for lk in section.links if lk.text and not _generic_anchor(lk.text)]
+    return any(_KOREAN_MAKER.search(x) for x in (section.heading, lead, *titles))
 
 
 def hangul_share(text: str) -> float:
@@ -171,7 +191,7 @@ def implied_words(section, head: Text | None = None, lead: Text | None = None) -
     if any(_COURSE_NAME.search(x) for x in [section.heading, *section.names]):
         words.append("course")
     head = head or Text.of("\n".join([section.heading, *section.names]))
-    if OPTIONS["korean_makers"] and any(_KOREAN_MAKER.search(x) for x in (section.heading, lead.text if lead else "")):
+    if OPTIONS["korean_makers"] and korean_maker(section, lead.text if lead else ""):
         words.append("korean")
     tools = _stemmed_tools()
     named = [head, lead] if lead is not None and OPTIONS["lead_names"] else [head]
@@ -359,6 +379,9 @@ def fields(section) -> Fields:
     head = Text.of("\n".join([section.heading, *section.names]))
     parts = split_sentences(section.text)
     lead, rest = (parts[0], " ".join(parts[1:])) if parts else ("", "")
+    if (OPTIONS["korean_makers"] and OPTIONS["implied"] and any(video_series(lk.url) for lk in section.links)
+            and korean_maker(section, lead)):
+        links += " korean"     # a Korean university's or lab's own video series is in Korean, like a .kr site
     if not OPTIONS["lead"]:
         lead, rest = "", section.text or ""
     lead_text = Text.of(lead)
