@@ -618,6 +618,19 @@ def offset_rows(counts: dict, offsets) -> list[dict]:
              "topics": {n: _prf(*c) for n, c in counts[d].items() if n is not None}} for d in offsets]
 
 
+def mean_rows(per_split: dict[str, list[dict]]) -> list[dict]:
+    """Rows (offset, precision, recall, f1) averaged over splits, each split weighing the same: the figure a new
+    corpus meets, whichever its size (transfer rows per split, same offsets)."""
+    splits = list(per_split.values())
+    out = []
+    for rows in zip(*splits, strict=True):
+        p = sum(r["precision"] for r in rows) / len(rows)
+        r_ = sum(r["recall"] for r in rows) / len(rows)
+        out.append({"offset": rows[0]["offset"], "precision": p, "recall": r_,
+                    "f1": 2 * p * r_ / max(p + r_, 1e-12)})
+    return out
+
+
 def recall_at_precision(cv: list[dict], floor: float = topic_score.PRECISION_FLOOR) -> dict | None:
     """The cross-validated row with the best recall whose precision stays at or above `floor` (None if none does)."""
     ok = [r for r in cv if r["precision"] >= floor]
