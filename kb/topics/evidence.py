@@ -163,8 +163,8 @@ def video_series(url: str) -> bool:
 
 
 def korean_maker(section, lead: str = "") -> bool:
-    """The section names a Korean maker in Hangul (a university, its lab or professor, a Korean research team) in
-    its heading, its first sentence or a linked title."""
+    """The section names a Korean maker in Hangul (_KOREAN_MAKER) in its heading, its first sentence or a linked
+    title."""
     titles = [lk.text for lk in section.links if lk.text and not _generic_anchor(lk.text)]
     return any(_KOREAN_MAKER.search(x) for x in (section.heading, lead, *titles))
 
@@ -203,10 +203,11 @@ def implied_words(section, head: Text | None = None, lead: Text | None = None) -
 
 # A GitHub owner named after Korea ("sharebook-kr", "korea-ai", "kor-nlp")
 _KOREAN_OWNER_NAME = re.compile(r"(^|[-_])(kr|kor|korea|korean)([-_]|$)|^korea")
-# A Korean maker named in Hangul: a university ("고려대", "서울대학교", "카이스트"), its lab or professor, a Korean
-# company's research team — the resource comes from Korea, in the words of its own language
-_KOREAN_MAKER = re.compile(r"[가-힣]{1,4}대(?:학교)?\s?(?:[가-힣A-Za-z]+\s)?(?:교수|연구실|연구진|연구팀|랩|강의)"
-                           r"|카이스트|포스텍|국내\s?(?:연구진|연구팀|저자|개발자|기업)")
+# A Korean maker of Korean-language material named in Hangul: a university's lab, professor or lecture ("고려대 …
+# 교수님 연구실", "서울대학교 데이터마이닝 연구실"), a Korean author or developer ("국내 저자"). Not a Korean research
+# team ("… 연구진이 발표한"): a Korean team's English paper is not Korean material (docs/eval.md, labelling rules).
+_KOREAN_MAKER = re.compile(r"[가-힣]{1,4}대(?:학교)?\s?(?:[가-힣A-Za-z]+\s)?(?:교수|연구실|랩|강의)"
+                           r"|카이스트|포스텍|국내\s?(?:저자|개발자)")
 
 
 _GENERIC_ANCHORS = ("참고링크", "링크", "바로가기", "원문", "논문", "깃헙", "깃허브", "코드", "블로그", "홈페이지", "영상", "자료")
