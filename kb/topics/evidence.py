@@ -30,7 +30,7 @@ from kb.text.words import PARTICLES, norm, split_sentences
 
 GLOSSARY_WEIGHT = 0.5
 # Switches for measuring what each part is worth (`python -m kb.topics --check --cv --no-glossary / --no-lead`).
-OPTIONS = {"glossary": True, "lead": True, "implied": True, "lead_names": True, "korean_makers": True}
+OPTIONS = {"glossary": True, "lead": True, "implied": True, "lead_names": True, "korean_makers": True, "billions": True}
 MAX_GRAM = 4                      # Latin keywords of up to this many words
 _HANGUL = re.compile(r"[가-힣]")
 _LATIN_WORD = re.compile(r"[a-z0-9]+(?:[.+#][a-z0-9]+)*\+*")
@@ -193,6 +193,9 @@ def implied_words(section, head: Text | None = None, lead: Text | None = None) -
     head = head or Text.of("\n".join([section.heading, *section.names]))
     if OPTIONS["korean_makers"] and korean_maker(section, lead.text if lead else ""):
         words.append("korean")
+    if OPTIONS["billions"] and any(_BILLIONS.search(x) for x in (section.heading, *section.names,
+                                                                lead.text if lead else "")):
+        words.append("nlp")
     tools = _stemmed_tools()
     named = [head, lead] if lead is not None and OPTIONS["lead_names"] else [head]
     for f in named:
@@ -201,6 +204,9 @@ def implied_words(section, head: Text | None = None, lead: Text | None = None) -
     return " ".join(dict.fromkeys(words))
 
 
+# A model's size in billions of parameters ("7B", "OPT-175B", "12.8B 모델"): since 2020 that is how large language
+# models are named and compared; image and speech models rarely are
+_BILLIONS = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s?[Bb](?![A-Za-z])")
 # A GitHub owner named after Korea ("sharebook-kr", "korea-ai", "kor-nlp")
 _KOREAN_OWNER_NAME = re.compile(r"(^|[-_])(kr|kor|korea|korean)([-_]|$)|^korea")
 # A Korean maker of Korean-language material named in Hangul: a university's lab, professor or lecture ("고려대 …
