@@ -113,6 +113,18 @@ def test_transfer_scores_posts_with_weights_fitted_on_other_posts_and_adds_up(ev
     assert counts[0.4][None][0] == 2 * tp > 0
 
 
+def test_the_offset_is_chosen_by_the_mean_over_splits_each_weighing_the_same():
+    """`--check --by-split` picks the offset on the mean of the splits' figures (a small split of new posts counts
+    as much as our large one), for the best recall at mean precision ≥ the floor."""
+    big = [{"offset": 0.0, "precision": 0.99, "recall": 0.90}, {"offset": 0.5, "precision": 0.96, "recall": 0.98}]
+    small = [{"offset": 0.0, "precision": 0.95, "recall": 0.70}, {"offset": 0.5, "precision": 0.86, "recall": 0.90}]
+    mean = topics.mean_rows({"tune": big, "external": small})
+    assert [round(r["precision"], 3) for r in mean] == [0.97, 0.91]
+    assert [round(r["recall"], 3) for r in mean] == [0.8, 0.94]
+    assert topics.recall_at_precision(mean, floor=0.93)["offset"] == 0.0       # pooled by counts it might be 0.5
+    assert topics.recall_at_precision(mean, floor=0.90)["offset"] == 0.5
+
+
 def test_labels_cover_every_section_of_every_eval_post_for_every_topic():
     from kb.build.local import load_corpus
 
@@ -224,6 +236,8 @@ def test_makers_channels_and_names_in_the_first_sentence_are_implied_words():
     first = "Mistral 7B를 4bit로 줄여서 라즈베리파이에서 돌리는 런타임. 이전 버전은 Whisper만 돌렸다."
     assert "nlp" in topic_evidence.fields(_section("pocketllm", text=first)).implied.text
     assert "speech" not in topic_evidence.fields(_section("pocketllm", text=first)).implied.text   # not its lead
+    assert "nlp" in implied(_section("OPT-175B")) and "nlp" in implied(_section("KoChat 12.8B"))     # billions
+    assert "nlp" not in implied(_section("RTX 4090 24GB")) and "nlp" not in implied(_section("B2B demo"))
 
 
 def test_editing_the_topics_changes_the_assignment_without_a_rebuild(eval_index, tmp_path):
