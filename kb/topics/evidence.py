@@ -155,6 +155,8 @@ def _video_series(host: str, path: str, query: str) -> bool:
 
 
 def video_series(url: str) -> bool:
+    if "youtu" not in url:
+        return False
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -165,8 +167,9 @@ def video_series(url: str) -> bool:
 def korean_maker(section, lead: str = "") -> bool:
     """The section names a Korean maker in Hangul (_KOREAN_MAKER) in its heading, its first sentence or a linked
     title."""
-    titles = [lk.text for lk in section.links if lk.text and not _generic_anchor(lk.text)]
-    return any(_KOREAN_MAKER.search(x) for x in (section.heading, lead, *titles))
+    if _KOREAN_MAKER.search(f"{section.heading}\n{lead}"):
+        return True
+    return any(lk.text and _KOREAN_MAKER.search(lk.text) and not _generic_anchor(lk.text) for lk in section.links)
 
 
 def hangul_share(text: str) -> float:
@@ -191,16 +194,17 @@ def implied_words(section, head: Text | None = None, lead: Text | None = None) -
     if any(_COURSE_NAME.search(x) for x in [section.heading, *section.names]):
         words.append("course")
     head = head or Text.of("\n".join([section.heading, *section.names]))
-    if OPTIONS["korean_makers"] and korean_maker(section, lead.text if lead else ""):
+    lead_text = lead.text if lead is not None else ""
+    if OPTIONS["korean_makers"] and korean_maker(section, lead_text):
         words.append("korean")
-    if OPTIONS["billions"] and any(_BILLIONS.search(x) for x in (section.heading, *section.names,
-                                                                lead.text if lead else "")):
+    if OPTIONS["billions"] and _BILLIONS.search("\n".join([section.heading, *section.names, lead_text])):
         words.append("nlp")
     tools = _stemmed_tools()
     named = [head, lead] if lead is not None and OPTIONS["lead_names"] else [head]
-    for f in named:
-        words += [w for key in sorted(f.grams & tools.keys()) for w in tools[key]]
-        words += [w for rx, w in _FAMILIES if rx.search(f.text)]
+    grams = frozenset().union(*(f.grams for f in named))
+    text = "\n".join(f.text for f in named)
+    words += [w for key in sorted(grams & tools.keys()) for w in tools[key]]
+    words += [w for rx, w in _FAMILIES if rx.search(text)]
     return " ".join(dict.fromkeys(words))
 
 
