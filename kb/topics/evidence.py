@@ -12,7 +12,7 @@ Matching rules (the same for every topic, shipped or user-written):
   (words that often, not always, mean the topic: "토큰", "투자", "배포") count at GLOSSARY_WEIGHT.
 * A link contributes the words of its host and path ("machine-learning-for-trading", "tutorials.pytorch.kr") plus a
   word its kind of site implies: a course platform → "course", a publisher or bookshop → "book", a YouTube
-  playlist → "lecture", a Korean site (`.kr`, a `ko` language part) → "korean", a preprint server → "paper".
+  playlist or channel → "lecture", a Korean site (`.kr`, a `ko` language part) → "korean", a preprint server → "paper".
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from kb.text.tokenize import tokenize
 from kb.text.words import PARTICLES, norm, split_sentences
 
 GLOSSARY_WEIGHT = 0.5
-# Switches for measuring what each part is worth (`python -m kb.topics --check --cv --no-glossary / --no-lead`).
+# Switches for measuring what each part is worth (`python -m kb.topics --check --cv --no-glossary / --no-lead`;
+# lead_names, korean_makers, billions: parts of implied_words, docs/eval.md "Issue 17, fourth pass").
 OPTIONS = {"glossary": True, "lead": True, "implied": True, "lead_names": True, "korean_makers": True, "billions": True}
 MAX_GRAM = 4                      # Latin keywords of up to this many words
 _HANGUL = re.compile(r"[가-힣]")
