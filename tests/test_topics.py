@@ -233,6 +233,8 @@ def test_makers_channels_and_names_in_the_first_sentence_are_implied_words():
     assert topic_evidence.korean_maker(_section("DSBA Seminar", text=lab), lab)
     team = "서울대 연구진이 발표한 음성 합성 모델."          # a Korean team's English paper: not Korean material
     assert not topic_evidence.korean_maker(_section("FlowSpeech", text=team), team)
+    busy = "세계 최대 강의 플랫폼에 새 과목이 열렸다."              # "최대" is no university
+    assert not topic_evidence.korean_maker(_section("CourseHub", text=busy), busy)
     first = "Mistral 7B를 4bit로 줄여서 라즈베리파이에서 돌리는 런타임. 이전 버전은 Whisper만 돌렸다."
     assert "nlp" in topic_evidence.fields(_section("pocketllm", text=first)).implied.text
     assert "speech" not in topic_evidence.fields(_section("pocketllm", text=first)).implied.text   # not its lead

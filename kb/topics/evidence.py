@@ -216,14 +216,15 @@ def implied_words(section, head: Text | None = None, lead: Text | None = None) -
 
 # A model's size in billions of parameters ("7B", "OPT-175B", "12.8B 모델"): since 2020 that is how large language
 # models are named and compared; image and speech models rarely are
-_BILLIONS = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s?[Bb](?![A-Za-z])")
+_BILLIONS = re.compile(r"(?<![\w.])\d+(?:\.\d+)?[Bb](?![A-Za-z])")
 # A GitHub owner named after Korea ("sharebook-kr", "korea-ai", "kor-nlp")
 _KOREAN_OWNER_NAME = re.compile(r"(^|[-_])(kr|kor|korea|korean)([-_]|$)|^korea")
 # A Korean maker of Korean-language material named in Hangul: a university's lab, professor or lecture ("고려대 …
 # 교수님 연구실", "서울대학교 데이터마이닝 연구실"), a Korean author or developer ("국내 저자"). Not a Korean research
 # team ("… 연구진이 발표한"): a Korean team's English paper is not Korean material (docs/eval.md, labelling rules).
-_KOREAN_MAKER = re.compile(r"[가-힣]{1,4}대(?:학교)?\s?(?:[가-힣A-Za-z]+\s)?(?:교수|연구실|랩|강의)"
-                           r"|카이스트|포스텍|국내\s?(?:저자|개발자)")
+# (a university's name starts a word and is not one of the common words that end in 대: 최대, 시대, 세대, …)
+_KOREAN_MAKER = re.compile(r"(?<![가-힣])(?!최대|시대|세대|기대|반대|확대|거대|절대|상대|대대)[가-힣]{1,4}대(?:학교)?\s?"
+                           r"(?:[가-힣A-Za-z]+\s)?(?:교수|연구실|랩|강의)|카이스트|포스텍|국내\s?(?:저자|개발자)")
 
 
 _GENERIC_ANCHORS = ("참고링크", "링크", "바로가기", "원문", "논문", "깃헙", "깃허브", "코드", "블로그", "홈페이지", "영상", "자료")
