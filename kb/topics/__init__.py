@@ -6,8 +6,8 @@ include/exclude corrections (see kb/topics/default.toml, the shipped default; a 
 replaces it). Every section gets one score per topic from its meaning, its words and the topic's examples
 (kb.topics.score, kb.topics.evidence) and joins every topic whose threshold it reaches (multi-label); corrections
 then force sections in or out and teach the topic by example. Measured against tests/eval/topic_labels.jsonl:
-precision 0.94 / recall 0.95 when each split's posts are indexed on their own and scored with weights fitted on
-the other splits (`python -m kb.topics --check --by-split`, docs/eval.md). Assignments are
+precision 0.94 / recall 0.96, the mean over the splits when each split's posts are indexed on their own and
+scored with weights fitted on the other splits (`python -m kb.topics --check --by-split`, docs/eval.md). Assignments are
 computed on first use and cached per index version and topics file, never stored in the index, so editing the
 file or correcting a page needs no rebuild.
 
@@ -616,6 +616,19 @@ def offset_rows(counts: dict, offsets) -> list[dict]:
     """cross_validate/transfer rows from summed counts (counts[offset][topic or None] = (tp, fp, fn))."""
     return [{"offset": d, **_prf(*counts[d][None]),
              "topics": {n: _prf(*c) for n, c in counts[d].items() if n is not None}} for d in offsets]
+
+
+def mean_rows(per_split: dict[str, list[dict]]) -> list[dict]:
+    """Rows (offset, precision, recall, f1) averaged over splits, each split weighing the same: the figure a new
+    corpus meets, whichever its size (transfer rows per split, same offsets)."""
+    splits = list(per_split.values())
+    out = []
+    for rows in zip(*splits, strict=True):
+        p = sum(r["precision"] for r in rows) / len(rows)
+        r_ = sum(r["recall"] for r in rows) / len(rows)
+        out.append({"offset": rows[0]["offset"], "precision": p, "recall": r_,
+                    "f1": 2 * p * r_ / max(p + r_, 1e-12)})
+    return out
 
 
 def recall_at_precision(cv: list[dict], floor: float = topic_score.PRECISION_FLOOR) -> dict | None:

@@ -29,6 +29,7 @@ from kb.topics import (
     load_labels,
     load_topics,
     matching_rows,
+    mean_rows,
     offset_rows,
     recall_at_precision,
     topic_hits,
@@ -65,7 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                      f"{topic_score.PRECISION_FLOOR}")
     chk.add_argument("--by-split", action="store_true", help="with --check: leave one split out at a time — fit on "
                      "an index of the other splits' posts, score the split on an index of its own posts (what new "
-                     "posts meet) — and name the threshold offset with the best recall at precision ≥ "
+                     "posts meet) — and name the threshold offset with the best mean recall over the splits at "
+                     "mean precision ≥ "
                      f"{topic_score.PRECISION_FLOOR}")
     chk.add_argument("--without", action="append", choices=[f for f in topic_score.FEATURES if f != "tag"],
                      help="with --fit/--cv: hold this part of the score at weight 0 (what is it worth?)")
@@ -153,19 +155,22 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
                 old = counts.setdefault(d, {}).get(name, (0, 0, 0))
                 counts[d][name] = tuple(a + b for a, b in zip(old, c, strict=True))
     rows = offset_rows(counts, CV_OFFSETS)
-    chosen = recall_at_precision(rows)
+    mean = mean_rows(per_split)
+    chosen = recall_at_precision(mean)
     if args.json:
-        print(json.dumps({"by_split": per_split, "all": rows, "chosen": chosen}, ensure_ascii=False))
+        print(json.dumps({"by_split": per_split, "mean": mean, "all": rows, "chosen": chosen}, ensure_ascii=False))
         return 0
     for split, r in per_split.items():
         print(f"{split}, fitted on the other splits: " + "  ".join(
             f"{x['offset']:.1f}: {x['precision']:.3f}/{x['recall']:.3f}" for x in r))
+    print("mean over the splits: " + "  ".join(f"{x['offset']:.1f}: {x['precision']:.3f}/{x['recall']:.3f}"
+                                               for x in mean))
     for x in rows:
         print(f"every split on its own index, threshold offset {x['offset']:.1f}: precision {x['precision']:.3f}  "
               f"recall {x['recall']:.3f}  F1 {x['f1']:.3f}  (" + ", ".join(
                   f"{n} {t['precision']:.2f}/{t['recall']:.2f}" for n, t in x["topics"].items()) + ")")
     if chosen:
-        print(f"best recall at precision ≥ {topic_score.PRECISION_FLOOR}: offset {chosen['offset']:.1f}")
+        print(f"best mean recall at mean precision ≥ {topic_score.PRECISION_FLOOR}: offset {chosen['offset']:.1f}")
     return 0
 
 
