@@ -224,7 +224,10 @@ _KOREAN_OWNER_NAME = re.compile(r"(^|[-_])(kr|kor|korea|korean)([-_]|$)|^korea")
 # team ("… 연구진이 발표한"): a Korean team's English paper is not Korean material (docs/eval.md, labelling rules).
 # (a university's name starts a word and is not one of the common words that end in 대: 최대, 시대, 세대, …)
 _KOREAN_MAKER = re.compile(r"(?<![가-힣])(?!최대|시대|세대|기대|반대|확대|거대|절대|상대|대대)[가-힣]{1,4}대(?:학교)?\s?"
-                           r"(?:[가-힣A-Za-z]+\s)?(?:교수|연구실|랩|강의)|카이스트|포스텍|국내\s?(?:저자|개발자)")
+                           r"(?:[가-힣A-Za-z]+\s){0,3}(?:[가-힣]{2,4}\s)?(?:교수|연구실|랩|강의)|카이스트|포스텍|"
+                           r"국내\s?(?:저자|개발자)|"
+                           # a person named in Hangul with the honorific 님 ("나동빈님이", "테디노트님의"), not a title
+                           r"(?<![가-힣])(?!교수|선생|박사|사장|회장|부장|고객|손님|여러)[가-힣]{2,5}님(?=이|의|께서|이\s|\s)")
 
 
 _GENERIC_ANCHORS = ("참고링크", "링크", "바로가기", "원문", "논문", "깃헙", "깃허브", "코드", "블로그", "홈페이지", "영상", "자료")
