@@ -56,8 +56,9 @@ def cached(tmp_path_factory, seed_index_dir) -> tuple[Path, list, dict[str, byte
     truth = _answers(_search(seed_index_dir, "off"))
     assert _answers(_search(seed_index_dir, folder)) == truth
     entries = {p.name: p.read_bytes() for p in folder.iterdir()}
-    assert sorted(n.split("-")[1] for n in entries) == ["graph", "graph", "vocab"] or \
-        sorted(n.split("-")[1] for n in entries) == ["graph", "vocab"]
+    # the model's vocabulary and graph, and the topic assignment the query's facets use (it names two topics)
+    assert sorted(n.split("-")[1] for n in entries) in (["graph", "graph", "members", "vocab"],
+                                                         ["graph", "members", "vocab"])
     return folder, truth, entries
 
 
@@ -70,7 +71,7 @@ def _fresh_cache(tmp_path: Path, cached) -> Path:
 
 
 def _entry(folder: Path, kind: str) -> Path:
-    return next(p for p in sorted(folder.iterdir()) if p.name.startswith(f"e5-{kind}-"))
+    return next(p for p in sorted(folder.iterdir()) if p.name.split("-")[1] == kind)
 
 
 def _planted_vocab(data: bytes) -> bytes:
@@ -94,6 +95,7 @@ DAMAGE = {
     "vocab-permuted-ids": ("vocab", _planted_vocab),
     "vocab-no-header": ("vocab", lambda d: _planted_vocab(d)[diskcache.HEADER:]),
     "graph-truncated": ("graph", lambda d: d[:1000]),
+    "members-flipped-bit": ("members", lambda d: d[:-3] + bytes([d[-3] ^ 0x04]) + d[-2:]),
 }
 
 
@@ -131,7 +133,7 @@ def test_a_cache_entry_that_is_not_a_regular_file_neither_hangs_nor_eats_memory(
     assert _answers(proc) == cached[1]
     assert peak_kb < 1024 * 1024, f"peak {peak_kb / 1024:.0f} MB"
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 2 and all("rebuilt" in ln for ln in lines), proc.stderr      # the vocabulary and a graph
+    assert len(lines) == 3 and all("rebuilt" in ln for ln in lines), proc.stderr      # vocabulary, graph, topics
     if kind != "folder":                                                              # replaced by good entries
         assert all(p.is_file() and not p.is_symlink() for p in folder.iterdir())
 
@@ -146,7 +148,10 @@ def test_a_read_only_or_full_cache_folder_still_answers(tmp_path, seed_index_dir
         proc = _search(seed_index_dir, mnt / "kb")
         assert _answers(proc) == cached[1]
         assert proc.stderr == ""
-        assert not [p for p in mnt.rglob("*") if p.is_file()]             # nothing half-written left behind
+        left = [p for p in mnt.rglob("*") if p.is_file()]
+        assert all(p.name.endswith(diskcache.SUFFIX) for p in left)        # nothing half-written left behind:
+        again = _search(seed_index_dir, mnt / "kb")                          # only whole entries (the small topic
+        assert _answers(again) == cached[1] and again.stderr == ""         # assignment fits in 64k), read back
 
 
 def test_cache_entries_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
