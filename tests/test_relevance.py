@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.written import index_of_post
 
 from kb.query import fusion, relevance
 from kb.query.index import MODES
@@ -235,14 +236,9 @@ tags:
 def korean_only_index(tmp_path_factory):
     """A post that never spells its English words (written for this test; no tuning saw it)."""
     import kb
-    from kb.build.local import build_index
-    from kb.core.config import Settings
 
-    tmp = tmp_path_factory.mktemp("korean-only")
-    (tmp / "content").mkdir()
-    (tmp / "content" / "2022-03-05-weekly-ml-dl-news.md").write_text(KOREAN_ONLY_POST, encoding="utf-8")
-    build_index(Settings.load(tmp / "content", tmp / "index"))
-    return kb.open_index(tmp / "index")
+    return kb.open_index(index_of_post(tmp_path_factory.mktemp("korean-only"), "2022-03-05-weekly-ml-dl-news.md",
+                                       KOREAN_ONLY_POST))
 
 
 @pytest.mark.parametrize("typo,meant,heading", [("experiment trackng", "experiment tracking", "모비딕"),

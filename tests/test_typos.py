@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from fixtures.written import index_of_post
 
 from kb.query import typos
 
@@ -139,14 +140,7 @@ A recipe for sourdough bread and a photo of the garden.
 @pytest.fixture(scope="module")
 def english_only_dir(tmp_path_factory):
     """The index folder of a post that never spells its Korean words (written for this test; no tuning saw it)."""
-    from kb.build.local import build_index
-    from kb.core.config import Settings
-
-    tmp = tmp_path_factory.mktemp("english-only")
-    (tmp / "content").mkdir()
-    (tmp / "content" / "2023-10-07-weekly-ml-dl-news.md").write_text(ENGLISH_ONLY_POST, encoding="utf-8")
-    build_index(Settings.load(tmp / "content", tmp / "index"))
-    return tmp / "index"
+    return index_of_post(tmp_path_factory.mktemp("english-only"), "2023-10-07-weekly-ml-dl-news.md", ENGLISH_ONLY_POST)
 
 
 @pytest.fixture(scope="module")
