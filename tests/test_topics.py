@@ -144,6 +144,13 @@ def test_labels_cover_every_section_of_every_eval_post_for_every_topic():
     assert sum(not o["topics"] for o in labels) >= 20          # "in no topic" is labelled too
 
 
+def test_every_labelled_post_has_a_file_name_of_its_own():
+    """An index of all labelled posts copies them into one folder (kb.eval.build_eval_index): a name two splits
+    share would leave one post out of `--split all` and of every fit that uses both splits."""
+    names = [p.name for folders in topics.SPLITS.values() for folder in folders for p in (ROOT / folder).glob("*.md")]
+    assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
+
+
 def test_a_korean_gpt2_tutorial_is_nlp_korean_and_a_course(eval_index):
     a = topics.assign(eval_index, topics.load_topics())
     [row] = _rows(eval_index, "KorGPT2 tutorial")
