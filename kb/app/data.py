@@ -93,32 +93,23 @@ def derived(index) -> Derived:
 
 # ---- the topics file ------------------------------------------------------------------------------------------
 
-_TOPICS: dict[str, tuple[tuple, object, str, float]] = {}
+_TOPICS: dict[str, tuple[object, str, float]] = {}      # explicit cache: content folder → (topics, error, when)
 
 
 def topics(content_dir, max_age: float = 0.0) -> tuple[object | None, str]:
     """(Topics, "") from the content folder's topics file (else the shipped one), or (None, error message) if it is
-    broken. Re-read only when the file's path, size or mtime changes, looked at at most every `max_age` seconds."""
+    broken (kb.topics.current_topics: re-read only when the file changes), looked at at most every `max_age` s."""
     from kb import topics as kbtopics
 
     hit = _TOPICS.get(str(content_dir))
     now = time.monotonic()
-    if hit and now - hit[3] < max_age:
-        return hit[1], hit[2]
-    path = kbtopics.topics_file(content_dir)
+    if hit and now - hit[2] < max_age:
+        return hit[0], hit[1]
     try:
-        st = path.stat()
-        sig = (str(path), st.st_size, st.st_mtime_ns)
-    except OSError:
-        sig = (str(path), -1, -1)
-    if hit and hit[0] == sig:
-        _TOPICS[str(content_dir)] = (*hit[:3], now)
-        return hit[1], hit[2]
-    try:
-        found, err = kbtopics.load_topics(content_dir), ""
+        found, err = kbtopics.current_topics(content_dir), ""
     except KbError as e:
         found, err = None, str(e)
-    _TOPICS[str(content_dir)] = (sig, found, err, now)
+    _TOPICS[str(content_dir)] = (found, err, now)
     return found, err
 
 

@@ -45,7 +45,7 @@ COMPUTE_LIMIT = 10_000
 _LOCK = threading.Lock()
 _MEMBERS: dict[tuple, np.ndarray] = {}     # explicit cache: assignment key → members
 _CACHE_SIZE = 4
-_LOADED: dict[tuple, Loaded] = {}         # explicit cache: (topics file, size, mtime) → what was read from it
+_LOADED: dict[int, Loaded] = {}           # explicit cache: the Topics last read → its signature and matchers
 _WORD_RE = re.compile(r"\S+")
 
 
@@ -82,21 +82,15 @@ def _matchers(topics: kbtopics.Topics) -> tuple:
 
 
 def _topics(content_dir) -> Loaded:
-    """The topics file in use (kb.topics.topics_file), read again only when its size or modification time moved."""
-    path = kbtopics.topics_file(content_dir)
-    try:
-        st = path.stat()
-    except OSError as err:
-        raise BadTopics(f"cannot read the topics file {path}: {err.strerror or err}") from None
-    stamp = (str(path), st.st_size, st.st_mtime_ns)
+    """The topics file in use (kb.topics.current_topics) with its signature and matchers, made once per read."""
+    topics = kbtopics.current_topics(content_dir)
     with _LOCK:
-        found = _LOADED.get(stamp)
-    if found is None:
-        topics = kbtopics.load_topics(path=path)
+        found = _LOADED.get(id(topics))
+    if found is None or found.topics is not topics:
         found = Loaded(topics, topics.signature(), _matchers(topics))
         with _LOCK:
             _LOADED.clear()
-            _LOADED[stamp] = found
+            _LOADED[id(topics)] = found
     return found
 
 

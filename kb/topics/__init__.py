@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import threading
 import tomllib
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -119,6 +120,33 @@ def load_topics(content_dir=None, path=None) -> Topics:
     except UnicodeDecodeError:
         raise BadTopics(f"the topics file {src} is not UTF-8 text") from None
     return Topics(parse_topics(text, str(src)), src)
+
+
+_CURRENT_LOCK = threading.Lock()
+_CURRENT: dict[str, tuple[tuple, Topics | None, BadTopics | None]] = {}   # explicit cache: content folder → last read
+
+
+def current_topics(content_dir=None) -> Topics:
+    """load_topics(content_dir), read again only when the file in use changes path, size or modification time (the
+    app's pages and the search's topic facets ask on every draw or query). Raises BadTopics, also a remembered one."""
+    path = topics_file(content_dir)
+    try:
+        st = path.stat()
+        stamp = (str(path), st.st_size, st.st_mtime_ns)
+    except OSError:
+        stamp = (str(path), -1, -1)
+    with _CURRENT_LOCK:
+        hit = _CURRENT.get(str(content_dir))
+    if hit is None or hit[0] != stamp:
+        try:
+            hit = (stamp, load_topics(path=path), None)
+        except BadTopics as err:
+            hit = (stamp, None, err)
+        with _CURRENT_LOCK:
+            _CURRENT[str(content_dir)] = hit
+    if hit[2] is not None:
+        raise hit[2]
+    return hit[1]
 
 
 def parse_topics(text: str, source: str = "topics.toml") -> tuple[Topic, ...]:
