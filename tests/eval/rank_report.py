@@ -1,7 +1,7 @@
 """Ranking and the relevance floor per query kind over every labelled query set, each set on an index of its own
-posts: kb's own (the seed post and tests/eval/posts: queries.jsonl, short.jsonl, typos.jsonl), the first helper's
-(tests/eval/topic_posts/external: external/queries.jsonl, typos.jsonl) and the second's (external2). One process,
-one model load; the indexes are built once into --work and reused.
+posts: kb's own (the seed post and tests/eval/posts: queries.jsonl, short.jsonl, typos.jsonl) and the five helpers'
+(tests/eval/topic_posts/S with tests/eval/S/queries.jsonl, typos.jsonl, offtopic.jsonl for S = external,
+external2, …, external5). One process, one model load; the indexes are built once into --work and reused.
 
     python tests/eval/rank_report.py [--work DIR] [--mode hybrid] [--floor] [--set kb.query.fusion.NAME=VALUE]
     python tests/eval/rank_report.py --sweep kb.query.fusion.NAME=V1,V2,...     # leave one set out
@@ -31,13 +31,12 @@ SETS = {
              [(EVAL / "queries.jsonl", ""), (EVAL / "short.jsonl", ""), (EVAL / "typos.jsonl", "typo-"),
               (EVAL / "typos_human.jsonl", "typo-human-")],
              [EVAL / "offtopic.jsonl", EVAL / "offtopic_lookalikes.jsonl"]),
-    "external": ([EVAL / "topic_posts" / "external"],
-                 [(EVAL / "external" / "queries.jsonl", ""), (EVAL / "external" / "typos.jsonl", "typo-")],
-                 [EVAL / "external" / "offtopic.jsonl"]),
-    "external2": ([EVAL / "topic_posts" / "external2"],
-                  [(EVAL / "external2" / "queries.jsonl", ""), (EVAL / "external2" / "typos.jsonl", "typo-")],
-                  [EVAL / "external2" / "offtopic.jsonl"]),
 }
+# the helpers' sets (posts in tests/eval/topic_posts/S, queries in tests/eval/S): external by the first helper, …
+for _name in ("external", "external2", "external3", "external4", "external5"):
+    SETS[_name] = ([EVAL / "topic_posts" / _name],
+                   [(EVAL / _name / "queries.jsonl", ""), (EVAL / _name / "typos.jsonl", "typo-")],
+                   [EVAL / _name / "offtopic.jsonl"])
 
 
 def indexes(work: Path) -> dict:
@@ -155,7 +154,7 @@ def sweep(idx: dict, spec: str, mode: str) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python tests/eval/rank_report.py")
-    p.add_argument("--work", default="/tmp/kb-rank-report", help="where the three indexes are built and kept")
+    p.add_argument("--work", default="/tmp/kb-rank-report", help="where the indexes are built and kept")
     p.add_argument("--mode", default="hybrid", choices=["hybrid", "keyword", "semantic"])
     p.add_argument("--floor", action="store_true", help="also the off-topic queries of each set")
     p.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE")
