@@ -68,6 +68,29 @@ def per_query(index, queries: list[dict], prefix: str, mode: str) -> list[tuple[
     return out
 
 
+def misses(idx: dict, mode: str) -> str:
+    """Every clean on-topic query not ranked perfectly: its kind, nDCG@10, where its relevant sections stand and the
+    first three hits with each leg's rank (keyword / semantic) and the hybrid score."""
+    lines = []
+    for name, (_, files, _) in SETS.items():
+        for path, prefix in files:
+            if prefix.startswith("typo"):
+                continue
+            for q in load_queries(path):
+                hits = idx[name].search(q["query"], mode=mode, k=10)
+                want = {(r["post"], r["heading"]) for r in q["relevant"]}
+                ranked = [(Path(h.path).name, h.heading) for h in hits]
+                nd = metrics(ranked, want)[1]
+                if nd >= 0.999:
+                    continue
+                at = [i + 1 for i, x in enumerate(ranked) if x in want]
+                top = "; ".join(f"{h.heading[:30]} (kw {h.ranks.get('keyword', '-')}, sem {h.ranks.get('semantic')}, "
+                                f"{h.scores.get('hybrid', h.score):.2f}{'' if not h.weak else ', weak'})" for h in hits[:3])
+                lines.append(f"{name} {q.get('kind')} {nd:.2f} {q['query']!r} relevant at {at} of "
+                             f"{len(want)} | {top}")
+    return "\n".join(lines)
+
+
 def run(idx: dict, mode: str) -> dict[str, list[tuple[str, float, bool]]]:
     return {name: [r for path, prefix in SETS[name][1] for r in per_query(idx[name], load_queries(path), prefix, mode)]
             for name in SETS}
@@ -159,10 +182,14 @@ def main(argv=None) -> int:
     p.add_argument("--floor", action="store_true", help="also the off-topic queries of each set")
     p.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE")
     p.add_argument("--sweep", metavar="MODULE.NAME=V1,V2,...")
+    p.add_argument("--misses", action="store_true", help="list the clean queries not ranked perfectly, and stop")
     args = p.parse_args(argv)
     for a in args.set:
         override(a)
     idx = indexes(Path(args.work))
+    if args.misses:
+        print(misses(idx, args.mode))
+        return 0
     if args.sweep:
         print(floor_sweep(idx, args.sweep, args.mode) if args.floor else sweep(idx, args.sweep, args.mode))
         return 0
