@@ -37,6 +37,10 @@ from kb.topics import score as topic_score
 # lower anywhere (docs/eval.md, "Issue 17, fourth pass").
 FACET_BONUS = 0.3
 MAX_WORDS = 3
+# A longer query (a description: "Korean book teaching reinforcement learning from the basics") that names topics
+# lifts their sections by this much instead: its words say more than the topics do, so the lift only tips near ties
+# between sections the legs already found. Measured in docs/eval.md ("Issue 17, sixth pass").
+LONG_FACET_BONUS = 0.05
 # Up to this many sections a search that finds no stored assignment computes it (~0.6 ms a section: 6 s at
 # 10,000, once per index version); above it, facets wait until the app or `python -m kb.topics` has sorted the
 # sections into topics (they store the assignment for every later process).
@@ -57,10 +61,12 @@ class Loaded:
     matchers: tuple
 
 
-def named_topics(query: str, topics: kbtopics.Topics, matchers: tuple | None = None) -> list[str]:
-    """The names of the topics a short query names by label or keyword, in file order."""
+def named_topics(query: str, topics: kbtopics.Topics, matchers: tuple | None = None,
+                 max_words: int | None = MAX_WORDS) -> list[str]:
+    """The names of the topics a query of at most max_words words (None: any length) names by label or keyword,
+    in file order."""
     words = [w.lower() for w in _WORD_RE.findall(query or "")]
-    if not words or len(words) > MAX_WORDS:
+    if not words or (max_words is not None and len(words) > max_words):
         return []
     q = " ".join(words)
     bare = q.replace(" ", "")
@@ -137,15 +143,17 @@ def boost(index, query: str, rows: np.ndarray, bonus: float | None = None,
     """bonus × the share of the topics the query names (as typed, or with its typos `corrected`) that each row's
     section is in; None when it names none (or the topics file cannot be read: search never fails for it)."""
     b = FACET_BONUS if bonus is None else bonus
-    if b <= 0 or not len(rows) or len(_WORD_RE.findall(query or "")) > MAX_WORDS:
+    if len(_WORD_RE.findall(query or "")) > MAX_WORDS:
+        b = min(b, LONG_FACET_BONUS)
+    if b <= 0 or not len(rows):
         return None
     try:
         loaded = _topics(index.manifest.content_dir or None)
     except BadTopics:
         return None
-    named = named_topics(query, loaded.topics, loaded.matchers)
+    named = named_topics(query, loaded.topics, loaded.matchers, None)
     if corrected:
-        named += [t for t in named_topics(corrected, loaded.topics, loaded.matchers) if t not in named]
+        named += [t for t in named_topics(corrected, loaded.topics, loaded.matchers, None) if t not in named]
     if not named:
         return None
     if index.facets_ready is not None:             # the app: computed behind the page; until then only a stored one
