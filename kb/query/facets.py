@@ -74,6 +74,23 @@ def named_topics(query: str, topics: kbtopics.Topics, matchers: tuple | None = N
             if (latin is not None and latin.search(q)) or any(t in bare for t in korean) or single & set(words)]
 
 
+def names_only(query: str, topics: kbtopics.Topics, matchers: tuple | None = None) -> bool:
+    """Whether a query of at most MAX_WORDS words is nothing but topic names ("computer vision", "강화학습", "MLOps
+    서빙"): once every label and keyword it holds is taken out, no letter is left. A query that borrows a topic word
+    for something else ("vision insurance plans", "요리 강의") keeps its other words."""
+    words = [w.lower() for w in _WORD_RE.findall(query or "")]
+    if not words or len(words) > MAX_WORDS:
+        return False
+    matchers = matchers or _matchers(topics)
+    q = " ".join(w for w in words if not any(w in single for *_, single in matchers))
+    for _, latin, _, _ in matchers:
+        q = latin.sub(" ", q) if latin is not None else q
+    bare = q.replace(" ", "")
+    for term in sorted({t for _, _, korean, _ in matchers for t in korean}, key=len, reverse=True):
+        bare = bare.replace(term, "")
+    return not any(ch.isalnum() for ch in bare)
+
+
 def _matchers(topics: kbtopics.Topics) -> tuple:
     """Per topic, what names it: one pattern of its Latin terms (whole words), its Korean terms without spaces
     (anywhere), its one-syllable Korean terms (as words)."""
@@ -165,6 +182,20 @@ def boost(index, query: str, rows: np.ndarray, bonus: float | None = None,
         return None
     cols = [loaded.topics.names.index(name) for name in named]
     return b * member[np.asarray(rows, dtype=np.int64)][:, cols].mean(axis=1)
+
+
+def topical(index, query: str, lift: np.ndarray | None, bonus: float | None = None) -> np.ndarray | None:
+    """Where a query of nothing but topic names (names_only) lifted a section by the whole bonus (the section is in
+    every topic it names): the relevance floor's evidence that the section is what the query asks for. None
+    otherwise."""
+    b = FACET_BONUS if bonus is None else bonus
+    if lift is None or b <= 0:
+        return None
+    try:
+        loaded = _topics(index.manifest.content_dir or None)
+    except BadTopics:
+        return None
+    return lift >= b - 1e-9 if names_only(query, loaded.topics, loaded.matchers) else None
 
 
 def warm(index) -> None:

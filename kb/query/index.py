@@ -89,6 +89,7 @@ class Candidates:
     fix: typos.Correction | None = None    # the query with its typos corrected (kb.query.typos)
     coverage: np.ndarray | None = None     # share of the query's words in the heading / first sentence (explain)
     facet: np.ndarray | None = None        # the lift of the topics the query names (kb.query.facets), hybrid only
+    topical: np.ndarray | None = None      # in every topic a query of topic names alone names (facets.topical)
 
 
 class Index:
@@ -201,6 +202,7 @@ class Index:
         top = np.lexsort((-c.keyword, ~c.pinned))[:k] if mode == "keyword" else None    # needs no coverage
         c.coverage = _coverage(self, q, c, top) if mode != "semantic" else None
         c.facet = facets.boost(self, q, c.rows, self.facet_bonus, c.fix and c.fix.fixed) if mode == "hybrid" else None
+        c.topical = facets.topical(self, q, c.facet, self.facet_bonus)
         final = _final(c, mode, fuse, self.full_match_bonus)
         conf = confidence(self, q, c, expand, top)
         order = _order(final, c.pinned, conf, k)
@@ -313,7 +315,7 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True, only: n
     else:
         semantic = semantic[at]
     agree = relevance.first_in_both(c.semantic, c.keyword)         # both legs ran over every candidate: hybrid
-    part = [None if x is None else x[at] for x in (c.keyword, c.pinned, c.coverage, agree)]
+    part = [None if x is None else x[at] for x in (c.keyword, c.pinned, c.coverage, agree, c.topical)]
     out = np.zeros(len(c.rows), dtype=np.float64)
     out[at] = relevance.confidence(semantic, background, *part)
     meant = typos.meaning_as_meant(index, c.fix, c.rows[at], expand) if semantic is not None else None
