@@ -184,10 +184,11 @@ def boost(index, query: str, rows: np.ndarray, bonus: float | None = None,
     return b * member[np.asarray(rows, dtype=np.int64)][:, cols].mean(axis=1)
 
 
-def topical(index, query: str, lift: np.ndarray | None, bonus: float | None = None) -> np.ndarray | None:
-    """Where a query of nothing but topic names (names_only) lifted a section by the whole bonus (the section is in
-    every topic it names): the relevance floor's evidence that the section is what the query asks for. None
-    otherwise."""
+def topical(index, query: str, lift: np.ndarray | None, bonus: float | None = None,
+            corrected: str | None = None) -> np.ndarray | None:
+    """Where a query of nothing but topic names (names_only, as typed or with its typos `corrected`) lifted a
+    section by the whole bonus (the section is in every topic it names): the relevance floor's evidence that the
+    section is what the query asks for. None otherwise."""
     b = FACET_BONUS if bonus is None else bonus
     if lift is None or b <= 0:
         return None
@@ -195,7 +196,8 @@ def topical(index, query: str, lift: np.ndarray | None, bonus: float | None = No
         loaded = _topics(index.manifest.content_dir or None)
     except BadTopics:
         return None
-    return lift >= b - 1e-9 if names_only(query, loaded.topics, loaded.matchers) else None
+    only = any(names_only(x, loaded.topics, loaded.matchers) for x in (query, corrected) if x)
+    return lift >= b - 1e-9 if only else None
 
 
 def warm(index) -> None:
