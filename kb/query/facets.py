@@ -5,7 +5,9 @@ A topic-like query has many relevant sections, and many never say the topic's wo
 "강화학습", a Korean LLM under "한국어 언어모델"); the topic assignment already knows them from their meaning, names
 and links. A query names a topic when it holds the topic's label or one of its keywords (not a weak one): Latin
 ones as whole words, Korean ones anywhere in a word (spaces aside), a one-syllable Korean keyword only as a word.
-Only queries of at most MAX_WORDS words are read so: a longer one is a description, not a topic.
+A query of at most MAX_WORDS words lifts by FACET_BONUS; a longer one is a description whose words say more than its
+topics, and lifts by LONG_FACET_BONUS only. A query of nothing but topic names (names_only) also tells the relevance
+floor that the sections in its topics are what it asks for (topical).
 
 The assignment comes from kb.topics.assign (the content folder's topics file, else the shipped one), computed
 once per index version and kept in memory and on disk (kb.core.diskcache: a bit per section and topic), so only
