@@ -21,6 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from kb.eval import build_eval_index, load_queries, metrics
+from kb.query import fusion
 from kb.query.index import open_index
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,6 +55,13 @@ def override(assignment: str) -> None:
     target, value = assignment.split("=", 1)
     module, attr = target.rsplit(".", 1)
     setattr(importlib.import_module(module), attr, float(value))
+
+
+def sync(idx: dict) -> None:
+    """Copy the fusion constants an Index reads once, when it is opened, into the open indexes (a sweep changes the
+    module's value after they are open)."""
+    for index in idx.values():
+        index.semantic_min_range, index.full_match_bonus = fusion.SEMANTIC_MIN_RANGE, fusion.FULL_MATCH_BONUS
 
 
 def per_query(index, queries: list[dict], prefix: str, mode: str) -> list[tuple[str, float, bool]]:
@@ -92,6 +100,7 @@ def misses(idx: dict, mode: str) -> str:
 
 
 def run(idx: dict, mode: str) -> dict[str, list[tuple[str, float, bool]]]:
+    sync(idx)
     return {name: [r for path, prefix in SETS[name][1] for r in per_query(idx[name], load_queries(path), prefix, mode)]
             for name in SETS}
 
