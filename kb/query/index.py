@@ -190,10 +190,11 @@ class Index:
                fusion_method: str = "convex", expand: bool = True) -> Hits:
         """Ranked sections (one hit each) for a query in mode hybrid, keyword or semantic, and `did_you_mean` (see Hits).
         `expand=False` turns the glossary query expansion off (for evaluation)."""
-        mode, k = check_mode(mode), clamp_k(k)
+        mode, k, q = check_mode(mode), clamp_k(k), clean_query(query)
+        if keyword_weight is None and fusion_method == "convex":     # an English query on Korean posts weighs less
+            keyword_weight = fusion.query_keyword_weight(q, self.version, self.sections)
         fuse = fusion.method(fusion_method, keyword_weight, self.semantic_min_range) if mode == "hybrid" else None
         f = parse_filters(since, until, tags, categories, post, rows)
-        q = clean_query(query)
         if not q or len(self) == 0:
             return Hits()
         c = self.candidates(q, mode, f, min(len(self), max(MIN_POOL, POOL_PER_RESULT * k)), expand)
