@@ -1,7 +1,8 @@
 """Hybrid ranking and the relevance floor on a post written for these tests (no tuning saw it), with the real model,
 a real index and the shipped topics: an off-topic query that shares one (inflected) ML word gets no confident hit,
 a query of nothing but topic names trusts the topic's sections, and a longer query that names topics ("Korean
-book …") lifts the sections in them (kb.query.facets, kb.query.relevance, kb.query.typos.attainable)."""
+book …") lifts the sections in them, and an English query on Korean posts weighs the keyword leg less
+(kb.query.facets, kb.query.relevance, kb.query.typos.attainable, kb.query.fusion)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from fixtures.written import index_of_post
 
 from kb import topics
-from kb.query import facets, relevance
+from kb.query import facets, fusion, relevance
 
 POST = """---
 title: Weekly ML/DL News (2023.03.18)
@@ -127,3 +128,56 @@ def test_a_query_of_topic_names_trusts_the_topics_sections(written, monkeypatch)
     assert all(not h.weak for h in hits[:2])
     loud = written.search("vision insurance plans", k=3)
     assert all(h.weak for h in loud), [(h.heading, h.confidence) for h in loud]
+
+
+ENGLISH_POST = """---
+title: Weekly ML/DL News (2023.05.20)
+date: 2023.05.20 12:00:00
+---
+
+### SimCSE
+
+[link](https://example.com/simcse)
+
+A sentence embedding method from Princeton: contrastive learning with dropout as the noise.
+
+### Whisper
+
+[link](https://example.com/whisper)
+
+OpenAI's speech recognition model transcribes speech in many languages.
+"""
+
+
+@pytest.fixture(scope="module")
+def english(tmp_path_factory):
+    import kb
+
+    return kb.open_index(index_of_post(tmp_path_factory.mktemp("english"), "2023-05-20-weekly-ml-dl-news.md",
+                                       ENGLISH_POST))
+
+
+def test_an_english_query_on_korean_posts_weighs_the_keyword_leg_less(written, english):
+    """The written post's commentary is Korean; the English post's is not. Only an English query on the Korean post
+    gets the cross-script weight."""
+    assert fusion.hangul_share(written.sections) >= fusion.KOREAN_POSTS > fusion.hangul_share(english.sections)
+    english_query, korean_query = "reinforcement learning book for beginners", "강화학습 입문서"
+    assert fusion.query_keyword_weight(english_query, written.version, written.sections) == \
+        fusion.CROSS_SCRIPT_KEYWORD_WEIGHT < fusion.KEYWORD_WEIGHT
+    assert fusion.query_keyword_weight(korean_query, written.version, written.sections) == fusion.KEYWORD_WEIGHT
+    assert fusion.query_keyword_weight(english_query, english.version, english.sections) == fusion.KEYWORD_WEIGHT
+
+
+def test_the_cross_script_weight_narrows_what_english_words_in_korean_commentary_buy(written, monkeypatch):
+    """"an introduction to real-time object detection": the English textbook's heading holds "an introduction", the
+    YOLOv8 section says real-time object detection in Korean; the textbook's lead, mostly those two English words on
+    the keyword leg, shrinks with the cross-script weight."""
+    query = "an introduction to real-time object detection"
+
+    def gap() -> float:
+        hits = {h.heading: h.score for h in written.search(query, k=6)}
+        return hits["Reinforcement Learning: An Introduction"] - hits["YOLOv8"]
+
+    shipped = gap()
+    monkeypatch.setattr(fusion, "CROSS_SCRIPT_KEYWORD_WEIGHT", fusion.KEYWORD_WEIGHT)
+    assert shipped < gap()
