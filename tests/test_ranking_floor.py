@@ -181,3 +181,15 @@ def test_the_cross_script_weight_narrows_what_english_words_in_korean_commentary
     shipped = gap()
     monkeypatch.setattr(fusion, "CROSS_SCRIPT_KEYWORD_WEIGHT", fusion.KEYWORD_WEIGHT)
     assert shipped < gap()
+
+
+def test_a_longer_query_computes_no_topic_assignment_above_its_limit(written, monkeypatch, tmp_path):
+    """Above LONG_COMPUTE_LIMIT sections a description never waits for the topics: it ranks without the lift until
+    an assignment is stored (here by a short topic query, which computes it up to COMPUTE_LIMIT)."""
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(facets, "_MEMBERS", {})
+    monkeypatch.setattr(facets, "LONG_COMPUTE_LIMIT", 0)
+    query = "Korean book teaching reinforcement learning from the basics"
+    assert all("topic_facet" not in h.scores for h in written.search(query, k=6))
+    assert any("topic_facet" in h.scores for h in written.search("강화학습", k=6))
+    assert any("topic_facet" in h.scores for h in written.search(query, k=6))

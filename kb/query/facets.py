@@ -47,6 +47,9 @@ LONG_FACET_BONUS = 0.05
 # 10,000, once per index version); above it, facets wait until the app or `python -m kb.topics` has sorted the
 # sections into topics (they store the assignment for every later process).
 COMPUTE_LIMIT = 10_000
+# A longer query's lift is a tie-breaker, not worth seconds: it computes the assignment only up to this many sections
+# (under a second), and above uses a stored one (the app, `python -m kb.topics` or an earlier short topic query).
+LONG_COMPUTE_LIMIT = 1_000
 
 _LOCK = threading.Lock()
 _MEMBERS: dict[tuple, np.ndarray] = {}     # explicit cache: assignment key → members
@@ -161,8 +164,8 @@ def boost(index, query: str, rows: np.ndarray, bonus: float | None = None,
           corrected: str | None = None) -> np.ndarray | None:
     """bonus × the share of the topics the query names (as typed, or with its typos `corrected`) that each row's
     section is in; None when it names none (or the topics file cannot be read: search never fails for it)."""
-    b = FACET_BONUS if bonus is None else bonus
-    if len(_WORD_RE.findall(query or "")) > MAX_WORDS:
+    b, long = FACET_BONUS if bonus is None else bonus, len(_WORD_RE.findall(query or "")) > MAX_WORDS
+    if long:
         b = min(b, LONG_FACET_BONUS)
     if b <= 0 or not len(rows):
         return None
@@ -178,7 +181,7 @@ def boost(index, query: str, rows: np.ndarray, bonus: float | None = None,
     if index.facets_ready is not None:             # the app: computed behind the page; until then only a stored one
         compute = bool(index.facets_ready())
     else:
-        compute = len(index.sections) <= COMPUTE_LIMIT
+        compute = len(index.sections) <= (LONG_COMPUTE_LIMIT if long else COMPUTE_LIMIT)
     member = members(index, loaded, compute=compute)
     if member is None:
         return None
