@@ -191,7 +191,7 @@ class Index:
         """Ranked sections (one hit each) for a query in mode hybrid, keyword or semantic, and `did_you_mean` (see Hits).
         `expand=False` turns the glossary query expansion off (for evaluation)."""
         mode, k, q = check_mode(mode), clamp_k(k), clean_query(query)
-        if keyword_weight is None and fusion_method == "convex":     # an English query on Korean posts weighs less
+        if mode == "hybrid" and keyword_weight is None and fusion_method == "convex":    # English query, Korean posts
             keyword_weight = fusion.query_keyword_weight(q, self.version, self.sections)
         fuse = fusion.method(fusion_method, keyword_weight, self.semantic_min_range) if mode == "hybrid" else None
         f = parse_filters(since, until, tags, categories, post, rows)
