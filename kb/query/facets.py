@@ -5,7 +5,9 @@ A topic-like query has many relevant sections, and many never say the topic's wo
 "강화학습", a Korean LLM under "한국어 언어모델"); the topic assignment already knows them from their meaning, names
 and links. A query names a topic when it holds the topic's label or one of its keywords (not a weak one): Latin
 ones as whole words, Korean ones anywhere in a word (spaces aside), a one-syllable Korean keyword only as a word.
-Only queries of at most MAX_WORDS words are read so: a longer one is a description, not a topic.
+A query of at most MAX_WORDS words lifts by FACET_BONUS; a longer one is a description whose words say more than its
+topics, and lifts by LONG_FACET_BONUS only. A query of nothing but topic names (names_only) also tells the relevance
+floor that the sections in its topics are what it asks for (topical).
 
 The assignment comes from kb.topics.assign (the content folder's topics file, else the shipped one), computed
 once per index version and kept in memory and on disk (kb.core.diskcache: a bit per section and topic), so only
@@ -37,10 +39,17 @@ from kb.topics import score as topic_score
 # lower anywhere (docs/eval.md, "Issue 17, fourth pass").
 FACET_BONUS = 0.3
 MAX_WORDS = 3
+# A longer query (a description: "Korean book teaching reinforcement learning from the basics") that names topics
+# lifts their sections by this much instead: its words say more than the topics do, so the lift only tips near ties
+# between sections the legs already found. Measured in docs/eval.md ("Issue 17, sixth pass").
+LONG_FACET_BONUS = 0.05
 # Up to this many sections a search that finds no stored assignment computes it (~0.6 ms a section: 6 s at
 # 10,000, once per index version); above it, facets wait until the app or `python -m kb.topics` has sorted the
 # sections into topics (they store the assignment for every later process).
 COMPUTE_LIMIT = 10_000
+# A longer query's lift is a tie-breaker, not worth seconds: it computes the assignment only up to this many sections
+# (under a second), and above uses a stored one (the app, `python -m kb.topics` or an earlier short topic query).
+LONG_COMPUTE_LIMIT = 1_000
 
 _LOCK = threading.Lock()
 _MEMBERS: dict[tuple, np.ndarray] = {}     # explicit cache: assignment key → members
@@ -57,15 +66,34 @@ class Loaded:
     matchers: tuple
 
 
-def named_topics(query: str, topics: kbtopics.Topics, matchers: tuple | None = None) -> list[str]:
-    """The names of the topics a short query names by label or keyword, in file order."""
+def named_topics(query: str, topics: kbtopics.Topics, matchers: tuple | None = None,
+                 max_words: int | None = MAX_WORDS) -> list[str]:
+    """The names of the topics a query of at most max_words words (None: any length) names by label or keyword,
+    in file order."""
     words = [w.lower() for w in _WORD_RE.findall(query or "")]
-    if not words or len(words) > MAX_WORDS:
+    if not words or (max_words is not None and len(words) > max_words):
         return []
     q = " ".join(words)
     bare = q.replace(" ", "")
     return [name for name, latin, korean, single in (matchers or _matchers(topics))
             if (latin is not None and latin.search(q)) or any(t in bare for t in korean) or single & set(words)]
+
+
+def names_only(query: str, topics: kbtopics.Topics, matchers: tuple | None = None) -> bool:
+    """Whether a query of at most MAX_WORDS words is nothing but topic names ("computer vision", "강화학습", "MLOps
+    서빙"): once every label and keyword it holds is taken out, no letter is left. A query that borrows a topic word
+    for something else ("vision insurance plans", "요리 강의") keeps its other words."""
+    words = [w.lower() for w in _WORD_RE.findall(query or "")]
+    if not words or len(words) > MAX_WORDS:
+        return False
+    matchers = matchers or _matchers(topics)
+    q = " ".join(w for w in words if not any(w in single for *_, single in matchers))
+    for _, latin, _, _ in matchers:
+        q = latin.sub(" ", q) if latin is not None else q
+    bare = q.replace(" ", "")
+    for term in sorted({t for _, _, korean, _ in matchers for t in korean}, key=len, reverse=True):
+        bare = bare.replace(term, "")
+    return not any(ch.isalnum() for ch in bare)
 
 
 def _matchers(topics: kbtopics.Topics) -> tuple:
@@ -136,27 +164,45 @@ def boost(index, query: str, rows: np.ndarray, bonus: float | None = None,
           corrected: str | None = None) -> np.ndarray | None:
     """bonus × the share of the topics the query names (as typed, or with its typos `corrected`) that each row's
     section is in; None when it names none (or the topics file cannot be read: search never fails for it)."""
-    b = FACET_BONUS if bonus is None else bonus
-    if b <= 0 or not len(rows) or len(_WORD_RE.findall(query or "")) > MAX_WORDS:
+    b, long = FACET_BONUS if bonus is None else bonus, len(_WORD_RE.findall(query or "")) > MAX_WORDS
+    if long:
+        b = min(b, LONG_FACET_BONUS)
+    if b <= 0 or not len(rows):
         return None
     try:
         loaded = _topics(index.manifest.content_dir or None)
     except BadTopics:
         return None
-    named = named_topics(query, loaded.topics, loaded.matchers)
+    named = named_topics(query, loaded.topics, loaded.matchers, None)
     if corrected:
-        named += [t for t in named_topics(corrected, loaded.topics, loaded.matchers) if t not in named]
+        named += [t for t in named_topics(corrected, loaded.topics, loaded.matchers, None) if t not in named]
     if not named:
         return None
     if index.facets_ready is not None:             # the app: computed behind the page; until then only a stored one
         compute = bool(index.facets_ready())
     else:
-        compute = len(index.sections) <= COMPUTE_LIMIT
+        compute = len(index.sections) <= (LONG_COMPUTE_LIMIT if long else COMPUTE_LIMIT)
     member = members(index, loaded, compute=compute)
     if member is None:
         return None
     cols = [loaded.topics.names.index(name) for name in named]
     return b * member[np.asarray(rows, dtype=np.int64)][:, cols].mean(axis=1)
+
+
+def topical(index, query: str, lift: np.ndarray | None, bonus: float | None = None,
+            corrected: str | None = None) -> np.ndarray | None:
+    """Where a query of nothing but topic names (names_only, as typed or with its typos `corrected`) lifted a
+    section by the whole bonus (the section is in every topic it names): the relevance floor's evidence that the
+    section is what the query asks for. None otherwise."""
+    b = FACET_BONUS if bonus is None else bonus
+    if lift is None or b <= 0:
+        return None
+    try:
+        loaded = _topics(index.manifest.content_dir or None)
+    except BadTopics:
+        return None
+    only = any(names_only(x, loaded.topics, loaded.matchers) for x in (query, corrected) if x)
+    return lift >= b - 1e-9 if only else None
 
 
 def warm(index) -> None:

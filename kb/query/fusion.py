@@ -3,13 +3,16 @@
 Naive RRF (k=60) ranked worse than the semantic leg alone on our held-out queries; a convex mix of per-query
 min-max-normalised scores keeps each leg's margins. Our default goes one step further for the keyword leg: BM25 is
 divided by the query's attainable score (kb.storage.keyword), so an English query that meets one incidental English word
-in Korean commentary adds little, while a query fully matched adds its whole weight. All three are here so
+in Korean commentary adds little, while a query fully matched adds its whole weight; and a query without Hangul on
+posts written mostly in Hangul mixes the keyword leg in at a lower weight (query_keyword_weight). All three are here so
 `python -m kb.eval --fusion ...` can compare them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+import threading
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -27,6 +30,18 @@ SEMANTIC_MIN_RANGE = 0.12
 # (0.3), so a full match the model ranks 20th would otherwise sit under nine sections that merely share the subject.
 # Measured per query kind in docs/eval.md ("A full keyword match is never buried").
 FULL_MATCH_BONUS = 0.3
+# An English query on posts written in Korean meets the posts' words only in their English fragments (names, paper
+# titles, an incidental "library"), so its keyword leg says less about meaning than a Korean query's: the right
+# Korean-commented section of a cross-lingual paraphrase lost to sections that merely hold the query's English words.
+# A query without Hangul on posts whose letters are mostly Hangul (share ≥ KOREAN_POSTS, over the first SAMPLE
+# sections) is fused with this keyword weight instead of KEYWORD_WEIGHT. Fitted leaving one of six labelled sets out:
+# 0.15 every time (docs/eval.md, "Issue 17, sixth pass"). A Korean blog's letters are 0.62–0.79 Hangul.
+CROSS_SCRIPT_KEYWORD_WEIGHT = 0.15
+KOREAN_POSTS = 0.5
+SAMPLE = 500
+_HANGUL_RE, _LATIN_RE = re.compile(r"[가-힣]"), re.compile(r"[A-Za-z]")
+_SHARE: dict[str, float] = {}       # explicit cache: index version → the Hangul share of its posts' letters
+_LOCK = threading.Lock()
 METHODS = ("convex", "convex-minmax", "rrf")
 RRF_K = 60
 
@@ -64,6 +79,32 @@ def rrf(keyword: np.ndarray, semantic: np.ndarray, k: int = RRF_K) -> np.ndarray
         return r
 
     return 1.0 / (k + ranks(keyword)) + 1.0 / (k + ranks(semantic))
+
+
+def hangul_share(sections: Sequence) -> float:
+    """The share of Hangul among the letters (Hangul syllables and Latin letters) of the first SAMPLE sections'
+    headings and text; 0 for none."""
+    hangul = latin = 0
+    for i in range(min(SAMPLE, len(sections))):
+        text = sections[i].heading + " " + sections[i].text
+        hangul, latin = hangul + len(_HANGUL_RE.findall(text)), latin + len(_LATIN_RE.findall(text))
+    return hangul / (hangul + latin) if hangul + latin else 0.0
+
+
+def query_keyword_weight(query: str, version: str, sections: Sequence) -> float:
+    """The convex mix's keyword weight for this query on these posts: CROSS_SCRIPT_KEYWORD_WEIGHT for a query without
+    Hangul on posts mostly in Hangul, else KEYWORD_WEIGHT."""
+    if _HANGUL_RE.search(query):
+        return KEYWORD_WEIGHT
+    with _LOCK:
+        share = _SHARE.get(version)
+    if share is None:
+        share = hangul_share(sections)
+        with _LOCK:
+            if len(_SHARE) >= 8:
+                _SHARE.clear()
+            _SHARE[version] = share
+    return CROSS_SCRIPT_KEYWORD_WEIGHT if share >= KOREAN_POSTS else KEYWORD_WEIGHT
 
 
 Fuse = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]

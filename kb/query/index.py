@@ -89,6 +89,7 @@ class Candidates:
     fix: typos.Correction | None = None    # the query with its typos corrected (kb.query.typos)
     coverage: np.ndarray | None = None     # share of the query's words in the heading / first sentence (explain)
     facet: np.ndarray | None = None        # the lift of the topics the query names (kb.query.facets), hybrid only
+    topical: np.ndarray | None = None      # in every topic a query of topic names alone names (facets.topical)
 
 
 class Index:
@@ -189,10 +190,11 @@ class Index:
                fusion_method: str = "convex", expand: bool = True) -> Hits:
         """Ranked sections (one hit each) for a query in mode hybrid, keyword or semantic, and `did_you_mean` (see Hits).
         `expand=False` turns the glossary query expansion off (for evaluation)."""
-        mode, k = check_mode(mode), clamp_k(k)
+        mode, k, q = check_mode(mode), clamp_k(k), clean_query(query)
+        if mode == "hybrid" and keyword_weight is None and fusion_method == "convex":    # English query, Korean posts
+            keyword_weight = fusion.query_keyword_weight(q, self.version, self.sections)
         fuse = fusion.method(fusion_method, keyword_weight, self.semantic_min_range) if mode == "hybrid" else None
         f = parse_filters(since, until, tags, categories, post, rows)
-        q = clean_query(query)
         if not q or len(self) == 0:
             return Hits()
         c = self.candidates(q, mode, f, min(len(self), max(MIN_POOL, POOL_PER_RESULT * k)), expand)
@@ -201,6 +203,7 @@ class Index:
         top = np.lexsort((-c.keyword, ~c.pinned))[:k] if mode == "keyword" else None    # needs no coverage
         c.coverage = _coverage(self, q, c, top) if mode != "semantic" else None
         c.facet = facets.boost(self, q, c.rows, self.facet_bonus, c.fix and c.fix.fixed) if mode == "hybrid" else None
+        c.topical = facets.topical(self, q, c.facet, self.facet_bonus, c.fix and c.fix.fixed)
         final = _final(c, mode, fuse, self.full_match_bonus)
         conf = confidence(self, q, c, expand, top)
         order = _order(final, c.pinned, conf, k)
@@ -313,7 +316,7 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True, only: n
     else:
         semantic = semantic[at]
     agree = relevance.first_in_both(c.semantic, c.keyword)         # both legs ran over every candidate: hybrid
-    part = [None if x is None else x[at] for x in (c.keyword, c.pinned, c.coverage, agree)]
+    part = [None if x is None else x[at] for x in (c.keyword, c.pinned, c.coverage, agree, c.topical)]
     out = np.zeros(len(c.rows), dtype=np.float64)
     out[at] = relevance.confidence(semantic, background, *part)
     meant = typos.meaning_as_meant(index, c.fix, c.rows[at], expand) if semantic is not None else None

@@ -32,6 +32,11 @@ COVERAGE_BONUS = 0.04
 # kinds of evidence agreeing on one section. 0.005–0.01 adds a right answer, 0.015 lets a look-alike off-topic
 # query through (docs/eval.md, "Issue 17, fourth pass").
 AGREEMENT_BONUS = 0.005
+# added to a hit in every topic a query of nothing but topic names names ("computer vision", "강화학습"; kb.query.facets
+# .topical): the topic assignment, evidence independent of the cosine, says the hit is what the query lists. A query
+# that borrows a topic word for something else ("vision insurance plans", "요리 강의") keeps other words and gets
+# none. Measured in docs/eval.md ("Issue 17, sixth pass").
+TOPIC_BONUS = 0.03
 SCALE = 0.01             # logistic slope of the confidence around the threshold
 KEYWORD_ONLY_MIN = 0.5   # keyword mode (no meaning): confident when the hit matches half of what the query could
 WEAK_BELOW = 0.5         # confidence under this → the hit is weak
@@ -83,9 +88,11 @@ def first_in_both(semantic: np.ndarray | None, keyword: np.ndarray | None) -> np
 
 
 def confidence(semantic: np.ndarray | None, background: float | None, keyword: np.ndarray | None,
-               pinned: np.ndarray, coverage: np.ndarray | None = None, agree: np.ndarray | None = None) -> np.ndarray:
+               pinned: np.ndarray, coverage: np.ndarray | None = None, agree: np.ndarray | None = None,
+               topical: np.ndarray | None = None) -> np.ndarray:
     """Confidence in [0, 1] per candidate: a logistic of (cosine − background + KEYWORD_BONUS·keyword
-    + COVERAGE_BONUS·[coverage = 1] + AGREEMENT_BONUS·[agree: first_in_both] − MARGIN) when there is a meaning leg,
+    + COVERAGE_BONUS·[coverage = 1] + AGREEMENT_BONUS·[agree: first_in_both] + TOPIC_BONUS·[topical] − MARGIN)
+    when there is a meaning leg,
     of (keyword − KEYWORD_ONLY_MIN) in keyword mode; an exact name is certain."""
     if semantic is not None and background is not None:
         evidence = semantic.astype(np.float64) - background - MARGIN
@@ -95,6 +102,8 @@ def confidence(semantic: np.ndarray | None, background: float | None, keyword: n
             evidence = evidence + COVERAGE_BONUS * (coverage >= 1.0)
         if agree is not None:
             evidence = evidence + AGREEMENT_BONUS * agree
+        if topical is not None:
+            evidence = evidence + TOPIC_BONUS * topical
         conf = 1.0 / (1.0 + np.exp(-evidence / SCALE))
     elif keyword is not None:
         conf = 1.0 / (1.0 + np.exp(-(np.clip(keyword, 0.0, 1.0) - KEYWORD_ONLY_MIN) / 0.1))

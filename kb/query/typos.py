@@ -224,6 +224,7 @@ class Fuzzy:
     """The keyword leg's extra questions for a corrected query: (the tokens and glossary synonyms a group of
     corrections brings, their weight)."""
     parts: list[tuple[KeywordQuery, float]]
+    wrong: frozenset[str] = frozenset()        # the typed tokens of the corrected words
 
     def search(self, backend, f, pool: int) -> np.ndarray:
         """The rows each part finds (keyword leg candidates)."""
@@ -248,7 +249,7 @@ def fuzzy_query(kq: KeywordQuery, fix: Correction, keyword_query: Callable[[str]
         extra = [t for t in fixed.extra if t not in have and t not in tokens]
         have |= set(tokens) | set(extra)
         parts.append((KeywordQuery(tokens, extra, fixed.extra_weight), w))
-    return Fuzzy(parts)
+    return Fuzzy(parts, frozenset(t for x, _ in fix.words for t in keyword_query(x).tokens))
 
 
 def surely_typos(fix: Correction, embedder) -> dict[str, str]:
@@ -271,7 +272,15 @@ def attainable(backend, kq: KeywordQuery, fix: Fuzzy | None = None) -> float:
     def bound(q: KeywordQuery, tokens: list[str]) -> float:
         return backend.keyword_bound(tokens) or backend.keyword_bound(q.extra)
 
-    return bound(kq, kq.tokens) + (sum(w * bound(q, q.tokens) for q, w in fix.parts) if fix is not None else 0.0)
+    typed = bound(kq, kq.tokens)
+    fixed = sum(w * bound(q, q.tokens) for q, w in fix.parts) if fix is not None else 0.0
+    if typed == 0 and fixed > 0:
+        # none of the typed words is in the index, but a correction is ("NBA playoff bracket predictions" →
+        # "prediction"): the words nothing explains count as much as a corrected token, as an absent token counts
+        # as much as a present one in the index's own bound (kb.storage.keyword.KeywordLeg.attainable)
+        unexplained = sum(t not in fix.wrong for t in kq.tokens)
+        fixed += unexplained * fixed / max(1, sum(len(q.tokens) for q, _ in fix.parts))
+    return typed + fixed
 
 
 def meant_text(fix: Correction | None, embedder) -> str | None:

@@ -1,7 +1,7 @@
 """Ranking and the relevance floor per query kind over every labelled query set, each set on an index of its own
-posts: kb's own (the seed post and tests/eval/posts: queries.jsonl, short.jsonl, typos.jsonl), the first helper's
-(tests/eval/topic_posts/external: external/queries.jsonl, typos.jsonl) and the second's (external2). One process,
-one model load; the indexes are built once into --work and reused.
+posts: kb's own (the seed post and tests/eval/posts: queries.jsonl, short.jsonl, typos.jsonl) and the five helpers'
+(tests/eval/topic_posts/S with tests/eval/S/queries.jsonl, typos.jsonl, offtopic.jsonl for S = external,
+external2, …, external5). One process, one model load; the indexes are built once into --work and reused.
 
     python tests/eval/rank_report.py [--work DIR] [--mode hybrid] [--floor] [--set kb.query.fusion.NAME=VALUE]
     python tests/eval/rank_report.py --sweep kb.query.fusion.NAME=V1,V2,...     # leave one set out
@@ -21,6 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from kb.eval import build_eval_index, load_queries, metrics
+from kb.query import fusion
 from kb.query.index import open_index
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,13 +32,12 @@ SETS = {
              [(EVAL / "queries.jsonl", ""), (EVAL / "short.jsonl", ""), (EVAL / "typos.jsonl", "typo-"),
               (EVAL / "typos_human.jsonl", "typo-human-")],
              [EVAL / "offtopic.jsonl", EVAL / "offtopic_lookalikes.jsonl"]),
-    "external": ([EVAL / "topic_posts" / "external"],
-                 [(EVAL / "external" / "queries.jsonl", ""), (EVAL / "external" / "typos.jsonl", "typo-")],
-                 [EVAL / "external" / "offtopic.jsonl"]),
-    "external2": ([EVAL / "topic_posts" / "external2"],
-                  [(EVAL / "external2" / "queries.jsonl", ""), (EVAL / "external2" / "typos.jsonl", "typo-")],
-                  [EVAL / "external2" / "offtopic.jsonl"]),
 }
+# the helpers' sets (posts in tests/eval/topic_posts/S, queries in tests/eval/S): external by the first helper, …
+for _name in ("external", "external2", "external3", "external4", "external5"):
+    SETS[_name] = ([EVAL / "topic_posts" / _name],
+                   [(EVAL / _name / "queries.jsonl", ""), (EVAL / _name / "typos.jsonl", "typo-")],
+                   [EVAL / _name / "offtopic.jsonl"])
 
 
 def indexes(work: Path) -> dict:
@@ -57,6 +57,13 @@ def override(assignment: str) -> None:
     setattr(importlib.import_module(module), attr, float(value))
 
 
+def sync(idx: dict) -> None:
+    """Copy the fusion constants an Index reads once, when it is opened, into the open indexes (a sweep changes the
+    module's value after they are open)."""
+    for index in idx.values():
+        index.semantic_min_range, index.full_match_bonus = fusion.SEMANTIC_MIN_RANGE, fusion.FULL_MATCH_BONUS
+
+
 def per_query(index, queries: list[dict], prefix: str, mode: str) -> list[tuple[str, float, bool]]:
     """(kind, nDCG@10, top hit confident) per query."""
     out = []
@@ -69,7 +76,31 @@ def per_query(index, queries: list[dict], prefix: str, mode: str) -> list[tuple[
     return out
 
 
+def misses(idx: dict, mode: str) -> str:
+    """Every clean on-topic query not ranked perfectly: its kind, nDCG@10, where its relevant sections stand and the
+    first three hits with each leg's rank (keyword / semantic) and the hybrid score."""
+    lines = []
+    for name, (_, files, _) in SETS.items():
+        for path, prefix in files:
+            if prefix.startswith("typo"):
+                continue
+            for q in load_queries(path):
+                hits = idx[name].search(q["query"], mode=mode, k=10)
+                want = {(r["post"], r["heading"]) for r in q["relevant"]}
+                ranked = [(Path(h.path).name, h.heading) for h in hits]
+                nd = metrics(ranked, want)[1]
+                if nd >= 0.999:
+                    continue
+                at = [i + 1 for i, x in enumerate(ranked) if x in want]
+                top = "; ".join(f"{h.heading[:30]} (kw {h.ranks.get('keyword', '-')}, sem {h.ranks.get('semantic')}, "
+                                f"{h.scores.get('hybrid', h.score):.2f}{'' if not h.weak else ', weak'})" for h in hits[:3])
+                lines.append(f"{name} {q.get('kind')} {nd:.2f} {q['query']!r} relevant at {at} of "
+                             f"{len(want)} | {top}")
+    return "\n".join(lines)
+
+
 def run(idx: dict, mode: str) -> dict[str, list[tuple[str, float, bool]]]:
+    sync(idx)
     return {name: [r for path, prefix in SETS[name][1] for r in per_query(idx[name], load_queries(path), prefix, mode)]
             for name in SETS}
 
@@ -155,15 +186,19 @@ def sweep(idx: dict, spec: str, mode: str) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python tests/eval/rank_report.py")
-    p.add_argument("--work", default="/tmp/kb-rank-report", help="where the three indexes are built and kept")
+    p.add_argument("--work", default="/tmp/kb-rank-report", help="where the indexes are built and kept")
     p.add_argument("--mode", default="hybrid", choices=["hybrid", "keyword", "semantic"])
     p.add_argument("--floor", action="store_true", help="also the off-topic queries of each set")
     p.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE")
     p.add_argument("--sweep", metavar="MODULE.NAME=V1,V2,...")
+    p.add_argument("--misses", action="store_true", help="list the clean queries not ranked perfectly, and stop")
     args = p.parse_args(argv)
     for a in args.set:
         override(a)
     idx = indexes(Path(args.work))
+    if args.misses:
+        print(misses(idx, args.mode))
+        return 0
     if args.sweep:
         print(floor_sweep(idx, args.sweep, args.mode) if args.floor else sweep(idx, args.sweep, args.mode))
         return 0
