@@ -39,6 +39,7 @@ from kb.core.config import read_only_env
 from kb.core.errors import BadQuery, BadTopics, ReadOnly
 from kb.topics import edit as topic_edit
 from kb.topics import evidence as topic_evidence
+from kb.topics import prior as topic_prior
 from kb.topics import score as topic_score
 from kb.topics.score import DEFAULT_THRESHOLD
 
@@ -308,7 +309,16 @@ def score_parts(index, topics: Topics) -> topic_score.Evidence:
         sim[:, j], words[:, j, :] = _topic_columns(index, topic)
     ref = [_topic_columns(index, r)[0] for r in _reference_topics(topics)]
     meaning = topic_score.centred_meaning(sim, np.stack(ref, axis=1) if ref else None)
-    return topic_score.Evidence(sim, meaning, words, np.zeros((n, t), dtype=np.float32))
+    return topic_score.Evidence(sim, meaning, words, np.zeros((n, t), dtype=np.float32), _prior_values(index, topics))
+
+
+def _prior_values(index, topics: Topics) -> np.ndarray:
+    """The learned prior's clipped log-odds for every section and topic (kb.topics.prior): one matrix product over
+    the section vectors; 0 without a prior for the index's model or while its weight is 0."""
+    prior = topic_prior.in_use()
+    if prior is None or not topic_score.WEIGHTS.get("prior") or not len(index.sections):
+        return np.zeros((len(index.sections), len(topics)), dtype=np.float32)
+    return prior.log_odds(_section_vectors(index), index.model_name, topics.names)
 
 
 def _topic_columns(index, topic: Topic) -> tuple[np.ndarray, np.ndarray]:
@@ -399,7 +409,7 @@ def assign(index, topics: Topics | None = None) -> Assignment:
     if topics is None:
         topics = load_topics(index.manifest.content_dir or None)
     key = (*version_key(index.backend), index.model_name, topics.signature(), tuple(topic_evidence.OPTIONS.items()),
-           tuple(topic_score.WEIGHTS.items()))
+           tuple(topic_score.WEIGHTS.items()), topic_prior.signature(topic_prior.in_use()))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
@@ -559,17 +569,21 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-12)}
 
 
-def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dict[str, float] | None = None) -> dict:
+def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dict[str, float] | None = None,
+        prior_values: np.ndarray | None = None) -> dict:
     """Fit the score's weights and per-topic thresholds on labelled sections the way assign() uses them: a
     logistic regression on the features without example closeness, then `rounds` times: examples from a first
     pass with the current fit, refit with example closeness. `fixed`: weights kept as given (default:
-    topic_score.FIXED). Returns {"weights": {...}, "thresholds": {...}}."""
+    topic_score.FIXED). `prior_values`: (sections, topics) prior log-odds the fit sees, out of fold
+    (stacked_prior); without them the prior term is what score_parts gives. Returns {"weights", "thresholds"}."""
     topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
     fixed = topic_score.FIXED if fixed is None else fixed
     keep = {topic_score.FEATURES.index(f): w for f, w in fixed.items()}
     have, y = _label_matrix(index, topics, labels)
     with _vectors_held():
         first = score_parts(index, topics)
+        if prior_values is not None:
+            first = dataclasses.replace(first, prior=np.asarray(prior_values, dtype=np.float32))
         x0 = first.features(example=False)
         w, b = topic_score.fit_logistic(x0[have], y[have], fixed={**keep, topic_score.FEATURES.index("example"): 0.0})
         for _ in range(rounds):
@@ -613,22 +627,65 @@ def cross_validate(index, labels, topics: Topics | None = None, offsets=CV_OFFSE
 
 
 def transfer(fit_index, fit_labels, index, labels, topics: Topics | None = None, offsets=CV_OFFSETS,
-             fixed: dict[str, float] | None = None, counts: dict | None = None) -> list[dict]:
+             fixed: dict[str, float] | None = None, counts: dict | None = None, prior_c: float | None = None,
+             prior_groups: str = "post") -> list[dict]:
     """Precision/recall on posts indexed on their own (`index`, `labels`) with the weights and thresholds fitted on
     other posts (`fit_index`, `fit_labels`), at each threshold offset — what a new corpus meets: its own small
     index, whose example closeness has only its own sections to draw on. `counts` (from an earlier call) adds up
-    several such pairs. Returns rows like cross_validate's."""
+    several such pairs. `prior_c`: with a learned prior of that strength, trained on the fit index's labelled
+    sections only (the fit sees it out of fold, `prior_groups`: "post" or "split"); None: without a prior.
+    Returns rows like cross_validate's."""
     topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
     counts = {} if counts is None else counts
-    saved = dict(topic_score.WEIGHTS)
+    saved, saved_prior = dict(topic_score.WEIGHTS), dict(topic_prior.ACTIVE)
     try:
-        r = fit(fit_index, fit_labels, topics, fixed=fixed)
+        prior, values = None, None
+        if prior_c is None:
+            fixed = {**(topic_score.FIXED if fixed is None else fixed), "prior": 0.0}
+        else:
+            with _vectors_held():
+                values = stacked_prior(fit_index, fit_labels, topics, prior_c, prior_groups)
+                prior = train_prior(fit_index, fit_labels, topics, prior_c)
+        r = fit(fit_index, fit_labels, topics, fixed=fixed, prior_values=values)
+        topic_prior.ACTIVE["prior"] = prior
         _count_offsets(counts, r, index, labels, topics, offsets)
     finally:
         topic_score.WEIGHTS.clear()
         topic_score.WEIGHTS.update(saved)
+        topic_prior.ACTIVE.clear()
+        topic_prior.ACTIVE.update(saved_prior)
         _CACHE.clear()
     return offset_rows(counts, offsets)
+
+
+def _labelled(index, labels, topics: Topics) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labelled rows mask, their vectors, their (sections, topics) labels)."""
+    have, y = _label_matrix(index, topics, labels)
+    return have, _section_vectors(index)[have], y[have]
+
+
+def train_prior(index, labels, topics: Topics, c: float = topic_prior.C) -> topic_prior.Prior:
+    """A prior trained on the index's labelled sections (kb.topics.prior), for the index's model."""
+    _, vec, y = _labelled(index, labels, topics)
+    return topic_prior.train(vec, y, topics.names, index.model_name, c)
+
+
+def stacked_prior(index, labels, topics: Topics, c: float = topic_prior.C, groups: str = "post") -> np.ndarray:
+    """(sections, topics) prior log-odds for fitting the score weights: each labelled section's from a prior trained
+    without its post's (groups="post") or its split's ("split") sections; unlabelled sections' from one trained on
+    every labelled section."""
+    have, vec, y = _labelled(index, labels, topics)
+    out = train_prior(index, labels, topics, c).log_odds(_section_vectors(index), index.model_name, topics.names)
+    posts = [Path(s.post_path).name for s, h in zip(index.sections, have, strict=True) if h]
+    split_of = _post_splits() if groups == "split" else {}
+    keys = [split_of.get(p, p) for p in posts]
+    out[have] = topic_prior.out_of_fold(vec, y, keys, c)
+    return out
+
+
+def _post_splits() -> dict[str, str]:
+    """{post file name: split} of the labelled posts' folders (SPLITS)."""
+    return {p.name: split for split, dirs in SPLITS.items() for d in dirs for p in Path(d).glob("*.md")}
 
 
 def _count_offsets(counts: dict, fitted: dict, index, labels, topics: Topics, offsets) -> None:

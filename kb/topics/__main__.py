@@ -32,10 +32,13 @@ from kb.topics import (
     mean_rows,
     offset_rows,
     recall_at_precision,
+    stacked_prior,
     topic_hits,
+    train_prior,
     transfer,
 )
 from kb.topics import evidence as topic_evidence
+from kb.topics import prior as topic_prior
 from kb.topics import score as topic_score
 
 
@@ -69,6 +72,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "posts meet) — and name the threshold offset with the best mean recall over the splits at "
                      "mean precision ≥ "
                      f"{topic_score.PRECISION_FLOOR}")
+    chk.add_argument("--no-prior", action="store_true", help="with --by-split/--fit: without the learned prior "
+                     "(kb.topics.prior)")
+    chk.add_argument("--prior-c", type=float, default=topic_prior.C, metavar="C", help="with --by-split/--fit/"
+                     f"--train-prior: the prior's inverse L2 strength (default {topic_prior.C})")
+    chk.add_argument("--prior-groups", choices=("post", "split"), default="post", help="with --by-split/--fit: "
+                     "the fit sees the prior out of fold, leaving out the section's post (default) or its split")
+    chk.add_argument("--train-prior", action="store_true", help="with --check: train the prior on every labelled "
+                     f"section and write it to {topic_prior.PRIOR_FILE.name} in the package (or --prior-out)")
+    chk.add_argument("--prior-out", metavar="FILE", help="with --train-prior: write the prior here instead")
     chk.add_argument("--without", action="append", choices=[f for f in topic_score.FEATURES if f != "tag"],
                      help="with --fit/--cv: hold this part of the score at weight 0 (what is it worth?)")
     chk.add_argument("--free-tag", action="store_true", help="with --fit/--cv: fit the post-tag weight too")
@@ -149,7 +161,9 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
         with opened_index(None, [p for s in others for p in SPLITS[s]], settings=settings) as fit_index, \
                 opened_index(None, SPLITS[split], settings=settings) as index:
             own: dict = {}
-            per_split[split] = transfer(fit_index, fit_labels, index, labels, topics, fixed=fixed, counts=own)
+            per_split[split] = transfer(fit_index, fit_labels, index, labels, topics, fixed=fixed, counts=own,
+                                        prior_c=None if args.no_prior else args.prior_c,
+                                        prior_groups=args.prior_groups)
         for d, at in own.items():           # one fit per split, its counts added to the sum over splits
             for name, c in at.items():
                 old = counts.setdefault(d, {}).get(name, (0, 0, 0))
@@ -174,6 +188,19 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
     return 0
 
 
+def _train_prior(args, topics: Topics) -> int:
+    """--check --train-prior: the prior trained on every labelled section (an index of all labelled posts, or
+    --index-dir), written to the package's prior file or --prior-out."""
+    labels = load_labels(Path(args.labels))
+    posts = None if args.index_dir else [p for dirs in SPLITS.values() for p in dirs]
+    with opened_index(args.index_dir, posts, settings=backend_settings(args)) as index:
+        prior = train_prior(index, labels, topics, args.prior_c)
+    path = topic_prior.save(prior, Path(args.prior_out) if args.prior_out else topic_prior.PRIOR_FILE)
+    print(f"# wrote {visible_name(path)}: a prior for {visible(prior.model)} over {len(prior.topics)} topics, "
+          f"C {args.prior_c}, trained on {len(labels)} labelled sections")
+    return 0
+
+
 def _check(args, topics: Topics) -> int:
     splits = [args.split] if args.split else (["all"] if args.index_dir else list(SPLITS))
     topic_evidence.OPTIONS.update(glossary=not args.no_glossary, lead=not args.no_lead, implied=not args.no_implied)
@@ -181,6 +208,8 @@ def _check(args, topics: Topics) -> int:
     fixed.update({f: 0.0 for f in args.without or []})
     if args.by_split:
         return _by_split(args, topics, fixed)
+    if args.train_prior:
+        return _train_prior(args, topics)
     out = {}
     for split in splits:
         labels = load_labels(Path(args.labels), None if split == "all" else split)
@@ -188,7 +217,10 @@ def _check(args, topics: Topics) -> int:
         with opened_index(args.index_dir, posts, settings=backend_settings(args)) as index:
             out[split] = check(index, labels, topics)
             if args.fit:
-                out[split]["fit"] = fit(index, labels, topics, fixed=fixed)
+                values = None if args.no_prior else stacked_prior(index, labels, topics, args.prior_c,
+                                                                  args.prior_groups)
+                out[split]["fit"] = fit(index, labels, topics, fixed={**fixed, "prior": 0.0} if args.no_prior
+                                        else fixed, prior_values=values)
             if args.cv or args.lopo:
                 out[split]["cv"] = cross_validate(index, labels, topics, fixed=fixed,
                                                   folds=None if args.lopo else 6)

@@ -36,10 +36,10 @@ import numpy as np
 MEANING_UNIT = 0.05          # a cosine margin of 0.05 is one unit of meaning
 EXAMPLE_K = 3
 MAX_EXAMPLES = 64
-FEATURES = ("meaning", "heading", "lead", "text", "link", "implied", "tag", "example")
+FEATURES = ("meaning", "heading", "lead", "text", "link", "implied", "tag", "example", "prior")
 # Fitted on every labelled post (see the module docstring); the thresholds live in kb/topics/default.toml.
 WEIGHTS = {"meaning": 2.27, "heading": 0.91, "lead": 2.74, "text": 2.31, "link": 1.68, "implied": 2.7, "tag": 0.0,
-           "example": 3.74}
+           "example": 3.74, "prior": 0.0}
 # The fitted thresholds are the logistic intercepts lowered by this much: the offset with the best mean recall at
 # mean precision ≥ PRECISION_FLOOR when each split of the labelled posts (tune, heldout, external, external2,
 # external3) is scored on an index of its own posts with weights fitted on the others, each split weighing the same
@@ -62,10 +62,12 @@ class Evidence:
     meaning: np.ndarray         # centred, in MEANING_UNITs
     words: np.ndarray           # heading, text, link, tag
     example: np.ndarray         # centred example closeness, in MEANING_UNITs
+    prior: np.ndarray | None = None     # the learned prior's clipped log-odds (kb.topics.prior); None = 0
 
     def features(self, example: bool = True) -> np.ndarray:
         ex = self.example if example else np.zeros_like(self.example)
-        return np.concatenate([self.meaning[..., None], self.words, ex[..., None]], axis=-1)
+        prior = self.prior if self.prior is not None else np.zeros_like(self.example)
+        return np.concatenate([self.meaning[..., None], self.words, ex[..., None], prior[..., None]], axis=-1)
 
 
 def weight_vector(weights: dict | None = None) -> np.ndarray:
