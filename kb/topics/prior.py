@@ -10,6 +10,7 @@ the weights) before the regression, so one regularisation strength C suits every
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +32,12 @@ class Prior:
     weights: np.ndarray         # (dim, topics)
     bias: np.ndarray            # (topics,)
     clip: float = CLIP
+    centre: np.ndarray | None = None    # (topics,) the median clipped log-odds over the training sections
 
     def log_odds(self, vectors: np.ndarray, model: str, names) -> np.ndarray:
-        """(sections, len(names)) clipped log-odds; 0 for a topic the prior does not know, and everywhere when the
-        vectors come from another model."""
+        """(sections, len(names)) clipped log-odds less the topic's median over the training sections, so that a
+        typical section scores 0, as does every section when the prior does not apply: a topic the prior does not
+        know, or vectors from another model."""
         names = list(names)
         out = np.zeros((len(vectors), len(names)), dtype=np.float32)
         if model != self.model or vectors.ndim != 2 or vectors.shape[1] != len(self.mean) or not len(vectors):
@@ -42,8 +45,9 @@ class Prior:
         cols = [(j, self.topics.index(n)) for j, n in enumerate(names) if n in self.topics]
         if not cols:
             return out
-        z = ((vectors - self.mean) / self.scale) @ self.weights[:, [k for _, k in cols]] + self.bias[[k for _, k in cols]]
-        out[:, [j for j, _ in cols]] = np.clip(z, -self.clip, self.clip)
+        ks = [k for _, k in cols]
+        z = np.clip(((vectors - self.mean) / self.scale) @ self.weights[:, ks] + self.bias[ks], -self.clip, self.clip)
+        out[:, [j for j, _ in cols]] = z - (0.0 if self.centre is None else self.centre[ks])
         return out
 
 
@@ -60,8 +64,10 @@ def train(vectors: np.ndarray, y: np.ndarray, names, model: str, c: float = C, c
     for j in range(y.shape[1]):
         init = None if start is None else np.append(start.weights[:, j], start.bias[j]).astype(np.float64)
         w[:, j], b[j] = _logistic(z, y[:, j].astype(np.float64), c, init)
-    return Prior(model, tuple(names), mean.astype(np.float32), scale.astype(np.float32), w.astype(np.float32),
-                 b.astype(np.float32), CLIP if clip is None else clip)
+    prior = Prior(model, tuple(names), mean.astype(np.float32), scale.astype(np.float32), w.astype(np.float32),
+                  b.astype(np.float32), CLIP if clip is None else clip)
+    centre = np.median(prior.log_odds(x.astype(np.float32), model, names), axis=0)
+    return dataclasses.replace(prior, centre=centre.astype(np.float32))
 
 
 def out_of_fold(vectors: np.ndarray, y: np.ndarray, groups, c: float = C, clip: float | None = None) -> np.ndarray:
@@ -101,7 +107,7 @@ def _logistic(z: np.ndarray, y: np.ndarray, c: float, init: np.ndarray | None = 
 def save(prior: Prior, path: Path = PRIOR_FILE) -> Path:
     np.savez_compressed(path, model=np.array(prior.model), topics=np.array(prior.topics), mean=prior.mean,
                         scale=prior.scale, weights=prior.weights.astype(np.float32), bias=prior.bias,
-                        clip=np.array(prior.clip, dtype=np.float32))
+                        clip=np.array(prior.clip, dtype=np.float32), centre=prior.centre)
     _load.cache_clear()
     return path
 
@@ -120,7 +126,7 @@ def _load(path: str, size: int, mtime: int) -> Prior | None:
     try:
         with np.load(path, allow_pickle=False) as f:
             return Prior(str(f["model"]), tuple(str(t) for t in f["topics"]), f["mean"], f["scale"], f["weights"],
-                         f["bias"], float(f["clip"]))
+                         f["bias"], float(f["clip"]), f["centre"])
     except (OSError, KeyError, ValueError):
         return None
 
@@ -129,7 +135,8 @@ def signature(prior: Prior | None) -> str:
     """A short key of the prior's contents (assignments are cached per prior)."""
     if prior is None:
         return "none"
-    h = hash((prior.model, prior.topics, prior.weights.tobytes(), prior.bias.tobytes(), prior.clip))
+    centre = b"" if prior.centre is None else prior.centre.tobytes()
+    h = hash((prior.model, prior.topics, prior.weights.tobytes(), prior.bias.tobytes(), prior.clip, centre))
     return f"{h & 0xffffffffffff:x}"
 
 

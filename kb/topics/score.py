@@ -2,7 +2,7 @@
 and the topic's example sections; and the logistic fit that chose the weights and the per-topic thresholds.
 
     score = w_meaning·meaning + w_heading·heading + w_lead·lead + w_text·text + w_link·link + w_implied·implied
-            + w_tag·tag + w_example·example
+            + w_tag·tag + w_example·example + w_prior·prior
 
 * meaning — the best cosine between the section's vector and the topic's phrases, centred over the topics (the
   file's topics and the shipped ones: a section close to everything is close to nothing in particular), in units
@@ -18,6 +18,10 @@ and the topic's example sections; and the logistic fit that chose the weights an
   (the members of a first pass without this term, at most MAX_EXAMPLES of the surest), or to the nearest section
   a user included (whichever is closer), less how much closer it is to a section a user excluded; centred over
   the topics like meaning.
+* prior — the clipped log-odds of a per-topic logistic regression on the section's vector, trained on the labelled
+  sections (kb.topics.prior, shipped as prior.npz for the bundled model; 0 on another model or a topic it does not
+  know). The fit sees it out of fold (each labelled section's value from a prior trained without its post), so
+  its weight is not inflated by sections the prior was trained on.
 
 A section joins a topic when its score reaches the topic's threshold (`threshold` in the topics file). WEIGHTS and
 the shipped thresholds are one logistic regression (shared weights, one intercept per topic) fitted on every
