@@ -599,30 +599,28 @@ CV_OFFSETS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
 
 
 def cross_validate(index, labels, topics: Topics | None = None, offsets=CV_OFFSETS, folds: int | None = 6,
-                   seeds=(0, 1, 2), fixed: dict[str, float] | None = None) -> list[dict]:
+                   seeds=(0, 1, 2), fixed: dict[str, float] | None = None, prior_c: float | None = None,
+                   prior_groups: str = "split") -> list[dict]:
     """Precision/recall when the weights and thresholds are fitted on other posts: posts split into `folds` groups
     (per seed; folds=None: leave one post out, once), fit on the rest (weights in `fixed` held, default
     topic_score.FIXED), score the group; thresholds moved by each offset from the fitted logistic intercepts
-    (fit() itself applies BALANCE_OFFSET). Returns one {offset, precision, recall, f1, topics} per offset
-    (topics: the same three per topic)."""
+    (fit() itself applies BALANCE_OFFSET). `prior_c`/`prior_groups`: the learned prior, trained on the rest only
+    (see transfer). Returns one {offset, precision, recall, f1, topics} per offset (topics: the same three per
+    topic)."""
     topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
     posts = sorted({post for post, _ in labels})
     if folds is None or folds >= len(posts):
         folds, seeds = len(posts), (0,)
     counts: dict = {}
-    saved = dict(topic_score.WEIGHTS)
-    try:
+    with _experiment():
         for seed in seeds:
             order = list(posts)
             np.random.RandomState(seed).shuffle(order)
             for f in range(folds):
                 held = set(order[f::folds])
-                r = fit(index, {k: v for k, v in labels.items() if k[0] not in held}, topics, fixed=fixed)
+                r = _fit_with_prior(index, {k: v for k, v in labels.items() if k[0] not in held}, topics, fixed,
+                                    prior_c, prior_groups)
                 _count_offsets(counts, r, index, {k: v for k, v in labels.items() if k[0] in held}, topics, offsets)
-    finally:
-        topic_score.WEIGHTS.clear()
-        topic_score.WEIGHTS.update(saved)
-        _CACHE.clear()
     return offset_rows(counts, offsets)
 
 
@@ -637,25 +635,39 @@ def transfer(fit_index, fit_labels, index, labels, topics: Topics | None = None,
     Returns rows like cross_validate's."""
     topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
     counts = {} if counts is None else counts
+    with _experiment():
+        r = _fit_with_prior(fit_index, fit_labels, topics, fixed, prior_c, prior_groups)
+        _count_offsets(counts, r, index, labels, topics, offsets)
+    return offset_rows(counts, offsets)
+
+
+@contextlib.contextmanager
+def _experiment():
+    """Weights and the prior in use as they were before the block (experiments set fitted ones)."""
     saved, saved_prior = dict(topic_score.WEIGHTS), dict(topic_prior.ACTIVE)
     try:
-        prior, values = None, None
-        if prior_c is None:
-            fixed = {**(topic_score.FIXED if fixed is None else fixed), "prior": 0.0}
-        else:
-            with _vectors_held():
-                values = stacked_prior(fit_index, fit_labels, topics, prior_c, prior_groups)
-                prior = train_prior(fit_index, fit_labels, topics, prior_c)
-        r = fit(fit_index, fit_labels, topics, fixed=fixed, prior_values=values)
-        topic_prior.ACTIVE["prior"] = prior
-        _count_offsets(counts, r, index, labels, topics, offsets)
+        yield
     finally:
         topic_score.WEIGHTS.clear()
         topic_score.WEIGHTS.update(saved)
         topic_prior.ACTIVE.clear()
         topic_prior.ACTIVE.update(saved_prior)
         _CACHE.clear()
-    return offset_rows(counts, offsets)
+
+
+def _fit_with_prior(index, labels, topics: Topics, fixed, prior_c: float | None, groups: str) -> dict:
+    """fit() on the labels, with a prior of strength prior_c trained on them alone (seen out of fold by the fit),
+    which then becomes the prior in use; prior_c None: no prior (its weight held at 0). Inside _experiment()."""
+    prior, values = None, None
+    if prior_c is None:
+        fixed = {**(topic_score.FIXED if fixed is None else fixed), "prior": 0.0}
+    else:
+        with _vectors_held():
+            values = stacked_prior(index, labels, topics, prior_c, groups)
+            prior = train_prior(index, labels, topics, prior_c)
+    r = fit(index, labels, topics, fixed=fixed, prior_values=values)
+    topic_prior.ACTIVE["prior"] = prior
+    return r
 
 
 def _labelled(index, labels, topics: Topics) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -76,8 +76,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "(kb.topics.prior)")
     chk.add_argument("--prior-c", type=float, default=topic_prior.C, metavar="C", help="with --by-split/--fit/"
                      f"--train-prior: the prior's inverse L2 strength (default {topic_prior.C})")
-    chk.add_argument("--prior-groups", choices=("post", "split"), default="post", help="with --by-split/--fit: "
-                     "the fit sees the prior out of fold, leaving out the section's post (default) or its split")
+    chk.add_argument("--prior-groups", choices=("post", "split"), help="the fit sees the prior out of fold, "
+                     "leaving out the section's post or its split (default: post; split with --cv/--lopo, which "
+                     "train a prior per fold)")
     chk.add_argument("--train-prior", action="store_true", help="with --check: train the prior on every labelled "
                      f"section and write it to {topic_prior.PRIOR_FILE.name} in the package (or --prior-out)")
     chk.add_argument("--prior-out", metavar="FILE", help="with --train-prior: write the prior here instead")
@@ -163,7 +164,7 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
             own: dict = {}
             per_split[split] = transfer(fit_index, fit_labels, index, labels, topics, fixed=fixed, counts=own,
                                         prior_c=None if args.no_prior else args.prior_c,
-                                        prior_groups=args.prior_groups)
+                                        prior_groups=args.prior_groups or "post")
         for d, at in own.items():           # one fit per split, its counts added to the sum over splits
             for name, c in at.items():
                 old = counts.setdefault(d, {}).get(name, (0, 0, 0))
@@ -218,12 +219,14 @@ def _check(args, topics: Topics) -> int:
             out[split] = check(index, labels, topics)
             if args.fit:
                 values = None if args.no_prior else stacked_prior(index, labels, topics, args.prior_c,
-                                                                  args.prior_groups)
+                                                                  args.prior_groups or "post")
                 out[split]["fit"] = fit(index, labels, topics, fixed={**fixed, "prior": 0.0} if args.no_prior
                                         else fixed, prior_values=values)
             if args.cv or args.lopo:
                 out[split]["cv"] = cross_validate(index, labels, topics, fixed=fixed,
-                                                  folds=None if args.lopo else 6)
+                                                  folds=None if args.lopo else 6,
+                                                  prior_c=None if args.no_prior else args.prior_c,
+                                                  prior_groups=args.prior_groups or "post")
                 out[split]["chosen"] = recall_at_precision(out[split]["cv"])
     if args.json:
         print(json.dumps(out if len(out) > 1 else out[splits[0]], ensure_ascii=False))
