@@ -226,7 +226,7 @@ def _check(args, topics: Topics) -> int:
                 out[split]["cv"] = cross_validate(index, labels, topics, fixed=fixed,
                                                   folds=None if args.lopo else 6,
                                                   prior_c=None if args.no_prior else args.prior_c,
-                                                  prior_groups=args.prior_groups or "post")
+                                                  prior_groups=args.prior_groups or "split")
                 out[split]["chosen"] = recall_at_precision(out[split]["cv"])
     if args.json:
         print(json.dumps(out if len(out) > 1 else out[splits[0]], ensure_ascii=False))
