@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 PRIOR_FILE = Path(__file__).with_name("prior.npz")
-C = 0.05          # inverse L2 strength per section (chosen by `--check --by-split --prior-c`, docs/eval.md)
+C = 0.03          # inverse L2 strength per section (chosen by `--check --by-split --prior-c`, docs/eval.md)
 CLIP = 4.0        # log-odds beyond ±4 (probability 0.018 / 0.982) say nothing more
 
 
