@@ -6,8 +6,8 @@ include/exclude corrections (see kb/topics/default.toml, the shipped default; a 
 replaces it). Every section gets one score per topic from its meaning, its words and the topic's examples
 (kb.topics.score, kb.topics.evidence) and joins every topic whose threshold it reaches (multi-label); corrections
 then force sections in or out and teach the topic by example. Measured against tests/eval/topic_labels.jsonl:
-precision 0.94 / recall 0.96, the mean over the splits when each split's posts are indexed on their own and
-scored with weights fitted on the other splits (`python -m kb.topics --check --by-split`, docs/eval.md). Assignments are
+precision 0.93 / recall 0.96, the mean over the splits when each split's posts are indexed on their own and
+scored with weights and a learned prior (kb.topics.prior) fitted on the other splits (`python -m kb.topics --check --by-split`, docs/eval.md). Assignments are
 computed on first use and cached per index version and topics file, never stored in the index, so editing the
 file or correcting a page needs no rebuild.
 
