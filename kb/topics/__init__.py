@@ -235,7 +235,7 @@ class Assignment:
             parts = self.evidence.features()[row, j]
             out.update({f: float(v) for f, v in zip(topic_score.FEATURES, parts, strict=True)})
             out["score"] = float(self.score[row, j])
-            out["threshold"] = float(self.topics.topics[j].threshold)
+            out["threshold"] = float(topic_score.thresholds(self.topics, self.evidence)[j])
         c = self.corrected.get((row, self.topics.topics[j].name))
         out["corrected"] = 1.0 if c == "include" else -1.0 if c == "exclude" else 0.0
         return out
@@ -309,16 +309,21 @@ def score_parts(index, topics: Topics) -> topic_score.Evidence:
         sim[:, j], words[:, j, :] = _topic_columns(index, topic)
     ref = [_topic_columns(index, r)[0] for r in _reference_topics(topics)]
     meaning = topic_score.centred_meaning(sim, np.stack(ref, axis=1) if ref else None)
-    return topic_score.Evidence(sim, meaning, words, np.zeros((n, t), dtype=np.float32), _prior_values(index, topics))
+    return topic_score.Evidence(sim, meaning, words, np.zeros((n, t), dtype=np.float32), *_prior_values(index, topics))
 
 
-def _prior_values(index, topics: Topics) -> np.ndarray:
-    """The learned prior's clipped log-odds for every section and topic (kb.topics.prior): one matrix product over
-    the section vectors; 0 without a prior for the index's model or while its weight is 0."""
+def _prior_values(index, topics: Topics) -> tuple[np.ndarray, np.ndarray]:
+    """The learned prior's clipped log-odds for every section and topic (kb.topics.prior), one matrix product over
+    the section vectors, and which topics it covers (none without a prior for the index's model; all, unused,
+    while the prior's weight is 0)."""
     prior = topic_prior.in_use()
-    if prior is None or not topic_score.WEIGHTS.get("prior") or not len(index.sections):
-        return np.zeros((len(index.sections), len(topics)), dtype=np.float32)
-    return prior.log_odds(_section_vectors(index), index.model_name, topics.names)
+    zeros = np.zeros((len(index.sections), len(topics)), dtype=np.float32)
+    if not topic_score.WEIGHTS.get("prior"):
+        return zeros, np.ones(len(topics), dtype=bool)
+    known = np.array([prior is not None and prior.covers(index.model_name, t) for t in topics.names], dtype=bool)
+    if not known.any() or not len(index.sections):
+        return zeros, known
+    return prior.log_odds(_section_vectors(index), index.model_name, topics.names), known
 
 
 def _topic_columns(index, topic: Topic) -> tuple[np.ndarray, np.ndarray]:
@@ -409,14 +414,15 @@ def assign(index, topics: Topics | None = None) -> Assignment:
     if topics is None:
         topics = load_topics(index.manifest.content_dir or None)
     key = (*version_key(index.backend), index.model_name, topics.signature(), tuple(topic_evidence.OPTIONS.items()),
-           tuple(topic_score.WEIGHTS.items()), topic_prior.signature(topic_prior.in_use()))
+           tuple(topic_score.WEIGHTS.items()), topic_prior.signature(topic_prior.in_use()),
+           repr(topic_score.PLAIN))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    thresholds = np.array([tp.threshold for tp in topics], dtype=np.float32)
     inc, exc, corrected = _corrections(index, topics)
     with _vectors_held():
         first = score_parts(index, topics)
+        thresholds = topic_score.thresholds(topics, first)
         s1 = topic_score.score(first, example=False)
         ev = with_examples(index, first, s1, thresholds, (inc, exc) if corrected else None)
     total = topic_score.score(ev)
@@ -583,7 +589,7 @@ def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dic
     with _vectors_held():
         first = score_parts(index, topics)
         if prior_values is not None:
-            first = dataclasses.replace(first, prior=np.asarray(prior_values, dtype=np.float32))
+            first = dataclasses.replace(first, prior=np.asarray(prior_values, dtype=np.float32), prior_known=None)
         x0 = first.features(example=False)
         w, b = topic_score.fit_logistic(x0[have], y[have], fixed={**keep, topic_score.FEATURES.index("example"): 0.0})
         for _ in range(rounds):
@@ -645,11 +651,13 @@ def transfer(fit_index, fit_labels, index, labels, topics: Topics | None = None,
 def _experiment():
     """Weights and the prior in use as they were before the block (experiments set fitted ones)."""
     saved, saved_prior = dict(topic_score.WEIGHTS), dict(topic_prior.ACTIVE)
+    saved_plain = {"weights": dict(topic_score.PLAIN["weights"]), "shift": topic_score.PLAIN["shift"]}
     try:
         yield
     finally:
         topic_score.WEIGHTS.clear()
         topic_score.WEIGHTS.update(saved)
+        topic_score.PLAIN.update(saved_plain)
         topic_prior.ACTIVE.clear()
         topic_prior.ACTIVE.update(saved_prior)
         _CACHE.clear()
@@ -659,15 +667,25 @@ def _fit_with_prior(index, labels, topics: Topics, fixed, prior_c: float | None,
     """fit() on the labels, with a prior of strength prior_c trained on them alone (seen out of fold by the fit),
     which then becomes the prior in use; prior_c None: no prior (its weight held at 0). Inside _experiment()."""
     prior, values = None, None
+    plain_fixed = {**(topic_score.FIXED if fixed is None else fixed), "prior": 0.0}
     if prior_c is None:
-        fixed = {**(topic_score.FIXED if fixed is None else fixed), "prior": 0.0}
+        fixed = plain_fixed
     else:
         with _vectors_held():
             values = stacked_prior(index, labels, topics, prior_c, groups)
             prior = train_prior(index, labels, topics, prior_c)
     r = fit(index, labels, topics, fixed=fixed, prior_values=values)
+    if prior_c is not None:
+        topic_score.PLAIN.update(plain_fit(r, fit(index, labels, topics, fixed=plain_fixed)))
     topic_prior.ACTIVE["prior"] = prior
     return r
+
+
+def plain_fit(with_prior: dict, plain: dict) -> dict:
+    """topic_score.PLAIN from a fit with the prior and the same fit without it: the plain weights and the median
+    difference of their thresholds."""
+    diffs = [with_prior["thresholds"][t] - plain["thresholds"][t] for t in with_prior["thresholds"]]
+    return {"weights": dict(plain["weights"]), "shift": round(float(np.median(diffs)), 2)}
 
 
 def _labelled(index, labels, topics: Topics) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

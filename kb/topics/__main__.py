@@ -31,6 +31,7 @@ from kb.topics import (
     matching_rows,
     mean_rows,
     offset_rows,
+    plain_fit,
     recall_at_precision,
     stacked_prior,
     topic_hits,
@@ -220,8 +221,11 @@ def _check(args, topics: Topics) -> int:
             if args.fit:
                 values = None if args.no_prior else stacked_prior(index, labels, topics, args.prior_c,
                                                                   args.prior_groups or "post")
-                out[split]["fit"] = fit(index, labels, topics, fixed={**fixed, "prior": 0.0} if args.no_prior
-                                        else fixed, prior_values=values)
+                plain = fit(index, labels, topics, fixed={**fixed, "prior": 0.0})
+                out[split]["fit"] = plain if args.no_prior else fit(index, labels, topics, fixed=fixed,
+                                                                    prior_values=values)
+                if not args.no_prior:
+                    out[split]["fit_plain"] = plain_fit(out[split]["fit"], plain)
             if args.cv or args.lopo:
                 out[split]["cv"] = cross_validate(index, labels, topics, fixed=fixed,
                                                   folds=None if args.lopo else 6,
@@ -242,6 +246,8 @@ def _check(args, topics: Topics) -> int:
         if "fit" in r:
             print(f"fitted weights: {r['fit']['weights']}")
             print(f"fitted thresholds: {r['fit']['thresholds']}")
+        if "fit_plain" in r:
+            print(f"for topics the prior does not cover (score.PLAIN): {r['fit_plain']}")
         for row in r.get("cv", []):
             print(f"cross-validated{' (leave one post out)' if args.lopo else ''}, threshold offset "
                   f"{row['offset']:.1f}: precision {row['precision']:.3f}  recall {row['recall']:.3f}  F1 {row['f1']:.3f}"

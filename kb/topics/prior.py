@@ -34,6 +34,10 @@ class Prior:
     clip: float = CLIP
     centre: np.ndarray | None = None    # (topics,) the median clipped log-odds over the training sections
 
+    def covers(self, model: str, name: str) -> bool:
+        """Whether the prior speaks for this topic on vectors of this model."""
+        return model == self.model and name in self.topics
+
     def log_odds(self, vectors: np.ndarray, model: str, names) -> np.ndarray:
         """(sections, len(names)) clipped log-odds less the topic's median over the training sections, so that a
         typical section scores 0, as does every section when the prior does not apply: a topic the prior does not

@@ -44,6 +44,10 @@ FEATURES = ("meaning", "heading", "lead", "text", "link", "implied", "tag", "exa
 # Fitted on every labelled post (see the module docstring); the thresholds live in kb/topics/default.toml.
 WEIGHTS = {"meaning": 1.11, "heading": 0.87, "lead": 2.26, "text": 1.7, "link": 1.14, "implied": 2.3, "tag": 0.0,
            "example": 2.15, "prior": 0.66}
+# The same fit with the prior's weight held at 0 (`--fit` prints it), for topics the prior does not cover; "shift":
+# how much higher the thresholds of the fit with the prior are (the median of the per-topic differences).
+PLAIN = {"weights": {"meaning": 2.5, "heading": 0.99, "lead": 2.83, "text": 2.4, "link": 1.51, "implied": 2.83,
+                     "tag": 0.0, "example": 4.2, "prior": 0.0}, "shift": 0.43}
 # The fitted thresholds are the logistic intercepts lowered by this much: the offset with the best mean recall at
 # mean precision ≥ PRECISION_FLOOR when each of the seven splits of the labelled posts is scored on an index of its
 # own posts with weights, thresholds and prior fitted on the others, each split weighing the same
@@ -67,6 +71,7 @@ class Evidence:
     words: np.ndarray           # heading, text, link, tag
     example: np.ndarray         # centred example closeness, in MEANING_UNITs
     prior: np.ndarray | None = None     # the learned prior's clipped log-odds (kb.topics.prior); None = 0
+    prior_known: np.ndarray | None = None   # (topics,) bool: the prior covers the topic (None: every topic)
 
     def features(self, example: bool = True) -> np.ndarray:
         ex = self.example if example else np.zeros_like(self.example)
@@ -76,11 +81,37 @@ class Evidence:
 
 def weight_vector(weights: dict | None = None) -> np.ndarray:
     w = WEIGHTS if weights is None else weights
-    return np.array([w[f] for f in FEATURES], dtype=np.float32)
+    return np.array([w.get(f, 0.0) for f in FEATURES], dtype=np.float32)
+
+
+def _plain(ev: Evidence, weights: dict | None) -> np.ndarray | None:
+    """(topics,) bool: the topics scored by the plain weights (PLAIN): those the prior does not cover, when the
+    weights in use give the prior a weight; None when there are none."""
+    w = WEIGHTS if weights is None else weights
+    if not w.get("prior") or ev.prior_known is None or ev.prior_known.all():
+        return None
+    return ~ev.prior_known
 
 
 def score(ev: Evidence, weights: dict | None = None, example: bool = True) -> np.ndarray:
-    return ev.features(example) @ weight_vector(weights)
+    """(sections, topics) scores; a topic the prior does not cover (a user's own topic, another embedding model)
+    is scored by the weights fitted without the prior (PLAIN), since the others lean on the prior."""
+    f = ev.features(example)
+    out = f @ weight_vector(weights)
+    plain = _plain(ev, weights)
+    if plain is not None:
+        out[:, plain] = f[:, plain] @ weight_vector(PLAIN["weights"])
+    return out
+
+
+def thresholds(topics, ev: Evidence, weights: dict | None = None) -> np.ndarray:
+    """The topics' thresholds for these scores: the file's, lowered by PLAIN["shift"] for a topic scored by the
+    plain weights (the file's thresholds are on the scale of the weights with the prior)."""
+    out = np.array([t.threshold for t in topics], dtype=np.float32)
+    plain = _plain(ev, weights)
+    if plain is not None:
+        out[plain] -= PLAIN["shift"]
+    return out
 
 
 def centred_meaning(sim: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
