@@ -226,8 +226,8 @@ class Assignment:
 
     def why(self, row: int, name: str) -> dict[str, float]:
         """The evidence for one section and topic: similarity (best cosine to the phrases), z (meaning),
-        keyword (best word evidence), the score's parts (meaning, heading, text, link, tag, example), score,
-        threshold, member (1/0) and corrected (1 included by a user, -1 excluded, 0 neither)."""
+        keyword (best word evidence), the score's parts (meaning, heading, lead, text, link, implied, tag, example,
+        prior), score, threshold, member (1/0) and corrected (1 included by a user, -1 excluded, 0 neither)."""
         j = self._col(name)
         out = {"similarity": float(self.similarity[row, j]), "z": float(self.z[row, j]),
                "keyword": float(self.keyword[row, j]), "member": float(self.member[row, j])}
