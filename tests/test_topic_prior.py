@@ -139,6 +139,7 @@ def unseen_prior_index(tmp_path_factory):
     return kb.open_index(tmp / "index")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("heading,expected,by_prior", [
     ("판결문 요약 데이터 공개", {"nlp", "korean"}, {"korean"}),   # Korean court rulings and their summaries
     ("드론 영상 속 차량 세기", {"vision"}, {"vision"}),                  # counting cars in aerial video
@@ -162,6 +163,7 @@ def test_the_prior_places_sections_no_tuning_saw(unseen_prior_index, heading, ex
     assert not {t.name for t in without.topics_of(row)} & by_prior
 
 
+@pytest.mark.slow
 def test_the_prior_term_is_zero_on_another_model(unseen_prior_index):
     """The shipped prior was trained for the bundled model; vectors of another model get no prior."""
     p = topic_prior.load()
@@ -185,3 +187,18 @@ def test_a_topic_the_prior_does_not_cover_is_scored_by_the_plain_weights():
     assert np.allclose(s[:, 1], f[:, 1] @ topic_score.weight_vector(topic_score.PLAIN["weights"]))
     ts = [topics.Topic("a", "A", ("x",), threshold=4.0), topics.Topic("b", "B", ("y",), threshold=4.0)]
     assert topic_score.thresholds(ts, ev).tolist() == pytest.approx([4.0, 4.0 - topic_score.PLAIN["shift"]])
+
+
+@pytest.mark.slow
+def test_the_shipped_prior_is_what_train_prior_makes(tmp_path, capsys):
+    """`python -m kb.topics --check --train-prior` (a scratch index of every labelled post, the real model) makes
+    the shipped file again (about a minute: it embeds the 520 labelled sections)."""
+    from kb.topics import __main__ as topics_cli
+
+    out = tmp_path / "prior.npz"
+    assert topics_cli.main(["--check", "--train-prior", "--prior-out", str(out)]) == 0
+    assert "trained on 520 labelled sections" in capsys.readouterr().out
+    shipped, made = topic_prior.load(), topic_prior.load(out)
+    assert (made.model, made.topics, made.clip) == (shipped.model, shipped.topics, shipped.clip)
+    for name in ("mean", "scale", "weights", "bias", "centre"):
+        assert np.allclose(getattr(made, name), getattr(shipped, name), atol=1e-3), name
