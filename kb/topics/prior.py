@@ -109,11 +109,17 @@ def _logistic(z: np.ndarray, y: np.ndarray, c: float, init: np.ndarray | None = 
 
 
 def save(prior: Prior, path: Path = PRIOR_FILE) -> Path:
-    np.savez_compressed(path, model=np.array(prior.model), topics=np.array(prior.topics), mean=prior.mean,
+    """Write the prior to `path` (exactly that name: numpy would add .npz to a bare path handed to it)."""
+    with open(path, "wb") as f:
+        _write(prior, f)
+    _load.cache_clear()
+    return Path(path)
+
+
+def _write(prior: Prior, f) -> None:
+    np.savez_compressed(f, model=np.array(prior.model), topics=np.array(prior.topics), mean=prior.mean,
                         scale=prior.scale, weights=prior.weights.astype(np.float32), bias=prior.bias,
                         clip=np.array(prior.clip, dtype=np.float32), centre=prior.centre)
-    _load.cache_clear()
-    return path
 
 
 def load(path: Path = PRIOR_FILE) -> Prior | None:
