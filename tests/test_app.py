@@ -844,6 +844,7 @@ def test_why_this_result_speaks_plain_words_first_and_folds_the_numbers(monkeypa
     why = cards(at)[0].split('<summary>Why this topic</summary>', 1)[1]
     words = html.unescape(re.sub(r"<[^>]+>", " ", why.split('<details class="kb-nums">')[0]))
     assert "The topic's word “" in words or "in meaning to how the topic is described" in words
+    assert "what kb learned from them" in words              # the learned prior (kb.topics.prior), in words
     assert "hybrid" not in why.lower()                       # no footer about search legs on a topic page
 
 

@@ -85,7 +85,7 @@ def topic_page(index, d, a, topic) -> str:
 
 def topic_reasons(index, topic, row: int, why: dict[str, float]) -> list[str]:
     """Why a section belongs to a topic, in words: a correction, the topic's words it holds, how close it is in
-    meaning to the topic's description and to the topic's other sections."""
+    meaning to the topic's description and to the topic's other sections, and what the learned prior says."""
     if why.get("corrected", 0) > 0:
         return ["Someone added it to this topic by hand (a correction in the topics file)."]
     if why.get("corrected", 0) < 0:
@@ -105,6 +105,8 @@ def topic_reasons(index, topic, row: int, why: dict[str, float]) -> list[str]:
                "Not especially close in meaning to how the topic is described.")
     if why.get("example", 0.0) > 0.0:
         out.append("Close in meaning to other sections of this topic.")
+    if why.get("prior", 0.0) >= 1.0:
+        out.append("Much like the sections people put in this topic by hand (what kb learned from them).")
     if why.get("member", 1.0) == 0.0:
         out.append("It is not in the topic now.")
     return out

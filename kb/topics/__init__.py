@@ -6,8 +6,8 @@ include/exclude corrections (see kb/topics/default.toml, the shipped default; a 
 replaces it). Every section gets one score per topic from its meaning, its words and the topic's examples
 (kb.topics.score, kb.topics.evidence) and joins every topic whose threshold it reaches (multi-label); corrections
 then force sections in or out and teach the topic by example. Measured against tests/eval/topic_labels.jsonl:
-precision 0.94 / recall 0.96, the mean over the splits when each split's posts are indexed on their own and
-scored with weights fitted on the other splits (`python -m kb.topics --check --by-split`, docs/eval.md). Assignments are
+precision 0.93 / recall 0.96, the mean over the splits when each split's posts are indexed on their own and
+scored with weights and a learned prior (kb.topics.prior) fitted on the other splits (`python -m kb.topics --check --by-split`, docs/eval.md). Assignments are
 computed on first use and cached per index version and topics file, never stored in the index, so editing the
 file or correcting a page needs no rebuild.
 
@@ -39,6 +39,7 @@ from kb.core.config import read_only_env
 from kb.core.errors import BadQuery, BadTopics, ReadOnly
 from kb.topics import edit as topic_edit
 from kb.topics import evidence as topic_evidence
+from kb.topics import prior as topic_prior
 from kb.topics import score as topic_score
 from kb.topics.score import DEFAULT_THRESHOLD
 
@@ -225,8 +226,8 @@ class Assignment:
 
     def why(self, row: int, name: str) -> dict[str, float]:
         """The evidence for one section and topic: similarity (best cosine to the phrases), z (meaning),
-        keyword (best word evidence), the score's parts (meaning, heading, text, link, tag, example), score,
-        threshold, member (1/0) and corrected (1 included by a user, -1 excluded, 0 neither)."""
+        keyword (best word evidence), the score's parts (meaning, heading, lead, text, link, implied, tag, example,
+        prior), score, threshold, member (1/0) and corrected (1 included by a user, -1 excluded, 0 neither)."""
         j = self._col(name)
         out = {"similarity": float(self.similarity[row, j]), "z": float(self.z[row, j]),
                "keyword": float(self.keyword[row, j]), "member": float(self.member[row, j])}
@@ -234,7 +235,7 @@ class Assignment:
             parts = self.evidence.features()[row, j]
             out.update({f: float(v) for f, v in zip(topic_score.FEATURES, parts, strict=True)})
             out["score"] = float(self.score[row, j])
-            out["threshold"] = float(self.topics.topics[j].threshold)
+            out["threshold"] = float(topic_score.thresholds(self.topics, self.evidence)[j])
         c = self.corrected.get((row, self.topics.topics[j].name))
         out["corrected"] = 1.0 if c == "include" else -1.0 if c == "exclude" else 0.0
         return out
@@ -308,7 +309,21 @@ def score_parts(index, topics: Topics) -> topic_score.Evidence:
         sim[:, j], words[:, j, :] = _topic_columns(index, topic)
     ref = [_topic_columns(index, r)[0] for r in _reference_topics(topics)]
     meaning = topic_score.centred_meaning(sim, np.stack(ref, axis=1) if ref else None)
-    return topic_score.Evidence(sim, meaning, words, np.zeros((n, t), dtype=np.float32))
+    return topic_score.Evidence(sim, meaning, words, np.zeros((n, t), dtype=np.float32), *_prior_values(index, topics))
+
+
+def _prior_values(index, topics: Topics) -> tuple[np.ndarray, np.ndarray]:
+    """The learned prior's clipped log-odds for every section and topic (kb.topics.prior), one matrix product over
+    the section vectors, and which topics it covers (none without a prior for the index's model; all, unused,
+    while the prior's weight is 0)."""
+    prior = topic_prior.in_use()
+    zeros = np.zeros((len(index.sections), len(topics)), dtype=np.float32)
+    if not topic_score.WEIGHTS.get("prior"):
+        return zeros, np.ones(len(topics), dtype=bool)
+    known = np.array([prior is not None and prior.covers(index.model_name, t) for t in topics.names], dtype=bool)
+    if not known.any() or not len(index.sections):
+        return zeros, known
+    return prior.log_odds(_section_vectors(index), index.model_name, topics.names), known
 
 
 def _topic_columns(index, topic: Topic) -> tuple[np.ndarray, np.ndarray]:
@@ -399,14 +414,15 @@ def assign(index, topics: Topics | None = None) -> Assignment:
     if topics is None:
         topics = load_topics(index.manifest.content_dir or None)
     key = (*version_key(index.backend), index.model_name, topics.signature(), tuple(topic_evidence.OPTIONS.items()),
-           tuple(topic_score.WEIGHTS.items()))
+           tuple(topic_score.WEIGHTS.items()), topic_prior.signature(topic_prior.in_use()),
+           repr(topic_score.PLAIN))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    thresholds = np.array([tp.threshold for tp in topics], dtype=np.float32)
     inc, exc, corrected = _corrections(index, topics)
     with _vectors_held():
         first = score_parts(index, topics)
+        thresholds = topic_score.thresholds(topics, first)
         s1 = topic_score.score(first, example=False)
         ev = with_examples(index, first, s1, thresholds, (inc, exc) if corrected else None)
     total = topic_score.score(ev)
@@ -559,17 +575,21 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-12)}
 
 
-def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dict[str, float] | None = None) -> dict:
+def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dict[str, float] | None = None,
+        prior_values: np.ndarray | None = None) -> dict:
     """Fit the score's weights and per-topic thresholds on labelled sections the way assign() uses them: a
     logistic regression on the features without example closeness, then `rounds` times: examples from a first
     pass with the current fit, refit with example closeness. `fixed`: weights kept as given (default:
-    topic_score.FIXED). Returns {"weights": {...}, "thresholds": {...}}."""
+    topic_score.FIXED). `prior_values`: (sections, topics) prior log-odds the fit sees, out of fold
+    (stacked_prior); without them the prior term is what score_parts gives. Returns {"weights", "thresholds"}."""
     topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
     fixed = topic_score.FIXED if fixed is None else fixed
     keep = {topic_score.FEATURES.index(f): w for f, w in fixed.items()}
     have, y = _label_matrix(index, topics, labels)
     with _vectors_held():
         first = score_parts(index, topics)
+        if prior_values is not None:
+            first = dataclasses.replace(first, prior=np.asarray(prior_values, dtype=np.float32), prior_known=None)
         x0 = first.features(example=False)
         w, b = topic_score.fit_logistic(x0[have], y[have], fixed={**keep, topic_score.FEATURES.index("example"): 0.0})
         for _ in range(rounds):
@@ -585,50 +605,117 @@ CV_OFFSETS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
 
 
 def cross_validate(index, labels, topics: Topics | None = None, offsets=CV_OFFSETS, folds: int | None = 6,
-                   seeds=(0, 1, 2), fixed: dict[str, float] | None = None) -> list[dict]:
+                   seeds=(0, 1, 2), fixed: dict[str, float] | None = None, prior_c: float | None = None,
+                   prior_groups: str = "split") -> list[dict]:
     """Precision/recall when the weights and thresholds are fitted on other posts: posts split into `folds` groups
     (per seed; folds=None: leave one post out, once), fit on the rest (weights in `fixed` held, default
     topic_score.FIXED), score the group; thresholds moved by each offset from the fitted logistic intercepts
-    (fit() itself applies BALANCE_OFFSET). Returns one {offset, precision, recall, f1, topics} per offset
-    (topics: the same three per topic)."""
+    (fit() itself applies BALANCE_OFFSET). `prior_c`/`prior_groups`: the learned prior, trained on the rest only
+    (see transfer). Returns one {offset, precision, recall, f1, topics} per offset (topics: the same three per
+    topic)."""
     topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
     posts = sorted({post for post, _ in labels})
     if folds is None or folds >= len(posts):
         folds, seeds = len(posts), (0,)
     counts: dict = {}
-    saved = dict(topic_score.WEIGHTS)
-    try:
+    with _experiment():
         for seed in seeds:
             order = list(posts)
             np.random.RandomState(seed).shuffle(order)
             for f in range(folds):
                 held = set(order[f::folds])
-                r = fit(index, {k: v for k, v in labels.items() if k[0] not in held}, topics, fixed=fixed)
+                r = _fit_with_prior(index, {k: v for k, v in labels.items() if k[0] not in held}, topics, fixed,
+                                    prior_c, prior_groups)
                 _count_offsets(counts, r, index, {k: v for k, v in labels.items() if k[0] in held}, topics, offsets)
-    finally:
-        topic_score.WEIGHTS.clear()
-        topic_score.WEIGHTS.update(saved)
-        _CACHE.clear()
     return offset_rows(counts, offsets)
 
 
 def transfer(fit_index, fit_labels, index, labels, topics: Topics | None = None, offsets=CV_OFFSETS,
-             fixed: dict[str, float] | None = None, counts: dict | None = None) -> list[dict]:
+             fixed: dict[str, float] | None = None, counts: dict | None = None, prior_c: float | None = None,
+             prior_groups: str = "post") -> list[dict]:
     """Precision/recall on posts indexed on their own (`index`, `labels`) with the weights and thresholds fitted on
     other posts (`fit_index`, `fit_labels`), at each threshold offset — what a new corpus meets: its own small
     index, whose example closeness has only its own sections to draw on. `counts` (from an earlier call) adds up
-    several such pairs. Returns rows like cross_validate's."""
+    several such pairs. `prior_c`: with a learned prior of that strength, trained on the fit index's labelled
+    sections only (the fit sees it out of fold, `prior_groups`: "post" or "split"); None: without a prior.
+    Returns rows like cross_validate's."""
     topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
     counts = {} if counts is None else counts
-    saved = dict(topic_score.WEIGHTS)
-    try:
-        r = fit(fit_index, fit_labels, topics, fixed=fixed)
+    with _experiment():
+        r = _fit_with_prior(fit_index, fit_labels, topics, fixed, prior_c, prior_groups)
         _count_offsets(counts, r, index, labels, topics, offsets)
+    return offset_rows(counts, offsets)
+
+
+@contextlib.contextmanager
+def _experiment():
+    """Weights and the prior in use as they were before the block (experiments set fitted ones)."""
+    saved, saved_prior = dict(topic_score.WEIGHTS), dict(topic_prior.ACTIVE)
+    saved_plain = {"weights": dict(topic_score.PLAIN["weights"]), "shift": topic_score.PLAIN["shift"]}
+    try:
+        yield
     finally:
         topic_score.WEIGHTS.clear()
         topic_score.WEIGHTS.update(saved)
+        topic_score.PLAIN.update(saved_plain)
+        topic_prior.ACTIVE.clear()
+        topic_prior.ACTIVE.update(saved_prior)
         _CACHE.clear()
-    return offset_rows(counts, offsets)
+
+
+def _fit_with_prior(index, labels, topics: Topics, fixed, prior_c: float | None, groups: str) -> dict:
+    """fit() on the labels, with a prior of strength prior_c trained on them alone (seen out of fold by the fit),
+    which then becomes the prior in use; prior_c None: no prior (its weight held at 0). Inside _experiment()."""
+    prior, values = None, None
+    plain_fixed = {**(topic_score.FIXED if fixed is None else fixed), "prior": 0.0}
+    if prior_c is None:
+        fixed = plain_fixed
+    else:
+        with _vectors_held():
+            values = stacked_prior(index, labels, topics, prior_c, groups)
+            prior = train_prior(index, labels, topics, prior_c)
+    r = fit(index, labels, topics, fixed=fixed, prior_values=values)
+    if prior_c is not None:
+        topic_score.PLAIN.update(plain_fit(r, fit(index, labels, topics, fixed=plain_fixed)))
+    topic_prior.ACTIVE["prior"] = prior
+    return r
+
+
+def plain_fit(with_prior: dict, plain: dict) -> dict:
+    """topic_score.PLAIN from a fit with the prior and the same fit without it: the plain weights and the median
+    difference of their thresholds."""
+    diffs = [with_prior["thresholds"][t] - plain["thresholds"][t] for t in with_prior["thresholds"]]
+    return {"weights": dict(plain["weights"]), "shift": round(float(np.median(diffs)), 2)}
+
+
+def _labelled(index, labels, topics: Topics) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labelled rows mask, their vectors, their (sections, topics) labels)."""
+    have, y = _label_matrix(index, topics, labels)
+    return have, _section_vectors(index)[have], y[have]
+
+
+def train_prior(index, labels, topics: Topics, c: float = topic_prior.C) -> topic_prior.Prior:
+    """A prior trained on the index's labelled sections (kb.topics.prior), for the index's model."""
+    _, vec, y = _labelled(index, labels, topics)
+    return topic_prior.train(vec, y, topics.names, index.model_name, c)
+
+
+def stacked_prior(index, labels, topics: Topics, c: float = topic_prior.C, groups: str = "post") -> np.ndarray:
+    """(sections, topics) prior log-odds for fitting the score weights: each labelled section's from a prior trained
+    without its post's (groups="post") or its split's ("split") sections; unlabelled sections' from one trained on
+    every labelled section."""
+    have, vec, y = _labelled(index, labels, topics)
+    out = train_prior(index, labels, topics, c).log_odds(_section_vectors(index), index.model_name, topics.names)
+    posts = [Path(s.post_path).name for s, h in zip(index.sections, have, strict=True) if h]
+    split_of = _post_splits() if groups == "split" else {}
+    keys = [split_of.get(p, p) for p in posts]
+    out[have] = topic_prior.out_of_fold(vec, y, keys, c)
+    return out
+
+
+def _post_splits() -> dict[str, str]:
+    """{post file name: split} of the labelled posts' folders (SPLITS)."""
+    return {p.name: split for split, dirs in SPLITS.items() for d in dirs for p in Path(d).glob("*.md")}
 
 
 def _count_offsets(counts: dict, fitted: dict, index, labels, topics: Topics, offsets) -> None:

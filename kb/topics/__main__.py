@@ -31,11 +31,15 @@ from kb.topics import (
     matching_rows,
     mean_rows,
     offset_rows,
+    plain_fit,
     recall_at_precision,
+    stacked_prior,
     topic_hits,
+    train_prior,
     transfer,
 )
 from kb.topics import evidence as topic_evidence
+from kb.topics import prior as topic_prior
 from kb.topics import score as topic_score
 
 
@@ -69,6 +73,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "posts meet) — and name the threshold offset with the best mean recall over the splits at "
                      "mean precision ≥ "
                      f"{topic_score.PRECISION_FLOOR}")
+    chk.add_argument("--no-prior", action="store_true", help="with --by-split/--fit: without the learned prior "
+                     "(kb.topics.prior)")
+    chk.add_argument("--prior-c", type=float, default=topic_prior.C, metavar="C", help="with --by-split/--fit/"
+                     f"--train-prior: the prior's inverse L2 strength (default {topic_prior.C})")
+    chk.add_argument("--prior-groups", choices=("post", "split"), help="the fit sees the prior out of fold, "
+                     "leaving out the section's post or its split (default: post; split with --cv/--lopo, which "
+                     "train a prior per fold)")
+    chk.add_argument("--train-prior", action="store_true", help="with --check: train the prior on every labelled "
+                     f"section and write it to {topic_prior.PRIOR_FILE.name} in the package (or --prior-out)")
+    chk.add_argument("--prior-out", metavar="FILE", help="with --train-prior: write the prior here instead")
     chk.add_argument("--without", action="append", choices=[f for f in topic_score.FEATURES if f != "tag"],
                      help="with --fit/--cv: hold this part of the score at weight 0 (what is it worth?)")
     chk.add_argument("--free-tag", action="store_true", help="with --fit/--cv: fit the post-tag weight too")
@@ -149,7 +163,9 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
         with opened_index(None, [p for s in others for p in SPLITS[s]], settings=settings) as fit_index, \
                 opened_index(None, SPLITS[split], settings=settings) as index:
             own: dict = {}
-            per_split[split] = transfer(fit_index, fit_labels, index, labels, topics, fixed=fixed, counts=own)
+            per_split[split] = transfer(fit_index, fit_labels, index, labels, topics, fixed=fixed, counts=own,
+                                        prior_c=None if args.no_prior else args.prior_c,
+                                        prior_groups=args.prior_groups or "post")
         for d, at in own.items():           # one fit per split, its counts added to the sum over splits
             for name, c in at.items():
                 old = counts.setdefault(d, {}).get(name, (0, 0, 0))
@@ -174,6 +190,23 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
     return 0
 
 
+def _train_prior(args, topics: Topics) -> int:
+    """--check --train-prior: the prior trained on every labelled section (an index of all labelled posts, or
+    --index-dir), written to the package's prior file or --prior-out."""
+    labels = load_labels(Path(args.labels))
+    posts = None if args.index_dir else [p for dirs in SPLITS.values() for p in dirs]
+    with opened_index(args.index_dir, posts, settings=backend_settings(args)) as index:
+        prior = train_prior(index, labels, topics, args.prior_c)
+    target = Path(args.prior_out) if args.prior_out else topic_prior.PRIOR_FILE
+    try:
+        path = topic_prior.save(prior, target)
+    except OSError as err:
+        raise BadQuery(f"cannot write the prior to {visible_name(target)}: {err.strerror or err}") from None
+    print(f"# wrote {visible_name(path)}: a prior for {visible(prior.model)} over {len(prior.topics)} topics, "
+          f"C {args.prior_c}, trained on {len(labels)} labelled sections")
+    return 0
+
+
 def _check(args, topics: Topics) -> int:
     splits = [args.split] if args.split else (["all"] if args.index_dir else list(SPLITS))
     topic_evidence.OPTIONS.update(glossary=not args.no_glossary, lead=not args.no_lead, implied=not args.no_implied)
@@ -181,6 +214,8 @@ def _check(args, topics: Topics) -> int:
     fixed.update({f: 0.0 for f in args.without or []})
     if args.by_split:
         return _by_split(args, topics, fixed)
+    if args.train_prior:
+        return _train_prior(args, topics)
     out = {}
     for split in splits:
         labels = load_labels(Path(args.labels), None if split == "all" else split)
@@ -188,10 +223,18 @@ def _check(args, topics: Topics) -> int:
         with opened_index(args.index_dir, posts, settings=backend_settings(args)) as index:
             out[split] = check(index, labels, topics)
             if args.fit:
-                out[split]["fit"] = fit(index, labels, topics, fixed=fixed)
+                values = None if args.no_prior else stacked_prior(index, labels, topics, args.prior_c,
+                                                                  args.prior_groups or "post")
+                plain = fit(index, labels, topics, fixed={**fixed, "prior": 0.0})
+                out[split]["fit"] = plain if args.no_prior else fit(index, labels, topics, fixed=fixed,
+                                                                    prior_values=values)
+                if not args.no_prior:
+                    out[split]["fit_plain"] = plain_fit(out[split]["fit"], plain)
             if args.cv or args.lopo:
                 out[split]["cv"] = cross_validate(index, labels, topics, fixed=fixed,
-                                                  folds=None if args.lopo else 6)
+                                                  folds=None if args.lopo else 6,
+                                                  prior_c=None if args.no_prior else args.prior_c,
+                                                  prior_groups=args.prior_groups or "split")
                 out[split]["chosen"] = recall_at_precision(out[split]["cv"])
     if args.json:
         print(json.dumps(out if len(out) > 1 else out[splits[0]], ensure_ascii=False))
@@ -207,6 +250,8 @@ def _check(args, topics: Topics) -> int:
         if "fit" in r:
             print(f"fitted weights: {r['fit']['weights']}")
             print(f"fitted thresholds: {r['fit']['thresholds']}")
+        if "fit_plain" in r:
+            print(f"for topics the prior does not cover (score.PLAIN): {r['fit_plain']}")
         for row in r.get("cv", []):
             print(f"cross-validated{' (leave one post out)' if args.lopo else ''}, threshold offset "
                   f"{row['offset']:.1f}: precision {row['precision']:.3f}  recall {row['recall']:.3f}  F1 {row['f1']:.3f}"

@@ -2,7 +2,7 @@
 and the topic's example sections; and the logistic fit that chose the weights and the per-topic thresholds.
 
     score = w_meaning·meaning + w_heading·heading + w_lead·lead + w_text·text + w_link·link + w_implied·implied
-            + w_tag·tag + w_example·example
+            + w_tag·tag + w_example·example + w_prior·prior
 
 * meaning — the best cosine between the section's vector and the topic's phrases, centred over the topics (the
   file's topics and the shipped ones: a section close to everything is close to nothing in particular), in units
@@ -18,6 +18,10 @@ and the topic's example sections; and the logistic fit that chose the weights an
   (the members of a first pass without this term, at most MAX_EXAMPLES of the surest), or to the nearest section
   a user included (whichever is closer), less how much closer it is to a section a user excluded; centred over
   the topics like meaning.
+* prior — the clipped log-odds of a per-topic logistic regression on the section's vector, trained on the labelled
+  sections (kb.topics.prior, shipped as prior.npz for the bundled model; 0 on another model or a topic it does not
+  know). The fit sees it out of fold (each labelled section's value from a prior trained without its post), so
+  its weight is not inflated by sections the prior was trained on.
 
 A section joins a topic when its score reaches the topic's threshold (`threshold` in the topics file). WEIGHTS and
 the shipped thresholds are one logistic regression (shared weights, one intercept per topic) fitted on every
@@ -36,15 +40,19 @@ import numpy as np
 MEANING_UNIT = 0.05          # a cosine margin of 0.05 is one unit of meaning
 EXAMPLE_K = 3
 MAX_EXAMPLES = 64
-FEATURES = ("meaning", "heading", "lead", "text", "link", "implied", "tag", "example")
+FEATURES = ("meaning", "heading", "lead", "text", "link", "implied", "tag", "example", "prior")
 # Fitted on every labelled post (see the module docstring); the thresholds live in kb/topics/default.toml.
-WEIGHTS = {"meaning": 2.27, "heading": 0.91, "lead": 2.74, "text": 2.31, "link": 1.68, "implied": 2.7, "tag": 0.0,
-           "example": 3.74}
+WEIGHTS = {"meaning": 1.11, "heading": 0.87, "lead": 2.26, "text": 1.7, "link": 1.14, "implied": 2.3, "tag": 0.0,
+           "example": 2.15, "prior": 0.66}
+# The same fit with the prior's weight held at 0 (`--fit` prints it), for topics the prior does not cover; "shift":
+# how much higher the thresholds of the fit with the prior are (the median of the per-topic differences).
+PLAIN = {"weights": {"meaning": 2.5, "heading": 0.99, "lead": 2.83, "text": 2.4, "link": 1.51, "implied": 2.83,
+                     "tag": 0.0, "example": 4.2, "prior": 0.0}, "shift": 0.43}
 # The fitted thresholds are the logistic intercepts lowered by this much: the offset with the best mean recall at
-# mean precision ≥ PRECISION_FLOOR when each split of the labelled posts (tune, heldout, external, external2,
-# external3) is scored on an index of its own posts with weights fitted on the others, each split weighing the same
-# (`python -m kb.topics --check --by-split`, "mean over the splits": 0.3 → P 0.943 / R 0.928, 0.4 → 0.940 / 0.937,
-# 0.5 → 0.941 / 0.946, 0.6 → 0.929 / 0.946, 0.8 → 0.908 / 0.951). Not leaving one post out of an index of all of
+# mean precision ≥ PRECISION_FLOOR when each of the seven splits of the labelled posts is scored on an index of its
+# own posts with weights, thresholds and prior fitted on the others, each split weighing the same
+# (`python -m kb.topics --check --by-split`, "mean over the splits": 0.3 → P 0.942 / R 0.942, 0.4 → 0.939 / 0.947,
+# 0.5 → 0.931 / 0.958, 0.6 → 0.927 / 0.962, 0.8 → 0.918 / 0.966). Not leaving one post out of an index of all of
 # them (--lopo): there the other posts lend the left-out one example closeness a new corpus indexed on its own does
 # not have (docs/eval.md).
 BALANCE_OFFSET = 0.5
@@ -52,7 +60,7 @@ BALANCE_OFFSET = 0.5
 # moves by about that much between neighbouring offsets).
 PRECISION_FLOOR = 0.93
 FIXED = {"tag": 0.0}        # weights the fit keeps as they are: post tags measured no help (docs/eval.md)
-DEFAULT_THRESHOLD = 3.39     # for a topic without a fitted threshold: the median of the shipped ones
+DEFAULT_THRESHOLD = 4.04     # for a topic without a fitted threshold: the median of the shipped ones
 
 
 @dataclass
@@ -62,19 +70,48 @@ class Evidence:
     meaning: np.ndarray         # centred, in MEANING_UNITs
     words: np.ndarray           # heading, text, link, tag
     example: np.ndarray         # centred example closeness, in MEANING_UNITs
+    prior: np.ndarray | None = None     # the learned prior's clipped log-odds (kb.topics.prior); None = 0
+    prior_known: np.ndarray | None = None   # (topics,) bool: the prior covers the topic (None: every topic)
 
     def features(self, example: bool = True) -> np.ndarray:
         ex = self.example if example else np.zeros_like(self.example)
-        return np.concatenate([self.meaning[..., None], self.words, ex[..., None]], axis=-1)
+        prior = self.prior if self.prior is not None else np.zeros_like(self.example)
+        return np.concatenate([self.meaning[..., None], self.words, ex[..., None], prior[..., None]], axis=-1)
 
 
 def weight_vector(weights: dict | None = None) -> np.ndarray:
     w = WEIGHTS if weights is None else weights
-    return np.array([w[f] for f in FEATURES], dtype=np.float32)
+    return np.array([w.get(f, 0.0) for f in FEATURES], dtype=np.float32)
+
+
+def _plain(ev: Evidence, weights: dict | None) -> np.ndarray | None:
+    """(topics,) bool: the topics scored by the plain weights (PLAIN): those the prior does not cover, when the
+    weights in use give the prior a weight; None when there are none."""
+    w = WEIGHTS if weights is None else weights
+    if not w.get("prior") or ev.prior_known is None or ev.prior_known.all():
+        return None
+    return ~ev.prior_known
 
 
 def score(ev: Evidence, weights: dict | None = None, example: bool = True) -> np.ndarray:
-    return ev.features(example) @ weight_vector(weights)
+    """(sections, topics) scores; a topic the prior does not cover (a user's own topic, another embedding model)
+    is scored by the weights fitted without the prior (PLAIN), since the others lean on the prior."""
+    f = ev.features(example)
+    out = f @ weight_vector(weights)
+    plain = _plain(ev, weights)
+    if plain is not None:
+        out[:, plain] = f[:, plain] @ weight_vector(PLAIN["weights"])
+    return out
+
+
+def thresholds(topics, ev: Evidence, weights: dict | None = None) -> np.ndarray:
+    """The topics' thresholds for these scores: the file's, lowered by PLAIN["shift"] for a topic scored by the
+    plain weights (the file's thresholds are on the scale of the weights with the prior)."""
+    out = np.array([t.threshold for t in topics], dtype=np.float32)
+    plain = _plain(ev, weights)
+    if plain is not None:
+        out[plain] -= PLAIN["shift"]
+    return out
 
 
 def centred_meaning(sim: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:

