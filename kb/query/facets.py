@@ -31,6 +31,7 @@ from kb.backends.protocol import version_key
 from kb.core import diskcache
 from kb.core.errors import BadTopics
 from kb.topics import evidence as topic_evidence
+from kb.topics import prior as topic_prior
 from kb.topics import score as topic_score
 
 # Added to the fused score of a section in every topic the query names (in part of them: that share of it).
@@ -124,7 +125,8 @@ def _topics(content_dir) -> Loaded:
 
 def _key(index, loaded: Loaded) -> tuple:
     return (*version_key(index.backend), index.model_name, loaded.signature,
-            tuple(topic_evidence.OPTIONS.items()), tuple(topic_score.WEIGHTS.items()))
+            tuple(topic_evidence.OPTIONS.items()), tuple(topic_score.WEIGHTS.items()),
+            topic_prior.signature(topic_prior.in_use()), repr(topic_score.PLAIN))
 
 
 def members(index, loaded: Loaded, compute: bool = True) -> np.ndarray | None:

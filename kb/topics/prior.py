@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,8 +147,10 @@ def signature(prior: Prior | None) -> str:
     if prior is None:
         return "none"
     centre = b"" if prior.centre is None else prior.centre.tobytes()
-    h = hash((prior.model, prior.topics, prior.weights.tobytes(), prior.bias.tobytes(), prior.clip, centre))
-    return f"{h & 0xffffffffffff:x}"
+    digest = hashlib.sha1(repr((prior.model, prior.topics, prior.clip)).encode())
+    for part in (prior.mean.tobytes(), prior.scale.tobytes(), prior.weights.tobytes(), prior.bias.tobytes(), centre):
+        digest.update(part)
+    return digest.hexdigest()[:12]
 
 
 ACTIVE: dict = {}     # {"prior": Prior | None} while an experiment scores with another prior (kb.topics.transfer)
