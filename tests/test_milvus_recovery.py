@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -143,25 +142,31 @@ def test_a_long_lived_backend_answers_again_after_a_server_restart(content, tmp_
 
 
 def test_the_lease_is_held_by_one_claimant_at_a_time(server, name):
+    """Three contenders at once: one holds the lease until both others have tried (so a slow thread cannot come
+    after the release and win fairly), and those two are refused."""
     M.connect(server)
     holders, most, results = [], [0], []
-    lock = threading.Lock()
+    tried = threading.Condition()
 
     def contender(barrier: threading.Barrier) -> None:
         barrier.wait()
         try:
             with Lease(M.connect(server), name):
-                with lock:
+                with tried:
                     holders.append(1)
                     most[0] = max(most[0], len(holders))
-                time.sleep(0.5)
-                with lock:
+                    tried.wait_for(lambda: results.count("locked") >= 2, timeout=30)
                     holders.pop()
-            results.append("won")
+            with tried:
+                results.append("won")
         except IndexLocked:
-            results.append("locked")
+            with tried:
+                results.append("locked")
+                tried.notify_all()
         except Exception as err:  # noqa: BLE001 - any other failure fails the test below
-            results.append(repr(err))
+            with tried:
+                results.append(repr(err))
+                tried.notify_all()
 
     for _ in range(6):
         results.clear()
