@@ -345,10 +345,10 @@ def test_an_included_section_teaches_the_topic_its_neighbour(eval_index, tmp_pat
     after = _members(eval_index, a, "vision")
     assert after - before == {"KoBERT"}
     # the neighbour moves half of the way towards the topic (+2 of the 4 it lacked); it does not join, since the
-    # learned prior (kb.topics.prior) gives a Korean BERT nothing towards vision, and with the prior in the score
-    # example closeness weighs less (2.15 against 3.74 before it)
+    # learned prior (kb.topics.prior) gives a Korean BERT next to nothing towards vision, and with the prior in the
+    # score example closeness weighs less (2.25 against 4.25 without it)
     assert a.why(kcbert, "vision")["score"] > score + 1.5
-    assert a.why(kcbert, "vision")["prior"] <= 0
+    assert a.why(kcbert, "vision")["prior"] < 0.5
 
 
 def test_corrections_keep_the_users_file_and_toggle_between_lists(tmp_path):
