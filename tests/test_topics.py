@@ -632,3 +632,27 @@ def test_what_a_named_model_is_places_it_on_sections_no_tuning_saw(models_index,
     finally:
         topic_evidence.OPTIONS["implied"] = True
     assert a.why(row, topic)["score"] > without["score"] + 1.0          # most of the fitted weight of one implied word
+
+
+def test_a_copy_made_by_an_earlier_kb_meets_todays_thresholds_unless_the_user_chose_one(tmp_path):
+    """A topics.toml copied from an earlier shipped file keeps that day's thresholds; they no longer fit today's
+    weights, so those are read as today's shipped ones. A threshold the user chose, and a topic of their own, stay."""
+    import re
+
+    old = {"nlp": 3.87, "vision": 3.18, "speech": 3.38, "trading": 3.38, "mlops": 3.39, "courses-books": 3.45,
+           "korean": 3.79}
+    text, current = topics.DEFAULT_FILE.read_text(encoding="utf-8"), None
+    lines = []
+    for line in text.splitlines():
+        m = re.match(r"^\[(.+)\]$", line)
+        current = m.group(1) if m else current
+        if line.startswith("threshold = "):
+            line = f"threshold = {old.get(current, 5.0)}"      # rl: a value the user chose
+        lines.append(line)
+    lines += ["", "[bitcoin]", 'phrases = ["비트코인"]', "threshold = 3.11"]
+    (tmp_path / "topics.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    shipped = {t.name: t.threshold for t in topics.load_topics(path=topics.DEFAULT_FILE)}
+    got = {t.name: t.threshold for t in topics.load_topics(tmp_path)}
+    assert all(old[n] in topics.topic_score.SHIPPED_BEFORE[n] for n in old)
+    assert {n: got[n] for n in old} == {n: shipped[n] for n in old} and got["rl"] == 5.0 and got["bitcoin"] == 3.11
+    assert shipped["nlp"] not in topics.topic_score.SHIPPED_BEFORE["nlp"]      # today's values are not stale

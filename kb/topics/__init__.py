@@ -120,7 +120,22 @@ def load_topics(content_dir=None, path=None) -> Topics:
         raise BadTopics(f"cannot read the topics file {src}: {err.strerror or err}") from None
     except UnicodeDecodeError:
         raise BadTopics(f"the topics file {src} is not UTF-8 text") from None
-    return Topics(parse_topics(text, str(src)), src)
+    topics = parse_topics(text, str(src))
+    if src.resolve() != DEFAULT_FILE.resolve():
+        topics = _current_thresholds(topics)
+    return Topics(topics, src)
+
+
+def _current_thresholds(topics: tuple[Topic, ...]) -> tuple[Topic, ...]:
+    """A copy of the shipped file keeps the thresholds of the kb that made it: a shipped topic whose threshold is one
+    an earlier kb shipped (topic_score.SHIPPED_BEFORE) gets today's shipped threshold; a threshold the user chose
+    stays."""
+    stale = [t for t in topics if t.threshold in topic_score.SHIPPED_BEFORE.get(t.name, ())]
+    if not stale:
+        return topics
+    shipped = {t.name: t.threshold for t in parse_topics(DEFAULT_FILE.read_text(encoding="utf-8"), str(DEFAULT_FILE))}
+    return tuple(dataclasses.replace(t, threshold=shipped[t.name]) if t in stale and t.name in shipped else t
+                 for t in topics)
 
 
 _CURRENT_LOCK = threading.Lock()

@@ -61,6 +61,20 @@ BALANCE_OFFSET = 0.3
 PRECISION_FLOOR = 0.93
 FIXED = {"tag": 0.0}        # weights the fit keeps as they are: post tags measured no help (docs/eval.md)
 DEFAULT_THRESHOLD = 4.32     # for a topic without a fitted threshold: the median of the shipped ones
+# Every threshold an earlier kb shipped for its topics (git history of default.toml). A user's topics.toml made by
+# copying the shipped file keeps the thresholds of its day; after a refit they no longer fit the weights above, so a
+# shipped topic whose threshold is one of these is scored against today's shipped threshold instead
+# (kb.topics.load_topics). A refit adds the thresholds it replaces here.
+SHIPPED_BEFORE = {
+    "nlp": (3.11, 3.23, 3.33, 3.6, 3.68, 3.74, 3.79, 3.82, 3.87, 3.97, 4.1),
+    "vision": (2.66, 2.68, 2.87, 3.11, 3.15, 3.16, 3.17, 3.18, 3.19, 3.9, 3.91),
+    "speech": (2.74, 2.82, 2.96, 3.03, 3.04, 3.06, 3.07, 3.11, 3.38, 4.0, 4.26),
+    "rl": (2.58, 2.64, 2.8, 3.03, 3.17, 3.27, 3.28, 3.84, 3.99),
+    "trading": (2.79, 2.86, 3.01, 3.17, 3.21, 3.22, 3.31, 3.38, 3.95, 4.18),
+    "mlops": (2.87, 3.02, 3.24, 3.25, 3.26, 3.36, 3.39, 3.45, 3.97, 4.15),
+    "courses-books": (3.0, 3.22, 3.23, 3.33, 3.34, 3.35, 3.41, 3.45, 4.15, 4.17),
+    "korean": (2.82, 3.03, 3.35, 3.43, 3.45, 3.56, 3.69, 3.74, 3.76, 3.79, 3.92, 4.08),
+}
 
 
 @dataclass
