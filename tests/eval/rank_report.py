@@ -34,7 +34,8 @@ SETS = {
              [EVAL / "offtopic.jsonl", EVAL / "offtopic_lookalikes.jsonl"]),
 }
 # the helpers' sets (posts in tests/eval/topic_posts/S, queries in tests/eval/S): external by the first helper, …
-for _name in ("external", "external2", "external3", "external4", "external5", "external6", "external7"):
+for _name in ("external", "external2", "external3", "external4", "external5", "external6", "external7",
+              "external8"):
     SETS[_name] = ([EVAL / "topic_posts" / _name],
                    [(EVAL / _name / "queries.jsonl", ""), (EVAL / _name / "typos.jsonl", "typo-")],
                    [EVAL / _name / "offtopic.jsonl"])
