@@ -271,6 +271,33 @@ def test_phone_first_screen_shows_the_search_box_and_two_results(phone, server, 
     screenshot(phone, tmp_path, "screenshot-phone.png")
 
 
+def text_clear_of_counter(page) -> bool:
+    """Whether the search box's text area ends before its character counter (or the counter is hidden)."""
+    counter = page.locator('[data-testid="stTextInput"] [data-testid="InputInstructions"]').first
+    if not counter.is_visible():
+        return True
+    # where the shown text (the typed value, else the placeholder) ends: its measured width, clipped to the text area
+    right = page.locator('input[aria-label="Search every weekly issue"]').evaluate("""e => {
+        const cs = getComputedStyle(e), r = e.getBoundingClientRect(), ctx = document.createElement("canvas").getContext("2d");
+        ctx.font = cs.font;
+        const w = ctx.measureText(e.value || e.placeholder).width;
+        return Math.min(r.left + parseFloat(cs.paddingLeft) + w, r.right - parseFloat(cs.paddingRight)); }""")
+    return right <= counter.bounding_box()["x"]
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_search_box_text_never_runs_under_the_character_counter(browser, server, width):
+    ctx = browser.new_context(viewport={"width": width, "height": 844}, locale="ko-KR")
+    page = ctx.new_page()
+    page.goto(f"{server}/")
+    page.locator('[data-testid="stTextInput"] [data-testid="InputInstructions"]').first.wait_for(state="attached")
+    box = page.locator('input[aria-label="Search every weekly issue"]')
+    assert text_clear_of_counter(page)                               # the long placeholder stops before "0/500"
+    box.fill("강화학습 트레이딩 " * 2)
+    assert text_clear_of_counter(page)
+    ctx.close()
+
+
 def test_phone_korean_wraps_between_words(phone, server):
     phone.goto(f"{server}/?view=issues&post={POST}&sec=5")
     phone.locator(".kb-target").wait_for()
