@@ -39,7 +39,8 @@ AGREEMENT_BONUS = 0.005
 # none. Measured in docs/eval.md ("Issue 17, sixth pass").
 TOPIC_BONUS = 0.03
 # taken from a hit that shares no word with the query (keyword evidence 0 after glossary synonyms, stems and typo
-# corrections) when the keyword leg ran: the meaning leg alone, one kind of evidence, must clear a higher bar. An
+# corrections) when the keyword leg ran, unless the topic assignment backs it (TOPIC_BONUS): the meaning leg alone,
+# one kind of evidence, must clear a higher bar. An
 # off-topic query that borrows one ML word into another field ("pipeline welding certification requirements",
 # "gradient fill effect in Photoshop") lands on sections that hold none of its words, near the threshold; a right
 # meaning-only answer (a cross-lingual description) sits well above it. Chosen by `rank_report.py --floor --sweep`
@@ -99,13 +100,14 @@ def confidence(semantic: np.ndarray | None, background: float | None, keyword: n
                pinned: np.ndarray, coverage: np.ndarray | None = None, agree: np.ndarray | None = None,
                topical: np.ndarray | None = None) -> np.ndarray:
     """Confidence in [0, 1] per candidate: a logistic of (cosine − background + KEYWORD_BONUS·keyword
-    − MEANING_ONLY_PENALTY·[keyword = 0] + COVERAGE_BONUS·[coverage = 1] + AGREEMENT_BONUS·[agree: first_in_both]
+    − MEANING_ONLY_PENALTY·[keyword = 0, not topical] + COVERAGE_BONUS·[coverage = 1] + AGREEMENT_BONUS·[agree: first_in_both]
     + TOPIC_BONUS·[topical] − MARGIN) when there is a meaning leg,
     of (keyword − KEYWORD_ONLY_MIN) in keyword mode; an exact name is certain."""
     if semantic is not None and background is not None:
         evidence = semantic.astype(np.float64) - background - MARGIN
         if keyword is not None:
-            evidence = evidence + KEYWORD_BONUS * np.clip(keyword, 0.0, 1.0) - MEANING_ONLY_PENALTY * (keyword <= 0)
+            alone = (keyword <= 0) if topical is None else (keyword <= 0) & ~np.asarray(topical, dtype=bool)
+            evidence = evidence + KEYWORD_BONUS * np.clip(keyword, 0.0, 1.0) - MEANING_ONLY_PENALTY * alone
         if coverage is not None:
             evidence = evidence + COVERAGE_BONUS * (coverage >= 1.0)
         if agree is not None:

@@ -111,17 +111,17 @@ def run(idx: dict, mode: str) -> dict[str, list[tuple[str, float, bool]]]:
 
 
 def table(result: dict) -> str:
-    lines = ["| set | kind | n | nDCG@10 | top hit confident |", "|---|---|---|---|---|"]
+    lines = ["| set | kind | n | nDCG@10 | top hit confident | top hit confident iff relevant |", "|---|---|---|---|---|---|"]
     for name, rows in result.items():
         kinds = defaultdict(list)
-        for kind, nd, conf, _ in rows:
-            kinds[kind].append((nd, conf))
+        for kind, nd, conf, right in rows:
+            kinds[kind].append((nd, conf, conf == right))
             if not kind.startswith("typo"):
-                kinds["all (clean)"].append((nd, conf))
+                kinds["all (clean)"].append((nd, conf, conf == right))
         for kind in sorted(kinds):
             v = kinds[kind]
-            lines.append(f"| {name} | {kind} | {len(v)} | {sum(x for x, _ in v) / len(v):.3f} | "
-                         f"{sum(c for _, c in v)}/{len(v)} |")
+            lines.append(f"| {name} | {kind} | {len(v)} | {sum(x for x, _, _ in v) / len(v):.3f} | "
+                         f"{sum(c for _, c, _ in v)}/{len(v)} | {sum(j for _, _, j in v)}/{len(v)} |")
     return "\n".join(lines)
 
 
