@@ -5,7 +5,8 @@ e5 cosines are compressed (an off-topic query reaches 0.82 against ML commentary
 0.80), so no raw cosine threshold separates them. kb compares a hit's cosine with the query's best cosine against
 a small shipped background set of everyday, non-ML sentences (kb/query/data/background.txt): a query about dinner or a
 hotel is closer to one of those than to any section, a query about the posts' subjects is not. Keyword evidence
-(the share of the query's attainable BM25 a hit reaches) adds a little. Thresholds and their measurement:
+(the share of the query's attainable BM25 a hit reaches) adds a little, and a hit that shares no word with the query
+must clear a slightly higher bar (meaning alone). Thresholds and their measurement:
 docs/eval.md ("Relevance floor"), `python -m kb.eval --relevance`.
 """
 
@@ -37,6 +38,14 @@ AGREEMENT_BONUS = 0.005
 # that borrows a topic word for something else ("vision insurance plans", "요리 강의") keeps other words and gets
 # none. Measured in docs/eval.md ("Issue 17, sixth pass").
 TOPIC_BONUS = 0.03
+# taken from a hit that shares no word with the query (keyword evidence 0 after glossary synonyms, stems and typo
+# corrections) when the keyword leg ran, unless the topic assignment backs it (TOPIC_BONUS): the meaning leg alone,
+# one kind of evidence, must clear a higher bar. An
+# off-topic query that borrows one ML word into another field ("pipeline welding certification requirements",
+# "gradient fill effect in Photoshop") lands on sections that hold none of its words, near the threshold; a right
+# meaning-only answer (a cross-lingual description) sits well above it. Chosen by `rank_report.py --floor --sweep`
+# (docs/eval.md, "Issue 17, seventh pass: the floor").
+MEANING_ONLY_PENALTY = 0.01
 SCALE = 0.01             # logistic slope of the confidence around the threshold
 KEYWORD_ONLY_MIN = 0.5   # keyword mode (no meaning): confident when the hit matches half of what the query could
 WEAK_BELOW = 0.5         # confidence under this → the hit is weak
@@ -91,13 +100,14 @@ def confidence(semantic: np.ndarray | None, background: float | None, keyword: n
                pinned: np.ndarray, coverage: np.ndarray | None = None, agree: np.ndarray | None = None,
                topical: np.ndarray | None = None) -> np.ndarray:
     """Confidence in [0, 1] per candidate: a logistic of (cosine − background + KEYWORD_BONUS·keyword
-    + COVERAGE_BONUS·[coverage = 1] + AGREEMENT_BONUS·[agree: first_in_both] + TOPIC_BONUS·[topical] − MARGIN)
-    when there is a meaning leg,
+    − MEANING_ONLY_PENALTY·[keyword = 0, not topical] + COVERAGE_BONUS·[coverage = 1] + AGREEMENT_BONUS·[agree: first_in_both]
+    + TOPIC_BONUS·[topical] − MARGIN) when there is a meaning leg,
     of (keyword − KEYWORD_ONLY_MIN) in keyword mode; an exact name is certain."""
     if semantic is not None and background is not None:
         evidence = semantic.astype(np.float64) - background - MARGIN
         if keyword is not None:
-            evidence = evidence + KEYWORD_BONUS * np.clip(keyword, 0.0, 1.0)
+            alone = (keyword <= 0) if topical is None else (keyword <= 0) & ~np.asarray(topical, dtype=bool)
+            evidence = evidence + KEYWORD_BONUS * np.clip(keyword, 0.0, 1.0) - MEANING_ONLY_PENALTY * alone
         if coverage is not None:
             evidence = evidence + COVERAGE_BONUS * (coverage >= 1.0)
         if agree is not None:

@@ -9,7 +9,9 @@ external2, …, external5). One process, one model load; the indexes are built o
 
 `--set` overrides a module constant for the run (a sweep measures a parameter without editing the code).
 `--sweep` scores every value on every set and then, for each set left out, picks the value with the best mean
-hybrid nDCG@10 over the other sets and reports the left-out set's score at it, against the shipped value's.
+hybrid nDCG@10 over the other sets and reports the left-out set's score at it, against the shipped value's. With
+`--floor` it counts, per set, the queries the floor judges right (off-topic queries with no confident hit, on-topic
+queries whose top hit is confident when it is relevant and weak when it is not) and leaves one set out the same way.
 """
 
 from __future__ import annotations
@@ -65,15 +67,17 @@ def sync(idx: dict) -> None:
         index.semantic_min_range, index.full_match_bonus = fusion.SEMANTIC_MIN_RANGE, fusion.FULL_MATCH_BONUS
 
 
-def per_query(index, queries: list[dict], prefix: str, mode: str) -> list[tuple[str, float, bool]]:
-    """(kind, nDCG@10, top hit confident) per query."""
+def per_query(index, queries: list[dict], prefix: str, mode: str) -> list[tuple[str, float, bool, bool]]:
+    """(kind, nDCG@10, top hit confident, top hit relevant) per query."""
     out = []
     for q in queries:
         hits = index.search(q["query"], mode=mode, k=10)
         ranked = [(Path(h.path).name, h.heading) for h in hits]
         nd = metrics(ranked, {(r["post"], r["heading"]) for r in q["relevant"]})[1]
         kind = q.get("kind", "?")
-        out.append((kind if kind.startswith(prefix.rstrip("-")) else prefix + kind, nd, bool(hits) and not hits[0].weak))
+        right = bool(hits) and ranked[0] in {(r["post"], r["heading"]) for r in q["relevant"]}
+        out.append((kind if kind.startswith(prefix.rstrip("-")) else prefix + kind, nd, bool(hits) and not hits[0].weak,
+                    right))
     return out
 
 
@@ -107,17 +111,17 @@ def run(idx: dict, mode: str) -> dict[str, list[tuple[str, float, bool]]]:
 
 
 def table(result: dict) -> str:
-    lines = ["| set | kind | n | nDCG@10 | top hit confident |", "|---|---|---|---|---|"]
+    lines = ["| set | kind | n | nDCG@10 | top hit confident | top hit confident iff relevant |", "|---|---|---|---|---|---|"]
     for name, rows in result.items():
         kinds = defaultdict(list)
-        for kind, nd, conf in rows:
-            kinds[kind].append((nd, conf))
+        for kind, nd, conf, right in rows:
+            kinds[kind].append((nd, conf, conf == right))
             if not kind.startswith("typo"):
-                kinds["all (clean)"].append((nd, conf))
+                kinds["all (clean)"].append((nd, conf, conf == right))
         for kind in sorted(kinds):
             v = kinds[kind]
-            lines.append(f"| {name} | {kind} | {len(v)} | {sum(x for x, _ in v) / len(v):.3f} | "
-                         f"{sum(c for _, c in v)}/{len(v)} |")
+            lines.append(f"| {name} | {kind} | {len(v)} | {sum(x for x, _, _ in v) / len(v):.3f} | "
+                         f"{sum(c for _, c, _ in v)}/{len(v)} | {sum(j for _, _, j in v)}/{len(v)} |")
     return "\n".join(lines)
 
 
@@ -142,25 +146,40 @@ def floor_sweep(idx: dict, spec: str, mode: str) -> str:
     module, attr = target.rsplit(".", 1)
     mod = importlib.import_module(module)
     shipped = getattr(mod, attr)
-    lines = [f"| {attr} | " + " | ".join(f"{n}: confident clean / misspelled, quiet off-topic" for n in SETS) + " |",
-             "|---|" + "---|" * len(SETS)]
+    lines = [f"| {attr} | " + " | ".join(f"{n}: confident clean / misspelled, quiet off-topic; judged right" for n in SETS)
+             + " |", "|---|" + "---|" * len(SETS)]
+    judged: dict[float, dict[str, int]] = defaultdict(dict)
     for v in [float(x) for x in values.split(",")]:
         setattr(mod, attr, v)
         res, off = run(idx, mode), loud(idx, mode)
         cells = []
         for name, rows in res.items():
-            clean = [c for kind, _, c in rows if not kind.startswith("typo")]
-            typo = [c for kind, _, c in rows if kind.startswith("typo")]
+            clean = [c for kind, _, c, _ in rows if not kind.startswith("typo")]
+            typo = [c for kind, _, c, _ in rows if kind.startswith("typo")]
             n, bad = off[name]
-            cells.append(f"{sum(clean)}/{len(clean)} / {sum(typo)}/{len(typo)}, {n - len(bad)}/{n}")
+            judged[v][name] = n - len(bad) + sum(c == r for _, _, c, r in rows)
+            cells.append(f"{sum(clean)}/{len(clean)} / {sum(typo)}/{len(typo)}, {n - len(bad)}/{n}; {judged[v][name]}")
         lines.append(f"| {v} | " + " | ".join(cells) + " |")
         print(lines[-1], file=sys.stderr)
     setattr(mod, attr, shipped)
+    return "\n".join(lines) + "\n\n" + leave_one_out(judged, attr, shipped, "queries the floor judges right")
+
+
+def leave_one_out(scores: dict, attr: str, shipped, what: str) -> str:
+    """For each set left out: the value with the best sum of `scores` over the other sets, and the left-out set's
+    score there."""
+    first = next(iter(scores))
+    lines = [f"| left out | {attr} fitted on the others | its {what} there | at {first} | at {shipped} (shipped) |",
+             "|---|---|---|---|---|"]
+    for out in SETS:
+        best = max(scores, key=lambda v: sum(s for n, s in scores[v].items() if n != out))
+        at = f"{scores[shipped][out]}" if shipped in scores else "—"
+        lines.append(f"| {out} | {best} | {scores[best][out]} | {scores[first][out]} | {at} |")
     return "\n".join(lines)
 
 
 def clean_mean(rows) -> float:
-    v = [nd for kind, nd, _ in rows if not kind.startswith("typo")]
+    v = [nd for kind, nd, _, _ in rows if not kind.startswith("typo")]
     return sum(v) / len(v)
 
 
