@@ -1,5 +1,5 @@
 """Ranking and the relevance floor per query kind over every labelled query set, each set on an index of its own
-posts: kb's own (the seed post and tests/eval/posts: queries.jsonl, short.jsonl, typos.jsonl) and the five helpers'
+posts: kb's own (the seed post and tests/eval/posts: queries.jsonl, short.jsonl, typos.jsonl) and the eight helpers'
 (tests/eval/topic_posts/S with tests/eval/S/queries.jsonl, typos.jsonl, offtopic.jsonl for S = external,
 external2, …, external5). One process, one model load; the indexes are built once into --work and reused.
 
