@@ -219,13 +219,16 @@ def correct_word(word: str, vocab: Vocabulary) -> tuple[str, float] | None:
             found = [(c, t) for c, t in found if t in vocab.domain and c <= 1.0]     # "long" is not "song"
         return _best([(c, t, t in vocab.domain) for c, t in found]) if found else None
     stem, particle = _stem(word)
-    if len(stem) < 2 or all(vocab.known(b) for b in hangul_bigrams(stem)) or {stem, word} & vocab.domain:
+    if len(stem) < 2 or {stem, word} & vocab.domain:
         return None                                # a domain word is a word ("객체" is not "개체" misspelled)
-    near = _attested(vocab.hangul.candidates(stem)[:ATTEST_TRIES], vocab) + vocab.glossary_hangul(stem)
-    found = [(c, t + particle, t in vocab.domain) for c, t in near
-             if t in vocab.domain or not (len(stem) == 2 and far_key(stem, t))]
-    if particle:        # the whole word may be a domain word the posts never write ("보코도": "보코더", not "보고" + "도")
-        found += [(c, t, True) for c, t in vocab.glossary_hangul(word)]
+    found = []
+    if not all(vocab.known(b) for b in hangul_bigrams(stem)):
+        near = _attested(vocab.hangul.candidates(stem)[:ATTEST_TRIES], vocab) + vocab.glossary_hangul(stem)
+        found = [(c, t + particle, t in vocab.domain) for c, t in near
+                 if t in vocab.domain or not (len(stem) == 2 and far_key(stem, t))]
+    if particle and not all(vocab.known(b) for b in hangul_bigrams(word)):
+        # what looked like a particle may end a domain word ("보코도" is "보코더", not "보코" + "도")
+        found += [(c, t, True) for c, t in vocab.glossary_hangul(word) if len(t) == len(word)]
     return _best(sorted(found, key=lambda x: x[0])) if found else None
 
 
