@@ -134,6 +134,32 @@ def test_a_correction_suggests_only_real_typos_not_inflections():
     assert correct("transformer 음성 인식", vocab) is None
 
 
+def test_a_typo_is_corrected_to_the_domain_word_and_real_words_and_names_are_left_alone():
+    """kb.query.typos on vocabularies written here: a domain word (the topics' words count as the glossary's) wins
+    over a common word as near, also when the typed word looks like a stem and a particle ("보코도": "보코더", not
+    "보고" + "도"); a two-syllable word one far key from a non-domain word is a word the posts lack ("시세" is not
+    "시스"), while a dropped key is still a slip; a 4-letter word needs one edit; the letters of a name with digits
+    the index holds are no word; an English ending or appended letters are no typo to suggest."""
+    from kb.query.typos import Vocabulary, correct, correct_word, inflection, topic_words
+    from kb.text.fuzzy import far_key
+    from kb.topics import Topic
+
+    assert far_key("수천", "추천") and far_key("보코", "보고") and not far_key("생셩", "생성") and not far_key("음서", "음성")
+    words = topic_words([Topic("speech", "Speech & audio", (), ("vocoder", "보코더", "노래 생성", "TTS"))])
+    assert words == {"speech", "audio", "vocoder", "보코더", "노래", "생성", "tts"} and topic_words(None) == set()
+    vocab = Vocabulary({"시스": 2, "스템": 2, "보고": 3, "고도": 1}, domain=words)
+    assert correct_word("보코도", vocab) == ("보코더", 0.75)
+    assert correct_word("시세", vocab) is None and correct_word("보코", vocab) is None     # far keys, no domain word
+    assert correct_word("보곡", vocab) == ("보고", 1.0)                                     # a final typed too many
+    assert correct_word("보코더", vocab) is None                                            # a domain word is a word
+    assert correct_word("long", Vocabulary({}, domain=frozenset({"song"}))) is None         # a wrong first letter
+    assert correct_word("bokk", Vocabulary({})) == ("book", 1.0)                            # a glossary word
+    assert correct("yolov6", Vocabulary({"yolov6": 1, "yolo": 2})) is None
+    assert correct("mask2fromer", Vocabulary({"former": 1, "mask": 1})).fixed == "mask2former"
+    assert inflection("detecting", "detection") and inflection("codec", "code")
+    assert not inflection("learningg", "learning") and not inflection("trackng", "tracking")
+
+
 def test_stop_words_are_never_highlighted():
     from kb.app import html as render
     from kb.query.explain import match_terms
