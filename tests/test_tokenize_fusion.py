@@ -160,6 +160,22 @@ def test_a_typo_is_corrected_to_the_domain_word_and_real_words_and_names_are_lef
     assert not inflection("learningg", "learning") and not inflection("trackng", "tracking")
 
 
+def test_a_hangul_loanword_and_its_english_original_are_one_word():
+    """kb.text.loanword: equal consonant skeletons (3+), across scripts only; a topic that lists both spellings links
+    them for typo corrections (kb.query.typos.topic_loanwords), and other words of the topic stay apart."""
+    from kb.query.typos import topic_loanwords
+    from kb.text.loanword import same_word, skeleton
+    from kb.topics import Topic
+
+    for ko, en in (("보코더", "vocoder"), ("트레이딩", "trading"), ("세그멘테이션", "segmentation"),
+                   ("트랜스포머", "transformer"), ("토크나이저", "tokenizer"), ("하이퍼파라미터", "hyperparameter")):
+        assert same_word(ko, en) and same_word(en, ko), (ko, en, skeleton(ko), skeleton(en))
+    assert not same_word("음성", "machine") and not same_word("챗봇", "speech") and not same_word("코인", "coin")
+    assert not same_word("vocoder", "vocoder") and skeleton("gpt-4") == ""
+    pairs = topic_loanwords([Topic("speech", "Speech & audio", (), ("vocoder", "보코더", "음성", "speech", "보컬"))])
+    assert pairs == {"보코더": ("vocoder",), "vocoder": ("보코더",)}
+
+
 def test_stop_words_are_never_highlighted():
     from kb.app import html as render
     from kb.query.explain import match_terms

@@ -41,6 +41,7 @@ from kb.text.fuzzy import (
     hangul_limit,
     is_hangul,
 )
+from kb.text.loanword import same_word
 from kb.text.tokenize import tokenize
 from kb.topics import Topics
 
@@ -62,6 +63,7 @@ class Correction:
     fixed: str
     words: list[tuple[str, str]] = field(default_factory=list)
     costs: dict[str, float] = field(default_factory=dict)     # wrong word → its correction's cost in edits
+    spellings: dict[str, tuple[str, ...]] = field(default_factory=dict)   # right word → its loanword's other spelling
 
     def weight(self, wrong: str) -> float:
         """How much a corrected word's tokens count: FUZZY_WEIGHT for one edit, FAR_WEIGHT beyond."""
@@ -106,10 +108,11 @@ class Vocabulary:
     and the domain's words (`domain`: the glossary's and the topics' words, kb.query.typos.topic_words)."""
 
     def __init__(self, terms: dict[str, int], attested: Callable[[str], bool] | None = None,
-                 domain: frozenset[str] = frozenset()):
+                 domain: frozenset[str] = frozenset(), spellings: dict[str, tuple[str, ...]] | None = None):
         self.df = terms
         self._attested = attested
         self.domain = glossary.words() | domain
+        self.spellings = spellings or {}       # a domain word → the same loanword in the other script
         self._latin: LatinLexicon | None = None
         self._hangul: HangulLexicon | None = None
         self._glossary_hangul: list[str] | None = None
@@ -168,7 +171,7 @@ class Corrector:
         if self._vocabulary is None or topics is not self._seen:
             self._seen = topics
             self._vocabulary = Vocabulary(self.backend.vocabulary(), lambda w: attested(self.backend, w),
-                                          topic_words(topics))
+                                          topic_words(topics), topic_loanwords(topics))
         return self._vocabulary
 
     def correct(self, query: str) -> Correction | None:
@@ -190,6 +193,20 @@ def topic_words(topics: Topics | None) -> frozenset[str]:
     more syllables): with the glossary's, the domain's vocabulary ("보코더", "vocoder" in speech & audio)."""
     words = (w for t in topics or () for term in (t.label, *t.keywords) for w in term.lower().split())
     return frozenset(w for w in words if (w.isascii() and w.isalpha()) or (len(w) >= 2 and all(map(is_hangul, w))))
+
+
+def topic_loanwords(topics: Topics | None) -> dict[str, tuple[str, ...]]:
+    """Per word of a topic's label and keywords, the words of the same topic that spell it in the other script
+    (kb.text.loanword.same_word: "보코더" → ("vocoder",), "vocoder" → ("보코더",)); a topic that lists both is
+    where kb learns they are one word."""
+    out: dict[str, list[str]] = {}
+    for t in topics or ():
+        words = sorted({w for term in (t.label, *t.keywords) for w in term.lower().split()})
+        for a, b in itertools.product(words, words):
+            if not a.isascii() and b.isascii() and same_word(a, b):
+                out.setdefault(a, []).append(b)
+                out.setdefault(b, []).append(a)
+    return {w: tuple(dict.fromkeys(v)) for w, v in out.items()}
 
 
 def attested(backend, spelling: str) -> bool:
@@ -260,8 +277,9 @@ def correct(query: str, vocab: Vocabulary) -> Correction | None:
     words = [w for w in dict.fromkeys(_WORD_RE.findall(query)) if len(w) <= MAX_WORD and w not in named][:MAX_WORDS]
     found = {w: r for w in words if (r := correct_word(w, vocab)) is not None}
     fixed = {w: r for w, (r, _) in found.items()}
+    other = {r: o for r in fixed.values() if (o := vocab.spellings.get(r.lower()) or vocab.spellings.get(_stem(r)[0]))}
     return Correction(query, _replace(query, fixed), list(fixed.items()),
-                      {w: c for w, (_, c) in found.items()}) if fixed else None
+                      {w: c for w, (_, c) in found.items()}, other) if fixed else None
 
 
 @dataclass
@@ -285,13 +303,15 @@ class Fuzzy:
 
 def fuzzy_query(kq: KeywordQuery, fix: Correction, keyword_query: Callable[[str], KeywordQuery]) -> Fuzzy:
     """What the corrected query asks beyond the original (`kq`), one part per correction weight
-    (`keyword_query(text)` is the KeywordQuery of a text)."""
+    (`keyword_query(text)` is the KeywordQuery of a text): the corrected words' tokens, and as synonyms their glossary
+    synonyms' and their other spelling's (Correction.spellings: "보코더" asks for "vocoder" too)."""
     have = set(kq.tokens) | set(kq.extra)
     parts = []
     for w in sorted({fix.weight(x) for x, _ in fix.words}, reverse=True):
         fixed = keyword_query(_replace(fix.query, {x: r for x, r in fix.words if fix.weight(x) == w}))
+        other = keyword_query(" ".join(o for x, r in fix.words if fix.weight(x) == w for o in fix.spellings.get(r, ())))
         tokens = [t for t in fixed.tokens if t not in have]
-        extra = [t for t in fixed.extra if t not in have and t not in tokens]
+        extra = [t for t in dict.fromkeys([*fixed.extra, *other.tokens]) if t not in have and t not in tokens]
         have |= set(tokens) | set(extra)
         parts.append((KeywordQuery(tokens, extra, fixed.extra_weight), w))
     return Fuzzy(parts, frozenset(t for x, _ in fix.words for t in keyword_query(x).tokens))
@@ -375,7 +395,8 @@ def confirmed(backend, fix: Correction | None, rows: Sequence[int], confident: b
         return []
     top = np.asarray(rows[: CONFIRM_TOP], dtype=np.int64)
     return [(w, r) for w, r in fix.words if not inflection(w, r)
-            and (covered or any(_in_rows(backend, t, top) for t in [r, *glossary.expansion_terms(r)]))]
+            and (covered or any(_in_rows(backend, t, top)
+                                for t in [r, *glossary.expansion_terms(r), *fix.spellings.get(r, ())]))]
 
 
 def did_you_mean(fix: Correction | None, words: list[tuple[str, str]],
