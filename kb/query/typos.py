@@ -1,16 +1,22 @@
 """Typo tolerance for a query: the words the index has never seen, corrected to the nearest terms it has.
 
-A Latin word of 4+ letters that no entry holds is corrected to the index term or glossary word one edit away (two
-from 8 letters; a 4-letter word only to a glossary word), the nearest and then most frequent; a Korean word (its
-trailing particle aside) with a character bigram no entry holds, to the spelling a jamo key or two away (or with a
-dropped syllable) whose bigrams all occur and which starts a word of some section (kb.text.fuzzy), or to a Hangul
-glossary word as near (reached through its synonyms where the posts never write it). Words the index
-holds are never touched, so a query without typos is scored exactly as before. The keyword leg adds the corrected
-words' tokens at FUZZY_WEIGHT, or FAR_WEIGHT for a farther correction (two edits, a wrong first letter): exact
-beats fuzzy, near beats far. The corrected query is offered as "Did you mean …". The meaning leg (which then
-reads the corrected query instead of the typed one) and the relevance floor (which then judges the corrected
-query's meaning and words) follow only sure corrections (surely_typos): a "correction" of a real word the corpus
-lacks — "stock" → "stack", "drive" → "dive" — would make an off-topic query look on-topic.
+A Latin word of 4+ letters that no entry holds is corrected to the index term or domain word one edit away (two
+from 8 letters; a 4-letter word only to a domain word within one edit), the nearest and then most frequent; a Korean
+word (its trailing particle aside) with a character bigram no entry holds, to the spelling a jamo key or two away
+(or with a dropped syllable) whose bigrams all occur and which starts a word of some section (kb.text.fuzzy), or to
+a Hangul domain word as near — also the whole word, particle and all ("보코도" → "보코더", not "보고" + "도"). The
+domain words are the glossary's and the topics' (labels and keywords of the topics in use): among corrections as
+near, a domain word wins, and it is reached through its glossary synonyms or, for a loanword a topic lists in both
+scripts, its other spelling (kb.text.loanword: "보코더" asks for "vocoder") where the posts never write it. A
+two-syllable Korean word one far key from a word that is no domain word is left as typed (kb.text.fuzzy.far_key:
+"시세" is a word the posts lack, not "시스" misspelled); so are the letters of a name with digits the index holds
+("yolov6"). Words the index holds are never touched, so a query without typos is scored exactly as before. The
+keyword leg adds the corrected words' tokens at FUZZY_WEIGHT, or FAR_WEIGHT for a farther correction (two edits, a
+wrong first letter): exact beats fuzzy, near beats far. The corrected query is offered as "Did you mean …" (not
+for a change of form: an ending, "detecting" → "detection", or letters appended, "codec" → "code"). The meaning leg
+(which then reads the corrected query instead of the typed one) and the relevance floor (which then judges the
+corrected query's meaning and words) follow only sure corrections (surely_typos): a "correction" of a real word the
+corpus lacks — "stock" → "stack", "drive" → "dive" — would make an off-topic query look on-topic.
 """
 
 from __future__ import annotations
