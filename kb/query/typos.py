@@ -59,6 +59,7 @@ _WORD_RE = re.compile(r"[A-Za-z]+|[가-힣]+")
 _NAME_RE = re.compile(r"[A-Za-z]+\d[A-Za-z\d]*|\d+[A-Za-z][A-Za-z\d]*")     # letters and digits: "yolov6", "mask2former"
 ATTEST_TRIES = 8         # Hangul candidates checked for occurring as a word, nearest first (docs/eval.md)
 MAX_WORD = 24           # longer runs (no real word, or a pasted text) are not corrected
+NEAR_CACHE = 4096       # stems whose near domain words a vocabulary remembers
 MAX_WORDS = 32          # words of a query looked at, at most (a long pasted query costs no more than this)
 
 
@@ -121,7 +122,8 @@ class Vocabulary:
         self.spellings = spellings or {}       # a domain word → the same loanword in the other script
         self._latin: LatinLexicon | None = None
         self._hangul: HangulLexicon | None = None
-        self._glossary_hangul: list[str] | None = None
+        self._glossary_hangul: dict[int, list[str]] | None = None      # by length
+        self._near: dict[tuple[str, bool], list[tuple[float, str]]] = {}     # explicit cache: glossary_hangul
 
     @property
     def latin(self) -> LatinLexicon:
@@ -142,17 +144,28 @@ class Vocabulary:
     def known(self, term: str) -> int:
         return self.df.get(term, 0)
 
-    def glossary_hangul(self, stem: str) -> list[tuple[float, str]]:
-        """(key edits, word) of the domain's Hangul words within the stem's limit (hangul_limit), nearest first:
-        reached through their glossary synonyms or the topics where the index never writes them ("강확학습" →
-        "강화학습" on posts that only say "reinforcement learning", "보코도" → "보코더" on posts that say "vocoder")."""
+    def glossary_hangul(self, stem: str, same_length: bool = False) -> list[tuple[float, str]]:
+        """(key edits, word) of the domain's Hangul words within the stem's limit (hangul_limit), nearest first (only
+        those as long as the stem with `same_length`): reached through their glossary synonyms or the topics where
+        the index never writes them ("강확학습" → "강화학습" on posts that only say "reinforcement learning", "보코도" →
+        "보코더" on posts that say "vocoder"). Remembered per stem (most queries' words are not typos, and ask again)."""
+        key = (stem, same_length)
+        if (known := self._near.get(key)) is not None:
+            return known
         if self._glossary_hangul is None:
-            self._glossary_hangul = sorted(w for w in self.domain if len(w) >= 2 and all(map(is_hangul, w)))
+            self._glossary_hangul = {}
+            for w in sorted(w for w in self.domain if len(w) >= 2 and all(map(is_hangul, w))):
+                self._glossary_hangul.setdefault(len(w), []).append(w)
         limit, have = hangul_limit(stem), set(stem)
         differ = int(limit / NEIGHBOUR_COST)          # syllables of a word within the limit not in the stem, at most
-        found = [(hangul_distance(stem, w, limit), w) for w in self._glossary_hangul
-                 if w != stem and abs(len(w) - len(stem)) <= limit and len(set(w) - have) <= differ]
-        return sorted((d, w) for d, w in found if d <= limit)
+        lengths = [len(stem)] if same_length else range(len(stem) - limit, len(stem) + limit + 1)
+        found = [(hangul_distance(stem, w, limit), w) for n in lengths for w in self._glossary_hangul.get(n, ())
+                 if w != stem and len(set(w) - have) <= differ]
+        near = sorted((d, w) for d, w in found if d <= limit)
+        if len(self._near) >= NEAR_CACHE:
+            self._near.clear()
+        self._near[key] = near
+        return near
 
     def attested(self, spelling: str) -> bool:
         """Whether a Hangul spelling starts a word of a section (its bigrams all being known is not enough:
@@ -251,7 +264,7 @@ def correct_word(word: str, vocab: Vocabulary) -> tuple[str, float] | None:
                  if t in vocab.domain or not (len(stem) == 2 and far_key(stem, t))]
     if particle and not all(vocab.known(b) for b in hangul_bigrams(word)):
         # what looked like a particle may end a domain word ("보코도" is "보코더", not "보코" + "도")
-        found += [(c, t, True) for c, t in vocab.glossary_hangul(word) if len(t) == len(word)]
+        found += [(c, t, True) for c, t in vocab.glossary_hangul(word, same_length=True)]
     return _best(sorted(found, key=lambda x: x[0])) if found else None
 
 

@@ -3,6 +3,7 @@ hybrid hits, keyword MRR@10 and "Did you mean" offered (right / offered where th
 the false corrections: the clean and off-topic queries of each set that are offered a "Did you mean".
 
     python tests/eval/typo_all.py [--work DIR] [-v]
+    python tests/eval/typo_all.py --time       # median ms of the corrections and of a search, misspelled and clean
 
 The sets are rank_report.py's (kb's own posts and the helpers' external … external8, with their typos.jsonl) plus
 the random slips (slips.jsonl, slips-18.jsonl) and external/typos_fresh.jsonl; the indexes are built once into
@@ -13,7 +14,9 @@ corrected, with its correction, and each false correction.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -68,12 +71,38 @@ def false_corrections(index, name: str, paths: list[Path], verbose: bool) -> str
     return f"| {name} | {asked} | {len(offered)} | {'; '.join(offered)} |"
 
 
+def timing(index) -> str:
+    """Median milliseconds, on our posts' index after one warm-up pass (query vectors cached): correcting each
+    misspelled query of our three tuning sets, searching it in keyword and hybrid mode, and a clean query in hybrid."""
+    typed = [q["query"] for f in ("typos.jsonl", "typos_human.jsonl", "slips.jsonl") for q in load_queries(EVAL / f)]
+    clean = [q["query"] for q in load_queries(EVAL / "queries.jsonl")]
+    for q in typed + clean:
+        index.search(q, mode="hybrid", k=10)
+
+    def median(f, queries) -> float:
+        took = []
+        for q in queries:
+            start = time.perf_counter()
+            f(q)
+            took.append((time.perf_counter() - start) * 1000)
+        return statistics.median(took)
+
+    return (f"correct {median(index.typos.correct, typed):.3f} ms, keyword "
+            f"{median(lambda q: index.search(q, mode='keyword', k=10), typed):.2f} ms, hybrid "
+            f"{median(lambda q: index.search(q, mode='hybrid', k=10), typed):.2f} ms, clean hybrid "
+            f"{median(lambda q: index.search(q, mode='hybrid', k=10), clean):.2f} ms")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python tests/eval/typo_all.py")
     p.add_argument("--work", default="/tmp/kb-rank-report", help="where the indexes are built and kept")
     p.add_argument("-v", action="store_true", dest="verbose")
+    p.add_argument("--time", action="store_true", help="only the timings (see timing)")
     args = p.parse_args(argv)
     idx = rank_report.indexes(Path(args.work))
+    if args.time:
+        print(timing(idx["ours"]))
+        return 0
     sets = [(name, path) for name, (_, files, _) in rank_report.SETS.items()
             for path, prefix in files if prefix.startswith("typo")] + EXTRA
     lines = ["| posts | set | n | hybrid nDCG@10 | confident top | keyword MRR@10 | did you mean offered |",
