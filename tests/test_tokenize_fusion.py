@@ -158,6 +158,7 @@ def test_a_typo_is_corrected_to_the_domain_word_and_real_words_and_names_are_lef
     assert correct("mask2fromer", Vocabulary({"former": 1, "mask": 1})).fixed == "mask2former"
     assert inflection("detecting", "detection") and inflection("codec", "code")
     assert not inflection("learningg", "learning") and not inflection("trackng", "tracking")
+    assert inflection("학습시킬", "학습시켰") and not inflection("강화학슴", "강화학습")    # a tense, not a slip
 
 
 def test_a_hangul_loanword_and_its_english_original_are_one_word():

@@ -86,7 +86,9 @@ def inflection(wrong: str, right: str) -> bool:
     """Whether a correction only changes a word's form, which is no typo: an English ending swapped, added or dropped
     (tutorials → tutorial, detecting → detection), letters appended to a word that make another ("codec" is not
     "code" misspelled; a doubled last letter, "learningg", is a slip), or a Korean word's last syllable losing or
-    gaining the final ㄴ/ㄹ/ㅁ/ㅂ of a verb ending (빠른 → 빠르)."""
+    gaining the final ㄴ/ㄹ/ㅁ/ㅂ of a verb ending (빠른 → 빠르), or, after a stem of two syllables or more, keeping its
+    initial and changing both its vowel and its final, as a verb's tense does (학습시킬 → 학습시켰: a slip of one key
+    changes one of them)."""
     a, b = wrong.lower(), right.lower()
     if a.isascii():
         appended = len(a) > len(b) and a.startswith(b) and a[len(b)] != b[-1]
@@ -95,7 +97,8 @@ def inflection(wrong: str, right: str) -> bool:
         return False
     ca, cb = ord(a[-1]) - 0xAC00, ord(b[-1]) - 0xAC00
     finals = {0, 4, 8, 16, 17}                        # none, ㄴ, ㄹ, ㅁ, ㅂ
-    return ca // 28 == cb // 28 and {ca % 28, cb % 28} <= finals and 0 in {ca % 28, cb % 28}
+    tense = len(a) >= 3 and ca // 588 == cb // 588 and ca // 28 != cb // 28 and ca % 28 != cb % 28
+    return tense or ca // 28 == cb // 28 and {ca % 28, cb % 28} <= finals and 0 in {ca % 28, cb % 28}
 
 
 _ENDINGS = ("ations", "ation", "ings", "ions", "ing", "ion", "ers", "er", "ed", "es", "s")
