@@ -161,6 +161,24 @@ def test_a_typo_is_corrected_to_the_domain_word_and_real_words_and_names_are_lef
     assert inflection("학습시킬", "학습시켰") and not inflection("강화학슴", "강화학습")    # a tense, not a slip
 
 
+def test_the_topics_in_use_are_the_correction_targets_and_a_changed_topics_file_is_read_again():
+    """A Corrector lists its vocabulary once, and again when the topics it is given change (the user edited
+    topics.toml): a keyword of the topics now in use is a domain word to correct to, one no longer there is not."""
+    from types import SimpleNamespace
+
+    from kb.query.typos import Corrector
+    from kb.topics import Topic
+
+    current = [[Topic("speech", "Speech", (), ("vocoder",))]]
+    backend = SimpleNamespace(vocabulary=lambda: {"trading": 2})
+    corrector = Corrector(backend, topics=lambda: current[0])
+    assert corrector.correct("neural vocodr").fixed == "neural vocoder"
+    first = corrector.vocabulary()
+    assert corrector.vocabulary() is first                                  # the same topics: listed once
+    current[0] = [Topic("speech", "Speech", (), ("codec",))]
+    assert corrector.correct("neural vocodr") is None and corrector.correct("neural codecc").fixed == "neural codec"
+
+
 def test_a_hangul_loanword_and_its_english_original_are_one_word():
     """kb.text.loanword: equal consonant skeletons (3+), across scripts only; a topic that lists both spellings links
     them for typo corrections (kb.query.typos.topic_loanwords), and other words of the topic stay apart."""
