@@ -134,6 +134,67 @@ def test_a_correction_suggests_only_real_typos_not_inflections():
     assert correct("transformer 음성 인식", vocab) is None
 
 
+def test_a_typo_is_corrected_to_the_domain_word_and_real_words_and_names_are_left_alone():
+    """kb.query.typos on vocabularies written here: a domain word (the topics' words count as the glossary's) wins
+    over a common word as near, also when the typed word looks like a stem and a particle ("보코도": "보코더", not
+    "보고" + "도"); a two-syllable word one far key from a non-domain word is a word the posts lack ("시세" is not
+    "시스"), while a dropped key is still a slip; a 4-letter word needs one edit; the letters of a name with digits
+    the index holds are no word; an English ending or appended letters are no typo to suggest."""
+    from kb.query.typos import Vocabulary, correct, correct_word, inflection, topic_words
+    from kb.text.fuzzy import far_key
+    from kb.topics import Topic
+
+    assert far_key("수천", "추천") and far_key("보코", "보고") and not far_key("생셩", "생성") and not far_key("음서", "음성")
+    words = topic_words([Topic("speech", "Speech & audio", (), ("vocoder", "보코더", "노래 생성", "TTS"))])
+    assert words == {"speech", "audio", "vocoder", "보코더", "노래", "생성", "tts"} and topic_words(None) == set()
+    vocab = Vocabulary({"시스": 2, "스템": 2, "보고": 3, "고도": 1}, domain=words)
+    assert correct_word("보코도", vocab) == ("보코더", 0.75)
+    assert correct_word("시세", vocab) is None and correct_word("보코", vocab) is None     # far keys, no domain word
+    assert correct_word("보곡", vocab) == ("보고", 1.0)                                     # a final typed too many
+    assert correct_word("보코더", vocab) is None                                            # a domain word is a word
+    assert correct_word("long", Vocabulary({}, domain=frozenset({"song"}))) is None         # a wrong first letter
+    assert correct_word("bokk", Vocabulary({})) == ("book", 1.0)                            # a glossary word
+    assert correct("yolov6", Vocabulary({"yolov6": 1, "yolo": 2})) is None
+    assert correct("mask2fromer", Vocabulary({"former": 1, "mask": 1})).fixed == "mask2former"
+    assert inflection("detecting", "detection") and inflection("codec", "code")
+    assert not inflection("learningg", "learning") and not inflection("trackng", "tracking")
+    assert inflection("학습시킬", "학습시켰") and not inflection("강화학슴", "강화학습")    # a tense, not a slip
+
+
+def test_the_topics_in_use_are_the_correction_targets_and_a_changed_topics_file_is_read_again():
+    """A Corrector lists its vocabulary once, and again when the topics it is given change (the user edited
+    topics.toml): a keyword of the topics now in use is a domain word to correct to, one no longer there is not."""
+    from types import SimpleNamespace
+
+    from kb.query.typos import Corrector
+    from kb.topics import Topic
+
+    current = [[Topic("speech", "Speech", (), ("vocoder",))]]
+    backend = SimpleNamespace(vocabulary=lambda: {"trading": 2})
+    corrector = Corrector(backend, topics=lambda: current[0])
+    assert corrector.correct("neural vocodr").fixed == "neural vocoder"
+    first = corrector.vocabulary()
+    assert corrector.vocabulary() is first                                  # the same topics: listed once
+    current[0] = [Topic("speech", "Speech", (), ("codec",))]
+    assert corrector.correct("neural vocodr") is None and corrector.correct("neural codecc").fixed == "neural codec"
+
+
+def test_a_hangul_loanword_and_its_english_original_are_one_word():
+    """kb.text.loanword: equal consonant skeletons (3+), across scripts only; a topic that lists both spellings links
+    them for typo corrections (kb.query.typos.topic_loanwords), and other words of the topic stay apart."""
+    from kb.query.typos import topic_loanwords
+    from kb.text.loanword import same_word, skeleton
+    from kb.topics import Topic
+
+    for ko, en in (("보코더", "vocoder"), ("트레이딩", "trading"), ("세그멘테이션", "segmentation"),
+                   ("트랜스포머", "transformer"), ("토크나이저", "tokenizer"), ("하이퍼파라미터", "hyperparameter")):
+        assert same_word(ko, en) and same_word(en, ko), (ko, en, skeleton(ko), skeleton(en))
+    assert not same_word("음성", "machine") and not same_word("챗봇", "speech") and not same_word("코인", "coin")
+    assert not same_word("vocoder", "vocoder") and skeleton("gpt-4") == ""
+    pairs = topic_loanwords([Topic("speech", "Speech & audio", (), ("vocoder", "보코더", "음성", "speech", "보컬"))])
+    assert pairs == {"보코더": ("vocoder",), "vocoder": ("보코더",)}
+
+
 def test_stop_words_are_never_highlighted():
     from kb.app import html as render
     from kb.query.explain import match_terms

@@ -221,3 +221,66 @@ def test_the_meaning_leg_follows_a_wrong_first_letter_the_results_confirm(eval_i
     assert typos.surely_typos(fix, eval_index.embedder) == {}
     hits = eval_index.search(typo, k=3)
     assert hits.did_you_mean == meant and _top(eval_index, typo)[0] == _top(eval_index, meant)[0] == "DETR"
+
+
+def _post(sections: str) -> str:
+    return f"---\ntitle: Weekly ML news\ndate: 2024.05.11 12:00:00\ntags:\n- ML\n---\n\n이번 주 링크.\n{sections}"
+
+
+# "보코도" is one key from the domain word "보코더" (ㅗ beside ㅓ) and one key from the common "보고도" (ㅋ for ㄱ)
+VOCODER_SECTIONS = """
+### {name}
+
+[참고링크](https://github.com/example/{slug})
+
+멜 스펙트로그램을 파형으로 바꾸는 {word}. GAN으로 학습해서 실시간보다 빠르게 음성을 만든다.
+
+### 리더보드 정리
+
+[참고링크](https://example.com/leaderboard)
+
+여러 모델의 점수를 한 표에 모았다. 순위를 보고도 어떤 모델을 쓸지 모르겠다면 비용도 함께 보자.
+
+### 테이블 검증
+
+[참고링크](https://github.com/example/tablecheck)
+
+파이프라인 데이터의 열마다 규칙을 선언하고 어긋난 행을 보고서로 받는다.
+"""
+
+
+@pytest.fixture(scope="module")
+def vocoder_dirs(tmp_path_factory):
+    """Two posts written for this test (no tuning saw them): one says "보코더", the other only "vocoder"; both hold
+    the common word "보고도"."""
+    korean = VOCODER_SECTIONS.format(name="WaveVoice", slug="wavevoice", word="보코더")
+    latin = VOCODER_SECTIONS.format(name="Vocoda", slug="vocoda", word="GAN vocoder")
+    return {k: index_of_post(tmp_path_factory.mktemp(f"vocoder-{k}"), "2024-05-11-weekly-ml-dl-news.md", _post(s))
+            for k, s in (("korean", korean), ("latin", latin))}
+
+
+@pytest.mark.slow        # the real model (vocoder_dirs)
+def test_a_typo_one_key_from_a_domain_word_and_from_a_common_word_is_the_domain_word(vocoder_dirs):
+    """The posts hold "보고도" (보고 + the particle 도), one key from "보코도"; the topics' word "보코더" is as near
+    (a neighbouring vowel): the correction is the domain word, whether the posts write it or only "vocoder" (which
+    the speech topic lists beside it: one loanword, kb.text.loanword), in both modes, with Did you mean."""
+    import kb
+
+    for kind, heading in (("korean", "WaveVoice"), ("latin", "Vocoda")):
+        index = kb.open_index(vocoder_dirs[kind])
+        fix = index.typos.correct("보코도")
+        assert fix is not None and fix.words == [("보코도", "보코더")], (kind, fix)
+        for mode in ("hybrid", "keyword"):
+            hits = index.search("보코도", mode=mode, k=3)
+            assert hits[0].heading == heading, (kind, mode, [h.heading for h in hits])
+            assert hits.did_you_mean == "보코더", (kind, mode)
+
+
+@pytest.mark.slow        # the real model (vocoder_dirs)
+def test_the_cli_json_offers_the_domain_word_not_the_common_one(vocoder_dirs):
+    from fixtures.cli import run_kb
+
+    proc = run_kb("search", "--index-dir", vocoder_dirs["korean"], "--json", "보코도", "보고도", timeout=120)
+    typo, common = (json.loads(x) for x in proc.stdout.splitlines())
+    assert typo["did_you_mean"] == "보코더" and typo["results"][0]["heading"] == "WaveVoice", proc.stderr
+    assert common["did_you_mean"] is None

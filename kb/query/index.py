@@ -105,7 +105,8 @@ class Index:
         self.full_match_bonus = fusion.FULL_MATCH_BONUS        # kb.query.fusion
         self.facet_bonus: float | None = None                  # None: kb.query.facets.FACET_BONUS; 0 turns facets off
         self.facets_ready = None        # given (the app: topics warm up behind it), facets wait for nothing until True
-        self.typos = typos.Corrector(backend)      # typo tolerance; .enabled = False turns it off
+        self.typos = typos.Corrector(          # typo tolerance; .enabled = False turns it off
+            backend, topics=lambda: typos.topics_in_use(self.manifest.content_dir or None))
 
     @property
     def version(self) -> str:

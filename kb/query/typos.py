@@ -1,16 +1,22 @@
 """Typo tolerance for a query: the words the index has never seen, corrected to the nearest terms it has.
 
-A Latin word of 4+ letters that no entry holds is corrected to the index term or glossary word one edit away (two
-from 8 letters; a 4-letter word only to a glossary word), the nearest and then most frequent; a Korean word (its
-trailing particle aside) with a character bigram no entry holds, to the spelling a jamo key or two away (or with a
-dropped syllable) whose bigrams all occur and which starts a word of some section (kb.text.fuzzy), or to a Hangul
-glossary word as near (reached through its synonyms where the posts never write it). Words the index
-holds are never touched, so a query without typos is scored exactly as before. The keyword leg adds the corrected
-words' tokens at FUZZY_WEIGHT, or FAR_WEIGHT for a farther correction (two edits, a wrong first letter): exact
-beats fuzzy, near beats far. The corrected query is offered as "Did you mean …". The meaning leg (which then
-reads the corrected query instead of the typed one) and the relevance floor (which then judges the corrected
-query's meaning and words) follow only sure corrections (surely_typos): a "correction" of a real word the corpus
-lacks — "stock" → "stack", "drive" → "dive" — would make an off-topic query look on-topic.
+A Latin word of 4+ letters that no entry holds is corrected to the index term or domain word one edit away (two
+from 8 letters; a 4-letter word only to a domain word within one edit), the nearest and then most frequent; a Korean
+word (its trailing particle aside) with a character bigram no entry holds, to the spelling a jamo key or two away
+(or with a dropped syllable) whose bigrams all occur and which starts a word of some section (kb.text.fuzzy), or to
+a Hangul domain word as near — also the whole word, particle and all ("보코도" → "보코더", not "보고" + "도"). The
+domain words are the glossary's and the topics' (labels and keywords of the topics in use): among corrections as
+near, a domain word wins, and it is reached through its glossary synonyms or, for a loanword a topic lists in both
+scripts, its other spelling (kb.text.loanword: "보코더" asks for "vocoder") where the posts never write it. A
+two-syllable Korean word one far key from a word that is no domain word is left as typed (kb.text.fuzzy.far_key:
+"시세" is a word the posts lack, not "시스" misspelled); so are the letters of a name with digits the index holds
+("yolov6"). Words the index holds are never touched, so a query without typos is scored exactly as before. The
+keyword leg adds the corrected words' tokens at FUZZY_WEIGHT, or FAR_WEIGHT for a farther correction (two edits, a
+wrong first letter): exact beats fuzzy, near beats far. The corrected query is offered as "Did you mean …" (not
+for a change of form: an ending, "detecting" → "detection", or letters appended, "codec" → "code"). The meaning leg
+(which then reads the corrected query instead of the typed one) and the relevance floor (which then judges the
+corrected query's meaning and words) follow only sure corrections (surely_typos): a "correction" of a real word the
+corpus lacks — "stock" → "stack", "drive" → "dive" — would make an off-topic query look on-topic.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kb import topics as kbtopics
 from kb.backends.filters import Filters
+from kb.core.errors import BadTopics
 from kb.core.types import KeywordQuery
 from kb.query import relevance
 from kb.query.explain import PARTICLES
@@ -33,20 +41,25 @@ from kb.text.fuzzy import (
     HangulLexicon,
     LatinLexicon,
     allowed_edits,
+    far_key,
     hangul_bigrams,
     hangul_distance,
     hangul_limit,
     is_hangul,
 )
+from kb.text.loanword import same_word
 from kb.text.tokenize import tokenize
+from kb.topics import Topics
 
 FUZZY_WEIGHT = 0.8      # a corrected word's tokens count this much of an exact match
 FAR_WEIGHT = 0.6        # ... a correction costing more than one edit (two edits, a wrong first letter)
 # "Did you mean" is offered when each corrected word occurs in one of this many best results.
 CONFIRM_TOP = 3
 _WORD_RE = re.compile(r"[A-Za-z]+|[가-힣]+")
+_NAME_RE = re.compile(r"[A-Za-z]+\d[A-Za-z\d]*|\d+[A-Za-z][A-Za-z\d]*")     # letters and digits: "yolov6", "mask2former"
 ATTEST_TRIES = 8         # Hangul candidates checked for occurring as a word, nearest first (docs/eval.md)
 MAX_WORD = 24           # longer runs (no real word, or a pasted text) are not corrected
+NEAR_CACHE = 4096       # stems whose near domain words a vocabulary remembers
 MAX_WORDS = 32          # words of a query looked at, at most (a long pasted query costs no more than this)
 
 
@@ -57,6 +70,7 @@ class Correction:
     fixed: str
     words: list[tuple[str, str]] = field(default_factory=list)
     costs: dict[str, float] = field(default_factory=dict)     # wrong word → its correction's cost in edits
+    spellings: dict[str, tuple[str, ...]] = field(default_factory=dict)   # right word → its loanword's other spelling
 
     def weight(self, wrong: str) -> float:
         """How much a corrected word's tokens count: FUZZY_WEIGHT for one edit, FAR_WEIGHT beyond."""
@@ -69,17 +83,30 @@ class Correction:
 
 
 def inflection(wrong: str, right: str) -> bool:
-    """Whether a correction only changes a word's inflection, which is no typo: a plural s/es added or dropped
-    (tutorials → tutorial), or a Korean word's last syllable losing or gaining the final ㄴ/ㄹ/ㅁ/ㅂ of a verb ending
-    (빠른 → 빠르)."""
+    """Whether a correction only changes a word's form, which is no typo: an English ending swapped, added or dropped
+    (tutorials → tutorial, detecting → detection), letters appended to a word that make another ("codec" is not
+    "code" misspelled; a doubled last letter, "learningg", is a slip), or a Korean word's last syllable losing or
+    gaining the final ㄴ/ㄹ/ㅁ/ㅂ of a verb ending (빠른 → 빠르), or, after a stem of two syllables or more, keeping its
+    initial and changing both its vowel and its final, as a verb's tense does (학습시킬 → 학습시켰: a slip of one key
+    changes one of them)."""
     a, b = wrong.lower(), right.lower()
     if a.isascii():
-        return any(x == y + e for x, y in ((a, b), (b, a)) for e in ("s", "es"))
+        appended = len(a) > len(b) and a.startswith(b) and a[len(b)] != b[-1]
+        return appended or _english_stem(a) == _english_stem(b)
     if len(a) != len(b) or a[:-1] != b[:-1] or not (is_hangul(a[-1]) and is_hangul(b[-1])):
         return False
     ca, cb = ord(a[-1]) - 0xAC00, ord(b[-1]) - 0xAC00
     finals = {0, 4, 8, 16, 17}                        # none, ㄴ, ㄹ, ㅁ, ㅂ
-    return ca // 28 == cb // 28 and {ca % 28, cb % 28} <= finals and 0 in {ca % 28, cb % 28}
+    tense = len(a) >= 3 and ca // 588 == cb // 588 and ca // 28 != cb // 28 and ca % 28 != cb % 28
+    return tense or ca // 28 == cb // 28 and {ca % 28, cb % 28} <= finals and 0 in {ca % 28, cb % 28}
+
+
+_ENDINGS = ("ations", "ation", "ings", "ions", "ing", "ion", "ers", "er", "ed", "es", "s")
+
+
+def _english_stem(word: str) -> str:
+    """The word without one English ending, if a stem of 4+ letters is left ("detecting", "detection" → "detect")."""
+    return next((word[: -len(e)] for e in _ENDINGS if word.endswith(e) and len(word) - len(e) >= 4), word)
 
 
 def _replace(query: str, words: dict[str, str]) -> str:
@@ -87,22 +114,27 @@ def _replace(query: str, words: dict[str, str]) -> str:
 
 
 class Vocabulary:
-    """A backend's keyword terms and their document frequencies, for looking up corrections (built on first use)."""
+    """A backend's keyword terms and their document frequencies, for looking up corrections (built on first use),
+    and the domain's words (`domain`: the glossary's and the topics' words, kb.query.typos.topic_words)."""
 
-    def __init__(self, terms: dict[str, int], attested: Callable[[str], bool] | None = None):
+    def __init__(self, terms: dict[str, int], attested: Callable[[str], bool] | None = None,
+                 domain: frozenset[str] = frozenset(), spellings: dict[str, tuple[str, ...]] | None = None):
         self.df = terms
         self._attested = attested
+        self.domain = glossary.words() | domain
+        self.spellings = spellings or {}       # a domain word → the same loanword in the other script
         self._latin: LatinLexicon | None = None
         self._hangul: HangulLexicon | None = None
-        self._glossary_hangul: list[str] | None = None
+        self._glossary_hangul: dict[int, list[str]] | None = None      # by length
+        self._near: dict[tuple[str, bool], list[tuple[float, str]]] = {}     # explicit cache: glossary_hangul
 
     @property
     def latin(self) -> LatinLexicon:
-        """The index's Latin terms and the glossary's words (the domain's vocabulary, so that a misspelled ML word
-        the posts never use, "pretrainning", still finds its glossary synonyms; such a word has document
-        frequency 0 and loses a tie to an index term)."""
+        """The index's Latin terms and the domain's words (so that a misspelled ML word the posts never use,
+        "pretrainning", still finds its glossary synonyms; such a word has document frequency 0 and loses a tie to
+        an index term)."""
         if self._latin is None:
-            extra = ((w, 0) for w in glossary.words() if w.isascii() and w.isalpha() and w not in self.df)
+            extra = ((w, 0) for w in self.domain if w.isascii() and w.isalpha() and w not in self.df)
             self._latin = LatinLexicon(itertools.chain(self.df.items(), extra))
         return self._latin
 
@@ -115,17 +147,28 @@ class Vocabulary:
     def known(self, term: str) -> int:
         return self.df.get(term, 0)
 
-    def glossary_hangul(self, stem: str) -> list[tuple[float, str]]:
-        """(key edits, word) of the glossary's Hangul words within the stem's limit (hangul_limit), nearest first:
-        the domain's words, reached through their synonyms where the index never writes them ("강확학습" →
-        "강화학습" on posts that only say "reinforcement learning")."""
+    def glossary_hangul(self, stem: str, same_length: bool = False) -> list[tuple[float, str]]:
+        """(key edits, word) of the domain's Hangul words within the stem's limit (hangul_limit), nearest first (only
+        those as long as the stem with `same_length`): reached through their glossary synonyms or the topics where
+        the index never writes them ("강확학습" → "강화학습" on posts that only say "reinforcement learning", "보코도" →
+        "보코더" on posts that say "vocoder"). Remembered per stem (most queries' words are not typos, and ask again)."""
+        key = (stem, same_length)
+        if (known := self._near.get(key)) is not None:
+            return known
         if self._glossary_hangul is None:
-            self._glossary_hangul = sorted(w for w in glossary.words() if len(w) >= 2 and all(map(is_hangul, w)))
+            self._glossary_hangul = {}
+            for w in sorted(w for w in self.domain if len(w) >= 2 and all(map(is_hangul, w))):
+                self._glossary_hangul.setdefault(len(w), []).append(w)
         limit, have = hangul_limit(stem), set(stem)
         differ = int(limit / NEIGHBOUR_COST)          # syllables of a word within the limit not in the stem, at most
-        found = [(hangul_distance(stem, w, limit), w) for w in self._glossary_hangul
-                 if w != stem and abs(len(w) - len(stem)) <= limit and len(set(w) - have) <= differ]
-        return sorted((d, w) for d, w in found if d <= limit)
+        lengths = [len(stem)] if same_length else range(len(stem) - limit, len(stem) + limit + 1)
+        found = [(hangul_distance(stem, w, limit), w) for n in lengths for w in self._glossary_hangul.get(n, ())
+                 if w != stem and len(set(w) - have) <= differ]
+        near = sorted((d, w) for d, w in found if d <= limit)
+        if len(self._near) >= NEAR_CACHE:
+            self._near.clear()
+        self._near[key] = near
+        return near
 
     def attested(self, spelling: str) -> bool:
         """Whether a Hangul spelling starts a word of a section (its bigrams all being known is not enough:
@@ -135,21 +178,57 @@ class Vocabulary:
 
 class Corrector:
     """Corrects queries against one backend's vocabulary, listed on first use (a backend whose `vocabulary()` is empty
-    corrects nothing)."""
+    corrects nothing), and the domain's words: the glossary's and those of the topics in use (`topics()`, listed
+    again when it returns other topics)."""
 
-    def __init__(self, backend, enabled: bool = True):
+    def __init__(self, backend, enabled: bool = True, topics: Callable[[], Topics | None] | None = None):
         self.backend = backend
         self.enabled = enabled
+        self._topics = topics
+        self._seen: Topics | None = None
         self._vocabulary: Vocabulary | None = None
 
     def vocabulary(self) -> Vocabulary:
-        if self._vocabulary is None:
-            self._vocabulary = Vocabulary(self.backend.vocabulary(), lambda w: attested(self.backend, w))
+        topics = self._topics() if self._topics is not None else None
+        if self._vocabulary is None or topics is not self._seen:
+            self._seen = topics
+            self._vocabulary = Vocabulary(self.backend.vocabulary(), lambda w: attested(self.backend, w),
+                                          topic_words(topics), topic_loanwords(topics))
         return self._vocabulary
 
     def correct(self, query: str) -> Correction | None:
         """The query with its misspelled words corrected to index terms, or None."""
         return correct(query, self.vocabulary()) if self.enabled else None
+
+
+def topics_in_use(content_dir) -> Topics | None:
+    """The topics of the content folder (kb.topics.current_topics: its topics file, else the shipped one), or None
+    when the file cannot be read (search still works; kb.query.facets says why)."""
+    try:
+        return kbtopics.current_topics(content_dir)
+    except BadTopics:
+        return None
+
+
+def topic_words(topics: Topics | None) -> frozenset[str]:
+    """The words of the topics' labels and keywords, lower-cased (Latin ones of letters only, Korean ones of two or
+    more syllables): with the glossary's, the domain's vocabulary ("보코더", "vocoder" in speech & audio)."""
+    words = (w for t in topics or () for term in (t.label, *t.keywords) for w in term.lower().split())
+    return frozenset(w for w in words if (w.isascii() and w.isalpha()) or (len(w) >= 2 and all(map(is_hangul, w))))
+
+
+def topic_loanwords(topics: Topics | None) -> dict[str, tuple[str, ...]]:
+    """Per word of a topic's label and keywords, the words of the same topic that spell it in the other script
+    (kb.text.loanword.same_word: "보코더" → ("vocoder",), "vocoder" → ("보코더",)); a topic that lists both is
+    where kb learns they are one word."""
+    out: dict[str, list[str]] = {}
+    for t in topics or ():
+        words = sorted({w for term in (t.label, *t.keywords) for w in term.lower().split()})
+        for a, b in itertools.product(words, words):
+            if not a.isascii() and b.isascii() and same_word(a, b):
+                out.setdefault(a, []).append(b)
+                out.setdefault(b, []).append(a)
+    return {w: tuple(dict.fromkeys(v)) for w, v in out.items()}
 
 
 def attested(backend, spelling: str) -> bool:
@@ -176,17 +255,20 @@ def correct_word(word: str, vocab: Vocabulary) -> tuple[str, float] | None:
             return None
         found = vocab.latin.candidates(low)
         if len(low) < LATIN_OPEN:
-            found = [(c, t) for c, t in found if t in glossary.words()]
-        return _best(found) if found else None
+            found = [(c, t) for c, t in found if t in vocab.domain and c <= 1.0]     # "long" is not "song"
+        return _best([(c, t, t in vocab.domain) for c, t in found]) if found else None
     stem, particle = _stem(word)
-    if len(stem) < 2 or all(vocab.known(b) for b in hangul_bigrams(stem)) or stem in glossary.words():
-        return None                                # a glossary word is a word ("객체" is not "개체" misspelled)
-    found = sorted(_attested(vocab.hangul.candidates(stem)[:ATTEST_TRIES], vocab) + vocab.glossary_hangul(stem),
-                   key=lambda x: x[0])
-    if not found:
-        return None
-    right, cost = _best(found)
-    return right + particle, cost
+    if len(stem) < 2 or {stem, word} & vocab.domain:
+        return None                                # a domain word is a word ("객체" is not "개체" misspelled)
+    found = []
+    if not all(vocab.known(b) for b in hangul_bigrams(stem)):
+        near = _attested(vocab.hangul.candidates(stem)[:ATTEST_TRIES], vocab) + vocab.glossary_hangul(stem)
+        found = [(c, t + particle, t in vocab.domain) for c, t in near
+                 if t in vocab.domain or not (len(stem) == 2 and far_key(stem, t))]
+    if particle and not all(vocab.known(b) for b in hangul_bigrams(word)):
+        # what looked like a particle may end a domain word ("보코도" is "보코더", not "보코" + "도")
+        found += [(c, t, True) for c, t in vocab.glossary_hangul(word, same_length=True)]
+    return _best(sorted(found, key=lambda x: x[0])) if found else None
 
 
 def _attested(candidates: list[tuple[float, str]], vocab: Vocabulary) -> list[tuple[float, str]]:
@@ -201,22 +283,25 @@ def _attested(candidates: list[tuple[float, str]], vocab: Vocabulary) -> list[tu
     return out
 
 
-def _best(found: list[tuple[float, str]]) -> tuple[str, float]:
-    """(spelling, cost) of the first of the candidates (cheapest first), except that a glossary word as near wins
-    (the domain's vocabulary is the likelier intended word), also over one nearer only by a neighbouring key
-    ("강이" → "강의", not "같이")."""
+def _best(found: list[tuple[float, str, bool]]) -> tuple[str, float]:
+    """(spelling, cost) of the first of the candidates (cost, spelling, a domain word?; cheapest first), except that
+    a domain word as near wins (the domain's vocabulary is the likelier intended word), also over one nearer only by
+    a neighbouring key ("강이" → "강의", not "같이")."""
     best = found[0][0]
-    near = [(t, d) for d, t in found if d <= best + 1 - NEIGHBOUR_COST]
-    return next(((t, d) for t, d in near if t in glossary.words()), (found[0][1], best))
+    near = [(t, d) for d, t, domain in found if domain and d <= best + 1 - NEIGHBOUR_COST]
+    return near[0] if near else (found[0][1], best)
 
 
 def correct(query: str, vocab: Vocabulary) -> Correction | None:
-    """The query with every misspelled word corrected, or None when nothing was."""
-    words = [w for w in dict.fromkeys(_WORD_RE.findall(query)) if len(w) <= MAX_WORD][:MAX_WORDS]
+    """The query with every misspelled word corrected, or None when nothing was. The letters of a name with digits
+    the index holds whole are not a word to correct ("yolov" of "yolov6" is not "yolo")."""
+    named = {w for m in _NAME_RE.findall(query) if vocab.known(m.lower()) for w in _WORD_RE.findall(m)}
+    words = [w for w in dict.fromkeys(_WORD_RE.findall(query)) if len(w) <= MAX_WORD and w not in named][:MAX_WORDS]
     found = {w: r for w in words if (r := correct_word(w, vocab)) is not None}
     fixed = {w: r for w, (r, _) in found.items()}
+    other = {r: o for r in fixed.values() if (o := vocab.spellings.get(r.lower()) or vocab.spellings.get(_stem(r)[0]))}
     return Correction(query, _replace(query, fixed), list(fixed.items()),
-                      {w: c for w, (_, c) in found.items()}) if fixed else None
+                      {w: c for w, (_, c) in found.items()}, other) if fixed else None
 
 
 @dataclass
@@ -240,13 +325,15 @@ class Fuzzy:
 
 def fuzzy_query(kq: KeywordQuery, fix: Correction, keyword_query: Callable[[str], KeywordQuery]) -> Fuzzy:
     """What the corrected query asks beyond the original (`kq`), one part per correction weight
-    (`keyword_query(text)` is the KeywordQuery of a text)."""
+    (`keyword_query(text)` is the KeywordQuery of a text): the corrected words' tokens, and as synonyms their glossary
+    synonyms' and their other spelling's (Correction.spellings: "보코더" asks for "vocoder" too)."""
     have = set(kq.tokens) | set(kq.extra)
     parts = []
     for w in sorted({fix.weight(x) for x, _ in fix.words}, reverse=True):
         fixed = keyword_query(_replace(fix.query, {x: r for x, r in fix.words if fix.weight(x) == w}))
+        other = keyword_query(" ".join(o for x, r in fix.words if fix.weight(x) == w for o in fix.spellings.get(r, ())))
         tokens = [t for t in fixed.tokens if t not in have]
-        extra = [t for t in fixed.extra if t not in have and t not in tokens]
+        extra = [t for t in dict.fromkeys([*fixed.extra, *other.tokens]) if t not in have and t not in tokens]
         have |= set(tokens) | set(extra)
         parts.append((KeywordQuery(tokens, extra, fixed.extra_weight), w))
     return Fuzzy(parts, frozenset(t for x, _ in fix.words for t in keyword_query(x).tokens))
@@ -330,7 +417,8 @@ def confirmed(backend, fix: Correction | None, rows: Sequence[int], confident: b
         return []
     top = np.asarray(rows[: CONFIRM_TOP], dtype=np.int64)
     return [(w, r) for w, r in fix.words if not inflection(w, r)
-            and (covered or any(_in_rows(backend, t, top) for t in [r, *glossary.expansion_terms(r)]))]
+            and (covered or any(_in_rows(backend, t, top)
+                                for t in [r, *glossary.expansion_terms(r), *fix.spellings.get(r, ())]))]
 
 
 def did_you_mean(fix: Correction | None, words: list[tuple[str, str]],

@@ -142,6 +142,18 @@ def syllable_distance(a: str, b: str) -> float:
     return prev[-1]
 
 
+def far_key(a: str, b: str) -> bool:
+    """Whether Hangul word b differs from a in one syllable, by one key swapped for a key that is not its neighbour
+    (a full key's cost, as many keys): "수천" → "추천", "보코" → "보고". A slip of the finger hits a neighbouring key
+    or drops or doubles one; a far key that makes a word is as likely a real word the index lacks, so a two-syllable
+    word is not corrected this way (kb.query.typos)."""
+    if len(a) != len(b):
+        return False
+    changed = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+    return (len(changed) == 1 and len(keys(changed[0][0])) == len(keys(changed[0][1]))
+            and syllable_distance(*changed[0]) >= 1.0)
+
+
 def hangul_distance(a: str, b: str, limit: float) -> float:
     """Weighted edit distance from a typed Hangul word `a` to a word `b`, syllable by syllable, as HangulLexicon
     counts it: syllable_distance for a changed syllable; from HANGUL_DROP_MIN syllables SYLLABLE_COST for a dropped
