@@ -113,6 +113,31 @@ def test_transfer_scores_posts_with_weights_fitted_on_other_posts_and_adds_up(ev
     assert counts[0.4][None][0] == 2 * tp > 0
 
 
+
+def test_an_index_family_embeds_each_section_once_and_holds_exactly_each_subsets_posts(capsys):
+    """kb.eval.index_family (what `--check --by-split` indexes its splits with): a subset's index is the index of
+    all the posts updated to the subset — its sections are exactly the subset's, no section is embedded again, and
+    its vectors are those of a build of the subset alone."""
+    import numpy as np
+
+    from kb.eval import index_family, opened_index
+
+    root = Path(__file__).resolve().parents[1]
+    seed, posts = root / "content", root / "tests" / "eval" / "posts"
+    with index_family([seed, posts]) as subset:
+        first = subset([posts])
+        second = subset([seed])
+        logs = capsys.readouterr().err.splitlines()
+        assert " 0 embedded" not in logs[0] and all(" 0 embedded" in line for line in logs[1:]), logs
+        names = {Path(s.post_path).name for s in first.sections}
+        assert names == {p.name for p in posts.glob("*.md")}
+        assert {Path(s.post_path).name for s in second.sections} == {p.name for p in seed.glob("*.md")}
+        with opened_index(None, [posts]) as alone:
+            assert [(Path(s.post_path).name, s.heading) for s in alone.sections] == \
+                [(Path(s.post_path).name, s.heading) for s in first.sections]
+            rows = np.arange(len(alone.sections))
+            assert np.allclose(alone.backend.entry_vectors(rows)[0], first.backend.entry_vectors(rows)[0], atol=1e-5)
+
 def test_the_offset_is_chosen_by_the_mean_over_splits_each_weighing_the_same():
     """`--check --by-split` picks the offset on the mean of the splits' figures (a small split of new posts counts
     as much as our large one), for the best recall at mean precision ≥ the floor."""

@@ -118,6 +118,32 @@ def opened_index(index_dir=None, posts=None, model: str | None = None, settings:
             drop(scratch)
 
 
+
+@contextlib.contextmanager
+def index_family(posts, model: str | None = None, settings: Settings | None = None):
+    """Scratch indexes of subsets of `posts` (post folders), for experiments that index many overlapping subsets
+    (`python -m kb.topics --check --by-split`): one index of all the posts is built, and each subset's index is a
+    copy of it updated to the subset, so every section is embedded once. Yields subset(post folders) -> index;
+    everything is removed afterwards. With settings naming the milvus backend each subset is a scratch collection
+    of its own, as opened_index makes."""
+    with contextlib.ExitStack() as stack:
+        if settings is not None and settings.backend == "milvus":
+            yield lambda dirs: stack.enter_context(opened_index(None, dirs, model, settings))
+            return
+        tmp = Path(tempfile.mkdtemp(prefix="kb-eval-"))
+        stack.callback(shutil.rmtree, tmp, True)
+        print(build_eval_index([Path(d) for d in posts], tmp / "all", model).summary(), file=sys.stderr)
+        made: list[Path] = []
+
+        def subset(dirs) -> object:
+            target = tmp / f"subset{len(made)}"
+            made.append(target)
+            shutil.copytree(tmp / "all", target)
+            print(build_eval_index([Path(d) for d in dirs], target, model).summary(), file=sys.stderr)
+            return open_index(target)
+
+        yield subset
+
 def format_table(result: dict[str, dict[str, Scores]]) -> str:
     lines = ["| mode | nDCG@10 | MRR@10 | Recall@5 |", "|---|---|---|---|"]
     for mode, kinds in result.items():

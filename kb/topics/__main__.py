@@ -11,7 +11,7 @@ from pathlib import Path
 from kb.cli.args import ArgumentParser, add_backend_args, backend_settings, k_value, run
 from kb.cli.term import format_hits, visible, visible_name
 from kb.core.errors import BadQuery, ReadOnly
-from kb.eval import opened_index
+from kb.eval import index_family, opened_index
 from kb.query import facets
 from kb.query.index import open_index
 from kb.topics import (
@@ -155,21 +155,21 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
     """--check --by-split: every split scored on its own index with weights fitted on the others (kb.topics.transfer)."""
     counts: dict = {}
     per_split = {}
-    for split in SPLITS:
-        others = [s for s in SPLITS if s != split]
-        fit_labels = {k: v for s in others for k, v in load_labels(Path(args.labels), s).items()}
-        labels = load_labels(Path(args.labels), split)
-        settings = backend_settings(args)
-        with opened_index(None, [p for s in others for p in SPLITS[s]], settings=settings) as fit_index, \
-                opened_index(None, SPLITS[split], settings=settings) as index:
+    every = [p for dirs in SPLITS.values() for p in dirs]
+    with index_family(every, settings=backend_settings(args)) as subset:     # each section embedded once
+        for split in SPLITS:
+            others = [s for s in SPLITS if s != split]
+            fit_labels = {k: v for s in others for k, v in load_labels(Path(args.labels), s).items()}
+            labels = load_labels(Path(args.labels), split)
             own: dict = {}
-            per_split[split] = transfer(fit_index, fit_labels, index, labels, topics, fixed=fixed, counts=own,
+            per_split[split] = transfer(subset([p for s in others for p in SPLITS[s]]), fit_labels,
+                                        subset(SPLITS[split]), labels, topics, fixed=fixed, counts=own,
                                         prior_c=None if args.no_prior else args.prior_c,
                                         prior_groups=args.prior_groups or "post")
-        for d, at in own.items():           # one fit per split, its counts added to the sum over splits
-            for name, c in at.items():
-                old = counts.setdefault(d, {}).get(name, (0, 0, 0))
-                counts[d][name] = tuple(a + b for a, b in zip(old, c, strict=True))
+            for d, at in own.items():           # one fit per split, its counts added to the sum over splits
+                for name, c in at.items():
+                    old = counts.setdefault(d, {}).get(name, (0, 0, 0))
+                    counts[d][name] = tuple(a + b for a, b in zip(old, c, strict=True))
     rows = offset_rows(counts, CV_OFFSETS)
     mean = mean_rows(per_split)
     chosen = recall_at_precision(mean)
