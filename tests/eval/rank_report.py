@@ -165,16 +165,16 @@ def floor_sweep(idx: dict, spec: str, mode: str) -> str:
     return "\n".join(lines) + "\n\n" + leave_one_out(judged, attr, shipped, "queries the floor judges right")
 
 
-def leave_one_out(scores: dict, attr: str, shipped, what: str) -> str:
+def leave_one_out(scores: dict, attr: str, shipped, what: str, fmt: str = "") -> str:
     """For each set left out: the value with the best sum of `scores` over the other sets, and the left-out set's
-    score there."""
+    score there (each score written with `fmt`)."""
     first = next(iter(scores))
     lines = [f"| left out | {attr} fitted on the others | its {what} there | at {first} | at {shipped} (shipped) |",
              "|---|---|---|---|---|"]
     for out in SETS:
         best = max(scores, key=lambda v: sum(s for n, s in scores[v].items() if n != out))
-        at = f"{scores[shipped][out]}" if shipped in scores else "—"
-        lines.append(f"| {out} | {best} | {scores[best][out]} | {scores[first][out]} | {at} |")
+        at = format(scores[shipped][out], fmt) if shipped in scores else "—"
+        lines.append(f"| {out} | {best} | {format(scores[best][out], fmt)} | {format(scores[first][out], fmt)} | {at} |")
     return "\n".join(lines)
 
 
@@ -194,14 +194,7 @@ def sweep(idx: dict, spec: str, mode: str) -> str:
         scores[v] = {name: clean_mean(rows) for name, rows in run(idx, mode).items()}
         print(f"{attr}={v}: " + ", ".join(f"{n} {s:.3f}" for n, s in scores[v].items()), file=sys.stderr)
     setattr(mod, attr, shipped)
-    first = next(iter(scores))
-    lines = [f"| left out | {attr} fitted on the others | its nDCG@10 there | at {first} | at {shipped} (shipped) |",
-             "|---|---|---|---|---|"]
-    for out in SETS:
-        best = max(scores, key=lambda v: sum(s for n, s in scores[v].items() if n != out))
-        at = f"{scores[shipped][out]:.3f}" if shipped in scores else "—"
-        lines.append(f"| {out} | {best} | {scores[best][out]:.3f} | {scores[first][out]:.3f} | {at} |")
-    return "\n".join(lines)
+    return leave_one_out(scores, attr, shipped, "nDCG@10", ".3f")
 
 
 def main(argv=None) -> int:
