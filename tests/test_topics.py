@@ -335,27 +335,28 @@ def test_exclude_round_trip_writes_the_content_folder_and_moves_the_neighbours_w
     version = eval_index.version
     before = topics.assign(eval_index, topics.load_topics(tmp_path))
     nlp_before = _members(eval_index, before, "nlp")
-    assert "DALL-E" in nlp_before                 # a model that draws from text: vision by the labels
-    [clip] = _rows(eval_index, "CLIP")                              # its neighbour, near NLP's threshold
-    path = topics.correct(tmp_path, "nlp", exclude=["DALL-E"])
+    wrong = "파이토치 한국어 튜토리얼"       # a PyTorch tutorial in Korean: a course and korean by the labels, not NLP
+    assert wrong in nlp_before
+    [near] = _rows(eval_index, "KorGPT2 tutorial")                  # its nearest neighbour, a Korean GPT-2 tutorial
+    path = topics.correct(tmp_path, "nlp", exclude=[wrong])
     assert path == tmp_path / "topics.toml"
     text = path.read_text(encoding="utf-8")
-    assert text.startswith("# kb topics") and 'exclude = ["DALL-E"]' in text   # the default, edited
+    assert text.startswith("# kb topics") and f'exclude = ["{wrong}"]' in text   # the default, edited
     ts = topics.load_topics(tmp_path)
-    assert ts.source == path and ts.get("nlp").exclude == ("DALL-E",)
+    assert ts.source == path and ts.get("nlp").exclude == (wrong,)
     after = topics.assign(eval_index, ts)
     nlp_after = _members(eval_index, after, "nlp")
-    assert "DALL-E" not in nlp_after
-    assert "DALL-E" in nlp_before - nlp_after <= {"DALL-E", "CLIP"}
-    # the neighbour is closer to the counter-example than to NLP's members: it moves further out (out of NLP when
-    # it was just over the threshold: its labels disagree, vision for one reader, vision and NLP for another)
-    assert after.why(clip, "nlp")["score"] < before.why(clip, "nlp")["score"] - 0.5
-    [dalle] = _rows(eval_index, "DALL-E")
-    assert after.why(dalle, "nlp")["corrected"] == -1.0
+    assert wrong not in nlp_after
+    assert wrong in nlp_before - nlp_after <= {wrong, "KorGPT2 tutorial"}
+    # the neighbour is closer to the counter-example than to NLP's other members: it moves further out (it stays:
+    # it is far over the threshold, and NLP by its labels)
+    assert after.why(near, "nlp")["score"] < before.why(near, "nlp")["score"] - 0.5
+    [row] = _rows(eval_index, wrong)
+    assert after.why(row, "nlp")["corrected"] == -1.0
     for name in REQUIRED - {"nlp"}:                    # a correction moves its own topic only
         assert after.rows(name) == before.rows(name), name
     assert eval_index.version == version               # nothing was rebuilt
-    topics.correct(tmp_path, "nlp", forget=["DALL-E"])
+    topics.correct(tmp_path, "nlp", forget=[wrong])
     assert _members(eval_index, topics.assign(eval_index, topics.load_topics(tmp_path)), "nlp") == nlp_before
 
 

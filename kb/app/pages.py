@@ -77,15 +77,17 @@ def topic_page(index, d, a, topic) -> str:
         why = a.why(r, topic.name)
         hit = browse.hit_for_row(index, r, score=why["z"], scores={})
         cards.append(card_html(index, hit, "", a, base=base, only_topic=topic.name, removed=r in removed,
-                               why_html=render.why_topic(topic_reasons(index, topic, r, why), why)))
+                               why_html=render.why_topic(topic_reasons(index, topic, r, why, a.rival_topic(r, topic.name)),
+                                                         why)))
     pager = pager_html(len(shown), page, pages, start, end, "sections") if pages > 1 else ""
     html('<div class="kb-results">' + "".join(cards) + "</div>" + pager + corrections_block(topic))
     return results_state() + f"p{page}"
 
 
-def topic_reasons(index, topic, row: int, why: dict[str, float]) -> list[str]:
+def topic_reasons(index, topic, row: int, why: dict[str, float], rival=None) -> list[str]:
     """Why a section belongs to a topic, in words: a correction, the topic's words it holds, how close it is in
-    meaning to the topic's description and to the topic's other sections, and what the learned prior says."""
+    meaning to the topic's description and to the topic's other sections, what the learned prior says, and the
+    subject topic (`rival`) that holds it more clearly, if that lowered its score here."""
     if why.get("corrected", 0) > 0:
         return ["Someone added it to this topic by hand (a correction in the topics file)."]
     if why.get("corrected", 0) < 0:
@@ -107,6 +109,8 @@ def topic_reasons(index, topic, row: int, why: dict[str, float]) -> list[str]:
         out.append("Close in meaning to other sections of this topic.")
     if why.get("prior", 0.0) >= 1.0:
         out.append("Much like the sections people put in this topic by hand (what kb learned from them).")
+    if rival is not None and why.get("rival", 0.0) <= -0.5:
+        out.append(f"It is more clearly about {rival.label}, so it needed more evidence to be here too.")
     if why.get("member", 1.0) == 0.0:
         out.append("It is not in the topic now.")
     return out

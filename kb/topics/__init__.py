@@ -46,7 +46,7 @@ from kb.topics.score import DEFAULT_THRESHOLD
 TOPICS_FILE = "topics.toml"
 MAX_TOPICS_BYTES = 1024 * 1024   # a topics file is a few KB; /dev/zero or a huge file is refused, not read
 DEFAULT_FILE = Path(__file__).with_name("default.toml")
-FIELDS = ("label", "phrases", "keywords", "weak_keywords", "threshold", "include", "exclude")
+FIELDS = ("label", "phrases", "keywords", "weak_keywords", "threshold", "include", "exclude", "facet")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
@@ -60,6 +60,8 @@ class Topic:
     include: tuple[str, ...] = ()    # user corrections: sections (by heading or URL) always in the topic
     exclude: tuple[str, ...] = ()    # ... and never in it
     weak_keywords: tuple[str, ...] = ()   # words that often, not always, mean the topic (count half)
+    facet: bool | None = None        # a resource's form or language, alongside its subject (kb.topics.score.rivalry);
+                                     # None: as the shipped topic of that name says, else a subject
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,8 @@ class Topics:
         return t
 
     def signature(self) -> str:
-        text = repr([(t.name, t.phrases, t.keywords, t.weak_keywords, t.threshold, t.include, t.exclude) for t in self.topics])
+        text = repr([(t.name, t.phrases, t.keywords, t.weak_keywords, t.threshold, t.include, t.exclude, t.facet)
+                     for t in self.topics])
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -122,7 +125,7 @@ def load_topics(content_dir=None, path=None) -> Topics:
         raise BadTopics(f"the topics file {src} is not UTF-8 text") from None
     topics = parse_topics(text, str(src))
     if src.resolve() != DEFAULT_FILE.resolve():
-        topics = _current_thresholds(topics)
+        topics = _shipped_facets(_current_thresholds(topics))
     return Topics(topics, src)
 
 
@@ -136,6 +139,15 @@ def _current_thresholds(topics: tuple[Topic, ...]) -> tuple[Topic, ...]:
     shipped = {t.name: t.threshold for t in parse_topics(DEFAULT_FILE.read_text(encoding="utf-8"), str(DEFAULT_FILE))}
     return tuple(dataclasses.replace(t, threshold=shipped[t.name]) if t in stale and t.name in shipped else t
                  for t in topics)
+
+
+def _shipped_facets(topics: tuple[Topic, ...]) -> tuple[Topic, ...]:
+    """A topic that does not say whether it is a facet is one when the shipped topic of its name is (a copy of an
+    earlier shipped file has no `facet` line); any other is a subject."""
+    if all(t.facet is not None for t in topics):
+        return topics
+    shipped = {t.name: bool(t.facet) for t in parse_topics(DEFAULT_FILE.read_text(encoding="utf-8"), str(DEFAULT_FILE))}
+    return tuple(t if t.facet is not None else dataclasses.replace(t, facet=shipped.get(t.name, False)) for t in topics)
 
 
 _CURRENT_LOCK = threading.Lock()
@@ -194,7 +206,10 @@ def parse_topics(text: str, source: str = "topics.toml") -> tuple[Topic, ...]:
         threshold = spec.get("threshold", DEFAULT_THRESHOLD)
         if isinstance(threshold, bool) or not isinstance(threshold, int | float):
             raise BadTopics(f"{where}: threshold must be a number (default {DEFAULT_THRESHOLD})")
-        out.append(Topic(name, label.strip(), phrases, keywords, float(threshold), include, exclude, weak))
+        facet = spec.get("facet")
+        if facet is not None and not isinstance(facet, bool):
+            raise BadTopics(f"{where}: facet must be true or false")
+        out.append(Topic(name, label.strip(), phrases, keywords, float(threshold), include, exclude, weak, facet))
     if not out:
         raise BadTopics(f"the topics file {source} defines no topic")
     return tuple(out)
@@ -222,6 +237,8 @@ class Assignment:
     score: np.ndarray | None = field(repr=False, default=None)        # (sections, topics): the combined score
     evidence: topic_score.Evidence | None = field(repr=False, default=None)
     corrected: dict = field(repr=False, default_factory=dict)         # (row, topic) → "include" | "exclude"
+    rival: np.ndarray | None = field(repr=False, default=None)        # (sections, topics): what rivalry took off
+    rival_of: np.ndarray | None = field(repr=False, default=None)     # (sections, topics): that rival's column, -1
 
     def _col(self, name: str) -> int:
         return self.topics.names.index(self.topics.get(name).name)
@@ -242,18 +259,27 @@ class Assignment:
     def why(self, row: int, name: str) -> dict[str, float]:
         """The evidence for one section and topic: similarity (best cosine to the phrases), z (meaning),
         keyword (best word evidence), the score's parts (meaning, heading, lead, text, link, implied, tag, example,
-        prior), score, threshold, member (1/0) and corrected (1 included by a user, -1 excluded, 0 neither)."""
+        prior), rival (minus what a rival subject took off), score, threshold, member (1/0) and corrected (1 included by a user, -1 excluded, 0 neither)."""
         j = self._col(name)
         out = {"similarity": float(self.similarity[row, j]), "z": float(self.z[row, j]),
                "keyword": float(self.keyword[row, j]), "member": float(self.member[row, j])}
         if self.evidence is not None and self.score is not None:
             parts = self.evidence.features()[row, j]
             out.update({f: float(v) for f, v in zip(topic_score.FEATURES, parts, strict=True)})
+            if self.rival is not None:
+                out["rival"] = -float(self.rival[row, j])
             out["score"] = float(self.score[row, j])
             out["threshold"] = float(topic_score.thresholds(self.topics, self.evidence)[j])
         c = self.corrected.get((row, self.topics.topics[j].name))
         out["corrected"] = 1.0 if c == "include" else -1.0 if c == "exclude" else 0.0
         return out
+
+    def rival_topic(self, row: int, name: str) -> Topic | None:
+        """The subject topic that holds the section more clearly and so lowered its score here (rivalry), if any."""
+        if self.rival_of is None or not 0 <= row < len(self.member):
+            return None
+        k = int(self.rival_of[row, self._col(name)])
+        return self.topics.topics[k] if k >= 0 else None
 
 
 def _ref_key(ref: str) -> str:
@@ -430,7 +456,7 @@ def assign(index, topics: Topics | None = None) -> Assignment:
         topics = load_topics(index.manifest.content_dir or None)
     key = (*version_key(index.backend), index.model_name, topics.signature(), tuple(topic_evidence.OPTIONS.items()),
            tuple(topic_score.WEIGHTS.items()), topic_prior.signature(topic_prior.in_use()),
-           repr(topic_score.PLAIN))
+           repr(topic_score.PLAIN), topic_score.RIVAL_WEIGHT, topic_score.RIVAL_CAP)
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
@@ -441,9 +467,13 @@ def assign(index, topics: Topics | None = None) -> Assignment:
         s1 = topic_score.score(first, example=False)
         ev = with_examples(index, first, s1, thresholds, (inc, exc) if corrected else None)
     total = topic_score.score(ev)
+    subject = np.array([not t.facet for t in topics], dtype=bool)
+    rival, rival_of = topic_score.rivalry(total, thresholds, subject)
+    rival *= topic_score.RIVAL_WEIGHT
+    total = total - rival
     member = _apply(total >= thresholds, inc, exc)
     result = Assignment(topics, ev.similarity, ev.meaning, ev.words[..., :4].max(axis=-1), member,
-                        [s.date or "" for s in index.sections], total, ev, corrected)
+                        [s.date or "" for s in index.sections], total, ev, corrected, rival, rival_of)
     _CACHE[key] = result
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -621,7 +651,7 @@ def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dic
                            for t, bj in zip(topics, b, strict=True)}}
 
 
-CV_OFFSETS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+CV_OFFSETS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2)
 
 
 def cross_validate(index, labels, topics: Topics | None = None, offsets=CV_OFFSETS, folds: int | None = 6,

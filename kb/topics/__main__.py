@@ -73,6 +73,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "posts meet) — and name the threshold offset with the best mean recall over the splits at "
                      "mean precision ≥ "
                      f"{topic_score.PRECISION_FLOOR}")
+    chk.add_argument("--rival", type=float, default=topic_score.RIVAL_WEIGHT, metavar="W", help="with --check: how "
+                     "much a section's margin in another subject topic lowers its score in a subject (default "
+                     f"{topic_score.RIVAL_WEIGHT}; 0: subjects do not compete)")
     chk.add_argument("--no-prior", action="store_true", help="with --by-split/--fit: without the learned prior "
                      "(kb.topics.prior)")
     chk.add_argument("--prior-c", type=float, default=topic_prior.C, metavar="C", help="with --by-split/--fit/"
@@ -181,6 +184,9 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
             f"{x['offset']:.1f}: {x['precision']:.3f}/{x['recall']:.3f}" for x in r))
     print("mean over the splits: " + "  ".join(f"{x['offset']:.1f}: {x['precision']:.3f}/{x['recall']:.3f}"
                                                for x in mean))
+    print("splits with precision ≥ 0.92 and recall ≥ 0.90: " + "  ".join(
+        f"{d:.1f}: {sum(r[i]['precision'] >= 0.92 and r[i]['recall'] >= 0.90 for r in per_split.values())}"
+        for i, d in enumerate(CV_OFFSETS)))
     for x in rows:
         print(f"every split on its own index, threshold offset {x['offset']:.1f}: precision {x['precision']:.3f}  "
               f"recall {x['recall']:.3f}  F1 {x['f1']:.3f}  (" + ", ".join(
@@ -212,6 +218,7 @@ def _check(args, topics: Topics) -> int:
     topic_evidence.OPTIONS.update(glossary=not args.no_glossary, lead=not args.no_lead, implied=not args.no_implied)
     fixed = {} if args.free_tag else dict(topic_score.FIXED)
     fixed.update({f: 0.0 for f in args.without or []})
+    topic_score.RIVAL_WEIGHT = args.rival
     if args.by_split:
         return _by_split(args, topics, fixed)
     if args.train_prior:

@@ -1,0 +1,142 @@
+"""Subjects compete (kb.topics.score.rivalry): a section clearly in one subject topic needs more evidence to join
+another, facets (a resource's form or language) neither give nor take; the `facet` field of the topics file; and the
+rule on a post written for this test (no tuning saw it), with the real model and a real index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kb import topics
+from kb.core.errors import BadTopics
+from kb.topics import score as topic_score
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_rivalry_is_the_best_margin_in_another_subject_capped_and_spares_facets():
+    total = np.array([[9.0, 5.0, 7.0, 6.0],       # in every topic: a and b are subjects, c is a facet
+                      [3.0, 6.0, 2.0, 3.0],       # only in b
+                      [3.0, 3.0, 9.0, 3.0]],      # only in the facet
+                     dtype=np.float32)
+    thresholds = np.array([4.0, 4.0, 4.0, 4.0], dtype=np.float32)
+    subject = np.array([True, True, False, True])
+    rival, who = topic_score.rivalry(total, thresholds, subject)
+    cap = topic_score.RIVAL_CAP
+    # row 0: a is its best subject (margin 5, capped) and keeps its score; b and d lose a's capped margin; the
+    # facet neither gives (its margin 3 counts for no one) nor takes
+    assert rival[0].tolist() == pytest.approx([0.0, cap, 0.0, cap])
+    assert who[0].tolist() == [-1, 0, -1, 0]
+    # row 1: a and d lose b's margin, b itself has no rival
+    assert rival[1].tolist() == pytest.approx([2.0, 0.0, 0.0, 2.0]) and who[1].tolist() == [1, -1, -1, 1]
+    # row 2: a section clearly in a facet lowers no subject
+    assert not rival[2].any() and (who[2] == -1).all()
+
+
+def test_facets_are_set_in_the_file_and_a_copy_without_them_keeps_the_shipped_ones(tmp_path):
+    shipped = {t.name: t.facet for t in topics.load_topics(path=topics.DEFAULT_FILE)}
+    assert shipped["korean"] is True and shipped["courses-books"] is True
+    assert not any(shipped[n] for n in ("nlp", "vision", "speech", "rl", "trading", "mlops"))
+    text = "\n".join(line for line in topics.DEFAULT_FILE.read_text(encoding="utf-8").splitlines()
+                     if not line.startswith("facet"))            # a copy an earlier kb made
+    text += '\n[papers]\nphrases = ["논문 리뷰"]\n\n[bitcoin]\nphrases = ["비트코인"]\nfacet = true\n'
+    (tmp_path / "topics.toml").write_text(text, encoding="utf-8")
+    got = {t.name: t.facet for t in topics.load_topics(tmp_path)}
+    assert {n: got[n] for n in shipped} == {n: bool(v) for n, v in shipped.items()}
+    assert got["papers"] is False and got["bitcoin"] is True      # a user's own topic: a subject unless it says
+    (tmp_path / "topics.toml").write_text('[x]\nphrases = ["y"]\nfacet = "yes"\n', encoding="utf-8")
+    with pytest.raises(BadTopics, match=r"topic \[x\]: facet must be true or false"):
+        topics.load_topics(tmp_path)
+
+
+RIVALS_POST = """---
+title: 위클리 소식
+date: 2024.06.01 12:00:00
+categories:
+- news
+tags:
+- ML
+---
+
+이번주 소식입니다.
+
+### VoiceCraft
+
+[참고링크](https://github.com/jasonppy/VoiceCraft)
+
+토큰 단위로 다음 토큰을 예측하는 트랜스포머 언어 모델 구조로 음성을 만든다. 텍스트와 몇 초짜리 목소리 샘플을 주면 그
+목소리로 문장을 읽어주고, 녹음된 말의 일부 단어만 바꿔 편집할 수도 있다.
+
+### PixArt-Σ
+
+[참고링크](https://github.com/PixArt-alpha/PixArt-sigma)
+
+긴 프롬프트 문장을 T5 텍스트 인코더로 읽어서 4K 해상도 이미지를 생성하는 diffusion transformer. 프롬프트를 꽤 길게
+써도 내용을 잘 따라간다.
+
+### 한국어 자연어처리 입문서
+
+[참고링크](https://wikidocs.net/book/2155)
+
+형태소 분석부터 워드 임베딩, 텍스트 분류, BERT까지 한국어 자연어처리를 처음부터 설명하는 무료 온라인 책. 예제 코드가
+전부 한국어 데이터로 되어 있다.
+"""
+
+
+@pytest.fixture(scope="module")
+def rivals_index(tmp_path_factory):
+    """An index of a post written for this test, next to the seed post."""
+    import kb
+    from kb.build.local import build_index
+    from kb.core.config import Settings
+
+    tmp = tmp_path_factory.mktemp("rivals")
+    content = tmp / "content"
+    content.mkdir()
+    (content / "2024-06-01-weekly-ml-dl-news.md").write_text(RIVALS_POST, encoding="utf-8")
+    for p in (ROOT / "content").glob("*.md"):
+        (content / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
+    build_index(Settings.load(content, tmp / "index"))
+    return kb.open_index(tmp / "index")
+
+
+@pytest.mark.parametrize("heading,subject", [
+    ("VoiceCraft", "speech"),     # speech made by a token-predicting language model
+    ("PixArt-Σ", "vision"),       # images generated from long text prompts read by a text encoder
+])
+def test_a_model_that_reads_text_for_another_subject_is_that_subject_not_nlp(rivals_index, heading, subject):
+    ts = topics.load_topics(path=topics.DEFAULT_FILE)
+    row = next(i for i, s in enumerate(rivals_index.sections) if s.heading == heading)
+    a = topics.assign(rivals_index, ts)
+    assert {t.name for t in a.topics_of(row)} == {subject}
+    why = a.why(row, "nlp")
+    assert why["rival"] < 0 and a.rival_topic(row, "nlp").name == subject
+    saved = topic_score.RIVAL_WEIGHT
+    topic_score.RIVAL_WEIGHT = 0.0
+    try:
+        without = topics.assign(rivals_index, ts)
+    finally:
+        topic_score.RIVAL_WEIGHT = saved
+    assert "nlp" in {t.name for t in without.topics_of(row)}         # the rule, not the words, keeps it out
+    assert without.why(row, "nlp")["score"] == pytest.approx(why["score"] - why["rival"], abs=1e-4)
+
+
+def test_facets_do_not_compete_a_korean_nlp_book_is_nlp_korean_and_a_book(rivals_index):
+    a = topics.assign(rivals_index, topics.load_topics(path=topics.DEFAULT_FILE))
+    row = next(i for i, s in enumerate(rivals_index.sections) if s.heading == "한국어 자연어처리 입문서")
+    assert {t.name for t in a.topics_of(row)} == {"nlp", "korean", "courses-books"}
+    assert a.why(row, "nlp")["rival"] == 0 and a.rival_topic(row, "nlp") is None
+
+
+def test_why_this_topic_says_in_words_which_subject_holds_the_section_more_clearly(rivals_index):
+    from kb.app.pages import topic_reasons
+
+    ts = topics.load_topics(path=topics.DEFAULT_FILE)
+    a = topics.assign(rivals_index, ts)
+    row = next(i for i, s in enumerate(rivals_index.sections) if s.heading == "VoiceCraft")
+    said = topic_reasons(rivals_index, ts.get("nlp"), row, a.why(row, "nlp"), a.rival_topic(row, "nlp"))
+    assert f"It is more clearly about {ts.get('speech').label}, so it needed more evidence to be here too." in said
+    said = topic_reasons(rivals_index, ts.get("speech"), row, a.why(row, "speech"), a.rival_topic(row, "speech"))
+    assert not any("more clearly about" in r for r in said)        # its best subject has no rival
