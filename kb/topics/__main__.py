@@ -59,7 +59,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     fix.add_argument("--forget", action="append", metavar="HEADING_OR_URL", help="drop an include/exclude")
     chk = p.add_argument_group("checking against labelled sections")
     chk.add_argument("--check", action="store_true", help="precision/recall/F1 per topic and micro against the "
-                     "labels; without --index-dir, on a scratch index of each split's posts (tune, heldout, external, external2, external3)")
+                     "labels; without --index-dir, on a scratch index of each split's posts (tests/eval/topic_labels.jsonl)")
     chk.add_argument("--labels", metavar="FILE", default=str(LABELS_FILE), help=f"labels (default {LABELS_FILE})")
     chk.add_argument("--split", choices=[*SPLITS, "all"], help="only this split (default: every split, each "
                      "on its own index; 'all': every label, e.g. with --index-dir)")

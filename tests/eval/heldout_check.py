@@ -31,6 +31,9 @@ EVAL = Path(__file__).resolve().parent
 def main() -> int:
     verbose = "-v" in sys.argv
     args = [a for a in sys.argv[1:] if a != "-v"]
+    if not args or args[0] in ("-h", "--help") or (args[0] == "--split" and len(args) < 2):
+        print(__doc__.strip().split("\n\n")[1].strip())
+        return 0 if args and args[0] in ("-h", "--help") else 2
     if args[0] == "--split":
         posts, held = EVAL / "topic_posts" / args[1], EVAL / args[1]
         labels = [r for r in _jsonl(EVAL / "topic_labels.jsonl") if r.get("split") == args[1]]
