@@ -348,7 +348,13 @@ def surely_typos(fix: Correction, embedder) -> dict[str, str]:
     if whole is None:
         return {}
     return {w: r for w, r in fix.words if not inflection(w, r) and fix.costs.get(w, 2.0) <= 1.0
-            and (len(w) >= LATIN_OPEN or not w.isascii()) and not whole(w)}
+            and (len(w) >= LATIN_OPEN or not w.isascii()) and not reads_whole(whole, w)}
+
+
+def reads_whole(whole: Callable[[str], bool], word: str) -> bool:
+    """Whether the model reads the word, or a Korean word without its trailing particle, as one whole word of its
+    vocabulary: "거리를" is "거리" (distance) and a particle, a word, not "처리를" misspelled."""
+    return whole(word) or (not word.isascii() and (stem := _stem(word)[0]) != word and whole(stem))
 
 
 def attainable(backend, kq: KeywordQuery, fix: Fuzzy | None = None) -> float:
@@ -426,7 +432,7 @@ def did_you_mean(fix: Correction | None, words: list[tuple[str, str]],
     """"Did you mean": the query with the corrections the results confirm (`confirmed`) applied, or None. A word
     the model reads whole (`whole`, E5Embedder.whole_word) is left as typed: it is a word, likely what the user
     meant, even where a best hit holds its neighbour ("validate table columns" is not "stable" misspelled)."""
-    words = [(w, r) for w, r in words if whole is None or not whole(w)]
+    words = [(w, r) for w, r in words if whole is None or not reads_whole(whole, w)]
     return Correction(fix.query, fix.fixed, words).suggestion() if fix is not None and words else None
 
 
@@ -437,7 +443,7 @@ def as_confirmed(index, c, words: list[tuple[str, str]], expand: bool = True) ->
     the floor keeps judging by the typed and the surely corrected query."""
     whole = getattr(index.embedder, "whole_word", None)
     sure = surely_typos(c.fix, index.embedder) if c.fix is not None else {}
-    more = {w: r for w, r in words if w not in sure and whole is not None and not whole(w)}
+    more = {w: r for w, r in words if w not in sure and whole is not None and not reads_whole(whole, w)}
     if not more:
         return None
     return index.semantic_scores(index.query_vector(_replace(c.fix.query, {**sure, **more}), expand), c.rows)
