@@ -49,6 +49,7 @@ from kb.text.fuzzy import (
 )
 from kb.text.loanword import same_word
 from kb.text.tokenize import tokenize
+from kb.text.words import norm
 from kb.topics import Topics
 
 FUZZY_WEIGHT = 0.8      # a corrected word's tokens count this much of an exact match
@@ -61,6 +62,7 @@ ATTEST_TRIES = 8         # Hangul candidates checked for occurring as a word, ne
 MAX_WORD = 24           # longer runs (no real word, or a pasted text) are not corrected
 NEAR_CACHE = 4096       # stems whose near domain words a vocabulary remembers
 MAX_WORDS = 32          # words of a query looked at, at most (a long pasted query costs no more than this)
+_TERMS = tuple(dict.fromkeys(norm(t) for group in glossary.GROUPS for t in group))     # the glossary's terms
 
 
 @dataclass
@@ -247,8 +249,9 @@ def _stem(word: str) -> tuple[str, str]:
     return word, ""
 
 
-def correct_word(word: str, vocab: Vocabulary) -> tuple[str, float] | None:
-    """(the word's correction, its cost in edits), or None when the index holds it (or nothing is near enough)."""
+def correct_word(word: str, vocab: Vocabulary, context: Callable[[str], int] | None = None) -> tuple[str, float] | None:
+    """(the word's correction, its cost in edits), or None when the index holds it (or nothing is near enough).
+    `context(spelling)` ranks domain words as near by what they make of the rest of the query (_terms_made)."""
     if word.isascii():
         low = word.lower()
         if not allowed_edits(low) or vocab.known(low):
@@ -256,7 +259,7 @@ def correct_word(word: str, vocab: Vocabulary) -> tuple[str, float] | None:
         found = vocab.latin.candidates(low)
         if len(low) < LATIN_OPEN:
             found = [(c, t) for c, t in found if t in vocab.domain and c <= 1.0]     # "long" is not "song"
-        return _best([(c, t, t in vocab.domain) for c, t in found]) if found else None
+        return _best([(c, t, t in vocab.domain) for c, t in found], context) if found else None
     stem, particle = _stem(word)
     if len(stem) < 2 or {stem, word} & vocab.domain:
         return None                                # a domain word is a word ("객체" is not "개체" misspelled)
@@ -268,7 +271,7 @@ def correct_word(word: str, vocab: Vocabulary) -> tuple[str, float] | None:
     if particle and not all(vocab.known(b) for b in hangul_bigrams(word)):
         # what looked like a particle may end a domain word ("보코도" is "보코더", not "보코" + "도")
         found += [(c, t, True) for c, t in vocab.glossary_hangul(word, same_length=True)]
-    return _best(sorted(found, key=lambda x: x[0])) if found else None
+    return _best(sorted(found, key=lambda x: x[0]), context) if found else None
 
 
 def _attested(candidates: list[tuple[float, str]], vocab: Vocabulary) -> list[tuple[float, str]]:
@@ -283,13 +286,31 @@ def _attested(candidates: list[tuple[float, str]], vocab: Vocabulary) -> list[tu
     return out
 
 
-def _best(found: list[tuple[float, str, bool]]) -> tuple[str, float]:
+def _best(found: list[tuple[float, str, bool]], context: Callable[[str], int] | None = None) -> tuple[str, float]:
     """(spelling, cost) of the first of the candidates (cost, spelling, a domain word?; cheapest first), except that
     a domain word as near wins (the domain's vocabulary is the likelier intended word), also over one nearer only by
-    a neighbouring key ("강이" → "강의", not "같이")."""
+    a neighbouring key ("강이" → "강의", not "같이"); among domain words as near, the one that makes the longest
+    glossary term with the query's other words (`context`: "컴퓨터 바전" → "컴퓨터 비전", not "컴퓨터 버전")."""
     best = found[0][0]
     near = [(t, d) for d, t, domain in found if domain and d <= best + 1 - NEIGHBOUR_COST]
+    if len(near) > 1 and context is not None:
+        near.sort(key=lambda x: -context(x[0]))         # stable: cheapest first among as long
     return near[0] if near else (found[0][1], best)
+
+
+def _terms_made(query: str, word: str, spelling: str) -> int:
+    """The words of the longest glossary term the query holds once `word` is spelled `spelling` and did not hold
+    before (0: none): "비전" makes "컴퓨터 비전" of "컴퓨터 바전" (2), "버전" makes only itself (1)."""
+    before, after = norm(query), norm(_replace(query, {word: spelling}))
+    return max((len(t.split()) for t in _TERMS if _holds(after, t) and not _holds(before, t)), default=0)
+
+
+def _holds(text: str, term: str) -> bool:
+    """Whether a normalised text holds a normalised glossary term (a Korean one inside words, spaces optional; a
+    Latin one as whole words)."""
+    if re.search(r"[가-힣]", term):
+        return term in text or term.replace(" ", "") in text.replace(" ", "")
+    return re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", text) is not None
 
 
 def correct(query: str, vocab: Vocabulary) -> Correction | None:
@@ -297,7 +318,7 @@ def correct(query: str, vocab: Vocabulary) -> Correction | None:
     the index holds whole are not a word to correct ("yolov" of "yolov6" is not "yolo")."""
     named = {w for m in _NAME_RE.findall(query) if vocab.known(m.lower()) for w in _WORD_RE.findall(m)}
     words = [w for w in dict.fromkeys(_WORD_RE.findall(query)) if len(w) <= MAX_WORD and w not in named][:MAX_WORDS]
-    found = {w: r for w in words if (r := correct_word(w, vocab)) is not None}
+    found = {w: r for w in words if (r := correct_word(w, vocab, lambda t, w=w: _terms_made(query, w, t))) is not None}
     fixed = {w: r for w, (r, _) in found.items()}
     other = {r: o for r in fixed.values() if (o := vocab.spellings.get(r.lower()) or vocab.spellings.get(_stem(r)[0]))}
     return Correction(query, _replace(query, fixed), list(fixed.items()),
