@@ -299,10 +299,11 @@ def _best(found: list[tuple[float, str, bool]], context: Callable[[str], int] | 
 
 
 def _terms_made(query: str, word: str, spelling: str) -> int:
-    """The words of the longest glossary term the query holds once `word` is spelled `spelling` and did not hold
-    before (0: none): "비전" makes "컴퓨터 비전" of "컴퓨터 바전" (2), "버전" makes only itself (1)."""
+    """The words of the longest glossary term of two or more words the query holds once `word` is spelled `spelling`
+    and did not hold before (0: none): "비전" makes "컴퓨터 비전" of "컴퓨터 바전" (2), "버전" makes none. A term of one
+    word says nothing about the rest of the query ("tracing" stays "tracking", the nearer by order, not "trading")."""
     before, after = norm(query), norm(_replace(query, {word: spelling}))
-    return max((len(t.split()) for t in _TERMS if _holds(after, t) and not _holds(before, t)), default=0)
+    return max((n for t in _TERMS if (n := len(t.split())) > 1 and _holds(after, t) and not _holds(before, t)), default=0)
 
 
 def _holds(text: str, term: str) -> bool:
