@@ -79,3 +79,14 @@ def test_a_real_word_with_a_particle_keeps_its_meaning(written):
     assert typos.surely_typos(fix, written.embedder) == {}
     hits = written.search(q, k=3)
     assert hits[0].heading == "Depth Pro" and hits.did_you_mean is None
+
+
+def test_only_a_term_of_several_words_decides_between_corrections_as_near():
+    """Fast, no model: the query's other words decide through a glossary term of two or more words only."""
+    vocab = typos.Vocabulary({"버전": 6, "tracking": 3, "trading": 3})
+    assert typos.correct("컴퓨터 바전", vocab).fixed == "컴퓨터 비전"        # "컴퓨터 비전" is a term
+    assert typos.correct("데이터 바전", vocab).fixed == "데이터 버전"        # "데이터 버전" is one
+    assert typos.correct("바전", vocab).fixed == "버전"                      # nothing decides: the order stands
+    assert typos.correct("tracing tool", vocab).fixed == "tracking tool"   # "trading" alone is a term of one word
+    assert typos.correct("experiment tracing", vocab).fixed == "experiment tracking"
+    assert typos.correct("algorithmic tracing", vocab).fixed == "algorithmic trading"   # the term, not the order
