@@ -6,8 +6,10 @@ word (its trailing particle aside) with a character bigram no entry holds, to th
 (or with a dropped syllable) whose bigrams all occur and which starts a word of some section (kb.text.fuzzy), or to
 a Hangul domain word as near — also the whole word, particle and all ("보코도" → "보코더", not "보고" + "도"). The
 domain words are the glossary's and the topics' (labels and keywords of the topics in use): among corrections as
-near, a domain word wins, and it is reached through its glossary synonyms or, for a loanword a topic lists in both
-scripts, its other spelling (kb.text.loanword: "보코더" asks for "vocoder") where the posts never write it. A
+near, a domain word wins (among domain words as near, the one that makes a glossary term with the query's other
+words: "컴퓨터 바전" → "컴퓨터 비전"), and it is reached through its glossary synonyms or, for a loanword a topic
+lists in both scripts, its other spelling (kb.text.loanword: "보코더" asks for "vocoder") where the posts never write
+it. A
 two-syllable Korean word one far key from a word that is no domain word is left as typed (kb.text.fuzzy.far_key:
 "시세" is a word the posts lack, not "시스" misspelled); so are the letters of a name with digits the index holds
 ("yolov6"). Words the index holds are never touched, so a query without typos is scored exactly as before. The
