@@ -9,8 +9,7 @@ domain words are the glossary's and the topics' (labels and keywords of the topi
 near, a domain word wins (among domain words as near, the one that makes a glossary term with the query's other
 words: "컴퓨터 바전" → "컴퓨터 비전"), and it is reached through its glossary synonyms or, for a loanword a topic
 lists in both scripts, its other spelling (kb.text.loanword: "보코더" asks for "vocoder") where the posts never write
-it. A
-two-syllable Korean word one far key from a word that is no domain word is left as typed (kb.text.fuzzy.far_key:
+it. A two-syllable Korean word one far key from a word that is no domain word is left as typed (kb.text.fuzzy.far_key:
 "시세" is a word the posts lack, not "시스" misspelled); so are the letters of a name with digits the index holds
 ("yolov6"). Words the index holds are never touched, so a query without typos is scored exactly as before. The
 keyword leg adds the corrected words' tokens at FUZZY_WEIGHT, or FAR_WEIGHT for a farther correction (two edits, a
