@@ -84,6 +84,19 @@ def test_the_model_tells_whole_words_from_typos(eval_index):
     assert dict(fix.words)["drive"] == "dive" and typos.surely_typos(fix, eval_index.embedder) == {"objetc": "object"}
 
 
+def test_a_real_korean_word_with_a_particle_is_no_sure_typo(eval_index):
+    """The model reads "거리를" as "거리" (distance) and a particle: a real word the posts lack is never a sure
+    correction, with or without its particle ("사진 한 장으로 거리를 추정하는 모델" meant distance, not "처리를"),
+    while a misspelled word with a particle still is ("기록윽로" → "기록으로")."""
+    embedder = eval_index.embedder
+    assert not embedder.whole_word("거리를") and typos.reads_whole(embedder.whole_word, "거리를")
+    assert not typos.reads_whole(embedder.whole_word, "기록윽로")
+    fix = typos.Correction("거리를 기록윽로", "처리를 기록으로", [("거리를", "처리를"), ("기록윽로", "기록으로")],
+                           {"거리를": 1.0, "기록윽로": 1.0})
+    assert typos.surely_typos(fix, embedder) == {"기록윽로": "기록으로"}
+    assert typos.did_you_mean(fix, fix.words, embedder.whole_word) == "거리를 기록으로"
+
+
 def test_the_did_you_mean_report_judges_intended_and_typo_lines_and_skips_the_rest():
     """kb.eval.suggestions reads both eval formats: "intended" (hand-written set) and "typo": [wrong, right]."""
     from types import SimpleNamespace

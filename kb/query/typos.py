@@ -6,9 +6,10 @@ word (its trailing particle aside) with a character bigram no entry holds, to th
 (or with a dropped syllable) whose bigrams all occur and which starts a word of some section (kb.text.fuzzy), or to
 a Hangul domain word as near — also the whole word, particle and all ("보코도" → "보코더", not "보고" + "도"). The
 domain words are the glossary's and the topics' (labels and keywords of the topics in use): among corrections as
-near, a domain word wins, and it is reached through its glossary synonyms or, for a loanword a topic lists in both
-scripts, its other spelling (kb.text.loanword: "보코더" asks for "vocoder") where the posts never write it. A
-two-syllable Korean word one far key from a word that is no domain word is left as typed (kb.text.fuzzy.far_key:
+near, a domain word wins (among domain words as near, the one that makes a glossary term with the query's other
+words: "컴퓨터 바전" → "컴퓨터 비전"), and it is reached through its glossary synonyms or, for a loanword a topic
+lists in both scripts, its other spelling (kb.text.loanword: "보코더" asks for "vocoder") where the posts never write
+it. A two-syllable Korean word one far key from a word that is no domain word is left as typed (kb.text.fuzzy.far_key:
 "시세" is a word the posts lack, not "시스" misspelled); so are the letters of a name with digits the index holds
 ("yolov6"). Words the index holds are never touched, so a query without typos is scored exactly as before. The
 keyword leg adds the corrected words' tokens at FUZZY_WEIGHT, or FAR_WEIGHT for a farther correction (two edits, a
@@ -49,6 +50,7 @@ from kb.text.fuzzy import (
 )
 from kb.text.loanword import same_word
 from kb.text.tokenize import tokenize
+from kb.text.words import norm
 from kb.topics import Topics
 
 FUZZY_WEIGHT = 0.8      # a corrected word's tokens count this much of an exact match
@@ -61,6 +63,7 @@ ATTEST_TRIES = 8         # Hangul candidates checked for occurring as a word, ne
 MAX_WORD = 24           # longer runs (no real word, or a pasted text) are not corrected
 NEAR_CACHE = 4096       # stems whose near domain words a vocabulary remembers
 MAX_WORDS = 32          # words of a query looked at, at most (a long pasted query costs no more than this)
+_TERMS = tuple(dict.fromkeys(norm(t) for group in glossary.GROUPS for t in group))     # the glossary's terms
 
 
 @dataclass
@@ -247,8 +250,9 @@ def _stem(word: str) -> tuple[str, str]:
     return word, ""
 
 
-def correct_word(word: str, vocab: Vocabulary) -> tuple[str, float] | None:
-    """(the word's correction, its cost in edits), or None when the index holds it (or nothing is near enough)."""
+def correct_word(word: str, vocab: Vocabulary, context: Callable[[str], int] | None = None) -> tuple[str, float] | None:
+    """(the word's correction, its cost in edits), or None when the index holds it (or nothing is near enough).
+    `context(spelling)` ranks domain words as near by what they make of the rest of the query (_terms_made)."""
     if word.isascii():
         low = word.lower()
         if not allowed_edits(low) or vocab.known(low):
@@ -256,7 +260,7 @@ def correct_word(word: str, vocab: Vocabulary) -> tuple[str, float] | None:
         found = vocab.latin.candidates(low)
         if len(low) < LATIN_OPEN:
             found = [(c, t) for c, t in found if t in vocab.domain and c <= 1.0]     # "long" is not "song"
-        return _best([(c, t, t in vocab.domain) for c, t in found]) if found else None
+        return _best([(c, t, t in vocab.domain) for c, t in found], context) if found else None
     stem, particle = _stem(word)
     if len(stem) < 2 or {stem, word} & vocab.domain:
         return None                                # a domain word is a word ("객체" is not "개체" misspelled)
@@ -268,7 +272,7 @@ def correct_word(word: str, vocab: Vocabulary) -> tuple[str, float] | None:
     if particle and not all(vocab.known(b) for b in hangul_bigrams(word)):
         # what looked like a particle may end a domain word ("보코도" is "보코더", not "보코" + "도")
         found += [(c, t, True) for c, t in vocab.glossary_hangul(word, same_length=True)]
-    return _best(sorted(found, key=lambda x: x[0])) if found else None
+    return _best(sorted(found, key=lambda x: x[0]), context) if found else None
 
 
 def _attested(candidates: list[tuple[float, str]], vocab: Vocabulary) -> list[tuple[float, str]]:
@@ -283,13 +287,32 @@ def _attested(candidates: list[tuple[float, str]], vocab: Vocabulary) -> list[tu
     return out
 
 
-def _best(found: list[tuple[float, str, bool]]) -> tuple[str, float]:
+def _best(found: list[tuple[float, str, bool]], context: Callable[[str], int] | None = None) -> tuple[str, float]:
     """(spelling, cost) of the first of the candidates (cost, spelling, a domain word?; cheapest first), except that
     a domain word as near wins (the domain's vocabulary is the likelier intended word), also over one nearer only by
-    a neighbouring key ("강이" → "강의", not "같이")."""
+    a neighbouring key ("강이" → "강의", not "같이"); among domain words as near, the one that makes the longest
+    glossary term with the query's other words (`context`: "컴퓨터 바전" → "컴퓨터 비전", not "컴퓨터 버전")."""
     best = found[0][0]
     near = [(t, d) for d, t, domain in found if domain and d <= best + 1 - NEIGHBOUR_COST]
+    if len(near) > 1 and context is not None:
+        near.sort(key=lambda x: -context(x[0]))         # stable: cheapest first among as long
     return near[0] if near else (found[0][1], best)
+
+
+def _terms_made(query: str, word: str, spelling: str) -> int:
+    """The words of the longest glossary term of two or more words the query holds once `word` is spelled `spelling`
+    and did not hold before (0: none): "비전" makes "컴퓨터 비전" of "컴퓨터 바전" (2), "버전" makes none. A term of one
+    word says nothing about the rest of the query ("tracing" stays "tracking", the nearer by order, not "trading")."""
+    before, after = norm(query), norm(_replace(query, {word: spelling}))
+    return max((n for t in _TERMS if (n := len(t.split())) > 1 and _holds(after, t) and not _holds(before, t)), default=0)
+
+
+def _holds(text: str, term: str) -> bool:
+    """Whether a normalised text holds a normalised glossary term (a Korean one inside words, spaces optional; a
+    Latin one as whole words)."""
+    if re.search(r"[가-힣]", term):
+        return term in text or term.replace(" ", "") in text.replace(" ", "")
+    return re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", text) is not None
 
 
 def correct(query: str, vocab: Vocabulary) -> Correction | None:
@@ -297,7 +320,7 @@ def correct(query: str, vocab: Vocabulary) -> Correction | None:
     the index holds whole are not a word to correct ("yolov" of "yolov6" is not "yolo")."""
     named = {w for m in _NAME_RE.findall(query) if vocab.known(m.lower()) for w in _WORD_RE.findall(m)}
     words = [w for w in dict.fromkeys(_WORD_RE.findall(query)) if len(w) <= MAX_WORD and w not in named][:MAX_WORDS]
-    found = {w: r for w in words if (r := correct_word(w, vocab)) is not None}
+    found = {w: r for w in words if (r := correct_word(w, vocab, lambda t, w=w: _terms_made(query, w, t))) is not None}
     fixed = {w: r for w, (r, _) in found.items()}
     other = {r: o for r in fixed.values() if (o := vocab.spellings.get(r.lower()) or vocab.spellings.get(_stem(r)[0]))}
     return Correction(query, _replace(query, fixed), list(fixed.items()),
@@ -348,7 +371,13 @@ def surely_typos(fix: Correction, embedder) -> dict[str, str]:
     if whole is None:
         return {}
     return {w: r for w, r in fix.words if not inflection(w, r) and fix.costs.get(w, 2.0) <= 1.0
-            and (len(w) >= LATIN_OPEN or not w.isascii()) and not whole(w)}
+            and (len(w) >= LATIN_OPEN or not w.isascii()) and not reads_whole(whole, w)}
+
+
+def reads_whole(whole: Callable[[str], bool], word: str) -> bool:
+    """Whether the model reads the word, or a Korean word without its trailing particle, as one whole word of its
+    vocabulary: "거리를" is "거리" (distance) and a particle, a word, not "처리를" misspelled."""
+    return whole(word) or (not word.isascii() and (stem := _stem(word)[0]) != word and whole(stem))
 
 
 def attainable(backend, kq: KeywordQuery, fix: Fuzzy | None = None) -> float:
@@ -426,7 +455,7 @@ def did_you_mean(fix: Correction | None, words: list[tuple[str, str]],
     """"Did you mean": the query with the corrections the results confirm (`confirmed`) applied, or None. A word
     the model reads whole (`whole`, E5Embedder.whole_word) is left as typed: it is a word, likely what the user
     meant, even where a best hit holds its neighbour ("validate table columns" is not "stable" misspelled)."""
-    words = [(w, r) for w, r in words if whole is None or not whole(w)]
+    words = [(w, r) for w, r in words if whole is None or not reads_whole(whole, w)]
     return Correction(fix.query, fix.fixed, words).suggestion() if fix is not None and words else None
 
 
@@ -437,7 +466,7 @@ def as_confirmed(index, c, words: list[tuple[str, str]], expand: bool = True) ->
     the floor keeps judging by the typed and the surely corrected query."""
     whole = getattr(index.embedder, "whole_word", None)
     sure = surely_typos(c.fix, index.embedder) if c.fix is not None else {}
-    more = {w: r for w, r in words if w not in sure and whole is not None and not whole(w)}
+    more = {w: r for w, r in words if w not in sure and whole is not None and not reads_whole(whole, w)}
     if not more:
         return None
     return index.semantic_scores(index.query_vector(_replace(c.fix.query, {**sure, **more}), expand), c.rows)
