@@ -76,6 +76,13 @@ tags:
 긴 프롬프트 문장을 T5 텍스트 인코더로 읽어서 4K 해상도 이미지를 생성하는 diffusion transformer. 프롬프트를 꽤 길게
 써도 내용을 잘 따라간다.
 
+### SGLang
+
+[참고링크](https://github.com/sgl-project/sglang)
+
+LLM 추론을 빠르게 서빙하는 엔진. RadixAttention으로 프롬프트 prefix 캐시를 재사용해서 처리량이 vLLM보다 높게 나온다고
+한다.
+
 ### 한국어 자연어처리 입문서
 
 [참고링크](https://wikidocs.net/book/2155)
@@ -140,3 +147,21 @@ def test_why_this_topic_says_in_words_which_subject_holds_the_section_more_clear
     assert f"It is more clearly about {ts.get('speech').label}, so it needed more evidence to be here too." in said
     said = topic_reasons(rivals_index, ts.get("speech"), row, a.why(row, "speech"), a.rival_topic(row, "speech"))
     assert not any("more clearly about" in r for r in said)        # its best subject has no rival
+
+
+
+def test_topic_pages_report_what_a_rival_subject_took_off(rivals_index):
+    """`kb.topics NAME --json` hits carry topic_rival exactly when a rival lowered the section's score there; an LLM
+    serving engine, MLOps by what it does, is NLP more clearly by its words: on the MLOps page with NLP's margin
+    taken off (it still clears MLOps's threshold by as much)."""
+    ts = topics.load_topics(path=topics.DEFAULT_FILE)
+    a = topics.assign(rivals_index, ts)
+    seen = 0
+    for t in ts:
+        for h in topics.topic_hits(rivals_index, t.name, ts):
+            rival = a.why(h.row, t.name)["rival"]
+            assert h.scores.get("topic_rival", 0.0) == rival
+            seen += rival < 0
+    row = next(i for i, s in enumerate(rivals_index.sections) if s.heading == "SGLang")
+    assert {t.name for t in a.topics_of(row)} == {"nlp", "mlops"}
+    assert a.rival_topic(row, "mlops").name == "nlp" and a.why(row, "mlops")["rival"] < 0 and seen >= 1

@@ -493,6 +493,8 @@ def topic_hits(index, name: str, topics: Topics | None = None, k: int | None = N
         scores = {"topic_score": why.get("score", why["z"]), "topic_threshold": why.get("threshold", 0.0),
                   "topic_z": why["z"], "topic_similarity": why["similarity"], "topic_keyword": why["keyword"]}
         scores.update({f"topic_{f}": why[f] for f in topic_score.FEATURES if f in why})
+        if why.get("rival"):
+            scores["topic_rival"] = why["rival"]
         if why["corrected"]:
             scores["topic_corrected"] = why["corrected"]
         hits.append(index.hit(r, score=scores["topic_score"], scores=scores))
