@@ -45,7 +45,10 @@ def main() -> int:
     content.mkdir()
     for p in posts.glob("*.md"):
         shutil.copy(p, content / p.name)
-    env = {**os.environ, "KB_CONTENT_DIR": str(content), "KB_INDEX_DIR": str(index)}
+    # the kb of the checkout this script is in, whatever the environment has installed (an editable install of
+    # another checkout would otherwise answer for it)
+    path = os.pathsep.join(p for p in (str(EVAL.parents[1]), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "KB_CONTENT_DIR": str(content), "KB_INDEX_DIR": str(index), "PYTHONPATH": path}
 
     def run(*args: str) -> str:
         p = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, env=env, cwd=work)
