@@ -7,7 +7,8 @@ the held-out one. Prints, as mean (and worst) precision / recall over the splits
 * the rival rule (kb.topics.score.rivalry) at weights 0–1.5, each with its offset chosen on the other splits;
 * a stacked logistic regression on every topic's margin (a weight per topic pair).
 
-    OPENBLAS_NUM_THREADS=1 python tests/eval/topic_nested.py [--scores FILE]   # ~5 minutes; FILE caches the scores
+    OPENBLAS_NUM_THREADS=1 python tests/eval/topic_nested.py [--scores FILE] [--caps 2 3 4]   # ~5 minutes;
+                                                                    # FILE caches the scores
 """
 
 from __future__ import annotations
@@ -163,6 +164,8 @@ def nested_stacked(res: dict, c: float) -> list[tuple[float, float]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scores", type=Path, help="cache of the by-split scores (written when missing)")
+    ap.add_argument("--caps", type=float, nargs="*", default=[topic_score.RIVAL_CAP], metavar="CAP",
+                    help=f"rival caps to try (default: the shipped {topic_score.RIVAL_CAP})")
     args = ap.parse_args()
     if args.scores and args.scores.exists():
         res = pickle.loads(args.scores.read_bytes())
@@ -173,8 +176,10 @@ def main() -> int:
     _report("one offset", nested_offset(res, 0.0))
     _report("an offset per topic, by F1", nested_per_topic(res, "f1"))
     _report(f"an offset per topic, by recall at precision {FLOOR}", nested_per_topic(res, "floor"))
-    for lam in (0.5, 1.0, 1.5):
-        _report(f"rival weight {lam}, its offset", nested_offset(res, lam))
+    for cap in args.caps:
+        topic_score.RIVAL_CAP = cap
+        for lam in (0.5, 1.0, 1.5):
+            _report(f"rival weight {lam}, cap {cap}, its offset", nested_offset(res, lam))
     for c in (0.01, 0.1):
         _report(f"stacked regression, C {c}", nested_stacked(res, c))
     return 0
