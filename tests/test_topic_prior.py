@@ -3,10 +3,9 @@ a real index of a post no tuning saw."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from fixtures.written import index_of_post
 
 from kb import topics
 from kb.topics import prior as topic_prior
@@ -126,17 +125,9 @@ def unseen_prior_index(tmp_path_factory):
     """An index of a post written here (sections no tuning or training saw, none naming its topic's listed
     words), next to the seed post."""
     import kb
-    from kb.build.local import build_index
-    from kb.core.config import Settings
 
-    tmp = tmp_path_factory.mktemp("prior")
-    content = tmp / "content"
-    content.mkdir()
-    (content / "2025-03-08-weekly-ml-dl-news.md").write_text(UNSEEN, encoding="utf-8")
-    for p in (Path(__file__).resolve().parents[1] / "content").glob("*.md"):
-        (content / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
-    build_index(Settings.load(content, tmp / "index"))
-    return kb.open_index(tmp / "index")
+    return kb.open_index(index_of_post(tmp_path_factory.mktemp("prior"), "2025-03-08-weekly-ml-dl-news.md", UNSEEN,
+                                       seed=True))
 
 
 @pytest.mark.slow

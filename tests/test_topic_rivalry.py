@@ -4,16 +4,13 @@ rule on a post written for this test (no tuning saw it), with the real model and
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from fixtures.written import index_of_post
 
 from kb import topics
 from kb.core.errors import BadTopics
 from kb.topics import score as topic_score
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_rivalry_is_the_best_margin_in_another_subject_capped_and_spares_facets():
@@ -96,17 +93,9 @@ LLM 추론을 빠르게 서빙하는 엔진. RadixAttention으로 프롬프트 p
 def rivals_index(tmp_path_factory):
     """An index of a post written for this test, next to the seed post."""
     import kb
-    from kb.build.local import build_index
-    from kb.core.config import Settings
 
-    tmp = tmp_path_factory.mktemp("rivals")
-    content = tmp / "content"
-    content.mkdir()
-    (content / "2024-06-01-weekly-ml-dl-news.md").write_text(RIVALS_POST, encoding="utf-8")
-    for p in (ROOT / "content").glob("*.md"):
-        (content / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
-    build_index(Settings.load(content, tmp / "index"))
-    return kb.open_index(tmp / "index")
+    return kb.open_index(index_of_post(tmp_path_factory.mktemp("rivals"), "2024-06-01-weekly-ml-dl-news.md",
+                                       RIVALS_POST, seed=True))
 
 
 @pytest.mark.parametrize("heading,subject", [

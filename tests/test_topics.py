@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from fixtures.written import index_of_post
 
 from kb import topics
 from kb.core.errors import BadQuery, BadTopics, ReadOnly
@@ -494,16 +495,8 @@ def unseen_index(tmp_path_factory):
 def _index_with_seed(tmp: Path, name: str, post: str):
     """An index of one post written for a test, next to the seed post."""
     import kb
-    from kb.build.local import build_index
-    from kb.core.config import Settings
 
-    content = tmp / "content"
-    content.mkdir()
-    (content / name).write_text(post, encoding="utf-8")
-    for p in (ROOT / "content").glob("*.md"):
-        (content / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
-    build_index(Settings.load(content, tmp / "index"))
-    return kb.open_index(tmp / "index")
+    return kb.open_index(index_of_post(tmp, name, post, seed=True))
 
 
 @pytest.mark.parametrize("heading,expected", [
