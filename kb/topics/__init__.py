@@ -125,29 +125,27 @@ def load_topics(content_dir=None, path=None) -> Topics:
         raise BadTopics(f"the topics file {src} is not UTF-8 text") from None
     topics = parse_topics(text, str(src))
     if src.resolve() != DEFAULT_FILE.resolve():
-        topics = _shipped_facets(_current_thresholds(topics))
+        topics = _as_shipped_today(topics)
     return Topics(topics, src)
 
 
-def _current_thresholds(topics: tuple[Topic, ...]) -> tuple[Topic, ...]:
-    """A copy of the shipped file keeps the thresholds of the kb that made it: a shipped topic whose threshold is one
-    an earlier kb shipped (topic_score.SHIPPED_BEFORE) gets today's shipped threshold; a threshold the user chose
-    stays."""
+def _as_shipped_today(topics: tuple[Topic, ...]) -> tuple[Topic, ...]:
+    """A copy of the shipped file keeps what the kb that made it shipped. A shipped topic whose threshold is one an
+    earlier kb shipped (topic_score.SHIPPED_BEFORE) gets today's shipped threshold (a threshold the user chose
+    stays); a topic that does not say whether it is a facet is one when the shipped topic of its name is (any other
+    is a subject)."""
     stale = [t for t in topics if t.threshold in topic_score.SHIPPED_BEFORE.get(t.name, ())]
-    if not stale:
+    if not stale and all(t.facet is not None for t in topics):
         return topics
-    shipped = {t.name: t.threshold for t in parse_topics(DEFAULT_FILE.read_text(encoding="utf-8"), str(DEFAULT_FILE))}
-    return tuple(dataclasses.replace(t, threshold=shipped[t.name]) if t in stale and t.name in shipped else t
-                 for t in topics)
-
-
-def _shipped_facets(topics: tuple[Topic, ...]) -> tuple[Topic, ...]:
-    """A topic that does not say whether it is a facet is one when the shipped topic of its name is (a copy of an
-    earlier shipped file has no `facet` line); any other is a subject."""
-    if all(t.facet is not None for t in topics):
-        return topics
-    shipped = {t.name: bool(t.facet) for t in parse_topics(DEFAULT_FILE.read_text(encoding="utf-8"), str(DEFAULT_FILE))}
-    return tuple(t if t.facet is not None else dataclasses.replace(t, facet=shipped.get(t.name, False)) for t in topics)
+    shipped = {t.name: t for t in parse_topics(DEFAULT_FILE.read_text(encoding="utf-8"), str(DEFAULT_FILE))}
+    out = []
+    for t in topics:
+        if t in stale and t.name in shipped:
+            t = dataclasses.replace(t, threshold=shipped[t.name].threshold)
+        if t.facet is None:
+            t = dataclasses.replace(t, facet=bool(t.name in shipped and shipped[t.name].facet))
+        out.append(t)
+    return tuple(out)
 
 
 _CURRENT_LOCK = threading.Lock()
