@@ -557,7 +557,7 @@ LABELS_FILE = Path("tests/eval/topic_labels.jsonl")
 # seen when tuning; the acceptance check, too, indexes unseen posts alone).
 SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune"),
           "heldout": ("tests/eval/topic_posts/heldout",),
-          # written and labelled by someone who never saw kb's code (eleven sets by eleven helpers); each measured from
+          # written and labelled by someone who never saw kb's code (seventeen sets by seventeen helpers); each measured from
           # outside before any fit used it, fitted on since (their honest figures: `--check --by-split`)
           "external": ("tests/eval/topic_posts/external",),
           "external2": ("tests/eval/topic_posts/external2",),
@@ -569,7 +569,13 @@ SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune")
           "external8": ("tests/eval/topic_posts/external8",),
           "external9": ("tests/eval/topic_posts/external9",),
           "external10": ("tests/eval/topic_posts/external10",),
-          "external11": ("tests/eval/topic_posts/external11",)}
+          "external11": ("tests/eval/topic_posts/external11",),
+          "external12": ("tests/eval/topic_posts/external12",),
+          "external13": ("tests/eval/topic_posts/external13",),
+          "external14": ("tests/eval/topic_posts/external14",),
+          "external15": ("tests/eval/topic_posts/external15",),
+          "external16": ("tests/eval/topic_posts/external16",),
+          "external17": ("tests/eval/topic_posts/external17",)}
 
 
 def load_labels(path=LABELS_FILE, split: str | None = None) -> dict[tuple[str, str], set[str]]:
