@@ -133,15 +133,13 @@ def unseen_prior_index(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("heading,expected,by_prior", [
     # Korean court rulings and their summaries: in korean too by the labelling rules; with the prior and weights
-    # refitted on ten splits its korean score was 3.88 against 4.41 (docs/eval.md); on thirteen it is still under
-    # korean's threshold (by 0.82), a known miss
+    # refitted on ten splits its korean score was 3.88 against 4.41 (docs/eval.md); on nineteen it is still under
+    # korean's threshold, a known miss
     pytest.param("판결문 요약 데이터 공개", {"nlp", "korean"}, {"korean"},
                  marks=pytest.mark.xfail(strict=True, reason="korean score below its threshold since the nine-split fit")),
-    # counting cars in aerial video: vision only; after the thirteen-split fit (korean's threshold 4.65 → 4.21, the
-    # offset the by-split rule picks with subjects competing) its all-Korean heading and the prior put it over
-    # korean's threshold by 0.11, a known miss (docs/eval.md: korean's by-split precision 0.91 → 0.88)
-    pytest.param("드론 영상 속 차량 세기", {"vision"}, {"vision"},
-                 marks=pytest.mark.xfail(strict=True, reason="korean by 0.11 since the thirteen-split fit")),
+    # counting cars in aerial video: vision only (its all-Korean heading put it over korean's threshold by 0.11
+    # after the thirteen-split fit; under the nineteen-split one it is vision only again)
+    ("드론 영상 속 차량 세기", {"vision"}, {"vision"}),
     ("새소리로 새 맞히기", {"speech"}, {"speech"}),                       # telling birds by their song
     ("요청 묶어 보내기", {"mlops"}, {"mlops"}),                            # batching requests to a served model
 ])
@@ -191,12 +189,12 @@ def test_a_topic_the_prior_does_not_cover_is_scored_by_the_plain_weights():
 @pytest.mark.slow
 def test_the_shipped_prior_is_what_train_prior_makes(tmp_path, capsys):
     """`python -m kb.topics --check --train-prior` (a scratch index of every labelled post, the real model) makes
-    the shipped file again (about a minute: it embeds the 936 labelled sections)."""
+    the shipped file again (about a minute: it embeds the 1349 labelled sections)."""
     from kb.topics import __main__ as topics_cli
 
     out = tmp_path / "prior.npz"
     assert topics_cli.main(["--check", "--train-prior", "--prior-out", str(out)]) == 0
-    assert "trained on 936 labelled sections" in capsys.readouterr().out
+    assert "trained on 1349 labelled sections" in capsys.readouterr().out
     shipped, made = topic_prior.load(), topic_prior.load(out)
     assert (made.model, made.topics, made.clip) == (shipped.model, shipped.topics, shipped.clip)
     for name in ("mean", "scale", "weights", "bias", "centre"):

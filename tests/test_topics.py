@@ -151,6 +151,24 @@ def test_the_offset_is_chosen_by_the_mean_over_splits_each_weighing_the_same():
     assert topics.recall_at_precision(mean, floor=0.90)["offset"] == 0.5
 
 
+def test_the_by_split_offset_is_the_one_under_which_most_splits_reach_both_targets():
+    """Of the offsets that keep the mean precision at the floor, `--check --by-split` picks the one under which the
+    most splits reach precision 0.92 and recall 0.90 (what each new corpus must), not the best mean recall: a mean
+    can be lifted by splits already over the targets while others fall under."""
+    a = [{"offset": 0.5, "precision": 0.95, "recall": 0.91}, {"offset": 1.0, "precision": 0.94, "recall": 0.99}]
+    b = [{"offset": 0.5, "precision": 0.93, "recall": 0.92}, {"offset": 1.0, "precision": 0.91, "recall": 0.97}]
+    c = [{"offset": 0.5, "precision": 0.96, "recall": 0.88}, {"offset": 1.0, "precision": 0.95, "recall": 0.89}]
+    mean = topics.mean_rows({"a": a, "b": b, "c": c})
+    assert [r["meeting"] for r in mean] == [2, 1]
+    assert mean[1]["recall"] > mean[0]["recall"] and mean[1]["precision"] >= 0.93
+    assert topics.recall_at_precision(mean, floor=0.93)["offset"] == 1.0
+    assert topics.most_splits_meeting(mean, floor=0.93)["offset"] == 0.5
+    assert topics.most_splits_meeting(mean, floor=0.99) is None
+    tied = topics.mean_rows({"a": a, "c": c})                   # one split meets at either offset: best mean recall
+    assert [r["meeting"] for r in tied] == [1, 1]
+    assert topics.most_splits_meeting(tied, floor=0.93)["offset"] == 1.0
+
+
 def test_labels_cover_every_section_of_every_eval_post_for_every_topic():
     from kb.build.local import load_corpus
 
@@ -349,9 +367,10 @@ def test_exclude_round_trip_writes_the_content_folder_and_moves_the_neighbours_w
     nlp_after = _members(eval_index, after, "nlp")
     assert wrong not in nlp_after
     assert wrong in nlp_before - nlp_after <= {wrong, "KorGPT2 tutorial"}
-    # the neighbour is closer to the counter-example than to NLP's other members: it moves further out (it stays:
-    # it is far over the threshold, and NLP by its labels)
-    assert after.why(near, "nlp")["score"] < before.why(near, "nlp")["score"] - 0.5
+    # the neighbour is closer to the counter-example than to NLP's other members: it moves further out, its example
+    # evidence down by at least a fifth of a unit (it stays: it is far over the threshold, and NLP by its labels)
+    moved = before.why(near, "nlp")["score"] - after.why(near, "nlp")["score"]
+    assert moved > 0.2 * topic_score.WEIGHTS["example"]
     [row] = _rows(eval_index, wrong)
     assert after.why(row, "nlp")["corrected"] == -1.0
     for name in REQUIRED - {"nlp"}:                    # a correction moves its own topic only

@@ -795,15 +795,25 @@ def offset_rows(counts: dict, offsets) -> list[dict]:
 
 def mean_rows(per_split: dict[str, list[dict]]) -> list[dict]:
     """Rows (offset, precision, recall, f1) averaged over splits, each split weighing the same: the figure a new
-    corpus meets, whichever its size (transfer rows per split, same offsets)."""
+    corpus meets, whichever its size (transfer rows per split, same offsets). "meeting": how many splits reach both
+    targets a new corpus must (topic_score.TARGET_PRECISION and TARGET_RECALL)."""
     splits = list(per_split.values())
     out = []
     for rows in zip(*splits, strict=True):
         p = sum(r["precision"] for r in rows) / len(rows)
         r_ = sum(r["recall"] for r in rows) / len(rows)
+        meeting = sum(r["precision"] >= topic_score.TARGET_PRECISION and r["recall"] >= topic_score.TARGET_RECALL
+                      for r in rows)
         out.append({"offset": rows[0]["offset"], "precision": p, "recall": r_,
-                    "f1": 2 * p * r_ / max(p + r_, 1e-12)})
+                    "f1": 2 * p * r_ / max(p + r_, 1e-12), "meeting": meeting})
     return out
+
+
+def most_splits_meeting(mean: list[dict], floor: float = topic_score.PRECISION_FLOOR) -> dict | None:
+    """The by-split choice: of the rows whose mean precision stays at or above `floor`, the one under which the most
+    splits reach both targets, ties to the best mean recall (None if no row keeps the floor)."""
+    ok = [r for r in mean if r["precision"] >= floor]
+    return max(ok, key=lambda r: (r["meeting"], r["recall"], r["precision"])) if ok else None
 
 
 def recall_at_precision(cv: list[dict], floor: float = topic_score.PRECISION_FLOOR) -> dict | None:

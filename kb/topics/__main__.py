@@ -30,6 +30,7 @@ from kb.topics import (
     load_topics,
     matching_rows,
     mean_rows,
+    most_splits_meeting,
     offset_rows,
     plain_fit,
     recall_at_precision,
@@ -70,9 +71,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                      f"{topic_score.PRECISION_FLOOR}")
     chk.add_argument("--by-split", action="store_true", help="with --check: leave one split out at a time — fit on "
                      "an index of the other splits' posts, score the split on an index of its own posts (what new "
-                     "posts meet) — and name the threshold offset with the best mean recall over the splits at "
-                     "mean precision ≥ "
-                     f"{topic_score.PRECISION_FLOOR}")
+                     "posts meet) — and name the threshold offset under which the most splits reach precision "
+                     f"{topic_score.TARGET_PRECISION} and recall {topic_score.TARGET_RECALL}, at mean precision ≥ "
+                     f"{topic_score.PRECISION_FLOOR} (ties: the best mean recall)")
     chk.add_argument("--rival", type=float, default=topic_score.RIVAL_WEIGHT, metavar="W", help="with --check: how "
                      "much a section's margin in another subject topic lowers its score in a subject (default "
                      f"{topic_score.RIVAL_WEIGHT}; 0: subjects do not compete)")
@@ -175,7 +176,7 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
                     counts[d][name] = tuple(a + b for a, b in zip(old, c, strict=True))
     rows = offset_rows(counts, CV_OFFSETS)
     mean = mean_rows(per_split)
-    chosen = recall_at_precision(mean)
+    chosen = most_splits_meeting(mean)
     if args.json:
         print(json.dumps({"by_split": per_split, "mean": mean, "all": rows, "chosen": chosen}, ensure_ascii=False))
         return 0
@@ -184,15 +185,15 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
             f"{x['offset']:.1f}: {x['precision']:.3f}/{x['recall']:.3f}" for x in r))
     print("mean over the splits: " + "  ".join(f"{x['offset']:.1f}: {x['precision']:.3f}/{x['recall']:.3f}"
                                                for x in mean))
-    print("splits with precision ≥ 0.92 and recall ≥ 0.90: " + "  ".join(
-        f"{d:.1f}: {sum(r[i]['precision'] >= 0.92 and r[i]['recall'] >= 0.90 for r in per_split.values())}"
-        for i, d in enumerate(CV_OFFSETS)))
+    print(f"splits with precision ≥ {topic_score.TARGET_PRECISION} and recall ≥ {topic_score.TARGET_RECALL}: "
+          + "  ".join(f"{x['offset']:.1f}: {x['meeting']}" for x in mean))
     for x in rows:
         print(f"every split on its own index, threshold offset {x['offset']:.1f}: precision {x['precision']:.3f}  "
               f"recall {x['recall']:.3f}  F1 {x['f1']:.3f}  (" + ", ".join(
                   f"{n} {t['precision']:.2f}/{t['recall']:.2f}" for n, t in x["topics"].items()) + ")")
     if chosen:
-        print(f"best mean recall at mean precision ≥ {topic_score.PRECISION_FLOOR}: offset {chosen['offset']:.1f}")
+        print(f"most splits meeting both targets at mean precision ≥ {topic_score.PRECISION_FLOOR} (ties: best mean "
+              f"recall): offset {chosen['offset']:.1f}")
     return 0
 
 

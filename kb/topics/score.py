@@ -27,8 +27,8 @@ A section joins a topic when its score reaches the topic's threshold (`threshold
 the shipped thresholds are one logistic regression (shared weights, one intercept per topic) fitted on every
 labelled post of tests/eval/topic_labels.jsonl: `python -m kb.topics --check --split all --index-dir DIR --fit`
 (DIR: an index of all the labelled posts) prints them; the thresholds are the intercepts lowered by
-BALANCE_OFFSET, chosen leaving one split out, each scored on an index of its own posts (--by-split), for recall
-at PRECISION_FLOOR.
+BALANCE_OFFSET, chosen leaving one split out, each scored on an index of its own posts (--by-split), for the most
+splits reaching the targets at mean precision ≥ PRECISION_FLOOR.
 """
 
 from __future__ import annotations
@@ -42,22 +42,27 @@ EXAMPLE_K = 3
 MAX_EXAMPLES = 64
 FEATURES = ("meaning", "heading", "lead", "text", "link", "implied", "tag", "example", "prior")
 # Fitted on every labelled post (see the module docstring); the thresholds live in kb/topics/default.toml.
-WEIGHTS = {"meaning": 0.58, "heading": 0.7, "lead": 1.99, "text": 1.75, "link": 1.48, "implied": 2.11, "tag": 0.0,
-           "example": 1.97, "prior": 0.8}
+WEIGHTS = {"meaning": 0.27, "heading": 0.81, "lead": 1.87, "text": 1.56, "link": 1.0, "implied": 1.8, "tag": 0.0,
+           "example": 1.78, "prior": 0.93}
 # The same fit with the prior's weight held at 0 (`--fit` prints it), for topics the prior does not cover; "shift":
 # how much higher the thresholds of the fit with the prior are (the median of the per-topic differences).
-PLAIN = {"weights": {"meaning": 2.35, "heading": 1.12, "lead": 2.82, "text": 2.84, "link": 1.66, "implied": 3.07,
-                     "tag": 0.0, "example": 4.42, "prior": 0.0}, "shift": 0.61}
-# The fitted thresholds are the logistic intercepts lowered by this much: the offset with the best mean recall at
-# mean precision ≥ PRECISION_FLOOR when each of the thirteen splits of the labelled posts is scored on an index of
-# its own posts with weights, thresholds and prior fitted on the others, each split weighing the same, subjects
-# competing as below (`python -m kb.topics --check --by-split`, "mean over the splits": 0.5 → P 0.951 / R 0.911,
-# 0.7 → 0.943 / 0.922, 0.8 → 0.941 / 0.929, 0.9 → 0.941 / 0.935, 1.0 → 0.937 / 0.935, 1.2 → 0.927 / 0.938).
+PLAIN = {"weights": {"meaning": 2.41, "heading": 1.06, "lead": 2.78, "text": 2.83, "link": 1.72, "implied": 2.86,
+                     "tag": 0.0, "example": 4.38, "prior": 0.0}, "shift": 0.89}
+# The fitted thresholds are the logistic intercepts lowered by this much. Each of the nineteen splits of the labelled
+# posts is scored on an index of its own posts with weights, thresholds and prior fitted on the others, subjects
+# competing as below (`python -m kb.topics --check --by-split`); of the offsets that keep the mean precision over the
+# splits ≥ PRECISION_FLOOR, this is the one under which the most splits reach both targets a new corpus must
+# (TARGET_PRECISION, TARGET_RECALL), ties to the best mean recall: 15 of 19 at 0.4–0.7 (mean P / R 0.958 / 0.916 …
+# 0.950 / 0.922), 13 at 0.9 (0.942 / 0.931), 12 at 1.0 (0.939 / 0.933, the best mean recall at the floor).
+# Leaving one split out twice (tests/eval/topic_nested.py: the rule applied to the other splits only) this choice
+# puts 14 of 19 held-out splits over both targets, best mean recall 9 (docs/eval.md).
 # Not leaving one post out of an index of all of them (--lopo): there the other posts lend the left-out one example
 # closeness a new corpus indexed on its own does not have (docs/eval.md).
-BALANCE_OFFSET = 0.9
-# The precision the offset must keep: the 0.92 a new corpus must reach, plus 0.01 of margin (the mean over splits
-# moves by about that much between neighbouring offsets).
+BALANCE_OFFSET = 0.7
+TARGET_PRECISION = 0.92      # what one new corpus's topic pages must reach (the acceptance of issue 17)
+TARGET_RECALL = 0.90
+# The mean precision the offset must keep: TARGET_PRECISION plus 0.01 of margin (the mean over splits moves by about
+# that much between neighbouring offsets).
 PRECISION_FLOOR = 0.93
 # Subjects compete: a section clearly in one subject topic needs more to join another. Its score in every subject
 # but its best one is lowered by RIVAL_WEIGHT × its margin over the threshold in the best one, capped at RIVAL_CAP
@@ -65,27 +70,27 @@ PRECISION_FLOOR = 0.93
 # Facet topics (a resource's form or language: courses-books, korean; `facet = true`) neither give nor take: a
 # Korean NLP textbook stays in korean, courses-books and nlp. Why: outside labellers put a TTS model with a text
 # encoder under speech, an image model that reads captions under vision and an LLM server under mlops, not also
-# under nlp, though each reads like language modelling. Leaving one split out over the thirteen splits
-# (`python -m kb.topics --check --by-split --rival W`), each weight at the offset the rule above picks: weight 0
-# → P 0.935 / R 0.931 (offset 0.3), 0.5 → 0.932 / 0.937 (0.7), 1.0 → 0.941 / 0.935 (0.9); NLP's precision over
-# the splits 0.86 → 0.90 (docs/eval.md).
+# under nlp, though each reads like language modelling. Leaving one split out over the thirteen splits of the
+# eighth pass (`python -m kb.topics --check --by-split --rival W`), each weight at the offset with the best mean
+# recall at the floor: weight 0 → P 0.935 / R 0.931 (offset 0.3), 0.5 → 0.932 / 0.937 (0.7), 1.0 → 0.941 / 0.935
+# (0.9); NLP's precision over the splits 0.86 → 0.90 (docs/eval.md).
 RIVAL_WEIGHT = 1.0
 RIVAL_CAP = 3.0
 FIXED = {"tag": 0.0}        # weights the fit keeps as they are: post tags measured no help (docs/eval.md)
-DEFAULT_THRESHOLD = 3.97     # for a topic without a fitted threshold: the median of the shipped ones
+DEFAULT_THRESHOLD = 4.48     # for a topic without a fitted threshold: the median of the shipped ones
 # Every threshold an earlier kb shipped for its topics (git history of default.toml). A user's topics.toml made by
 # copying the shipped file keeps the thresholds of its day; after a refit they no longer fit the weights above, so a
 # shipped topic whose threshold is one of these is scored against today's shipped threshold instead
 # (kb.topics.load_topics). A refit adds the thresholds it replaces here.
 SHIPPED_BEFORE = {
-    "nlp": (3.11, 3.23, 3.33, 3.6, 3.68, 3.74, 3.79, 3.82, 3.87, 3.97, 4.05, 4.1, 4.16, 4.19),
-    "vision": (2.66, 2.68, 2.87, 3.11, 3.15, 3.16, 3.17, 3.18, 3.19, 3.9, 3.91, 4.21, 4.25, 4.3),
-    "speech": (2.74, 2.82, 2.96, 3.03, 3.04, 3.06, 3.07, 3.11, 3.38, 4.0, 4.11, 4.26, 4.3, 4.34),
-    "rl": (2.58, 2.64, 2.8, 3.03, 3.17, 3.27, 3.28, 3.84, 3.99, 4.14, 4.22, 4.46),
-    "trading": (2.79, 2.86, 3.01, 3.17, 3.21, 3.22, 3.31, 3.38, 3.95, 4.18, 4.21, 4.35, 4.49),
-    "mlops": (2.87, 3.02, 3.24, 3.25, 3.26, 3.36, 3.39, 3.45, 3.97, 4.15, 4.23, 4.38, 4.35),
-    "courses-books": (3.0, 3.22, 3.23, 3.33, 3.34, 3.35, 3.41, 3.45, 4.15, 4.17, 4.19, 4.39, 4.44),
-    "korean": (2.82, 3.03, 3.35, 3.43, 3.45, 3.56, 3.69, 3.74, 3.76, 3.79, 3.92, 4.08, 4.41, 4.43, 4.65),
+    "nlp": (3.11, 3.23, 3.33, 3.6, 3.68, 3.74, 3.79, 3.82, 3.87, 3.97, 4.05, 4.1, 4.16, 4.19, 3.83),
+    "vision": (2.66, 2.68, 2.87, 3.11, 3.15, 3.16, 3.17, 3.18, 3.19, 3.9, 3.91, 4.21, 4.25, 4.3, 3.92),
+    "speech": (2.74, 2.82, 2.96, 3.03, 3.04, 3.06, 3.07, 3.11, 3.38, 4.0, 4.11, 4.26, 4.3, 4.34, 3.88),
+    "rl": (2.58, 2.64, 2.8, 3.03, 3.17, 3.27, 3.28, 3.84, 3.99, 4.14, 4.22, 4.46, 4.05),
+    "trading": (2.79, 2.86, 3.01, 3.17, 3.21, 3.22, 3.31, 3.38, 3.95, 4.18, 4.21, 4.35, 4.49, 4.04),
+    "mlops": (2.87, 3.02, 3.24, 3.25, 3.26, 3.36, 3.39, 3.45, 3.97, 4.15, 4.23, 4.38, 4.35, 3.89),
+    "courses-books": (3.0, 3.22, 3.23, 3.33, 3.34, 3.35, 3.41, 3.45, 4.15, 4.17, 4.19, 4.39, 4.44, 4.02),
+    "korean": (2.82, 3.03, 3.35, 3.43, 3.45, 3.56, 3.69, 3.74, 3.76, 3.79, 3.92, 4.08, 4.41, 4.43, 4.65, 4.21),
 }
 
 

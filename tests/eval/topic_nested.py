@@ -38,6 +38,7 @@ from kb.topics import score as topic_score
 OFFSET = 0.3            # where the scores are taken (the rule's choice without rivalry); shifts are relative to it
 SHIFTS = np.round(np.arange(-0.5, 1.51, 0.1), 2)
 FLOOR = topic_score.PRECISION_FLOOR
+TARGET = (0.92, 0.90)   # the acceptance's precision and recall for one set of new posts
 
 
 def split_scores() -> dict:
@@ -85,20 +86,24 @@ def _pr(m: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 def _report(name: str, rows: list[tuple[float, float]]) -> None:
     p, r = np.array(rows).T
-    print(f"{name}: mean {p.mean():.3f} / {r.mean():.3f}  worst {p.min():.3f} / {r.min():.3f}")
+    both = int(((p >= TARGET[0]) & (r >= TARGET[1])).sum())
+    print(f"{name}: mean {p.mean():.3f} / {r.mean():.3f}  worst {p.min():.3f} / {r.min():.3f}  "
+          f"meeting both targets {both} of {len(rows)}")
 
 
-def nested_offset(res: dict, lam: float) -> list[tuple[float, float]]:
-    """One shift (and the rival weight lam), chosen on the other splits by the by-split rule."""
+def nested_offset(res: dict, lam: float, rule: str = "mean") -> list[tuple[float, float]]:
+    """One shift (and the rival weight lam), chosen on the other splits: by the by-split rule ("mean": best mean
+    recall at mean precision ≥ FLOOR) or ("count") by the most splits meeting both targets, ties to that rule."""
     table = {(s, sh): _pr(_members(res[s], lam, sh), res[s]["y"]) for s in res for sh in SHIFTS}
     rows = []
     for held in res:
         best = None
         for sh in SHIFTS:
-            p = np.mean([table[(s, sh)][0] for s in res if s != held])
-            r = np.mean([table[(s, sh)][1] for s in res if s != held])
-            if p >= FLOOR and (best is None or (r, p) > best[0]):
-                best = ((r, p), sh)
+            pr = [table[(s, sh)] for s in res if s != held]
+            p, r = np.mean([a for a, _ in pr]), np.mean([b for _, b in pr])
+            count = sum(a >= TARGET[0] and b >= TARGET[1] for a, b in pr) if rule == "count" else 0
+            if p >= FLOOR and (best is None or (count, r, p) > best[0]):
+                best = ((count, r, p), sh)
         rows.append(table[(held, best[1] if best else 0.0)])
     return rows
 
@@ -180,6 +185,8 @@ def main() -> int:
         topic_score.RIVAL_CAP = cap
         for lam in (0.5, 1.0, 1.5):
             _report(f"rival weight {lam}, cap {cap}, its offset", nested_offset(res, lam))
+            _report(f"rival weight {lam}, cap {cap}, its offset by splits meeting both targets",
+                    nested_offset(res, lam, "count"))
     for c in (0.01, 0.1):
         _report(f"stacked regression, C {c}", nested_stacked(res, c))
     return 0
