@@ -192,3 +192,10 @@ def coverage(patterns: list[re.Pattern], section: Section) -> float:
         return 0.0
     where = "\n".join([section.heading, *section.names, lead_sentence(section)])
     return sum(1 for rx in patterns if rx.search(where)) / len(patterns)
+
+
+def units_held(patterns: list[re.Pattern], section: Section) -> int:
+    """How many of the query's units (coverage_patterns) occur anywhere in the section: heading, resource names or
+    text."""
+    where = "\n".join([section.heading, *section.names, section.text])
+    return sum(1 for rx in patterns if rx.search(where))
