@@ -156,11 +156,17 @@ def coverage_patterns(query: str, corrected: dict[str, str] | None = None) -> li
     "reinforcement learning" — is one unit, met by any term of its group), then each remaining content word, met by
     itself, its stem, parts or glossary synonyms (and its spelling in `corrected`, {typo: correction}, with that
     spelling's own stem and synonyms)."""
+    return [rx for rx, _ in coverage_units(query, corrected)]
+
+
+def coverage_units(query: str, corrected: dict[str, str] | None = None) -> list[tuple[re.Pattern, tuple[str, ...]]]:
+    """coverage_patterns with, per unit, the first word of each of its terms, lower-cased: one of them is in any text
+    the pattern matches (a cheap test before the pattern's, units_held)."""
     out, taken = [], set()
     for group in matched_groups(query):
         term = _named_term(query, GROUPS[group])
         if term is not None and (rx := term_pattern(list(GROUPS[group]))) is not None:
-            out.append(rx)
+            out.append((rx, _needles(GROUPS[group])))
             taken.update(w.lower() for w in term.split())
             taken.add(term.replace(" ", "").lower())
     for w in content_words(query):
@@ -168,8 +174,12 @@ def coverage_patterns(query: str, corrected: dict[str, str] | None = None) -> li
             continue
         alts = _alternatives(w) + (_alternatives(corrected[w]) if corrected and w in corrected else [])
         if (rx := term_pattern(alts)) is not None:
-            out.append(rx)
+            out.append((rx, _needles(alts)))
     return out
+
+
+def _needles(terms) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(t.split()[0].lower() for t in terms if t.split()))
 
 
 def _named_term(query: str, group: tuple[str, ...]) -> str | None:
@@ -194,8 +204,13 @@ def coverage(patterns: list[re.Pattern], section: Section) -> float:
     return sum(1 for rx in patterns if rx.search(where)) / len(patterns)
 
 
-def units_held(patterns: list[re.Pattern], section: Section) -> int:
-    """How many of the query's units (coverage_patterns) occur anywhere in the section: heading, resource names or
-    text."""
-    where = "\n".join([section.heading, *section.names, section.text])
-    return sum(1 for rx in patterns if rx.search(where))
+def units_held(units: list[tuple[re.Pattern, tuple[str, ...]]], section: Section, enough: int | None = None) -> int:
+    """How many of the query's units (coverage_units) occur anywhere in the section: heading, resource names or text
+    (counting stops at `enough`)."""
+    where, held = "\n".join([section.heading, *section.names, section.text]), 0
+    low = where.lower()
+    for rx, needles in units:
+        held += any(n in low for n in needles) and rx.search(where) is not None
+        if held == enough:
+            break
+    return held

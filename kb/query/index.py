@@ -298,15 +298,15 @@ def _coverage(index: Index, q: str, c: Candidates, only: np.ndarray | None = Non
     "object detection", are units the typed words do not name). Given `only` (candidate positions), just theirs,
     the others 0 and False."""
     fix = c.fix
-    patterns = explain.coverage_patterns(fix.fixed, {r: w for w, r in fix.words}) if fix else \
-        explain.coverage_patterns(q)
+    units = explain.coverage_units(fix.fixed, {r: w for w, r in fix.words}) if fix else explain.coverage_units(q)
+    patterns = [rx for rx, _ in units]
     at = np.arange(len(c.rows)) if only is None else only
     out = np.zeros(len(c.rows), dtype=np.float64)
     out[at] = [explain.coverage(patterns, index.sections[int(r)]) for r in c.rows[at]]
     lone = np.zeros(len(c.rows), dtype=bool)
     if len(patterns) >= relevance.ONE_WORD_UNITS and c.keyword is not None:
-        ask = at[c.keyword[at] > 0]
-        lone[ask] = [explain.units_held(patterns, index.sections[int(r)]) <= 1 for r in c.rows[ask]]
+        ask = at[(c.keyword[at] > 0) & (out[at] * len(patterns) < 2)]     # two units in the opening: not lone
+        lone[ask] = [explain.units_held(units, index.sections[int(r)], 2) <= 1 for r in c.rows[ask]]
     return out, lone
 
 
