@@ -37,6 +37,12 @@ tags:
 
 전자공시에서 상장사 재무제표를 내려받아 표로 정리해 주는 라이브러리.
 
+### 문서 변환 OCR
+
+[참고링크](https://example.com/doc-ocr)
+
+스캔한 문서를 넣으면 표와 수식까지 살려서 마크다운으로 바꿔 주는 OCR 도구.
+
 ### 이미지 빈 곳 채우기
 
 [참고링크](https://example.com/fill)
@@ -50,7 +56,8 @@ CASES = [("speaker diarization", "회의 녹음 화자 분리 도구", True),
          ("technical indicators", "파이썬 차트 지표 모음", True),
          ("technical indicatrs", "파이썬 차트 지표 모음", True),
          ("financial statements", "상장사 공시 수집기", False),
-         ("inpainting", "이미지 빈 곳 채우기", True)]
+         ("inpainting", "이미지 빈 곳 채우기", True),
+         ("scanned documents with equations to markdown", "문서 변환 OCR", True)]
 
 
 @pytest.fixture(scope="module")

@@ -103,6 +103,10 @@ GROUPS: list[tuple[str, ...]] = [
     ("financial statements", "financial statement", "재무제표"),
     ("asset allocation", "자산 배분", "자산배분"),
     ("volatility", "변동성"),
+    ("equation", "equations", "수식"),
+    ("markdown", "마크다운"),
+    ("video generation", "text-to-video", "비디오 생성", "영상 생성", "동영상 생성"),
+    ("order execution", "주문 체결", "주문 집행"),
 ]
 
 EXPANSION_WEIGHT = 0.5
