@@ -220,6 +220,18 @@ def test_stop_words_are_never_highlighted():
     assert marked == "A <mark>model</mark> in the <mark>wild</mark>"
 
 
+def test_a_korean_particle_on_a_latin_word_is_no_word_of_its_own():
+    """"CNN으로", "tracking이랑": the particle ends the Latin word; it is neither highlighted ("으로" is in most Korean
+    sentences) nor a unit of the query that a section must hold (kb.query.explain.coverage_patterns)."""
+    from kb.app import html as render
+    from kb.query.explain import content_words, match_terms
+
+    assert "으로" not in match_terms("CNN으로 이미지 분류") and "이랑" not in match_terms("tracking이랑 registry")
+    assert content_words("experiment tracking이랑 model registry") == ["experiment", "tracking", "model", "registry"]
+    assert "데이터셋이랑" in match_terms("데이터셋이랑 모델")                 # a Korean word keeps its particle
+    assert render.highlight("CNN으로 학습한다", "CNN으로") == "<mark>CNN</mark>으로 학습한다"
+
+
 def _sentences_to_check() -> list[str]:
     """Sentences of the bundled posts and of the messy fixtures, and text that case-folds or normalises unusually."""
     from pathlib import Path

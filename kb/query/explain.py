@@ -26,11 +26,19 @@ _CLOSENESS = ((0.08, "very close in meaning"), (0.05, "close in meaning"), (0.03
               (0.0, "only loosely related in meaning"))
 
 
+def _split_words(query: str | None) -> list[str]:
+    """The query's words; a Korean particle written onto a Latin word or number ("tracking이랑", "CNN으로", "GPU로") is
+    that word's ending, not a word of its own."""
+    q = query or ""
+    return [m.group(0) for m in _WORD_RE.finditer(q)
+            if not (m.group(0) in PARTICLES and m.start() > 0 and q[m.start() - 1].isascii() and q[m.start() - 1].isalnum())]
+
+
 def query_words(query: str) -> list[str]:
     """The query's own words to look for (Korean words also without a trailing particle; Latin words also as
     their case/digit parts), longest first. One-character words count only when they are the whole query; English
     stop-words ("in", "the", "a") never count."""
-    words = _WORD_RE.findall(query or "")
+    words = _split_words(query)
     out: list[str] = []
     for w in words:
         out.append(w)
@@ -142,7 +150,7 @@ def _alternatives(word: str) -> list[str]:
 
 def content_words(query: str) -> list[str]:
     """The query's words that carry meaning (stop-words and one-character words aside, unless alone)."""
-    words = _WORD_RE.findall(query or "")
+    words = _split_words(query)
     return [w for w in dict.fromkeys(words) if (len(w) >= 2 or len(words) == 1) and w.lower() not in STOP_WORDS]
 
 
