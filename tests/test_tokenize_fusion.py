@@ -161,6 +161,22 @@ def test_a_typo_is_corrected_to_the_domain_word_and_real_words_and_names_are_lef
     assert inflection("학습시킬", "학습시켰") and not inflection("강화학슴", "강화학습")    # a tense, not a slip
 
 
+def test_a_name_typed_without_its_version_and_another_ending_of_the_same_stem_are_no_typos():
+    """kb.query.typos on a vocabulary written here: "ctranslate" and "exllama" are names the index holds with a version
+    ("ctranslate2", "exllamav2"); they are read as those names (so the keyword leg finds them) and never offered as a
+    "Did you mean", and no other word ("translate", one letter off) stands for them. "evaluating" and "evaluation"
+    share the stem "evaluat" (a change of form, not a typo to offer), while "trackng" is still a typo of "tracking"."""
+    from kb.query.typos import Vocabulary, correct, inflection
+
+    vocab = Vocabulary({"ctranslate2": 1, "translate": 4, "exllamav2": 1, "exllamav": 1, "evaluation": 2, "tracking": 2})
+    for typed, name in (("ctranslate", "ctranslate2"), ("exllama", "exllamav2")):
+        fix = correct(typed, vocab)
+        assert fix.fixed == name and inflection(typed, name) and fix.suggestion() is None
+    assert correct("evaluating", vocab).suggestion() is None and inflection("evaluating", "evaluation")
+    assert correct("trackng", vocab).suggestion() == "tracking" and not inflection("ctranslate", "translate")
+    assert not inflection("gpt", "gpt-4o") and correct("translat", vocab).fixed == "translate"
+
+
 def test_the_topics_in_use_are_the_correction_targets_and_a_changed_topics_file_is_read_again():
     """A Corrector lists its vocabulary once, and again when the topics it is given change (the user edited
     topics.toml): a keyword of the topics now in use is a domain word to correct to, one no longer there is not."""
@@ -202,6 +218,18 @@ def test_stop_words_are_never_highlighted():
     assert not {"in", "the", "a"} & {t.lower() for t in match_terms("speech recognition in the wild with a GPU")}
     marked = render.highlight("A model in the wild", "model in the wild")
     assert marked == "A <mark>model</mark> in the <mark>wild</mark>"
+
+
+def test_a_korean_particle_on_a_latin_word_is_no_word_of_its_own():
+    """"CNN으로", "tracking이랑": the particle ends the Latin word; it is neither highlighted ("으로" is in most Korean
+    sentences) nor a unit of the query that a section must hold (kb.query.explain.coverage_patterns)."""
+    from kb.app import html as render
+    from kb.query.explain import content_words, match_terms
+
+    assert "으로" not in match_terms("CNN으로 이미지 분류") and "이랑" not in match_terms("tracking이랑 registry")
+    assert content_words("experiment tracking이랑 model registry") == ["experiment", "tracking", "model", "registry"]
+    assert "데이터셋이랑" in match_terms("데이터셋이랑 모델")                 # a Korean word keeps its particle
+    assert render.highlight("CNN으로 학습한다", "CNN으로") == "<mark>CNN</mark>으로 학습한다"
 
 
 def _sentences_to_check() -> list[str]:

@@ -26,11 +26,19 @@ _CLOSENESS = ((0.08, "very close in meaning"), (0.05, "close in meaning"), (0.03
               (0.0, "only loosely related in meaning"))
 
 
+def _split_words(query: str | None) -> list[str]:
+    """The query's words; a Korean particle written onto a Latin word or number ("tracking이랑", "CNN으로", "GPU로") is
+    that word's ending, not a word of its own."""
+    q = query or ""
+    return [m.group(0) for m in _WORD_RE.finditer(q)
+            if not (m.group(0) in PARTICLES and m.start() > 0 and q[m.start() - 1].isascii() and q[m.start() - 1].isalnum())]
+
+
 def query_words(query: str) -> list[str]:
     """The query's own words to look for (Korean words also without a trailing particle; Latin words also as
     their case/digit parts), longest first. One-character words count only when they are the whole query; English
     stop-words ("in", "the", "a") never count."""
-    words = _WORD_RE.findall(query or "")
+    words = _split_words(query)
     out: list[str] = []
     for w in words:
         out.append(w)
@@ -142,7 +150,7 @@ def _alternatives(word: str) -> list[str]:
 
 def content_words(query: str) -> list[str]:
     """The query's words that carry meaning (stop-words and one-character words aside, unless alone)."""
-    words = _WORD_RE.findall(query or "")
+    words = _split_words(query)
     return [w for w in dict.fromkeys(words) if (len(w) >= 2 or len(words) == 1) and w.lower() not in STOP_WORDS]
 
 
@@ -156,11 +164,17 @@ def coverage_patterns(query: str, corrected: dict[str, str] | None = None) -> li
     "reinforcement learning" — is one unit, met by any term of its group), then each remaining content word, met by
     itself, its stem, parts or glossary synonyms (and its spelling in `corrected`, {typo: correction}, with that
     spelling's own stem and synonyms)."""
+    return [rx for rx, _ in coverage_units(query, corrected)]
+
+
+def coverage_units(query: str, corrected: dict[str, str] | None = None) -> list[tuple[re.Pattern, tuple[str, ...]]]:
+    """coverage_patterns with, per unit, the first word of each of its terms, lower-cased: one of them is in any text
+    the pattern matches (a cheap test before the pattern's, units_held)."""
     out, taken = [], set()
     for group in matched_groups(query):
         term = _named_term(query, GROUPS[group])
         if term is not None and (rx := term_pattern(list(GROUPS[group]))) is not None:
-            out.append(rx)
+            out.append((rx, _needles(GROUPS[group])))
             taken.update(w.lower() for w in term.split())
             taken.add(term.replace(" ", "").lower())
     for w in content_words(query):
@@ -168,8 +182,12 @@ def coverage_patterns(query: str, corrected: dict[str, str] | None = None) -> li
             continue
         alts = _alternatives(w) + (_alternatives(corrected[w]) if corrected and w in corrected else [])
         if (rx := term_pattern(alts)) is not None:
-            out.append(rx)
+            out.append((rx, _needles(alts)))
     return out
+
+
+def _needles(terms) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(t.split()[0].lower() for t in terms if t.split()))
 
 
 def _named_term(query: str, group: tuple[str, ...]) -> str | None:
@@ -192,3 +210,15 @@ def coverage(patterns: list[re.Pattern], section: Section) -> float:
         return 0.0
     where = "\n".join([section.heading, *section.names, lead_sentence(section)])
     return sum(1 for rx in patterns if rx.search(where)) / len(patterns)
+
+
+def units_held(units: list[tuple[re.Pattern, tuple[str, ...]]], section: Section, enough: int | None = None) -> int:
+    """How many of the query's units (coverage_units) occur anywhere in the section: heading, resource names or text
+    (counting stops at `enough`)."""
+    where, held = "\n".join([section.heading, *section.names, section.text]), 0
+    low = where.lower()
+    for rx, needles in units:
+        held += any(n in low for n in needles) and rx.search(where) is not None
+        if held == enough:
+            break
+    return held

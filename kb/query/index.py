@@ -90,6 +90,7 @@ class Candidates:
     coverage: np.ndarray | None = None     # share of the query's words in the heading / first sentence (explain)
     facet: np.ndarray | None = None        # the lift of the topics the query names (kb.query.facets), hybrid only
     topical: np.ndarray | None = None      # in every topic a query of topic names alone names (facets.topical)
+    lone: np.ndarray | None = None         # holds one word of a longer query (relevance.ONE_WORD_UNITS)
 
 
 class Index:
@@ -202,7 +203,8 @@ class Index:
         if not len(c.rows):
             return Hits()
         top = np.lexsort((-c.keyword, ~c.pinned))[:k] if mode == "keyword" else None    # needs no coverage
-        c.coverage = _coverage(self, q, c, top) if mode != "semantic" else None
+        if mode != "semantic":
+            c.coverage, c.lone = _coverage(self, q, c, top)
         c.facet = facets.boost(self, q, c.rows, self.facet_bonus, c.fix and c.fix.fixed) if mode == "hybrid" else None
         c.topical = facets.topical(self, q, c.facet, self.facet_bonus, c.fix and c.fix.fixed)
         final = _final(c, mode, fuse, self.full_match_bonus)
@@ -288,18 +290,24 @@ def _final(c: Candidates, mode: str, fuse, full_match_bonus: float) -> np.ndarra
     return fused if c.facet is None else fused + c.facet          # the query names a topic (kb.query.facets)
 
 
-def _coverage(index: Index, q: str, c: Candidates, only: np.ndarray | None = None) -> np.ndarray:
+def _coverage(index: Index, q: str, c: Candidates, only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each candidate's share of the query's content words (or their synonyms, stems, typed or corrected spellings)
-    in its heading, resource names or first sentence (kb.query.explain.coverage); a corrected query's units are the
-    corrected query's (its glossary terms of several words, "객체 탐지" met by "object detection", are units the
-    typed words do not name). Given `only` (candidate positions), just theirs, the others 0."""
+    in its heading, resource names or first sentence (kb.query.explain.coverage), and whether it shares words with
+    the query but holds at most one of them anywhere while the query has ONE_WORD_UNITS or more (kb.query.relevance);
+    a corrected query's units are the corrected query's (its glossary terms of several words, "객체 탐지" met by
+    "object detection", are units the typed words do not name). Given `only` (candidate positions), just theirs,
+    the others 0 and False."""
     fix = c.fix
-    patterns = explain.coverage_patterns(fix.fixed, {r: w for w, r in fix.words}) if fix else \
-        explain.coverage_patterns(q)
+    units = explain.coverage_units(fix.fixed, {r: w for w, r in fix.words}) if fix else explain.coverage_units(q)
+    patterns = [rx for rx, _ in units]
     at = np.arange(len(c.rows)) if only is None else only
     out = np.zeros(len(c.rows), dtype=np.float64)
     out[at] = [explain.coverage(patterns, index.sections[int(r)]) for r in c.rows[at]]
-    return out
+    lone = np.zeros(len(c.rows), dtype=bool)
+    if len(patterns) >= relevance.ONE_WORD_UNITS and c.keyword is not None:
+        ask = at[(c.keyword[at] > 0) & (out[at] * len(patterns) < 2)]     # two units in the opening: not lone
+        lone[ask] = [explain.units_held(units, index.sections[int(r)], 2) <= 1 for r in c.rows[ask]]
+    return out, lone
 
 
 def confidence(index: Index, q: str, c: Candidates, expand: bool = True, only: np.ndarray | None = None) -> np.ndarray:
@@ -317,7 +325,7 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True, only: n
     else:
         semantic = semantic[at]
     agree = relevance.first_in_both(c.semantic, c.keyword)         # both legs ran over every candidate: hybrid
-    part = [None if x is None else x[at] for x in (c.keyword, c.pinned, c.coverage, agree, c.topical)]
+    part = [None if x is None else x[at] for x in (c.keyword, c.pinned, c.coverage, agree, c.topical, c.lone)]
     out = np.zeros(len(c.rows), dtype=np.float64)
     out[at] = relevance.confidence(semantic, background, *part)
     meant = typos.meaning_as_meant(index, c.fix, c.rows[at], expand) if semantic is not None else None

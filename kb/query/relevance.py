@@ -46,6 +46,13 @@ TOPIC_BONUS = 0.03
 # meaning-only answer (a cross-lingual description) sits well above it. Chosen by `rank_report.py --floor --sweep`
 # (docs/eval.md, "Issue 17, seventh pass: the floor").
 MEANING_ONLY_PENALTY = 0.01
+# a hit that holds at most one of the units (kb.query.explain.coverage_patterns: glossary terms, content words) of a
+# query of this many or more, anywhere in its heading, names or text, counts as meaning alone too (the penalty above,
+# and its legs' agreement is no second kind of evidence: the one shared word moved both): a query that borrows one
+# word, often a resource's name, into another field ("tango dance lessons for beginners" → the "Tango" section,
+# "reinforcement bar spacing for concrete slab"). Chosen by `rank_report.py --floor --sweep` (docs/eval.md, "Issue
+# 17, ninth pass: the floor and typos").
+ONE_WORD_UNITS = 4
 SCALE = 0.01             # logistic slope of the confidence around the threshold
 KEYWORD_ONLY_MIN = 0.5   # keyword mode (no meaning): confident when the hit matches half of what the query could
 WEAK_BELOW = 0.5         # confidence under this → the hit is weak
@@ -98,20 +105,23 @@ def first_in_both(semantic: np.ndarray | None, keyword: np.ndarray | None) -> np
 
 def confidence(semantic: np.ndarray | None, background: float | None, keyword: np.ndarray | None,
                pinned: np.ndarray, coverage: np.ndarray | None = None, agree: np.ndarray | None = None,
-               topical: np.ndarray | None = None) -> np.ndarray:
+               topical: np.ndarray | None = None, lone: np.ndarray | None = None) -> np.ndarray:
     """Confidence in [0, 1] per candidate: a logistic of (cosine − background + KEYWORD_BONUS·keyword
-    − MEANING_ONLY_PENALTY·[keyword = 0, not topical] + COVERAGE_BONUS·[coverage = 1] + AGREEMENT_BONUS·[agree: first_in_both]
-    + TOPIC_BONUS·[topical] − MARGIN) when there is a meaning leg,
-    of (keyword − KEYWORD_ONLY_MIN) in keyword mode; an exact name is certain."""
+    − MEANING_ONLY_PENALTY·[keyword = 0 or lone, not topical] + COVERAGE_BONUS·[coverage = 1]
+    + AGREEMENT_BONUS·[agree: first_in_both, not lone] + TOPIC_BONUS·[topical] − MARGIN) when there is a meaning leg
+    (`lone`: the hit holds one word of a longer query, ONE_WORD_UNITS), of (keyword − KEYWORD_ONLY_MIN) in keyword
+    mode; an exact name is certain."""
+    lone = np.zeros(len(pinned), dtype=bool) if lone is None else np.asarray(lone, dtype=bool)
     if semantic is not None and background is not None:
         evidence = semantic.astype(np.float64) - background - MARGIN
         if keyword is not None:
-            alone = (keyword <= 0) if topical is None else (keyword <= 0) & ~np.asarray(topical, dtype=bool)
+            alone = (keyword <= 0) | lone
+            alone = alone if topical is None else alone & ~np.asarray(topical, dtype=bool)
             evidence = evidence + KEYWORD_BONUS * np.clip(keyword, 0.0, 1.0) - MEANING_ONLY_PENALTY * alone
         if coverage is not None:
             evidence = evidence + COVERAGE_BONUS * (coverage >= 1.0)
         if agree is not None:
-            evidence = evidence + AGREEMENT_BONUS * agree
+            evidence = evidence + AGREEMENT_BONUS * (agree & ~lone)
         if topical is not None:
             evidence = evidence + TOPIC_BONUS * topical
         conf = 1.0 / (1.0 + np.exp(-evidence / SCALE))

@@ -63,6 +63,7 @@ ATTEST_TRIES = 8         # Hangul candidates checked for occurring as a word, ne
 MAX_WORD = 24           # longer runs (no real word, or a pasted text) are not corrected
 NEAR_CACHE = 4096       # stems whose near domain words a vocabulary remembers
 MAX_WORDS = 32          # words of a query looked at, at most (a long pasted query costs no more than this)
+_VERSION_RE = re.compile(r"[-_.]?\d+(?:[-_.]\d+)*$")        # a name's trailing version: "2", "-3", "3.5"
 _TERMS = tuple(dict.fromkeys(norm(t) for group in glossary.GROUPS for t in group))     # the glossary's terms
 
 
@@ -91,11 +92,13 @@ def inflection(wrong: str, right: str) -> bool:
     "code" misspelled; a doubled last letter, "learningg", is a slip), or a Korean word's last syllable losing or
     gaining the final ㄴ/ㄹ/ㅁ/ㅂ of a verb ending (빠른 → 빠르), or, after a stem of two syllables or more, keeping its
     initial and changing both its vowel and its final, as a verb's tense does (학습시킬 → 학습시켰: a slip of one key
-    changes one of them)."""
+    changes one of them), or a name's version added ("ctranslate" → "ctranslate2", "exllama" → "exllamav2")."""
     a, b = wrong.lower(), right.lower()
+    if a.isascii() and b.startswith(a) and _VERSION_RE.fullmatch(b[len(a):].removeprefix("v")):
+        return True                                # a name's version left out: "ctranslate" → "ctranslate2"
     if a.isascii():
         appended = len(a) > len(b) and a.startswith(b) and a[len(b)] != b[-1]
-        return appended or _english_stem(a) == _english_stem(b)
+        return appended or bool(_english_stems(a) & _english_stems(b))
     if len(a) != len(b) or a[:-1] != b[:-1] or not (is_hangul(a[-1]) and is_hangul(b[-1])):
         return False
     ca, cb = ord(a[-1]) - 0xAC00, ord(b[-1]) - 0xAC00
@@ -107,9 +110,10 @@ def inflection(wrong: str, right: str) -> bool:
 _ENDINGS = ("ations", "ation", "ings", "ions", "ing", "ion", "ers", "er", "ed", "es", "s")
 
 
-def _english_stem(word: str) -> str:
-    """The word without one English ending, if a stem of 4+ letters is left ("detecting", "detection" → "detect")."""
-    return next((word[: -len(e)] for e in _ENDINGS if word.endswith(e) and len(word) - len(e) >= 4), word)
+def _english_stems(word: str) -> set[str]:
+    """The word and the word without each English ending it has, where a stem of 4+ letters is left ("detecting",
+    "detection" → "detect"; "evaluation" → "evalu", "evaluat", so that "evaluating" meets it)."""
+    return {word} | {word[: -len(e)] for e in _ENDINGS if word.endswith(e) and len(word) - len(e) >= 4}
 
 
 def _replace(query: str, words: dict[str, str]) -> str:
@@ -130,6 +134,7 @@ class Vocabulary:
         self._hangul: HangulLexicon | None = None
         self._glossary_hangul: dict[int, list[str]] | None = None      # by length
         self._near: dict[tuple[str, bool], list[tuple[float, str]]] = {}     # explicit cache: glossary_hangul
+        self._versioned: dict[str, str] | None = None
 
     @property
     def latin(self) -> LatinLexicon:
@@ -149,6 +154,18 @@ class Vocabulary:
 
     def known(self, term: str) -> int:
         return self.df.get(term, 0)
+
+    def versioned(self, word: str) -> str | None:
+        """The index's name that is the word followed by a version ("ctranslate2" for "ctranslate", "exllamav2" for
+        "exllama"; the most frequent of several), or None: a name typed without its version is no typo."""
+        if self._versioned is None:
+            self._versioned = {}
+            for t in sorted((t for t in self.df if t.isascii() and t[-1:].isdigit()), key=self.df.get):
+                st = _VERSION_RE.sub("", t)
+                for stem in {st, st[:-1] if st.endswith("v") else st}:
+                    if len(stem) >= 3:
+                        self._versioned[stem] = t
+        return self._versioned.get(word)
 
     def glossary_hangul(self, stem: str, same_length: bool = False) -> list[tuple[float, str]]:
         """(key edits, word) of the domain's Hangul words within the stem's limit (hangul_limit), nearest first (only
@@ -257,6 +274,8 @@ def correct_word(word: str, vocab: Vocabulary, context: Callable[[str], int] | N
         low = word.lower()
         if not allowed_edits(low) or vocab.known(low):
             return None
+        if (name := vocab.versioned(low)) is not None:
+            return name, 0.0                       # the name as the index spells it (a change of form: inflection)
         found = vocab.latin.candidates(low)
         if len(low) < LATIN_OPEN:
             found = [(c, t) for c, t in found if t in vocab.domain and c <= 1.0]     # "long" is not "song"

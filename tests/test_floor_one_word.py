@@ -1,0 +1,70 @@
+"""The relevance floor counts a hit that holds one word of a longer query as meaning alone
+(kb.query.relevance.ONE_WORD_UNITS), on a post written for this test with the real model and a real index: a query
+that borrows a resource's name (an everyday word) into another field gets no confident hit, while queries that
+share more of the section's words, or are the name alone, keep their confident answer."""
+
+from __future__ import annotations
+
+import pytest
+from fixtures.written import index_of_post
+
+from kb.query import relevance
+
+POST = """---
+title: Weekly ML/DL News (2024.09.14)
+date: 2024.09.14 12:00:00
+categories:
+- news
+tags:
+- ML
+---
+
+이번 주는 음성 합성과 검색 도구 소식.
+
+### Bolero
+
+[참고링크](https://example.com/bolero)
+
+여러 화자의 목소리를 흉내 내는 오픈소스 음성 합성(TTS) 모델. 짧은 샘플 몇 초만 있으면 목소리를 복제하고, 감정과 말 빠르기를
+조절할 수 있다.
+
+### Lantern
+
+[참고링크](https://example.com/lantern)
+
+PostgreSQL 안에서 벡터 검색을 할 수 있게 해 주는 확장. 임베딩을 테이블에 저장하고 SQL로 가까운 이웃을 찾는다.
+
+### 한국어 형태소 분석기 비교
+
+[참고링크](https://example.com/ko-morph)
+
+여러 한국어 형태소 분석기의 속도와 정확도를 같은 말뭉치로 비교한 글.
+"""
+
+BORROWED = ["bolero ravel orchestra sheet music", "cuban bolero guitar chords"]
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    import kb
+
+    return kb.open_index(index_of_post(tmp_path_factory.mktemp("one-word"), "2024-09-14-weekly-ml-dl-news.md", POST))
+
+
+@pytest.mark.parametrize("query", BORROWED)
+def test_a_query_borrowing_a_resource_name_into_another_field_is_quiet(written, query, monkeypatch):
+    """The named section is the first hit, weak; without the rule the same hit is confident (both legs put it
+    first on the strength of its name)."""
+    hits = written.search(query, k=5)
+    assert hits[0].heading == "Bolero" and all(h.weak for h in hits), [(h.heading, round(h.confidence, 2)) for h in hits]
+    monkeypatch.setattr(relevance, "ONE_WORD_UNITS", 99)
+    before = written.search(query, k=5)
+    assert before[0].heading == hits[0].heading and not before[0].weak
+
+
+@pytest.mark.parametrize(("query", "heading"), [("bolero", "Bolero"),
+                                                ("open source voice cloning TTS model", "Bolero"),
+                                                ("vector search extension for postgres", "Lantern")])
+def test_a_query_sharing_more_than_one_word_or_the_name_alone_stays_confident(written, query, heading):
+    hits = written.search(query, k=5)
+    assert hits[0].heading == heading and not hits[0].weak, [(h.heading, round(h.confidence, 2)) for h in hits]
