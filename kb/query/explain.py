@@ -87,6 +87,7 @@ class Why:
     confidence: float = 1.0
     weak: bool = False
     topics: list[str] = field(default_factory=list)
+    one_word: bool = False                  # it holds one word of a longer query (relevance.ONE_WORD_UNITS)
 
     def lines(self) -> list[str]:
         out = []
@@ -98,6 +99,8 @@ class Why:
             out.append(f"Synonym “{syn}” is in the {_and(where)}.")
         if not self.words and not self.via and not self.exact:
             out.append("No query word occurs in it: found by meaning alone.")
+        elif self.one_word and not self.exact:
+            out.append("Only one of the query's words is in it, so it was judged by meaning, as if none were.")
         if self.meaning:
             out.append(self.meaning[0].upper() + self.meaning[1:] + ".")
         if self.facet:
@@ -140,7 +143,7 @@ def why(hit: Hit, query: str, section: Section, topics: list[str] | None = None)
     if "semantic" in hit.scores and "background" in hit.scores:
         meaning = closeness(hit.scores["semantic"], hit.scores["background"])
     return Why(words, via, meaning, "exact_name" in hit.scores, "topic_facet" in hit.scores, hit.confidence, hit.weak,
-               list(topics or []))
+               list(topics or []), "one_word" in hit.scores)
 
 
 def _alternatives(word: str) -> list[str]:

@@ -358,7 +358,8 @@ def _ranks(x: np.ndarray) -> np.ndarray:
 
 
 def _evidence(c: Candidates, j: int, mode: str, final: np.ndarray) -> tuple[dict, dict]:
-    """(scores, ranks) of candidate j: each leg's score and rank, the hybrid score, exact_name when pinned."""
+    """(scores, ranks) of candidate j: each leg's score and rank, the hybrid score, exact_name when pinned,
+    one_word when it holds one word of a longer query (kb.query.relevance.ONE_WORD_UNITS)."""
     scores, ranks = {}, {}
     if c.keyword is not None:
         scores["keyword"] = float(max(c.keyword[j], 0.0))
@@ -374,6 +375,8 @@ def _evidence(c: Candidates, j: int, mode: str, final: np.ndarray) -> tuple[dict
         scores["hybrid"] = float(final[j])
     if c.facet is not None and c.facet[j] > 0:
         scores["topic_facet"] = float(c.facet[j])
+    if c.lone is not None and c.lone[j] and not (c.topical is not None and c.topical[j]):
+        scores["one_word"] = 1.0             # holds one word of a longer query: judged as meaning alone
     if c.pinned[j]:
         scores["exact_name"] = 1.0
     return scores, ranks
