@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from fixtures.written import index_of_post
 
+from kb.app.results import plain_reasons
 from kb.query import explain, relevance
 
 POST = """---
@@ -57,8 +58,9 @@ def test_a_query_borrowing_a_resource_name_into_another_field_is_quiet(written, 
     first on the strength of its name)."""
     hits = written.search(query, k=5)
     assert hits[0].heading == "Bolero" and all(h.weak for h in hits), [(h.heading, round(h.confidence, 2)) for h in hits]
-    said = explain.why(hits[0], query, written.sections[hits[0].row]).lines()     # "Why this result" says why
-    assert "Only one of the query's words is in it, so it was judged by meaning, as if none were." in said
+    why = explain.why(hits[0], query, written.sections[hits[0].row])               # "Why this result" says why
+    assert "Only one of the query's words is in it, so it was judged by meaning, as if none were." in why.lines()
+    assert "Only one of your words is in it, so it was judged by meaning alone." in plain_reasons(why)   # the app
     monkeypatch.setattr(relevance, "ONE_WORD_UNITS", 99)
     before = written.search(query, k=5)
     assert before[0].heading == hits[0].heading and not before[0].weak

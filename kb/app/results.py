@@ -33,6 +33,8 @@ def plain_reasons(w: explain.Why) -> list[str]:
     out += [f"“{syn}”, a word that means the same, is in its {_and(where)}." for syn, where in w.via]
     if not (w.words or w.via or w.exact):
         out.append("None of your words is in it: it was found by meaning alone.")
+    elif w.one_word and not w.exact:
+        out.append("Only one of your words is in it, so it was judged by meaning alone.")
     if w.meaning:
         out.append(_NEAR.get(w.meaning.split(" (")[0], w.meaning.split(" (")[0].capitalize()) + ".")
     if w.weak:
