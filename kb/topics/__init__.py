@@ -454,8 +454,7 @@ def assign(index, topics: Topics | None = None) -> Assignment:
         topics = load_topics(index.manifest.content_dir or None)
     key = (*version_key(index.backend), index.model_name, topics.signature(), tuple(topic_evidence.OPTIONS.items()),
            tuple(topic_score.WEIGHTS.items()), topic_prior.signature(topic_prior.in_use()),
-           repr(topic_score.PLAIN), topic_score.RIVAL_WEIGHT, topic_score.RIVAL_CAP,
-           topic_score.RIVAL_FORM)
+           repr(topic_score.PLAIN), topic_score.RIVAL_WEIGHT, topic_score.RIVAL_CAP)
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]

@@ -77,9 +77,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     chk.add_argument("--rival", type=float, default=topic_score.RIVAL_WEIGHT, metavar="W", help="with --check: how "
                      "much a section's margin in another subject topic lowers its score in a subject (default "
                      f"{topic_score.RIVAL_WEIGHT}; 0: subjects do not compete)")
-    chk.add_argument("--rival-form", choices=("margin", "gap"), default=topic_score.RIVAL_FORM, help="with "
-                     "--check: what a rival subject takes off — its margin, or its margin less the section's margin "
-                     f"in the subject (default {topic_score.RIVAL_FORM})")
     chk.add_argument("--no-prior", action="store_true", help="with --by-split/--fit: without the learned prior "
                      "(kb.topics.prior)")
     chk.add_argument("--prior-c", type=float, default=topic_prior.C, metavar="C", help="with --by-split/--fit/"
@@ -223,7 +220,6 @@ def _check(args, topics: Topics) -> int:
     fixed = {} if args.free_tag else dict(topic_score.FIXED)
     fixed.update({f: 0.0 for f in args.without or []})
     topic_score.RIVAL_WEIGHT = args.rival
-    topic_score.RIVAL_FORM = args.rival_form
     if args.by_split:
         return _by_split(args, topics, fixed)
     if args.train_prior:

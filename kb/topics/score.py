@@ -76,7 +76,6 @@ PRECISION_FLOOR = 0.93
 # (0.9); NLP's precision over the splits 0.86 → 0.90 (docs/eval.md).
 RIVAL_WEIGHT = 1.0
 RIVAL_CAP = 3.0
-RIVAL_FORM = "margin"
 FIXED = {"tag": 0.0}        # weights the fit keeps as they are: post tags measured no help (docs/eval.md)
 DEFAULT_THRESHOLD = 4.48     # for a topic without a fitted threshold: the median of the shipped ones
 # Every threshold an earlier kb shipped for its topics (git history of default.toml). A user's topics.toml made by
@@ -146,8 +145,7 @@ def thresholds(topics, ev: Evidence, weights: dict | None = None) -> np.ndarray:
     return out
 
 
-def rivalry(total: np.ndarray, thresholds: np.ndarray, subject: np.ndarray,
-            form: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def rivalry(total: np.ndarray, thresholds: np.ndarray, subject: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """How much another subject topic holds each section (see RIVAL_WEIGHT): in every subject but the section's
     best one (its largest margin over the threshold), that best subject's margin, capped at RIVAL_CAP; 0 in its best
     subject, in a facet, and when it clears no subject's threshold. → ((sections, topics) margins, (sections,
@@ -161,8 +159,7 @@ def rivalry(total: np.ndarray, thresholds: np.ndarray, subject: np.ndarray,
     best = margin.argmax(axis=1)
     top = margin[np.arange(n), best]
     for j in np.flatnonzero(subject):
-        taken = top - margin[:, j] if (form or RIVAL_FORM) == "gap" else top
-        out[:, j] = np.where(best == j, 0.0, taken)
+        out[:, j] = np.where(best == j, 0.0, top)
         who[:, j] = np.where(out[:, j] > 0, best, -1)
     return out, who
 

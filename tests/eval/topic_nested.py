@@ -4,8 +4,7 @@ does, subjects not competing), then choose the second-stage rule on the other sp
 the held-out one. Prints, as mean (and worst) precision / recall over the splits:
 
 * one threshold offset for every topic; an offset per topic (by F1, or by recall at precision 0.93);
-* the rival rule (kb.topics.score.rivalry) in both forms at weights 0–2, each with its offset chosen on the other
-  splits;
+* the rival rule (kb.topics.score.rivalry) at weights 0–1.5, each with its offset chosen on the other splits;
 * a stacked logistic regression on every topic's margin (a weight per topic pair).
 
     OPENBLAS_NUM_THREADS=1 python tests/eval/topic_nested.py [--scores FILE] [--caps 2 3 4]   # ~5 minutes;
@@ -73,10 +72,10 @@ def split_scores() -> dict:
     return out
 
 
-def _members(d: dict, lam: float, shift, form: str = "margin") -> np.ndarray:
+def _members(d: dict, lam: float, shift) -> np.ndarray:
     """Membership at thresholds moved by `shift` (a number or one per topic), subjects competing at weight lam."""
     margin = d["margin"] + np.asarray(shift, dtype=np.float32)
-    rival, _ = topic_score.rivalry(margin, np.zeros(margin.shape[1], np.float32), ~d["facet"], form)
+    rival, _ = topic_score.rivalry(margin, np.zeros(margin.shape[1], np.float32), ~d["facet"])
     return margin - lam * rival >= 0
 
 
@@ -92,10 +91,10 @@ def _report(name: str, rows: list[tuple[float, float]]) -> None:
           f"meeting both targets {both} of {len(rows)}")
 
 
-def nested_offset(res: dict, lam: float, rule: str = "mean", form: str = "margin") -> list[tuple[float, float]]:
+def nested_offset(res: dict, lam: float, rule: str = "mean") -> list[tuple[float, float]]:
     """One shift (and the rival weight lam), chosen on the other splits: by the by-split rule ("mean": best mean
     recall at mean precision ≥ FLOOR) or ("count") by the most splits meeting both targets, ties to that rule."""
-    table = {(s, sh): _pr(_members(res[s], lam, sh, form), res[s]["y"]) for s in res for sh in SHIFTS}
+    table = {(s, sh): _pr(_members(res[s], lam, sh), res[s]["y"]) for s in res for sh in SHIFTS}
     rows = []
     for held in res:
         best = None
@@ -172,9 +171,6 @@ def main() -> int:
     ap.add_argument("--scores", type=Path, help="cache of the by-split scores (written when missing)")
     ap.add_argument("--caps", type=float, nargs="*", default=[topic_score.RIVAL_CAP], metavar="CAP",
                     help=f"rival caps to try (default: the shipped {topic_score.RIVAL_CAP})")
-    ap.add_argument("--forms", nargs="*", default=["margin", "gap"], choices=("margin", "gap"),
-                    help="rival forms to try (kb.topics.score.RIVAL_FORM): the best subject's margin, or its gap "
-                    "over the section's margin in the other subject")
     args = ap.parse_args()
     if args.scores and args.scores.exists():
         res = pickle.loads(args.scores.read_bytes())
@@ -187,11 +183,10 @@ def main() -> int:
     _report(f"an offset per topic, by recall at precision {FLOOR}", nested_per_topic(res, "floor"))
     for cap in args.caps:
         topic_score.RIVAL_CAP = cap
-        for form in args.forms:
-            for lam in (0.5, 1.0, 1.5, 2.0):
-                _report(f"rival {form} weight {lam}, cap {cap}, its offset", nested_offset(res, lam, form=form))
-                _report(f"rival {form} weight {lam}, cap {cap}, its offset by splits meeting both targets",
-                        nested_offset(res, lam, "count", form))
+        for lam in (0.5, 1.0, 1.5):
+            _report(f"rival weight {lam}, cap {cap}, its offset", nested_offset(res, lam))
+            _report(f"rival weight {lam}, cap {cap}, its offset by splits meeting both targets",
+                    nested_offset(res, lam, "count"))
     for c in (0.01, 0.1):
         _report(f"stacked regression, C {c}", nested_stacked(res, c))
     return 0
