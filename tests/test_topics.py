@@ -694,3 +694,56 @@ def test_a_copy_made_by_an_earlier_kb_meets_todays_thresholds_unless_the_user_ch
     assert all(old[n] in topics.topic_score.SHIPPED_BEFORE[n] for n in old)
     assert {n: got[n] for n in old} == {n: shipped[n] for n in old} and got["rl"] == 5.0 and got["bitcoin"] == 3.11
     assert shipped["nlp"] not in topics.topic_score.SHIPPED_BEFORE["nlp"]      # today's values are not stale
+
+
+@pytest.mark.parametrize("text,kept", [
+    ("200개 언어를 지원하고 한국어도 포함되어 있다.", False),        # also Korean
+    ("한국어 모델도 같이 올라와 있다.", False),                      # Korean models too
+    ("다국어 TTS로 한국어를 지원한다.", False),                      # a language it supports
+    ("한글까지 인식한다.", False),
+    ("한국어 자연어처리 라이브러리.", True),                          # what it is
+    ("강의 자료를 한국어로도 볼 수 있다.", True),                    # the material itself is in Korean
+    ("한국어 번역판도 나왔다.", True),                               # a translation into Korean
+])
+def test_the_korean_language_named_in_passing_is_no_korean_evidence(text, kept):
+    assert ("한국어" in topic_evidence.without_passing_language(text)
+            or "한글" in topic_evidence.without_passing_language(text)) == kept
+
+
+PASSING_POST = _front("위클리 소식", "2024.03.09") + """
+### PolyVoice
+
+[참고링크](https://github.com/example-org/polyvoice)
+
+여러 언어의 목소리를 몇 초 샘플만으로 따라 하는 음성 합성 모델이다. 영어, 중국어, 일본어에 한국어도 지원한다.
+
+### 모두를 위한 음성 처리
+
+[참고링크](https://example.kr/speech-course)
+
+음성 신호 처리와 음성 인식을 처음부터 설명하는 한국어 강의 시리즈. 강의 노트도 한국어로 정리되어 있다.
+"""
+
+
+@pytest.fixture(scope="module")
+def passing_index(tmp_path_factory):
+    """A post written for this test (no tuning saw it): a multilingual TTS model that also speaks Korean, and a
+    Korean-language course."""
+    return _index_with_seed(tmp_path_factory.mktemp("passing"), "2024-03-09-weekly-ml-dl-news.md", PASSING_POST)
+
+
+def test_a_model_that_also_supports_korean_stays_out_of_the_korean_topic(passing_index):
+    ts = topics.load_topics(path=topics.DEFAULT_FILE)
+    a = topics.assign(passing_index, ts)
+    rows = {s.heading: i for i, s in enumerate(passing_index.sections)}
+    model, course = rows["PolyVoice"], rows["모두를 위한 음성 처리"]
+    assert "korean" not in {t.name for t in a.topics_of(model)}, a.why(model, "korean")
+    assert {"speech", "korean", "courses-books"} <= {t.name for t in a.topics_of(course)}, a.why(course, "korean")
+    assert a.why(model, "korean")["text"] == 0.0                        # the passing mention is no evidence
+    topic_evidence.OPTIONS["passing"] = False
+    try:
+        without = topics.assign(passing_index, ts)
+    finally:
+        topic_evidence.OPTIONS["passing"] = True
+    assert without.why(model, "korean")["text"] == 1.0                  # it was there
+    assert without.why(model, "korean")["score"] > a.why(model, "korean")["score"] + 1.0
