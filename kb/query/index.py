@@ -286,7 +286,7 @@ def _final(c: Candidates, mode: str, fuse, full_match_bonus: float) -> np.ndarra
         return c.keyword
     if mode == "semantic":
         return c.semantic.astype(np.float64)
-    fused = fuse(c.keyword, c.bm25, c.semantic) + full_match_bonus * (c.coverage >= 1.0)
+    fused = fuse(fusion.keyword_part(c.keyword, c.lone), c.bm25, c.semantic) + full_match_bonus * (c.coverage >= 1.0)
     return fused if c.facet is None else fused + c.facet          # the query names a topic (kb.query.facets)
 
 
