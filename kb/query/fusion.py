@@ -34,8 +34,9 @@ FULL_MATCH_BONUS = 0.3
 # `lone` flag, kb.query.index._coverage) owes its keyword evidence to one shared word: for a description query
 # ("스마트폰에서 돌릴 수 있는 가벼운 이미지 분류 신경망") that word lifted a section that merely mentions "이미지" over the
 # one the meaning leg and the other words point to. Its keyword evidence enters the fused score × (1 − this share),
-# as the relevance floor already judges it by meaning alone. Chosen by `rank_report.py --sweep` leaving one set out
-# (docs/eval.md, "Issue 17, tenth pass: ranking and the floor").
+# as the relevance floor already judges it by meaning alone. Chosen by `rank_report.py --sweep` leaving one of 22 sets
+# out: nDCG@10 picks 1 for twenty (0.75 for two), the floor's judged-right count 1 for all (docs/eval.md, "Issue 17,
+# tenth pass: ranking and the floor").
 LONE_KEYWORD_DISCOUNT = 1.0
 # An English query on posts written in Korean meets the posts' words only in their English fragments (names, paper
 # titles, an incidental "library"), so its keyword leg says less about meaning than a Korean query's: the right
