@@ -1,7 +1,7 @@
-"""Hybrid ranking of a description query: a section that holds one word of the query (kb.query.relevance
-.ONE_WORD_UNITS) brings its keyword evidence into the fused score only × (1 − kb.query.fusion.LONE_KEYWORD_DISCOUNT),
-so a section that merely repeats that word does not outrank the one the meaning leg finds. A post written for this
-test, the real model and a real index."""
+"""Hybrid ranking of a description query: a section that holds at most one unit of a long query (the `lone` flag of
+kb.query.relevance.ONE_WORD_UNITS) brings its keyword evidence into the fused score only × (1 −
+kb.query.fusion.LONE_KEYWORD_DISCOUNT), so a section that merely repeats one word does not outrank the one the
+meaning leg finds. A post written for this test, the real model and a real index."""
 
 from __future__ import annotations
 
