@@ -4,7 +4,8 @@ Naive RRF (k=60) ranked worse than the semantic leg alone on our held-out querie
 min-max-normalised scores keeps each leg's margins. Our default goes one step further for the keyword leg: BM25 is
 divided by the query's attainable score (kb.storage.keyword), so an English query that meets one incidental English word
 in Korean commentary adds little, while a query fully matched adds its whole weight; and a query without Hangul on
-posts written mostly in Hangul mixes the keyword leg in at a lower weight (query_keyword_weight). All three are here so
+posts written mostly in Hangul mixes the keyword leg in at a lower weight (query_keyword_weight); a candidate that holds
+at most one unit of a long query brings no keyword evidence in (keyword_part). The three fusions are here so
 `python -m kb.eval --fusion ...` can compare them.
 """
 
