@@ -4,7 +4,8 @@ Naive RRF (k=60) ranked worse than the semantic leg alone on our held-out querie
 min-max-normalised scores keeps each leg's margins. Our default goes one step further for the keyword leg: BM25 is
 divided by the query's attainable score (kb.storage.keyword), so an English query that meets one incidental English word
 in Korean commentary adds little, while a query fully matched adds its whole weight; and a query without Hangul on
-posts written mostly in Hangul mixes the keyword leg in at a lower weight (query_keyword_weight). All three are here so
+posts written mostly in Hangul mixes the keyword leg in at a lower weight (query_keyword_weight); a candidate that holds
+at most one unit of a long query brings no keyword evidence in (keyword_part). The three fusions are here so
 `python -m kb.eval --fusion ...` can compare them.
 """
 
@@ -30,6 +31,14 @@ SEMANTIC_MIN_RANGE = 0.12
 # (0.3), so a full match the model ranks 20th would otherwise sit under nine sections that merely share the subject.
 # Measured per query kind in docs/eval.md ("A full keyword match is never buried").
 FULL_MATCH_BONUS = 0.3
+# A candidate that holds at most one of the units of a query of kb.query.relevance.ONE_WORD_UNITS or more (its
+# `lone` flag, kb.query.index._coverage) owes its keyword evidence to one shared word: for a description query
+# ("스마트폰에서 돌릴 수 있는 가벼운 이미지 분류 신경망") that word lifted a section that merely mentions "이미지" over the
+# one the meaning leg and the other words point to. Its keyword evidence enters the fused score × (1 − this share),
+# as the relevance floor already judges it by meaning alone. Chosen by `rank_report.py --sweep` leaving one of 22 sets
+# out: nDCG@10 picks 1 for twenty (0.75 for two), the floor's judged-right count 1 for all (docs/eval.md, "Issue 17,
+# tenth pass: ranking and the floor").
+LONE_KEYWORD_DISCOUNT = 1.0
 # An English query on posts written in Korean meets the posts' words only in their English fragments (names, paper
 # titles, an incidental "library"), so its keyword leg says less about meaning than a Korean query's: the right
 # Korean-commented section of a cross-lingual paraphrase lost to sections that merely hold the query's English words.
@@ -44,6 +53,13 @@ _SHARE: dict[str, float] = {}       # explicit cache: index version → the Hang
 _LOCK = threading.Lock()
 METHODS = ("convex", "convex-minmax", "rrf")
 RRF_K = 60
+
+
+def keyword_part(keyword: np.ndarray, lone: np.ndarray | None) -> np.ndarray:
+    """The keyword evidence the fusion mixes in: a lone candidate's × (1 − LONE_KEYWORD_DISCOUNT)."""
+    if lone is None or LONE_KEYWORD_DISCOUNT <= 0:
+        return keyword
+    return keyword * (1.0 - LONE_KEYWORD_DISCOUNT * np.asarray(lone, dtype=np.float64))
 
 
 def minmax(x: np.ndarray, min_range: float = 0.0) -> np.ndarray:

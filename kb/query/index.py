@@ -210,7 +210,7 @@ class Index:
         final = _final(c, mode, fuse, self.full_match_bonus)
         conf = confidence(self, q, c, expand, top)
         order = _order(final, c.pinned, conf, k)
-        confirmed = _confirmed(self, c, conf, order)
+        confirmed = _confirmed(self, c, conf, _order(_final(c, mode, fuse, self.full_match_bonus, False), c.pinned, conf, k))
         if c.semantic is not None and (sem := typos.as_confirmed(self, c, confirmed, expand)) is not None:
             c.semantic = sem                # the meaning leg follows the corrections the results confirm
             final = _final(c, mode, fuse, self.full_match_bonus)
@@ -260,7 +260,9 @@ def _hits(index: Index, q: str, c: Candidates, order: np.ndarray, final: np.ndar
 
 def _confirmed(index: Index, c: Candidates, conf: np.ndarray, order: np.ndarray):
     """The corrections the results confirm (kb.query.typos.confirmed): a confident first hit, or one of the first
-    CONFIRM_TOP covering the whole corrected query."""
+    CONFIRM_TOP covering the whole corrected query. `order` is the fused order before the one-word discount
+    (fusion.LONE_KEYWORD_DISCOUNT): a section that holds the corrected word bears it out however little else of
+    the query it holds."""
     covered = c.coverage is not None and bool((c.coverage[order[: typos.CONFIRM_TOP]] >= 1.0).any())
     return typos.confirmed(index.backend, c.fix, c.rows[order], conf[order[0]] >= relevance.WEAK_BELOW, covered)
 
@@ -279,14 +281,16 @@ def _order(final: np.ndarray, pinned: np.ndarray, conf: np.ndarray, k: int) -> n
     return np.concatenate([order[conf[order] >= relevance.WEAK_BELOW], order[conf[order] < relevance.WEAK_BELOW]])
 
 
-def _final(c: Candidates, mode: str, fuse, full_match_bonus: float) -> np.ndarray:
+def _final(c: Candidates, mode: str, fuse, full_match_bonus: float, discount: bool = True) -> np.ndarray:
     """Each candidate's score in the mode: scaled keyword, cosine, or fused (+ the bonus when its opening says all,
-    + the lift of the topics the query names)."""
+    + the lift of the topics the query names); `discount`: a lone candidate's keyword evidence counts × (1 −
+    fusion.LONE_KEYWORD_DISCOUNT)."""
     if mode == "keyword":
         return c.keyword
     if mode == "semantic":
         return c.semantic.astype(np.float64)
-    fused = fuse(c.keyword, c.bm25, c.semantic) + full_match_bonus * (c.coverage >= 1.0)
+    keyword = fusion.keyword_part(c.keyword, c.lone) if discount else c.keyword
+    fused = fuse(keyword, c.bm25, c.semantic) + full_match_bonus * (c.coverage >= 1.0)
     return fused if c.facet is None else fused + c.facet          # the query names a topic (kb.query.facets)
 
 

@@ -107,6 +107,12 @@ GROUPS: list[tuple[str, ...]] = [
     ("markdown", "마크다운"),
     ("video generation", "text-to-video", "비디오 생성", "영상 생성", "동영상 생성"),
     ("order execution", "주문 체결", "주문 집행"),
+    ("image classification", "이미지 분류"),
+    ("video understanding", "비디오 이해", "영상 이해"),
+    ("semantic search", "시맨틱 검색", "의미 검색", "의미 기반 검색"),
+    ("synthetic data", "합성 데이터"),
+    ("multilingual", "다국어"),
+    ("on-device", "온디바이스", "mobile", "모바일", "smartphone", "스마트폰"),
 ]
 
 EXPANSION_WEIGHT = 0.5
