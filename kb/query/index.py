@@ -210,7 +210,7 @@ class Index:
         final = _final(c, mode, fuse, self.full_match_bonus)
         conf = confidence(self, q, c, expand, top)
         order = _order(final, c.pinned, conf, k)
-        confirmed = _confirmed(self, c, conf, _order(_final(c, mode, fuse, self.full_match_bonus, False), c.pinned, conf, k))
+        confirmed = _confirmed(self, c, conf, _confirming_order(c, mode, fuse, self.full_match_bonus, conf, k, order))
         if c.semantic is not None and (sem := typos.as_confirmed(self, c, confirmed, expand)) is not None:
             c.semantic = sem                # the meaning leg follows the corrections the results confirm
             final = _final(c, mode, fuse, self.full_match_bonus)
@@ -256,6 +256,15 @@ def _hits(index: Index, q: str, c: Candidates, order: np.ndarray, final: np.ndar
         h.confidence, h.weak = float(conf[j]), bool(conf[j] < relevance.WEAK_BELOW)
         hits.append(h)
     return hits
+
+
+def _confirming_order(c: Candidates, mode: str, fuse, full_match_bonus: float, conf: np.ndarray, k: int,
+                      order: np.ndarray) -> np.ndarray:
+    """The order typo corrections are confirmed on: the fused order before the one-word discount. Fused a second
+    time only when it can differ and matters: a corrected query, a lone candidate, hybrid mode."""
+    if c.fix is None or c.lone is None or not np.any(c.lone) or fusion.LONE_KEYWORD_DISCOUNT <= 0 or mode != "hybrid":
+        return order
+    return _order(_final(c, mode, fuse, full_match_bonus, False), c.pinned, conf, k)
 
 
 def _confirmed(index: Index, c: Candidates, conf: np.ndarray, order: np.ndarray):
