@@ -557,7 +557,7 @@ LABELS_FILE = Path("tests/eval/topic_labels.jsonl")
 # seen when tuning; the acceptance check, too, indexes unseen posts alone).
 SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune"),
           "heldout": ("tests/eval/topic_posts/heldout",),
-          # written and labelled by someone who never saw kb's code (twenty-one sets by twenty-one helpers); each measured from
+          # written and labelled by someone who never saw kb's code (twenty-five sets by twenty-five helpers); each measured from
           # outside before any fit used it, fitted on since (their honest figures: `--check --by-split`)
           "external": ("tests/eval/topic_posts/external",),
           "external2": ("tests/eval/topic_posts/external2",),
@@ -579,7 +579,11 @@ SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune")
           "external18": ("tests/eval/topic_posts/external18",),
           "external19": ("tests/eval/topic_posts/external19",),
           "external20": ("tests/eval/topic_posts/external20",),
-          "external21": ("tests/eval/topic_posts/external21",)}
+          "external21": ("tests/eval/topic_posts/external21",),
+          "external22": ("tests/eval/topic_posts/external22",),
+          "external23": ("tests/eval/topic_posts/external23",),
+          "external24": ("tests/eval/topic_posts/external24",),
+          "external25": ("tests/eval/topic_posts/external25",)}
 
 
 def load_labels(path=LABELS_FILE, split: str | None = None) -> dict[tuple[str, str], set[str]]:
