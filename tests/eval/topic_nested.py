@@ -65,7 +65,10 @@ def split_scores() -> dict:
                     have, y = _label_matrix(index, a.topics, labels)
                     thr = np.array([t.threshold for t in moved], dtype=np.float32)
                     out[split] = {"margin": (a.score - thr)[have], "y": y[have], "names": a.topics.names,
-                                  "facet": np.array([bool(t.facet) for t in a.topics])}
+                                  "facet": np.array([bool(t.facet) for t in a.topics]),
+                                  "features": a.evidence.features()[have], "weights": dict(topic_score.WEIGHTS),
+                                  "thresholds": thr, "heading": [
+                                      index.sections[i].heading for i in np.flatnonzero(have)]}
                 print(f"# {split}: {int(have.sum())} labelled sections scored", flush=True)
     finally:
         topic_score.RIVAL_WEIGHT = saved
@@ -166,11 +169,24 @@ def nested_stacked(res: dict, c: float) -> list[tuple[float, float]]:
     return rows
 
 
+def offset_table(res: dict, lam: float) -> None:
+    """The by-split table from the cached scores: per offset (OFFSET + shift), subjects competing at weight lam, the
+    mean and worst precision / recall over the splits and how many meet both targets (as `--check --by-split`
+    prints it, but with each split's example sections picked at the scores' offset, not re-picked per offset)."""
+    for sh in SHIFTS:
+        rows = [_pr(_members(d, lam, sh), d["y"]) for d in res.values()]
+        p, r = np.array(rows).T
+        both = int(((p >= TARGET[0]) & (r >= TARGET[1])).sum())
+        print(f"offset {OFFSET + sh:4.1f}: mean {p.mean():.3f} / {r.mean():.3f}  worst {p.min():.3f} / {r.min():.3f}"
+              f"  meeting both targets {both} of {len(rows)}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scores", type=Path, help="cache of the by-split scores (written when missing)")
     ap.add_argument("--caps", type=float, nargs="*", default=[topic_score.RIVAL_CAP], metavar="CAP",
                     help=f"rival caps to try (default: the shipped {topic_score.RIVAL_CAP})")
+    ap.add_argument("--table", type=float, metavar="W", help="only print the by-split table at rival weight W")
     args = ap.parse_args()
     if args.scores and args.scores.exists():
         res = pickle.loads(args.scores.read_bytes())
@@ -178,6 +194,9 @@ def main() -> int:
         res = split_scores()
         if args.scores:
             args.scores.write_bytes(pickle.dumps(res))
+    if args.table is not None:
+        offset_table(res, args.table)
+        return 0
     _report("one offset", nested_offset(res, 0.0))
     _report("an offset per topic, by F1", nested_per_topic(res, "f1"))
     _report(f"an offset per topic, by recall at precision {FLOOR}", nested_per_topic(res, "floor"))
