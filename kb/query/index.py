@@ -351,13 +351,11 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True, only: n
     return out
 
 
-def _everyday(index: Index, rows: np.ndarray, keyword: np.ndarray | None, lone: np.ndarray | None) -> np.ndarray | None:
+def _everyday(index: Index, rows: np.ndarray, keyword: np.ndarray | None, lone: np.ndarray | None) -> np.ndarray:
     """Each row's closeness to everyday sentences (kb.query.relevance.everyday), for the rows the floor may judge by
-    meaning alone (no keyword evidence, or one word of a longer query); the others 0 (unused). None without a
-    keyword leg (then none is judged by meaning alone)."""
-    if keyword is None:
-        return None
-    ask = (keyword <= 0) if lone is None else (keyword <= 0) | lone
+    meaning alone (no keyword evidence, or one word of a longer query; every row in semantic mode); the others 0
+    (unused)."""
+    ask = np.ones(len(rows), dtype=bool) if keyword is None else (keyword <= 0) if lone is None else (keyword <= 0) | lone
     out = np.zeros(len(rows), dtype=np.float64)
     if ask.any():
         sec, title = index.backend.entry_vectors(np.asarray(rows[ask], dtype=np.int64))

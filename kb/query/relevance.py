@@ -167,9 +167,9 @@ def confidence(semantic: np.ndarray | None, background: float | None, keyword: n
             evidence = evidence + AGREEMENT_BONUS * (agree & ~lone)
         if topical is not None:
             evidence = evidence + TOPIC_BONUS * topical
-        if closeness is not None:
+        if closeness is not None:       # semantic mode (no keyword leg): every hit is judged by meaning alone
             bar = semantic.astype(np.float64) - closeness - EVERYDAY_MARGIN
-            evidence = np.where(alone, np.minimum(evidence, bar), evidence)
+            evidence = np.where(alone | (keyword is None), np.minimum(evidence, bar), evidence)
         conf = 1.0 / (1.0 + np.exp(-evidence / SCALE))
     elif keyword is not None:
         conf = 1.0 / (1.0 + np.exp(-(np.clip(keyword, 0.0, 1.0) - KEYWORD_ONLY_MIN) / 0.1))
