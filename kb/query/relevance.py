@@ -56,17 +56,19 @@ MEANING_ONLY_PENALTY = 0.01
 # "reinforcement bar spacing for concrete slab"). Chosen by `rank_report.py --floor --sweep` (docs/eval.md, "Issue
 # 17, ninth pass: the floor and typos").
 ONE_WORD_UNITS = 4
-# A hit judged by meaning alone (the penalty above: no shared word, or one word of a longer query) must also be closer
-# to the query than to everyday text: its cosine ≥ the section's closeness to everyday sentences (the mean of its
-# EVERYDAY_K best cosines to the background sentences, embedded as queries) + EVERYDAY_MARGIN. The background best
-# measures the query's side; this measures the section's. Some sections are near everything (hubs: casual, generic
-# commentary, "공부 삼아 참여해보기 좋은 사이즈"), and an off-topic query's best cosine lands on them; a right
-# meaning-only answer is closer to its query than to any chatter. The section-side half of CSLS (cross-domain
-# similarity local scaling), as a second bar rather than a subtraction: subtracting it from every hit's evidence
-# costs hub sections their right answers as often as it quiets off-topic queries (docs/eval.md, "Issue 17,
-# eleventh pass"). Chosen by `rank_report.py --floor --sweep`; EVERYDAY_MARGIN = -1 turns it off.
+# A hit judged by meaning alone (the penalty above: no shared word, or one word of a longer query; every hit in
+# semantic mode) must also clear the CSLS bar (cross-domain similarity local scaling): its cosine ≥ the mean of the
+# query's best background cosine and the section's own closeness to everyday text (the mean of its EVERYDAY_K best
+# cosines to the background sentences embedded as queries) + EVERYDAY_MARGIN. Some sections are near everything
+# (hubs: casual, generic commentary, "공부 삼아 참여해보기 좋은 사이즈"), and an off-topic query's best cosine lands on
+# them just over the background; a right meaning-only answer is closer to its query than its section is to chatter.
+# Half the query's background is in the bar because a cross-lingual query's cosines are all lower (an English
+# description of a Korean section): the section's closeness alone would hold its right answer back. A second bar
+# rather than a subtraction: taking the section's closeness from every hit's evidence costs hub sections their right
+# answers as often as it quiets off-topic queries (docs/eval.md, "Issue 17, eleventh pass"). Chosen by
+# `rank_report.py --floor --sweep`; EVERYDAY_MARGIN = -1 turns it off.
 EVERYDAY_K = 5
-EVERYDAY_MARGIN = -0.01
+EVERYDAY_MARGIN = 0.01
 SCALE = 0.01             # logistic slope of the confidence around the threshold
 KEYWORD_ONLY_MIN = 0.5   # keyword mode (no meaning): confident when the hit matches half of what the query could
 WEAK_BELOW = 0.5         # confidence under this → the hit is weak
@@ -151,8 +153,9 @@ def confidence(semantic: np.ndarray | None, background: float | None, keyword: n
     − MEANING_ONLY_PENALTY·[keyword = 0 or lone, not topical] + COVERAGE_BONUS·[coverage = 1]
     + AGREEMENT_BONUS·[agree: first_in_both, not lone] + TOPIC_BONUS·[topical] − MARGIN) when there is a meaning leg
     (`lone`: the hit holds one word of a longer query, ONE_WORD_UNITS), of (keyword − KEYWORD_ONLY_MIN) in keyword
-    mode; an exact name is certain. A hit judged by meaning alone (the penalty's) is at most as sure as its cosine's
-    lead over `closeness`, the section's closeness to everyday sentences (everyday), + EVERYDAY_MARGIN."""
+    mode; an exact name is certain. A hit judged by meaning alone (the penalty's; every hit without a keyword leg) is
+    at most as sure as its cosine's lead over the mean of `background` and `closeness` (the section's closeness to
+    everyday sentences, everyday) + EVERYDAY_MARGIN."""
     lone = np.zeros(len(pinned), dtype=bool) if lone is None else np.asarray(lone, dtype=bool)
     if semantic is not None and background is not None:
         evidence = semantic.astype(np.float64) - background - MARGIN
@@ -168,7 +171,7 @@ def confidence(semantic: np.ndarray | None, background: float | None, keyword: n
         if topical is not None:
             evidence = evidence + TOPIC_BONUS * topical
         if closeness is not None:       # semantic mode (no keyword leg): every hit is judged by meaning alone
-            bar = semantic.astype(np.float64) - closeness - EVERYDAY_MARGIN
+            bar = semantic.astype(np.float64) - (background + closeness) / 2 - EVERYDAY_MARGIN
             evidence = np.where(alone | (keyword is None), np.minimum(evidence, bar), evidence)
         conf = 1.0 / (1.0 + np.exp(-evidence / SCALE))
     elif keyword is not None:
