@@ -25,6 +25,10 @@ SHIPPED_VECTORS = Path(__file__).with_name("data") / f"background-{DEFAULT_MODEL
 # pass, with the everyday bar (EVERYDAY_MARGIN) holding the meaning-only hits of off-topic queries: 13 more right
 # top hits confident over 26 sets, one off-topic query more loud (`rank_report.py --floor --sweep`, docs/eval.md).
 MARGIN = 0.025
+# the same threshold in keyword mode, where the words alone chose the hits the floor judges: a lower bar there turns
+# the wrong first hits of words confident as often as the right ones (keyword mode's judged right 2061 at 0.03, 2047
+# at 0.025 over 26 sets; `rank_report.py --floor --mode keyword --sweep`, docs/eval.md, "Issue 17, eleventh pass").
+KEYWORD_MODE_MARGIN = 0.03
 KEYWORD_BONUS = 0.02     # × the hit's keyword evidence in [0, 1] (hybrid)
 # added when every word of the query (through glossary synonyms, stems and typo corrections) is in the hit's
 # heading, resource names or first sentence (kb.query.explain.coverage): a hit whose opening says what the query
@@ -148,17 +152,17 @@ def first_in_both(semantic: np.ndarray | None, keyword: np.ndarray | None) -> np
 def confidence(semantic: np.ndarray | None, background: float | None, keyword: np.ndarray | None,
                pinned: np.ndarray, coverage: np.ndarray | None = None, agree: np.ndarray | None = None,
                topical: np.ndarray | None = None, lone: np.ndarray | None = None,
-               closeness: np.ndarray | None = None) -> np.ndarray:
+               closeness: np.ndarray | None = None, margin: float | None = None) -> np.ndarray:
     """Confidence in [0, 1] per candidate: a logistic of (cosine − background + KEYWORD_BONUS·keyword
     − MEANING_ONLY_PENALTY·[keyword = 0 or lone, not topical] + COVERAGE_BONUS·[coverage = 1]
     + AGREEMENT_BONUS·[agree: first_in_both, not lone] + TOPIC_BONUS·[topical] − MARGIN) when there is a meaning leg
     (`lone`: the hit holds one word of a longer query, ONE_WORD_UNITS), of (keyword − KEYWORD_ONLY_MIN) in keyword
     mode; an exact name is certain. A hit judged by meaning alone (the penalty's; every hit without a keyword leg) is
     at most as sure as its cosine's lead over the mean of `background` and `closeness` (the section's closeness to
-    everyday sentences, everyday) + EVERYDAY_MARGIN."""
+    everyday sentences, everyday) + EVERYDAY_MARGIN. `margin`: MARGIN unless given (KEYWORD_MODE_MARGIN)."""
     lone = np.zeros(len(pinned), dtype=bool) if lone is None else np.asarray(lone, dtype=bool)
     if semantic is not None and background is not None:
-        evidence = semantic.astype(np.float64) - background - MARGIN
+        evidence = semantic.astype(np.float64) - background - (MARGIN if margin is None else margin)
         alone = np.zeros(len(pinned), dtype=bool)
         if keyword is not None:
             alone = (keyword <= 0) | lone
