@@ -327,8 +327,9 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True, only: n
     """Each candidate's confidence (kb.query.relevance). Keyword mode judges meaning too when the model loads.
     Given `only` (candidate positions), just theirs (confidence is per candidate), the others 0."""
     at = np.arange(len(c.rows)) if only is None else only
-    semantic, background = c.semantic, c.background
-    if semantic is None:
+    semantic, background, margin = c.semantic, c.background, None
+    if semantic is None:                # keyword mode: the words alone chose the hits
+        margin = relevance.KEYWORD_MODE_MARGIN
         try:
             qv = index.query_vector(q, expand)
         except ModelUnavailable:
@@ -339,14 +340,27 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True, only: n
         semantic = semantic[at]
     agree = relevance.first_in_both(c.semantic, c.keyword)         # both legs ran over every candidate: hybrid
     part = [None if x is None else x[at] for x in (c.keyword, c.pinned, c.coverage, agree, c.topical, c.lone)]
+    near = _everyday(index, c.rows[at], part[0], part[5]) if semantic is not None else None
     out = np.zeros(len(c.rows), dtype=np.float64)
-    out[at] = relevance.confidence(semantic, background, *part)
+    out[at] = relevance.confidence(semantic, background, *part, closeness=near, margin=margin)
     meant = typos.meaning_as_meant(index, c.fix, c.rows[at], expand) if semantic is not None else None
     if meant is not None:           # a misspelled query is as sure as the query it meant (kb.query.typos)
         if part[0] is not None:     # ... in its words too: the meant query's keyword evidence, at full weight
             text = typos.meant_text(c.fix, index.embedder)
             part[0] = np.maximum(part[0], index.keyword_evidence(keyword_query(text, expand), c.rows[at])[0])
-        out[at] = np.maximum(out[at], relevance.confidence(*meant, *part))
+        out[at] = np.maximum(out[at], relevance.confidence(*meant, *part, closeness=near, margin=margin))
+    return out
+
+
+def _everyday(index: Index, rows: np.ndarray, keyword: np.ndarray | None, lone: np.ndarray | None) -> np.ndarray:
+    """Each row's closeness to everyday sentences (kb.query.relevance.everyday), for the rows the floor may judge by
+    meaning alone (no keyword evidence, or one word of a longer query; every row in semantic mode); the others 0
+    (unused)."""
+    ask = np.ones(len(rows), dtype=bool) if keyword is None else (keyword <= 0) if lone is None else (keyword <= 0) | lone
+    out = np.zeros(len(rows), dtype=np.float64)
+    if ask.any():
+        sec, title = index.backend.entry_vectors(np.asarray(rows[ask], dtype=np.int64))
+        out[ask] = relevance.everyday(index.embedder, sec, title, index.title_margin)
     return out
 
 
