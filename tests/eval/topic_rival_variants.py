@@ -20,7 +20,10 @@ res = pickle.loads(Path(sys.argv[1]).read_bytes()) if len(sys.argv) > 1 else {}
 SH = tn.SHIFTS
 F = {f: i for i, f in enumerate(ts.FEATURES)}
 
+
 def members(d, lam, shift, exempt=None, pair=None):
+    """Membership at thresholds moved by shift, subjects competing at weight lam (or a weight per (best, other)
+    pair), no rivalry where exempt."""
     margin = d["margin"] + np.float32(shift)
     rival, who = ts.rivalry(margin, np.zeros(margin.shape[1], np.float32), ~d["facet"])
     r = rival * lam
@@ -32,20 +35,28 @@ def members(d, lam, shift, exempt=None, pair=None):
         r = r * ~exempt
     return margin - r >= 0
 
+
+def chosen_shift(table: dict, splits: list) -> float:
+    """The shift the count rule picks on these splits' (precision, recall) per shift: the most splits meeting both
+    targets at mean precision ≥ FLOOR, ties to mean recall, then precision (tn.nested_offset's rule)."""
+    best = None
+    for sh in SH:
+        pr = [table[(s, sh)] for s in splits]
+        p, r = np.mean([a for a, _ in pr]), np.mean([b for _, b in pr])
+        c = sum(a >= tn.TARGET[0] and b >= tn.TARGET[1] for a, b in pr)
+        if p >= tn.FLOOR and (best is None or (c, r, p) > best[0]):
+            best = ((c, r, p), sh)
+    return best[1] if best else 0.0
+
+
 def count_rule(rows_fn, name):
+    """Each split held out: its (precision, recall) at the shift chosen on the others; rows_fn(split, shift) →
+    membership."""
     table = {(s, sh): tn._pr(rows_fn(s, sh), res[s]["y"]) for s in res for sh in SH}
-    rows = []
-    for held in res:
-        best = None
-        for sh in SH:
-            pr = [table[(s, sh)] for s in res if s != held]
-            p, r = np.mean([a for a, _ in pr]), np.mean([b for _, b in pr])
-            c = sum(a >= .92 and b >= .90 for a, b in pr)
-            if p >= tn.FLOOR and (best is None or (c, r, p) > best[0]):
-                best = ((c, r, p), sh)
-        rows.append(table[(held, best[1] if best else 0.0)])
+    rows = [table[(held, chosen_shift(table, [s for s in res if s != held]))] for held in res]
     tn._report(name, rows)
     return rows
+
 
 def exempt_mask(d, kind):
     f = d["features"]
@@ -59,7 +70,10 @@ def exempt_mask(d, kind):
         return (f[..., [F["heading"], F["lead"], F["implied"]]] >= 1).any(-1)
     raise ValueError(kind)
 
+
 def pair_stats(splits, shift=0.0):
+    """(best subject, other subject) → how many sections lose the other to the best one's margin, and how many of
+    those are labelled in it."""
     t = len(next(iter(res.values()))["names"])
     n = np.zeros((t, t))
     y = np.zeros((t, t))
@@ -73,7 +87,10 @@ def pair_stats(splits, shift=0.0):
             y[who[i, j], j] += d["y"][i, j]
     return n, y
 
+
 def pair_rule(lam, k, name, shift_stats=0.0):
+    """A weight per pair, lam × (1 − share) / (1 − overall share), the share smoothed with k pseudo-sections; learned
+    on the other splits, offset by the count rule."""
     rows = []
     for held in res:
         others = [s for s in res if s != held]
@@ -82,14 +99,7 @@ def pair_rule(lam, k, name, shift_stats=0.0):
         p = (y + k * p0) / (n + k)
         pair = lam * (1 - p) / (1 - p0)
         table = {(s, sh): tn._pr(members(res[s], 1.0, sh, pair=pair), res[s]["y"]) for s in res for sh in SH}
-        best = None
-        for sh in SH:
-            pr = [table[(s, sh)] for s in others]
-            pm, rm = np.mean([a for a, _ in pr]), np.mean([b for _, b in pr])
-            c = sum(a >= .92 and b >= .90 for a, b in pr)
-            if pm >= tn.FLOOR and (best is None or (c, rm, pm) > best[0]):
-                best = ((c, rm, pm), sh)
-        rows.append(table[(held, best[1] if best else 0.0)])
+        rows.append(table[(held, chosen_shift(table, others))])
     tn._report(name, rows)
     return rows
 
