@@ -52,10 +52,10 @@ PLAIN = {"weights": {"meaning": 2.42, "heading": 0.64, "lead": 2.68, "text": 2.9
 # labelled posts is scored on an index of its own posts with weights, thresholds and prior fitted on the others,
 # subjects competing as below; of the offsets that keep the mean precision over the splits ≥ PRECISION_FLOOR, this is
 # the one under which the most splits reach both targets a new corpus must (TARGET_PRECISION, TARGET_RECALL), ties to
-# the best mean recall: 23 of 27 at 0.6–0.7 (mean P / R 0.951 / 0.925, 0.948 / 0.930), 22 at 0.5 and 0.8, 20 at 0.4,
-# 18 at 0.9 (issue 17's eleventh pass, from the scores tests/eval/topic_nested.py caches: `--scores FILE --table
-# 0.8`; `python -m kb.topics --check --by-split` measures the same, re-picking example sections per offset). Leaving
-# one split out twice (the rule applied to the other splits only): docs/eval.md, "Issue 17, eleventh pass".
+# the best mean recall: 23 of 27 at 0.6–0.7 (mean P / R 0.950 / 0.925, 0.948 / 0.930), 22 at 0.5 and 0.8, 20 at 0.4,
+# 18 at 0.9 (issue 17's eleventh pass, `python -m kb.topics --check --by-split`; the scores tests/eval/topic_nested.py
+# caches give the same table, `--scores FILE --table 0.8`). Leaving one split out twice (the rule applied to the
+# other splits only): docs/eval.md, "Issue 17, eleventh pass".
 # Not leaving one post out of an index of all of them (--lopo): there the other posts lend the left-out one example
 # closeness a new corpus indexed on its own does not have (docs/eval.md).
 BALANCE_OFFSET = 0.7
