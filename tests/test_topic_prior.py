@@ -189,12 +189,12 @@ def test_a_topic_the_prior_does_not_cover_is_scored_by_the_plain_weights():
 @pytest.mark.slow
 def test_the_shipped_prior_is_what_train_prior_makes(tmp_path, capsys):
     """`python -m kb.topics --check --train-prior` (a scratch index of every labelled post, the real model) makes
-    the shipped file again (about a minute: it embeds the 1905 labelled sections)."""
+    the shipped file again (about a minute: it embeds the 2190 labelled sections)."""
     from kb.topics import __main__ as topics_cli
 
     out = tmp_path / "prior.npz"
     assert topics_cli.main(["--check", "--train-prior", "--prior-out", str(out)]) == 0
-    assert "trained on 1905 labelled sections" in capsys.readouterr().out
+    assert "trained on 2190 labelled sections" in capsys.readouterr().out
     shipped, made = topic_prior.load(), topic_prior.load(out)
     assert (made.model, made.topics, made.clip) == (shipped.model, shipped.topics, shipped.clip)
     for name in ("mean", "scale", "weights", "bias", "centre"):

@@ -557,7 +557,7 @@ LABELS_FILE = Path("tests/eval/topic_labels.jsonl")
 # seen when tuning; the acceptance check, too, indexes unseen posts alone).
 SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune"),
           "heldout": ("tests/eval/topic_posts/heldout",),
-          # written and labelled by someone who never saw kb's code (twenty-five sets by twenty-five helpers); each measured from
+          # written and labelled by someone who never saw kb's code (twenty-nine sets by twenty-nine helpers); each measured from
           # outside before any fit used it, fitted on since (their honest figures: `--check --by-split`)
           "external": ("tests/eval/topic_posts/external",),
           "external2": ("tests/eval/topic_posts/external2",),
@@ -583,7 +583,11 @@ SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune")
           "external22": ("tests/eval/topic_posts/external22",),
           "external23": ("tests/eval/topic_posts/external23",),
           "external24": ("tests/eval/topic_posts/external24",),
-          "external25": ("tests/eval/topic_posts/external25",)}
+          "external25": ("tests/eval/topic_posts/external25",),
+          "external26": ("tests/eval/topic_posts/external26",),
+          "external27": ("tests/eval/topic_posts/external27",),
+          "external28": ("tests/eval/topic_posts/external28",),
+          "external29": ("tests/eval/topic_posts/external29",)}
 
 
 def load_labels(path=LABELS_FILE, split: str | None = None) -> dict[tuple[str, str], set[str]]:
