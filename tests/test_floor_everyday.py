@@ -62,6 +62,22 @@ def test_a_query_from_another_field_is_quiet_on_a_section_near_everyday_text(wri
     assert before[0].heading == "Review Rating Challenge" and not before[0].weak
 
 
+def test_a_hit_the_bar_holds_weak_says_why_in_the_cli_and_the_app(written):
+    """The held hit carries its section's closeness to everyday text (scores["everyday"]); the CLI's reasons and the
+    app's plain ones say that its text is close to everyday writing, not that it shares little with the query."""
+    from kb.app.results import plain_reasons
+    from kb.query import explain
+
+    query = "bridge load rating inspection manual"
+    hit = written.search(query, k=3)[0]
+    assert hit.weak and hit.scores.get("everyday", 0) > 0.5, hit.scores
+    w = explain.why(hit, query, written.sections[hit.row])
+    assert any(line.startswith("Its text is close to everyday writing") for line in w.lines()), w.lines()
+    plain = plain_reasons(w)
+    assert any("general enough to seem close to many searches" in line for line in plain), plain
+    assert not any("shares little" in line for line in plain), plain
+
+
 @pytest.mark.parametrize(("query", "heading"), [
     ("predict the star score of a product review", "Review Rating Challenge"),   # one shared word, the right answer
     ("vector search inside postgres", "Lantern"),
@@ -69,6 +85,7 @@ def test_a_query_from_another_field_is_quiet_on_a_section_near_everyday_text(wri
 def test_right_answers_judged_by_meaning_alone_stay_confident(written, query, heading):
     hit = written.search(query, k=3)[0]
     assert hit.heading == heading and not hit.weak and "one_word" in hit.scores, (hit.heading, hit.confidence)
+    assert "everyday" not in hit.scores                 # not held: the bar's reason is not given
 
 
 def test_the_shipped_background_query_vectors_are_the_models(written):

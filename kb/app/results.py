@@ -37,7 +37,10 @@ def plain_reasons(w: explain.Why) -> list[str]:
         out.append("Only one of your words is in it, so it was judged by meaning alone.")
     if w.meaning:
         out.append(_NEAR.get(w.meaning.split(" (")[0], w.meaning.split(" (")[0].capitalize()) + ".")
-    if w.weak:
+    if w.weak and w.everyday is not None:
+        out.append("A weak match: its text is general enough to seem close to many searches, so closeness in meaning "
+                   "alone does not settle it.")
+    elif w.weak:
         out.append("A weak match: it shares little with your search.")
     if w.topics:
         out.append(f"Its topics: {', '.join(w.topics)}.")

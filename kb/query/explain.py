@@ -88,6 +88,7 @@ class Why:
     weak: bool = False
     topics: list[str] = field(default_factory=list)
     one_word: bool = False                  # it holds one word of a longer query (relevance.ONE_WORD_UNITS)
+    everyday: float | None = None           # held weak by the everyday bar: its section's closeness to everyday text
 
     def lines(self) -> list[str]:
         out = []
@@ -105,6 +106,9 @@ class Why:
             out.append(self.meaning[0].upper() + self.meaning[1:] + ".")
         if self.facet:
             out.append("The query names a topic this section is in.")
+        if self.everyday is not None:
+            out.append(f"Its text is close to everyday writing (cosine {self.everyday:.2f}), as it is to many queries, "
+                       "so meaning alone must go further to count.")
         out.append(("A weak match" if self.weak else "A confident match") + f" (confidence {self.confidence:.2f}).")
         if self.topics:
             out.append(f"Topics: {', '.join(self.topics)}.")
@@ -143,7 +147,7 @@ def why(hit: Hit, query: str, section: Section, topics: list[str] | None = None)
     if "semantic" in hit.scores and "background" in hit.scores:
         meaning = closeness(hit.scores["semantic"], hit.scores["background"])
     return Why(words, via, meaning, "exact_name" in hit.scores, "topic_facet" in hit.scores, hit.confidence, hit.weak,
-               list(topics or []), "one_word" in hit.scores)
+               list(topics or []), "one_word" in hit.scores, hit.scores.get("everyday"))
 
 
 def _alternatives(word: str) -> list[str]:

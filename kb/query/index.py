@@ -91,6 +91,7 @@ class Candidates:
     facet: np.ndarray | None = None        # the lift of the topics the query names (kb.query.facets), hybrid only
     topical: np.ndarray | None = None      # in every topic a query of topic names alone names (facets.topical)
     lone: np.ndarray | None = None         # holds one word of a longer query (relevance.ONE_WORD_UNITS)
+    everyday: np.ndarray | None = None     # > 0: held weak by the everyday bar, its section's closeness to everyday text
 
 
 class Index:
@@ -341,14 +342,24 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True, only: n
     agree = relevance.first_in_both(c.semantic, c.keyword)         # both legs ran over every candidate: hybrid
     part = [None if x is None else x[at] for x in (c.keyword, c.pinned, c.coverage, agree, c.topical, c.lone)]
     near = _everyday(index, c.rows[at], part[0], part[5]) if semantic is not None else None
-    out = np.zeros(len(c.rows), dtype=np.float64)
-    out[at] = relevance.confidence(semantic, background, *part, closeness=near, margin=margin)
     meant = typos.meaning_as_meant(index, c.fix, c.rows[at], expand) if semantic is not None else None
-    if meant is not None:           # a misspelled query is as sure as the query it meant (kb.query.typos)
-        if part[0] is not None:     # ... in its words too: the meant query's keyword evidence, at full weight
-            text = typos.meant_text(c.fix, index.embedder)
-            part[0] = np.maximum(part[0], index.keyword_evidence(keyword_query(text, expand), c.rows[at])[0])
-        out[at] = np.maximum(out[at], relevance.confidence(*meant, *part, closeness=near, margin=margin))
+    as_meant = list(part)
+    if meant is not None and part[0] is not None:   # a misspelled query: the meant query's keyword evidence, at full weight
+        text = typos.meant_text(c.fix, index.embedder)
+        as_meant[0] = np.maximum(part[0], index.keyword_evidence(keyword_query(text, expand), c.rows[at])[0])
+
+    def judged(closeness: np.ndarray | None) -> np.ndarray:
+        conf = relevance.confidence(semantic, background, *part, closeness=closeness, margin=margin)
+        if meant is not None:       # a misspelled query is as sure as the query it meant (kb.query.typos)
+            conf = np.maximum(conf, relevance.confidence(*meant, *as_meant, closeness=closeness, margin=margin))
+        return conf
+
+    out = np.zeros(len(c.rows), dtype=np.float64)
+    out[at] = judged(near)
+    if near is not None:            # where the everyday bar alone made a hit weak, its section's closeness (explain)
+        c.everyday = np.zeros(len(c.rows), dtype=np.float64)
+        held = (judged(None) >= relevance.WEAK_BELOW) & (out[at] < relevance.WEAK_BELOW)
+        c.everyday[at[held]] = near[held]
     return out
 
 
@@ -406,6 +417,8 @@ def _evidence(c: Candidates, j: int, mode: str, final: np.ndarray) -> tuple[dict
         scores["one_word"] = 1.0             # holds one word of a longer query: judged as meaning alone
     if c.pinned[j]:
         scores["exact_name"] = 1.0
+    if c.everyday is not None and c.everyday[j] > 0:
+        scores["everyday"] = float(c.everyday[j])     # held weak: its section reads like everyday text
     return scores, ranks
 
 
