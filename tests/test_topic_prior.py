@@ -3,6 +3,8 @@ a real index of a post no tuning saw."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from fixtures.written import index_of_post
@@ -26,7 +28,7 @@ def _clusters(seed: int = 0, per: int = 30, dim: int = 16):
 
 def test_a_trained_prior_separates_its_topics_and_is_clipped():
     x, y = _clusters()
-    p = topic_prior.train(x, y, ["a", "b"], "m", c=1.0, clip=3.0)
+    p = topic_prior.train(x, y, ["a", "b"], "m", c=1.0, clip=3.0, votes=False)     # the regression alone
     test, _ = _clusters(seed=1)
     lo = p.log_odds(test, "m", ["a", "b"])
     raw = lo + p.centre                                        # the clipped log-odds before centring
@@ -46,7 +48,36 @@ def test_the_prior_says_nothing_for_another_model_or_an_unknown_topic():
     assert not p.log_odds(x[:, :8], "m", ["a"]).any()          # vectors of another dimension
 
 
-def test_out_of_fold_values_come_from_a_prior_that_never_saw_the_group():
+def test_the_neighbour_vote_follows_the_nearest_labelled_sections():
+    """The vote (kb.topics.prior.neighbour_vote) is the labels of the nearest labelled sections; a labelled section
+    the mask skips (the same resource) does not vote."""
+    x, y = _clusters()
+    test, _ = _clusters(seed=1)
+    vote = topic_prior.neighbour_vote(test, x, y)
+    assert (vote[:30, 0] > 0).mean() > 0.9 and (vote[30:, 0] < 0).mean() > 0.9 and (vote[30:, 1] > 0).mean() > 0.9
+    assert np.abs(vote).max() <= topic_prior.CLIP + 1e-6
+    # one labelled copy of a test section, labelled "b" although it sits in cluster "a": it alone carries the vote
+    copy_x, copy_y = np.vstack([x, test[:1]]), np.vstack([y, [[False, True]]])
+    near = np.exp((copy_x @ test[0] - 1.0) / topic_prior.TEMPERATURE)
+    assert near[-1] > 10 * np.sort(near[:-1])[-1]             # the copy is far nearer than any other
+    with_copy = topic_prior.neighbour_vote(test[:1], copy_x, copy_y)
+    skipped = topic_prior.neighbour_vote(test[:1], copy_x, copy_y,
+                                         skip=lambda rows, n: np.arange(n)[None, :] == n - 1)
+    assert with_copy[0, 1] > 1.0 > vote[0, 1] and np.isclose(skipped[0, 1], vote[0, 1], atol=1e-5)
+
+
+def test_the_prior_averages_the_regression_and_the_vote():
+    x, y = _clusters()
+    test, _ = _clusters(seed=1)
+    both = topic_prior.train(x, y, ["a", "b"], "m", c=1.0)
+    alone = topic_prior.train(x, y, ["a", "b"], "m", c=1.0, votes=False)
+    assert both.memory is not None and alone.memory is None
+    expected = (alone.raw(test) + topic_prior.neighbour_vote(test, x, y)) / 2
+    assert np.allclose(both.raw(test), expected, atol=0.01)     # the labelled vectors ship as float16
+
+
+@pytest.mark.parametrize("votes", [False, True])
+def test_out_of_fold_values_come_from_a_prior_that_never_saw_the_group(votes):
     """Stacking: a group holding the only examples of a topic gets no credit for them out of fold."""
     x, y = _clusters(per=20)
     x[:5] = np.eye(16)[2] + 0.1 * x[:5]                        # topic "c": five sections of their own, all in group 0
@@ -54,11 +85,26 @@ def test_out_of_fold_values_come_from_a_prior_that_never_saw_the_group():
     y = np.hstack([y, np.zeros((40, 1), dtype=bool)])
     y[:5, 2] = True
     groups = np.array([0] * 5 + [1 + i % 7 for i in range(35)])
-    inside = topic_prior.train(x, y, list("abc"), "", c=1.0).log_odds(x, "", list("abc"))
-    oof = topic_prior.out_of_fold(x, y, groups, c=1.0)
-    assert (inside[:5, 2] > 2.0).all()                         # in sample: well above the typical section
+    inside = topic_prior.train(x, y, list("abc"), "", c=1.0, votes=votes).log_odds(x, "", list("abc"))
+    oof = topic_prior.out_of_fold(x, y, groups, c=1.0, votes=votes)
+    assert (inside[:5, 2] > 1.5).all()                         # in sample: well above the typical section
     assert (oof[:5, 2] <= 1e-6).all()                          # out of fold: no better than the typical section
-    assert (oof[5:20, 0] > oof[20:, 0].max()).mean() > 0.9     # the rest still learn from the others
+    assert (oof[5:20, 0] > np.median(oof[20:, 0])).all()       # the rest still learn from the others
+    assert (oof[5:20, 0] > oof[20:, 0].max()).mean() > (0.9 if not votes else 0.8)
+
+
+def test_out_of_fold_a_resource_in_another_group_does_not_vote_for_itself():
+    """Two writers chose the same resource: out of fold, the other group's copy does not vote for it."""
+    x, y = _clusters(per=20)
+    groups = np.array([i % 4 for i in range(40)])
+    x[39], y[39] = x[0], [False, True]          # section 0's resource again, in group 3, labelled "b"
+    keys = [f"r{i}" for i in range(40)]
+    keys[39] = "r0"
+    seen = topic_prior.out_of_fold(x, y, groups, c=1.0)
+    fair = topic_prior.out_of_fold(x, y, groups, c=1.0, resources=keys)
+    assert seen[0, 1] > fair[0, 1] + 0.5 and fair[0, 0] > fair[0, 1]
+    assert topic_prior.same_resource("vinvl", "vinvl") and topic_prior.same_resource("qstrader", "qstraderv2")
+    assert not topic_prior.same_resource("bert", "kobert") and not topic_prior.same_resource("gpt", "gpt4all")
 
 
 def test_save_and_load_round_trip(tmp_path):
@@ -80,6 +126,10 @@ def test_the_shipped_prior_is_for_the_bundled_model_and_the_shipped_topics():
     assert p.model == "multilingual-e5-small"
     assert p.topics == tuple(topics.load_topics(path=topics.DEFAULT_FILE).names)
     assert p.weights.shape == (384, len(p.topics)) and np.isfinite(p.weights).all()
+    labels = Path(__file__).parent / "eval" / "topic_labels.jsonl"
+    labelled = sum(1 for line in labels.open(encoding="utf-8") if line.strip())
+    assert p.memory is not None and p.memory.shape == (labelled, 384)          # the neighbour vote's sections
+    assert p.memory_y.shape == (labelled, len(p.topics)) and p.memory_y.any(axis=0).all()
     assert topic_score.WEIGHTS["prior"] > 0
 
 

@@ -777,7 +777,8 @@ def stacked_prior(index, labels, topics: Topics, c: float = topic_prior.C, group
     posts = [Path(s.post_path).name for s, h in zip(index.sections, have, strict=True) if h]
     split_of = _post_splits() if groups == "split" else {}
     keys = [split_of.get(p, p) for p in posts]
-    out[have] = topic_prior.out_of_fold(vec, y, keys, c)
+    resources = [topic_prior.resource_key(s.heading) for s, h in zip(index.sections, have, strict=True) if h]
+    out[have] = topic_prior.out_of_fold(vec, y, keys, c, resources=resources)
     return out
 
 

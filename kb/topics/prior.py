@@ -1,7 +1,15 @@
-"""A prior learned from the labelled sections: per topic, an L2-regularised logistic regression on the section
-vectors (the index's own embeddings) of tests/eval/topic_labels.jsonl, shipped as prior.npz with the name of the
-model it was trained for. Its log-odds, clipped to ±CLIP, are one term of the topic score (kb.topics.score); on
-another embedding model, or for a topic it was not trained for, the term is 0.
+"""A prior learned from the labelled sections, shipped as prior.npz with the name of the model it was trained for.
+Per topic it averages two log-odds, each clipped to ±CLIP:
+
+* an L2-regularised logistic regression on the section vectors (the index's own embeddings) of
+  tests/eval/topic_labels.jsonl: what the topic's region of the embedding space looks like as a whole;
+* the vote of the NEIGHBOURS labelled sections nearest to the section (cosine, weighted by exp(cosine / TEMPERATURE)),
+  smoothed towards the topic's base rate: what sections like this one were labelled. A topic whose sections are
+  spread over the space (NLP: tokenizers, LLM agents, code models, QA datasets) is not one linear region; its
+  neighbours still know it. The labelled vectors ship with the prior (float16).
+
+Their mean is one term of the topic score (kb.topics.score); on another embedding model, or for a topic it was not
+trained for, the term is 0.
 
 The vectors are centred and scaled per dimension by the training set's mean and standard deviation (stored with
 the weights) before the regression, so one regularisation strength C suits every dimension. Retrain with
@@ -21,6 +29,12 @@ import numpy as np
 PRIOR_FILE = Path(__file__).with_name("prior.npz")
 C = 0.03          # inverse L2 strength per section (chosen by `--check --by-split --prior-c`, docs/eval.md)
 CLIP = 4.0        # log-odds beyond ±4 (probability 0.018 / 0.982) say nothing more
+# The neighbour vote: how many labelled sections vote, how sharply the nearer ones count, and how much the vote is
+# pulled towards the topic's base rate (leaving one split out over the labelled set, docs/eval.md)
+NEIGHBOURS = 10
+TEMPERATURE = 0.02
+SMOOTHING = 0.1
+_CHUNK = 2048     # sections per block of the vote (bounds its memory: _CHUNK × labelled sections)
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,8 @@ class Prior:
     bias: np.ndarray            # (topics,)
     clip: float = CLIP
     centre: np.ndarray | None = None    # (topics,) the median clipped log-odds over the training sections
+    memory: np.ndarray | None = None    # (labelled, dim) their unit vectors: the neighbour vote (None: regression only)
+    memory_y: np.ndarray | None = None  # (labelled, topics) their labels
 
     def covers(self, model: str, name: str) -> bool:
         """Whether the prior speaks for this topic on vectors of this model."""
@@ -51,15 +67,25 @@ class Prior:
         if not cols:
             return out
         ks = [k for _, k in cols]
-        z = np.clip(((vectors - self.mean) / self.scale) @ self.weights[:, ks] + self.bias[ks], -self.clip, self.clip)
-        out[:, [j for j, _ in cols]] = z - (0.0 if self.centre is None else self.centre[ks])
+        out[:, [j for j, _ in cols]] = self.raw(vectors)[:, ks] - (0.0 if self.centre is None else self.centre[ks])
         return out
+
+    def raw(self, vectors: np.ndarray, skip=None) -> np.ndarray:
+        """(sections, topics) the clipped log-odds before centring: the regression's, averaged with the neighbour
+        vote's when the prior holds labelled vectors. `skip(rows, block)`: a mask of the labelled sections that
+        may not vote for a block of rows (their own, or the same resource)."""
+        z = np.clip(((vectors - self.mean) / self.scale) @ self.weights + self.bias, -self.clip, self.clip)
+        if self.memory is None:
+            return z
+        return (z + neighbour_vote(vectors, self.memory, self.memory_y, self.clip, skip)) / 2
 
 
 def train(vectors: np.ndarray, y: np.ndarray, names, model: str, c: float = C, clip: float | None = None,
-          start: Prior | None = None) -> Prior:
+          start: Prior | None = None, votes: bool | None = None) -> Prior:
     """A prior from labelled sections: vectors (sections, dim), y (sections, topics) bool, one column per name;
-    its log-odds clipped to ±clip (default CLIP). `start`: a prior of the same shape to start the fit from."""
+    its log-odds clipped to ±clip (default CLIP). `start`: a prior of the same shape to start the fit from.
+    `votes=False` (default: NEIGHBOURS > 0): the regression alone, no neighbour vote."""
+    votes = NEIGHBOURS > 0 if votes is None else votes
     x = np.asarray(vectors, dtype=np.float64)
     mean = x.mean(axis=0)
     scale = x.std(axis=0) + 1e-6
@@ -69,24 +95,84 @@ def train(vectors: np.ndarray, y: np.ndarray, names, model: str, c: float = C, c
     for j in range(y.shape[1]):
         init = None if start is None else np.append(start.weights[:, j], start.bias[j]).astype(np.float64)
         w[:, j], b[j] = _logistic(z, y[:, j].astype(np.float64), c, init)
+    unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     prior = Prior(model, tuple(names), mean.astype(np.float32), scale.astype(np.float32), w.astype(np.float32),
-                  b.astype(np.float32), CLIP if clip is None else clip)
-    centre = np.median(prior.log_odds(x.astype(np.float32), model, names), axis=0)
+                  b.astype(np.float32), CLIP if clip is None else clip, None,
+                  unit.astype(np.float16) if votes else None, np.asarray(y, dtype=np.uint8) if votes else None)
+    centre = np.median(prior.raw(x.astype(np.float32), skip=_self_skip), axis=0)     # a section does not vote for itself
     return dataclasses.replace(prior, centre=centre.astype(np.float32))
 
 
-def out_of_fold(vectors: np.ndarray, y: np.ndarray, groups, c: float = C, clip: float | None = None) -> np.ndarray:
+def _self_skip(rows: slice, n: int) -> np.ndarray:
+    mask = np.zeros((rows.stop - rows.start, n), dtype=bool)
+    mask[np.arange(rows.stop - rows.start), np.arange(rows.start, rows.stop)] = True
+    return mask
+
+
+def neighbour_vote(vectors: np.ndarray, memory: np.ndarray, memory_y: np.ndarray, clip: float = CLIP,
+                   skip=None) -> np.ndarray:
+    """(sections, topics) clipped log-odds of the labels of each section's NEIGHBOURS nearest labelled sections,
+    weighted by exp(cosine / TEMPERATURE) and smoothed towards the base rate by SMOOTHING. `skip(rows, n)`: a
+    (rows, n) mask of the labelled sections that may not vote for that block of rows."""
+    x = np.asarray(vectors, dtype=np.float32)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    mem, lab = np.asarray(memory, dtype=np.float32), np.asarray(memory_y, dtype=np.float32)
+    base = lab.mean(axis=0)
+    k = min(NEIGHBOURS, len(mem))
+    out = np.zeros((len(x), lab.shape[1]), dtype=np.float32)
+    for start in range(0, len(x), _CHUNK):
+        rows = slice(start, min(start + _CHUNK, len(x)))
+        sim = x[rows] @ mem.T
+        if skip is not None:
+            sim[skip(rows, len(mem))] = -np.inf
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        near = np.take_along_axis(sim, top, axis=1)
+        w = np.exp((near - near.max(axis=1, keepdims=True)) / TEMPERATURE)
+        w[~np.isfinite(near)] = 0.0
+        w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+        p = (np.einsum("nk,nkt->nt", w, lab[top]) + SMOOTHING * base) / (1 + SMOOTHING)
+        p = np.clip(p, 1e-6, 1 - 1e-6)
+        out[rows] = np.clip(np.log(p / (1 - p)), -clip, clip)
+    return out
+
+
+def out_of_fold(vectors: np.ndarray, y: np.ndarray, groups, c: float = C, clip: float | None = None,
+                resources=None, votes: bool | None = None) -> np.ndarray:
     """(sections, topics) log-odds of every section from a prior trained without its group's sections (stacking:
-    the values a fit of the score weights may see)."""
+    the values a fit of the score weights may see). `resources`: a key per section (its heading, normalised); a
+    section in another group with the same resource (one key inside the other) does not vote for it: new posts
+    bring resources the labelled set does not hold."""
     groups = np.asarray(groups)
     out = np.zeros(y.shape, dtype=np.float32)
     names = [str(j) for j in range(y.shape[1])]
-    every = train(vectors, y, names, "", c, clip)           # each fold starts from it: a few Newton steps
+    every = train(vectors, y, names, "", c, clip, votes=False)     # each fold starts from it: a few Newton steps
     for g in np.unique(groups):
         held = groups == g
-        p = train(vectors[~held], y[~held], names, "", c, clip, every)
-        out[held] = p.log_odds(vectors[held], "", names)
+        p = train(vectors[~held], y[~held], names, "", c, clip, every, votes)
+        skip = None if resources is None else _same_resource([resources[i] for i in np.flatnonzero(held)],
+                                                             [resources[i] for i in np.flatnonzero(~held)])
+        out[held] = p.log_odds(vectors[held], "", names) if skip is None else \
+            p.raw(vectors[held], skip) - p.centre
     return out
+
+
+def resource_key(heading: str) -> str:
+    """A heading reduced to its letters and digits, lower case: one resource's key (out_of_fold)."""
+    return "".join(ch for ch in heading.lower() if ch.isalnum())
+
+
+def same_resource(a: str, b: str) -> bool:
+    """Whether two resource keys name one resource: equal, or one starts the other and is at least half of it
+    ("vinvl" and "vinvlv2" yes; "bert" and "kobert", "gpt" and "gpt4all" no)."""
+    short, long = sorted((a, b), key=len)
+    return bool(short) and long.startswith(short) and (short == long or (len(short) >= 4 and 2 * len(short) >= len(long)))
+
+
+def _same_resource(held: list[str], others: list[str]):
+    """skip(rows, n) for out_of_fold: the other groups' sections with the held section's resource."""
+    mask = np.array([[same_resource(a, b) for b in others] for a in held],
+                    dtype=bool).reshape(len(held), len(others))
+    return lambda rows, n: mask[rows]
 
 
 def _logistic(z: np.ndarray, y: np.ndarray, c: float, init: np.ndarray | None = None,
@@ -118,9 +204,11 @@ def save(prior: Prior, path: Path = PRIOR_FILE) -> Path:
 
 
 def _write(prior: Prior, f) -> None:
+    extra = {} if prior.memory is None else {"memory": prior.memory.astype(np.float16),
+                                             "memory_y": prior.memory_y.astype(np.uint8)}
     np.savez_compressed(f, model=np.array(prior.model), topics=np.array(prior.topics), mean=prior.mean,
                         scale=prior.scale, weights=prior.weights.astype(np.float32), bias=prior.bias,
-                        clip=np.array(prior.clip, dtype=np.float32), centre=prior.centre)
+                        clip=np.array(prior.clip, dtype=np.float32), centre=prior.centre, **extra)
 
 
 def load(path: Path = PRIOR_FILE) -> Prior | None:
@@ -136,8 +224,9 @@ def load(path: Path = PRIOR_FILE) -> Prior | None:
 def _load(path: str, size: int, mtime: int) -> Prior | None:
     try:
         with np.load(path, allow_pickle=False) as f:
+            memory = (f["memory"], f["memory_y"]) if "memory" in f.files else (None, None)
             return Prior(str(f["model"]), tuple(str(t) for t in f["topics"]), f["mean"], f["scale"], f["weights"],
-                         f["bias"], float(f["clip"]), f["centre"])
+                         f["bias"], float(f["clip"]), f["centre"], *memory)
     except (OSError, KeyError, ValueError):
         return None
 
@@ -148,7 +237,9 @@ def signature(prior: Prior | None) -> str:
         return "none"
     centre = b"" if prior.centre is None else prior.centre.tobytes()
     digest = hashlib.sha1(repr((prior.model, prior.topics, prior.clip)).encode())
-    for part in (prior.mean.tobytes(), prior.scale.tobytes(), prior.weights.tobytes(), prior.bias.tobytes(), centre):
+    votes = b"" if prior.memory is None else prior.memory.tobytes() + prior.memory_y.tobytes()
+    for part in (prior.mean.tobytes(), prior.scale.tobytes(), prior.weights.tobytes(), prior.bias.tobytes(), centre,
+                 votes):
         digest.update(part)
     return digest.hexdigest()[:12]
 
