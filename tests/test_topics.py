@@ -354,9 +354,11 @@ def test_exclude_round_trip_writes_the_content_folder_and_moves_the_neighbours_w
     version = eval_index.version
     before = topics.assign(eval_index, topics.load_topics(tmp_path))
     nlp_before = _members(eval_index, before, "nlp")
-    wrong = "파이토치 한국어 튜토리얼"       # a PyTorch tutorial in Korean: a course and korean by the labels, not NLP
+    # A reader removes KoBERT from NLP. (Since the twelfth pass the prior's neighbour vote knows these labelled
+    # sections, so the assignment lists no wrong one here to remove; a user's own call is what a correction is for.)
+    wrong = "KoBERT"
     assert wrong in nlp_before
-    [near] = _rows(eval_index, "KorGPT2 tutorial")                  # its nearest neighbour, a Korean GPT-2 tutorial
+    [near] = _rows(eval_index, "KcBERT")                            # its nearest neighbour, another Korean BERT
     path = topics.correct(tmp_path, "nlp", exclude=[wrong])
     assert path == tmp_path / "topics.toml"
     text = path.read_text(encoding="utf-8")
@@ -366,7 +368,7 @@ def test_exclude_round_trip_writes_the_content_folder_and_moves_the_neighbours_w
     after = topics.assign(eval_index, ts)
     nlp_after = _members(eval_index, after, "nlp")
     assert wrong not in nlp_after
-    assert wrong in nlp_before - nlp_after <= {wrong, "KorGPT2 tutorial"}
+    assert wrong in nlp_before - nlp_after <= {wrong, "KcBERT"}
     # the neighbour is closer to the counter-example than to NLP's other members: it moves further out, its example
     # evidence down by at least a fifth of a unit (it stays: it is far over the threshold, and NLP by its labels)
     moved = before.why(near, "nlp")["score"] - after.why(near, "nlp")["score"]
@@ -751,4 +753,5 @@ def test_a_model_that_also_supports_korean_stays_out_of_the_korean_topic(passing
         topic_evidence.OPTIONS["passing"] = True
     assert without.why(model, "korean")["text"] == 1.0                  # it was there
     assert without.why(model, "korean")["score"] > a.why(model, "korean")["score"] + 1.0
-    assert "korean" in {t.name for t in without.topics_of(model)}      # and it was what put the model there
+    # (Before the twelfth pass's refit the mention alone put the model in korean; since then the score keeps it out
+    # without the rule too, and the rule still takes over a point off it, above.)
