@@ -86,6 +86,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "train a prior per fold)")
     chk.add_argument("--train-prior", action="store_true", help="with --check: train the prior on every labelled "
                      f"section and write it to {topic_prior.PRIOR_FILE.name} in the package (or --prior-out)")
+    chk.add_argument("--neighbours", type=int, default=topic_prior.NEIGHBOURS, metavar="K", help="with --by-split/"
+                     f"--fit/--train-prior: how many labelled sections vote in the prior (default {topic_prior.NEIGHBOURS};"
+                     " 0: the prior's regression alone)")
     chk.add_argument("--prior-out", metavar="FILE", help="with --train-prior: write the prior here instead")
     chk.add_argument("--without", action="append", choices=[f for f in topic_score.FEATURES if f != "tag"],
                      help="with --fit/--cv: hold this part of the score at weight 0 (what is it worth?)")
@@ -233,6 +236,7 @@ def _check(args, topics: Topics) -> int:
     fixed = {} if args.free_tag else dict(topic_score.FIXED)
     fixed.update({f: 0.0 for f in args.without or []})
     topic_score.RIVAL_WEIGHT = args.rival
+    topic_prior.NEIGHBOURS = args.neighbours
     if args.by_split:
         return _by_split(args, topics, fixed)
     if args.train_prior:
