@@ -77,6 +77,21 @@ def test_the_prior_averages_the_regression_and_the_vote():
     assert np.allclose(both.raw(test), expected, atol=0.01)     # the labelled vectors ship as float16
 
 
+def test_a_readers_corrections_join_the_vote_of_their_topic():
+    """A section a reader excluded from a topic votes against it for its nearest sections; with no corrections the
+    column is the prior's own."""
+    x, y = _clusters()
+    test, _ = _clusters(seed=1)
+    p = topic_prior.train(x, y, ["a", "b"], "m", c=1.0)
+    plain = p.log_odds(test, "m", ["a", "b"])[:, 0]
+    assert np.allclose(p.with_corrections(test, "a", np.zeros((0, 16)), []), plain, atol=1e-5)
+    excluded = p.with_corrections(test, "a", test[:1], [False])       # the reader: test section 0 is not "a"
+    assert excluded[0] < plain[0] - 1.0                                # it, and whatever sits on it, follows
+    assert np.allclose(excluded[30:], plain[30:], atol=0.05)          # the other cluster does not move
+    included = p.with_corrections(test, "a", test[30:31], [True])     # one of cluster "b" put in "a"
+    assert included[30] > plain[30] + 1.0
+
+
 @pytest.mark.parametrize("votes", [False, True])
 def test_out_of_fold_values_come_from_a_prior_that_never_saw_the_group(votes):
     """Stacking: a group holding the only examples of a topic gets no credit for them out of fold."""

@@ -373,6 +373,8 @@ def test_exclude_round_trip_writes_the_content_folder_and_moves_the_neighbours_w
     # evidence down by at least a fifth of a unit (it stays: it is far over the threshold, and NLP by its labels)
     moved = before.why(near, "nlp")["score"] - after.why(near, "nlp")["score"]
     assert moved > 0.2 * topic_score.WEIGHTS["example"]
+    # ... and the excluded section now votes against NLP in the prior's neighbour vote (Prior.with_corrections)
+    assert after.why(near, "nlp")["prior"] < before.why(near, "nlp")["prior"] - 0.1
     [row] = _rows(eval_index, wrong)
     assert after.why(row, "nlp")["corrected"] == -1.0
     for name in REQUIRED - {"nlp"}:                    # a correction moves its own topic only

@@ -365,6 +365,20 @@ def _prior_values(index, topics: Topics) -> tuple[np.ndarray, np.ndarray]:
     return prior.log_odds(_section_vectors(index), index.model_name, topics.names), known
 
 
+def _corrections_vote(index, topics: Topics, ev: topic_score.Evidence, inc, exc) -> topic_score.Evidence:
+    """`ev` with a reader's corrections joining the prior's neighbour vote (kb.topics.prior.Prior.with_corrections)
+    in their topic: a section included votes for it, one excluded against, so the sections nearest to it follow."""
+    prior = topic_prior.in_use()
+    if ev.prior is None or prior is None or prior.memory is None or not topic_score.WEIGHTS.get("prior"):
+        return ev
+    vec, out = _section_vectors(index), ev.prior.copy()
+    for j, topic in enumerate(topics):
+        if (inc[j] or exc[j]) and prior.covers(index.model_name, topic.name):
+            rows = list(inc[j]) + list(exc[j])
+            out[:, j] = prior.with_corrections(vec, topic.name, vec[rows], [True] * len(inc[j]) + [False] * len(exc[j]))
+    return dataclasses.replace(ev, prior=out)
+
+
 def _topic_columns(index, topic: Topic) -> tuple[np.ndarray, np.ndarray]:
     """(best cosine to the phrases, keyword evidence) of every section for one topic; cached per index version and
     topic description, so a correction (which changes neither) rescores without recomputing them."""
@@ -461,6 +475,8 @@ def assign(index, topics: Topics | None = None) -> Assignment:
     inc, exc, corrected = _corrections(index, topics)
     with _vectors_held():
         first = score_parts(index, topics)
+        if corrected:
+            first = _corrections_vote(index, topics, first, inc, exc)
         thresholds = topic_score.thresholds(topics, first)
         s1 = topic_score.score(first, example=False)
         ev = with_examples(index, first, s1, thresholds, (inc, exc) if corrected else None)

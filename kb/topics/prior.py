@@ -70,6 +70,18 @@ class Prior:
         out[:, [j for j, _ in cols]] = self.raw(vectors)[:, ks] - (0.0 if self.centre is None else self.centre[ks])
         return out
 
+    def with_corrections(self, vectors: np.ndarray, name: str, corrected: np.ndarray, labels) -> np.ndarray:
+        """One topic's column of log_odds with sections a reader corrected (their vectors, and whether each was
+        included in the topic or excluded) joining the labelled sections in the vote."""
+        k = self.topics.index(name)
+        z = np.clip(((vectors - self.mean) / self.scale) @ self.weights[:, k] + self.bias[k], -self.clip, self.clip)
+        extra = np.asarray(corrected, dtype=np.float32).reshape(-1, vectors.shape[1])
+        extra = extra / np.maximum(np.linalg.norm(extra, axis=1, keepdims=True), 1e-12)
+        memory = np.vstack([np.asarray(self.memory, dtype=np.float32), extra])
+        voted = np.concatenate([np.asarray(self.memory_y[:, k], dtype=np.float32), np.asarray(labels, np.float32)])
+        vote = neighbour_vote(vectors, memory, voted[:, None], self.clip)[:, 0]
+        return (z + vote) / 2 - (0.0 if self.centre is None else self.centre[k])
+
     def raw(self, vectors: np.ndarray, skip=None) -> np.ndarray:
         """(sections, topics) the clipped log-odds before centring: the regression's, averaged with the neighbour
         vote's when the prior holds labelled vectors. `skip(rows, block)`: a mask of the labelled sections that
