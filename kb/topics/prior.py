@@ -70,11 +70,16 @@ class Prior:
         out[:, [j for j, _ in cols]] = self.raw(vectors)[:, ks] - (0.0 if self.centre is None else self.centre[ks])
         return out
 
+    def regression(self, vectors: np.ndarray, cols: list[int] | None = None) -> np.ndarray:
+        """(sections, topics or cols) the regression's clipped log-odds."""
+        w, b = (self.weights, self.bias) if cols is None else (self.weights[:, cols], self.bias[cols])
+        return np.clip(((vectors - self.mean) / self.scale) @ w + b, -self.clip, self.clip)
+
     def with_corrections(self, vectors: np.ndarray, name: str, corrected: np.ndarray, labels) -> np.ndarray:
         """One topic's column of log_odds with sections a reader corrected (their vectors, and whether each was
         included in the topic or excluded) joining the labelled sections in the vote."""
         k = self.topics.index(name)
-        z = np.clip(((vectors - self.mean) / self.scale) @ self.weights[:, k] + self.bias[k], -self.clip, self.clip)
+        z = self.regression(vectors, [k])[:, 0]
         extra = np.asarray(corrected, dtype=np.float32).reshape(-1, vectors.shape[1])
         extra = extra / np.maximum(np.linalg.norm(extra, axis=1, keepdims=True), 1e-12)
         memory = np.vstack([np.asarray(self.memory, dtype=np.float32), extra])
@@ -86,7 +91,7 @@ class Prior:
         """(sections, topics) the clipped log-odds before centring: the regression's, averaged with the neighbour
         vote's when the prior holds labelled vectors. `skip(rows, block)`: a mask of the labelled sections that
         may not vote for a block of rows (their own, or the same resource)."""
-        z = np.clip(((vectors - self.mean) / self.scale) @ self.weights + self.bias, -self.clip, self.clip)
+        z = self.regression(vectors)
         if self.memory is None:
             return z
         return (z + neighbour_vote(vectors, self.memory, self.memory_y, self.clip, skip)) / 2
