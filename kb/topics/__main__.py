@@ -26,6 +26,7 @@ from kb.topics import (
     correct,
     cross_validate,
     fit,
+    labelled_count,
     load_labels,
     load_topics,
     matching_rows,
@@ -220,13 +221,14 @@ def _train_prior(args, topics: Topics) -> int:
     posts = None if args.index_dir else [p for dirs in SPLITS.values() for p in dirs]
     with opened_index(args.index_dir, posts, settings=backend_settings(args)) as index:
         prior = train_prior(index, labels, topics, args.prior_c)
+        trained = labelled_count(index, labels, topics)
     target = Path(args.prior_out) if args.prior_out else topic_prior.PRIOR_FILE
     try:
         path = topic_prior.save(prior, target)
     except OSError as err:
         raise BadQuery(f"cannot write the prior to {visible_name(target)}: {err.strerror or err}") from None
     print(f"# wrote {visible_name(path)}: a prior for {visible(prior.model)} over {len(prior.topics)} topics, "
-          f"C {args.prior_c}, trained on {len(labels)} labelled sections")
+          f"C {args.prior_c}, trained on {trained} labelled sections")
     return 0
 
 
