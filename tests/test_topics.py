@@ -114,6 +114,30 @@ def test_transfer_scores_posts_with_weights_fitted_on_other_posts_and_adds_up(ev
     assert counts[0.4][None][0] == 2 * tp > 0
 
 
+def test_transfer_by_rival_measures_several_rival_weights_from_one_fit(eval_index):
+    """`--check --by-split --rival 0,0.5`: the fit does not depend on the rival weight, so one fit serves every
+    weight. At the shipped weight the rows are transfer's; at weight 0 subjects do not compete, so every offset
+    lists at least as many sections (recall can only rise); the shipped weight is left as it was."""
+    labels = topics.load_labels(LABELS)
+    posts = sorted({p for p, _ in labels if any(s.post_path.endswith(p) for s in eval_index.sections)})
+    fit_on = {k: v for k, v in labels.items() if k[0] in posts[::2]}
+    score_on = {k: v for k, v in labels.items() if k[0] in posts[1::2]}
+    shipped = topic_score.RIVAL_WEIGHT
+    counts: dict = {}
+    rows = topics.transfer_by_rival(eval_index, fit_on, eval_index, score_on, (0.0, shipped), topics.load_topics(),
+                                    counts=counts)
+    assert topic_score.RIVAL_WEIGHT == shipped
+    assert rows[shipped] == topics.transfer(eval_index, fit_on, eval_index, score_on, topics.load_topics())
+    for free, held in zip(rows[0.0], rows[shipped], strict=True):
+        assert free["recall"] >= held["recall"]
+    tp_free = [counts[0.0][d][None][0] for d in topics.CV_OFFSETS]
+    tp_held = [counts[shipped][d][None][0] for d in topics.CV_OFFSETS]
+    fp_free = [counts[0.0][d][None][1] for d in topics.CV_OFFSETS]
+    fp_held = [counts[shipped][d][None][1] for d in topics.CV_OFFSETS]
+    assert all(a >= b for a, b in zip(tp_free + fp_free, tp_held + fp_held, strict=True))
+    assert sum(tp_free) + sum(fp_free) > sum(tp_held) + sum(fp_held)     # rivalry takes some sections off here
+
+
 
 def test_an_index_family_embeds_each_section_once_and_holds_exactly_each_subsets_posts(capsys):
     """kb.eval.index_family (what `--check --by-split` indexes its splits with): a subset's index is the index of

@@ -731,25 +731,41 @@ def transfer(fit_index, fit_labels, index, labels, topics: Topics | None = None,
     several such pairs. `prior_c`: with a learned prior of that strength, trained on the fit index's labelled
     sections only (the fit sees it out of fold, `prior_groups`: "post" or "split"); None: without a prior.
     Returns rows like cross_validate's."""
+    w = topic_score.RIVAL_WEIGHT
+    return transfer_by_rival(fit_index, fit_labels, index, labels, (w,), topics, offsets, fixed,
+                             {w: {} if counts is None else counts}, prior_c, prior_groups)[w]
+
+
+def transfer_by_rival(fit_index, fit_labels, index, labels, rivals, topics: Topics | None = None,
+                      offsets=CV_OFFSETS, fixed: dict[str, float] | None = None, counts: dict | None = None,
+                      prior_c: float | None = None, prior_groups: str = "post") -> dict[float, list[dict]]:
+    """transfer() at several rival weights (topic_score.RIVAL_WEIGHT) from one fit: the fit does not depend on the
+    weight, which acts only when sections are assigned. `counts`: {weight: counts as transfer's}. → {weight: rows}."""
     topics = topics if topics is not None else load_topics(index.manifest.content_dir or None)
     counts = {} if counts is None else counts
+    out = {}
     with _experiment():
         r = _fit_with_prior(fit_index, fit_labels, topics, fixed, prior_c, prior_groups)
-        _count_offsets(counts, r, index, labels, topics, offsets)
-    return offset_rows(counts, offsets)
+        for w in rivals:
+            topic_score.RIVAL_WEIGHT = w
+            _count_offsets(counts.setdefault(w, {}), r, index, labels, topics, offsets)
+            out[w] = offset_rows(counts[w], offsets)
+    return out
 
 
 @contextlib.contextmanager
 def _experiment():
-    """Weights and the prior in use as they were before the block (experiments set fitted ones)."""
+    """Weights, the rival weight and the prior in use as they were before the block (experiments set fitted ones)."""
     saved, saved_prior = dict(topic_score.WEIGHTS), dict(topic_prior.ACTIVE)
     saved_plain = {"weights": dict(topic_score.PLAIN["weights"]), "shift": topic_score.PLAIN["shift"]}
+    saved_rival = topic_score.RIVAL_WEIGHT
     try:
         yield
     finally:
         topic_score.WEIGHTS.clear()
         topic_score.WEIGHTS.update(saved)
         topic_score.PLAIN.update(saved_plain)
+        topic_score.RIVAL_WEIGHT = saved_rival
         topic_prior.ACTIVE.clear()
         topic_prior.ACTIVE.update(saved_prior)
         _CACHE.clear()

@@ -38,11 +38,22 @@ from kb.topics import (
     stacked_prior,
     topic_hits,
     train_prior,
-    transfer,
+    transfer_by_rival,
 )
 from kb.topics import evidence as topic_evidence
 from kb.topics import prior as topic_prior
 from kb.topics import score as topic_score
+
+
+def _weights(text: str) -> tuple[float, ...]:
+    """--rival: one weight or several, comma-separated."""
+    try:
+        out = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a weight or comma-separated weights: {text!r}") from None
+    if not out or any(not 0 <= w <= 10 for w in out):
+        raise argparse.ArgumentTypeError(f"weights go from 0 to 10: {text!r}")
+    return out
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -75,9 +86,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "posts meet) — and name the threshold offset under which the most splits reach precision "
                      f"{topic_score.TARGET_PRECISION} and recall {topic_score.TARGET_RECALL}, at mean precision ≥ "
                      f"{topic_score.PRECISION_FLOOR} (ties: the best mean recall)")
-    chk.add_argument("--rival", type=float, default=topic_score.RIVAL_WEIGHT, metavar="W", help="with --check: how "
-                     "much a section's margin in another subject topic lowers its score in a subject (default "
-                     f"{topic_score.RIVAL_WEIGHT}; 0: subjects do not compete)")
+    chk.add_argument("--rival", type=_weights, default=(topic_score.RIVAL_WEIGHT,), metavar="W", help="with --check: "
+                     "how much a section's margin in another subject topic lowers its score in a subject (default "
+                     f"{topic_score.RIVAL_WEIGHT}; 0: subjects do not compete); with --by-split, several "
+                     "comma-separated (W1,W2,...) are measured from the same fits")
     chk.add_argument("--no-prior", action="store_true", help="with --by-split/--fit: without the learned prior "
                      "(kb.topics.prior)")
     chk.add_argument("--prior-c", type=float, default=topic_prior.C, metavar="C", help="with --by-split/--fit/"
@@ -160,9 +172,10 @@ def _report_matches(index, a: Assignment, topic: Topic, refs: list[str]) -> None
 
 
 def _by_split(args, topics: Topics, fixed: dict) -> int:
-    """--check --by-split: every split scored on its own index with weights fitted on the others (kb.topics.transfer)."""
+    """--check --by-split: every split scored on its own index with weights fitted on the others (kb.topics.transfer),
+    at each rival weight of --rival from the same fits."""
     counts: dict = {}
-    per_split = {}
+    per_split: dict = {w: {} for w in args.rival}
     every = [p for dirs in SPLITS.values() for p in dirs]
     with index_family(every, settings=backend_settings(args)) as subset:     # each section embedded once
         for split in SPLITS:
@@ -171,35 +184,48 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
             fit_labels = _other_resources(labels, {k: v for s in others for k, v in load_labels(Path(args.labels),
                                                                                                   s).items()})
             own: dict = {}
-            per_split[split] = transfer(subset([p for s in others for p in SPLITS[s]]), fit_labels,
-                                        subset(SPLITS[split]), labels, topics, fixed=fixed, counts=own,
-                                        prior_c=None if args.no_prior else args.prior_c,
-                                        prior_groups=args.prior_groups or "post")
-            for d, at in own.items():           # one fit per split, its counts added to the sum over splits
-                for name, c in at.items():
-                    old = counts.setdefault(d, {}).get(name, (0, 0, 0))
-                    counts[d][name] = tuple(a + b for a, b in zip(old, c, strict=True))
-    rows = offset_rows(counts, CV_OFFSETS)
-    mean = mean_rows(per_split)
-    chosen = most_splits_meeting(mean)
+            rows = transfer_by_rival(subset([p for s in others for p in SPLITS[s]]), fit_labels,
+                                     subset(SPLITS[split]), labels, args.rival, topics, fixed=fixed, counts=own,
+                                     prior_c=None if args.no_prior else args.prior_c,
+                                     prior_groups=args.prior_groups or "post")
+            for w, at_w in own.items():         # one fit per split, its counts added to the sum over splits
+                per_split[w][split] = rows[w]
+                for d, at in at_w.items():
+                    for name, c in at.items():
+                        old = counts.setdefault(w, {}).setdefault(d, {}).get(name, (0, 0, 0))
+                        counts[w][d][name] = tuple(a + b for a, b in zip(old, c, strict=True))
+    report = {w: _split_report(per_split[w], counts[w]) for w in args.rival}
     if args.json:
-        print(json.dumps({"by_split": per_split, "mean": mean, "all": rows, "chosen": chosen}, ensure_ascii=False))
+        print(json.dumps(report[args.rival[0]] if len(args.rival) == 1 else {"rivals": report}, ensure_ascii=False))
         return 0
-    for split, r in per_split.items():
+    for w in args.rival:
+        if len(args.rival) > 1:
+            print(f"## rival weight {w}")
+        _print_split_report(report[w])
+    return 0
+
+
+def _split_report(per_split: dict, counts: dict) -> dict:
+    mean = mean_rows(per_split)
+    return {"by_split": per_split, "mean": mean, "all": offset_rows(counts, CV_OFFSETS),
+            "chosen": most_splits_meeting(mean)}
+
+
+def _print_split_report(r: dict) -> None:
+    for split, rows in r["by_split"].items():
         print(f"{split}, fitted on the other splits: " + "  ".join(
-            f"{x['offset']:.1f}: {x['precision']:.3f}/{x['recall']:.3f}" for x in r))
+            f"{x['offset']:.1f}: {x['precision']:.3f}/{x['recall']:.3f}" for x in rows))
     print("mean over the splits: " + "  ".join(f"{x['offset']:.1f}: {x['precision']:.3f}/{x['recall']:.3f}"
-                                               for x in mean))
+                                               for x in r["mean"]))
     print(f"splits with precision ≥ {topic_score.TARGET_PRECISION} and recall ≥ {topic_score.TARGET_RECALL}: "
-          + "  ".join(f"{x['offset']:.1f}: {x['meeting']}" for x in mean))
-    for x in rows:
+          + "  ".join(f"{x['offset']:.1f}: {x['meeting']}" for x in r["mean"]))
+    for x in r["all"]:
         print(f"every split on its own index, threshold offset {x['offset']:.1f}: precision {x['precision']:.3f}  "
               f"recall {x['recall']:.3f}  F1 {x['f1']:.3f}  (" + ", ".join(
                   f"{n} {t['precision']:.2f}/{t['recall']:.2f}" for n, t in x["topics"].items()) + ")")
-    if chosen:
+    if r["chosen"]:
         print(f"most splits meeting both targets at mean precision ≥ {topic_score.PRECISION_FLOOR} (ties: best mean "
-              f"recall): offset {chosen['offset']:.1f}")
-    return 0
+              f"recall): offset {r['chosen']['offset']:.1f}")
 
 
 def _other_resources(held: dict, fit: dict) -> dict:
@@ -237,7 +263,9 @@ def _check(args, topics: Topics) -> int:
     topic_evidence.OPTIONS.update(glossary=not args.no_glossary, lead=not args.no_lead, implied=not args.no_implied)
     fixed = {} if args.free_tag else dict(topic_score.FIXED)
     fixed.update({f: 0.0 for f in args.without or []})
-    topic_score.RIVAL_WEIGHT = args.rival
+    if len(args.rival) > 1 and not args.by_split:
+        raise BadQuery("several --rival weights go with --by-split only")
+    topic_score.RIVAL_WEIGHT = args.rival[0]
     topic_prior.NEIGHBOURS = args.neighbours
     if args.by_split:
         return _by_split(args, topics, fixed)
