@@ -693,7 +693,7 @@ def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dic
                            for t, bj in zip(topics, b, strict=True)}}
 
 
-CV_OFFSETS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2)
+CV_OFFSETS = (-0.6, -0.4, -0.2, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2)
 
 
 def cross_validate(index, labels, topics: Topics | None = None, offsets=CV_OFFSETS, folds: int | None = 6,
