@@ -4,6 +4,7 @@ corrections (written safely into the content folder, teaching the topic), and th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -137,6 +138,32 @@ def test_transfer_by_rival_measures_several_rival_weights_from_one_fit(eval_inde
     assert all(a >= b for a, b in zip(tp_free + fp_free, tp_held + fp_held, strict=True))
     assert sum(tp_free) + sum(fp_free) > sum(tp_held) + sum(fp_held)     # rivalry takes some sections off here
 
+
+
+def test_disagreements_name_every_section_check_counts_wrong(eval_index, eval_corpus, capsys):
+    """`--check --misses`: each labelled section the pages miss or list against its labels, with its margin; as many
+    of each kind per topic as check() counts fn and fp. With NLP's threshold raised by 4, NLP misses sections; their
+    margins are negative, the nearest first, and a listed section's margin is not."""
+    labels = topics.load_labels(LABELS)
+    shipped = topics.load_topics()
+    strict = topics.Topics(tuple(dataclasses.replace(t, threshold=t.threshold + (4.0 if t.name == "nlp" else 0.0))
+                                 for t in shipped), shipped.source)
+    for tp in (shipped, strict):
+        rows = topics.disagreements(eval_index, labels, tp)
+        c = topics.check(eval_index, labels, tp)
+        for name, t in c["topics"].items():
+            assert sum(r["topic"] == name and r["kind"] == "missed" for r in rows) == t["fn"]
+            assert sum(r["topic"] == name and r["kind"] == "listed" for r in rows) == t["fp"]
+        assert all((r["margin"] < 0) == (r["kind"] == "missed") for r in rows)
+        assert all(r["topic"] in r["labels"] for r in rows if r["kind"] == "missed")
+    missed = [r for r in rows if r["kind"] == "missed" and r["topic"] == "nlp"]
+    assert len(missed) >= 3 and [r["margin"] for r in missed] == sorted((r["margin"] for r in missed), reverse=True)
+    assert topics_cli.main(["--check", "--split", "all", "--index-dir", str(eval_corpus[1]), "--misses", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["misses"]) == out["fp"] + out["fn"]
+    assert topics_cli.main(["--check", "--split", "all", "--index-dir", str(eval_corpus[1]), "--misses"]) == 0
+    text = capsys.readouterr().out
+    assert sum(line.startswith(("missed ", "listed ")) for line in text.splitlines()) == out["fp"] + out["fn"]
 
 
 def test_an_index_family_embeds_each_section_once_and_holds_exactly_each_subsets_posts(capsys):

@@ -662,6 +662,29 @@ def check(index, labels, topics: Topics | None = None) -> dict:
     return {"sections": int(have.sum()), **_prf(tp, fp, fn), "tp": tp, "fp": fp, "fn": fn, "topics": per_topic}
 
 
+def disagreements(index, labels, topics: Topics | None = None) -> list[dict]:
+    """Where the topic pages and the labels disagree (what check() counts as fp and fn), one row per labelled
+    section and topic: kind "missed" (labelled, not listed) or "listed" (listed, not labelled), the score's margin
+    over the threshold (negative for a miss), the rival subject that lowered the score if any, and the section's
+    labels; the misses nearest their threshold first, then the listings. Only topics the labels know."""
+    a = assign(index, topics)
+    have, y = _label_matrix(index, a.topics, labels)
+    known = set().union(*labels.values()) if labels else set()
+    margin = a.score - topic_score.thresholds(a.topics, a.evidence) if a.score is not None else np.zeros(y.shape)
+    out = []
+    for j, t in enumerate(a.topics):
+        if t.name not in known:
+            continue
+        for i in np.flatnonzero(have & (a.member[:, j] != y[:, j])):
+            s = index.sections[i]
+            rival = a.rival_topic(int(i), t.name)
+            out.append({"post": Path(s.post_path).name, "heading": s.heading, "topic": t.name,
+                        "kind": "missed" if y[i, j] else "listed", "margin": round(float(margin[i, j]), 2),
+                        "rival": rival.name if rival else None,
+                        "labels": sorted(labels[(Path(s.post_path).name, s.heading)])})
+    return sorted(out, key=lambda r: (r["kind"] != "missed", -r["margin"] if r["kind"] == "missed" else r["margin"]))
+
+
 def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
     return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-12)}

@@ -25,6 +25,7 @@ from kb.topics import (
     check,
     correct,
     cross_validate,
+    disagreements,
     fit,
     labelled_count,
     load_labels,
@@ -77,6 +78,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     chk.add_argument("--split", choices=[*SPLITS, "all"], help="only this split (default: every split, each "
                      "on its own index; 'all': every label, e.g. with --index-dir)")
     chk.add_argument("--fit", action="store_true", help="with --check: also print the fitted weights and thresholds")
+    chk.add_argument("--misses", action="store_true", help="with --check: also list each labelled section the "
+                     "pages miss or list against its labels, with its margin and the rival subject that lowered it")
     chk.add_argument("--cv", action="store_true", help="with --check: also cross-validate over the split's posts")
     chk.add_argument("--lopo", action="store_true", help="with --check: cross-validate leaving one post out at a "
                      "time, and name the threshold offset with the best recall at precision ≥ "
@@ -277,6 +280,8 @@ def _check(args, topics: Topics) -> int:
         posts = None if split == "all" else SPLITS[split]
         with opened_index(args.index_dir, posts, settings=backend_settings(args)) as index:
             out[split] = check(index, labels, topics)
+            if args.misses:
+                out[split]["misses"] = disagreements(index, labels, topics)
             if args.fit:
                 values = None if args.no_prior else stacked_prior(index, labels, topics, args.prior_c,
                                                                   args.prior_groups or "post")
@@ -294,6 +299,12 @@ def _check(args, topics: Topics) -> int:
     if args.json:
         print(json.dumps(out if len(out) > 1 else out[splits[0]], ensure_ascii=False))
         return 0
+    _print_check(out, args)
+    return 0
+
+
+def _print_check(out: dict, args) -> None:
+    """--check's tables (and --fit, --cv/--lopo, --misses) as text."""
     for split, r in out.items():
         print(f"## {split}: {r['sections']} labelled sections — micro precision {r['precision']:.3f}  "
               f"recall {r['recall']:.3f}  F1 {r['f1']:.3f}  (tp {r['tp']}, fp {r['fp']}, fn {r['fn']})")
@@ -313,7 +324,10 @@ def _check(args, topics: Topics) -> int:
                   "  (" + ", ".join(f"{n} {t['precision']:.2f}/{t['recall']:.2f}" for n, t in row["topics"].items()) + ")")
         if r.get("chosen"):
             print(f"best recall at precision ≥ {topic_score.PRECISION_FLOOR}: offset {r['chosen']['offset']:.1f}")
-    return 0
+        for m in r.get("misses", []):
+            print(f"{m['kind']:6} {m['topic']:13} {m['margin']:+.2f}"
+                  f"{'  lowered by ' + m['rival'] if m['rival'] else ''}  {visible(m['heading'])} "
+                  f"({visible(m['post'])}; labelled {', '.join(m['labels']) or 'none'})")
 
 
 if __name__ == "__main__":
