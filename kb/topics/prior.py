@@ -174,11 +174,11 @@ def out_of_fold(vectors: np.ndarray, y: np.ndarray, groups, c: float = C, clip: 
     names = [str(j) for j in range(y.shape[1])]
     every = train(vectors, y, names, "", c, clip, votes=False)     # each fold starts from it
     steps = None if exact else FoldSteps(vectors, y, every, c)
-    centre = None if exact else _centred(every, np.asarray(vectors, dtype=np.float64), y, votes)
+    full = None if exact else _centred(every, np.asarray(vectors, dtype=np.float64), y, votes)
     for g in np.unique(groups):
         held = groups == g
         p = train(vectors[~held], y[~held], names, "", c, clip, every, votes) if steps is None else \
-            steps.without(held, centre, y[~held] if votes else None)
+            steps.without(held, full)
         skip = None if resources is None else _same_resource([resources[i] for i in np.flatnonzero(held)],
                                                              [resources[i] for i in np.flatnonzero(~held)])
         out[held] = p.log_odds(vectors[held], "", names) if skip is None else \
@@ -205,20 +205,20 @@ class FoldSteps:
         self.grad = self.z.T @ self.resid + reg[:, None] * self.beta
         self.hess = [(self.z * self.curv[:, j, None]).T @ self.z + np.diag(reg) for j in range(y.shape[1])]
 
-    def without(self, held: np.ndarray, full: Prior, voters_y: np.ndarray | None) -> Prior:
-        """The prior without the `held` sections (a bool mask): the regression one step on, the other sections as
-        voters (when voters_y, their labels), and the centre of `full` (the prior of every section with its
-        voters): a post's few sections hardly move a median over thousands."""
+    def without(self, held: np.ndarray, full: Prior) -> Prior:
+        """The prior without the `held` sections (a bool mask): the regression one step on, and from `full` (the
+        prior of every section, centred, with or without its voters) the other sections as voters and its centre: a
+        post's few sections hardly move a median over thousands."""
         zh = self.z[held]
         beta = self.beta.copy()
         for j in range(beta.shape[1]):
             g = self.grad[:, j] - zh.T @ self.resid[held, j]
             h = self.hess[j] - (zh * self.curv[held, j, None]).T @ zh
             beta[:, j] -= np.linalg.solve(h, g)
-        voters = None if voters_y is None else full.memory[~held]
+        voters = full.memory is not None
         return dataclasses.replace(self.every, weights=beta[:-1].astype(np.float32), bias=beta[-1].astype(np.float32),
-                                   centre=full.centre, memory=voters,
-                                   memory_y=None if voters_y is None else np.asarray(voters_y, dtype=np.uint8))
+                                   centre=full.centre, memory=full.memory[~held] if voters else None,
+                                   memory_y=full.memory_y[~held] if voters else None)
 
 
 def resource_key(heading: str) -> str:
