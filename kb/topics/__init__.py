@@ -670,7 +670,7 @@ def disagreements(index, labels, topics: Topics | None = None) -> list[dict]:
     a = assign(index, topics)
     have, y = _label_matrix(index, a.topics, labels)
     known = set().union(*labels.values()) if labels else set()
-    margin = a.score - topic_score.thresholds(a.topics, a.evidence) if a.score is not None else np.zeros(y.shape)
+    margin = a.score - topic_score.thresholds(a.topics, a.evidence)     # assign() always scores
     out = []
     for j, t in enumerate(a.topics):
         if t.name not in known:
