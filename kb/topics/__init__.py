@@ -573,7 +573,7 @@ LABELS_FILE = Path("tests/eval/topic_labels.jsonl")
 # seen when tuning; the acceptance check, too, indexes unseen posts alone).
 SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune"),
           "heldout": ("tests/eval/topic_posts/heldout",),
-          # written and labelled by someone who never saw kb's code (thirty-seven sets by thirty-seven helpers); each measured from
+          # written and labelled by someone who never saw kb's code (forty-one sets by forty-one helpers); each measured from
           # outside before any fit used it, fitted on since (their honest figures: `--check --by-split`)
           "external": ("tests/eval/topic_posts/external",),
           "external2": ("tests/eval/topic_posts/external2",),
@@ -611,7 +611,11 @@ SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune")
           "external34": ("tests/eval/topic_posts/external34",),
           "external35": ("tests/eval/topic_posts/external35",),
           "external36": ("tests/eval/topic_posts/external36",),
-          "external37": ("tests/eval/topic_posts/external37",)}
+          "external37": ("tests/eval/topic_posts/external37",),
+          "external38": ("tests/eval/topic_posts/external38",),
+          "external39": ("tests/eval/topic_posts/external39",),
+          "external40": ("tests/eval/topic_posts/external40",),
+          "external41": ("tests/eval/topic_posts/external41",)}
 
 
 def load_labels(path=LABELS_FILE, split: str | None = None) -> dict[tuple[str, str], set[str]]:
