@@ -3,6 +3,7 @@ a real index of a post no tuning saw."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ from fixtures.written import index_of_post
 from kb import topics
 from kb.topics import prior as topic_prior
 from kb.topics import score as topic_score
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _clusters(seed: int = 0, per: int = 30, dim: int = 16):
@@ -121,6 +124,19 @@ def test_out_of_fold_a_resource_in_another_group_does_not_vote_for_itself():
     assert seen[0, 1] > fair[0, 1] + 0.5 and fair[0, 0] > fair[0, 1]
     assert topic_prior.same_resource("vinvl", "vinvl") and topic_prior.same_resource("qstrader", "qstraderv2")
     assert not topic_prior.same_resource("bert", "kobert") and not topic_prior.same_resource("gpt", "gpt4all")
+
+
+def test_resource_matches_agrees_with_same_resource_on_every_pair_of_labelled_headings():
+    """The prefix index that finds the sections naming one resource gives exactly the pairs same_resource accepts,
+    over the labelled set's real headings (look-alike names included: "SOLAR 10.7B" and "OPEN-SOLAR-KO") and the
+    edge cases of its rule (empty keys, keys shorter than 4 letters, a prefix just under half)."""
+    headings = [json.loads(line)["heading"] for line in (ROOT / "tests/eval/topic_labels.jsonl").open(encoding="utf-8")]
+    keys = [topic_prior.resource_key(h) for h in headings[::4]]
+    keys += ["", "", "gpt", "gpt", "gpt4all", "bert", "kobert", "vinvl", "vinvlv2", "abcd", "abcdefgh", "abcdefghi"]
+    matches = topic_prior.resource_matches(keys)
+    pairs = {(i, j) for i, a in enumerate(keys) for j, b in enumerate(keys) if topic_prior.same_resource(a, b)}
+    assert {(i, j) for i, js in enumerate(matches) for j in js} == pairs
+    assert len(pairs) > len(keys)          # some keys do name one resource twice
 
 
 def test_out_of_fold_by_one_newton_step_matches_training_again_on_real_vectors():

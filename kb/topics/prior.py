@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,12 +176,12 @@ def out_of_fold(vectors: np.ndarray, y: np.ndarray, groups, c: float = C, clip: 
     every = train(vectors, y, names, "", c, clip, votes=False)     # each fold starts from it
     steps = None if exact else FoldSteps(vectors, y, every, c)
     full = None if exact else _centred(every, np.asarray(vectors, dtype=np.float64), y, votes)
+    matches = None if resources is None else resource_matches(list(resources))
     for g in np.unique(groups):
         held = groups == g
         p = train(vectors[~held], y[~held], names, "", c, clip, every, votes) if steps is None else \
             steps.without(held, full)
-        skip = None if resources is None else _same_resource([resources[i] for i in np.flatnonzero(held)],
-                                                             [resources[i] for i in np.flatnonzero(~held)])
+        skip = None if matches is None else _skip(matches, held)
         out[held] = p.log_odds(vectors[held], "", names) if skip is None else \
             p.raw(vectors[held], skip) - p.centre
     return out
@@ -233,11 +234,41 @@ def same_resource(a: str, b: str) -> bool:
     return bool(short) and long.startswith(short) and (short == long or (len(short) >= 4 and 2 * len(short) >= len(long)))
 
 
-def _same_resource(held: list[str], others: list[str]):
-    """skip(rows, n) for out_of_fold: the other groups' sections with the held section's resource."""
-    mask = np.array([[same_resource(a, b) for b in others] for a in held],
-                    dtype=bool).reshape(len(held), len(others))
+def resource_matches(keys: list[str]) -> list[list[int]]:
+    """For each key, the positions of the keys that name the same resource (same_resource; itself included unless
+    empty), through an index of the keys' long enough prefixes instead of comparing every pair."""
+    exact: dict[str, list[int]] = defaultdict(list)
+    starts: dict[str, list[int]] = defaultdict(list)       # a prefix that same_resource lets stand for the key
+    for j, k in enumerate(keys):
+        if k:
+            exact[k].append(j)
+            for n in _prefix_lengths(k):
+                starts[k[:n]].append(j)
+    return [sorted({*exact.get(k, ()), *starts.get(k, ()), *(j for n in _prefix_lengths(k) for j in exact.get(k[:n], ()))})
+            if k else [] for k in keys]
+
+
+def _prefix_lengths(key: str) -> range:
+    """The lengths of the key's proper prefixes that name the same resource: 4 letters or more, half of it or more."""
+    return range(max(4, (len(key) + 1) // 2), len(key))
+
+
+def _skip(matches: list[list[int]], held: np.ndarray):
+    """skip(rows, n) for out_of_fold: the other groups' sections with a held section's resource (`matches`:
+    resource_matches of every section's key)."""
+    rows, others = np.flatnonzero(held), np.flatnonzero(~held)
+    column = np.full(len(held), -1)
+    column[others] = np.arange(len(others))
+    mask = np.zeros((len(rows), len(others)), dtype=bool)
+    for r, i in enumerate(rows):
+        cols = column[matches[i]]
+        mask[r, cols[cols >= 0]] = True
     return lambda rows, n: mask[rows]
+
+
+def _same_resource(held: list[str], others: list[str]):
+    """skip(rows, n) for held sections' keys against the other sections' keys (see _skip)."""
+    return _skip(resource_matches([*held, *others]), np.arange(len(held) + len(others)) < len(held))
 
 
 def _logistic(z: np.ndarray, y: np.ndarray, c: float, init: np.ndarray | None = None,
