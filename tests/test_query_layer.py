@@ -32,7 +32,9 @@ def test_keyword_leg_finds_only_sections_with_the_words(fake_index):
     assert hits and all("트레이딩" in (h.heading + fake_index.sections[h.row].text).replace(" ", "") or
                         h.scores["bm25"] > 0 for h in hits)
     for group in ([h for h in hits if not h.weak], [h for h in hits if h.weak]):   # weak hits follow confident ones
-        assert [h.score for h in group] == sorted((h.score for h in group), reverse=True)
+        key = [(h.scores["words"], h.score) for h in group]       # the query's words held, then the keyword score
+        assert key == sorted(key, reverse=True)
+    assert any(h.scores["words"] == 0 for h in hits) and any(h.scores["words"] == 1 for h in hits)
 
 
 def test_filters_are_pushed_down_to_both_legs(fake_index):

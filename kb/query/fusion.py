@@ -31,6 +31,13 @@ SEMANTIC_MIN_RANGE = 0.12
 # (0.3), so a full match the model ranks 20th would otherwise sit under nine sections that merely share the subject.
 # Measured per query kind in docs/eval.md ("A full keyword match is never buried").
 FULL_MATCH_BONUS = 0.3
+# Keyword mode ranks its first candidates by how many of the query's units (words, or glossary terms, with their
+# synonyms, stems and corrected spellings: kb.query.explain.units_held) each holds anywhere, then by keyword score
+# (Meilisearch's "words" rule before its relevance): BM25 over Hangul bigrams lets one long word (강화학습, three
+# bigrams) outweigh two short ones (트레이딩 환경), and one frequent English word outweigh the rest of the query. Only the
+# first this many candidates by keyword score are re-ranked (the rule costs a pattern search per candidate).
+# Measured in docs/eval.md ("Issue 17, fifteenth pass").
+WORDS_RULE_POOL = 30
 # A candidate that holds at most one of the units of a query of kb.query.relevance.ONE_WORD_UNITS or more (its
 # `lone` flag, kb.query.index._coverage) owes its keyword evidence to one shared word: for a description query
 # ("스마트폰에서 돌릴 수 있는 가벼운 이미지 분류 신경망") that word lifted a section that merely mentions "이미지" over the

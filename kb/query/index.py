@@ -92,6 +92,7 @@ class Candidates:
     topical: np.ndarray | None = None      # in every topic a query of topic names alone names (facets.topical)
     lone: np.ndarray | None = None         # holds one word of a longer query (relevance.ONE_WORD_UNITS)
     everyday: np.ndarray | None = None     # > 0: held weak by the everyday bar, its section's closeness to everyday text
+    held: np.ndarray | None = None         # keyword mode: the query units each of the first candidates holds
 
 
 class Index:
@@ -203,19 +204,21 @@ class Index:
         c = self.candidates(q, mode, f, min(len(self), max(MIN_POOL, POOL_PER_RESULT * k)), expand)
         if not len(c.rows):
             return Hits()
-        top = np.lexsort((-c.keyword, ~c.pinned))[:k] if mode == "keyword" else None    # needs no coverage
+        if mode == "keyword":
+            c.held = _words_held(self, q, c)
+        top = np.lexsort((-_rank_key(c, c.keyword), ~c.pinned))[:k] if mode == "keyword" else None   # no coverage
         if mode != "semantic":
             c.coverage, c.lone = _coverage(self, q, c, top)
         c.facet = facets.boost(self, q, c.rows, self.facet_bonus, c.fix and c.fix.fixed) if mode == "hybrid" else None
         c.topical = facets.topical(self, q, c.facet, self.facet_bonus, c.fix and c.fix.fixed)
         final = _final(c, mode, fuse, self.full_match_bonus)
         conf = confidence(self, q, c, expand, top)
-        order = _order(final, c.pinned, conf, k)
+        order = _order(_rank_key(c, final), c.pinned, conf, k)
         confirmed = _confirmed(self, c, conf, _confirming_order(c, mode, fuse, self.full_match_bonus, conf, k, order))
         if c.semantic is not None and (sem := typos.as_confirmed(self, c, confirmed, expand)) is not None:
             c.semantic = sem                # the meaning leg follows the corrections the results confirm
             final = _final(c, mode, fuse, self.full_match_bonus)
-            order = _order(final, c.pinned, conf, k)
+            order = _order(_rank_key(c, final), c.pinned, conf, k)
         hits = _hits(self, q, c, order, final, conf, mode)
         hits.did_you_mean = typos.did_you_mean(c.fix, confirmed, _whole_word(self))
         return hits
@@ -275,6 +278,26 @@ def _confirmed(index: Index, c: Candidates, conf: np.ndarray, order: np.ndarray)
     the query it holds."""
     covered = c.coverage is not None and bool((c.coverage[order[: typos.CONFIRM_TOP]] >= 1.0).any())
     return typos.confirmed(index.backend, c.fix, c.rows[order], conf[order[0]] >= relevance.WEAK_BELOW, covered)
+
+
+def _words_held(index: Index, q: str, c: Candidates) -> np.ndarray:
+    """Keyword mode: how many of the query's units (kb.query.explain.coverage_units; a corrected query's, its typed
+    spellings included) each of the first fusion.WORDS_RULE_POOL candidates by keyword score holds anywhere in its
+    heading, names or text; 0 for the others."""
+    held = np.zeros(len(c.rows), dtype=np.float64)
+    first = np.argsort(-c.keyword, kind="stable")[: fusion.WORDS_RULE_POOL]
+    first = first[c.keyword[first] > 0]
+    if len(first):
+        fix = c.fix
+        units = explain.coverage_units(fix.fixed, {r: w for w, r in fix.words}) if fix else explain.coverage_units(q)
+        held[first] = [explain.units_held(units, index.sections[int(r)]) for r in c.rows[first]]
+    return held
+
+
+def _rank_key(c: Candidates, final: np.ndarray) -> np.ndarray:
+    """What the order sorts on: the final score, in keyword mode after the query units held (`c.held`, whole
+    numbers, while the keyword score is in [0, 1])."""
+    return final if c.held is None else c.held + final
 
 
 def _whole_word(index: Index):
@@ -415,6 +438,8 @@ def _evidence(c: Candidates, j: int, mode: str, final: np.ndarray) -> tuple[dict
         scores["topic_facet"] = float(c.facet[j])
     if c.lone is not None and c.lone[j] and not (c.topical is not None and c.topical[j]):
         scores["one_word"] = 1.0             # holds one word of a longer query: judged as meaning alone
+    if c.held is not None:
+        scores["words"] = float(c.held[j])   # keyword mode: query units held (ranked on first, fusion.WORDS_RULE_POOL)
     if c.pinned[j]:
         scores["exact_name"] = 1.0
     if c.everyday is not None and c.everyday[j] > 0:
