@@ -285,7 +285,7 @@ def _words_held(index: Index, q: str, c: Candidates) -> np.ndarray:
     spellings included) each of the first fusion.WORDS_RULE_POOL candidates by keyword score holds anywhere in its
     heading, names or text; 0 for the others."""
     held = np.zeros(len(c.rows), dtype=np.float64)
-    first = np.argsort(-c.keyword, kind="stable")[: fusion.WORDS_RULE_POOL]
+    first = np.argsort(-c.keyword, kind="stable")[: int(fusion.WORDS_RULE_POOL)]
     first = first[c.keyword[first] > 0]
     if len(first):
         fix = c.fix
