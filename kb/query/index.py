@@ -204,9 +204,7 @@ class Index:
         c = self.candidates(q, mode, f, min(len(self), max(MIN_POOL, POOL_PER_RESULT * k)), expand)
         if not len(c.rows):
             return Hits()
-        if mode == "keyword":
-            c.held = _words_held(self, q, c)
-        top = np.lexsort((-_rank_key(c, c.keyword), ~c.pinned))[:k] if mode == "keyword" else None   # no coverage
+        top = _keyword_top(self, q, c, k) if mode == "keyword" else None    # needs no coverage
         if mode != "semantic":
             c.coverage, c.lone = _coverage(self, q, c, top)
         c.facet = facets.boost(self, q, c.rows, self.facet_bonus, c.fix and c.fix.fixed) if mode == "hybrid" else None
@@ -292,6 +290,13 @@ def _words_held(index: Index, q: str, c: Candidates) -> np.ndarray:
         units = explain.coverage_units(fix.fixed, {r: w for w, r in fix.words}) if fix else explain.coverage_units(q)
         held[first] = [explain.units_held(units, index.sections[int(r)]) for r in c.rows[first]]
     return held
+
+
+def _keyword_top(index: Index, q: str, c: Candidates, k: int) -> np.ndarray:
+    """Keyword mode: the k first candidates (exact names, then the query units held, then the keyword score),
+    recording the units held in `c.held`."""
+    c.held = _words_held(index, q, c)
+    return np.lexsort((-_rank_key(c, c.keyword), ~c.pinned))[:k]
 
 
 def _rank_key(c: Candidates, final: np.ndarray) -> np.ndarray:
