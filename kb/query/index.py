@@ -286,8 +286,7 @@ def _words_held(index: Index, q: str, c: Candidates) -> np.ndarray:
     first = np.argsort(-c.keyword, kind="stable")[: int(fusion.WORDS_RULE_POOL)]
     first = first[c.keyword[first] > 0]
     if len(first):
-        fix = c.fix
-        units = explain.coverage_units(fix.fixed, {r: w for w, r in fix.words}) if fix else explain.coverage_units(q)
+        units = _units(q, c.fix)
         held[first] = [explain.units_held(units, index.sections[int(r)]) for r in c.rows[first]]
     return held
 
@@ -332,6 +331,12 @@ def _final(c: Candidates, mode: str, fuse, full_match_bonus: float, discount: bo
     return fused if c.facet is None else fused + c.facet          # the query names a topic (kb.query.facets)
 
 
+def _units(q: str, fix: typos.Correction | None) -> list:
+    """The query's units (kb.query.explain.coverage_units); a corrected query's are the corrected query's, each met
+    by its typed spelling too."""
+    return explain.coverage_units(fix.fixed, {r: w for w, r in fix.words}) if fix else explain.coverage_units(q)
+
+
 def _coverage(index: Index, q: str, c: Candidates, only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each candidate's share of the query's content words (or their synonyms, stems, typed or corrected spellings)
     in its heading, resource names or first sentence (kb.query.explain.coverage), and whether it shares words with
@@ -339,8 +344,7 @@ def _coverage(index: Index, q: str, c: Candidates, only: np.ndarray | None = Non
     a corrected query's units are the corrected query's (its glossary terms of several words, "객체 탐지" met by
     "object detection", are units the typed words do not name). Given `only` (candidate positions), just theirs,
     the others 0 and False."""
-    fix = c.fix
-    units = explain.coverage_units(fix.fixed, {r: w for w, r in fix.words}) if fix else explain.coverage_units(q)
+    units = _units(q, c.fix)
     patterns = [rx for rx, _ in units]
     at = np.arange(len(c.rows)) if only is None else only
     out = np.zeros(len(c.rows), dtype=np.float64)
