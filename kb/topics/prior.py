@@ -181,7 +181,7 @@ def out_of_fold(vectors: np.ndarray, y: np.ndarray, groups, c: float = C, clip: 
         held = groups == g
         p = train(vectors[~held], y[~held], names, "", c, clip, every, votes) if steps is None else \
             steps.without(held, full)
-        skip = None if matches is None else _skip(matches, held)
+        skip = None if matches is None else resource_skip(matches, held)
         out[held] = p.log_odds(vectors[held], "", names) if skip is None else \
             p.raw(vectors[held], skip) - p.centre
     return out
@@ -253,7 +253,7 @@ def _prefix_lengths(key: str) -> range:
     return range(max(4, (len(key) + 1) // 2), len(key))
 
 
-def _skip(matches: list[list[int]], held: np.ndarray):
+def resource_skip(matches: list[list[int]], held: np.ndarray):
     """skip(rows, n) for out_of_fold: the other groups' sections with a held section's resource (`matches`:
     resource_matches of every section's key)."""
     rows, others = np.flatnonzero(held), np.flatnonzero(~held)
@@ -264,11 +264,6 @@ def _skip(matches: list[list[int]], held: np.ndarray):
         cols = column[matches[i]]
         mask[r, cols[cols >= 0]] = True
     return lambda rows, n: mask[rows]
-
-
-def _same_resource(held: list[str], others: list[str]):
-    """skip(rows, n) for held sections' keys against the other sections' keys (see _skip)."""
-    return _skip(resource_matches([*held, *others]), np.arange(len(held) + len(others)) < len(held))
 
 
 def _logistic(z: np.ndarray, y: np.ndarray, c: float, init: np.ndarray | None = None,

@@ -34,12 +34,12 @@ def held_out_values(vec: np.ndarray, y: np.ndarray, groups: np.ndarray, resource
     out = {"regression": np.zeros(y.shape, dtype=np.float32)}
     out.update({f"vote k={k}": np.zeros(y.shape, dtype=np.float32) for k in ks})
     every = topic_prior.train(vec, y, names, "", votes=False)
+    matches = topic_prior.resource_matches(resources)
     for g in np.unique(groups):
         held = groups == g
         p = topic_prior.train(vec[~held], y[~held], names, "", start=every, votes=False)
         out["regression"][held] = p.raw(vec[held])
-        skip = topic_prior._same_resource([resources[i] for i in np.flatnonzero(held)],
-                                          [resources[i] for i in np.flatnonzero(~held)])
+        skip = topic_prior.resource_skip(matches, held)
         for k in ks:
             topic_prior.NEIGHBOURS = k
             out[f"vote k={k}"][held] = topic_prior.neighbour_vote(vec[held], vec[~held], y[~held], skip=skip)
