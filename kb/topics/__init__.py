@@ -573,7 +573,7 @@ LABELS_FILE = Path("tests/eval/topic_labels.jsonl")
 # seen when tuning; the acceptance check, too, indexes unseen posts alone).
 SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune"),
           "heldout": ("tests/eval/topic_posts/heldout",),
-          # written and labelled by someone who never saw kb's code (forty-one sets by forty-one helpers); each measured from
+          # written and labelled by someone who never saw kb's code (forty-five sets by forty-five helpers); each measured from
           # outside before any fit used it, fitted on since (their honest figures: `--check --by-split`)
           "external": ("tests/eval/topic_posts/external",),
           "external2": ("tests/eval/topic_posts/external2",),
@@ -615,7 +615,11 @@ SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune")
           "external38": ("tests/eval/topic_posts/external38",),
           "external39": ("tests/eval/topic_posts/external39",),
           "external40": ("tests/eval/topic_posts/external40",),
-          "external41": ("tests/eval/topic_posts/external41",)}
+          "external41": ("tests/eval/topic_posts/external41",),
+          "external42": ("tests/eval/topic_posts/external42",),
+          "external43": ("tests/eval/topic_posts/external43",),
+          "external44": ("tests/eval/topic_posts/external44",),
+          "external45": ("tests/eval/topic_posts/external45",)}
 
 
 def load_labels(path=LABELS_FILE, split: str | None = None) -> dict[tuple[str, str], set[str]]:
