@@ -94,6 +94,20 @@ def test_hangul_words_are_corrected_within_a_few_jamo_keys():
     assert lex.candidates("음성") == []
 
 
+def test_a_verb_made_of_a_noun_the_index_holds_is_no_typo():
+    """"분류하는" is 분류 + 하는 even where the posts only write "분류한는" (a post's own slip) or "분류한다": its nearest
+    written spelling is no correction. A slip inside the noun is still corrected."""
+    from kb.query.typos import Vocabulary, correct_word
+
+    df = {"분류": 5, "류한": 2, "한는": 1, "한다": 3, "학습": 4, "습하": 1}
+    written = {"분류", "분류한는", "분류한다", "학습", "학습하"}
+    vocab = Vocabulary(df, attested=lambda w: any(x.startswith(w) for x in written))
+    assert correct_word("분류하는", vocab) is None
+    assert correct_word("분류하고", vocab) is None and correct_word("학습시킨", vocab) is None
+    assert correct_word("븐류한다", vocab) == ("분류한다", 0.75)            # a slip inside the noun is still one
+    assert correct_word("분류하는", Vocabulary(df, attested=lambda w: w == "분류한")) == ("분류한는", 1.0)   # no word 분류
+
+
 def test_hangul_glossary_words_are_measured_as_the_index_spellings_are():
     """hangul_distance counts what HangulLexicon's walk counts: a jamo key per syllable slip, a dropped syllable or
     one typed twice from three syllables, no other extra syllable undone."""
@@ -127,6 +141,11 @@ def test_a_correction_suggests_only_real_typos_not_inflections():
     from kb.query.typos import Vocabulary, correct, inflection
 
     assert inflection("tutorials", "tutorial") and inflection("빠른", "빠르") and not inflection("음서", "음성")
+    assert inflection("찾아내서", "찾아내고") and not inflection("강이", "강의")     # an ending swapped; a particle is not
+    assert not inflection("이미가", "이미지") and not inflection("모델도", "모델고")   # a slip, or a particle for an ending
+    assert inflection("optimisation", "optimization") and inflection("optimising", "optimizing")
+    assert not inflection("dtreevis", "dtreeviz") and not inflection("resemblyser", "resemblyzer")
+    assert not inflection("tracing", "trading")
     vocab = Vocabulary({"transformer": 3, "slide": 2, "음성": 4, "인식": 3})
     fix = correct("tranformer slides 음성 인싁", vocab)
     assert fix.fixed == "transformer slide 음성 인식"

@@ -92,21 +92,29 @@ def inflection(wrong: str, right: str) -> bool:
     "code" misspelled; a doubled last letter, "learningg", is a slip), or a Korean word's last syllable losing or
     gaining the final ㄴ/ㄹ/ㅁ/ㅂ of a verb ending (빠른 → 빠르), or, after a stem of two syllables or more, keeping its
     initial and changing both its vowel and its final, as a verb's tense does (학습시킬 → 학습시켰: a slip of one key
-    changes one of them), or a name's version added ("ctranslate" → "ctranslate2", "exllama" → "exllamav2")."""
+    changes one of them), or after such a stem a connective ending swapped for another ("찾아내서" → "찾아내고"), or a
+    name's version added ("ctranslate" → "ctranslate2", "exllama" → "exllamav2"), or a British "-ise" spelling for the
+    American "-ize" ("optimisation" → "optimization"; not a name's letters: "dtreevis" is "dtreeviz" misspelled)."""
     a, b = wrong.lower(), right.lower()
     if a.isascii() and b.startswith(a) and _VERSION_RE.fullmatch(b[len(a):].removeprefix("v")):
         return True                                # a name's version left out: "ctranslate" → "ctranslate2"
     if a.isascii():
         appended = len(a) > len(b) and a.startswith(b) and a[len(b)] != b[-1]
-        return appended or bool(_english_stems(a) & _english_stems(b))
+        return appended or _BRITISH.sub(r"\1z", a) == _BRITISH.sub(r"\1z", b) or bool(_english_stems(a) & _english_stems(b))
     if len(a) != len(b) or a[:-1] != b[:-1] or not (is_hangul(a[-1]) and is_hangul(b[-1])):
         return False
+    if len(a) >= 3 and {a[-1], b[-1]} <= _CONNECTIVE:
+        return True                                # one connective ending for another: "찾아내서" → "찾아내고"
     ca, cb = ord(a[-1]) - 0xAC00, ord(b[-1]) - 0xAC00
     finals = {0, 4, 8, 16, 17}                        # none, ㄴ, ㄹ, ㅁ, ㅂ
     tense = len(a) >= 3 and ca // 588 == cb // 588 and ca // 28 != cb // 28 and ca % 28 != cb % 28
     return tense or ca // 28 == cb // 28 and {ca % 28, cb % 28} <= finals and 0 in {ca % 28, cb % 28}
 
 
+# Connective endings: after a stem of two syllables or more, one swapped for another is a change of form
+# ("찾아내서" → "찾아내고"), not a slip of a key. (Particles are not: "강이" is "강의" misspelled as often as a word.)
+_CONNECTIVE = frozenset("서고며면니다요")
+_BRITISH = re.compile(r"(i)s(?=e|a|i)")       # "optimise", "optimisation", "optimising": British for "iz"
 _ENDINGS = ("ations", "ation", "ings", "ions", "ing", "ion", "ers", "er", "ed", "es", "s")
 
 
@@ -283,6 +291,8 @@ def correct_word(word: str, vocab: Vocabulary, context: Callable[[str], int] | N
     stem, particle = _stem(word)
     if len(stem) < 2 or {stem, word} & vocab.domain:
         return None                                # a domain word is a word ("객체" is not "개체" misspelled)
+    if _verb_of_known_noun(word, vocab):
+        return None                                # "분류하는" is 분류 + 하는, not "분류한는" misspelled
     found = []
     if not all(vocab.known(b) for b in hangul_bigrams(stem)):
         near = _attested(vocab.hangul.candidates(stem)[:ATTEST_TRIES], vocab) + vocab.glossary_hangul(stem)
@@ -292,6 +302,22 @@ def correct_word(word: str, vocab: Vocabulary, context: Callable[[str], int] | N
         # what looked like a particle may end a domain word ("보코도" is "보코더", not "보코" + "도")
         found += [(c, t, True) for c, t in vocab.glossary_hangul(word, same_length=True)]
     return _best(sorted(found, key=lambda x: x[0]), context) if found else None
+
+
+# Endings that make a verb or adjective of a noun (X하다, X되다, X시키다): "분류하는", "학습한", "최적화된".
+_VERB_ENDINGS = tuple(sorted("""하는 하고 하기 하다 하며 하면 하여 하지 하게 하던 하니 하려 해서 해야 해도 했다 했던 했고 한다 한
+합니다 할 함 해 했 된 되는 되고 되어 되지 되면 돼 됐 시키는 시킨 시켜 시킬""".split(), key=len, reverse=True))
+
+
+def _verb_of_known_noun(word: str, vocab: Vocabulary) -> bool:
+    """Whether a Korean word is a noun of two or more syllables the index holds (all its bigrams, and as the start of
+    a word) followed by a verb ending (_VERB_ENDINGS): such a word is spelled right even when the index never writes
+    that form ("분류하는" where the posts say "분류한다"), and its nearest written spelling is no correction."""
+    for end in _VERB_ENDINGS:
+        noun = word[: -len(end)]
+        if word.endswith(end) and len(noun) >= 2:
+            return all(vocab.known(b) for b in hangul_bigrams(noun)) and vocab.attested(noun)
+    return False
 
 
 def _attested(candidates: list[tuple[float, str]], vocab: Vocabulary) -> list[tuple[float, str]]:
