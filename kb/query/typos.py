@@ -11,7 +11,8 @@ words: "컴퓨터 바전" → "컴퓨터 비전"), and it is reached through its
 lists in both scripts, its other spelling (kb.text.loanword: "보코더" asks for "vocoder") where the posts never write
 it. A two-syllable Korean word one far key from a word that is no domain word is left as typed (kb.text.fuzzy.far_key:
 "시세" is a word the posts lack, not "시스" misspelled); so are the letters of a name with digits the index holds
-("yolov6"). Words the index holds are never touched, so a query without typos is scored exactly as before. The
+("yolov6"). Words the index holds are never touched, so a query without typos is scored exactly as before; nor is a
+verb made of a noun the index holds ("분류하는" where the posts write "분류한다"). The
 keyword leg adds the corrected words' tokens at FUZZY_WEIGHT, or FAR_WEIGHT for a farther correction (two edits, a
 wrong first letter): exact beats fuzzy, near beats far. The corrected query is offered as "Did you mean …" (not
 for a change of form: an ending, "detecting" → "detection", or letters appended, "codec" → "code"). The meaning leg
@@ -100,7 +101,8 @@ def inflection(wrong: str, right: str) -> bool:
         return True                                # a name's version left out: "ctranslate" → "ctranslate2"
     if a.isascii():
         appended = len(a) > len(b) and a.startswith(b) and a[len(b)] != b[-1]
-        return appended or _BRITISH.sub(r"\1z", a) == _BRITISH.sub(r"\1z", b) or bool(_english_stems(a) & _english_stems(b))
+        british = _BRITISH.sub("iz", a) == _BRITISH.sub("iz", b)
+        return appended or british or bool(_english_stems(a) & _english_stems(b))
     if len(a) != len(b) or a[:-1] != b[:-1] or not (is_hangul(a[-1]) and is_hangul(b[-1])):
         return False
     if len(a) >= 3 and {a[-1], b[-1]} <= _CONNECTIVE:
@@ -114,7 +116,7 @@ def inflection(wrong: str, right: str) -> bool:
 # Connective endings: after a stem of two syllables or more, one swapped for another is a change of form
 # ("찾아내서" → "찾아내고"), not a slip of a key. (Particles are not: "강이" is "강의" misspelled as often as a word.)
 _CONNECTIVE = frozenset("서고며면니다요")
-_BRITISH = re.compile(r"(i)s(?=e|a|i)")       # "optimise", "optimisation", "optimising": British for "iz"
+_BRITISH = re.compile(r"is(?=[eai])")         # "optimise", "optimisation", "optimising": British for "iz"
 _ENDINGS = ("ations", "ation", "ings", "ions", "ing", "ion", "ers", "er", "ed", "es", "s")
 
 
@@ -291,14 +293,16 @@ def correct_word(word: str, vocab: Vocabulary, context: Callable[[str], int] | N
     stem, particle = _stem(word)
     if len(stem) < 2 or {stem, word} & vocab.domain:
         return None                                # a domain word is a word ("객체" is not "개체" misspelled)
-    if _verb_of_known_noun(word, vocab):
+    odd_stem = not all(vocab.known(b) for b in hangul_bigrams(stem))
+    odd_word = bool(particle) and not all(vocab.known(b) for b in hangul_bigrams(word))
+    if not (odd_stem or odd_word) or _verb_of_known_noun(word, vocab):
         return None                                # "분류하는" is 분류 + 하는, not "분류한는" misspelled
     found = []
-    if not all(vocab.known(b) for b in hangul_bigrams(stem)):
+    if odd_stem:
         near = _attested(vocab.hangul.candidates(stem)[:ATTEST_TRIES], vocab) + vocab.glossary_hangul(stem)
         found = [(c, t + particle, t in vocab.domain) for c, t in near
                  if t in vocab.domain or not (len(stem) == 2 and far_key(stem, t))]
-    if particle and not all(vocab.known(b) for b in hangul_bigrams(word)):
+    if odd_word:
         # what looked like a particle may end a domain word ("보코도" is "보코더", not "보코" + "도")
         found += [(c, t, True) for c, t in vocab.glossary_hangul(word, same_length=True)]
     return _best(sorted(found, key=lambda x: x[0]), context) if found else None
