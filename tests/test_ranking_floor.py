@@ -78,6 +78,8 @@ def shipped():
 
 @pytest.mark.parametrize(("query", "only"), [
     ("computer vision", True), ("컴퓨터 비전", True), ("강화학습", True), ("MLOps", True), ("TTS", True),
+    ("강의와 책", True), ("speech or music", True), ("강화학습이나 트레이딩", True),     # joined by "and", "or"
+    ("요리와 책", False), ("books and cooking", False),
     ("vision insurance plans", False),      # borrows a topic word for something else
     ("요리 강의", False), ("cooking course", False), ("트레이딩 카드 게임", False), ("책 추천", False),
     ("강화학습으로 주식을 사고파는 봇 만들기", False),     # a description, not a list of topics

@@ -82,11 +82,13 @@ def named_topics(query: str, topics: kbtopics.Topics, matchers: tuple | None = N
 
 def names_only(query: str, topics: kbtopics.Topics, matchers: tuple | None = None) -> bool:
     """Whether a query of at most MAX_WORDS words is nothing but topic names ("computer vision", "강화학습", "MLOps
-    서빙"): once every label and keyword it holds is taken out, no letter is left. A query that borrows a topic word
-    for something else ("vision insurance plans", "요리 강의") keeps its other words."""
+    서빙"), perhaps joined by "and" ("강의와 책", "courses and books": _joined): once every label and keyword it holds
+    is taken out, no letter is left. A query that borrows a topic word for something else ("vision insurance plans",
+    "요리 강의") keeps its other words."""
     words = [w.lower() for w in _WORD_RE.findall(query or "")]
     if not words or len(words) > MAX_WORDS:
         return False
+    words = [_joined(w) for w in words if w not in _AND]
     matchers = matchers or _matchers(topics)
     q = " ".join(w for w in words if not any(w in single for *_, single in matchers))
     for _, latin, _, _ in matchers:
@@ -95,6 +97,15 @@ def names_only(query: str, topics: kbtopics.Topics, matchers: tuple | None = Non
     for term in sorted({t for _, _, korean, _ in matchers for t in korean}, key=len, reverse=True):
         bare = bare.replace(term, "")
     return not any(ch.isalnum() for ch in bare)
+
+
+_AND = frozenset({"and", "or", "및", "또는", "&"})
+_JOINING = ("이랑", "하고", "이나", "와", "과", "랑", "나")     # Korean particles that join two nouns: "and", "or"
+
+
+def _joined(word: str) -> str:
+    """A Korean word without the particle that joins it to the next noun ("강의와" → "강의"); other words as they are."""
+    return next((word[: -len(p)] for p in _JOINING if word.endswith(p) and len(word) > len(p)), word)
 
 
 def _matchers(topics: kbtopics.Topics) -> tuple:
