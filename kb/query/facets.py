@@ -82,7 +82,7 @@ def named_topics(query: str, topics: kbtopics.Topics, matchers: tuple | None = N
 
 def names_only(query: str, topics: kbtopics.Topics, matchers: tuple | None = None) -> bool:
     """Whether a query of at most MAX_WORDS words is nothing but topic names ("computer vision", "강화학습", "MLOps
-    서빙"), perhaps joined by "and" ("강의와 책", "courses and books": _joined): once every label and keyword it holds
+    서빙"), perhaps joined by "and" or "or" ("강의와 책", "speech or music": _joined): once every label and keyword it holds
     is taken out, no letter is left. A query that borrows a topic word for something else ("vision insurance plans",
     "요리 강의") keeps its other words."""
     words = [w.lower() for w in _WORD_RE.findall(query or "")]
