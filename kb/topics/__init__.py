@@ -573,7 +573,7 @@ LABELS_FILE = Path("tests/eval/topic_labels.jsonl")
 # seen when tuning; the acceptance check, too, indexes unseen posts alone).
 SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune"),
           "heldout": ("tests/eval/topic_posts/heldout",),
-          # written and labelled by someone who never saw kb's code (forty-five sets by forty-five helpers); each measured from
+          # written and labelled by someone who never saw kb's code (fifty-three sets by fifty-three helpers); each measured from
           # outside before any fit used it, fitted on since (their honest figures: `--check --by-split`)
           "external": ("tests/eval/topic_posts/external",),
           "external2": ("tests/eval/topic_posts/external2",),
@@ -619,7 +619,15 @@ SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune")
           "external42": ("tests/eval/topic_posts/external42",),
           "external43": ("tests/eval/topic_posts/external43",),
           "external44": ("tests/eval/topic_posts/external44",),
-          "external45": ("tests/eval/topic_posts/external45",)}
+          "external45": ("tests/eval/topic_posts/external45",),
+          "external46": ("tests/eval/topic_posts/external46",),
+          "external47": ("tests/eval/topic_posts/external47",),
+          "external48": ("tests/eval/topic_posts/external48",),
+          "external49": ("tests/eval/topic_posts/external49",),
+          "external50": ("tests/eval/topic_posts/external50",),
+          "external51": ("tests/eval/topic_posts/external51",),
+          "external52": ("tests/eval/topic_posts/external52",),
+          "external53": ("tests/eval/topic_posts/external53",)}
 
 
 def load_labels(path=LABELS_FILE, split: str | None = None) -> dict[tuple[str, str], set[str]]:

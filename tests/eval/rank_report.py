@@ -1,7 +1,7 @@
 """Ranking and the relevance floor per query kind over every labelled query set, each set on an index of its own
-posts: kb's own (the seed post and tests/eval/posts: queries.jsonl, short.jsonl, typos.jsonl) and the forty-five helpers'
+posts: kb's own (the seed post and tests/eval/posts: queries.jsonl, short.jsonl, typos.jsonl) and the fifty-three helpers'
 (tests/eval/topic_posts/S with tests/eval/S/queries.jsonl, typos.jsonl, offtopic.jsonl for S = external,
-external2, …, external45). One process, one model load; the indexes are built once into --work and reused.
+external2, …, external53). One process, one model load; the indexes are built once into --work and reused.
 
     python tests/eval/rank_report.py [--work DIR] [--mode hybrid] [--floor] [--set kb.query.fusion.NAME=VALUE]
     python tests/eval/rank_report.py --sweep kb.query.fusion.NAME=V1,V2,...     # leave one set out
@@ -44,7 +44,9 @@ for _name in ("external", "external2", "external3", "external4", "external5", "e
               "external30", "external31", "external32", "external33",
               "external34", "external35", "external36", "external37",
               "external38", "external39", "external40", "external41",
-              "external42", "external43", "external44", "external45"):
+              "external42", "external43", "external44", "external45",
+              "external46", "external47", "external48", "external49",
+              "external50", "external51", "external52", "external53"):
     SETS[_name] = ([EVAL / "topic_posts" / _name],
                    [(EVAL / _name / "queries.jsonl", ""), (EVAL / _name / "typos.jsonl", "typo-")],
                    [EVAL / _name / "offtopic.jsonl"])
