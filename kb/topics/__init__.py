@@ -703,7 +703,7 @@ def disagreements(index, labels, topics: Topics | None = None) -> list[dict]:
 
 def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-    return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-12)}
+    return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-12), "tp": tp, "fp": fp, "fn": fn}
 
 
 def fit(index, labels, topics: Topics | None = None, rounds: int = 2, fixed: dict[str, float] | None = None,
