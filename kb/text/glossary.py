@@ -30,7 +30,7 @@ GROUPS: list[tuple[str, ...]] = [
     ("investment", "investing", "투자"),
     ("backtest", "backtesting", "백테스트", "백테스팅"),
     ("order book", "limit order book", "호가창", "오더북"),
-    ("bitcoin", "비트코인", "crypto", "cryptocurrency", "암호화폐", "가상화폐", "코인"),
+    ("bitcoin", "비트코인", "crypto", "cryptocurrency", "크립토", "암호화폐", "가상화폐", "코인"),
     ("mlops", "ml ops", "엠엘옵스", "model deployment", "모델 배포", "모델 서빙", "model serving"),
     ("deployment", "deploy", "배포"),
     ("serving", "서빙"),
