@@ -576,58 +576,7 @@ SPLITS = {"tune": ("content", "tests/eval/posts", "tests/eval/topic_posts/tune")
           # written and labelled by someone who never saw kb's code (fifty-three sets by fifty-three helpers); each measured from
           # outside before any fit used it, fitted on since (their honest figures: `--check --by-split`)
           "external": ("tests/eval/topic_posts/external",),
-          "external2": ("tests/eval/topic_posts/external2",),
-          "external3": ("tests/eval/topic_posts/external3",),
-          "external4": ("tests/eval/topic_posts/external4",),
-          "external5": ("tests/eval/topic_posts/external5",),
-          "external6": ("tests/eval/topic_posts/external6",),
-          "external7": ("tests/eval/topic_posts/external7",),
-          "external8": ("tests/eval/topic_posts/external8",),
-          "external9": ("tests/eval/topic_posts/external9",),
-          "external10": ("tests/eval/topic_posts/external10",),
-          "external11": ("tests/eval/topic_posts/external11",),
-          "external12": ("tests/eval/topic_posts/external12",),
-          "external13": ("tests/eval/topic_posts/external13",),
-          "external14": ("tests/eval/topic_posts/external14",),
-          "external15": ("tests/eval/topic_posts/external15",),
-          "external16": ("tests/eval/topic_posts/external16",),
-          "external17": ("tests/eval/topic_posts/external17",),
-          "external18": ("tests/eval/topic_posts/external18",),
-          "external19": ("tests/eval/topic_posts/external19",),
-          "external20": ("tests/eval/topic_posts/external20",),
-          "external21": ("tests/eval/topic_posts/external21",),
-          "external22": ("tests/eval/topic_posts/external22",),
-          "external23": ("tests/eval/topic_posts/external23",),
-          "external24": ("tests/eval/topic_posts/external24",),
-          "external25": ("tests/eval/topic_posts/external25",),
-          "external26": ("tests/eval/topic_posts/external26",),
-          "external27": ("tests/eval/topic_posts/external27",),
-          "external28": ("tests/eval/topic_posts/external28",),
-          "external29": ("tests/eval/topic_posts/external29",),
-          "external30": ("tests/eval/topic_posts/external30",),
-          "external31": ("tests/eval/topic_posts/external31",),
-          "external32": ("tests/eval/topic_posts/external32",),
-          "external33": ("tests/eval/topic_posts/external33",),
-          "external34": ("tests/eval/topic_posts/external34",),
-          "external35": ("tests/eval/topic_posts/external35",),
-          "external36": ("tests/eval/topic_posts/external36",),
-          "external37": ("tests/eval/topic_posts/external37",),
-          "external38": ("tests/eval/topic_posts/external38",),
-          "external39": ("tests/eval/topic_posts/external39",),
-          "external40": ("tests/eval/topic_posts/external40",),
-          "external41": ("tests/eval/topic_posts/external41",),
-          "external42": ("tests/eval/topic_posts/external42",),
-          "external43": ("tests/eval/topic_posts/external43",),
-          "external44": ("tests/eval/topic_posts/external44",),
-          "external45": ("tests/eval/topic_posts/external45",),
-          "external46": ("tests/eval/topic_posts/external46",),
-          "external47": ("tests/eval/topic_posts/external47",),
-          "external48": ("tests/eval/topic_posts/external48",),
-          "external49": ("tests/eval/topic_posts/external49",),
-          "external50": ("tests/eval/topic_posts/external50",),
-          "external51": ("tests/eval/topic_posts/external51",),
-          "external52": ("tests/eval/topic_posts/external52",),
-          "external53": ("tests/eval/topic_posts/external53",)}
+          **{f"external{n}": (f"tests/eval/topic_posts/external{n}",) for n in range(2, 54)}}
 
 
 def load_labels(path=LABELS_FILE, split: str | None = None) -> dict[tuple[str, str], set[str]]:
@@ -672,10 +621,9 @@ def check(index, labels, topics: Topics | None = None) -> dict:
             continue
         got, want = a.member[have, j], y[have, j]
         ttp, tfp, tfn = int((got & want).sum()), int((got & ~want).sum()), int((~got & want).sum())
-        per_topic[t.name] = {"assigned": int(got.sum()), "labelled": int(want.sum()), "tp": ttp, "fp": tfp,
-                             "fn": tfn, **_prf(ttp, tfp, tfn)}
+        per_topic[t.name] = {"assigned": int(got.sum()), "labelled": int(want.sum()), **_prf(ttp, tfp, tfn)}
         tp, fp, fn = tp + ttp, fp + tfp, fn + tfn
-    return {"sections": int(have.sum()), **_prf(tp, fp, fn), "tp": tp, "fp": fp, "fn": fn, "topics": per_topic}
+    return {"sections": int(have.sum()), **_prf(tp, fp, fn), "topics": per_topic}
 
 
 def disagreements(index, labels, topics: Topics | None = None) -> list[dict]:

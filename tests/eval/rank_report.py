@@ -25,6 +25,7 @@ from pathlib import Path
 from kb.eval import build_eval_index, load_queries, metrics
 from kb.query import fusion
 from kb.query.index import open_index
+from kb.topics import SPLITS
 
 ROOT = Path(__file__).resolve().parents[2]
 EVAL = ROOT / "tests" / "eval"
@@ -36,17 +37,7 @@ SETS = {
              [EVAL / "offtopic.jsonl", EVAL / "offtopic_lookalikes.jsonl"]),
 }
 # the helpers' sets (posts in tests/eval/topic_posts/S, queries in tests/eval/S): external by the first helper, …
-for _name in ("external", "external2", "external3", "external4", "external5", "external6", "external7",
-              "external8", "external9", "external10", "external11", "external12", "external13",
-              "external14", "external15", "external16", "external17", "external18", "external19",
-              "external20", "external21", "external22", "external23", "external24",
-              "external25", "external26", "external27", "external28", "external29",
-              "external30", "external31", "external32", "external33",
-              "external34", "external35", "external36", "external37",
-              "external38", "external39", "external40", "external41",
-              "external42", "external43", "external44", "external45",
-              "external46", "external47", "external48", "external49",
-              "external50", "external51", "external52", "external53"):
+for _name in [s for s in SPLITS if s.startswith("external")]:
     SETS[_name] = ([EVAL / "topic_posts" / _name],
                    [(EVAL / _name / "queries.jsonl", ""), (EVAL / _name / "typos.jsonl", "typo-")],
                    [EVAL / _name / "offtopic.jsonl"])
