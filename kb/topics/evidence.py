@@ -87,7 +87,8 @@ _TOOL_WORDS = {
         bentoml seldon kserve torchserve tfserving triton onnxruntime tensorrt openvino streamlit gradio
         label-studio labelstudio labelbox prodigy cvat great-expectations evidently feast prefect dagster metaflow
         zenml clearml polyaxon deepchecks whylogs pachyderm lakefs sagemaker vertex-ai
-        keras-tuner mlem kedro""",
+        keras-tuner mlem kedro vllm sglang text-generation-inference tgi tensorrt-llm deepspeed pytorch-lightning
+        lightning-fabric openlineage delta-lake deltalake kubernetes docker gguf llama.cpp mlc-llm""",
     "nlp": """spacy nltk gensim fasttext sentencepiece konlpy mecab khaiii kiwi kiwipiepy soynlp hanspell pykospacing
         kss klue korquad fairseq allennlp flair stanza word2vec glove huggingface hugging-face""",
     "computer vision": """opencv detectron detectron2 mmdetection yolo yolov5 timm albumentations torchvision kornia
@@ -109,13 +110,15 @@ _MODEL_WORDS = {
         segformer segment-anything nerf instant-ngp gaussian-splatting biggan dall-e stable-diffusion imagen
         controlnet simclr moco byol clip""",
     "nlp": """bert roberta albert electra xlnet gpt chatgpt t5 bart bloom codex copilot hyperclova sbert
-        sentence-bert nemo alpaca vicuna falcon palm chinchilla gopher flan-t5 pythia dolly bard claude""",
+        sentence-bert nemo alpaca vicuna falcon palm chinchilla gopher flan-t5 pythia dolly bard claude gemini
+        olmo solar glm phi-2 phi-3 phi-4 gpt-oss""",
     "speech": """fastpitch hifi-gan hifigan melgan waveglow glow-tts conformer citrinet hubert coqui""",
 }
 _MODEL_FAMILIES = {
     "computer vision": "yolo convnext resnet efficientnet mobilenet stylegan dalle",
-    "nlp": "llama kogpt kobert koelectra mistral mixtral qwen gemma",
-    "korean": "kogpt kobert koelectra kcbert kcelectra koalpaca",
+    "nlp": """llama kogpt kobert koelectra mistral mixtral qwen gemma deepseek minimax kimi nemotron exaone kanana
+        chatglm baichuan internlm starcoder codellama wizardlm""",
+    "korean": "kogpt kobert koelectra kcbert kcelectra koalpaca exaone kanana",
     "speech": "tacotron fastspeech wav2vec",
 }
 
