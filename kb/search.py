@@ -59,20 +59,21 @@ def main(argv=None) -> int:
             print(json.dumps({"query": q, "did_you_mean": dym, "results": [h.to_json() for h in hits]},
                              ensure_ascii=False), flush=True)
         else:
-            print(format_hits(f"{q}  ({args.mode})", hits, explain=args.explain, why=_why(index, q, settings),
+            print(format_hits(f"{q}  ({args.mode})", hits, explain=args.explain, why=_why(index, q, settings, dym),
                               empty_hint="try --mode semantic, or fewer filters", did_you_mean=dym))
     return 0
 
 
-def _why(index, query: str, settings: Settings):
-    """'Why this result' lines for --explain (topics from the content folder's topics file, if it loads)."""
+def _why(index, query: str, settings: Settings, meant: str | None = None):
+    """'Why this result' lines for --explain (topics from the content folder's topics file, if it loads; `meant`: the
+    query as corrected, "Did you mean")."""
     def lines(hit) -> list[str]:
         try:
             ts = topics.load_topics(settings.content_dir)
             labels = [t.label for t in topics.assign(index, ts).topics_of(hit.row)]
         except KbError:
             labels = []
-        return explain.why(hit, query, index.sections[hit.row], labels).lines()
+        return explain.why(hit, query, index.sections[hit.row], labels, meant).lines()
     return lines
 
 

@@ -29,6 +29,24 @@ def test_a_misspelled_query_finds_what_it_meant_in_both_modes_and_says_did_you_m
         assert hits.did_you_mean == meant
 
 
+def test_why_a_misspelled_query_found_a_section_names_the_corrected_word_not_meaning(eval_index):
+    """A hit found through a corrected word says which word, as corrected, it holds; in keyword mode, where no
+    meaning was compared, a hit holding no query word as typed is never said to be "found by meaning alone"."""
+    from kb.app.results import plain_reasons
+    from kb.query import explain
+    for mode in ("keyword", "hybrid"):
+        hits = eval_index.search("강화학슴 프레임워크", mode=mode, k=3)
+        top = hits[0]
+        w = explain.why(top, "강화학슴 프레임워크", eval_index.sections[top.row], meant=hits.did_you_mean)
+        assert ("강화학습", ["heading", "text"]) in w.corrected or any(c[0] == "강화학습" for c in w.corrected), w
+        assert not any("meaning alone" in x for x in w.lines() + plain_reasons(w)), (mode, w.lines())
+        bare = explain.why(top, "강화학슴", eval_index.sections[top.row])     # the correction not passed on
+        if mode == "keyword":
+            assert bare.spelling_only() and not any("meaning alone" in x for x in bare.lines()), bare.lines()
+        else:
+            assert not bare.spelling_only()
+
+
 def test_a_dropped_syllable_is_put_back(eval_index):
     fix = eval_index.typos.correct("하이퍼파라터 튜닝")
     assert fix is not None and fix.words == [("하이퍼파라터", "하이퍼파라미터")]

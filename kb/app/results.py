@@ -31,7 +31,10 @@ def plain_reasons(w: explain.Why) -> list[str]:
     if w.words:
         out += [f"Your word “{word}” is in its {_and(where)}." for word, where in w.words]
     out += [f"“{syn}”, a word that means the same, is in its {_and(where)}." for syn, where in w.via]
-    if not (w.words or w.via or w.exact):
+    out += [f"“{word}”, the word we took a misspelled one for, is in its {_and(where)}." for word, where in w.corrected]
+    if w.spelling_only():
+        out.append("None of your words is in it as you typed them: it holds one spelled almost the same.")
+    elif not (w.words or w.via or w.exact or w.corrected):
         out.append("None of your words is in it: it was found by meaning alone.")
     elif w.one_word and not w.exact:
         out.append("Only one of your words is in it, so it was judged by meaning alone.")
@@ -48,10 +51,12 @@ def plain_reasons(w: explain.Why) -> list[str]:
 
 
 def card_html(index, hit, query: str, a, why: bool = True, base: dict | None = None,
-              only_topic: str | None = None, why_html: str | None = None, removed: bool = False) -> str:
+              only_topic: str | None = None, why_html: str | None = None, removed: bool = False,
+              meant: str | None = None) -> str:
     """A card with its actions: open in post, more like this, topic corrections (only `only_topic`'s on its page),
     the note about a correction just made, and why it is here (`why_html`, else the search's reasons). `a` is the
-    topic assignment; None (still being computed) draws the card without its topics and their corrections."""
+    topic assignment; None (still being computed) draws the card without its topics and their corrections; `meant`:
+    the query as corrected ("Did you mean"), for the reasons."""
     base = current() if base is None else base
     links = [(post_href(hit.path, hit.position, base), "Open in post"),
              (href(base, view="search", more=f"{hit.path}#{hit.position}"), "More like this")]
@@ -59,7 +64,7 @@ def card_html(index, hit, query: str, a, why: bool = True, base: dict | None = N
     if why_html is None:
         why_html = ""
         if why and query:
-            w = explain.why(hit, query, index.sections[hit.row], labels)
+            w = explain.why(hit, query, index.sections[hit.row], labels, meant)
             why_html = render.why_table(hit, plain_reasons(w))
     shown, folded = ([], []) if removed or a is None else topic_fixes(hit, base, a, only=only_topic)
     acts = render.Actions(links, shown, folded, note_for(hit, base), why_html)
@@ -74,15 +79,15 @@ def topic_labels(a, row: int) -> list[str]:
 def results_html(index, hits, query: str, a, why: bool = True, more_href: str = "") -> str:
     """The result list as one HTML element; weak matches (when the search marks them and there are good ones)
     folded behind "Show N weak matches"; "Show more" keeps the reader's place. `a`: as in card_html."""
-    base = current()
+    base, meant = current(), getattr(hits, "did_you_mean", None)
     strong = [h for h in hits if not render.is_weak(h)]
     weak = [h for h in hits if render.is_weak(h)]
-    parts = [card_html(index, h, query, a, why, base) for h in (strong or weak)]
+    parts = [card_html(index, h, query, a, why, base, meant=meant) for h in (strong or weak)]
     if strong and weak:
         n = len(weak)
         parts.append(f'<details class="kb-weakfold"><summary>Show {n} weak match{"es" if n != 1 else ""}'
                      '</summary><div class="kb-weakline">These share little with your search.</div>'
-                     + "".join(card_html(index, h, query, a, why, base) for h in weak) + "</details>")
+                     + "".join(card_html(index, h, query, a, why, base, meant=meant) for h in weak) + "</details>")
     if more_href:
         parts.append(f'<div class="kb-pager">{render.go_link(more_href, "Show more results", stay=True)}</div>')
     return '<div class="kb-results">' + "".join(parts) + "</div>"

@@ -89,6 +89,13 @@ class Why:
     topics: list[str] = field(default_factory=list)
     one_word: bool = False                  # it holds one word of a longer query (relevance.ONE_WORD_UNITS)
     everyday: float | None = None           # held weak by the everyday bar: its section's closeness to everyday text
+    corrected: list[tuple[str, list[str]]] = field(default_factory=list)   # (a corrected query word, where it occurs)
+    by_meaning: bool = True                 # the search compared meanings (not keyword mode)
+
+    def spelling_only(self) -> bool:
+        """It holds none of the query's words or synonyms as typed, and no meaning was compared: typo tolerance
+        found it (a word one or two letters from a query word)."""
+        return not (self.words or self.via or self.exact or self.corrected or self.by_meaning)
 
     def lines(self) -> list[str]:
         out = []
@@ -98,7 +105,11 @@ class Why:
             out.append(f"“{word}” is in the {_and(where)}.")
         for syn, where in self.via:
             out.append(f"Synonym “{syn}” is in the {_and(where)}.")
-        if not self.words and not self.via and not self.exact:
+        for word, where in self.corrected:
+            out.append(f"“{word}” (a query word as corrected) is in the {_and(where)}.")
+        if self.spelling_only():
+            out.append("No query word occurs in it as typed: it holds a spelling within an edit or two of one.")
+        elif not self.words and not self.via and not self.exact and not self.corrected:
             out.append("No query word occurs in it: found by meaning alone.")
         elif self.one_word and not self.exact:
             out.append("Only one of the query's words is in it, so it was judged by meaning, as if none were.")
@@ -127,8 +138,9 @@ def closeness(semantic: float, background: float) -> str:
     return f"not close in meaning (cosine {semantic:.2f}, {lead:+.2f} over everyday text)"
 
 
-def why(hit: Hit, query: str, section: Section, topics: list[str] | None = None) -> Why:
-    """Explain one hit of `query` (its section gives the text to look in)."""
+def why(hit: Hit, query: str, section: Section, topics: list[str] | None = None, meant: str | None = None) -> Why:
+    """Explain one hit of `query` (its section gives the text to look in); `meant`: the query as corrected ("Did you
+    mean"), whose corrected words count too."""
     fields = {"heading": section.heading, "text": section.text, "resource names": " ".join(section.names)}
     found: set[str] = set()
     words = []
@@ -143,11 +155,15 @@ def why(hit: Hit, query: str, section: Section, topics: list[str] | None = None)
         if (where := _where(syn, fields)) and not any(key in v.replace(" ", "").lower() for v, _ in via):
             via.append((syn, where))
     via = via[:3]
+    typed = {w.lower() for w in query_words(query)}
+    corrected = [(w, where) for w in (query_words(meant) if meant else []) if w.lower() not in typed
+                 and not any(w.lower() in f.lower() for f in found) and (where := _where(w, fields))]
     meaning = ""
     if "semantic" in hit.scores and "background" in hit.scores:
         meaning = closeness(hit.scores["semantic"], hit.scores["background"])
     return Why(words, via, meaning, "exact_name" in hit.scores, "topic_facet" in hit.scores, hit.confidence, hit.weak,
-               list(topics or []), "one_word" in hit.scores, hit.scores.get("everyday"))
+               list(topics or []), "one_word" in hit.scores, hit.scores.get("everyday"), corrected,
+               "semantic" in hit.scores)
 
 
 def _alternatives(word: str) -> list[str]:
