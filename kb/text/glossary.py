@@ -113,6 +113,9 @@ GROUPS: list[tuple[str, ...]] = [
     ("synthetic data", "합성 데이터"),
     ("multilingual", "다국어"),
     ("on-device", "온디바이스", "mobile", "모바일", "smartphone", "스마트폰"),
+    ("vector database", "vector db", "벡터 데이터베이스", "벡터 db", "벡터 디비"),
+    ("imitation learning", "모방학습", "모방 학습"),
+    ("stablecoin", "stablecoins", "스테이블코인"),
 ]
 
 EXPANSION_WEIGHT = 0.5
