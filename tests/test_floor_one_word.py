@@ -78,3 +78,55 @@ def test_a_query_sharing_more_than_one_word_or_the_name_alone_stays_confident(wr
     assert hits[0].heading == heading and not hits[0].weak, [(h.heading, round(h.confidence, 2)) for h in hits]
     said = explain.why(hits[0], query, written.sections[hits[0].row]).lines()
     assert any(line.startswith("Only one of the query's words") for line in said) == one_word, said
+
+
+AUDIO_POST = """---
+title: Weekly ML/DL News (2024.01.13)
+date: 2024.01.13 12:00:00
+categories:
+- news
+tags:
+- ML
+---
+
+이번 주는 음성 전사와 평가 도구 소식.
+
+### quick-whisper
+
+[참고링크](https://example.com/quick-whisper)
+
+Whisper 음성 전사를 아주 빠르게 해주는 CLI. Transformers 파이프라인에 배치 처리와 fp16을 붙여서 긴 오디오를 몇 분 안에
+받아쓴다.
+
+### evalkit
+
+[참고링크](https://example.com/evalkit)
+
+여러 언어 모델 벤치마크를 한 번에 돌리는 평가 도구. 결과를 샘플 단위로 저장한다.
+"""
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory):
+    import kb
+
+    return kb.open_index(index_of_post(tmp_path_factory.mktemp("one-word-audio"), "2024-01-13-weekly-ml-dl-news.md",
+                                       AUDIO_POST))
+
+
+def test_a_guessed_correction_and_its_synonym_are_no_second_word(audio):
+    """"수리" (repair), a word the posts lack, is corrected to the glossary word "소리" (sound), whose synonym "오디오"
+    the audio section holds: that is a guess and then a synonym of the guess, not a second word of the query, so for
+    a plumbing question the section holds one word ("파이프라인") and is judged by meaning alone (on the joined
+    external54 posts that left it weak; counted as a second word, it was confident)."""
+    q = "배관 파이프라인 누수 수리 방법"
+    fix = audio.typos.correct(q)
+    assert fix is not None and ("수리", "소리") in fix.words
+    section = next(s for s in audio.sections if s.heading == "quick-whisper")
+    both = explain.coverage_units(fix.fixed, {r: w for w, r in fix.words})
+    spelt = explain.coverage_units(fix.fixed, {r: w for w, r in fix.words}, corrected_synonyms=False)
+    assert explain.units_held(both, section) == 2 and explain.units_held(spelt, section) == 1
+    top = audio.search(q, k=3)[0]
+    assert top.heading == "quick-whisper" and top.scores.get("one_word") == 1.0, (top.heading, top.scores)
+    sure = audio.search("whisper 음성 전사 파이프라인 배치 처리", k=3)
+    assert sure[0].heading == "quick-whisper" and not sure[0].weak

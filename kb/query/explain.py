@@ -190,11 +190,20 @@ def coverage_patterns(query: str, corrected: dict[str, str] | None = None) -> li
     return [rx for rx, _ in coverage_units(query, corrected)]
 
 
-def coverage_units(query: str, corrected: dict[str, str] | None = None) -> list[tuple[re.Pattern, tuple[str, ...]]]:
+def coverage_units(query: str, corrected: dict[str, str] | None = None,
+                   corrected_synonyms: bool = True) -> list[tuple[re.Pattern, tuple[str, ...]]]:
     """coverage_patterns with, per unit, the first word of each of its terms, lower-cased: one of them is in any text
-    the pattern matches (a cheap test before the pattern's, units_held)."""
+    the pattern matches (a cheap test before the pattern's, units_held). `corrected_synonyms=False`: a corrected word
+    (a key of `corrected`, correction → typed spelling) is met by its two spellings and stems only, and a glossary
+    term only the correction names is no unit of its own."""
     out, taken = [], set()
+    typed = query
+    for right, wrong in (corrected or {}).items():
+        typed = re.sub(rf"(?<![\w]){re.escape(right)}", wrong, typed)
+    named = set(matched_groups(typed))
     for group in matched_groups(query):
+        if not corrected_synonyms and group not in named:
+            continue
         term = _named_term(query, GROUPS[group])
         if term is not None and (rx := term_pattern(list(GROUPS[group]))) is not None:
             out.append((rx, _needles(GROUPS[group])))
@@ -203,7 +212,11 @@ def coverage_units(query: str, corrected: dict[str, str] | None = None) -> list[
     for w in content_words(query):
         if w.lower() in taken or _strip_particle(w).lower() in taken:
             continue
-        alts = _alternatives(w) + (_alternatives(corrected[w]) if corrected and w in corrected else [])
+        if corrected and w in corrected:
+            alts = (_alternatives(w) + _alternatives(corrected[w]) if corrected_synonyms
+                    else [*query_words(w), *query_words(corrected[w])])
+        else:
+            alts = _alternatives(w)
         if (rx := term_pattern(alts)) is not None:
             out.append((rx, _needles(alts)))
     return out
