@@ -191,18 +191,18 @@ def coverage_patterns(query: str, corrected: dict[str, str] | None = None) -> li
 
 
 def coverage_units(query: str, corrected: dict[str, str] | None = None,
-                   corrected_synonyms: bool = True) -> list[tuple[re.Pattern, tuple[str, ...]]]:
+                   plain: frozenset[str] = frozenset()) -> list[tuple[re.Pattern, tuple[str, ...]]]:
     """coverage_patterns with, per unit, the first word of each of its terms, lower-cased: one of them is in any text
-    the pattern matches (a cheap test before the pattern's, units_held). `corrected_synonyms=False`: a corrected word
-    (a key of `corrected`, correction → typed spelling) is met by its two spellings and stems only, and a glossary
-    term only the correction names is no unit of its own."""
+    the pattern matches (a cheap test before the pattern's, units_held). A corrected word in `plain` (a key of
+    `corrected`, correction → typed spelling) is met by its two spellings and stems only, and a glossary term only
+    such a correction names is no unit of its own."""
     out, taken = [], set()
     typed = query
-    for right, wrong in (corrected or {}).items():
-        typed = re.sub(rf"(?<![\w]){re.escape(right)}", wrong, typed)
+    for right in plain:
+        typed = re.sub(rf"(?<![\w]){re.escape(right)}", corrected[right], typed)
     named = set(matched_groups(typed))
     for group in matched_groups(query):
-        if not corrected_synonyms and group not in named:
+        if plain and group not in named:
             continue
         term = _named_term(query, GROUPS[group])
         if term is not None and (rx := term_pattern(list(GROUPS[group]))) is not None:
@@ -213,8 +213,8 @@ def coverage_units(query: str, corrected: dict[str, str] | None = None,
         if w.lower() in taken or _strip_particle(w).lower() in taken:
             continue
         if corrected and w in corrected:
-            alts = (_alternatives(w) + _alternatives(corrected[w]) if corrected_synonyms
-                    else [*query_words(w), *query_words(corrected[w])])
+            alts = ([*query_words(w), *query_words(corrected[w])] if w in plain
+                    else _alternatives(w) + _alternatives(corrected[w]))
         else:
             alts = _alternatives(w)
         if (rx := term_pattern(alts)) is not None:

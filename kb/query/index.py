@@ -331,15 +331,16 @@ def _final(c: Candidates, mode: str, fuse, full_match_bonus: float, discount: bo
     return fused if c.facet is None else fused + c.facet          # the query names a topic (kb.query.facets)
 
 
-def _units(q: str, fix: typos.Correction | None, corrected_synonyms: bool = True) -> list:
+def _units(q: str, fix: typos.Correction | None, plain: bool = False) -> list:
     """The query's units (kb.query.explain.coverage_units); a corrected query's are the corrected query's, each met
-    by its typed spelling too. `corrected_synonyms=False`: a corrected word is met by its two spellings only, not by
-    its glossary synonyms (for the one-word test: a guess at a word and then a synonym of the guess is two hops —
-    "수리" (repair), which the posts lack, read as "소리" (sound), would have "오디오" in a section about audio hold a
-    second word of "배관 파이프라인 누수 수리 방법")."""
+    by its typed spelling too. `plain`: a correction that is a guess (typos.guessed: a two-syllable Korean word read
+    as another) is met by its two spellings only, not by its glossary synonyms (for the one-word test: a guess and
+    then a synonym of the guess is two hops — "수리" (repair), which the posts lack, read as "소리" (sound), would have
+    "오디오" in a section about audio hold a second word of "배관 파이프라인 누수 수리 방법")."""
     if not fix:
         return explain.coverage_units(q)
-    return explain.coverage_units(fix.fixed, {r: w for w, r in fix.words}, corrected_synonyms)
+    guesses = frozenset(r for w, r in fix.words if plain and typos.guessed(w))
+    return explain.coverage_units(fix.fixed, {r: w for w, r in fix.words}, guesses)
 
 
 def _coverage(index: Index, q: str, c: Candidates, only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -357,7 +358,7 @@ def _coverage(index: Index, q: str, c: Candidates, only: np.ndarray | None = Non
     lone = np.zeros(len(c.rows), dtype=bool)
     if len(patterns) >= relevance.ONE_WORD_UNITS and c.keyword is not None:
         ask = at[(c.keyword[at] > 0) & (out[at] * len(patterns) < 2)]     # two units in the opening: not lone
-        held = _units(q, c.fix, corrected_synonyms=False)
+        held = _units(q, c.fix, plain=True)
         lone[ask] = [explain.units_held(held, index.sections[int(r)], 2) <= 1 for r in c.rows[ask]]
     return out, lone
 

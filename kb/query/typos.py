@@ -87,6 +87,12 @@ class Correction:
         return _replace(self.query, keep) if keep else None
 
 
+def guessed(wrong: str) -> bool:
+    """Whether correcting this typed word is a guess: a Korean word of two syllables (its particle aside), where one
+    jamo away from almost any word is another word ("수리", repair, is one vowel from "소리", sound)."""
+    return not wrong.isascii() and len(_stem(wrong)[0]) <= 2
+
+
 def inflection(wrong: str, right: str) -> bool:
     """Whether a correction only changes a word's form, which is no typo: an English ending swapped, added or dropped
     (tutorials → tutorial, detecting → detection), letters appended to a word that make another ("codec" is not
