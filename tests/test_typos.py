@@ -45,6 +45,11 @@ def test_why_a_misspelled_query_found_a_section_names_the_corrected_word_not_mea
             assert bare.spelling_only() and not any("meaning alone" in x for x in bare.lines()), bare.lines()
         else:
             assert not bare.spelling_only()
+    # a section that says the corrected word by a synonym ("RL" for 강화학습) is explained by that synonym
+    hits = eval_index.search("강화학슴 트레이딩", mode="keyword", k=5)
+    hit = next(h for h in hits if h.heading == "AI trading")
+    w = explain.why(hit, "강화학슴 트레이딩", eval_index.sections[hit.row], meant=hits.did_you_mean)
+    assert any(syn.lower() == "rl" for syn, _ in w.via), w.lines()
 
 
 def test_a_dropped_syllable_is_put_back(eval_index):

@@ -150,7 +150,9 @@ def why(hit: Hit, query: str, section: Section, topics: list[str] | None = None,
             words.append((w, where))
             found.add(w)
     via = []
-    for syn in synonyms(query):                      # longest first; skip one inside a listed one ("음성" in "음성 인식")
+    meant_synonyms = synonyms(meant) if meant else []
+    for syn in sorted(dict.fromkeys(synonyms(query) + meant_synonyms), key=len, reverse=True):
+        # longest first; skip one inside a listed one ("음성" in "음성 인식")
         key = syn.replace(" ", "").lower()
         if (where := _where(syn, fields)) and not any(key in v.replace(" ", "").lower() for v, _ in via):
             via.append((syn, where))
