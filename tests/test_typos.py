@@ -38,7 +38,7 @@ def test_why_a_misspelled_query_found_a_section_names_the_corrected_word_not_mea
         hits = eval_index.search("강화학슴 프레임워크", mode=mode, k=3)
         top = hits[0]
         w = explain.why(top, "강화학슴 프레임워크", eval_index.sections[top.row], meant=hits.did_you_mean)
-        assert ("강화학습", ["heading", "text"]) in w.corrected or any(c[0] == "강화학습" for c in w.corrected), w
+        assert any(word == "강화학습" for word, _ in w.corrected), w
         assert not any("meaning alone" in x for x in w.lines() + plain_reasons(w)), (mode, w.lines())
         bare = explain.why(top, "강화학슴", eval_index.sections[top.row])     # the correction not passed on
         if mode == "keyword":
