@@ -358,7 +358,8 @@ def _coverage(index: Index, q: str, c: Candidates, only: np.ndarray | None = Non
     lone = np.zeros(len(c.rows), dtype=bool)
     if len(patterns) >= relevance.ONE_WORD_UNITS and c.keyword is not None:
         ask = at[(c.keyword[at] > 0) & (out[at] * len(patterns) < 2)]     # two units in the opening: not lone
-        held = _units(q, c.fix, plain=True)
+        guessed = c.fix is not None and any(typos.guessed(w) for w, _ in c.fix.words)
+        held = _units(q, c.fix, plain=True) if guessed else units
         lone[ask] = [explain.units_held(held, index.sections[int(r)], 2) <= 1 for r in c.rows[ask]]
     return out, lone
 
