@@ -199,12 +199,9 @@ def coverage_units(query: str, corrected: dict[str, str] | None = None,
     `corrected`, correction → typed spelling) is met by its two spellings and stems only, and a glossary term only
     such a correction names is no unit of its own."""
     out, taken = [], set()
-    typed = query
-    for right in plain:
-        typed = re.sub(rf"(?<![\w]){re.escape(right)}", corrected[right], typed)
-    named = set(matched_groups(typed))
+    named = _groups_as_typed(query, corrected, plain) if plain else None
     for group in matched_groups(query):
-        if plain and group not in named:
+        if named is not None and group not in named:
             continue
         term = _named_term(query, GROUPS[group])
         if term is not None and (rx := term_pattern(list(GROUPS[group]))) is not None:
@@ -222,6 +219,14 @@ def coverage_units(query: str, corrected: dict[str, str] | None = None,
         if (rx := term_pattern(alts)) is not None:
             out.append((rx, _needles(alts)))
     return out
+
+
+def _groups_as_typed(query: str, corrected: dict[str, str], plain: frozenset[str]) -> set[int]:
+    """The glossary groups the query names with the words in `plain` spelled as typed."""
+    typed = query
+    for right in plain:
+        typed = re.sub(rf"(?<![\w]){re.escape(right)}", corrected[right], typed)
+    return set(matched_groups(typed))
 
 
 def _needles(terms) -> tuple[str, ...]:
