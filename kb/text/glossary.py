@@ -116,6 +116,16 @@ GROUPS: list[tuple[str, ...]] = [
     ("vector database", "vector db", "벡터 데이터베이스", "벡터 db", "벡터 디비"),
     ("imitation learning", "모방학습", "모방 학습"),
     ("stablecoin", "stablecoins", "스테이블코인"),
+    ("federal reserve", "fomc", "연준", "연방준비제도"),
+    ("interest rate", "interest rates", "금리", "기준금리"),
+    ("rate cut", "rate cuts", "금리 인하", "금리인하"),
+    ("rate hike", "rate hikes", "금리 인상", "금리인상"),
+    ("hedge fund", "hedge funds", "헤지펀드"),
+    ("margin call", "마진콜"),
+    ("layoff", "layoffs", "구조조정", "감원", "정리해고"),
+    ("bank", "banks", "은행"),
+    ("face", "faces", "얼굴"),
+    ("face restoration", "얼굴 복원"),
 ]
 
 EXPANSION_WEIGHT = 0.5
