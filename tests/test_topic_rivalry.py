@@ -159,7 +159,6 @@ def test_why_this_topic_says_in_words_which_subject_holds_the_section_more_clear
     assert not any("more clearly about" in r for r in reasons)        # its best subject has no rival
 
 
-
 def test_a_small_cut_that_kept_a_section_off_a_page_is_named(rivals_index):
     """A rival whose cut, however small, is what keeps the section under the threshold is named; the same cut on a
     section that would be out anyway is not."""

@@ -109,9 +109,9 @@ def topic_reasons(index, topic, row: int, why: dict[str, float], rival=None) -> 
         out.append("Close in meaning to other sections of this topic.")
     if why.get("prior", 0.0) >= 1.0:
         out.append("Much like the sections people put in this topic by hand (what kb learned from them).")
-    lowered = why.get("rival", 0.0)
-    kept_out = why.get("member", 1.0) == 0.0 and why.get("score", 0.0) - lowered >= why.get("threshold", float("inf"))
-    if rival is not None and (lowered <= -0.5 or (lowered < 0.0 and kept_out)):     # a large cut, or the deciding one
+    lowered = why.get("rival", 0.0)       # ≤ 0; out of the topic yet over its threshold without the cut: the cut decided
+    decided = why.get("member", 1.0) == 0.0 and why.get("score", 0.0) - lowered >= why.get("threshold", float("inf"))
+    if rival is not None and (lowered <= -0.5 or decided):
         out.append(f"It is more clearly about {rival.label}, so it needed more evidence to be here too.")
     if why.get("member", 1.0) == 0.0:
         out.append("It is not in the topic now.")
