@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import sys
 
+from bysplit_nested import _meets, choose
+
 from kb.topics import score as topic_score
 
 FLOORS = (0.93, 0.935, 0.94, 0.95)
@@ -29,19 +31,17 @@ def split_pr(rows: list[dict], choice: dict[str, int]) -> tuple[float, float]:
 
 
 def meets(p: float, r: float) -> bool:
-    return p >= topic_score.TARGET_PRECISION and r >= topic_score.TARGET_RECALL
+    return _meets({"precision": p, "recall": r})
 
 
 def one_offset(by_split: dict, splits: list[str], topics: list[str], floor: float) -> dict[str, int]:
-    """The by-split rule: one row for every topic, the most splits meeting both at mean precision ≥ floor."""
-    best = None
-    for i in range(len(by_split[splits[0]])):
-        prs = [split_pr(by_split[s], dict.fromkeys(topics, i)) for s in splits]
-        p, r = sum(x[0] for x in prs) / len(prs), sum(x[1] for x in prs) / len(prs)
-        key = (sum(meets(*x) for x in prs), r, p)
-        if p >= floor and (best is None or key > best[0]):
-            best = (key, i)
-    return dict.fromkeys(topics, best[1] if best else 0)
+    """The by-split rule (tests/eval/bysplit_nested.py's choose, at this floor): one row for every topic."""
+    saved, topic_score.PRECISION_FLOOR = topic_score.PRECISION_FLOOR, floor
+    try:
+        picked = choose({"w": {"by_split": by_split}}, splits, ["w"])
+    finally:
+        topic_score.PRECISION_FLOOR = saved
+    return dict.fromkeys(topics, picked[1] if picked else 0)
 
 
 def per_topic(by_split: dict, splits: list[str], topics: list[str], floor: float) -> dict[str, int]:
