@@ -139,6 +139,34 @@ def test_transfer_by_rival_measures_several_rival_weights_from_one_fit(eval_inde
     assert sum(tp_free) + sum(fp_free) > sum(tp_held) + sum(fp_held)     # rivalry takes some sections off here
 
 
+def test_shards_of_a_by_split_run_merge_into_the_report_of_one_run(eval_index):
+    """`--check --by-split --shard I/N` runs joined by tests/eval/bysplit_merge.py: from the per-split rows alone the
+    merge gives the mean, every split's sum and the choice one run over every split reports."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bysplit_merge", ROOT / "tests" / "eval" / "bysplit_merge.py")
+    merge = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(merge)
+    labels = topics.load_labels(LABELS)
+    posts = sorted({p for p, _ in labels if any(s.post_path.endswith(p) for s in eval_index.sections)})
+    halves = {"odd": posts[1::2], "even": posts[::2]}
+    counts: dict = {}
+    per_split = {}
+    for name, held in halves.items():
+        fit_on = {k: v for k, v in labels.items() if k[0] not in held}
+        score_on = {k: v for k, v in labels.items() if k[0] in held}
+        own: dict = {}
+        per_split[name] = topics.transfer(eval_index, fit_on, eval_index, score_on, topics.load_topics(), counts=own)
+        for d, at in own.items():
+            for t, c in at.items():
+                old = counts.setdefault(d, {}).get(t, (0, 0, 0))
+                counts[d][t] = tuple(a + b for a, b in zip(old, c, strict=True))
+    one_run = topics_cli._split_report(per_split, counts)
+    joined = merge.merged(json.loads(json.dumps(per_split)))       # as the shards' --json gives them
+    assert joined == json.loads(json.dumps(one_run))
+    assert joined["all"][0]["tp"] == sum(per_split[s][0]["tp"] for s in halves) > 0
+
+
 
 def test_disagreements_name_every_section_check_counts_wrong(eval_index, eval_corpus, capsys):
     """`--check --misses`: each labelled section the pages miss or list against its labels, with its margin; as many

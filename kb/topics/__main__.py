@@ -46,6 +46,17 @@ from kb.topics import prior as topic_prior
 from kb.topics import score as topic_score
 
 
+def _shard(text: str) -> tuple[int, int]:
+    """--shard I/N: the I-th of N shares of the splits (0 ≤ I < N)."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not I/N: {text!r}") from None
+    if not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"I/N needs 0 ≤ I < N: {text!r}")
+    return i, n
+
+
 def _weights(text: str) -> tuple[float, ...]:
     """--rival: one weight or several, comma-separated."""
     try:
@@ -93,6 +104,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "how much a section's margin in another subject topic lowers its score in a subject (default "
                      f"{topic_score.RIVAL_WEIGHT}; 0: subjects do not compete); with --by-split, several "
                      "comma-separated (W1,W2,...) are measured from the same fits")
+    chk.add_argument("--shard", type=_shard, metavar="I/N", help="with --by-split: score only every N-th split from "
+                     "the I-th (0-based), so N processes share the run; tests/eval/bysplit_merge.py joins their --json")
     chk.add_argument("--no-prior", action="store_true", help="with --by-split/--fit: without the learned prior "
                      "(kb.topics.prior)")
     chk.add_argument("--prior-c", type=float, default=topic_prior.C, metavar="C", help="with --by-split/--fit/"
@@ -180,8 +193,9 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
     counts: dict = {}
     per_split: dict = {w: {} for w in args.rival}
     every = [p for dirs in SPLITS.values() for p in dirs]
+    i, n = args.shard or (0, 1)
     with index_family(every, settings=backend_settings(args)) as subset:     # each section embedded once
-        for split in SPLITS:
+        for split in list(SPLITS)[i::n]:
             others = [s for s in SPLITS if s != split]
             labels = load_labels(Path(args.labels), split)
             fit_labels = _other_resources(labels, {k: v for s in others for k, v in load_labels(Path(args.labels),
@@ -268,6 +282,8 @@ def _check(args, topics: Topics) -> int:
     fixed.update({f: 0.0 for f in args.without or []})
     if len(args.rival) > 1 and not args.by_split:
         raise BadQuery("several --rival weights go with --by-split only")
+    if args.shard and not args.by_split:
+        raise BadQuery("--shard goes with --by-split only")
     topic_score.RIVAL_WEIGHT = args.rival[0]
     topic_prior.NEIGHBOURS = args.neighbours
     if args.by_split:
