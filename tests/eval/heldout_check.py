@@ -116,6 +116,9 @@ def queries(search, lines, verbose: bool) -> None:
     off = search(lines("offtopic.jsonl"))
     loud = [r for r in off if any(not h["weak"] for h in r["results"])]
     print(f"off-topic queries with no confident hit: {len(off) - len(loud)}/{len(off)}")
+    if verbose:
+        for r in loud:
+            print(f"   loud: {r['query']} -> {next(h['heading'] for h in r['results'] if not h['weak'])}")
     qs = lines("queries.jsonl")
     res = search(qs)
     nd = [ndcg(r["results"], q["relevant"]) for r, q in zip(res, qs, strict=True)]
