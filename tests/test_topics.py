@@ -194,6 +194,23 @@ def test_disagreements_name_every_section_check_counts_wrong(eval_index, eval_co
     assert sum(line.startswith(("missed ", "listed ")) for line in text.splitlines()) == out["fp"] + out["fn"]
 
 
+def test_an_index_family_begins_from_a_given_index_without_embedding_again_or_changing_it(tmp_path, capsys):
+    """`--check --by-split --index-dir DIR`: the family's index of all the posts is a copy of DIR brought up to date,
+    so what DIR holds is not embedded again, and DIR is left as it was."""
+    from kb.eval import build_eval_index, index_family
+
+    seed = Path(__file__).resolve().parents[1] / "content"
+    build_eval_index([seed], tmp_path / "built")
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "built").rglob("*")}
+    capsys.readouterr()
+    with index_family([seed], start=tmp_path / "built") as subset:
+        index = subset([seed])
+        assert {Path(s.post_path).name for s in index.sections} == {p.name for p in seed.glob("*.md")}
+    logs = capsys.readouterr().err.splitlines()
+    assert all(" 0 embedded" in line for line in logs) and len(logs) == 2, logs
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "built").rglob("*")} == before
+
+
 def test_an_index_family_embeds_each_section_once_and_holds_exactly_each_subsets_posts(capsys):
     """kb.eval.index_family (what `--check --by-split` indexes its splits with): a subset's index is the index of
     all the posts updated to the subset — its sections are exactly the subset's, no section is embedded again, and

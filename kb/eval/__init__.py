@@ -120,18 +120,21 @@ def opened_index(index_dir=None, posts=None, model: str | None = None, settings:
 
 
 @contextlib.contextmanager
-def index_family(posts, model: str | None = None, settings: Settings | None = None):
+def index_family(posts, model: str | None = None, settings: Settings | None = None, start: Path | None = None):
     """Scratch indexes of subsets of `posts` (post folders), for experiments that index many overlapping subsets
     (`python -m kb.topics --check --by-split`): one index of all the posts is built, and each subset's index is a
-    copy of it updated to the subset, so every section is embedded once. Yields subset(post folders) -> index;
-    everything is removed afterwards. With settings naming the milvus backend each subset is a scratch collection
-    of its own, as opened_index makes."""
+    copy of it updated to the subset, so every section is embedded once. `start`: an index folder (of the same
+    posts, say) to begin from, so what it holds is not embedded again; it is copied, not changed. Yields
+    subset(post folders) -> index; everything is removed afterwards. With settings naming the milvus backend each
+    subset is a scratch collection of its own, as opened_index makes."""
     with contextlib.ExitStack() as stack:
         if settings is not None and settings.backend == "milvus":
             yield lambda dirs: stack.enter_context(opened_index(None, dirs, model, settings))
             return
         tmp = Path(tempfile.mkdtemp(prefix="kb-eval-"))
         stack.callback(shutil.rmtree, tmp, True)
+        if start is not None:
+            shutil.copytree(start, tmp / "all", ignore=shutil.ignore_patterns(".lock"))
         print(build_eval_index([Path(d) for d in posts], tmp / "all", model).summary(), file=sys.stderr)
         made: list[Path] = []
 

@@ -99,7 +99,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "an index of the other splits' posts, score the split on an index of its own posts (what new "
                      "posts meet) — and name the threshold offset under which the most splits reach precision "
                      f"{topic_score.TARGET_PRECISION} and recall {topic_score.TARGET_RECALL}, at mean precision ≥ "
-                     f"{topic_score.PRECISION_FLOOR} (ties: the best mean recall)")
+                     f"{topic_score.PRECISION_FLOOR} (ties: the best mean recall); with --index-dir, that index of "
+                     "every labelled post is where the run's own begins, so nothing in it is embedded again")
     chk.add_argument("--rival", type=_weights, default=(topic_score.RIVAL_WEIGHT,), metavar="W", help="with --check: "
                      "how much a section's margin in another subject topic lowers its score in a subject (default "
                      f"{topic_score.RIVAL_WEIGHT}; 0: subjects do not compete); with --by-split, several "
@@ -194,7 +195,8 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
     per_split: dict = {w: {} for w in args.rival}
     every = [p for dirs in SPLITS.values() for p in dirs]
     i, n = args.shard or (0, 1)
-    with index_family(every, settings=backend_settings(args)) as subset:     # each section embedded once
+    start = Path(args.index_dir) if args.index_dir else None      # an index of every labelled post, built before
+    with index_family(every, settings=backend_settings(args), start=start) as subset:    # each section embedded once
         for split in list(SPLITS)[i::n]:
             others = [s for s in SPLITS if s != split]
             labels = load_labels(Path(args.labels), split)
