@@ -772,7 +772,8 @@ def test_what_a_named_model_is_places_it_on_sections_no_tuning_saw(models_index,
         without = topics.assign(models_index, ts).why(row, topic)
     finally:
         topic_evidence.OPTIONS["implied"] = True
-    assert a.why(row, topic)["score"] > without["score"] + 1.0          # most of the fitted weight of one implied word
+    # most of the fitted weight of one implied word (the example term moves a little with it)
+    assert a.why(row, topic)["score"] > without["score"] + 0.75 * topic_score.WEIGHTS["implied"]
 
 
 def test_a_copy_made_by_an_earlier_kb_meets_todays_thresholds_unless_the_user_chose_one(tmp_path):
