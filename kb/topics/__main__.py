@@ -68,6 +68,23 @@ def _weights(text: str) -> tuple[float, ...]:
     return out
 
 
+def _add_prior_args(chk) -> None:
+    """The learned prior's options of --check (kb.topics.prior)."""
+    chk.add_argument("--no-prior", action="store_true", help="with --by-split/--fit: without the learned prior "
+                     "(kb.topics.prior)")
+    chk.add_argument("--prior-c", type=float, default=topic_prior.C, metavar="C", help="with --by-split/--fit/"
+                     f"--train-prior: the prior's inverse L2 strength (default {topic_prior.C})")
+    chk.add_argument("--prior-groups", choices=("post", "split"), help="the fit sees the prior out of fold, "
+                     "leaving out the section's post or its split (default: post; split with --cv/--lopo, which "
+                     "train a prior per fold)")
+    chk.add_argument("--train-prior", action="store_true", help="with --check: train the prior on every labelled "
+                     f"section and write it to {topic_prior.PRIOR_FILE.name} in the package (or --prior-out)")
+    chk.add_argument("--neighbours", type=int, default=topic_prior.NEIGHBOURS, metavar="K", help="with --by-split/"
+                     f"--fit/--train-prior: how many labelled sections vote in the prior (default {topic_prior.NEIGHBOURS};"
+                     " 0: the prior's regression alone)")
+    chk.add_argument("--prior-out", metavar="FILE", help="with --train-prior: write the prior here instead")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = ArgumentParser(prog="python -m kb.topics", description="List the topics, one topic's sections (newest "
                        "first), correct a topic, or check the assignment. Topics are explained in the README.")
@@ -107,19 +124,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "comma-separated (W1,W2,...) are measured from the same fits")
     chk.add_argument("--shard", type=_shard, metavar="I/N", help="with --by-split: score only every N-th split from "
                      "the I-th (0-based), so N processes share the run; tests/eval/bysplit_merge.py joins their --json")
-    chk.add_argument("--no-prior", action="store_true", help="with --by-split/--fit: without the learned prior "
-                     "(kb.topics.prior)")
-    chk.add_argument("--prior-c", type=float, default=topic_prior.C, metavar="C", help="with --by-split/--fit/"
-                     f"--train-prior: the prior's inverse L2 strength (default {topic_prior.C})")
-    chk.add_argument("--prior-groups", choices=("post", "split"), help="the fit sees the prior out of fold, "
-                     "leaving out the section's post or its split (default: post; split with --cv/--lopo, which "
-                     "train a prior per fold)")
-    chk.add_argument("--train-prior", action="store_true", help="with --check: train the prior on every labelled "
-                     f"section and write it to {topic_prior.PRIOR_FILE.name} in the package (or --prior-out)")
-    chk.add_argument("--neighbours", type=int, default=topic_prior.NEIGHBOURS, metavar="K", help="with --by-split/"
-                     f"--fit/--train-prior: how many labelled sections vote in the prior (default {topic_prior.NEIGHBOURS};"
-                     " 0: the prior's regression alone)")
-    chk.add_argument("--prior-out", metavar="FILE", help="with --train-prior: write the prior here instead")
+    _add_prior_args(chk)
     chk.add_argument("--without", action="append", choices=[f for f in topic_score.FEATURES if f != "tag"],
                      help="with --fit/--cv: hold this part of the score at weight 0 (what is it worth?)")
     chk.add_argument("--free-tag", action="store_true", help="with --fit/--cv: fit the post-tag weight too")
