@@ -139,9 +139,10 @@ def test_transfer_by_rival_measures_several_rival_weights_from_one_fit(eval_inde
     assert sum(tp_free) + sum(fp_free) > sum(tp_held) + sum(fp_held)     # rivalry takes some sections off here
 
 
-def test_shards_of_a_by_split_run_merge_into_the_report_of_one_run(eval_index):
-    """`--check --by-split --shard I/N` runs joined by tests/eval/bysplit_merge.py: from the per-split rows alone the
-    merge gives the mean, every split's sum and the choice one run over every split reports."""
+def test_shards_of_a_by_split_run_merge_into_the_report_of_one_run(eval_index, tmp_path, capsys):
+    """`--check --by-split` reports from the per-split rows alone (kb.topics.split_report): every split's sum is what
+    transfer() adds up over the splits, and the --json of `--shard I/N` runs joined by tests/eval/bysplit_merge.py is
+    the report of one run over every split."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("bysplit_merge", ROOT / "tests" / "eval" / "bysplit_merge.py")
@@ -161,11 +162,15 @@ def test_shards_of_a_by_split_run_merge_into_the_report_of_one_run(eval_index):
             for t, c in at.items():
                 old = counts.setdefault(d, {}).get(t, (0, 0, 0))
                 counts[d][t] = tuple(a + b for a, b in zip(old, c, strict=True))
-    one_run = topics_cli._split_report(per_split, counts)
-    joined = merge.merged(json.loads(json.dumps(per_split)))       # as the shards' --json gives them
-    assert joined == json.loads(json.dumps(one_run))
-    assert joined["all"][0]["tp"] == sum(per_split[s][0]["tp"] for s in halves) > 0
-
+    one_run = json.loads(json.dumps(topics.split_report(per_split)))
+    assert one_run["all"] == json.loads(json.dumps(topics.offset_rows(counts, topics.CV_OFFSETS)))
+    assert one_run["all"][0]["tp"] == sum(per_split[s][0]["tp"] for s in halves) > 0
+    shards = []
+    for name in halves:
+        shards.append(tmp_path / f"{name}.json")
+        shards[-1].write_text(json.dumps(topics.split_report({name: per_split[name]})), encoding="utf-8")
+    merge.main([str(p) for p in shards])
+    assert json.loads(capsys.readouterr().out) == one_run
 
 
 def test_disagreements_name_every_section_check_counts_wrong(eval_index, eval_corpus, capsys):

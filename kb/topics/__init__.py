@@ -854,6 +854,22 @@ def mean_rows(per_split: dict[str, list[dict]]) -> list[dict]:
     return out
 
 
+def split_report(per_split: dict[str, list[dict]]) -> dict:
+    """The `--check --by-split` report from its per-split transfer rows (same offsets): the rows, their mean over
+    splits, every split's tp/fp/fn summed (micro and per topic) and the choice. From the rows alone, so the reports of
+    runs that scored different splits (`--shard I/N`) join into one (tests/eval/bysplit_merge.py)."""
+    counts: dict = {}
+    for rows in per_split.values():
+        for row in rows:
+            at = counts.setdefault(row["offset"], {})
+            for name, c in [(None, row), *row["topics"].items()]:
+                old = at.get(name, (0, 0, 0))
+                at[name] = (old[0] + c["tp"], old[1] + c["fp"], old[2] + c["fn"])
+    mean = mean_rows(per_split)
+    return {"by_split": per_split, "mean": mean, "all": offset_rows(counts, list(counts)),
+            "chosen": most_splits_meeting(mean)}
+
+
 def most_splits_meeting(mean: list[dict], floor: float = topic_score.PRECISION_FLOOR) -> dict | None:
     """The by-split choice: of the rows whose mean precision stays at or above `floor`, the one under which the most
     splits reach both targets, ties to the best mean recall (None if no row keeps the floor)."""

@@ -15,7 +15,6 @@ from kb.eval import index_family, opened_index
 from kb.query import facets
 from kb.query.index import open_index
 from kb.topics import (
-    CV_OFFSETS,
     LABELS_FILE,
     SPLITS,
     Assignment,
@@ -31,11 +30,9 @@ from kb.topics import (
     load_labels,
     load_topics,
     matching_rows,
-    mean_rows,
-    most_splits_meeting,
-    offset_rows,
     plain_fit,
     recall_at_precision,
+    split_report,
     stacked_prior,
     topic_hits,
     train_prior,
@@ -196,7 +193,6 @@ def _report_matches(index, a: Assignment, topic: Topic, refs: list[str]) -> None
 def _by_split(args, topics: Topics, fixed: dict) -> int:
     """--check --by-split: every split scored on its own index with weights fitted on the others (kb.topics.transfer),
     at each rival weight of --rival from the same fits."""
-    counts: dict = {}
     per_split: dict = {w: {} for w in args.rival}
     every = [p for dirs in SPLITS.values() for p in dirs]
     i, n = args.shard or (0, 1)
@@ -207,18 +203,13 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
             labels = load_labels(Path(args.labels), split)
             fit_labels = _other_resources(labels, {k: v for s in others for k, v in load_labels(Path(args.labels),
                                                                                                   s).items()})
-            own: dict = {}
             rows = transfer_by_rival(subset([p for s in others for p in SPLITS[s]]), fit_labels,
-                                     subset(SPLITS[split]), labels, args.rival, topics, fixed=fixed, counts=own,
+                                     subset(SPLITS[split]), labels, args.rival, topics, fixed=fixed,
                                      prior_c=None if args.no_prior else args.prior_c,
                                      prior_groups=args.prior_groups or "post")
-            for w, at_w in own.items():         # one fit per split, its counts added to the sum over splits
+            for w in args.rival:                # one fit per split, scored at every weight
                 per_split[w][split] = rows[w]
-                for d, at in at_w.items():
-                    for name, c in at.items():
-                        old = counts.setdefault(w, {}).setdefault(d, {}).get(name, (0, 0, 0))
-                        counts[w][d][name] = tuple(a + b for a, b in zip(old, c, strict=True))
-    report = {w: _split_report(per_split[w], counts[w]) for w in args.rival}
+    report = {w: split_report(per_split[w]) for w in args.rival}
     if args.json:
         print(json.dumps(report[args.rival[0]] if len(args.rival) == 1 else {"rivals": report}, ensure_ascii=False))
         return 0
@@ -227,12 +218,6 @@ def _by_split(args, topics: Topics, fixed: dict) -> int:
             print(f"## rival weight {w}")
         _print_split_report(report[w])
     return 0
-
-
-def _split_report(per_split: dict, counts: dict) -> dict:
-    mean = mean_rows(per_split)
-    return {"by_split": per_split, "mean": mean, "all": offset_rows(counts, CV_OFFSETS),
-            "chosen": most_splits_meeting(mean)}
 
 
 def _print_split_report(r: dict) -> None:

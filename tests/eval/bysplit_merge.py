@@ -11,23 +11,14 @@ from __future__ import annotations
 import json
 import sys
 
-from kb.topics import SPLITS, mean_rows, most_splits_meeting, offset_rows
+from kb.topics import SPLITS, split_report
 
 
 def merged(by_split: dict[str, list[dict]]) -> dict:
-    """One rival weight's report from its per-split rows (in SPLITS order)."""
+    """One rival weight's report from its per-split rows, the splits in SPLITS order (kb.topics.split_report)."""
     order = list(SPLITS)
-    by_split = dict(sorted(by_split.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
-    counts: dict = {}
-    for rows in by_split.values():
-        for row in rows:
-            at = counts.setdefault(row["offset"], {})
-            for name, c in [(None, row), *row["topics"].items()]:
-                old = at.get(name, (0, 0, 0))
-                at[name] = (old[0] + c["tp"], old[1] + c["fp"], old[2] + c["fn"])
-    mean = mean_rows(by_split)
-    return {"by_split": by_split, "mean": mean, "all": offset_rows(counts, list(counts)),
-            "chosen": most_splits_meeting(mean)}
+    return split_report(dict(sorted(by_split.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order
+                                    else len(order))))
 
 
 def main(paths: list[str]) -> None:
