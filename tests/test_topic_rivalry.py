@@ -135,9 +135,9 @@ def test_facets_do_not_compete_a_korean_nlp_book_is_nlp_korean_and_a_book(rivals
 
 
 def test_why_this_topic_says_in_words_which_subject_holds_the_section_more_clearly(rivals_index, monkeypatch):
-    """The rival is named when its cut is large (≥ 0.5) or decided the page: at the twenty-first pass's weight (0.2)
-    speech takes a large cut off VoiceCraft's NLP score and the page says so; at the shipped weight (0.1, the
-    twenty-second pass's and the nineteenth's) the cut is small and VoiceCraft is kept off the NLP page by the prior,
+    """The rival is named when its cut is large (≥ 0.5) or decided the page: at the shipped weight (0.2, the
+    twenty-third pass's and the twenty-first's) speech takes a large cut off VoiceCraft's NLP score and the page says
+    so; at the twenty-second pass's weight (0.1) the cut is small and VoiceCraft is kept off the NLP page by the prior,
     not by the cut, so the page does not blame speech."""
     from kb.app.pages import topic_reasons
 
@@ -150,11 +150,10 @@ def test_why_this_topic_says_in_words_which_subject_holds_the_section_more_clear
         return a.why(row, name), topic_reasons(rivals_index, ts.get(name), row, a.why(row, name),
                                                 a.rival_topic(row, name))
 
-    monkeypatch.setattr(topic_score, "RIVAL_WEIGHT", 0.2)
+    assert topic_score.RIVAL_WEIGHT == 0.2
     why, reasons = said("nlp")
     assert why["rival"] <= -0.5 and sentence in reasons and "It is not in the topic now." in reasons
-    monkeypatch.undo()
-    assert topic_score.RIVAL_WEIGHT == 0.1
+    monkeypatch.setattr(topic_score, "RIVAL_WEIGHT", 0.1)
     why, reasons = said("nlp")
     assert -0.5 < why["rival"] < 0 and why["score"] - why["rival"] < why["threshold"]    # a small cut, not deciding
     assert sentence not in reasons and "It is not in the topic now." in reasons

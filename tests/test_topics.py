@@ -641,8 +641,9 @@ def test_form_and_language_on_sections_no_tuning_saw(unseen_index, heading, expe
     ("데이터마이닝 연구실 세미나", "courses-books", "link"),            # ... and the playlist itself
 ])
 def test_implied_evidence_is_found_on_sections_no_tuning_saw(unseen_index, heading, topic, field):
-    """The evidence is there and counts (an implied word is most of the fitted 2.4 a field adds); lakeFS, with no
-    MLOps word in its text and weak meaning, stays just under the threshold on it alone."""
+    """The evidence is there and counts: an implied word adds about the field's fitted weight (1.0 since the
+    twenty-third pass's refit) to the score; lakeFS, with no MLOps word in its text and weak meaning, stays just under
+    the threshold on it alone."""
     ts = topics.load_topics(path=topics.DEFAULT_FILE)
     row = next(i for i, s in enumerate(unseen_index.sections) if s.heading == heading)
     why = topics.assign(unseen_index, ts).why(row, topic)
@@ -654,7 +655,7 @@ def test_implied_evidence_is_found_on_sections_no_tuning_saw(unseen_index, headi
         without = topics.assign(unseen_index, ts).why(row, topic)
     finally:
         topic_evidence.OPTIONS["implied"] = True
-    assert why["score"] > without["score"] + 1.0
+    assert why["score"] >= without["score"] + 0.9
 
 
 def test_a_latin_name_with_korean_words_is_no_korean_title(eval_index):
@@ -703,11 +704,12 @@ def makers_index(tmp_path_factory):
 
 @pytest.mark.parametrize("heading,expected", [
     # a Korean lab's YouTube channel: a video series, in Korean. Since the twenty-second pass's refit (one hundred
-    # and nineteen splits, offset 0.1) its korean score is 6.25 against korean's threshold 6.76: the maker and the
+    # and nineteen splits, offset 0.1) its korean score is under korean's threshold: 6.25 against 6.76 then, 6.24
+    # against 6.46 after the twenty-third's (one hundred and thirty-five splits, offset 0.4); the maker and the
     # channel's Korean evidence still count (link and implied 1.0), the prior's share is smaller than before
     pytest.param("VLab Talks", {"courses-books", "korean"},
-                 marks=pytest.mark.xfail(strict=True, reason="korean score under its threshold after the 119-split "
-                                                             "fit")),
+                 marks=pytest.mark.xfail(strict=True, reason="korean score under its threshold after the 119- and "
+                                                             "135-split fits")),
     ("Deep Learning Systems", {"courses-books"}),    # a course's channel, nothing Korean about it
     ("FlowSpeech", {"speech"}),                      # a Korean team's English paper stays out of korean
     ("오프라인 강화학습 벤치마크", {"rl"}),           # a Hangul heading is evidence, not membership: a foreign benchmark
