@@ -202,3 +202,29 @@ def test_topic_pages_report_what_a_rival_subject_took_off(rivals_index):
     for name, other in (("nlp", "mlops"), ("mlops", "nlp")):
         if a.why(row, name)["rival"] < 0:
             assert a.rival_topic(row, name).name == other and a.rival_topic(row, other) is None
+
+
+def test_closeness_to_a_topics_examples_is_a_reason_only_where_it_counts(rivals_index):
+    """"Close in meaning to other sections of this topic" is said only when the example closeness counts in the
+    topic's score: on the shipped topics its fitted weight is 0 (the prior's vote does that work), on a topic of the
+    reader's own (no prior) the plain weights count it."""
+    import dataclasses
+
+    from kb.app.pages import topic_reasons
+
+    said = "Close in meaning to other sections of this topic."
+    shipped = topics.load_topics(path=topics.DEFAULT_FILE)
+    own = topics.Topics(tuple(dataclasses.replace(t, name="my-speech") if t.name == "speech" else t for t in shipped),
+                        shipped.source)
+    seen = {}
+    for ts, name, weight in ((shipped, "speech", topic_score.WEIGHTS["example"]),
+                             (own, "my-speech", topic_score.PLAIN["weights"]["example"])):
+        a = topics.assign(rivals_index, ts)
+        close = [i for i in range(len(rivals_index.sections)) if a.why(i, name)["example"] > 0]
+        assert close                                           # the closeness is there either way
+        for i in close:
+            why = a.why(i, name)
+            assert why["example_weight"] == weight
+            assert (said in topic_reasons(rivals_index, ts.get(name), i, why)) == (weight > 0)
+        seen[name] = weight
+    assert seen["my-speech"] > 0                              # a reader's own topic learns from its examples

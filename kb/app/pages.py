@@ -105,7 +105,7 @@ def topic_reasons(index, topic, row: int, why: dict[str, float], rival=None) -> 
     out.append("Very close in meaning to how the topic is described." if meaning > 1.0 else
                "Related in meaning to how the topic is described." if meaning > 0.0 else
                "Not especially close in meaning to how the topic is described.")
-    if why.get("example", 0.0) > 0.0:
+    if why.get("example", 0.0) > 0.0 and why.get("example_weight", 1.0) > 0.0:     # said only where it counts
         out.append("Close in meaning to other sections of this topic.")
     if why.get("prior", 0.0) >= 1.0:
         out.append("Much like the sections people put in this topic by hand (what kb learned from them).")

@@ -257,7 +257,9 @@ class Assignment:
     def why(self, row: int, name: str) -> dict[str, float]:
         """The evidence for one section and topic: similarity (best cosine to the phrases), z (meaning),
         keyword (best word evidence), the score's parts (meaning, heading, lead, text, link, implied, tag, example,
-        prior), rival (minus what a rival subject took off), score, threshold, member (1/0) and corrected (1 included by a user, -1 excluded, 0 neither)."""
+        prior), rival (minus what a rival subject took off), score, threshold, example_weight (what closeness to the
+        topic's examples counts for in its score), member (1/0) and corrected (1 included by a user, -1 excluded, 0
+        neither)."""
         j = self._col(name)
         out = {"similarity": float(self.similarity[row, j]), "z": float(self.z[row, j]),
                "keyword": float(self.keyword[row, j]), "member": float(self.member[row, j])}
@@ -268,6 +270,7 @@ class Assignment:
                 out["rival"] = -float(self.rival[row, j])
             out["score"] = float(self.score[row, j])
             out["threshold"] = float(topic_score.thresholds(self.topics, self.evidence)[j])
+            out["example_weight"] = float(topic_score.weights_for(self.evidence, j)["example"])
         c = self.corrected.get((row, self.topics.topics[j].name))
         out["corrected"] = 1.0 if c == "include" else -1.0 if c == "exclude" else 0.0
         return out

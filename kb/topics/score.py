@@ -145,6 +145,12 @@ def _plain(ev: Evidence, weights: dict | None) -> np.ndarray | None:
     return ~ev.prior_known
 
 
+def weights_for(ev: Evidence, column: int) -> dict:
+    """The weights a topic's column is scored by (see score): PLAIN's for a topic the prior does not cover."""
+    plain = _plain(ev, None)
+    return PLAIN["weights"] if plain is not None and plain[column] else WEIGHTS
+
+
 def score(ev: Evidence, weights: dict | None = None, example: bool = True) -> np.ndarray:
     """(sections, topics) scores; a topic the prior does not cover (a user's own topic, another embedding model)
     is scored by the weights fitted without the prior (PLAIN), since the others lean on the prior."""
