@@ -136,9 +136,9 @@ def test_facets_do_not_compete_a_korean_nlp_book_is_nlp_korean_and_a_book(rivals
 
 def test_why_this_topic_says_in_words_which_subject_holds_the_section_more_clearly(rivals_index, monkeypatch):
     """The rival is named when its cut is large (≥ 0.5) or decided the page: at the shipped weight (0.2, the
-    twenty-third pass's and the twenty-first's) speech takes a large cut off VoiceCraft's NLP score and the page says
-    so; at the twenty-second pass's weight (0.1) the cut is small and VoiceCraft is kept off the NLP page by the prior,
-    not by the cut, so the page does not blame speech."""
+    twenty-fourth, twenty-third and twenty-first passes') speech takes a large cut off VoiceCraft's NLP score and the
+    page says so; at the twenty-second pass's weight (0.1) the cut is small and VoiceCraft is kept off the NLP page by
+    the prior, not by the cut, so the page does not blame speech."""
     from kb.app.pages import topic_reasons
 
     ts = topics.load_topics(path=topics.DEFAULT_FILE)
