@@ -56,8 +56,8 @@ PLAIN = {"weights": {"meaning": 2.85, "heading": 0.45, "lead": 2.56, "text": 2.7
 # the one hundred and forty-seven splits of the labelled posts is scored on an index of its own posts with weights,
 # thresholds and prior fitted on the others (without the sections whose resource the split has too: parallel writers
 # sometimes chose the same one), subjects competing as below; of the offsets (and rival weights) that keep the mean
-# precision over the splits ≥ PRECISION_FLOOR, this is the one under which the most splits reach both targets a new
-# corpus must (TARGET_PRECISION, TARGET_RECALL), ties to the best mean recall: 109 of 147 at offset 0.3 with
+# precision over the splits ≥ PRECISION_FLOOR, this is the one under which the most splits reach TARGET_PRECISION and
+# CHOICE_RECALL (the recall a new corpus must, with a margin), ties to the best mean recall: 109 of 147 at offset 0.3 with
 # RIVAL_WEIGHT 0.2 (mean P / R 0.942 / 0.933), 108 with 0.1 (0.2), 107 with 0.3 (0.5), 105 with 0.4 (0.6) (issue
 # 17's twenty-fourth pass, `python -m kb.topics --check --by-split --rival 0.1,0.2,0.3,0.4`, shared by `--shard 0/2`
 # and `1/2`); the twenty-third pass's 0.2 / 0.4 puts 107 over both now.
@@ -73,6 +73,11 @@ PLAIN = {"weights": {"meaning": 2.85, "heading": 0.45, "lead": 2.56, "text": 2.7
 BALANCE_OFFSET = 0.3
 TARGET_PRECISION = 0.92      # what one new corpus's topic pages must reach (the acceptance of issue 17)
 TARGET_RECALL = 0.90
+# What the by-split choice asks of each split's recall: TARGET_RECALL plus 0.01 of margin. Over three passes the
+# run at its choice was that much kinder on recall than the next writers' sets measured from outside (0.889 against
+# 0.877, 0.914 against 0.905; precision within 0.004), so a split just over 0.90 in the run is, for a new writer,
+# just under. Fixed at the start of issue 17's twenty-fifth pass, before its unseen sets were written or read.
+CHOICE_RECALL = 0.91
 # The mean precision the offset must keep: TARGET_PRECISION plus 0.01 of margin (the mean over splits moves by about
 # that much between neighbouring offsets).
 PRECISION_FLOOR = 0.93
