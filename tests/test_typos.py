@@ -320,3 +320,46 @@ def test_the_cli_json_offers_the_domain_word_not_the_common_one(vocoder_dirs):
     typo, common = (json.loads(x) for x in proc.stdout.splitlines())
     assert typo["did_you_mean"] == "보코더" and typo["results"][0]["heading"] == "WaveVoice", proc.stderr
     assert common["did_you_mean"] is None
+
+
+TRANSFORMER_SECTIONS = """
+### 비전 트랜스포머 정리
+
+[참고링크](https://github.com/example/vit-notes)
+
+이미지를 패치로 잘라 트랜스포머에 넣는 방법을 정리한 글. 트랜스포머를 처음 보는 사람도 따라갈 수 있다.
+
+### 스타일 변환 데모
+
+[참고링크](https://github.com/example/style-demo)
+
+사진 한 장을 고흐 그림처럼 바꿔 주는 스타일 변환 데모. 브라우저에서 바로 돌아간다.
+
+### 리더보드 정리
+
+[참고링크](https://example.com/leaderboard)
+
+여러 모델의 점수를 한 표에 모았다.
+"""
+
+
+@pytest.fixture(scope="module")
+def transformer_dir(tmp_path_factory):
+    """A post written for this test (no tuning saw it) that writes "트랜스포머" (with particles) but never "트랜스퍼"."""
+    return index_of_post(tmp_path_factory.mktemp("transformer"), "2024-05-11-weekly-ml-dl-news.md",
+                         _post(TRANSFORMER_SECTIONS))
+
+
+@pytest.mark.slow        # the real model (transformer_dir)
+def test_a_correction_must_be_a_word_not_the_start_of_a_longer_one(transformer_dir):
+    """"트랜스퍼" is a word the posts lack: "트랜스포" starts "트랜스포머" one key away, but is no word, so "스타일
+    트랜스퍼" is not offered "스타일 트랜스포" (found on a helper's own posts); the nearest word the posts write is
+    (a syllable put back as well). A misspelled "트랜스포머" is still corrected to the word the posts write only
+    with particles ("트랜스포머에", "트랜스포머를")."""
+    import kb
+
+    index = kb.open_index(transformer_dir)
+    assert index.typos.correct("스타일 트랜스퍼").words == [("트랜스퍼", "트랜스포머")]
+    assert index.search("스타일 트랜스퍼", k=3).did_you_mean != "스타일 트랜스포"
+    hits = index.search("트랜스폼머 정리", k=3)
+    assert hits.did_you_mean == "트랜스포머 정리" and hits[0].heading == "비전 트랜스포머 정리"

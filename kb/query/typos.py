@@ -3,8 +3,10 @@
 A Latin word of 4+ letters that no entry holds is corrected to the index term or domain word one edit away (two
 from 8 letters; a 4-letter word only to a domain word within one edit), the nearest and then most frequent; a Korean
 word (its trailing particle aside) with a character bigram no entry holds, to the spelling a jamo key or two away
-(or with a dropped syllable) whose bigrams all occur and which starts a word of some section (kb.text.fuzzy), or to
-a Hangul domain word as near — also the whole word, particle and all ("보코도" → "보코더", not "보고" + "도"). The
+(or with a dropped syllable) whose bigrams all occur and which is a word of some section (kb.text.fuzzy; it starts
+a word there and ends it, or particles, a verb ending, a noun suffix or a second noun follow: "트랜스포" of "트랜스포머"
+is no word), or to a Hangul domain word as near — also the whole word, particle and all ("보코도" → "보코더", not
+"보고" + "도"). The
 domain words are the glossary's and the topics' (labels and keywords of the topics in use): among corrections as
 near, a domain word wins (among domain words as near, the one that makes a glossary term with the query's other
 words: "컴퓨터 바전" → "컴퓨터 비전"), and it is reached through its glossary synonyms or, for a loanword a topic
@@ -268,11 +270,30 @@ def topic_loanwords(topics: Topics | None) -> dict[str, tuple[str, ...]]:
 
 
 def attested(backend, spelling: str) -> bool:
-    """Whether the spelling starts a word in the heading or text of one of the sections that best match its bigrams
-    ("려울" is in "어려울" but is no word)."""
+    """Whether the spelling is a word in the heading or text of one of the sections that best match its bigrams: it
+    starts a word there, and ends it or is followed by particles or by a second word of two or more syllables ("려울"
+    is in "어려울" but is no word; "트랜스포" starts "트랜스포머" but is no word; "객체" starts "객체탐지")."""
     rows = backend.keyword_search(KeywordQuery(hangul_bigrams(spelling)), Filters(), 20)[0]
-    start = re.compile(r"(?<![가-힣])" + re.escape(spelling))
-    return any(start.search((s := backend.sections[int(r)]).heading) or start.search(s.text) for r in rows)
+    start = re.compile(r"(?<![가-힣])" + re.escape(spelling) + r"([가-힣]*)")
+    return any(_word_ends(m.group(1)) for r in rows for text in (backend.sections[int(r)].heading,
+                                                                   backend.sections[int(r)].text)
+               for m in start.finditer(text))
+
+
+# One syllable that ends a word made of a noun: a copula and common noun suffixes ("서비스다", "선형대수학", "분류기").
+_SUFFIXES = frozenset("다 학 기 성 적 화 형 용 식 법 론 력 률 별".split())
+
+
+def _word_ends(rest: str) -> bool:
+    """Whether what follows a spelling inside a word leaves it a word: nothing, particles, a verb ending (and what
+    follows it), a noun suffix, or two or more syllables once trailing particles are taken off ("를", "한", "학", "탐지를"; not "머" of
+    "트랜스포머", nor "머를"; not "대" of "초거대")."""
+    if rest.startswith(_VERB_ENDINGS):
+        return True
+    for _ in range(2):
+        particle = next((p for p in PARTICLES if rest.endswith(p)), "")
+        rest = rest[: len(rest) - len(particle)]
+    return not rest or len(rest) >= 2 or rest in _SUFFIXES
 
 
 def _stem(word: str) -> tuple[str, str]:
