@@ -6,9 +6,8 @@ word (its trailing particle aside) with a character bigram no entry holds, to th
 (or with a dropped syllable) whose bigrams all occur and which is a word of some section (kb.text.fuzzy; it starts
 a word there and ends it, or particles, a verb ending, a noun suffix or a second noun follow: "트랜스포" of "트랜스포머"
 is no word), or to a Hangul domain word as near — also the whole word, particle and all ("보코도" → "보코더", not
-"보고" + "도"). The
-domain words are the glossary's and the topics' (labels and keywords of the topics in use): among corrections as
-near, a domain word wins (among domain words as near, the one that makes a glossary term with the query's other
+"보고" + "도"). The domain words are the glossary's and the topics' (labels and keywords of the topics in use): among
+corrections as near, a domain word wins (among domain words as near, the one that makes a glossary term with the query's other
 words: "컴퓨터 바전" → "컴퓨터 비전"), and it is reached through its glossary synonyms or, for a loanword a topic
 lists in both scripts, its other spelling (kb.text.loanword: "보코더" asks for "vocoder") where the posts never write
 it. A two-syllable Korean word one far key from a word that is no domain word is left as typed (kb.text.fuzzy.far_key:
@@ -271,13 +270,12 @@ def topic_loanwords(topics: Topics | None) -> dict[str, tuple[str, ...]]:
 
 def attested(backend, spelling: str) -> bool:
     """Whether the spelling is a word in the heading or text of one of the sections that best match its bigrams: it
-    starts a word there, and ends it or is followed by particles or by a second word of two or more syllables ("려울"
-    is in "어려울" but is no word; "트랜스포" starts "트랜스포머" but is no word; "객체" starts "객체탐지")."""
+    starts a word there and what follows it in that word leaves it one (_word_ends). "려울" is in "어려울" but is no
+    word; "트랜스포" starts "트랜스포머" but is no word; "객체" starts "객체탐지" and is one."""
     rows = backend.keyword_search(KeywordQuery(hangul_bigrams(spelling)), Filters(), 20)[0]
     start = re.compile(r"(?<![가-힣])" + re.escape(spelling) + r"([가-힣]*)")
-    return any(_word_ends(m.group(1)) for r in rows for text in (backend.sections[int(r)].heading,
-                                                                   backend.sections[int(r)].text)
-               for m in start.finditer(text))
+    sections = (backend.sections[int(r)] for r in rows)
+    return any(_word_ends(m.group(1)) for s in sections for text in (s.heading, s.text) for m in start.finditer(text))
 
 
 # One syllable that ends a word made of a noun: a copula and common noun suffixes ("서비스다", "선형대수학", "분류기").
@@ -286,8 +284,8 @@ _SUFFIXES = frozenset("다 학 기 성 적 화 형 용 식 법 론 력 률 별".
 
 def _word_ends(rest: str) -> bool:
     """Whether what follows a spelling inside a word leaves it a word: nothing, particles, a verb ending (and what
-    follows it), a noun suffix, or two or more syllables once trailing particles are taken off ("를", "한", "학", "탐지를"; not "머" of
-    "트랜스포머", nor "머를"; not "대" of "초거대")."""
+    follows it), a noun suffix, or two or more syllables once trailing particles are taken off ("를", "한", "학",
+    "탐지를"; not "머" of "트랜스포머", nor "머를"; not "대" of "초거대")."""
     if rest.startswith(_VERB_ENDINGS):
         return True
     for _ in range(2):

@@ -13,7 +13,9 @@ import argparse
 import json
 import re
 
-from bysplit_nested import _meets, choose
+from bysplit_nested import choose
+
+from kb.topics import meets
 
 
 def _number(split: str) -> int:
@@ -38,7 +40,7 @@ def main(argv=None) -> None:
             before = [s for s in splits if _number(s) < start]
             w, i = choose(by_weight, before[-latest:] if latest else before, weights)
             rows = [by_weight[w]["by_split"][s][i] for s in batch]
-            met, n = met + sum(_meets(x) for x in rows), n + len(rows)
+            met, n = met + sum(meets(x) for x in rows), n + len(rows)
             p, r = p + sum(x["precision"] for x in rows), r + sum(x["recall"] for x in rows)
             picks.append(f"{w}/{rows[0]['offset']:+.1f}")
         print(f"chosen on {'every earlier split' if latest is None else f'the latest {latest}'}: {met} of {n} "

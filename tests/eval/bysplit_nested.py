@@ -25,15 +25,12 @@ def choose(by_weight: dict, splits: list[str], weights: list[str]) -> tuple[str,
         for i in range(len(rows[0])):
             p = sum(r[i]["precision"] for r in rows) / len(rows)
             rc = sum(r[i]["recall"] for r in rows) / len(rows)
-            meet = sum(_meets(r[i], topic_score.CHOICE_RECALL) for r in rows)
+            meet = sum(meets(r[i], topic_score.CHOICE_RECALL) for r in rows)
             if p >= topic_score.PRECISION_FLOOR and (best is None or (meet, rc, p) > best[0]):
                 best = ((meet, rc, p), w, i)
     return None if best is None else best[1:]
 
 
-def _meets(row: dict, recall: float | None = None) -> bool:
-    """Both targets a new corpus must (kb.topics.meets); the rule chooses by recall ≥ CHOICE_RECALL instead."""
-    return meets(row, recall)
 
 
 def main(path: str) -> None:
@@ -46,7 +43,7 @@ def main(path: str) -> None:
         for s in splits:
             w, i = choose(by_weight, [x for x in splits if x != s], chosen_from)
             row = by_weight[w]["by_split"][s][i]
-            p, r, met = p + row["precision"], r + row["recall"], met + _meets(row)
+            p, r, met = p + row["precision"], r + row["recall"], met + meets(row)
             picks[(w, row["offset"])] = picks.get((w, row["offset"]), 0) + 1
         n = len(splits)
         print(f"rival weight chosen from {', '.join(chosen_from)}: left-out splits meeting both targets "

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import sys
 
-from bysplit_nested import _meets, choose
+from bysplit_nested import choose
 
+from kb.topics import meets as row_meets
 from kb.topics import score as topic_score
 
 FLOORS = (0.93, 0.935, 0.94, 0.95)
@@ -31,7 +32,7 @@ def split_pr(rows: list[dict], choice: dict[str, int]) -> tuple[float, float]:
 
 
 def meets(p: float, r: float) -> bool:
-    return _meets({"precision": p, "recall": r})
+    return row_meets({"precision": p, "recall": r})
 
 
 def one_offset(by_split: dict, splits: list[str], topics: list[str], floor: float) -> dict[str, int]:
