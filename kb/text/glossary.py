@@ -49,6 +49,8 @@ GROUPS: list[tuple[str, ...]] = [
     ("framework", "프레임워크"),
     ("gan", "gans", "generative adversarial network", "생성적 적대 신경망", "적대적 생성 신경망"),
     ("generative model", "생성 모델"),
+    ("style transfer", "스타일 트랜스퍼", "스타일 전이", "화풍 변환", "화풍"),
+    ("transfer learning", "전이 학습", "전이학습", "트랜스퍼 러닝"),
     ("hyperparameter", "hyperparameters", "하이퍼파라미터"),
     ("tuning", "튜닝"),
     ("translation", "machine translation", "번역", "기계번역"),
