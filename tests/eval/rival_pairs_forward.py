@@ -1,0 +1,115 @@
+"""Rivalry by pair of subjects, forward: fit the weights, thresholds and prior on the splits before externalFIRST
+(without the sections whose resource a later split has too), learn a rival weight per (rival, topic) pair from the
+fit's out-of-fold scores (the grid weight with the fewest errors on the pair's sections, when at least GAIN fewer
+than the shared 0.2), and score each split externalFIRST..externalLAST on an index of its own posts with the shared
+weight and with the pairs. Issue 17's twenty-sixth pass (docs/eval.md); the eleventh pass's nested version is
+tests/eval/topic_rival_variants.py.
+
+    python tests/eval/rival_pairs_forward.py FIRST LAST [GAIN]      # e.g. 158 169 3; an index of every labelled
+                                                                    # post in /tmp/allidx is where it begins
+"""
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import kb.topics as T
+from kb.eval import index_family
+from kb.topics import score as S
+from kb.topics.__main__ import _other_resources
+
+FIRST = int(sys.argv[1])
+LAST = int(sys.argv[2]) if len(sys.argv) > 2 else 169
+GAIN = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+LAB = Path("tests/eval/topic_labels.jsonl")
+GRID = [round(x, 1) for x in np.arange(0, 1.61, 0.1)]
+BASE = 0.2
+
+
+def later(s: str) -> bool:
+    return s.startswith("external") and s[8:].isdigit() and int(s[8:]) > LAST
+
+
+def rival_parts(total, thr, subject):
+    """Each section's best subject and its margin there (kb.topics.score.rivalry before the weight)."""
+    margin = np.clip(total - thr[None, :], 0.0, S.RIVAL_CAP) * subject[None, :]
+    best = margin.argmax(axis=1)
+    return best, margin[np.arange(len(total)), best]
+
+
+def listed(total, thr, subject, w):
+    """Membership with rival weights w[rival, topic]."""
+    best, top = rival_parts(total, thr, subject)
+    out = total.copy()
+    for j in np.flatnonzero(subject):
+        out[:, j] = np.where((best != j) & (top > 0), total[:, j] - w[best, j] * top, total[:, j])
+    return out >= thr[None, :]
+
+
+def learn_pairs(tot, y, thr, subject, names):
+    w = np.full((len(names), len(names)), BASE)
+    best, top = rival_parts(tot, thr, subject)
+    for x in np.flatnonzero(subject):
+        for j in np.flatnonzero(subject):
+            rows = (best == x) & (top > 0)
+            if x == j or not rows.any():
+                continue
+            errs = [int(((tot[rows, j] - g * top[rows] >= thr[j]) != y[rows, j]).sum()) for g in GRID]
+            e0, k = errs[GRID.index(BASE)], int(np.argmin(errs))
+            if e0 - errs[k] >= GAIN:
+                w[x, j] = GRID[k]
+            print(f"{names[x]:>8s} -> {names[j]:8s} n={rows.sum():4d} pos={int(y[rows, j].sum()):4d} "
+                  f"err@{BASE}={e0:3d} best {GRID[k]} err={errs[k]:3d} -> {w[x, j]}")
+    return w
+
+
+def main() -> None:
+    targets = [f"external{n}" for n in range(FIRST, LAST + 1)]
+    fit_splits = [s for s in T.SPLITS if s not in targets and not later(s)]
+    topics = T.load_topics(None)
+    names = topics.names
+    subject = np.array([not t.facet for t in topics], dtype=bool)
+    held = {k: v for s in targets for k, v in T.load_labels(LAB, s).items()}
+    fit_labels = _other_resources(held, {k: v for s in fit_splits for k, v in T.load_labels(LAB, s).items()})
+    every = [p for d in T.SPLITS.values() for p in d]
+    with index_family(every, start=Path("/tmp/allidx")) as subset, T._experiment():
+        fit_index = subset([p for s in fit_splits for p in T.SPLITS[s]])
+        r = T._fit_with_prior(fit_index, fit_labels, topics, None, T.topic_prior.C, "post")
+        print("fit", {k: r[k] for k in ("weights", "thresholds")}, flush=True)
+        S.WEIGHTS.update(r["weights"])
+        thr = np.array([r["thresholds"][n] for n in names], dtype=np.float32)
+        with T._vectors_held():         # the fit's own sections scored with an out-of-fold prior
+            values = T.stacked_prior(fit_index, fit_labels, topics, T.topic_prior.C, "post")
+            first = dataclasses.replace(T.score_parts(fit_index, topics), prior=np.asarray(values, np.float32),
+                                        prior_known=None)
+            ev = T.with_examples(fit_index, first, S.score(first, example=False), thr)
+        have, y = T._label_matrix(fit_index, topics, fit_labels)
+        pairs = learn_pairs(S.score(ev)[have], y[have], thr, subject, names)
+        counts = {"shared": [0, 0, 0], "pairs": [0, 0, 0]}
+        per = {"shared": [], "pairs": []}
+        tops = T.Topics(tuple(dataclasses.replace(t, threshold=r["thresholds"][t.name]) for t in topics),
+                        topics.source)
+        for s in targets:
+            idx = subset(T.SPLITS[s])
+            T._CACHE.clear()
+            S.RIVAL_WEIGHT = 0.0                # the scores before rivalry
+            raw = T.assign(idx, tops).score
+            S.RIVAL_WEIGHT = BASE
+            hv, yl = T._label_matrix(idx, topics, T.load_labels(LAB, s))
+            for name, w in (("shared", np.full_like(pairs, BASE)), ("pairs", pairs)):
+                m, want = listed(raw[hv], thr, subject, w), yl[hv]
+                tp, fp, fn = int((m & want).sum()), int((m & ~want).sum()), int((~m & want).sum())
+                counts[name] = [a + b for a, b in zip(counts[name], (tp, fp, fn), strict=True)]
+                per[name].append((tp / max(tp + fp, 1), tp / max(tp + fn, 1)))
+                print(s, name, f"P {per[name][-1][0]:.3f} R {per[name][-1][1]:.3f}", flush=True)
+        for name, rows in per.items():
+            tp, fp, fn = counts[name]
+            meet = sum(p >= S.TARGET_PRECISION and q >= S.TARGET_RECALL for p, q in rows)
+            print(f"{name}: pooled P {tp / (tp + fp):.3f} R {tp / (tp + fn):.3f} mean P "
+                  f"{np.mean([p for p, _ in rows]):.3f} R {np.mean([q for _, q in rows]):.3f} "
+                  f"meeting {meet}/{len(rows)}")
+
+
+if __name__ == "__main__":
+    main()
