@@ -27,8 +27,13 @@ SHIPPED_VECTORS = Path(__file__).with_name("data") / f"background-{DEFAULT_MODEL
 # (`rank_report.py --floor --sweep`, docs/eval.md). 0.025 → 0.02 in the fifteenth pass, over 44 sets: on-topic top
 # hits confident 2365 → 2379 of 2403 (misspelled 633 → 637 of 641), off-topic quiet 541 → 539 of 547 (no set under
 # 11 of 12), judged right 3445 → 3451; leaving one set out picks 0.02 for every set (`python
-# tests/eval/rank_report.py --floor --sweep kb.query.relevance.MARGIN=0.02,0.025,0.03`).
-MARGIN = 0.02
+# tests/eval/rank_report.py --floor --sweep kb.query.relevance.MARGIN=0.02,0.025,0.03`). 0.02 → 0.0175 in the
+# twenty-sixth pass, over 170 sets: leaving one set out picks 0.0175 for every set (judged right 13300 → 13303);
+# on-topic top hits confident 9409 → 9426 of 9571, misspelled 2161 → 2167 of 2177, off-topic quiet 2045 → 2034 of
+# 2083; sets meeting all three of the acceptance's floor targets (≥ 95% of on-topic top hits confident, ≥ 11 of 12
+# off-topic queries quiet and misspelled top hits confident) 148 → 153 (155 at 0.015, 149 at 0.0225, 147 at 0.025,
+# 145 at 0.01; `rank_report.py --floor --sweep kb.query.relevance.MARGIN=0.01,0.015,0.0175,0.02,0.0225,0.025`).
+MARGIN = 0.0175
 # the same threshold in keyword mode, where the words alone chose the hits the floor judges: a lower bar there turns
 # the wrong first hits of words confident as often as the right ones (keyword mode's judged right 2061 at 0.03, 2047
 # at 0.025 over 26 sets; `rank_report.py --floor --mode keyword --sweep`, docs/eval.md, "Issue 17, eleventh pass").
