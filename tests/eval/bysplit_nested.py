@@ -31,8 +31,6 @@ def choose(by_weight: dict, splits: list[str], weights: list[str]) -> tuple[str,
     return None if best is None else best[1:]
 
 
-
-
 def main(path: str) -> None:
     by_weight = json.load(open(path, encoding="utf-8"))["rivals"]
     weights = list(by_weight)

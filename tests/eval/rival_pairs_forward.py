@@ -31,31 +31,22 @@ def later(s: str) -> bool:
     return s.startswith("external") and s[8:].isdigit() and int(s[8:]) > LAST
 
 
-def rival_parts(total, thr, subject):
-    """Each section's best subject and its margin there (kb.topics.score.rivalry before the weight)."""
-    margin = np.clip(total - thr[None, :], 0.0, S.RIVAL_CAP) * subject[None, :]
-    best = margin.argmax(axis=1)
-    return best, margin[np.arange(len(total)), best]
-
-
 def listed(total, thr, subject, w):
-    """Membership with rival weights w[rival, topic]."""
-    best, top = rival_parts(total, thr, subject)
-    out = total.copy()
-    for j in np.flatnonzero(subject):
-        out[:, j] = np.where((best != j) & (top > 0), total[:, j] - w[best, j] * top, total[:, j])
-    return out >= thr[None, :]
+    """Membership with rival weights w[rival, topic] (kb.topics.score.rivalry's margins, weighted by pair)."""
+    margins, who = S.rivalry(total, thr, subject)
+    cols = np.broadcast_to(np.arange(total.shape[1])[None, :], total.shape)
+    return total - margins * np.where(who >= 0, w[np.maximum(who, 0), cols], 0.0) >= thr[None, :]
 
 
 def learn_pairs(tot, y, thr, subject, names):
     w = np.full((len(names), len(names)), BASE)
-    best, top = rival_parts(tot, thr, subject)
+    margins, who = S.rivalry(tot, thr, subject)
     for x in np.flatnonzero(subject):
         for j in np.flatnonzero(subject):
-            rows = (best == x) & (top > 0)
+            rows = who[:, j] == x
             if x == j or not rows.any():
                 continue
-            errs = [int(((tot[rows, j] - g * top[rows] >= thr[j]) != y[rows, j]).sum()) for g in GRID]
+            errs = [int(((tot[rows, j] - g * margins[rows, j] >= thr[j]) != y[rows, j]).sum()) for g in GRID]
             e0, k = errs[GRID.index(BASE)], int(np.argmin(errs))
             if e0 - errs[k] >= GAIN:
                 w[x, j] = GRID[k]
