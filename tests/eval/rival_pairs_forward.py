@@ -5,11 +5,11 @@ than the shared 0.2), and score each split externalFIRST..externalLAST on an ind
 weight and with the pairs. Issue 17's twenty-sixth pass (docs/eval.md); the eleventh pass's nested version is
 tests/eval/topic_rival_variants.py.
 
-    python tests/eval/rival_pairs_forward.py FIRST LAST [GAIN]      # e.g. 158 169 3; an index of every labelled
-                                                                    # post in /tmp/allidx is where it begins
+    python tests/eval/rival_pairs_forward.py FIRST LAST [--gain 3] [--start DIR]     # e.g. 158 169; DIR: an index
+                                          # of every labelled post to begin from, so nothing in it is embedded again
 """
+import argparse
 import dataclasses
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +19,13 @@ from kb.eval import index_family
 from kb.topics import score as S
 from kb.topics.__main__ import _other_resources
 
-FIRST = int(sys.argv[1])
-LAST = int(sys.argv[2]) if len(sys.argv) > 2 else 169
-GAIN = int(sys.argv[3]) if len(sys.argv) > 3 else 3
 LAB = Path("tests/eval/topic_labels.jsonl")
 GRID = [round(x, 1) for x in np.arange(0, 1.61, 0.1)]
 BASE = 0.2
 
 
-def later(s: str) -> bool:
-    return s.startswith("external") and s[8:].isdigit() and int(s[8:]) > LAST
+def later(s: str, last: int) -> bool:
+    return s.startswith("external") and s[8:].isdigit() and int(s[8:]) > last
 
 
 def listed(total, thr, subject, w):
@@ -38,7 +35,7 @@ def listed(total, thr, subject, w):
     return total - margins * np.where(who >= 0, w[np.maximum(who, 0), cols], 0.0) >= thr[None, :]
 
 
-def learn_pairs(tot, y, thr, subject, names):
+def learn_pairs(tot, y, thr, subject, names, gain):
     w = np.full((len(names), len(names)), BASE)
     margins, who = S.rivalry(tot, thr, subject)
     for x in np.flatnonzero(subject):
@@ -48,23 +45,29 @@ def learn_pairs(tot, y, thr, subject, names):
                 continue
             errs = [int(((tot[rows, j] - g * margins[rows, j] >= thr[j]) != y[rows, j]).sum()) for g in GRID]
             e0, k = errs[GRID.index(BASE)], int(np.argmin(errs))
-            if e0 - errs[k] >= GAIN:
+            if e0 - errs[k] >= gain:
                 w[x, j] = GRID[k]
             print(f"{names[x]:>8s} -> {names[j]:8s} n={rows.sum():4d} pos={int(y[rows, j].sum()):4d} "
                   f"err@{BASE}={e0:3d} best {GRID[k]} err={errs[k]:3d} -> {w[x, j]}")
     return w
 
 
-def main() -> None:
-    targets = [f"external{n}" for n in range(FIRST, LAST + 1)]
-    fit_splits = [s for s in T.SPLITS if s not in targets and not later(s)]
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("first", type=int)
+    p.add_argument("last", type=int)
+    p.add_argument("--gain", type=int, default=3, help="errors a pair must remove to leave the shared weight")
+    p.add_argument("--start", type=Path, help="an index of every labelled post to begin from")
+    args = p.parse_args(argv)
+    targets = [f"external{n}" for n in range(args.first, args.last + 1)]
+    fit_splits = [s for s in T.SPLITS if s not in targets and not later(s, args.last)]
     topics = T.load_topics(None)
     names = topics.names
     subject = np.array([not t.facet for t in topics], dtype=bool)
     held = {k: v for s in targets for k, v in T.load_labels(LAB, s).items()}
     fit_labels = _other_resources(held, {k: v for s in fit_splits for k, v in T.load_labels(LAB, s).items()})
     every = [p for d in T.SPLITS.values() for p in d]
-    with index_family(every, start=Path("/tmp/allidx")) as subset, T._experiment():
+    with index_family(every, start=args.start) as subset, T._experiment():
         fit_index = subset([p for s in fit_splits for p in T.SPLITS[s]])
         r = T._fit_with_prior(fit_index, fit_labels, topics, None, T.topic_prior.C, "post")
         print("fit", {k: r[k] for k in ("weights", "thresholds")}, flush=True)
@@ -76,7 +79,7 @@ def main() -> None:
                                         prior_known=None)
             ev = T.with_examples(fit_index, first, S.score(first, example=False), thr)
         have, y = T._label_matrix(fit_index, topics, fit_labels)
-        pairs = learn_pairs(S.score(ev)[have], y[have], thr, subject, names)
+        pairs = learn_pairs(S.score(ev)[have], y[have], thr, subject, names, args.gain)
         counts = {"shared": [0, 0, 0], "pairs": [0, 0, 0]}
         per = {"shared": [], "pairs": []}
         tops = T.Topics(tuple(dataclasses.replace(t, threshold=r["thresholds"][t.name]) for t in topics),
