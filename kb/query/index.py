@@ -16,15 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from kb.backends import open_backend
-from kb.backends.filters import Filters, keep, parse_filters
+from kb.backends.filters import Filters, content_mask, keep, parse_filters
 from kb.backends.local import open_local
-from kb.backends.protocol import Backend
+from kb.backends.protocol import Backend, version_key
 from kb.core.config import Settings, canonical_model
 from kb.core.errors import BadQuery, ModelUnavailable
 from kb.core.types import Hit, KeywordQuery, Manifest, PostRecord, Section
 from kb.embed import queryvec
 from kb.embed.embedder import get_embedder
 from kb.query import explain, facets, fusion, relevance, typos
+from kb.query.browse import rows_by_post
 from kb.query.snippets import snippet
 from kb.storage import store
 from kb.text.glossary import EXPANSION_WEIGHT, expansion_terms
@@ -92,6 +93,7 @@ class Candidates:
     topical: np.ndarray | None = None      # in every topic a query of topic names alone names (facets.topical)
     lone: np.ndarray | None = None         # holds one word of a longer query (relevance.ONE_WORD_UNITS)
     everyday: np.ndarray | None = None     # > 0: held weak by the everyday bar, its section's closeness to everyday text
+    searched: int = 0                      # how many sections the search runs over (the floor rises with it)
     held: np.ndarray | None = None         # keyword mode: the query units each of the first candidates holds
 
 
@@ -204,6 +206,7 @@ class Index:
         c = self.candidates(q, mode, f, min(len(self), max(MIN_POOL, POOL_PER_RESULT * k)), expand)
         if not len(c.rows):
             return Hits()
+        c.searched = searched(self, f)
         top = _keyword_top(self, q, c, k) if mode == "keyword" else None    # needs no coverage
         if mode != "semantic":
             c.coverage, c.lone = _coverage(self, q, c, top)
@@ -244,6 +247,28 @@ class Index:
 
     def post_sections(self, path: str) -> list[int]:
         return [i for i, s in enumerate(self.sections) if s.post_path == path]
+
+
+def searched(index: Index, f: Filters) -> int:
+    """How many sections a search with these filters runs over: all of them, or the sections of the posts the date,
+    tag, category and post filters keep (at most the rows filter's count)."""
+    n = len(index)
+    if f.since or f.until or f.tags or f.categories or f.post:
+        n = int(_post_sizes(index)[content_mask(f, index.posts, path=lambda p: p.path)].sum())
+    return n if f.rows is None else min(n, len(f.rows))
+
+
+_SIZES: dict[tuple, np.ndarray] = {}      # explicit cache: (backend, location, version) → sections per post
+
+
+def _post_sizes(index: Index) -> np.ndarray:
+    """The number of sections of each post of the posts table, in its order."""
+    key = version_key(index.backend)
+    if key not in _SIZES:
+        by_post = rows_by_post(index)
+        _SIZES.clear()
+        _SIZES[key] = np.array([len(by_post.get(p.path, ())) for p in index.posts], dtype=np.int64)
+    return _SIZES[key]
 
 
 def _hits(index: Index, q: str, c: Candidates, order: np.ndarray, final: np.ndarray, conf: np.ndarray,
@@ -389,9 +414,10 @@ def confidence(index: Index, q: str, c: Candidates, expand: bool = True, only: n
         as_meant[0] = np.maximum(part[0], index.keyword_evidence(keyword_query(text, expand), c.rows[at])[0])
 
     def judged(closeness: np.ndarray | None) -> np.ndarray:
-        conf = relevance.confidence(semantic, background, *part, closeness=closeness, margin=margin)
+        conf = relevance.confidence(semantic, background, *part, closeness=closeness, margin=margin, searched=c.searched)
         if meant is not None:       # a misspelled query is as sure as the query it meant (kb.query.typos)
-            conf = np.maximum(conf, relevance.confidence(*meant, *as_meant, closeness=closeness, margin=margin))
+            conf = np.maximum(conf, relevance.confidence(*meant, *as_meant, closeness=closeness, margin=margin,
+                                                         searched=c.searched))
         return conf
 
     out = np.zeros(len(c.rows), dtype=np.float64)
