@@ -57,3 +57,24 @@ def test_the_same_hit_is_less_sure_over_more_sections(eval_index, monkeypatch):
 def test_no_rise_up_to_the_size_the_margins_were_chosen_on():
     assert relevance.size_margin(None) == relevance.size_margin(0) == relevance.size_margin(relevance.SIZE_FROM) == 0
     assert relevance.size_margin(1000) == pytest.approx(relevance.SIZE_SLOPE * math.log(1000 / relevance.SIZE_FROM))
+
+
+def test_a_hit_weak_only_over_many_sections_says_so(eval_index, monkeypatch):
+    from kb.app.results import plain_reasons
+    from kb.query import explain
+
+    monkeypatch.setattr(relevance, "SIZE_FROM", 1)
+    monkeypatch.setattr(relevance, "SIZE_SLOPE", 0.02)   # over the fixture's sections, a rise that makes a hit weak
+    query = "power transformer maintenance"
+    hit = eval_index.search(query, k=1)[0]
+    post = eval_index.sections[hit.row].post_path
+    n = searched(eval_index, parse_filters())
+    assert hit.weak and hit.scores["searched"] == n
+    why = explain.why(hit, query, eval_index.sections[hit.row])
+    assert why.crowd == n and any(f"Among {n:,} sections" in line for line in why.lines())
+    assert any(f"among {n:,} sections" in line for line in plain_reasons(why))
+    monkeypatch.setattr(relevance, "SIZE_SLOPE", 0.0)    # the same hit without the rise: confident, no such line
+    assert not eval_index.search(query, k=1)[0].weak
+    monkeypatch.setattr(relevance, "SIZE_SLOPE", 0.02)
+    off = eval_index.search("how to repot a snake plant", k=1, post=post)[0]   # weak whatever the size
+    assert off.weak and explain.why(off, "how to repot a snake plant", eval_index.sections[off.row]).crowd is None

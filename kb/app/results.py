@@ -43,6 +43,9 @@ def plain_reasons(w: explain.Why) -> list[str]:
     if w.weak and w.everyday is not None:
         out.append("A weak match: its text is general enough to seem close to many searches, so closeness in meaning "
                    "alone does not settle it.")
+    elif w.weak and w.crowd:
+        out.append(f"A weak match here: among {w.crowd:,} sections some come close to any search by chance, so the bar "
+                   "is higher than over a few posts (a narrower date or tag filter lowers it).")
     elif w.weak:
         out.append("A weak match: it shares little with your search.")
     if w.topics:

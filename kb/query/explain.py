@@ -5,10 +5,12 @@ app's highlighting (kb.app.html), so what is explained is what is marked.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
 from kb.core.types import Hit, Section
+from kb.query.relevance import SCALE, size_margin
 from kb.text.glossary import GROUPS, expansion_terms, matched_groups
 from kb.text.tokenize import LATIN_PARTS_RE
 from kb.text.words import PARTICLES
@@ -91,6 +93,7 @@ class Why:
     everyday: float | None = None           # held weak by the everyday bar: its section's closeness to everyday text
     corrected: list[tuple[str, list[str]]] = field(default_factory=list)   # (a corrected query word, where it occurs)
     by_meaning: bool = True                 # the search compared meanings (not keyword mode)
+    crowd: int | None = None                # weak only because the bar stands higher over this many sections
 
     def spelling_only(self) -> bool:
         """It holds none of the query's words or synonyms as typed, and no meaning was compared: typo tolerance
@@ -120,6 +123,9 @@ class Why:
         if self.everyday is not None:
             out.append(f"Its text is close to everyday writing (cosine {self.everyday:.2f}), as it is to many queries, "
                        "so meaning alone must go further to count.")
+        if self.crowd:
+            out.append(f"Among {self.crowd:,} sections some come close to any query by chance, so the bar for a "
+                       "confident match is higher; over fewer sections it would count.")
         out.append(("A weak match" if self.weak else "A confident match") + f" (confidence {self.confidence:.2f}).")
         if self.topics:
             out.append(f"Topics: {', '.join(self.topics)}.")
@@ -165,7 +171,17 @@ def why(hit: Hit, query: str, section: Section, topics: list[str] | None = None,
         meaning = closeness(hit.scores["semantic"], hit.scores["background"])
     return Why(words, via, meaning, "exact_name" in hit.scores, "topic_facet" in hit.scores, hit.confidence, hit.weak,
                list(topics or []), "one_word" in hit.scores, hit.scores.get("everyday"), corrected,
-               "semantic" in hit.scores)
+               "semantic" in hit.scores, held_by_size(hit))
+
+
+def held_by_size(hit: Hit) -> int | None:
+    """The number of sections searched, when that alone made the hit weak: without the floor's rise over them
+    (kb.query.relevance.size_margin) its confidence would reach the bar."""
+    n = int(hit.scores.get("searched", 0))
+    if not hit.weak or not n or not 0 < hit.confidence < 1:
+        return None
+    lead = SCALE * math.log(hit.confidence / (1 - hit.confidence))      # the evidence the confidence came from
+    return n if lead + size_margin(n) >= 0 else None
 
 
 def _alternatives(word: str) -> list[str]:

@@ -487,6 +487,8 @@ def _evidence(c: Candidates, j: int, mode: str, final: np.ndarray) -> tuple[dict
         scores["exact_name"] = 1.0
     if c.everyday is not None and c.everyday[j] > 0:
         scores["everyday"] = float(c.everyday[j])     # held weak: its section reads like everyday text
+    if relevance.size_margin(c.searched) > 0:
+        scores["searched"] = float(c.searched)        # sections searched: the floor stands higher over many
     return scores, ranks
 
 
