@@ -39,6 +39,10 @@ class Backend(Protocol):
         """True when a newer build has been published since this one was opened."""
         ...
 
+    def mask(self, f: Filters) -> np.ndarray | None:
+        """kb.backends.filters.mask over the sections table (None: no filter is active)."""
+        ...
+
     def keyword_search(self, q: KeywordQuery, filters: Filters, limit: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, raw scores) of the best `limit` sections with a positive score that pass the filters, best first.
         A section's raw score is the better of its two entries' BM25 for q.tokens, plus q.extra_weight × the same

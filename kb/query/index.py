@@ -16,16 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from kb.backends import open_backend
-from kb.backends.filters import Filters, content_mask, keep, parse_filters
+from kb.backends.filters import Filters, keep, parse_filters
 from kb.backends.local import open_local
-from kb.backends.protocol import Backend, version_key
+from kb.backends.protocol import Backend
 from kb.core.config import Settings, canonical_model
 from kb.core.errors import BadQuery, ModelUnavailable
 from kb.core.types import Hit, KeywordQuery, Manifest, PostRecord, Section
 from kb.embed import queryvec
 from kb.embed.embedder import get_embedder
 from kb.query import explain, facets, fusion, relevance, typos
-from kb.query.browse import rows_by_post
 from kb.query.snippets import snippet
 from kb.storage import store
 from kb.text.glossary import EXPANSION_WEIGHT, expansion_terms
@@ -250,25 +249,9 @@ class Index:
 
 
 def searched(index: Index, f: Filters) -> int:
-    """How many sections a search with these filters runs over: all of them, or the sections of the posts the date,
-    tag, category and post filters keep (at most the rows filter's count)."""
-    n = len(index)
-    if f.since or f.until or f.tags or f.categories or f.post:
-        n = int(_post_sizes(index)[content_mask(f, index.posts, path=lambda p: p.path)].sum())
-    return n if f.rows is None else min(n, len(f.rows))
-
-
-_SIZES: dict[tuple, np.ndarray] = {}      # explicit cache: (backend, location, version) → sections per post
-
-
-def _post_sizes(index: Index) -> np.ndarray:
-    """The number of sections of each post of the posts table, in its order."""
-    key = version_key(index.backend)
-    if key not in _SIZES:
-        by_post = rows_by_post(index)
-        _SIZES.clear()
-        _SIZES[key] = np.array([len(by_post.get(p.path, ())) for p in index.posts], dtype=np.int64)
-    return _SIZES[key]
+    """How many sections a search with these filters runs over (the backend's filter mask, cached there)."""
+    m = index.backend.mask(f) if f.active() else None
+    return len(index) if m is None else int(np.count_nonzero(m))
 
 
 def _hits(index: Index, q: str, c: Candidates, order: np.ndarray, final: np.ndarray, conf: np.ndarray,
