@@ -76,6 +76,25 @@ def test_highlights_cover_glossary_synonyms_and_latin_sub_words():
     assert "트레이딩</mark>을" in render.highlight("알고리즘트레이딩을", "trading")
 
 
+def test_a_short_latin_word_is_not_the_start_of_a_longer_one():
+    """A query word of up to explain.SHORT_TERM letters must end where a word or word part ends (an English ending
+    allowed); a longer one may still start a longer word. The same patterns decide highlights and the floor's
+    coverage (a hit whose heading holds every query word)."""
+    from kb.app import html as render
+    from kb.core.types import Section
+    from kb.query import explain
+
+    assert "<mark>" not in render.highlight("Hummingbird compiles trained models", "hum")
+    assert "<mark>" not in render.highlight("How to Scale Your Model", "HO")
+    assert "<mark>" not in render.highlight("artificial intelligence", "art")
+    assert render.highlight("GPTs and GPT2", "GPT") == "<mark>GPTs</mark> and <mark>GPT</mark>2"
+    assert render.highlight("ranking loss", "rank") == "<mark>ranking</mark> loss"
+    assert render.highlight("object detection", "detect") == "object <mark>detect</mark>ion"
+    section = Section("p.md", 0, "How to Scale Your Model", "TPU 위에서 모델을 나누는 법.", "", [], "", [], "", "", "", [], [])
+    assert explain.coverage(explain.coverage_patterns("HO scale model"), section) == pytest.approx(2 / 3)
+    assert explain.coverage(explain.coverage_patterns("scale model"), section) == 1.0
+
+
 def test_why_says_which_words_matched_where_and_how_close_in_words(eval_index):
     from kb.query import explain
 

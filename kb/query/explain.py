@@ -22,7 +22,14 @@ these those into onto about over under than then via vs not no do does did how w
 can could should would will i me my we our you your he she they them their his her""".split())
 # A Latin term matches from a word start, or from an inner case/digit boundary: "GPT" in "KorGPT2", "2" in "GPT2",
 # never "RL" inside "URL".
-_LATIN_START = r"(?:(?<![A-Za-z0-9])|(?-i:(?<=[a-z])(?=[A-Z]))|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z]))"
+_BOUNDARY = r"(?-i:(?<=[a-z])(?=[A-Z]))|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])"
+_LATIN_START = rf"(?:(?<![A-Za-z0-9])|{_BOUNDARY})"
+# A short Latin term (a word of at most SHORT_TERM letters) must also end where a word or word part ends, an English
+# ending allowed ("HO" is not in "How", "art" not in "artificial", "hum" not in "Hummingbird"; "GPT" is in "GPTs" and
+# "GPT2", "rank" in "ranking"); a longer one may start a longer word ("detect" in "detection"). Issue 17's
+# twenty-seventh pass (docs/eval.md); 0 turns the end check off.
+SHORT_TERM = 4
+_LATIN_END = rf"(?:s|es|ed|d|ing|er|ers|'s)?(?:(?![A-Za-z0-9])|{_BOUNDARY})"
 # How close in meaning, from the cosine's lead over the query's best everyday (background) sentence
 _CLOSENESS = ((0.08, "very close in meaning"), (0.05, "close in meaning"), (0.03, "related in meaning"),
               (0.0, "only loosely related in meaning"))
@@ -70,7 +77,10 @@ def term_pattern(terms: list[str]) -> re.Pattern | None:
     parts = []
     for t in sorted(terms, key=len, reverse=True):
         body = r"\s*".join(re.escape(x) for x in t.split())    # "음성 인식" also meets "음성인식"
-        parts.append(_LATIN_START + body if t[0].isascii() and t[0].isalnum() else body)
+        if t[0].isascii() and t[0].isalnum():
+            short = len(t) <= SHORT_TERM and t.isascii() and t.isalnum()
+            body = _LATIN_START + body + (_LATIN_END if short else "")
+        parts.append(body)
     return re.compile("|".join(parts), re.I) if parts else None
 
 
