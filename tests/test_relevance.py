@@ -88,7 +88,8 @@ def test_a_short_latin_word_is_not_the_start_of_a_longer_one():
     assert "<mark>" not in render.highlight("How to Scale Your Model", "HO")
     assert "<mark>" not in render.highlight("artificial intelligence", "art")
     assert render.highlight("GPTs and GPT2", "GPT") == "<mark>GPTs</mark> and <mark>GPT</mark>2"
-    assert render.highlight("ranking loss", "rank") == "<mark>ranking</mark> loss"
+    assert render.highlight("GANs and RL로", "RL") == "GANs and <mark>RL</mark>로"
+    assert render.highlight("deeplearningzerotoall", "deep") == "<mark>deep</mark>learningzerotoall"
     assert render.highlight("object detection", "detect") == "object <mark>detect</mark>ion"
     section = Section("p.md", 0, "How to Scale Your Model", "TPU 위에서 모델을 나누는 법.", "", [], "", [], "", "", "", [], [])
     assert explain.coverage(explain.coverage_patterns("HO scale model"), section) == pytest.approx(2 / 3)
