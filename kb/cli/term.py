@@ -41,7 +41,8 @@ def explain_line(h: Hit) -> str:
     parts = []
     for leg, value in h.scores.items():
         rank = h.ranks.get(leg)
-        parts.append(f"{leg} {value:.3f}" + (f" (#{rank})" if rank else ""))
+        shown = f"{int(value)}" if leg == "searched" else f"{value:.3f}"     # a count of sections
+        parts.append(f"{leg} {shown}" + (f" (#{rank})" if rank else ""))
     return "  ".join(parts)
 
 
