@@ -272,7 +272,8 @@ def is_weak(hit) -> bool:
 
 def _numbers(hit) -> str:
     """Each leg's raw score and rank, and the final score: the numbers behind "Why this result"."""
-    rows = "".join(f"<tr><td>{text(leg)}</td><td>{v:.4f}</td><td>{hit.ranks.get(leg, '')}</td></tr>"
+    rows = "".join(f"<tr><td>{text(leg)}</td><td>{int(v) if leg == 'searched' else f'{v:.4f}'}</td>"
+                   f"<td>{hit.ranks.get(leg, '')}</td></tr>"
                    for leg, v in hit.scores.items() if isinstance(v, int | float))
     return (f'<details class="kb-nums"><summary>The numbers</summary><table><tr><th>leg</th><th>score</th>'
             f'<th>rank</th></tr>{rows}</table><div class="kb-meta">Final score {hit.score:.4f}. Hybrid mixes the '
