@@ -3,7 +3,7 @@ posts: kb's own (the seed post and tests/eval/posts: queries.jsonl, short.jsonl,
 (tests/eval/topic_posts/S with tests/eval/S/queries.jsonl, typos.jsonl, offtopic.jsonl for S = external,
 external2, …, external193). One process, one model load; the indexes are built once into --work and reused.
 
-    python tests/eval/rank_report.py [--work DIR] [--mode hybrid] [--floor] [--set kb.query.fusion.NAME=VALUE]
+    python tests/eval/rank_report.py [--work DIR] [--from ALL] [--mode hybrid] [--floor] [--set kb.query.fusion.NAME=VALUE]
     python tests/eval/rank_report.py --sweep kb.query.fusion.NAME=V1,V2,...     # leave one set out
     python tests/eval/rank_report.py --floor --sweep kb.query.relevance.NAME=V1,V2,...   # the floor per value
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -43,12 +44,22 @@ for _name in [s for s in SPLITS if s.startswith("external")]:
                    [EVAL / _name / "offtopic.jsonl"])
 
 
-def indexes(work: Path) -> dict:
+def indexes(work: Path, start: Path | None = None) -> dict:
+    """Each set's index in work/NAME/index, built when missing: from scratch, or (`start`: an index of every labelled
+    post, floor_at_scale.py's) as a copy of it updated to the set's posts, which embeds nothing (the same hits, scores
+    and confidences as a fresh build) and keeps only the current version."""
     out = {}
     for name, (posts, _, _) in SETS.items():
         where = work / name / "index"
         if not (where / "CURRENT").exists():
+            if start is not None:
+                shutil.rmtree(where, ignore_errors=True)
+                shutil.copytree(start, where, ignore=shutil.ignore_patterns(".lock"))
             print(build_eval_index(posts, where).summary(), file=sys.stderr)
+            if start is not None:
+                current = (where / "CURRENT").read_text(encoding="utf-8").strip()
+                for old in (v for v in where.glob("v-*") if v.name != current):
+                    shutil.rmtree(old)
         out[name] = open_index(where)
     return out
 
@@ -200,6 +211,8 @@ def sweep(idx: dict, spec: str, mode: str) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python tests/eval/rank_report.py")
     p.add_argument("--work", default="/tmp/kb-rank-report", help="where the indexes are built and kept")
+    p.add_argument("--from", dest="start", metavar="DIR", help="build the missing indexes from this index of every "
+                   "labelled post (kb.eval.build_eval_index over kb.topics.SPLITS) instead of embedding again")
     p.add_argument("--mode", default="hybrid", choices=["hybrid", "keyword", "semantic"])
     p.add_argument("--floor", action="store_true", help="also the off-topic queries of each set")
     p.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE")
@@ -208,7 +221,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     for a in args.set:
         override(a)
-    idx = indexes(Path(args.work))
+    idx = indexes(Path(args.work), Path(args.start) if args.start else None)
     if args.misses:
         print(misses(idx, args.mode))
         return 0
