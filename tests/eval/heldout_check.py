@@ -3,7 +3,7 @@ the shipped default topics, then reports topic pages (`kb.topics NAME --json -k 
 against the folder's labels), off-topic queries with no confident hybrid hit, on-topic queries (top hybrid hit
 confident, hybrid nDCG@10 by kind) and misspelled ones (hybrid nDCG@10, confident top hit, keyword MRR@10).
 
-    python tests/eval/heldout_check.py DIR [-v]
+    python tests/eval/heldout_check.py DIR [-v] [--by-year]
     python tests/eval/heldout_check.py --split external2 [-v]     # a split of kb's labelled set (in-sample now)
 
 DIR holds the posts (`*.md`) and `topic_labels.jsonl`, `queries.jsonl`, `offtopic.jsonl`, `typos.jsonl` in the
@@ -29,8 +29,8 @@ EVAL = Path(__file__).resolve().parent
 
 
 def main() -> int:
-    verbose = "-v" in sys.argv
-    args = [a for a in sys.argv[1:] if a != "-v"]
+    verbose, by_year = "-v" in sys.argv, "--by-year" in sys.argv
+    args = [a for a in sys.argv[1:] if a not in ("-v", "--by-year")]
     if not args or args[0] in ("-h", "--help") or (args[0] == "--split" and len(args) < 2):
         print(__doc__.strip().split("\n\n")[1].strip())
         return 0 if args and args[0] in ("-h", "--help") else 2
@@ -65,7 +65,7 @@ def main() -> int:
 
     run("kb.index", "-q")
     try:
-        topics(run, labels, index, verbose)
+        topics(run, labels, index, verbose, by_year)
         queries(search, lines, verbose)
     finally:
         shutil.rmtree(work)
@@ -76,7 +76,7 @@ def _jsonl(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
-def topics(run, labels: list[dict], index: Path, verbose: bool) -> None:
+def topics(run, labels: list[dict], index: Path, verbose: bool, by_year: bool = False) -> None:
     truth = {(r["post"], r["heading"], t) for r in labels for t in r["topics"]}
     pred: set = set()
     per = {}
@@ -93,6 +93,10 @@ def topics(run, labels: list[dict], index: Path, verbose: bool) -> None:
         print(f"  {t:14s} P {a / b if b else 0:.2f} R {a / c if c else 0:.2f}  ({a}/{b}/{c})")
         if verbose:
             print("     missed:", [h for _, h, _ in missed], " extra:", [h for _, h, _ in extra])
+    if by_year:                     # the post's year, from its file name (YYYY-MM-DD-…)
+        for year in sorted({x[0][:4] for x in pred | truth}):
+            a, b, c = (len({x for x in s if x[0][:4] == year}) for s in (pred & truth, pred, truth))
+            print(f"  year {year} P {a / b if b else 0:.3f} R {a / c if c else 0:.3f}  ({a}/{b}/{c})")
 
 
 def _scores(results: list[dict], relevant: list[dict]) -> tuple[float, float, float]:
