@@ -119,6 +119,13 @@ def opened_index(index_dir=None, posts=None, model: str | None = None, settings:
 
 
 
+def build_from(start: Path, post_dirs, index_dir: Path, model: str | None = None):
+    """build_eval_index of `post_dirs` in `index_dir`, begun as a copy of the index folder `start` (of those posts and
+    others, say): what `start` holds is not embedded again, and the result is what a fresh build gives."""
+    shutil.copytree(start, index_dir, ignore=shutil.ignore_patterns(".lock"))
+    return build_eval_index([Path(d) for d in post_dirs], index_dir, model)
+
+
 @contextlib.contextmanager
 def index_family(posts, model: str | None = None, settings: Settings | None = None, start: Path | None = None):
     """Scratch indexes of subsets of `posts` (post folders), for experiments that index many overlapping subsets
@@ -141,8 +148,7 @@ def index_family(posts, model: str | None = None, settings: Settings | None = No
         def subset(dirs) -> object:
             target = tmp / f"subset{len(made)}"
             made.append(target)
-            shutil.copytree(tmp / "all", target)
-            print(build_eval_index([Path(d) for d in dirs], target, model).summary(), file=sys.stderr)
+            print(build_from(tmp / "all", dirs, target, model).summary(), file=sys.stderr)
             return open_index(target)
 
         yield subset

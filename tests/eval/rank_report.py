@@ -23,7 +23,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from kb.eval import build_eval_index, load_queries, metrics
+from kb.eval import build_eval_index, build_from, load_queries, metrics
 from kb.query import fusion
 from kb.query.index import open_index
 from kb.topics import SPLITS
@@ -51,15 +51,14 @@ def indexes(work: Path, start: Path | None = None) -> dict:
     out = {}
     for name, (posts, _, _) in SETS.items():
         where = work / name / "index"
-        if not (where / "CURRENT").exists():
-            if start is not None:
-                shutil.rmtree(where, ignore_errors=True)
-                shutil.copytree(start, where, ignore=shutil.ignore_patterns(".lock"))
+        if not (where / "CURRENT").exists() and start is None:
             print(build_eval_index(posts, where).summary(), file=sys.stderr)
-            if start is not None:
-                current = (where / "CURRENT").read_text(encoding="utf-8").strip()
-                for old in (v for v in where.glob("v-*") if v.name != current):
-                    shutil.rmtree(old)
+        elif not (where / "CURRENT").exists():
+            shutil.rmtree(where, ignore_errors=True)
+            print(build_from(start, posts, where).summary(), file=sys.stderr)
+            current = (where / "CURRENT").read_text(encoding="utf-8").strip()
+            for old in (v for v in where.glob("v-*") if v.name != current):     # start's version, copied
+                shutil.rmtree(old)
         out[name] = open_index(where)
     return out
 
