@@ -17,6 +17,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from kb.topics import score as topic_score
+
 EVAL = Path(__file__).resolve().parent
 TOPICS = re.compile(r"micro precision ([\d.]+) recall ([\d.]+) \((\d+) right of (\d+) listed, (\d+) labelled")
 PART = re.compile(r"^  (year \d+|\S+)\s+P [\d.]+ R [\d.]+\s+\((\d+)/(\d+)/(\d+)\)", re.M)
@@ -29,7 +31,7 @@ def check(text: str) -> tuple[float, float, bool, bool]:
     """(precision, recall, both topic targets, every target) of one heldout_check output."""
     t, off, on, ty = TOPICS.search(text), OFF.search(text), ON.search(text), TYPO.search(text)
     p, r = float(t[1]), float(t[2])
-    topics = p >= 0.92 and r >= 0.90
+    topics = p >= topic_score.TARGET_PRECISION and r >= topic_score.TARGET_RECALL
     every = (topics and int(off[1]) >= int(off[2]) * 11 / 12 and float(on[3]) >= 0.95 and float(on[4]) >= 0.925
              and float(ty[1]) >= 0.88 and int(ty[2]) >= int(ty[3]) * 11 / 12 and float(ty[4]) >= 0.85)
     return p, r, topics, every
