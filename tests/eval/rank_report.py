@@ -1,7 +1,7 @@
 """Ranking and the relevance floor per query kind over every labelled query set, each set on an index of its own
-posts: kb's own (the seed post and tests/eval/posts: queries.jsonl, short.jsonl, typos.jsonl) and the 193 helpers'
+posts: kb's own (the seed post and tests/eval/posts: queries.jsonl, short.jsonl, typos.jsonl) and the 205 helpers'
 (tests/eval/topic_posts/S with tests/eval/S/queries.jsonl, typos.jsonl, offtopic.jsonl for S = external,
-external2, …, external193). One process, one model load; the indexes are built once into --work and reused.
+external2, …, external205). One process, one model load; the indexes are built once into --work and reused.
 
     python tests/eval/rank_report.py [--work DIR] [--from ALL] [--mode hybrid] [--floor] [--set kb.query.fusion.NAME=VALUE]
     python tests/eval/rank_report.py --sweep kb.query.fusion.NAME=V1,V2,...     # leave one set out
