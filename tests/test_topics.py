@@ -463,6 +463,18 @@ def test_cli_unknown_topic_is_one_line_and_exit_1(eval_corpus, capsys):
     assert err.startswith("kb: unknown topic 'cooking'") and err.count("\n") == 1
 
 
+def test_cli_unknown_split_names_the_range_in_one_short_line(capsys):
+    from kb.cli.args import run
+
+    with pytest.raises(SystemExit) as e:
+        run(lambda: topics_cli.main(["--check", "--split", "external9999"]))
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    last = list(topics.SPLITS)[-1]
+    assert "no split 'external9999'" in err and f"external2 … {last}, or all" in err
+    assert len(err) < 300 and "external100" not in err
+
+
 # ---- corrections -------------------------------------------------------------------------------------------------
 
 def test_exclude_round_trip_writes_the_content_folder_and_moves_the_neighbours_without_a_rebuild(eval_index, tmp_path):

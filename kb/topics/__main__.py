@@ -65,6 +65,14 @@ def _weights(text: str) -> tuple[float, ...]:
     return out
 
 
+def _split(text: str) -> str:
+    """--split's value: a labelled split (kb.topics.SPLITS) or "all"; the error names the range, not 200 names."""
+    if text in SPLITS or text == "all":
+        return text
+    names = list(SPLITS)
+    raise argparse.ArgumentTypeError(f"no split {text!r}: one of {', '.join(names[:4])} … {names[-1]}, or all")
+
+
 def _add_prior_args(chk) -> None:
     """The learned prior's options of --check (kb.topics.prior)."""
     chk.add_argument("--no-prior", action="store_true", help="with --by-split/--fit: without the learned prior "
@@ -100,8 +108,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     chk.add_argument("--check", action="store_true", help="precision/recall/F1 per topic and micro against the "
                      "labels; without --index-dir, on a scratch index of each split's posts (tests/eval/topic_labels.jsonl)")
     chk.add_argument("--labels", metavar="FILE", default=str(LABELS_FILE), help=f"labels (default {LABELS_FILE})")
-    chk.add_argument("--split", choices=[*SPLITS, "all"], help="only this split (default: every split, each "
-                     "on its own index; 'all': every label, e.g. with --index-dir)")
+    chk.add_argument("--split", type=_split, metavar="SPLIT", help="only this split: tune, heldout, external, "
+                     f"external2 … {list(SPLITS)[-1]} (default: every split, each on its own index; 'all': every "
+                     "label, e.g. with --index-dir)")
     chk.add_argument("--fit", action="store_true", help="with --check: also print the fitted weights and thresholds")
     chk.add_argument("--misses", action="store_true", help="with --check: also list each labelled section the "
                      "pages miss or list against its labels, with its margin and the rival subject that lowered it")
