@@ -23,10 +23,13 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from kb.eval import build_eval_index, build_from, load_queries, metrics
-from kb.query import fusion
-from kb.query.index import open_index
-from kb.topics import SPLITS
+# This checkout's kb, also when the script runs from a worktree of other code (the venv's editable install points
+# at one checkout only): a start-of-pass measurement must not silently import today's kb.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from kb.eval import build_eval_index, build_from, load_queries, metrics  # noqa: E402
+from kb.query import fusion  # noqa: E402
+from kb.query.index import open_index  # noqa: E402
+from kb.topics import SPLITS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 EVAL = ROOT / "tests" / "eval"
