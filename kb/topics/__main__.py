@@ -65,12 +65,17 @@ def _weights(text: str) -> tuple[float, ...]:
     return out
 
 
+def _split_range() -> str:
+    """The labelled splits (kb.topics.SPLITS) as a range: "tune, heldout, external, external2 … externalN"."""
+    names = list(SPLITS)
+    return f"{', '.join(names[:4])} … {names[-1]}"
+
+
 def _split(text: str) -> str:
-    """--split's value: a labelled split (kb.topics.SPLITS) or "all"; the error names the range, not 200 names."""
+    """--split's value: a labelled split or "all"; the error names the range, not 200 names."""
     if text in SPLITS or text == "all":
         return text
-    names = list(SPLITS)
-    raise argparse.ArgumentTypeError(f"no split {text!r}: one of {', '.join(names[:4])} … {names[-1]}, or all")
+    raise argparse.ArgumentTypeError(f"no split {text!r}: one of {_split_range()}, or all")
 
 
 def _add_prior_args(chk) -> None:
@@ -108,9 +113,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     chk.add_argument("--check", action="store_true", help="precision/recall/F1 per topic and micro against the "
                      "labels; without --index-dir, on a scratch index of each split's posts (tests/eval/topic_labels.jsonl)")
     chk.add_argument("--labels", metavar="FILE", default=str(LABELS_FILE), help=f"labels (default {LABELS_FILE})")
-    chk.add_argument("--split", type=_split, metavar="SPLIT", help="only this split: tune, heldout, external, "
-                     f"external2 … {list(SPLITS)[-1]} (default: every split, each on its own index; 'all': every "
-                     "label, e.g. with --index-dir)")
+    chk.add_argument("--split", type=_split, metavar="SPLIT", help=f"only this split: {_split_range()} (default: every "
+                     "split, each on its own index; 'all': every label, e.g. with --index-dir)")
     chk.add_argument("--fit", action="store_true", help="with --check: also print the fitted weights and thresholds")
     chk.add_argument("--misses", action="store_true", help="with --check: also list each labelled section the "
                      "pages miss or list against its labels, with its margin and the rival subject that lowered it")

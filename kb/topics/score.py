@@ -43,8 +43,8 @@ MAX_EXAMPLES = 64
 FEATURES = ("meaning", "heading", "lead", "text", "link", "implied", "tag", "example", "prior")
 # Fitted on every labelled post (see the module docstring); the thresholds live in kb/topics/default.toml. The
 # example weight is held at 0 (`--fit --without example`): fitted freely it came out −0.21 over the 207 splits
-# (−0.23 over 195, −0.27 over 183, −0.13 over 171, 0.01 over 159, −0.10 over 147, −0.13 over 135, 0.04 over 119), and a negative
-# weight would make a reader's include push the sections like it away; a correction still teaches through the
+# (−0.23 over 195, −0.27 over 183, −0.13 over 171, 0.01 over 159, −0.10 over 147, −0.13 over 135, 0.04 over 119),
+# and a negative weight would make a reader's include push the sections like it away; a correction still teaches through the
 # prior's neighbour vote (kb.topics.prior.Prior.with_corrections).
 WEIGHTS = {"meaning": -0.67, "heading": 0.09, "lead": 0.98, "text": 1.3, "link": 0.82, "implied": 0.93, "tag": 0.0,
            "example": 0.0, "prior": 1.63}

@@ -23,15 +23,15 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]
 # This checkout's kb, also when the script runs from a worktree of other code (the venv's editable install points
 # at one checkout only): a start-of-pass measurement must not silently import today's kb.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(ROOT))
 from kb.eval import build_eval_index, build_from, load_queries, metrics  # noqa: E402
 from kb.query import fusion  # noqa: E402
 from kb.query.index import open_index  # noqa: E402
 from kb.topics import SPLITS  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 EVAL = ROOT / "tests" / "eval"
 # set name → (post folders, [(query file, kind prefix)], off-topic files)
 SETS = {
